@@ -1,0 +1,16 @@
+/** \file x25519.h \brief X25519 (RFC 7748) over OpenSSL EVP. */
+#ifndef NN_CRYPTO_X25519_H
+#define NN_CRYPTO_X25519_H
+
+#include "nepnet/error.h"
+#include "crypto/rand.h"
+#include "crypto/types.h"
+
+/** A fresh key pair with the secret drawn from \a rng (NULL: system CSPRNG). */
+nn_err_t nn_x25519_keygen(nn_x25519_sk_t *sk, nn_x25519_pk_t *pk, const nn_rng_t *rng);
+/** The public key of \a sk. */
+nn_err_t nn_x25519_public(nn_x25519_pk_t *pk, const nn_x25519_sk_t *sk);
+/** X25519(sk, pk). An all-zero result (a low-order \a pk) is NN_ERR_CRYPTO. */
+nn_err_t nn_x25519_shared(nn_secret_t *ss, const nn_x25519_sk_t *sk, const nn_x25519_pk_t *pk);
+
+#endif
