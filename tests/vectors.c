@@ -46,7 +46,7 @@ vec_load(const char *name)
   size_t cap = 0;
   vec_file_t *v = calloc(1, sizeof(*v));
   vec_block_t cur;
-  FILE *f;
+  FILE *f = NULL;
 
   snprintf(path, sizeof(path), "%s/%s", NEPNET_VECTOR_DIR, name);
   if (!v || !(f = fopen(path, "r")))
