@@ -48,6 +48,33 @@ nn_aead_seal(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t *aad, siz
 }
 
 nn_err_t
+nn_aead_seal_iov(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t *aad, size_t aadlen,
+                 const nn_iov_t *parts, size_t n, uint8_t *out)
+{
+  EVP_CIPHER_CTX *c = a->ctx;
+  size_t off = 0;
+  int len;
+
+  if (!c || aadlen > INT_MAX)
+    return NN_ERR_ARG;
+  if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce->b, 1) != 1)
+    return NN_ERR_CRYPTO;
+  if (aadlen && EVP_CipherUpdate(c, NULL, &len, aad, (int)aadlen) != 1)
+    return NN_ERR_CRYPTO;
+  for (size_t i = 0; i < n; i++) {
+    if (!parts[i].len)
+      continue;
+    if (parts[i].len > INT_MAX || EVP_CipherUpdate(c, out + off, &len, parts[i].p, (int)parts[i].len) != 1)
+      return NN_ERR_CRYPTO;
+    off += parts[i].len;
+  }
+  if (EVP_CipherFinal_ex(c, out + off, &len) != 1 ||
+      EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, NN_AEAD_TAG_LEN, out + off) != 1)
+    return NN_ERR_CRYPTO;
+  return NN_OK;
+}
+
+nn_err_t
 nn_aead_open(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t *aad, size_t aadlen,
              const uint8_t *ct, size_t ctlen, uint8_t *out)
 {

@@ -27,6 +27,20 @@ nn_err_t nn_aead_seal(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t 
  */
 nn_err_t nn_aead_open(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t *aad, size_t aadlen,
                       const uint8_t *ct, size_t ctlen, uint8_t *out);
+/** One piece of a multi-part plaintext. */
+typedef struct nn_iov_t {
+  const uint8_t *p;
+  size_t len;
+} nn_iov_t;
+
+/**
+ * Encrypt the concatenation of \a n parts into \a out (total + 16 bytes), streaming: no part
+ * is copied first. Lets the record layer encrypt header, content and padding straight from
+ * where they are into the output buffer.
+ */
+nn_err_t nn_aead_seal_iov(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t *aad,
+                          size_t aadlen, const nn_iov_t *parts, size_t n, uint8_t *out);
+
 /** Free the context (its key schedule is cleansed); accepts a zeroed struct. */
 void nn_aead_free(nn_aead_t *a);
 

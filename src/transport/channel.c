@@ -1,0 +1,399 @@
+/*
+ * The channel: framing of handshake messages and records on a byte stream, the output queue,
+ * message fragmentation and reassembly, and the public sans-I/O API. The handshake steps
+ * themselves are in handshake.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "transport/chan_int.h"
+
+const char *
+nn_close_reason_str(nn_close_reason_t r)
+{
+  switch (r) {
+  case NN_CLOSE_NONE: return "open";
+  case NN_CLOSE_LOCAL: return "closed locally";
+  case NN_CLOSE_PEER: return "closed by peer";
+  case NN_CLOSE_PROTOCOL: return "protocol violation (malformed or unexpected message)";
+  case NN_CLOSE_AUTH: return "authentication failed (tampering, a relay, or another network)";
+  case NN_CLOSE_WRONG_ID: return "peer is not the expected node id";
+  case NN_CLOSE_TIMEOUT: return "handshake timed out";
+  case NN_CLOSE_TOO_LARGE: return "record or message above the maximum size";
+  case NN_CLOSE_ID_REQUIRED: return "peer requires an identified initiator";
+  case NN_CLOSE_VERSION: return "unsupported protocol version";
+  case NN_CLOSE_INTERNAL: return "internal error (memory or crypto library)";
+  case NN_CLOSE_COOKIE: return "bad DoS cookie";
+  }
+  return "unknown reason";
+}
+
+nn_err_t
+nn_chan_out_reserve(nn_chan_t *c, size_t n, uint8_t **p)
+{
+  *p = NULL;
+  if (c->out_off == c->out_len)
+    c->out_off = c->out_len = 0;
+  if (n > c->out_cap - c->out_len) {
+    /* compact first; grow only if still short */
+    if (c->out_off) {
+      memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+      c->out_len -= c->out_off;
+      c->out_off = 0;
+    }
+    if (n > c->out_cap - c->out_len) {
+      size_t want = c->out_cap ? c->out_cap : 4096;
+      while (want < c->out_len + n)
+        want *= 2;
+      uint8_t *nb = realloc(c->out, want); /* ciphertext only: no wipe needed */
+      if (!nb)
+        return NN_ERR_NOMEM;
+      c->out = nb;
+      c->out_cap = want;
+    }
+  }
+  *p = c->out + c->out_len;
+  c->out_len += n;
+  return NN_OK;
+}
+
+static void
+report(nn_chan_t *c, nn_chan_event_t ev)
+{
+  if (c->cfg.on_event)
+    c->cfg.on_event(c->cfg.ctx, ev);
+}
+
+static void
+drop_handshake(nn_chan_t *c)
+{
+  nn_hs_free(c->hs);
+  c->hs = NULL;
+}
+
+static void
+close_with(nn_chan_t *c, nn_close_reason_t reason, int tell_peer)
+{
+  if (c->st == NN_ST_CLOSED)
+    return;
+  if (tell_peer && c->st == NN_ST_OPEN) {
+    uint8_t code = (uint8_t)reason, *p;
+    if (!nn_chan_out_reserve(c, nn_rec_wire_len(1, 0), &p))
+      (void)nn_rec_seal(&c->tx, NN_REC_CLOSE, &code, 1, 0, p);
+  }
+  c->st = NN_ST_CLOSED;
+  c->reason = reason;
+  drop_handshake(c);
+  nn_wire_writer_free(&c->msg);
+  c->msg_active = 0;
+  report(c, NN_CHAN_EV_CLOSED);
+}
+
+void
+nn_chan_fail(nn_chan_t *c, nn_close_reason_t reason)
+{
+  close_with(c, reason, 1);
+}
+
+void
+nn_chan_close(nn_chan_t *c, nn_close_reason_t reason)
+{
+  close_with(c, reason ? reason : NN_CLOSE_LOCAL, 1);
+}
+
+void
+nn_chan_established(nn_chan_t *c)
+{
+  drop_handshake(c);
+  c->st = NN_ST_OPEN;
+  c->deadline = UINT64_MAX;
+  report(c, NN_CHAN_EV_ESTABLISHED);
+}
+
+nn_err_t
+nn_chan_new(nn_chan_t **out, const nn_chan_config_t *cfg, uint64_t now_ms)
+{
+  nn_chan_t *c;
+  nn_err_t err = NN_OK;
+
+  *out = NULL;
+  if (cfg->role == NN_CHAN_RESPONDER && !cfg->identity)
+    return NN_ERR_ARG;
+  if (!(c = calloc(1, sizeof(*c))))
+    return NN_ERR_NOMEM;
+  c->cfg = *cfg;
+  if (!c->cfg.max_message)
+    c->cfg.max_message = NN_CHAN_DEFAULT_MAX_MESSAGE;
+  if (!c->cfg.handshake_timeout_ms)
+    c->cfg.handshake_timeout_ms = NN_CHAN_DEFAULT_HS_TIMEOUT_MS;
+  c->deadline = now_ms + c->cfg.handshake_timeout_ms;
+  if (cfg->role == NN_CHAN_INITIATOR) {
+    c->st = NN_ST_I_WAIT_MSG2;
+    err = nn_hs_start_initiator(c);
+  } else {
+    c->st = NN_ST_R_WAIT_MSG1;
+    if (!(c->hs = calloc(1, sizeof(*c->hs))))
+      err = NN_ERR_NOMEM;
+  }
+  if (err) {
+    nn_chan_free(c);
+    return err;
+  }
+  *out = c;
+  return NN_OK;
+}
+
+void
+nn_chan_free(nn_chan_t *c)
+{
+  if (!c)
+    return;
+  drop_handshake(c);
+  nn_rec_dir_clear(&c->tx);
+  nn_rec_dir_clear(&c->rx);
+  nn_wire_writer_free(&c->msg);
+  if (c->in) {
+    OPENSSL_cleanse(c->in, c->in_cap); /* may hold decrypted plaintext */
+    free(c->in);
+  }
+  free(c->out);
+  OPENSSL_cleanse(c, sizeof(*c));
+  free(c);
+}
+
+/* ---- receiving ---- */
+
+static void
+deliver(nn_chan_t *c, const uint8_t *msg, size_t len)
+{
+  if (c->cfg.on_message)
+    c->cfg.on_message(c->cfg.ctx, msg, len);
+}
+
+static void
+on_record(nn_chan_t *c, uint8_t type, const uint8_t *content, size_t len)
+{
+  switch (type) {
+  case NN_REC_PAD:
+    return;
+  case NN_REC_CLOSE:
+    close_with(c, NN_CLOSE_PEER, 0);
+    return;
+  case NN_REC_DATA_MORE:
+  case NN_REC_DATA_END:
+    if (!c->msg_active) {
+      if (type == NN_REC_DATA_END) {
+        deliver(c, content, len); /* one-record message: no reassembly copy */
+        return;
+      }
+      nn_wire_writer_init_dynamic(&c->msg, c->cfg.max_message);
+      c->msg_active = 1;
+    }
+    if (nn_wire_put_bytes(&c->msg, content, len)) {
+      nn_chan_fail(c, c->msg.err == NN_ERR_NOSPACE ? NN_CLOSE_TOO_LARGE : NN_CLOSE_INTERNAL);
+      return;
+    }
+    if (type == NN_REC_DATA_END) {
+      deliver(c, c->msg.buf, c->msg.len);
+      nn_wire_writer_free(&c->msg);
+      c->msg_active = 0;
+    }
+    return;
+  }
+}
+
+/* How many bytes the unit (frame or record) that starts in c->in needs in total; 0 if the header
+ * itself is not complete. Fails the channel on an illegal length. */
+static size_t
+unit_size(nn_chan_t *c)
+{
+  if (c->st == NN_ST_OPEN) {
+    size_t ct_len;
+    nn_err_t err;
+    if (c->in_len < NN_REC_HDR_LEN)
+      return 0;
+    if ((err = nn_rec_open_header(&c->rx, c->in, &ct_len))) {
+      nn_chan_fail(c, err == NN_ERR_TOO_LONG ? NN_CLOSE_TOO_LARGE : NN_CLOSE_PROTOCOL);
+      return 0;
+    }
+    return NN_REC_HDR_LEN + ct_len;
+  }
+  if (c->in_len < NN_HS_FRAME_HDR)
+    return 0;
+  size_t n = nn_be16_get(c->in);
+  if (n == 0 || n > NN_HS_MAX_FRAME) {
+    nn_chan_fail(c, n ? NN_CLOSE_TOO_LARGE : NN_CLOSE_PROTOCOL);
+    return 0;
+  }
+  return NN_HS_FRAME_HDR + n;
+}
+
+static void
+process_unit(nn_chan_t *c, size_t total)
+{
+  if (c->st != NN_ST_OPEN) {
+    nn_hs_on_frame(c, c->in + NN_HS_FRAME_HDR, total - NN_HS_FRAME_HDR);
+    return;
+  }
+  uint8_t type;
+  const uint8_t *content;
+  size_t len;
+  nn_err_t err = nn_rec_open(&c->rx, c->in, c->in + NN_REC_HDR_LEN, total - NN_REC_HDR_LEN, &type,
+                             &content, &len);
+  if (err) {
+    nn_chan_fail(c, err == NN_ERR_VERIFY ? NN_CLOSE_AUTH : NN_CLOSE_PROTOCOL);
+    return;
+  }
+  on_record(c, type, content, len);
+}
+
+static nn_err_t
+in_room(nn_chan_t *c, size_t need)
+{
+  if (need <= c->in_cap)
+    return NN_OK;
+  uint8_t *nb = malloc(need);
+  if (!nb)
+    return NN_ERR_NOMEM;
+  if (c->in) {
+    memcpy(nb, c->in, c->in_len);
+    OPENSSL_cleanse(c->in, c->in_cap);
+    free(c->in);
+  }
+  c->in = nb;
+  c->in_cap = need;
+  return NN_OK;
+}
+
+nn_err_t
+nn_chan_recv(nn_chan_t *c, const uint8_t *data, size_t len, uint64_t now_ms)
+{
+  size_t hdr;
+  nn_chan_tick(c, now_ms);
+  while (len && c->st != NN_ST_CLOSED) {
+    /* Header first, into a small allocation: the full size is known only after checking it. */
+    hdr = c->st == NN_ST_OPEN ? NN_REC_HDR_LEN : NN_HS_FRAME_HDR;
+    size_t total = unit_size(c);
+    if (c->st == NN_ST_CLOSED)
+      break;
+    size_t want = total ? total : hdr;
+    if (in_room(c, want)) {
+      nn_chan_fail(c, NN_CLOSE_INTERNAL);
+      break;
+    }
+    size_t take = want - c->in_len < len ? want - c->in_len : len;
+    memcpy(c->in + c->in_len, data, take);
+    c->in_len += take;
+    data += take;
+    len -= take;
+    if (!total)
+      continue; /* header now complete (or still short): size it on the next pass */
+    if (c->in_len == total) {
+      process_unit(c, total);
+      c->in_len = 0;
+    }
+  }
+  /* Idle channels keep no receive buffer: memory per idle connection stays small. */
+  if (c->in && (c->in_len == 0 || c->st == NN_ST_CLOSED)) {
+    OPENSSL_cleanse(c->in, c->in_cap);
+    free(c->in);
+    c->in = NULL;
+    c->in_cap = c->in_len = 0;
+  }
+  return c->st == NN_ST_CLOSED && c->reason != NN_CLOSE_PEER && c->reason != NN_CLOSE_LOCAL
+           ? NN_ERR_VERIFY : NN_OK;
+}
+
+/* ---- sending ---- */
+
+static size_t
+pad_for(const nn_chan_t *c, size_t len)
+{
+  if (!c->cfg.pad_to)
+    return 0;
+  size_t pad = (c->cfg.pad_to - len % c->cfg.pad_to) % c->cfg.pad_to;
+  return pad > NN_REC_MAX_PAD ? NN_REC_MAX_PAD : pad;
+}
+
+nn_err_t
+nn_chan_send(nn_chan_t *c, const uint8_t *msg, size_t len)
+{
+  if (c->st != NN_ST_OPEN)
+    return NN_ERR_ARG;
+  if (len > c->info.peer_max_message)
+    return NN_ERR_TOO_LONG;
+  do {
+    size_t n = len > NN_REC_MAX_CONTENT ? NN_REC_MAX_CONTENT : len;
+    size_t pad = pad_for(c, n);
+    uint8_t *p;
+    nn_err_t err;
+    if ((err = nn_chan_out_reserve(c, nn_rec_wire_len(n, pad), &p)) ||
+        (err = nn_rec_seal(&c->tx, n == len ? NN_REC_DATA_END : NN_REC_DATA_MORE, msg, n, pad, p))) {
+      nn_chan_fail(c, NN_CLOSE_INTERNAL);
+      return err;
+    }
+    msg += n;
+    len -= n;
+  } while (len);
+  return NN_OK;
+}
+
+nn_err_t
+nn_chan_send_decoy(nn_chan_t *c, size_t len)
+{
+  uint8_t *p;
+  nn_err_t err;
+  if (c->st != NN_ST_OPEN)
+    return NN_ERR_ARG;
+  if (len > NN_REC_MAX_PAD)
+    len = NN_REC_MAX_PAD;
+  if ((err = nn_chan_out_reserve(c, nn_rec_wire_len(0, len), &p)) ||
+      (err = nn_rec_seal(&c->tx, NN_REC_PAD, NULL, 0, len, p)))
+    nn_chan_fail(c, NN_CLOSE_INTERNAL);
+  return err;
+}
+
+void
+nn_chan_output(const nn_chan_t *c, const uint8_t **data, size_t *len)
+{
+  *data = c->out ? c->out + c->out_off : NULL;
+  *len = c->out_len - c->out_off;
+}
+
+void
+nn_chan_output_consume(nn_chan_t *c, size_t n)
+{
+  if (n > c->out_len - c->out_off)
+    n = c->out_len - c->out_off;
+  c->out_off += n;
+  if (c->out_off == c->out_len) {
+    free(c->out); /* nothing pending: an idle channel holds no output buffer */
+    c->out = NULL;
+    c->out_off = c->out_len = c->out_cap = 0;
+  }
+}
+
+void
+nn_chan_tick(nn_chan_t *c, uint64_t now_ms)
+{
+  if (c->st != NN_ST_OPEN && c->st != NN_ST_CLOSED && now_ms >= c->deadline)
+    close_with(c, NN_CLOSE_TIMEOUT, 0);
+}
+
+uint64_t
+nn_chan_deadline(const nn_chan_t *c)
+{
+  return c->st == NN_ST_OPEN || c->st == NN_ST_CLOSED ? UINT64_MAX : c->deadline;
+}
+
+int nn_chan_is_established(const nn_chan_t *c) { return c->st == NN_ST_OPEN; }
+int nn_chan_is_closed(const nn_chan_t *c) { return c->st == NN_ST_CLOSED; }
+nn_close_reason_t nn_chan_close_reason(const nn_chan_t *c) { return c->reason; }
+
+const nn_chan_info_t *
+nn_chan_info(const nn_chan_t *c)
+{
+  return c->st == NN_ST_OPEN || (c->st == NN_ST_CLOSED && c->info.peer_max_message) ? &c->info : NULL;
+}
