@@ -76,7 +76,9 @@ typedef struct nn_chan_config_t {
   /** Responder: refuse anonymous initiators. */
   int require_peer_identity;
   uint32_t max_message;              /**< reassembly cap; 0 = NN_CHAN_DEFAULT_MAX_MESSAGE */
-  uint64_t rekey_interval;           /**< records per traffic secret; 0 = default (1024) */
+  /** Records per traffic secret in our sending direction (0 = 1024, at most 2^24). Announced in
+   *  the handshake: the peer ratchets its receiving keys at the same points. */
+  uint64_t rekey_interval;
   uint32_t handshake_timeout_ms;     /**< 0 = NN_CHAN_DEFAULT_HS_TIMEOUT_MS */
   /** Pad every data record's content up to a multiple of this many bytes (0 = no padding). */
   uint16_t pad_to;
@@ -98,6 +100,8 @@ typedef struct nn_chan_info_t {
   int peer_identified;          /**< 0 if the peer is an anonymous initiator */
   uint8_t session_id[32];       /**< the same on both sides: bind higher protocols to it */
   uint32_t peer_max_message;
+  uint32_t rekey_interval;      /**< records per key, our sending direction */
+  uint32_t peer_rekey_interval; /**< records per key, the peer's sending direction */
   uint64_t handshake_bytes_sent, handshake_bytes_received;
 } nn_chan_info_t;
 

@@ -126,6 +126,10 @@ nn_chan_new(nn_chan_t **out, const nn_chan_config_t *cfg, uint64_t now_ms)
   c->cfg = *cfg;
   if (!c->cfg.max_message)
     c->cfg.max_message = NN_CHAN_DEFAULT_MAX_MESSAGE;
+  if (!c->cfg.rekey_interval)
+    c->cfg.rekey_interval = NN_REC_DEFAULT_REKEY;
+  if (c->cfg.rekey_interval > (1u << 24))
+    c->cfg.rekey_interval = 1u << 24;
   if (!c->cfg.handshake_timeout_ms)
     c->cfg.handshake_timeout_ms = NN_CHAN_DEFAULT_HS_TIMEOUT_MS;
   c->deadline = now_ms + c->cfg.handshake_timeout_ms;

@@ -25,7 +25,9 @@
 #define FLAG_REQUIRE_ID 0x01 /* msg2: the responder requires an identified initiator */
 #define FLAG_IDENTIFIED 0x01 /* msg3: the initiator sends its identity */
 #define KEYS_LEN (NN_X25519_LEN + NN_MLKEM_PK_LEN)
-#define ID_PART (1 + 4 + NN_MLDSA_PK_LEN) /* flags, max_message, pk: what a signature covers */
+#define PARAMS_LEN (1 + 4 + 4)             /* flags, max_message, rekey_interval */
+#define ID_PART (PARAMS_LEN + NN_MLDSA_PK_LEN) /* what a signature covers */
+#define MAX_REKEY (1u << 24)               /* AES-GCM: far below 2^24.5 records per key */
 
 void
 nn_hs_free(nn_hs_t *hs)
@@ -88,7 +90,7 @@ derive_hs_keys(nn_chan_t *c, const nn_secret_t *ss, const nn_hash_t *th1)
 
 /* Traffic secrets and session id from the whole transcript; then the handshake state goes. */
 static nn_err_t
-derive_app_keys(nn_chan_t *c, const nn_hash_t *th3)
+derive_app_keys(nn_chan_t *c, const nn_hash_t *th3, uint32_t peer_rekey)
 {
   nn_secret_t prk, ts_i2r, ts_r2i;
   nn_hs_t *hs = c->hs;
@@ -100,15 +102,33 @@ derive_app_keys(nn_chan_t *c, const nn_hash_t *th3)
       (err = nn_hkdf_expand(ts_r2i.b, 32, &prk, (const uint8_t *)"nepnet/v1 traffic r2i", 21)) ||
       (err = nn_hkdf_expand(c->info.session_id, 32, &prk, (const uint8_t *)"nepnet/v1 session id", 20)))
     goto out;
+  c->info.rekey_interval = (uint32_t)c->cfg.rekey_interval;
+  c->info.peer_rekey_interval = peer_rekey;
   /* Each direction its own key and IV: the two sides never share a (key, nonce). */
   if ((err = nn_rec_dir_init(&c->tx, init ? &ts_i2r : &ts_r2i, c->cfg.rekey_interval)) ||
-      (err = nn_rec_dir_init(&c->rx, init ? &ts_r2i : &ts_i2r, c->cfg.rekey_interval)))
+      (err = nn_rec_dir_init(&c->rx, init ? &ts_r2i : &ts_i2r, peer_rekey)))
     goto out;
 out:
   OPENSSL_cleanse(&prk, sizeof(prk));
   OPENSSL_cleanse(&ts_i2r, sizeof(ts_i2r));
   OPENSSL_cleanse(&ts_r2i, sizeof(ts_r2i));
   return err;
+}
+
+/* Our parameters, as every payload starts: flags, max_message, the interval at which we ratchet
+ * our sending direction (the peer follows it when receiving). */
+static void
+put_params(const nn_chan_t *c, uint8_t *p, uint8_t flags)
+{
+  p[0] = flags;
+  nn_be32_put(p + 1, c->cfg.max_message);
+  nn_be32_put(p + 5, (uint32_t)c->cfg.rekey_interval);
+}
+
+static int
+rekey_ok(uint32_t v)
+{
+  return v >= 1 && v <= MAX_REKEY;
 }
 
 static nn_err_t
@@ -223,9 +243,8 @@ on_msg1(nn_chan_t *c, const uint8_t *body, size_t len)
       derive_hs_keys(c, &ss, &th1))
     goto out;
 
-  payload[0] = c->cfg.require_peer_identity ? FLAG_REQUIRE_ID : 0;
-  nn_be32_put(payload + 1, c->cfg.max_message);
-  memcpy(payload + 5, nn_identity_public_key(c->cfg.identity)->b, NN_MLDSA_PK_LEN);
+  put_params(c, payload, c->cfg.require_peer_identity ? FLAG_REQUIRE_ID : 0);
+  memcpy(payload + PARAMS_LEN, nn_identity_public_key(c->cfg.identity)->b, NN_MLDSA_PK_LEN);
   if (nn_sha3_update(&hs->th, payload, ID_PART) || nn_sha3_peek(&hs->th, &thr) ||
       nn_mldsa_sign(sig, nn_identity_key(c->cfg.identity), (const uint8_t *)CTX_RESPONDER,
                     strlen(CTX_RESPONDER), thr.b, NN_HASH_LEN, c->cfg.rng))
@@ -310,15 +329,16 @@ on_msg2(nn_chan_t *c, const uint8_t *body, size_t len)
   why = NN_CLOSE_PROTOCOL;
   nn_wire_reader_init(&r, payload, plen);
   uint8_t flags;
-  uint32_t peer_max;
+  uint32_t peer_max, peer_rekey;
   const uint8_t *pk, *sigp, *pad;
   size_t padlen;
   nn_wire_get_u8(&r, &flags);
   nn_wire_get_u32(&r, &peer_max);
+  nn_wire_get_u32(&r, &peer_rekey);
   nn_wire_get_view(&r, NN_MLDSA_PK_LEN, &pk);
   nn_wire_get_view(&r, NN_MLDSA_SIG_LEN, &sigp);
   nn_wire_get_var(&r, 2, NN_HS_MAX_PAD, &pad, &padlen);
-  if (nn_wire_finish(&r) || (flags & ~FLAG_REQUIRE_ID))
+  if (nn_wire_finish(&r) || (flags & ~FLAG_REQUIRE_ID) || !rekey_ok(peer_rekey))
     goto out;
   why = NN_CLOSE_INTERNAL;
   if (nn_node_id_from_public_key(&id, (const nn_mldsa_pk_t *)pk))
@@ -346,16 +366,15 @@ on_msg2(nn_chan_t *c, const uint8_t *body, size_t len)
   /* msg3 */
   why = NN_CLOSE_INTERNAL;
   int ident = c->cfg.identity != NULL;
-  size_t mlen = ident ? ID_PART + NN_MLDSA_SIG_LEN + 2 : 1 + 4 + 2;
+  size_t mlen = ident ? ID_PART + NN_MLDSA_SIG_LEN + 2 : PARAMS_LEN + 2;
   size_t blen = 1 + mlen + NN_AEAD_TAG_LEN;
   free(payload);
   if (!(payload = malloc(mlen)) || !(frame = malloc(NN_HS_FRAME_HDR + blen)))
     goto out;
-  payload[0] = ident ? FLAG_IDENTIFIED : 0;
-  nn_be32_put(payload + 1, c->cfg.max_message);
-  size_t signed_len = 5;
+  put_params(c, payload, ident ? FLAG_IDENTIFIED : 0);
+  size_t signed_len = PARAMS_LEN;
   if (ident) {
-    memcpy(payload + 5, nn_identity_public_key(c->cfg.identity)->b, NN_MLDSA_PK_LEN);
+    memcpy(payload + PARAMS_LEN, nn_identity_public_key(c->cfg.identity)->b, NN_MLDSA_PK_LEN);
     signed_len = ID_PART;
   }
   if (th_absorb_frame_hdr(hs, blen, NN_HS_MSG3) || nn_sha3_update(&hs->th, payload, signed_len))
@@ -374,7 +393,7 @@ on_msg2(nn_chan_t *c, const uint8_t *body, size_t len)
   frame[2] = NN_HS_MSG3;
   if (nn_aead_init(&aead, &hs->k_i2r) ||
       nn_aead_seal(&aead, &hs->iv_i2r, th2.b, NN_HASH_LEN, payload, mlen, frame + 3) ||
-      queue_frame(c, frame, NN_HS_FRAME_HDR + blen) || derive_app_keys(c, &th3))
+      queue_frame(c, frame, NN_HS_FRAME_HDR + blen) || derive_app_keys(c, &th3, peer_rekey))
     goto out;
   why = NN_CLOSE_NONE;
 out:
@@ -400,7 +419,7 @@ on_msg3(nn_chan_t *c, const uint8_t *body, size_t len)
   nn_close_reason_t why = NN_CLOSE_PROTOCOL;
   size_t sealed_len = len - 1;
 
-  if (len < 1 + 1 + 4 + 2 + NN_AEAD_TAG_LEN)
+  if (len < 1 + PARAMS_LEN + 2 + NN_AEAD_TAG_LEN)
     return NN_CLOSE_PROTOCOL;
   size_t plen = sealed_len - NN_AEAD_TAG_LEN;
   why = NN_CLOSE_INTERNAL;
@@ -413,20 +432,21 @@ on_msg3(nn_chan_t *c, const uint8_t *body, size_t len)
   why = NN_CLOSE_PROTOCOL;
   nn_wire_reader_t r;
   uint8_t flags;
-  uint32_t peer_max;
+  uint32_t peer_max, peer_rekey;
   const uint8_t *pk = NULL, *sigp = NULL, *pad;
   size_t padlen;
   nn_wire_reader_init(&r, payload, plen);
   nn_wire_get_u8(&r, &flags);
   nn_wire_get_u32(&r, &peer_max);
+  nn_wire_get_u32(&r, &peer_rekey);
   if (flags & FLAG_IDENTIFIED) {
     nn_wire_get_view(&r, NN_MLDSA_PK_LEN, &pk);
     nn_wire_get_view(&r, NN_MLDSA_SIG_LEN, &sigp);
   }
   nn_wire_get_var(&r, 2, NN_HS_MAX_PAD, &pad, &padlen);
-  if (nn_wire_finish(&r) || (flags & ~FLAG_IDENTIFIED))
+  if (nn_wire_finish(&r) || (flags & ~FLAG_IDENTIFIED) || !rekey_ok(peer_rekey))
     goto out;
-  size_t signed_len = pk ? ID_PART : 5;
+  size_t signed_len = pk ? ID_PART : PARAMS_LEN;
   why = NN_CLOSE_INTERNAL;
   if (nn_sha3_update(&hs->th, payload, signed_len) || nn_sha3_peek(&hs->th, &th_i))
     goto out;
@@ -445,7 +465,7 @@ on_msg3(nn_chan_t *c, const uint8_t *body, size_t len)
   }
   why = NN_CLOSE_INTERNAL;
   if (nn_sha3_update(&hs->th, payload + signed_len, plen - signed_len) ||
-      nn_sha3_peek(&hs->th, &th3) || derive_app_keys(c, &th3))
+      nn_sha3_peek(&hs->th, &th3) || derive_app_keys(c, &th3, peer_rekey))
     goto out;
   c->info.peer_max_message = peer_max;
   why = NN_CLOSE_NONE;
