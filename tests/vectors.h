@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VEC_MAX_FIELDS 12
+#define VEC_MAX_FIELDS 24
 
 typedef struct vec_field_t {
   char name[32];
