@@ -5,7 +5,8 @@
  * A channel is one side of one connection. It never touches a socket, a clock or a random
  * source by itself: the caller feeds it received bytes (nn_chan_recv) and the current time,
  * takes the bytes it wants to send (nn_chan_output / nn_chan_output_consume), asks when it next
- * needs a tick (nn_chan_deadline), and hears about results through two callbacks. The same core
+ * needs a tick (nn_chan_deadline), and hears about results through two callbacks (which must not
+ * free the channel: free it after nn_chan_recv/nn_chan_tick returns). The same core
  * runs over TCP (src/transport/tcp.c), in the simulator, and over Tor/I2P streams.
  *
  * Handshake: fresh X25519 + ML-KEM-1024 per connection (forward secrecy), every byte bound into
