@@ -104,3 +104,35 @@ pair_free(pair_t *p)
   free(p->r.last);
   memset(p, 0, sizeof(*p));
 }
+
+/* ---- Appended for test_channel.c ---- */
+
+void
+pair_prepare(pair_t *p)
+{
+  memset(p, 0, sizeof(*p));
+  make_ids(p);
+}
+
+uint8_t *
+pair_take(side_t *s, size_t *n)
+{
+  const uint8_t *d;
+  nn_chan_output(s->ch, &d, n);
+  if (!*n)
+    return NULL;
+  uint8_t *copy = malloc(*n);
+  if (!copy) {
+    *n = 0;
+    return NULL;
+  }
+  memcpy(copy, d, *n);
+  nn_chan_output_consume(s->ch, *n);
+  return copy;
+}
+
+nn_err_t
+pair_feed(pair_t *p, side_t *to, const uint8_t *d, size_t n)
+{
+  return nn_chan_recv(to->ch, d, n, p->now);
+}

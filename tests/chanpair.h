@@ -37,4 +37,15 @@ void pair_pump(pair_t *p);
 size_t pair_move(pair_t *p, side_t *from, side_t *to);
 void pair_free(pair_t *p);
 
+/* ---- Appended for test_channel.c: step-by-step control of a pair. ---- */
+
+/* Zero \a p and create the fixed identities and deterministic RNGs pair_init uses, without any
+ * channel: fill configs from p->id_i, p->id_r, p->rng_i, p->rng_r, then call pair_init_cfg. */
+void pair_prepare(pair_t *p);
+/* A copy of everything \a s has queued for output, consumed from the channel (free() it).
+ * Returns NULL with *n = 0 when nothing is pending. */
+uint8_t *pair_take(side_t *s, size_t *n);
+/* Feed \a n bytes to \a to at p->now; returns what nn_chan_recv returned. */
+nn_err_t pair_feed(pair_t *p, side_t *to, const uint8_t *d, size_t n);
+
 #endif

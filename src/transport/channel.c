@@ -73,15 +73,27 @@ drop_handshake(nn_chan_t *c)
   c->hs = NULL;
 }
 
+/* Seal one record into the output queue. On failure nothing stays queued: the reserved bytes
+ * (uninitialised heap, or a half-written record) must never reach the wire. */
+static nn_err_t
+queue_record(nn_chan_t *c, nn_rec_type_t type, const uint8_t *content, size_t len, size_t pad)
+{
+  size_t n = nn_rec_wire_len(len, pad);
+  uint8_t *p;
+  nn_err_t err = nn_chan_out_reserve(c, n, &p);
+  if (!err && (err = nn_rec_seal(&c->tx, type, content, len, pad, p)))
+    c->out_len -= n;
+  return err;
+}
+
 static void
 close_with(nn_chan_t *c, nn_close_reason_t reason, int tell_peer)
 {
   if (c->st == NN_ST_CLOSED)
     return;
   if (tell_peer && c->st == NN_ST_OPEN) {
-    uint8_t code = (uint8_t)reason, *p;
-    if (!nn_chan_out_reserve(c, nn_rec_wire_len(1, 0), &p))
-      (void)nn_rec_seal(&c->tx, NN_REC_CLOSE, &code, 1, 0, p);
+    uint8_t code = (uint8_t)reason;
+    (void)queue_record(c, NN_REC_CLOSE, &code, 1, 0);
   }
   c->st = NN_ST_CLOSED;
   c->reason = reason;
@@ -189,6 +201,10 @@ on_record(nn_chan_t *c, uint8_t type, const uint8_t *content, size_t len)
   case NN_REC_DATA_END:
     if (!c->msg_active) {
       if (type == NN_REC_DATA_END) {
+        if (len > c->cfg.max_message) { /* the cap holds for one-record messages too */
+          nn_chan_fail(c, NN_CLOSE_TOO_LARGE);
+          return;
+        }
         deliver(c, content, len); /* one-record message: no reassembly copy */
         return;
       }
@@ -234,6 +250,23 @@ unit_size(nn_chan_t *c)
   return NN_HS_FRAME_HDR + n;
 }
 
+/* Open the record of \a total bytes at \a unit (header, then ciphertext) into c->in (which may be
+ * where it already lies) and act on it. */
+static void
+open_record(nn_chan_t *c, const uint8_t *unit, size_t total)
+{
+  uint8_t type;
+  const uint8_t *content;
+  size_t len;
+  nn_err_t err = nn_rec_open_to(&c->rx, unit, unit + NN_REC_HDR_LEN, total - NN_REC_HDR_LEN,
+                                c->in + NN_REC_HDR_LEN, &type, &content, &len);
+  if (err) {
+    nn_chan_fail(c, err == NN_ERR_VERIFY ? NN_CLOSE_AUTH : NN_CLOSE_PROTOCOL);
+    return;
+  }
+  on_record(c, type, content, len);
+}
+
 static void
 process_unit(nn_chan_t *c, size_t total)
 {
@@ -241,16 +274,7 @@ process_unit(nn_chan_t *c, size_t total)
     nn_hs_on_frame(c, c->in + NN_HS_FRAME_HDR, total - NN_HS_FRAME_HDR);
     return;
   }
-  uint8_t type;
-  const uint8_t *content;
-  size_t len;
-  nn_err_t err = nn_rec_open(&c->rx, c->in, c->in + NN_REC_HDR_LEN, total - NN_REC_HDR_LEN, &type,
-                             &content, &len);
-  if (err) {
-    nn_chan_fail(c, err == NN_ERR_VERIFY ? NN_CLOSE_AUTH : NN_CLOSE_PROTOCOL);
-    return;
-  }
-  on_record(c, type, content, len);
+  open_record(c, c->in, total);
 }
 
 static nn_err_t
@@ -276,13 +300,35 @@ nn_chan_recv(nn_chan_t *c, const uint8_t *data, size_t len, uint64_t now_ms)
 {
   size_t hdr;
   nn_chan_tick(c, now_ms);
-  while (len && c->st != NN_ST_CLOSED) {
+  while (c->st != NN_ST_CLOSED) {
     /* Header first, into a small allocation: the full size is known only after checking it. */
     hdr = c->st == NN_ST_OPEN ? NN_REC_HDR_LEN : NN_HS_FRAME_HDR;
     size_t total = unit_size(c);
-    if (c->st == NN_ST_CLOSED)
+    /* Judge a header as soon as it is complete, even when no body byte follows in this call: a
+     * peer that sends an illegal length and then stalls is closed now, not at the next byte. */
+    if (c->st == NN_ST_CLOSED || !len)
       break;
     size_t want = total ? total : hdr;
+    if (c->st == NN_ST_OPEN && c->in_len == 0 && len >= NN_REC_HDR_LEN) {
+      /* A record that starts here: if it is all here, decrypt it straight from the caller's
+       * buffer into c->in instead of copying it there first (the bulk-transfer path). */
+      size_t ct_len;
+      nn_err_t err = nn_rec_open_header(&c->rx, data, &ct_len);
+      if (err) {
+        nn_chan_fail(c, err == NN_ERR_TOO_LONG ? NN_CLOSE_TOO_LARGE : NN_CLOSE_PROTOCOL);
+        break;
+      }
+      if (len >= NN_REC_HDR_LEN + ct_len) {
+        if (in_room(c, NN_REC_HDR_LEN + ct_len)) {
+          nn_chan_fail(c, NN_CLOSE_INTERNAL);
+          break;
+        }
+        open_record(c, data, NN_REC_HDR_LEN + ct_len);
+        data += NN_REC_HDR_LEN + ct_len;
+        len -= NN_REC_HDR_LEN + ct_len;
+        continue;
+      }
+    }
     if (in_room(c, want)) {
       nn_chan_fail(c, NN_CLOSE_INTERNAL);
       break;
@@ -331,10 +377,8 @@ nn_chan_send(nn_chan_t *c, const uint8_t *msg, size_t len)
   do {
     size_t n = len > NN_REC_MAX_CONTENT ? NN_REC_MAX_CONTENT : len;
     size_t pad = pad_for(c, n);
-    uint8_t *p;
-    nn_err_t err;
-    if ((err = nn_chan_out_reserve(c, nn_rec_wire_len(n, pad), &p)) ||
-        (err = nn_rec_seal(&c->tx, n == len ? NN_REC_DATA_END : NN_REC_DATA_MORE, msg, n, pad, p))) {
+    nn_err_t err = queue_record(c, n == len ? NN_REC_DATA_END : NN_REC_DATA_MORE, msg, n, pad);
+    if (err) {
       nn_chan_fail(c, NN_CLOSE_INTERNAL);
       return err;
     }
@@ -347,14 +391,12 @@ nn_chan_send(nn_chan_t *c, const uint8_t *msg, size_t len)
 nn_err_t
 nn_chan_send_decoy(nn_chan_t *c, size_t len)
 {
-  uint8_t *p;
   nn_err_t err;
   if (c->st != NN_ST_OPEN)
     return NN_ERR_ARG;
   if (len > NN_REC_MAX_PAD)
     len = NN_REC_MAX_PAD;
-  if ((err = nn_chan_out_reserve(c, nn_rec_wire_len(0, len), &p)) ||
-      (err = nn_rec_seal(&c->tx, NN_REC_PAD, NULL, 0, len, p)))
+  if ((err = queue_record(c, NN_REC_PAD, NULL, 0, len)))
     nn_chan_fail(c, NN_CLOSE_INTERNAL);
   return err;
 }

@@ -137,8 +137,8 @@ nn_rec_open_header(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], size_t *c
 }
 
 nn_err_t
-nn_rec_open(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], uint8_t *ct, size_t ct_len,
-            uint8_t *type, const uint8_t **content, size_t *len)
+nn_rec_open_to(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], const uint8_t *ct, size_t ct_len,
+               uint8_t *out, uint8_t *type, const uint8_t **content, size_t *len)
 {
   nn_aead_nonce_t nonce;
   nn_err_t err;
@@ -148,14 +148,21 @@ nn_rec_open(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], uint8_t *ct, siz
   if (ct_len < NN_REC_MIN_CT || ct_len > NN_REC_MAX_CT)
     return NN_ERR_FORMAT;
   nonce_for(d, &nonce);
-  if ((err = nn_aead_open(&d->aead, &nonce, hdr, NN_REC_HDR_LEN, ct, ct_len, ct)))
+  if ((err = nn_aead_open(&d->aead, &nonce, hdr, NN_REC_HDR_LEN, ct, ct_len, out)))
     return err;
   size_t pt_len = ct_len - NN_AEAD_TAG_LEN;
-  size_t clen = ((size_t)ct[1] << 16) | ((size_t)ct[2] << 8) | ct[3];
-  if (ct[0] > NN_REC_CLOSE || clen > pt_len - NN_REC_INNER_LEN || clen > NN_REC_MAX_CONTENT)
+  size_t clen = ((size_t)out[1] << 16) | ((size_t)out[2] << 8) | out[3];
+  if (out[0] > NN_REC_CLOSE || clen > pt_len - NN_REC_INNER_LEN || clen > NN_REC_MAX_CONTENT)
     return NN_ERR_FORMAT;
-  *type = ct[0];
-  *content = ct + NN_REC_INNER_LEN;
+  *type = out[0];
+  *content = out + NN_REC_INNER_LEN;
   *len = clen;
   return advance(d);
+}
+
+nn_err_t
+nn_rec_open(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], uint8_t *ct, size_t ct_len,
+            uint8_t *type, const uint8_t **content, size_t *len)
+{
+  return nn_rec_open_to(d, hdr, ct, ct_len, ct, type, content, len);
 }

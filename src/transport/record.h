@@ -81,5 +81,12 @@ nn_err_t nn_rec_open_header(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], 
  */
 nn_err_t nn_rec_open(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], uint8_t *ct, size_t ct_len,
                      uint8_t *type, const uint8_t **content, size_t *len);
+/**
+ * The same, decrypting from \a ct (left untouched) into \a out (ct_len - 16 bytes; may equal
+ * \a ct): lets the channel open a record straight from the caller's receive buffer.
+ */
+nn_err_t nn_rec_open_to(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], const uint8_t *ct,
+                        size_t ct_len, uint8_t *out, uint8_t *type, const uint8_t **content,
+                        size_t *len);
 
 #endif
