@@ -58,6 +58,7 @@ rebuild(const snap_t *s, fz_side_t *side, uint32_t max_message)
   if (max_message)
     c->cfg.max_message = max_message;
   c->st = NN_ST_OPEN;
+  c->was_open = 1;
   c->deadline = UINT64_MAX;
   c->info = s->info;
   side->established = 1; /* (reported by the real channel this one copies) */

@@ -10,6 +10,7 @@
 
 #include "chanpair.h"
 #include "crypto/identity.h"
+#include "transport/chan_int.h"
 
 static void
 test_mutual(void **state)
@@ -48,12 +49,55 @@ test_anonymous(void **state)
   pair_free(&p);
 }
 
+/* A callback that closes the channel while it is handed a reassembled (multi-record) message
+ * must still be able to read all of it (ASan checks the reads). */
+typedef struct closer_t {
+  nn_chan_t **ch;
+  size_t len, sum;
+} closer_t;
+
+static void
+close_in_callback(void *ctx, const uint8_t *msg, size_t len)
+{
+  closer_t *c = ctx;
+  nn_chan_close(*c->ch, NN_CLOSE_LOCAL);
+  c->len = len;
+  for (size_t i = 0; i < len; i++)
+    c->sum += msg[i];
+}
+
+static void
+test_close_inside_message_callback(void **state)
+{
+  (void)state;
+  pair_t p;
+  pair_init(&p, 0, NN_NET_REGTEST, NN_NET_REGTEST, NULL);
+  pair_pump(&p);
+  assert_true(p.r.established);
+  /* swap the responder's message callback for one that closes from inside */
+  closer_t cl = { &p.r.ch, 0, 0 };
+  p.r.ch->cfg.on_message = close_in_callback;
+  p.r.ch->cfg.ctx = &cl;
+  size_t n = 200000;
+  uint8_t *big = malloc(n);
+  memset(big, 1, n);
+  assert_int_equal(nn_chan_send(p.i.ch, big, n), NN_OK);
+  pair_move(&p, &p.i, &p.r);
+  assert_int_equal(cl.len, n);
+  assert_int_equal(cl.sum, n);
+  assert_true(nn_chan_is_closed(p.r.ch));
+  assert_non_null(nn_chan_info(p.r.ch)); /* info outlives the close */
+  free(big);
+  pair_free(&p);
+}
+
 int
 main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_mutual),
     cmocka_unit_test(test_anonymous),
+    cmocka_unit_test(test_close_inside_message_callback),
   };
   return cmocka_run_group_tests_name("channel_basic", tests, NULL, NULL);
 }

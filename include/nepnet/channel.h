@@ -134,7 +134,7 @@ void nn_chan_output_consume(nn_chan_t *c, size_t n);
 int nn_chan_is_established(const nn_chan_t *c);
 int nn_chan_is_closed(const nn_chan_t *c);
 nn_close_reason_t nn_chan_close_reason(const nn_chan_t *c);
-/** NULL until established. */
+/** NULL until established (and still valid after a close that followed establishment). */
 const nn_chan_info_t *nn_chan_info(const nn_chan_t *c);
 
 /* ---- DoS cookies (responder side; one jar per listener) ---- */

@@ -47,6 +47,7 @@ typedef struct nn_hs_t {
 struct nn_chan_t {
   nn_chan_config_t cfg;
   nn_chan_state_t st;
+  int was_open;               /* reached NN_ST_OPEN at some point: info stays valid after close */
   nn_close_reason_t reason;
   uint64_t deadline;
   nn_hs_t *hs;

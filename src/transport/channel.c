@@ -120,6 +120,7 @@ nn_chan_established(nn_chan_t *c)
 {
   drop_handshake(c);
   c->st = NN_ST_OPEN;
+  c->was_open = 1;
   c->deadline = UINT64_MAX;
   report(c, NN_CHAN_EV_ESTABLISHED);
 }
@@ -216,9 +217,14 @@ on_record(nn_chan_t *c, uint8_t type, const uint8_t *content, size_t len)
       return;
     }
     if (type == NN_REC_DATA_END) {
-      deliver(c, c->msg.buf, c->msg.len);
-      nn_wire_writer_free(&c->msg);
+      /* Take the buffer out of the channel first: a callback that closes the channel must not
+       * free the message it is still reading. */
+      size_t n;
+      uint8_t *m = nn_wire_writer_steal(&c->msg, &n);
       c->msg_active = 0;
+      deliver(c, m, n);
+      OPENSSL_cleanse(m, n);
+      free(m);
     }
     return;
   }
@@ -441,5 +447,5 @@ nn_close_reason_t nn_chan_close_reason(const nn_chan_t *c) { return c->reason; }
 const nn_chan_info_t *
 nn_chan_info(const nn_chan_t *c)
 {
-  return c->st == NN_ST_OPEN || (c->st == NN_ST_CLOSED && c->info.peer_max_message) ? &c->info : NULL;
+  return c->was_open ? &c->info : NULL;
 }
