@@ -21,6 +21,7 @@
 #include "lib/file.h"
 #include "lib/hex.h"
 #include "transport/tcp.h"
+#include "app/commands.h"
 
 #define DEFAULT_BIND "127.0.0.1:9800"
 
@@ -52,6 +53,8 @@ static const char usage[] =
   "             message. Exit status 0 once every echo came back.\n"
   "               --anonymous          do not reveal (or need) an identity to the listener\n"
   "               --message TEXT       a message to send (repeatable)\n"
+  "  sim        run a simulation: nepnet sim dht [--nodes N] [--churn F] [--adversaries F]\n"
+  "             [--lookups M] [--hours H] [--out DIR] ... (nepnet sim dht --help for all)\n"
   "  help       this text\n"
   "\n"
   "options:\n"
@@ -622,6 +625,8 @@ main(int argc, char **argv)
   } else if (!strcmp(cmd, "connect")) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     rc = cmd_connect(datadir, argc - optind, argv + optind);
+  } else if (!strcmp(cmd, "sim")) {
+    rc = nepnet_cmd_sim(argc - optind, argv + optind);
   } else if (!strcmp(cmd, "help")) {
     fputs(usage, stdout);
     rc = 0;

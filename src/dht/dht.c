@@ -1,0 +1,775 @@
+/*
+ * The Kademlia node core. Three parts: answering requests (from the routing table and the value
+ * store), lookups (iterative, alpha parallel RPCs per path, disjoint paths so that a few lying
+ * nodes cannot steer every path), and keeping the table alive (probes, failures, refresh).
+ */
+#include "dht/dht.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#define CAND_PER_PATH 3 /* candidates kept per path, in units of k */
+
+enum { CAND_NEW, CAND_INFLIGHT, CAND_ANSWERED, CAND_FAILED };
+enum { RPC_LOOKUP, RPC_PING, RPC_PROBE, RPC_STORE };
+
+typedef struct cand_t {
+  nn_rpc_node_t node;
+  uint8_t state;
+  uint8_t path;
+  uint16_t depth;
+} cand_t;
+
+typedef struct lookup_t {
+  uint32_t handle;            /* 0 = free slot */
+  nn_node_id_t target;
+  int want_value;
+  nn_dht_lookup_cb cb;
+  void *ctx;
+  uint64_t start_ms;
+  unsigned rpcs, failures;
+  cand_t *cands;              /* sorted by distance to target */
+  size_t ncand, cap;
+  uint8_t *value;             /* FIND_VALUE result */
+  size_t value_len;
+  unsigned value_depth;
+  /* a put: after the lookup, STORE this to the k closest */
+  uint8_t *put_value;
+  size_t put_len;
+} lookup_t;
+
+typedef struct inflight_t {
+  uint64_t req;               /* 0 = free */
+  uint8_t purpose;
+  uint32_t lookup;
+  nn_rpc_node_t to;
+  uint64_t sent_ms;
+  nn_node_id_t probe_for;     /* RPC_PROBE: unused, the probed node is `to` */
+} inflight_t;
+
+typedef struct value_t {
+  nn_node_id_t key;
+  uint64_t seq, expires_ms;
+  uint8_t *data;
+  size_t len;
+} value_t;
+
+struct nn_dht_t {
+  nn_node_id_t self;
+  nn_dht_cfg_t cfg;
+  nn_dht_io_t io;
+  nn_dht_table_t *table;
+  lookup_t *lookups;
+  inflight_t *inflight;
+  value_t *values;
+  size_t nvalues;
+  uint32_t next_handle;
+  uint64_t created_ms, last_refresh_ms;
+};
+
+void
+nn_dht_cfg_default(nn_dht_cfg_t *cfg)
+{
+  memset(cfg, 0, sizeof(*cfg));
+  nn_dht_table_cfg_default(&cfg->table);
+  cfg->alpha = 3;
+  cfg->k = NN_DHT_K;
+  cfg->paths = 2;
+  cfg->rpc_timeout_ms = 2000;
+  cfg->refresh_ms = 3600 * 1000;
+  cfg->max_inflight = 256;
+  cfg->max_lookups = 64;
+  cfg->max_values = 4096;
+  cfg->per_referrer = NN_RPC_MAX_NODES;
+}
+
+nn_err_t
+nn_dht_new(nn_dht_t **out, const nn_node_id_t *self, const nn_dht_cfg_t *cfg, const nn_dht_io_t *io,
+           uint64_t now_ms)
+{
+  nn_dht_t *d = calloc(1, sizeof(*d));
+  nn_err_t err;
+  *out = NULL;
+  if (!d)
+    return NN_ERR_NOMEM;
+  d->self = *self;
+  d->cfg = *cfg;
+  d->io = *io;
+  if (!d->cfg.alpha) d->cfg.alpha = 3;
+  if (!d->cfg.k || d->cfg.k > NN_RPC_MAX_NODES) d->cfg.k = NN_DHT_K;
+  if (!d->cfg.paths) d->cfg.paths = 1;
+  if (d->cfg.paths > 8) d->cfg.paths = 8;
+  if (!d->cfg.rpc_timeout_ms) d->cfg.rpc_timeout_ms = 2000;
+  if (!d->cfg.max_inflight) d->cfg.max_inflight = 256;
+  if (!d->cfg.max_lookups) d->cfg.max_lookups = 64;
+  if (!d->cfg.per_referrer || d->cfg.per_referrer > NN_RPC_MAX_NODES) d->cfg.per_referrer = NN_RPC_MAX_NODES;
+  d->next_handle = 1;
+  d->created_ms = d->last_refresh_ms = now_ms;
+  if ((err = nn_dht_table_new(&d->table, self, &d->cfg.table)))
+    goto fail;
+  err = NN_ERR_NOMEM;
+  if (!(d->lookups = calloc(d->cfg.max_lookups, sizeof(*d->lookups))) ||
+      !(d->inflight = calloc(d->cfg.max_inflight, sizeof(*d->inflight))))
+    goto fail;
+  *out = d;
+  return NN_OK;
+fail:
+  nn_dht_free(d);
+  return err;
+}
+
+static void
+lookup_release(lookup_t *l)
+{
+  free(l->cands);
+  free(l->value);
+  free(l->put_value);
+  memset(l, 0, sizeof(*l));
+}
+
+void
+nn_dht_free(nn_dht_t *d)
+{
+  if (!d)
+    return;
+  for (size_t i = 0; d->lookups && i < d->cfg.max_lookups; i++)
+    lookup_release(&d->lookups[i]);
+  for (size_t i = 0; i < d->nvalues; i++)
+    free(d->values[i].data);
+  free(d->values);
+  free(d->lookups);
+  free(d->inflight);
+  nn_dht_table_free(d->table);
+  free(d);
+}
+
+nn_dht_table_t *nn_dht_table(nn_dht_t *d) { return d->table; }
+size_t nn_dht_values(const nn_dht_t *d) { return d->nvalues; }
+
+size_t
+nn_dht_memory(const nn_dht_t *d)
+{
+  size_t n = sizeof(*d) + d->cfg.max_lookups * sizeof(lookup_t) + d->cfg.max_inflight * sizeof(inflight_t);
+  n += nn_dht_table_memory(d->table);
+  for (size_t i = 0; i < d->nvalues; i++)
+    n += sizeof(value_t) + d->values[i].len;
+  for (size_t i = 0; i < d->cfg.max_lookups; i++)
+    n += d->lookups[i].cap * sizeof(cand_t);
+  return n;
+}
+
+/* ---- sending ---- */
+
+static void
+penalize(nn_dht_t *d, const nn_node_id_t *id, const nn_addr_t *addr, int points, const char *why)
+{
+  if (d->io.penalize)
+    d->io.penalize(d->io.ctx, id, addr, points, why);
+}
+
+static uint64_t
+new_req_id(nn_dht_t *d)
+{
+  uint64_t id = 0;
+  while (!id) {
+    uint8_t b[8];
+    if (nn_rng_fill(d->cfg.rng, b, 8))
+      return 0;
+    id = nn_be64_get(b);
+  }
+  return id;
+}
+
+static void
+send_msg(nn_dht_t *d, const nn_rpc_node_t *to, void *reply_conn, const nn_rpc_t *m)
+{
+  uint8_t buf[NN_RPC_MAX_LEN];
+  nn_wire_writer_t w;
+  nn_wire_writer_init_fixed(&w, buf, sizeof(buf));
+  if (nn_rpc_encode(m, &w) == NN_OK)
+    d->io.send(d->io.ctx, to, reply_conn, buf, w.len);
+}
+
+/* Send a request and remember it; returns 0 if the in-flight table is full. */
+static int
+send_request(nn_dht_t *d, const nn_rpc_node_t *to, nn_rpc_t *m, uint8_t purpose, uint32_t lookup,
+             uint64_t now_ms)
+{
+  inflight_t *slot = NULL;
+  for (size_t i = 0; i < d->cfg.max_inflight; i++)
+    if (!d->inflight[i].req) {
+      slot = &d->inflight[i];
+      break;
+    }
+  if (!slot || !(m->id = new_req_id(d)))
+    return 0;
+  m->has_addr = d->cfg.has_self_addr;
+  m->addr = d->cfg.self_addr;
+  slot->req = m->id;
+  slot->purpose = purpose;
+  slot->lookup = lookup;
+  slot->to = *to;
+  slot->sent_ms = now_ms;
+  send_msg(d, to, NULL, m);
+  return 1;
+}
+
+static void
+ping(nn_dht_t *d, const nn_rpc_node_t *to, uint8_t purpose, uint64_t now_ms)
+{
+  nn_rpc_t m;
+  memset(&m, 0, sizeof(m));
+  m.kind = NN_RPC_PING;
+  (void)send_request(d, to, &m, purpose, 0, now_ms);
+}
+
+void
+nn_dht_add_contact(nn_dht_t *d, const nn_rpc_node_t *node, uint64_t now_ms)
+{
+  if (memcmp(node->id.b, d->self.b, NN_NODE_ID_LEN) != 0)
+    ping(d, node, RPC_PING, now_ms);
+}
+
+/* ---- table maintenance ---- */
+
+static void
+contact_alive(nn_dht_t *d, const nn_node_id_t *id, const nn_addr_t *addr, uint64_t now_ms, uint32_t rtt)
+{
+  nn_dht_contact_t probe;
+  if (nn_dht_table_seen(d->table, id, addr, now_ms, rtt, &probe) == NN_TABLE_PENDING) {
+    nn_rpc_node_t n = { probe.id, probe.addr };
+    ping(d, &n, RPC_PROBE, now_ms);
+  }
+}
+
+static uint8_t value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len,
+                           uint64_t now_ms, int own, int *forged);
+
+/* ---- lookups ---- */
+
+static lookup_t *
+lookup_by_handle(nn_dht_t *d, uint32_t h)
+{
+  for (size_t i = 0; h && i < d->cfg.max_lookups; i++)
+    if (d->lookups[i].handle == h)
+      return &d->lookups[i];
+  return NULL;
+}
+
+/* Insert a candidate in distance order; a node already known keeps its path (paths stay
+ * disjoint). When full, the farthest new candidate gives way. */
+static void
+cand_add(nn_dht_t *d, lookup_t *l, const nn_rpc_node_t *n, uint8_t path, uint16_t depth)
+{
+  size_t pos = 0;
+  if (!memcmp(n->id.b, d->self.b, NN_NODE_ID_LEN))
+    return;
+  for (size_t i = 0; i < l->ncand; i++)
+    if (!memcmp(l->cands[i].node.id.b, n->id.b, NN_NODE_ID_LEN))
+      return;
+  while (pos < l->ncand && nn_node_id_cmp_distance(&l->target, &l->cands[pos].node.id, &n->id) < 0)
+    pos++;
+  if (l->ncand == l->cap) {
+    /* drop the farthest candidate that is not in flight, if it is farther than the newcomer */
+    size_t victim = l->ncand;
+    for (size_t i = l->ncand; i-- > pos;)
+      if (l->cands[i].state != CAND_INFLIGHT) {
+        victim = i;
+        break;
+      }
+    if (victim == l->ncand)
+      return;
+    memmove(&l->cands[victim], &l->cands[victim + 1], (l->ncand - victim - 1) * sizeof(cand_t));
+    l->ncand--;
+  }
+  memmove(&l->cands[pos + 1], &l->cands[pos], (l->ncand - pos) * sizeof(cand_t));
+  l->cands[pos].node = *n;
+  l->cands[pos].state = CAND_NEW;
+  l->cands[pos].path = path;
+  l->cands[pos].depth = depth;
+  l->ncand++;
+}
+
+static void
+lookup_finish(nn_dht_t *d, lookup_t *l, uint64_t now_ms)
+{
+  nn_rpc_node_t closest[NN_RPC_MAX_NODES];
+  nn_dht_lookup_result_t res;
+  unsigned hops = 0;
+  size_t n = 0;
+
+  memset(&res, 0, sizeof(res));
+  for (size_t i = 0; i < l->ncand && n < d->cfg.k; i++)
+    if (l->cands[i].state == CAND_ANSWERED) {
+      if (n == 0)
+        hops = l->cands[i].depth;
+      closest[n++] = l->cands[i].node;
+    }
+  res.target = l->target;
+  res.found_value = l->value != NULL;
+  res.value = l->value;
+  res.value_len = l->value_len;
+  res.closest = closest;
+  res.nclosest = n;
+  res.hops = l->value ? l->value_depth : hops;
+  res.rpcs = l->rpcs;
+  res.failures = l->failures;
+  res.elapsed_ms = now_ms - l->start_ms;
+  if (l->put_value) {
+    /* a put: store at the k closest that answered */
+    for (size_t i = 0; i < n; i++) {
+      nn_rpc_t m;
+      memset(&m, 0, sizeof(m));
+      m.kind = NN_RPC_STORE;
+      m.target = l->target;
+      m.value = l->put_value;
+      m.value_len = l->put_len;
+      (void)send_request(d, &closest[i], &m, RPC_STORE, 0, now_ms);
+    }
+  }
+  nn_dht_lookup_cb cb = l->cb;
+  void *ctx = l->ctx;
+  l->handle = UINT32_MAX; /* finishing: ignore late answers; slot freed below */
+  if (cb)
+    cb(ctx, &res);
+  lookup_release(l);
+}
+
+/* Send what each path may send; finish when every path is done. */
+static void
+lookup_step(nn_dht_t *d, lookup_t *l, uint64_t now_ms)
+{
+  int busy = 0;
+  if (l->value) {
+    for (size_t i = 0; i < l->ncand; i++)
+      if (l->cands[i].state == CAND_INFLIGHT)
+        l->cands[i].state = CAND_FAILED; /* answers no longer matter */
+    lookup_finish(d, l, now_ms);
+    return;
+  }
+  for (unsigned p = 0; p < d->cfg.paths; p++) {
+    unsigned inflight = 0, seen = 0;
+    /* Only the k closest live candidates of this path are worth asking. */
+    for (size_t i = 0; i < l->ncand && seen < d->cfg.k; i++) {
+      cand_t *c = &l->cands[i];
+      if (c->path != p || c->state == CAND_FAILED)
+        continue;
+      seen++;
+      if (c->state == CAND_INFLIGHT)
+        inflight++;
+    }
+    seen = 0;
+    for (size_t i = 0; i < l->ncand && seen < d->cfg.k && inflight < d->cfg.alpha; i++) {
+      cand_t *c = &l->cands[i];
+      if (c->path != p || c->state == CAND_FAILED)
+        continue;
+      seen++;
+      if (c->state != CAND_NEW)
+        continue;
+      nn_rpc_t m;
+      memset(&m, 0, sizeof(m));
+      m.kind = l->want_value ? NN_RPC_FIND_VALUE : NN_RPC_FIND_NODE;
+      m.target = l->target;
+      if (!send_request(d, &c->node, &m, RPC_LOOKUP, l->handle, now_ms))
+        break; /* in-flight table full: retry on the next tick */
+      c->state = CAND_INFLIGHT;
+      l->rpcs++;
+      inflight++;
+    }
+    if (inflight)
+      busy = 1;
+  }
+  if (!busy)
+    lookup_finish(d, l, now_ms);
+}
+
+uint32_t
+nn_dht_lookup(nn_dht_t *d, const nn_node_id_t *target, int want_value, nn_dht_lookup_cb cb, void *ctx,
+              uint64_t now_ms)
+{
+  nn_dht_contact_t seeds[NN_RPC_MAX_NODES * 2];
+  lookup_t *l = NULL;
+  for (size_t i = 0; i < d->cfg.max_lookups; i++)
+    if (!d->lookups[i].handle) {
+      l = &d->lookups[i];
+      break;
+    }
+  if (!l)
+    return 0;
+  memset(l, 0, sizeof(*l));
+  l->cap = (size_t)CAND_PER_PATH * d->cfg.k * d->cfg.paths;
+  if (!(l->cands = calloc(l->cap, sizeof(cand_t))))
+    return 0;
+  l->handle = d->next_handle++;
+  if (!d->next_handle || d->next_handle == UINT32_MAX)
+    d->next_handle = 1;
+  l->target = *target;
+  l->want_value = want_value;
+  nn_dht_table_mark_refreshed(d->table, target, now_ms);
+  l->cb = cb;
+  l->ctx = ctx;
+  l->start_ms = now_ms;
+  /* Seeds: the closest contacts we know, dealt round-robin to the paths. */
+  size_t want = (size_t)d->cfg.k * (d->cfg.paths > 1 ? 2 : 1);
+  if (want > sizeof(seeds) / sizeof(seeds[0]))
+    want = sizeof(seeds) / sizeof(seeds[0]);
+  size_t n = nn_dht_table_closest(d->table, target, want, seeds);
+  for (size_t i = 0; i < n; i++) {
+    nn_rpc_node_t node = { seeds[i].id, seeds[i].addr };
+    cand_add(d, l, &node, (uint8_t)(i % d->cfg.paths), 1);
+  }
+  uint32_t h = l->handle;
+  /* A value we hold ourselves answers at once. */
+  if (want_value) {
+    size_t len;
+    const uint8_t *v = nn_dht_get_local(d, target, &len);
+    if (v && (l->value = malloc(len))) {
+      memcpy(l->value, v, len);
+      l->value_len = len;
+    }
+  }
+  lookup_step(d, l, now_ms);
+  return h;
+}
+
+nn_err_t
+nn_dht_put(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *value, size_t len, uint64_t now_ms)
+{
+  int forged;
+  if (len > NN_RPC_MAX_VALUE)
+    return NN_ERR_TOO_LONG;
+  /* Kept locally too: the owner of a record answers for it, whatever the table says. */
+  uint8_t st = value_store(d, key, value, len, now_ms, 1, &forged);
+  if (st == NN_STORE_INVALID)
+    return NN_ERR_VERIFY;
+  if (st != NN_STORE_OK)
+    return NN_ERR_NOSPACE;
+  uint32_t h = nn_dht_lookup(d, key, 0, NULL, NULL, now_ms);
+  lookup_t *l = lookup_by_handle(d, h);
+  if (!h)
+    return NN_ERR_NOSPACE;
+  if (l) { /* still running (it finishes at once when the table is empty) */
+    if (!(l->put_value = malloc(len)))
+      return NN_ERR_NOMEM;
+    memcpy(l->put_value, value, len);
+    l->put_len = len;
+  }
+  return NN_OK;
+}
+
+/* ---- the value store ---- */
+
+const uint8_t *
+nn_dht_get_local(const nn_dht_t *d, const nn_node_id_t *key, size_t *len)
+{
+  for (size_t i = 0; i < d->nvalues; i++)
+    if (!memcmp(d->values[i].key.b, key->b, NN_NODE_ID_LEN)) {
+      *len = d->values[i].len;
+      return d->values[i].data;
+    }
+  *len = 0;
+  return NULL;
+}
+
+static void
+value_drop(nn_dht_t *d, size_t i)
+{
+  free(d->values[i].data);
+  d->values[i] = d->values[--d->nvalues];
+}
+
+/* Are we among the k closest nodes we know to key? Only then do we store for it. */
+static int
+responsible_for(const nn_dht_t *d, const nn_node_id_t *key)
+{
+  nn_dht_contact_t closest[NN_RPC_MAX_NODES];
+  size_t n = nn_dht_table_closest(d->table, key, d->cfg.k, closest);
+  if (n < d->cfg.k)
+    return 1;
+  return nn_node_id_cmp_distance(key, &d->self, &closest[n - 1].id) < 0;
+}
+
+static uint8_t
+value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now_ms,
+            int own, int *forged)
+{
+  uint64_t seq = 0, exp = 0;
+  int ok;
+  *forged = 0;
+  if (!d->cfg.validate)
+    return NN_STORE_INVALID;
+  ok = d->cfg.validate(d->cfg.validate_ctx, key, v, len, now_ms, &seq, &exp);
+  if (ok != 0) {
+    *forged = ok < 0;
+    return NN_STORE_INVALID;
+  }
+  for (size_t i = 0; i < d->nvalues; i++) {
+    value_t *x = &d->values[i];
+    if (memcmp(x->key.b, key->b, NN_NODE_ID_LEN))
+      continue;
+    if (seq < x->seq || (seq == x->seq && exp <= x->expires_ms))
+      return seq == x->seq && len == x->len && !memcmp(v, x->data, len) ? NN_STORE_OK : NN_STORE_OLDER;
+    uint8_t *nd = malloc(len);
+    if (!nd)
+      return NN_STORE_FULL;
+    free(x->data);
+    x->data = nd;
+    memcpy(nd, v, len);
+    x->len = len;
+    x->seq = seq;
+    x->expires_ms = exp;
+    return NN_STORE_OK;
+  }
+  if (!own && !responsible_for(d, key))
+    return NN_STORE_NOT_CLOSE;
+  if (d->nvalues >= d->cfg.max_values)
+    return NN_STORE_FULL;
+  if (!(d->nvalues & (d->nvalues - 1)) || !d->values) { /* grow at powers of two */
+    size_t cap = d->nvalues ? d->nvalues * 2 : 4;
+    value_t *nv = realloc(d->values, cap * sizeof(*nv));
+    if (!nv)
+      return NN_STORE_FULL;
+    d->values = nv;
+  }
+  value_t *x = &d->values[d->nvalues];
+  if (!(x->data = malloc(len)))
+    return NN_STORE_FULL;
+  memcpy(x->data, v, len);
+  x->key = *key;
+  x->len = len;
+  x->seq = seq;
+  x->expires_ms = exp;
+  d->nvalues++;
+  return NN_STORE_OK;
+}
+
+/* ---- incoming messages ---- */
+
+static void
+answer_nodes(const nn_dht_t *d, nn_rpc_t *a, const nn_node_id_t *target, const nn_node_id_t *exclude)
+{
+  nn_dht_contact_t c[NN_RPC_MAX_NODES + 1];
+  size_t n = nn_dht_table_closest(d->table, target, d->cfg.k + 1, c);
+  a->nnodes = 0;
+  for (size_t i = 0; i < n && a->nnodes < d->cfg.k; i++) {
+    if (exclude && !memcmp(c[i].id.b, exclude->b, NN_NODE_ID_LEN))
+      continue;
+    a->nodes[a->nnodes].id = c[i].id;
+    a->nodes[a->nnodes].addr = c[i].addr;
+    a->nnodes++;
+  }
+}
+
+static void
+on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr,
+           const nn_rpc_t *m, uint64_t now_ms)
+{
+  nn_rpc_t a;
+  nn_rpc_node_t to;
+  int forged;
+
+  memset(&a, 0, sizeof(a));
+  a.id = m->id;
+  /* An identified requester that advertises an address on the host it connects from joins
+   * the table; the address is checked by the next outbound RPC like any other. */
+  if (from_id && m->has_addr && nn_addr_same_host(&m->addr, from_addr))
+    contact_alive(d, from_id, &m->addr, now_ms, 0);
+  switch (m->kind) {
+  case NN_RPC_PING:
+    a.kind = NN_RPC_PONG;
+    a.addr = *from_addr;
+    break;
+  case NN_RPC_FIND_NODE:
+    a.kind = NN_RPC_NODES;
+    answer_nodes(d, &a, &m->target, from_id);
+    break;
+  case NN_RPC_FIND_VALUE:
+    a.kind = NN_RPC_VALUE;
+    a.value = nn_dht_get_local(d, &m->target, &a.value_len);
+    a.has_value = a.value != NULL;
+    if (!a.has_value)
+      answer_nodes(d, &a, &m->target, from_id);
+    break;
+  case NN_RPC_STORE:
+    a.kind = NN_RPC_STORED;
+    a.status = value_store(d, &m->target, m->value, m->value_len, now_ms, 0, &forged);
+    if (forged)
+      penalize(d, from_id, from_addr, 20, "stored an invalid record");
+    break;
+  default:
+    return;
+  }
+  memset(&to, 0, sizeof(to));
+  if (from_id)
+    to.id = *from_id;
+  to.addr = *from_addr;
+  send_msg(d, &to, conn, &a);
+}
+
+static void
+rpc_failed(nn_dht_t *d, inflight_t *f, uint64_t now_ms)
+{
+  inflight_t copy = *f;
+  memset(f, 0, sizeof(*f));
+  nn_dht_table_failed(d->table, &copy.to.id, now_ms);
+  if (copy.purpose == RPC_PROBE)
+    nn_dht_table_probe_result(d->table, &copy.to.id, 0, now_ms);
+  if (copy.purpose != RPC_LOOKUP)
+    return;
+  lookup_t *l = lookup_by_handle(d, copy.lookup);
+  if (!l)
+    return;
+  for (size_t i = 0; i < l->ncand; i++)
+    if (!memcmp(l->cands[i].node.id.b, copy.to.id.b, NN_NODE_ID_LEN) && l->cands[i].state == CAND_INFLIGHT) {
+      l->cands[i].state = CAND_FAILED;
+      l->failures++;
+    }
+  lookup_step(d, l, now_ms);
+}
+
+static void
+on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, const nn_rpc_t *m,
+          uint64_t now_ms)
+{
+  inflight_t *f = NULL;
+  for (size_t i = 0; i < d->cfg.max_inflight; i++)
+    if (d->inflight[i].req == m->id) {
+      f = &d->inflight[i];
+      break;
+    }
+  /* Only the node we asked may answer: the channel authenticated from_id. */
+  if (!f || !from_id || memcmp(f->to.id.b, from_id->b, NN_NODE_ID_LEN)) {
+    penalize(d, from_id, from_addr, 1, "unsolicited DHT answer");
+    return;
+  }
+  inflight_t req = *f;
+  memset(f, 0, sizeof(*f));
+  int kind_ok = (req.purpose == RPC_STORE && m->kind == NN_RPC_STORED) ||
+                ((req.purpose == RPC_PING || req.purpose == RPC_PROBE) && m->kind == NN_RPC_PONG) ||
+                (req.purpose == RPC_LOOKUP && (m->kind == NN_RPC_NODES || m->kind == NN_RPC_VALUE));
+  if (!kind_ok) {
+    penalize(d, from_id, from_addr, 5, "DHT answer of the wrong kind");
+    rpc_failed(d, &req, now_ms);
+    return;
+  }
+  uint64_t rtt = now_ms - req.sent_ms;
+  contact_alive(d, from_id, &req.to.addr, now_ms, rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt);
+  if (req.purpose == RPC_PROBE)
+    nn_dht_table_probe_result(d->table, from_id, 1, now_ms);
+  if (req.purpose != RPC_LOOKUP)
+    return;
+  lookup_t *l = lookup_by_handle(d, req.lookup);
+  if (!l)
+    return;
+  cand_t *c = NULL;
+  for (size_t i = 0; i < l->ncand; i++)
+    if (!memcmp(l->cands[i].node.id.b, from_id->b, NN_NODE_ID_LEN)) {
+      c = &l->cands[i];
+      break;
+    }
+  if (!c)
+    return;
+  c->state = CAND_ANSWERED;
+  if (m->kind == NN_RPC_VALUE && m->has_value) {
+    uint64_t seq, exp;
+    int ok = d->cfg.validate ? d->cfg.validate(d->cfg.validate_ctx, &l->target, m->value, m->value_len,
+                                               now_ms, &seq, &exp) : -1;
+    if (ok == 0 && !l->value && (l->value = malloc(m->value_len ? m->value_len : 1))) {
+      memcpy(l->value, m->value, m->value_len);
+      l->value_len = m->value_len;
+      l->value_depth = c->depth;
+    } else if (ok < 0) {
+      penalize(d, from_id, from_addr, 20, "served an invalid record");
+    }
+  }
+  /* Take only the few closest referrals of each answer: a liar answers with its accomplices
+   * closest to the target, and if one answer could fill the whole shortlist, every later query
+   * would go to them. Capped, honest referrals from other answers keep their places. */
+  size_t take = m->nnodes < d->cfg.per_referrer ? m->nnodes : d->cfg.per_referrer;
+  uint8_t used[NN_RPC_MAX_NODES] = { 0 };
+  for (size_t t = 0; t < take; t++) {
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < m->nnodes; i++)
+      if (!used[i] && (best == SIZE_MAX ||
+                       nn_node_id_cmp_distance(&l->target, &m->nodes[i].id, &m->nodes[best].id) < 0))
+        best = i;
+    used[best] = 1;
+    cand_add(d, l, &m->nodes[best], c->path, (uint16_t)(c->depth + 1));
+  }
+  lookup_step(d, l, now_ms);
+}
+
+nn_err_t
+nn_dht_on_message(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr,
+                  const uint8_t *msg, size_t len, uint64_t now_ms)
+{
+  nn_rpc_t *m = malloc(sizeof(*m)); /* ~1.3 KB: keep it off the stack of deep simulations */
+  nn_err_t err;
+  if (!m)
+    return NN_ERR_NOMEM;
+  if ((err = nn_rpc_decode(m, msg, len))) {
+    penalize(d, from_id, from_addr, 10, "malformed DHT message");
+  } else if (nn_rpc_is_request(m->kind)) {
+    on_request(d, conn, from_id, from_addr, m, now_ms);
+  } else {
+    on_answer(d, from_id, from_addr, m, now_ms);
+  }
+  free(m);
+  return err;
+}
+
+void
+nn_dht_on_unreachable(nn_dht_t *d, const nn_node_id_t *id, uint64_t now_ms)
+{
+  for (size_t i = 0; i < d->cfg.max_inflight; i++)
+    if (d->inflight[i].req && !memcmp(d->inflight[i].to.id.b, id->b, NN_NODE_ID_LEN))
+      rpc_failed(d, &d->inflight[i], now_ms);
+}
+
+void
+nn_dht_tick(nn_dht_t *d, uint64_t now_ms)
+{
+  for (size_t i = 0; i < d->cfg.max_inflight; i++)
+    if (d->inflight[i].req && now_ms - d->inflight[i].sent_ms >= d->cfg.rpc_timeout_ms)
+      rpc_failed(d, &d->inflight[i], now_ms);
+  for (size_t i = 0; i < d->nvalues;)
+    if (d->values[i].expires_ms <= now_ms)
+      value_drop(d, i);
+    else
+      i++;
+  /* Lookups stalled by a full in-flight table get another chance. */
+  for (size_t i = 0; i < d->cfg.max_lookups; i++)
+    if (d->lookups[i].handle && d->lookups[i].handle != UINT32_MAX)
+      lookup_step(d, &d->lookups[i], now_ms);
+  /* Bucket refresh: one stale bucket per minute at most, and none in the first interval (a new
+   * node's buckets were just filled by its join). */
+  nn_node_id_t target;
+  if (d->cfg.refresh_ms && now_ms - d->created_ms >= d->cfg.refresh_ms &&
+      now_ms - d->last_refresh_ms >= 60000) {
+    d->last_refresh_ms = now_ms;
+    if (nn_dht_table_refresh_due(d->table, now_ms, d->cfg.refresh_ms, d->cfg.rng, &target))
+      (void)nn_dht_lookup(d, &target, 0, NULL, NULL, now_ms);
+  }
+}
+
+uint64_t
+nn_dht_deadline(const nn_dht_t *d)
+{
+  uint64_t next = UINT64_MAX;
+  for (size_t i = 0; i < d->cfg.max_inflight; i++)
+    if (d->inflight[i].req && d->inflight[i].sent_ms + d->cfg.rpc_timeout_ms < next)
+      next = d->inflight[i].sent_ms + d->cfg.rpc_timeout_ms;
+  for (size_t i = 0; i < d->nvalues; i++)
+    if (d->values[i].expires_ms < next)
+      next = d->values[i].expires_ms;
+  if (d->cfg.refresh_ms) {
+    uint64_t r = d->created_ms + d->cfg.refresh_ms;
+    if (r < d->last_refresh_ms + 60000)
+      r = d->last_refresh_ms + 60000;
+    if (r < next)
+      next = r;
+  }
+  return next;
+}

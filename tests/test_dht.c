@@ -1,0 +1,337 @@
+/*
+ * The DHT node core and its RPC codec: message round trips and hostile bytes, how a node answers,
+ * what it penalizes, and whole networks in the simulator (deterministic: fixed seeds), including
+ * churn and colluding liars.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "dht/dht.h"
+#include "dht/rpc.h"
+#include "sim/sim_dht.h"
+
+static nn_node_id_t
+id_of(uint8_t b)
+{
+  nn_node_id_t id;
+  memset(id.b, b, sizeof(id.b));
+  return id;
+}
+
+static nn_addr_t
+addr_of(uint8_t last)
+{
+  uint8_t ip[4] = { 203, 0, 113, last };
+  return nn_addr_ipv4(ip, 9800);
+}
+
+static size_t
+encode(const nn_rpc_t *m, uint8_t *buf, size_t cap)
+{
+  nn_wire_writer_t w;
+  nn_wire_writer_init_fixed(&w, buf, cap);
+  assert_int_equal(nn_rpc_encode(m, &w), NN_OK);
+  return w.len;
+}
+
+static void
+test_rpc_roundtrip(void **state)
+{
+  (void)state;
+  static const uint8_t kinds[] = { NN_RPC_PING, NN_RPC_PONG, NN_RPC_FIND_NODE, NN_RPC_NODES,
+                                   NN_RPC_FIND_VALUE, NN_RPC_VALUE, NN_RPC_STORE, NN_RPC_STORED };
+  uint8_t value[300], buf[NN_RPC_MAX_LEN];
+  memset(value, 0x77, sizeof(value));
+  for (size_t k = 0; k < sizeof(kinds); k++) {
+    nn_rpc_t m, back;
+    memset(&m, 0, sizeof(m));
+    m.kind = kinds[k];
+    m.id = 0x0102030405060708ull + k;
+    m.has_addr = nn_rpc_is_request(m.kind);
+    m.addr = addr_of(9);
+    m.target = id_of(0x42);
+    if (m.kind == NN_RPC_NODES || m.kind == NN_RPC_VALUE) {
+      m.nnodes = NN_RPC_MAX_NODES;
+      for (size_t i = 0; i < m.nnodes; i++) {
+        m.nodes[i].id = id_of((uint8_t)i);
+        m.nodes[i].addr = addr_of((uint8_t)(i + 1));
+      }
+    }
+    if (m.kind == NN_RPC_VALUE || m.kind == NN_RPC_STORE) {
+      m.has_value = 1;
+      m.value = value;
+      m.value_len = sizeof(value);
+    }
+    if (m.kind == NN_RPC_STORED)
+      m.status = NN_STORE_OLDER;
+    size_t n = encode(&m, buf, sizeof(buf));
+    assert_int_equal(nn_rpc_decode(&back, buf, n), NN_OK);
+    assert_int_equal(back.kind, m.kind);
+    assert_true(back.id == m.id);
+    assert_int_equal(back.nnodes, m.nnodes);
+    if (m.nnodes)
+      assert_memory_equal(back.nodes[19].id.b, m.nodes[19].id.b, 32);
+    if (m.value) {
+      assert_int_equal(back.value_len, m.value_len);
+      assert_memory_equal(back.value, value, sizeof(value));
+    }
+    /* every truncation and one extra byte are refused */
+    for (size_t cut = 0; cut < n; cut++)
+      assert_int_not_equal(nn_rpc_decode(&back, buf, cut), NN_OK);
+    buf[n] = 0;
+    assert_int_equal(nn_rpc_decode(&back, buf, n + 1), NN_ERR_TRAILING);
+  }
+}
+
+static void
+test_rpc_hostile(void **state)
+{
+  (void)state;
+  uint8_t buf[NN_RPC_MAX_LEN];
+  nn_rpc_t m, back;
+  memset(&m, 0, sizeof(m));
+  m.kind = NN_RPC_NODES;
+  m.nnodes = 1;
+  m.nodes[0].id = id_of(1);
+  m.nodes[0].addr = addr_of(1);
+  size_t n = encode(&m, buf, sizeof(buf));
+  buf[9] = NN_RPC_MAX_NODES + 1; /* node count above the cap */
+  assert_int_equal(nn_rpc_decode(&back, buf, n), NN_ERR_TOO_LONG);
+  buf[9] = 1;
+  buf[10 + 32] = 0x55; /* unknown address type */
+  assert_int_equal(nn_rpc_decode(&back, buf, n), NN_ERR_FORMAT);
+  buf[0] = 0x99; /* unknown kind */
+  assert_int_equal(nn_rpc_decode(&back, buf, n), NN_ERR_FORMAT);
+  /* a value length above the cap is refused before anything is read */
+  memset(&m, 0, sizeof(m));
+  m.kind = NN_RPC_STORE;
+  n = encode(&m, buf, sizeof(buf));
+  nn_be32_put(buf + 10 + 32, NN_RPC_MAX_VALUE + 1);
+  assert_int_equal(nn_rpc_decode(&back, buf, n), NN_ERR_TOO_LONG);
+  /* a request flag other than 0/1 */
+  memset(&m, 0, sizeof(m));
+  m.kind = NN_RPC_PING;
+  n = encode(&m, buf, sizeof(buf));
+  buf[9] = 2;
+  assert_int_equal(nn_rpc_decode(&back, buf, n), NN_ERR_FORMAT);
+}
+
+/* ---- one node, driven by hand ---- */
+
+typedef struct box_t {
+  uint8_t last[NN_RPC_MAX_LEN];
+  size_t last_len, sent;
+  int penalties, points;
+  char why[64];
+} box_t;
+
+static void
+box_send(void *ctx, const nn_rpc_node_t *to, void *reply, const uint8_t *msg, size_t len)
+{
+  box_t *b = ctx;
+  (void)to;
+  (void)reply;
+  memcpy(b->last, msg, len);
+  b->last_len = len;
+  b->sent++;
+}
+
+static void
+box_penalize(void *ctx, const nn_node_id_t *id, const nn_addr_t *addr, int points, const char *why)
+{
+  box_t *b = ctx;
+  (void)id;
+  (void)addr;
+  b->penalties++;
+  b->points += points;
+  snprintf(b->why, sizeof(b->why), "%s", why);
+}
+
+static int
+reject_all(void *ctx, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now, uint64_t *seq,
+           uint64_t *exp)
+{
+  (void)ctx, (void)key, (void)v, (void)len, (void)now, (void)seq, (void)exp;
+  return -1;
+}
+
+static void
+test_node_answers_and_penalizes(void **state)
+{
+  (void)state;
+  box_t box;
+  nn_dht_t *d;
+  nn_dht_cfg_t cfg;
+  nn_dht_io_t io = { box_send, box_penalize, &box };
+  nn_node_id_t self = id_of(0x80), peer = id_of(0x81);
+  nn_addr_t paddr = addr_of(7);
+  uint8_t buf[NN_RPC_MAX_LEN], junk[5] = { 1, 2, 3, 4, 5 };
+  nn_rpc_t m, a;
+  nn_drbg_t drbg;
+  nn_drbg_init_u64(&drbg, 3);
+  nn_rng_t rng = nn_drbg_rng(&drbg);
+
+  memset(&box, 0, sizeof(box));
+  nn_dht_cfg_default(&cfg);
+  cfg.validate = reject_all;
+  cfg.rng = &rng;
+  assert_int_equal(nn_dht_new(&d, &self, &cfg, &io, 0), NN_OK);
+  /* a FIND_NODE from a peer that advertises an address on its connection's host */
+  memset(&m, 0, sizeof(m));
+  m.kind = NN_RPC_FIND_NODE;
+  m.id = 77;
+  m.has_addr = 1;
+  m.addr = paddr;
+  m.target = id_of(0x10);
+  size_t n = encode(&m, buf, sizeof(buf));
+  nn_addr_t conn = paddr;
+  conn.port = 40000;
+  assert_int_equal(nn_dht_on_message(d, (void *)1, &peer, &conn, buf, n, 1000), NN_OK);
+  assert_int_equal(box.sent, 1);
+  assert_int_equal(nn_rpc_decode(&a, box.last, box.last_len), NN_OK);
+  assert_int_equal(a.kind, NN_RPC_NODES);
+  assert_true(a.id == 77);
+  assert_int_equal(a.nnodes, 0); /* it does not hand the requester back to itself */
+  assert_non_null(nn_dht_table_find(nn_dht_table(d), &peer));
+  /* a STORE of an invalid value: refused and penalized */
+  memset(&m, 0, sizeof(m));
+  m.kind = NN_RPC_STORE;
+  m.id = 78;
+  m.target = id_of(0x11);
+  m.value = junk;
+  m.value_len = sizeof(junk);
+  n = encode(&m, buf, sizeof(buf));
+  assert_int_equal(nn_dht_on_message(d, (void *)1, &peer, &conn, buf, n, 1000), NN_OK);
+  assert_int_equal(nn_rpc_decode(&a, box.last, box.last_len), NN_OK);
+  assert_int_equal(a.status, NN_STORE_INVALID);
+  assert_int_equal(box.penalties, 1);
+  assert_int_equal(nn_dht_values(d), 0);
+  /* malformed bytes: an error, a penalty, no answer */
+  size_t sent = box.sent;
+  assert_int_not_equal(nn_dht_on_message(d, (void *)1, &peer, &conn, junk, sizeof(junk), 1000), NN_OK);
+  assert_int_equal(box.penalties, 2);
+  assert_int_equal(box.sent, sent);
+  /* an answer nobody asked for: penalized, ignored */
+  memset(&m, 0, sizeof(m));
+  m.kind = NN_RPC_PONG;
+  m.id = 12345;
+  m.addr = paddr;
+  n = encode(&m, buf, sizeof(buf));
+  assert_int_equal(nn_dht_on_message(d, (void *)1, &peer, &conn, buf, n, 1000), NN_OK);
+  assert_int_equal(box.penalties, 3);
+  /* an anonymous requester is served but never enters the table */
+  nn_node_id_t anon_probe = id_of(0x90);
+  (void)anon_probe;
+  memset(&m, 0, sizeof(m));
+  m.kind = NN_RPC_PING;
+  m.id = 5;
+  n = encode(&m, buf, sizeof(buf));
+  size_t before = nn_dht_table_size(nn_dht_table(d));
+  assert_int_equal(nn_dht_on_message(d, (void *)2, NULL, &conn, buf, n, 1000), NN_OK);
+  assert_int_equal(nn_rpc_decode(&a, box.last, box.last_len), NN_OK);
+  assert_int_equal(a.kind, NN_RPC_PONG);
+  assert_int_equal(nn_dht_table_size(nn_dht_table(d)), before);
+  nn_dht_free(d);
+  nn_dht_free(NULL);
+}
+
+static void
+test_lookup_times_out_without_answers(void **state)
+{
+  (void)state;
+  box_t box;
+  nn_dht_t *d;
+  nn_dht_cfg_t cfg;
+  nn_dht_io_t io = { box_send, box_penalize, &box };
+  nn_node_id_t self = id_of(0x80), peer = id_of(0x81);
+  nn_drbg_t drbg;
+  nn_drbg_init_u64(&drbg, 4);
+  nn_rng_t rng = nn_drbg_rng(&drbg);
+  int done = 0;
+  memset(&box, 0, sizeof(box));
+  nn_dht_cfg_default(&cfg);
+  cfg.rng = &rng;
+  assert_int_equal(nn_dht_new(&d, &self, &cfg, &io, 0), NN_OK);
+  nn_dht_contact_t probe;
+  nn_addr_t a = addr_of(8);
+  assert_int_equal(nn_dht_table_seen(nn_dht_table(d), &peer, &a, 0, 0, &probe), NN_TABLE_ADDED);
+  void (*cb)(void *, const nn_dht_lookup_result_t *) = NULL;
+  (void)cb;
+  assert_int_not_equal(nn_dht_lookup(d, &peer, 0, (nn_dht_lookup_cb)(void *)NULL, NULL, 0), 0);
+  assert_int_equal(box.sent, 1);
+  assert_true(nn_dht_deadline(d) == 2000);
+  nn_dht_tick(d, 1999);
+  assert_int_equal(box.sent, 1);
+  nn_dht_tick(d, 2000); /* timed out: the contact is charged a failure and the lookup ends */
+  assert_int_equal(nn_dht_table_find(nn_dht_table(d), &peer)->fails, 1);
+  (void)done;
+  nn_dht_free(d);
+}
+
+/* ---- whole networks, in the simulator ---- */
+
+static void
+test_sim_network(void **state)
+{
+  (void)state;
+  sim_dht_cfg_t cfg;
+  sim_dht_stats_t st;
+  sim_dht_cfg_default(&cfg);
+  cfg.nodes = 300;
+  cfg.lookups = 200;
+  cfg.hours = 0.1;
+  cfg.churn_per_hour = 0.2;
+  cfg.quiet = 1;
+  assert_int_equal(sim_dht_run(&cfg, &st, NULL), 0);
+  printf("300 nodes, churn 20%%/h: success %.3f, P50 %.0f ms, P95 %.0f ms, hops %.2f\n", st.success,
+         st.p50_ms, st.p95_ms, st.mean_hops);
+  assert_int_equal(st.lookups, 200);
+  assert_true(st.success >= 0.99);
+  assert_true(st.mean_hops <= 8.2 / 3 + 1); /* log2(300)/3 + 1 */
+  assert_true(st.channel_hits > 0);
+}
+
+static void
+test_sim_adversaries(void **state)
+{
+  (void)state;
+  sim_dht_cfg_t cfg;
+  sim_dht_stats_t one, two;
+  sim_dht_cfg_default(&cfg);
+  cfg.nodes = 300;
+  cfg.lookups = 200;
+  cfg.hours = 0.1;
+  cfg.churn_per_hour = 0;
+  cfg.adversaries = 0.2;
+  cfg.quiet = 1;
+  cfg.paths = 1;
+  assert_int_equal(sim_dht_run(&cfg, &one, NULL), 0);
+  cfg.paths = 2;
+  assert_int_equal(sim_dht_run(&cfg, &two, NULL), 0);
+  printf("20%% colluding liars: success %.3f with 1 path, %.3f with 2 disjoint paths\n", one.success,
+         two.success);
+  /* disjoint paths must not do worse, and must keep most lookups working */
+  assert_true(two.success >= one.success);
+  assert_true(two.success >= 0.9);
+}
+
+int
+main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_rpc_roundtrip),
+    cmocka_unit_test(test_rpc_hostile),
+    cmocka_unit_test(test_node_answers_and_penalizes),
+    cmocka_unit_test(test_lookup_times_out_without_answers),
+    cmocka_unit_test(test_sim_network),
+    cmocka_unit_test(test_sim_adversaries),
+  };
+  return cmocka_run_group_tests_name("dht", tests, NULL, NULL);
+}
