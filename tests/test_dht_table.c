@@ -1100,8 +1100,8 @@ test_memory_bounded(void **state)
   nn_dht_table_t *empty = new_table(&self, NULL);
   size_t base = nn_dht_table_memory(empty);
   nn_dht_table_free(empty);
-  printf("  300 contacts + 300 candidates: table %zu B (heap %zu B): %zu B fixed + %zu B per entry\n",
-         mem, heap, base, (mem - base) / 600);
+  printf("  300 contacts + 300 candidates: table %zu B (heap %zu B): %zu B fixed + %zu B"
+         " per entry\n", mem, heap, base, (mem - base) / 600);
   assert_int_equal(nn_dht_table_size(t), 300);
   assert_int_equal(nn_dht_table_replacements(t), 300);
   assert_true(mem < 100 * 1024);
