@@ -10,7 +10,8 @@
 
 #include <openssl/crypto.h>
 
-#define CAND_PER_PATH 3 /* candidates kept per path, in units of k */
+#define CAND_PER_PATH 3    /* candidates kept per path, in units of k */
+#define PROBE_QUIET_MS 60000 /* a contact heard from within this is not probed */
 
 enum { CAND_NEW, CAND_INFLIGHT, CAND_ANSWERED, CAND_FAILED };
 enum { RPC_LOOKUP, RPC_PING, RPC_PROBE, RPC_STORE };
@@ -67,6 +68,9 @@ struct nn_dht_t {
   size_t nvalues;
   uint32_t next_handle;
   uint64_t created_ms, last_refresh_ms;
+  uint64_t req_salt, req_counter;
+  uint64_t next_timeout;       /* earliest in-flight timeout; exact unless timeout_dirty */
+  int timeout_dirty;
 };
 
 void
@@ -107,6 +111,15 @@ nn_dht_new(nn_dht_t **out, const nn_node_id_t *self, const nn_dht_cfg_t *cfg, co
   if (!d->cfg.per_referrer || d->cfg.per_referrer > NN_RPC_MAX_NODES) d->cfg.per_referrer = NN_RPC_MAX_NODES;
   d->next_handle = 1;
   d->created_ms = d->last_refresh_ms = now_ms;
+  d->next_timeout = UINT64_MAX;
+  {
+    uint8_t salt[8];
+    if (nn_rng_fill(d->cfg.rng, salt, sizeof(salt))) {
+      free(d);
+      return NN_ERR_CRYPTO;
+    }
+    d->req_salt = nn_be64_get(salt);
+  }
   if ((err = nn_dht_table_new(&d->table, self, &d->cfg.table)))
     goto fail;
   err = NN_ERR_NOMEM;
@@ -169,17 +182,20 @@ penalize(nn_dht_t *d, const nn_node_id_t *id, const nn_addr_t *addr, int points,
     d->io.penalize(d->io.ctx, id, addr, points, why);
 }
 
+/* Request ids only need to be unique and not guessable in advance: answers are accepted only
+ * from the node asked, over a channel that authenticated it. A counter through a keyed bijective
+ * mixer (splitmix64's finalizer over salt + counter) gives that without a DRBG call per request. */
 static uint64_t
 new_req_id(nn_dht_t *d)
 {
-  uint64_t id = 0;
-  while (!id) {
-    uint8_t b[8];
-    if (nn_rng_fill(d->cfg.rng, b, 8))
-      return 0;
-    id = nn_be64_get(b);
-  }
-  return id;
+  uint64_t z;
+  do {
+    z = d->req_salt + 0x9e3779b97f4a7c15ull * ++d->req_counter;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+  } while (!z);
+  return z;
 }
 
 static void
@@ -212,6 +228,8 @@ send_request(nn_dht_t *d, const nn_rpc_node_t *to, nn_rpc_t *m, uint8_t purpose,
   slot->lookup = lookup;
   slot->to = *to;
   slot->sent_ms = now_ms;
+  if (now_ms + d->cfg.rpc_timeout_ms < d->next_timeout)
+    d->next_timeout = now_ms + d->cfg.rpc_timeout_ms;
   send_msg(d, to, NULL, m);
   return 1;
 }
@@ -234,14 +252,29 @@ nn_dht_add_contact(nn_dht_t *d, const nn_rpc_node_t *node, uint64_t now_ms)
 
 /* ---- table maintenance ---- */
 
+static int
+probing(const nn_dht_t *d, const nn_node_id_t *id)
+{
+  for (size_t i = 0; i < d->cfg.max_inflight; i++)
+    if (d->inflight[i].req && d->inflight[i].purpose == RPC_PROBE &&
+        !memcmp(d->inflight[i].to.id.b, id->b, NN_NODE_ID_LEN))
+      return 1;
+  return 0;
+}
+
 static void
 contact_alive(nn_dht_t *d, const nn_node_id_t *id, const nn_addr_t *addr, uint64_t now_ms, uint32_t rtt)
 {
   nn_dht_contact_t probe;
-  if (nn_dht_table_seen(d->table, id, addr, now_ms, rtt, &probe) == NN_TABLE_PENDING) {
-    nn_rpc_node_t n = { probe.id, probe.addr };
-    ping(d, &n, RPC_PROBE, now_ms);
-  }
+  if (nn_dht_table_seen(d->table, id, addr, now_ms, rtt, &probe) != NN_TABLE_PENDING)
+    return;
+  /* The newcomer waits in the replacement cache. Probe the least recently seen contact only if
+   * it has been quiet for a minute and is not being probed already: a burst of newcomers must
+   * not turn into a burst of pings. */
+  if (probe.last_seen_ms + PROBE_QUIET_MS > now_ms || probing(d, &probe.id))
+    return;
+  nn_rpc_node_t n = { probe.id, probe.addr };
+  ping(d, &n, RPC_PROBE, now_ms);
 }
 
 static uint8_t value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len,
@@ -613,6 +646,7 @@ rpc_failed(nn_dht_t *d, inflight_t *f, uint64_t now_ms)
 {
   inflight_t copy = *f;
   memset(f, 0, sizeof(*f));
+  d->timeout_dirty = 1;
   nn_dht_table_failed(d->table, &copy.to.id, now_ms);
   if (copy.purpose == RPC_PROBE)
     nn_dht_table_probe_result(d->table, &copy.to.id, 0, now_ms);
@@ -646,6 +680,7 @@ on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, 
   }
   inflight_t req = *f;
   memset(f, 0, sizeof(*f));
+  d->timeout_dirty = 1;
   int kind_ok = (req.purpose == RPC_STORE && m->kind == NN_RPC_STORED) ||
                 ((req.purpose == RPC_PING || req.purpose == RPC_PROBE) && m->kind == NN_RPC_PONG) ||
                 (req.purpose == RPC_LOOKUP && (m->kind == NN_RPC_NODES || m->kind == NN_RPC_VALUE));
@@ -755,12 +790,16 @@ nn_dht_tick(nn_dht_t *d, uint64_t now_ms)
 }
 
 uint64_t
-nn_dht_deadline(const nn_dht_t *d)
+nn_dht_deadline(nn_dht_t *d)
 {
-  uint64_t next = UINT64_MAX;
-  for (size_t i = 0; i < d->cfg.max_inflight; i++)
-    if (d->inflight[i].req && d->inflight[i].sent_ms + d->cfg.rpc_timeout_ms < next)
-      next = d->inflight[i].sent_ms + d->cfg.rpc_timeout_ms;
+  if (d->timeout_dirty) { /* a request completed: the earliest timeout may have gone */
+    d->next_timeout = UINT64_MAX;
+    for (size_t i = 0; i < d->cfg.max_inflight; i++)
+      if (d->inflight[i].req && d->inflight[i].sent_ms + d->cfg.rpc_timeout_ms < d->next_timeout)
+        d->next_timeout = d->inflight[i].sent_ms + d->cfg.rpc_timeout_ms;
+    d->timeout_dirty = 0;
+  }
+  uint64_t next = d->next_timeout;
   for (size_t i = 0; i < d->nvalues; i++)
     if (d->values[i].expires_ms < next)
       next = d->values[i].expires_ms;

@@ -87,7 +87,7 @@ nn_err_t nn_dht_on_message(nn_dht_t *d, void *conn, const nn_node_id_t *from_id,
 /** The driver could not reach \a id: fail its outstanding RPCs now rather than at the timeout. */
 void nn_dht_on_unreachable(nn_dht_t *d, const nn_node_id_t *id, uint64_t now_ms);
 void nn_dht_tick(nn_dht_t *d, uint64_t now_ms);
-uint64_t nn_dht_deadline(const nn_dht_t *d);
+uint64_t nn_dht_deadline(nn_dht_t *d);
 
 /** Start a lookup; \a cb runs exactly once (possibly from inside this call). 0 on failure. */
 uint32_t nn_dht_lookup(nn_dht_t *d, const nn_node_id_t *target, int want_value,
