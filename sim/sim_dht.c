@@ -395,6 +395,7 @@ node_init(sim_t *s, uint32_t i, int adversary)
   cfg.rng = &n->rng;
   cfg.max_lookups = 16;
   cfg.max_inflight = 96;
+  cfg.relay = !s->cfg->no_relay;
   if (nn_dht_new(&n->dht, &n->id, &cfg, &io, s->now))
     abort();
 }

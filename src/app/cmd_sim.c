@@ -33,6 +33,8 @@ static const char sim_usage[] =
   "  --seed S           random seed (default 1)\n"
   "  --out DIR          write DIR/sim-dht.csv (one line per lookup) and DIR/sim-dht.png\n"
   "                     (latency CDF, gnuplot) (default: no files)\n"
+  "  --no-relay         plain iterative value lookups (default: first-round contacts relay one\n"
+  "                     hop further over their open channels, FIND_VALUE_RELAY)\n"
   "  --quiet            no progress output\n";
 
 int
@@ -45,6 +47,7 @@ nepnet_cmd_sim(int argc, char **argv)
     { "alpha", required_argument, NULL, 'A' },   { "channels", required_argument, NULL, 'C' },
     { "seed", required_argument, NULL, 's' },    { "out", required_argument, NULL, 'o' },
     { "quiet", no_argument, NULL, 'q' },         { "help", no_argument, NULL, 'h' },
+    { "no-relay", no_argument, NULL, 'R' },
     { NULL, 0, NULL, 0 },
   };
   sim_dht_cfg_t cfg;
@@ -73,6 +76,7 @@ nepnet_cmd_sim(int argc, char **argv)
     case 's': cfg.seed = strtoull(optarg, &end, 10); break;
     case 'o': out = optarg; break;
     case 'q': cfg.quiet = 1; break;
+    case 'R': cfg.no_relay = 1; break;
     case 'h': fputs(sim_usage, stdout); return 0;
     default: fputs(sim_usage, stderr); return 2;
     }

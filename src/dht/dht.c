@@ -14,7 +14,23 @@
 #define PROBE_QUIET_MS 60000 /* a contact heard from within this is not probed */
 
 enum { CAND_NEW, CAND_INFLIGHT, CAND_ANSWERED, CAND_FAILED };
-enum { RPC_LOOKUP, RPC_PING, RPC_PROBE, RPC_STORE };
+enum { RPC_LOOKUP, RPC_PING, RPC_PROBE, RPC_STORE, RPC_RELAY };
+
+#define MAX_RELAYS 32        /* FIND_VALUE_RELAY requests being worked on at once */
+#define RELAY_FANOUT 2       /* contacts a relaying node asks */
+#define RELAY_WAIT_MS 1000   /* answer with what we have by then (the asker times out at 2 s) */
+
+/* A FIND_VALUE_RELAY we are answering on someone's behalf. */
+typedef struct relay_t {
+  uint64_t req;              /* the asker's request id; 0 = free slot */
+  void *conn;
+  nn_rpc_node_t asker;
+  nn_node_id_t key;
+  uint64_t deadline_ms;
+  unsigned outstanding;
+  size_t nnodes;
+  nn_rpc_node_t nodes[NN_RPC_MAX_NODES];
+} relay_t;
 
 typedef struct cand_t {
   nn_rpc_node_t node;
@@ -66,6 +82,7 @@ struct nn_dht_t {
   inflight_t *inflight;
   value_t *values;
   size_t nvalues;
+  relay_t relays[MAX_RELAYS];
   uint32_t next_handle;
   uint64_t created_ms, last_refresh_ms;
   uint64_t req_salt, req_counter;
@@ -87,6 +104,7 @@ nn_dht_cfg_default(nn_dht_cfg_t *cfg)
   cfg->max_lookups = 64;
   cfg->max_values = 4096;
   cfg->per_referrer = NN_RPC_MAX_NODES;
+  cfg->relay = 1;
 }
 
 nn_err_t
@@ -403,7 +421,10 @@ lookup_step(nn_dht_t *d, lookup_t *l, uint64_t now_ms)
         continue;
       nn_rpc_t m;
       memset(&m, 0, sizeof(m));
-      m.kind = l->want_value ? NN_RPC_FIND_VALUE : NN_RPC_FIND_NODE;
+      /* First-round value requests go to our own contacts, over channels we keep open: ask
+       * them to relay one hop further on their open channels. */
+      m.kind = !l->want_value ? NN_RPC_FIND_NODE
+               : c->depth == 1 && d->cfg.relay ? NN_RPC_FIND_VALUE_RELAY : NN_RPC_FIND_VALUE;
       m.target = l->target;
       if (!send_request(d, &c->node, &m, RPC_LOOKUP, l->handle, now_ms))
         break; /* in-flight table full: retry on the next tick */
@@ -595,6 +616,115 @@ answer_nodes(const nn_dht_t *d, nn_rpc_t *a, const nn_node_id_t *target, const n
   }
 }
 
+/* ---- relaying FIND_VALUE_RELAY ---- */
+
+static void
+relay_merge(const nn_dht_t *d, relay_t *r, const nn_rpc_node_t *nodes, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    int dup = !memcmp(nodes[i].id.b, d->self.b, NN_NODE_ID_LEN) ||
+              !memcmp(nodes[i].id.b, r->asker.id.b, NN_NODE_ID_LEN);
+    for (size_t j = 0; j < r->nnodes && !dup; j++)
+      dup = !memcmp(r->nodes[j].id.b, nodes[i].id.b, NN_NODE_ID_LEN);
+    if (dup)
+      continue;
+    size_t pos = r->nnodes;
+    while (pos > 0 && nn_node_id_cmp_distance(&r->key, &nodes[i].id, &r->nodes[pos - 1].id) < 0)
+      pos--;
+    if (pos >= d->cfg.k)
+      continue;
+    size_t end = r->nnodes < d->cfg.k ? r->nnodes : d->cfg.k - 1;
+    memmove(&r->nodes[pos + 1], &r->nodes[pos], (end - pos) * sizeof(r->nodes[0]));
+    r->nodes[pos] = nodes[i];
+    if (r->nnodes < d->cfg.k)
+      r->nnodes++;
+  }
+}
+
+/* Answer the asker (with the value if there is one) and free the slot. */
+static void
+relay_answer(nn_dht_t *d, relay_t *r, const uint8_t *value, size_t len)
+{
+  nn_rpc_t a;
+  memset(&a, 0, sizeof(a));
+  a.kind = NN_RPC_VALUE;
+  a.id = r->req;
+  a.has_value = value != NULL;
+  a.value = value;
+  a.value_len = len;
+  a.nnodes = value ? 0 : r->nnodes;
+  memcpy(a.nodes, r->nodes, a.nnodes * sizeof(a.nodes[0]));
+  send_msg(d, &r->asker, r->conn, &a);
+  memset(r, 0, sizeof(*r));
+}
+
+/* Start relaying; returns 0 if we cannot (then the request is answered like FIND_VALUE). */
+static int
+relay_start(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr,
+            const nn_rpc_t *m, uint64_t now_ms)
+{
+  nn_dht_contact_t c[NN_RPC_MAX_NODES + 1];
+  relay_t *r = NULL;
+  for (size_t i = 0; i < MAX_RELAYS; i++)
+    if (!d->relays[i].req) {
+      r = &d->relays[i];
+      break;
+    }
+  if (!r)
+    return 0;
+  memset(r, 0, sizeof(*r));
+  r->req = m->id;
+  r->conn = conn;
+  if (from_id)
+    r->asker.id = *from_id;
+  r->asker.addr = *from_addr;
+  r->key = m->target;
+  r->deadline_ms = now_ms + RELAY_WAIT_MS;
+  size_t n = nn_dht_table_closest(d->table, &m->target, d->cfg.k + 1, c);
+  for (size_t i = 0; i < n; i++) {
+    nn_rpc_node_t node = { c[i].id, c[i].addr };
+    relay_merge(d, r, &node, 1);
+  }
+  /* ask the closest few, and only if they are closer to the key than we are */
+  for (size_t i = 0; i < r->nnodes && r->outstanding < RELAY_FANOUT; i++) {
+    if (nn_node_id_cmp_distance(&r->key, &r->nodes[i].id, &d->self) > 0)
+      break;
+    nn_rpc_t q;
+    memset(&q, 0, sizeof(q));
+    q.kind = NN_RPC_FIND_VALUE;
+    q.target = r->key;
+    if (send_request(d, &r->nodes[i], &q, RPC_RELAY, (uint32_t)(r - d->relays) + 1, now_ms))
+      r->outstanding++;
+  }
+  if (!r->outstanding) {
+    memset(r, 0, sizeof(*r));
+    return 0;
+  }
+  return 1;
+}
+
+/* A sub-request of relay slot \a idx answered (m != NULL) or failed (m == NULL). */
+static void
+relay_result(nn_dht_t *d, uint32_t idx, const nn_rpc_t *m, uint64_t now_ms)
+{
+  if (!idx || idx > MAX_RELAYS || !d->relays[idx - 1].req)
+    return; /* already answered */
+  relay_t *r = &d->relays[idx - 1];
+  if (m && m->kind == NN_RPC_VALUE && m->has_value && d->cfg.validate) {
+    uint64_t seq, exp;
+    if (d->cfg.validate(d->cfg.validate_ctx, &r->key, m->value, m->value_len, now_ms, &seq, &exp) == 0) {
+      relay_answer(d, r, m->value, m->value_len);
+      return;
+    }
+  }
+  if (m)
+    relay_merge(d, r, m->nodes, m->nnodes);
+  if (r->outstanding)
+    r->outstanding--;
+  if (!r->outstanding)
+    relay_answer(d, r, NULL, 0);
+}
+
 static void
 on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr,
            const nn_rpc_t *m, uint64_t now_ms)
@@ -618,10 +748,14 @@ on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t
     a.kind = NN_RPC_NODES;
     answer_nodes(d, &a, &m->target, from_id);
     break;
+  case NN_RPC_FIND_VALUE_RELAY:
   case NN_RPC_FIND_VALUE:
     a.kind = NN_RPC_VALUE;
     a.value = nn_dht_get_local(d, &m->target, &a.value_len);
     a.has_value = a.value != NULL;
+    if (!a.has_value && m->kind == NN_RPC_FIND_VALUE_RELAY &&
+        relay_start(d, conn, from_id, from_addr, m, now_ms))
+      return; /* answered when the relayed requests come back */
     if (!a.has_value)
       answer_nodes(d, &a, &m->target, from_id);
     break;
@@ -650,6 +784,8 @@ rpc_failed(nn_dht_t *d, inflight_t *f, uint64_t now_ms)
   nn_dht_table_failed(d->table, &copy.to.id, now_ms);
   if (copy.purpose == RPC_PROBE)
     nn_dht_table_probe_result(d->table, &copy.to.id, 0, now_ms);
+  if (copy.purpose == RPC_RELAY)
+    relay_result(d, copy.lookup, NULL, now_ms);
   if (copy.purpose != RPC_LOOKUP)
     return;
   lookup_t *l = lookup_by_handle(d, copy.lookup);
@@ -683,7 +819,8 @@ on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, 
   d->timeout_dirty = 1;
   int kind_ok = (req.purpose == RPC_STORE && m->kind == NN_RPC_STORED) ||
                 ((req.purpose == RPC_PING || req.purpose == RPC_PROBE) && m->kind == NN_RPC_PONG) ||
-                (req.purpose == RPC_LOOKUP && (m->kind == NN_RPC_NODES || m->kind == NN_RPC_VALUE));
+                ((req.purpose == RPC_LOOKUP || req.purpose == RPC_RELAY) &&
+                 (m->kind == NN_RPC_NODES || m->kind == NN_RPC_VALUE));
   if (!kind_ok) {
     penalize(d, from_id, from_addr, 5, "DHT answer of the wrong kind");
     rpc_failed(d, &req, now_ms);
@@ -693,6 +830,8 @@ on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, 
   contact_alive(d, from_id, &req.to.addr, now_ms, rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt);
   if (req.purpose == RPC_PROBE)
     nn_dht_table_probe_result(d->table, from_id, 1, now_ms);
+  if (req.purpose == RPC_RELAY)
+    relay_result(d, req.lookup, m, now_ms);
   if (req.purpose != RPC_LOOKUP)
     return;
   lookup_t *l = lookup_by_handle(d, req.lookup);
@@ -714,7 +853,8 @@ on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, 
     if (ok == 0 && !l->value && (l->value = malloc(m->value_len ? m->value_len : 1))) {
       memcpy(l->value, m->value, m->value_len);
       l->value_len = m->value_len;
-      l->value_depth = c->depth;
+      /* a relayed answer may come from one hop further: count it (an upper bound) */
+      l->value_depth = c->depth + (c->depth == 1 && d->cfg.relay ? 1u : 0u);
     } else if (ok < 0) {
       penalize(d, from_id, from_addr, 20, "served an invalid record");
     }
@@ -769,6 +909,9 @@ nn_dht_tick(nn_dht_t *d, uint64_t now_ms)
   for (size_t i = 0; i < d->cfg.max_inflight; i++)
     if (d->inflight[i].req && now_ms - d->inflight[i].sent_ms >= d->cfg.rpc_timeout_ms)
       rpc_failed(d, &d->inflight[i], now_ms);
+  for (size_t i = 0; i < MAX_RELAYS; i++)
+    if (d->relays[i].req && d->relays[i].deadline_ms <= now_ms)
+      relay_answer(d, &d->relays[i], NULL, 0);
   for (size_t i = 0; i < d->nvalues;)
     if (d->values[i].expires_ms <= now_ms)
       value_drop(d, i);
@@ -803,6 +946,9 @@ nn_dht_deadline(nn_dht_t *d)
   for (size_t i = 0; i < d->nvalues; i++)
     if (d->values[i].expires_ms < next)
       next = d->values[i].expires_ms;
+  for (size_t i = 0; i < MAX_RELAYS; i++)
+    if (d->relays[i].req && d->relays[i].deadline_ms < next)
+      next = d->relays[i].deadline_ms;
   if (d->cfg.refresh_ms) {
     uint64_t r = d->created_ms + d->cfg.refresh_ms;
     if (r < d->last_refresh_ms + 60000)

@@ -28,8 +28,10 @@ typedef int (*nn_dht_validate_fn)(void *ctx, const nn_node_id_t *key, const uint
 
 typedef struct nn_dht_io_t {
   /** Send one DHT message to node \a to: an answer goes back on \a reply_conn (the handle
-   *  given to nn_dht_on_message); a request (reply_conn NULL) goes over an open channel to
-   *  to->id or a new one to to->addr, authenticated to to->id. */
+   *  given to nn_dht_on_message; a relayed answer comes up to a second later, so the driver
+   *  must recognise a handle whose connection has closed meanwhile and then drop the answer);
+   *  a request (reply_conn NULL) goes over an open channel to to->id or a new one to
+   *  to->addr, authenticated to to->id. */
   void (*send)(void *ctx, const nn_rpc_node_t *to, void *reply_conn, const uint8_t *msg, size_t len);
   /** A peer misbehaved: lower its standing by \a points (may be NULL). */
   void (*penalize)(void *ctx, const nn_node_id_t *id, const nn_addr_t *addr, int points, const char *why);
@@ -47,6 +49,7 @@ typedef struct nn_dht_cfg_t {
   unsigned max_lookups;       /**< concurrent lookups (64) */
   unsigned max_values;        /**< stored values (4096) */
   unsigned per_referrer;      /**< closest referrals taken from one answer (20 = all) */
+  int relay;                  /**< first-round value lookups ask contacts to relay one hop (1) */
   nn_dht_validate_fn validate;/**< required for FIND_VALUE/STORE; NULL refuses every value */
   void *validate_ctx;
   int has_self_addr;          /**< advertise self_addr in requests (hidden nodes: 0) */

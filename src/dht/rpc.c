@@ -6,7 +6,7 @@ int
 nn_rpc_is_request(uint8_t kind)
 {
   return kind == NN_RPC_PING || kind == NN_RPC_FIND_NODE || kind == NN_RPC_FIND_VALUE ||
-         kind == NN_RPC_STORE;
+         kind == NN_RPC_STORE || kind == NN_RPC_FIND_VALUE_RELAY;
 }
 
 static void
@@ -52,6 +52,7 @@ nn_rpc_encode(const nn_rpc_t *m, nn_wire_writer_t *w)
     break;
   case NN_RPC_FIND_NODE:
   case NN_RPC_FIND_VALUE:
+  case NN_RPC_FIND_VALUE_RELAY:
     nn_wire_put_bytes(w, m->target.b, NN_NODE_ID_LEN);
     break;
   case NN_RPC_NODES:
@@ -104,6 +105,7 @@ nn_rpc_decode(nn_rpc_t *m, const uint8_t *buf, size_t len)
       break;
     case NN_RPC_FIND_NODE:
     case NN_RPC_FIND_VALUE:
+    case NN_RPC_FIND_VALUE_RELAY:
       nn_wire_get_bytes(&r, m->target.b, NN_NODE_ID_LEN);
       break;
     case NN_RPC_NODES:

@@ -28,6 +28,10 @@ enum {
   NN_RPC_VALUE = 0x15,
   NN_RPC_STORE = 0x16,
   NN_RPC_STORED = 0x17,
+  /* Like FIND_VALUE, but a node without the value asks its own closest contacts once (over
+   * channels it already has open) and answers VALUE with what they found: two hops for the
+   * price of one round trip to it. */
+  NN_RPC_FIND_VALUE_RELAY = 0x18,
 };
 
 #define NN_RPC_MAX_NODES 20          /* contacts in one NODES/VALUE answer */
