@@ -395,7 +395,10 @@ node_init(sim_t *s, uint32_t i, int adversary)
   cfg.rng = &n->rng;
   cfg.max_lookups = 16;
   cfg.max_inflight = 96;
-  cfg.relay = !s->cfg->no_relay;
+  if (s->cfg->no_relay)
+    cfg.relay = 0;
+  if (s->cfg->relay_hops)
+    cfg.relay = s->cfg->relay_hops;
   if (nn_dht_new(&n->dht, &n->id, &cfg, &io, s->now))
     abort();
 }

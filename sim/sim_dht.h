@@ -24,7 +24,8 @@ typedef struct sim_dht_cfg_t {
   uint32_t paths;            /* disjoint lookup paths */
   uint32_t alpha;
   uint32_t handshake_cpu_us; /* CPU per side per secure-channel handshake */
-  int no_relay;              /* plain iterative FIND_VALUE (no one-hop relay) */
+  int no_relay;              /* plain iterative FIND_VALUE (no relay) */
+  uint32_t relay_hops;       /* relay hops of first-round value lookups (0 = the default) */
   uint64_t seed;
   const char *csv;           /* per-lookup results, or NULL */
   const char *png;           /* latency CDF plot via gnuplot, or NULL */

@@ -33,8 +33,9 @@ static const char sim_usage[] =
   "  --seed S           random seed (default 1)\n"
   "  --out DIR          write DIR/sim-dht.csv (one line per lookup) and DIR/sim-dht.png\n"
   "                     (latency CDF, gnuplot) (default: no files)\n"
-  "  --no-relay         plain iterative value lookups (default: first-round contacts relay one\n"
-  "                     hop further over their open channels, FIND_VALUE_RELAY)\n"
+  "  --no-relay         plain iterative value lookups (default: first-round contacts relay\n"
+  "                     the request further over their open channels, FIND_VALUE_RELAY)\n"
+  "  --relay-hops R     how far a first-round value request is relayed (1-3, default 2)\n"
   "  --quiet            no progress output\n";
 
 int
@@ -47,7 +48,7 @@ nepnet_cmd_sim(int argc, char **argv)
     { "alpha", required_argument, NULL, 'A' },   { "channels", required_argument, NULL, 'C' },
     { "seed", required_argument, NULL, 's' },    { "out", required_argument, NULL, 'o' },
     { "quiet", no_argument, NULL, 'q' },         { "help", no_argument, NULL, 'h' },
-    { "no-relay", no_argument, NULL, 'R' },
+    { "no-relay", no_argument, NULL, 'R' },      { "relay-hops", required_argument, NULL, 'r' },
     { NULL, 0, NULL, 0 },
   };
   sim_dht_cfg_t cfg;
@@ -77,6 +78,7 @@ nepnet_cmd_sim(int argc, char **argv)
     case 'o': out = optarg; break;
     case 'q': cfg.quiet = 1; break;
     case 'R': cfg.no_relay = 1; break;
+    case 'r': cfg.relay_hops = (uint32_t)strtoul(optarg, &end, 10); break;
     case 'h': fputs(sim_usage, stdout); return 0;
     default: fputs(sim_usage, stderr); return 2;
     }

@@ -18,7 +18,8 @@ enum { RPC_LOOKUP, RPC_PING, RPC_PROBE, RPC_STORE, RPC_RELAY };
 
 #define MAX_RELAYS 32        /* FIND_VALUE_RELAY requests being worked on at once */
 #define RELAY_FANOUT 2       /* contacts a relaying node asks */
-#define RELAY_WAIT_MS 1000   /* answer with what we have by then (the asker times out at 2 s) */
+#define RELAY_WAIT_MS 1000   /* answer with what we have by then (the asker times out at 2 s); */
+#define RELAY_WAIT_STEP 400  /* a relay further down the chain waits this much less */
 
 /* A FIND_VALUE_RELAY we are answering on someone's behalf. */
 typedef struct relay_t {
@@ -104,7 +105,7 @@ nn_dht_cfg_default(nn_dht_cfg_t *cfg)
   cfg->max_lookups = 64;
   cfg->max_values = 4096;
   cfg->per_referrer = NN_RPC_MAX_NODES;
-  cfg->relay = 1;
+  cfg->relay = 2;
 }
 
 nn_err_t
@@ -127,6 +128,7 @@ nn_dht_new(nn_dht_t **out, const nn_node_id_t *self, const nn_dht_cfg_t *cfg, co
   if (!d->cfg.max_inflight) d->cfg.max_inflight = 256;
   if (!d->cfg.max_lookups) d->cfg.max_lookups = 64;
   if (!d->cfg.per_referrer || d->cfg.per_referrer > NN_RPC_MAX_NODES) d->cfg.per_referrer = NN_RPC_MAX_NODES;
+  if (d->cfg.relay > NN_RPC_MAX_RELAY_HOPS + 1) d->cfg.relay = NN_RPC_MAX_RELAY_HOPS + 1;
   d->next_handle = 1;
   d->created_ms = d->last_refresh_ms = now_ms;
   d->next_timeout = UINT64_MAX;
@@ -425,6 +427,7 @@ lookup_step(nn_dht_t *d, lookup_t *l, uint64_t now_ms)
        * them to relay one hop further on their open channels. */
       m.kind = !l->want_value ? NN_RPC_FIND_NODE
                : c->depth == 1 && d->cfg.relay ? NN_RPC_FIND_VALUE_RELAY : NN_RPC_FIND_VALUE;
+      m.hops = (uint8_t)(d->cfg.relay > 1 ? d->cfg.relay - 1 : 0);
       m.target = l->target;
       if (!send_request(d, &c->node, &m, RPC_LOOKUP, l->handle, now_ms))
         break; /* in-flight table full: retry on the next tick */
@@ -679,7 +682,7 @@ relay_start(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_
     r->asker.id = *from_id;
   r->asker.addr = *from_addr;
   r->key = m->target;
-  r->deadline_ms = now_ms + RELAY_WAIT_MS;
+  r->deadline_ms = now_ms + RELAY_WAIT_MS - RELAY_WAIT_STEP * (NN_RPC_MAX_RELAY_HOPS - m->hops);
   size_t n = nn_dht_table_closest(d->table, &m->target, d->cfg.k + 1, c);
   for (size_t i = 0; i < n; i++) {
     nn_rpc_node_t node = { c[i].id, c[i].addr };
@@ -691,7 +694,9 @@ relay_start(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_
       break;
     nn_rpc_t q;
     memset(&q, 0, sizeof(q));
-    q.kind = NN_RPC_FIND_VALUE;
+    /* further down the chain while hops are left: each relay rides on channels its sender has */
+    q.kind = m->hops ? NN_RPC_FIND_VALUE_RELAY : NN_RPC_FIND_VALUE;
+    q.hops = m->hops ? (uint8_t)(m->hops - 1) : 0;
     q.target = r->key;
     if (send_request(d, &r->nodes[i], &q, RPC_RELAY, (uint32_t)(r - d->relays) + 1, now_ms))
       r->outstanding++;
@@ -854,7 +859,7 @@ on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, 
       memcpy(l->value, m->value, m->value_len);
       l->value_len = m->value_len;
       /* a relayed answer may come from one hop further: count it (an upper bound) */
-      l->value_depth = c->depth + (c->depth == 1 && d->cfg.relay ? 1u : 0u);
+      l->value_depth = c->depth + (c->depth == 1 && d->cfg.relay ? (unsigned)d->cfg.relay : 0u);
     } else if (ok < 0) {
       penalize(d, from_id, from_addr, 20, "served an invalid record");
     }

@@ -49,7 +49,8 @@ typedef struct nn_dht_cfg_t {
   unsigned max_lookups;       /**< concurrent lookups (64) */
   unsigned max_values;        /**< stored values (4096) */
   unsigned per_referrer;      /**< closest referrals taken from one answer (20 = all) */
-  int relay;                  /**< first-round value lookups ask contacts to relay one hop (1) */
+  unsigned relay;             /**< first-round value lookups are relayed this many hops over
+                                   open channels (0 = plain iterative, default 2, max 3) */
   nn_dht_validate_fn validate;/**< required for FIND_VALUE/STORE; NULL refuses every value */
   void *validate_ctx;
   int has_self_addr;          /**< advertise self_addr in requests (hidden nodes: 0) */

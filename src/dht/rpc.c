@@ -52,8 +52,11 @@ nn_rpc_encode(const nn_rpc_t *m, nn_wire_writer_t *w)
     break;
   case NN_RPC_FIND_NODE:
   case NN_RPC_FIND_VALUE:
+    nn_wire_put_bytes(w, m->target.b, NN_NODE_ID_LEN);
+    break;
   case NN_RPC_FIND_VALUE_RELAY:
     nn_wire_put_bytes(w, m->target.b, NN_NODE_ID_LEN);
+    nn_wire_put_u8(w, m->hops);
     break;
   case NN_RPC_NODES:
     put_nodes(w, m);
@@ -105,8 +108,13 @@ nn_rpc_decode(nn_rpc_t *m, const uint8_t *buf, size_t len)
       break;
     case NN_RPC_FIND_NODE:
     case NN_RPC_FIND_VALUE:
+      nn_wire_get_bytes(&r, m->target.b, NN_NODE_ID_LEN);
+      break;
     case NN_RPC_FIND_VALUE_RELAY:
       nn_wire_get_bytes(&r, m->target.b, NN_NODE_ID_LEN);
+      nn_wire_get_u8(&r, &m->hops);
+      if (!r.err && m->hops > NN_RPC_MAX_RELAY_HOPS)
+        r.err = NN_ERR_FORMAT;
       break;
     case NN_RPC_NODES:
       get_nodes(&r, m);

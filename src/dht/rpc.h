@@ -36,6 +36,7 @@ enum {
 
 #define NN_RPC_MAX_NODES 20          /* contacts in one NODES/VALUE answer */
 #define NN_RPC_MAX_VALUE 16384       /* a peer record is ~7.3 KB */
+#define NN_RPC_MAX_RELAY_HOPS 2
 #define NN_RPC_MAX_LEN (1 + 8 + 1 + NN_ADDR_WIRE_MAX + 32 + 4 + NN_RPC_MAX_VALUE + 1 + NN_RPC_MAX_NODES * (32 + NN_ADDR_WIRE_MAX))
 
 typedef enum nn_rpc_store_status_t {
@@ -61,6 +62,7 @@ typedef struct nn_rpc_t {
   size_t value_len;
   int has_value;
   uint8_t status;              /* STORED */
+  uint8_t hops;                /* FIND_VALUE_RELAY: relay hops left after the receiver (0..2) */
   size_t nnodes;               /* NODES, VALUE */
   nn_rpc_node_t nodes[NN_RPC_MAX_NODES];
 } nn_rpc_t;
