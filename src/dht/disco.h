@@ -10,7 +10,9 @@
  *   channel by kind later). Answers go back on the connection the request came on; requests go
  *   over an open channel to the node id (outbound or identified inbound), else over a new
  *   outbound channel authenticated to that node id, with the message queued until the handshake
- *   ends. An unreachable node is reported to the DHT (nn_dht_on_unreachable). Outbound DHT
+ *   ends. The reply handle given to the DHT is the connection's serial number (never reused),
+ *   so a relayed answer that comes after the connection closed is recognised and dropped.
+ *   An unreachable node is reported to the DHT (nn_dht_on_unreachable). Outbound DHT
  *   channels are capped (max_channels, LRU: the least recently used idle one is closed first).
  * - values are peer records: the DHT's validate callback decodes and verifies them against the
  *   network and the current unix time, and checks that the key is the record's node id.
@@ -20,7 +22,9 @@
  * - penalties (the DHT's, and channels that close for protocol/authentication failures) lower
  *   the standing of the peer's host in the peer store; banned hosts are never dialled, and an
  *   inbound connection from a banned host is closed as soon as it is established (the TCP
- *   listener has no pre-handshake admission hook, so the handshake is paid for once).
+ *   listener has no pre-handshake admission hook, so the handshake is paid for once). The peer
+ *   store keys loopback/private addresses by address and port; an inbound peer's port is
+ *   ephemeral, so inbound loopback/private peers are judged by host with port 0.
  * - bootstraps from, in this order: the peer store (anchors, then nn_peerstore_select), DNS seeds
  *   (evdns A and AAAA, on default_port), static peers ("NODEID@HOST:PORT", or "HOST:PORT" for a
  *   seed of any node id). If none is reachable it logs so and retries with exponential backoff

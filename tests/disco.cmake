@@ -1,0 +1,2 @@
+nepnet_test(test_disco)
+set_tests_properties(test_disco PROPERTIES TIMEOUT 600)
