@@ -25,7 +25,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/dns.h>
+#include <event2/dns_struct.h>
 #include <event2/event.h>
+#include <event2/util.h>
 
 #include "crypto/identity.h"
 #include "dht/disco.h"
@@ -878,6 +885,80 @@ test_hidden(void **state)
   base_drain_free(base);
 }
 
+/* ---- DNS seeds ---- */
+
+/* A DNS server on 127.0.0.1 (libevent's evdns server side): A queries for the seed name are
+ * answered with 127.0.0.1, everything else with an empty answer. */
+static void
+dns_server_cb(struct evdns_server_request *req, void *arg)
+{
+  int *queries = arg;
+  for (int i = 0; i < req->nquestions; i++) {
+    ++*queries;
+    if (req->questions[i]->type == EVDNS_TYPE_A &&
+        !evutil_ascii_strcasecmp(req->questions[i]->name, "seed.nepnet.test")) {
+      uint32_t ip = htonl(0x7f000001);
+      evdns_server_request_add_a_reply(req, req->questions[i]->name, 1, &ip, 60);
+    }
+  }
+  evdns_server_request_respond(req, 0);
+}
+
+static void
+test_dns_seed(void **state)
+{
+  (void)state;
+  enum { N = 4 };
+  struct event_base *base = event_base_new();
+  node_t n[N + 1];
+  netw_t w = { n, N };
+  one_find_t o;
+  int queries = 0;
+  memset(n, 0, sizeof(n));
+  net_start(base, n, N, 7200);
+  assert_true(run_until(base, all_published, &w, SAFETY_S));
+
+  evutil_socket_t s = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in sin;
+  socklen_t sl = sizeof(sin);
+  memset(&sin, 0, sizeof(sin));
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(0x7f000001);
+  assert_true(s >= 0);
+  assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+  assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &sl), 0);
+  evutil_make_socket_nonblocking(s);
+  struct evdns_server_port *port = evdns_add_server_port_with_base(base, s, 0, dns_server_cb, &queries);
+  assert_non_null(port);
+  char ns[32];
+  snprintf(ns, sizeof(ns), "127.0.0.1:%u", ntohs(sin.sin_port));
+
+  /* the new node knows nothing but the seed name; the seed resolves to node 0's host, and
+   * the default port is node 0's */
+  node_t *x = &n[N];
+  nn_disco_cfg_t cfg;
+  const char *seeds[] = { "seed.nepnet.test" };
+  devnet_cfg(&cfg);
+  cfg.dns_seeds = seeds;
+  cfg.n_dns_seeds = 1;
+  cfg.dns_nameserver = ns;
+  cfg.default_port = n[0].addr.port;
+  node_ident(x, 7300);
+  node_start(x, base, &cfg);
+  assert_true(run_until(base, hidden_ready, x, SAFETY_S));
+  assert_true(queries >= 1);
+  for (size_t i = 0; i < N; i++) {
+    find_one(base, x, nn_identity_node_id(n[i].id), &o);
+    assert_true(o.found);
+  }
+  printf("DNS seed: %d queries answered, bootstrapped and found %d nodes\n", queries, N);
+  for (size_t i = 0; i <= N; i++)
+    node_cleanup(&n[i]);
+  evdns_close_server_port(port);
+  evutil_closesocket(s);
+  base_drain_free(base);
+}
+
 /* ---- republishing and the channel cap ---- */
 
 typedef struct repub_t {
@@ -986,6 +1067,7 @@ main(void)
     cmocka_unit_test(test_bad_rpcs),
     cmocka_unit_test(test_no_bootstrap),
     cmocka_unit_test(test_hidden),
+    cmocka_unit_test(test_dns_seed),
     cmocka_unit_test(test_restart),
     cmocka_unit_test(test_republish_and_cap),
     cmocka_unit_test(test_fifty_nodes),

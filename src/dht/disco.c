@@ -78,6 +78,7 @@ struct nn_disco_t {
   nn_disco_cfg_t cfg;
   char **dns_names;
   size_t n_dns;
+  char *dns_ns;              /* the configured resolver, if any (owned copy) */
   speer_t *speers;
   size_t n_speers;
   nn_peerstore_t *ps;
@@ -855,7 +856,17 @@ boot_round(nn_disco_t *d)
   }
   /* 2. DNS seeds */
   if (d->n_dns && !d->dns) {
-    d->dns = evdns_base_new(d->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    if (d->cfg.dns_nameserver) {
+      d->dns = evdns_base_new(d->base, 0);
+      if (d->dns && evdns_base_nameserver_ip_add(d->dns, d->cfg.dns_nameserver) != 0) {
+        dlog(d, NN_DISCO_LOG_WARN, "DNS seeds: bad resolver address '%s' (want IP:PORT)",
+             d->cfg.dns_nameserver);
+        evdns_base_free(d->dns, 0);
+        d->dns = NULL;
+      }
+    } else {
+      d->dns = evdns_base_new(d->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    }
     if (!d->dns)
       dlog(d, NN_DISCO_LOG_WARN, "DNS seeds: no resolver (check /etc/resolv.conf); skipping %zu seed names",
            d->n_dns);
@@ -1051,6 +1062,10 @@ nn_disco_new(nn_disco_t **out, struct event_base *base, const nn_identity_t *ide
   d->cfg.dns_seeds = NULL;
   d->cfg.peers = NULL;
   d->cfg.listen = d->cfg.advertise = NULL;
+  d->cfg.dns_nameserver = NULL;
+  if (cfg->dns_nameserver && !(d->dns_ns = strdup(cfg->dns_nameserver)))
+    goto fail;
+  d->cfg.dns_nameserver = d->dns_ns;
   {
     char hex[2 * NN_NODE_ID_LEN + 1];
     nn_node_id_to_hex(&d->self, hex);
@@ -1203,6 +1218,7 @@ nn_disco_free(nn_disco_t *d)
   for (size_t i = 0; i < d->n_dns; i++)
     free(d->dns_names[i]);
   free(d->dns_names);
+  free(d->dns_ns);
   free(d->speers);
   free(d);
 }

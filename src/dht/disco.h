@@ -77,6 +77,8 @@ typedef struct nn_disco_cfg_t {
   const char *const *dns_seeds; /**< names resolved with evdns (A and AAAA); none built in */
   size_t n_dns_seeds;
   uint16_t default_port;        /**< port for DNS seed addresses (9800) */
+  /** Resolver for the DNS seeds, "IP:PORT"; NULL = the system's (/etc/resolv.conf). */
+  const char *dns_nameserver;
   const char *const *peers;     /**< static peers: "NODEID@HOST:PORT" or "HOST:PORT" */
   size_t n_peers;
   uint32_t boot_retry_min_ms;   /**< first bootstrap retry delay (1000) */
