@@ -14,7 +14,9 @@
 #include "dht/dht.h"
 #include "sim/latency.h"
 
-#define VALUE_LEN 64
+/* The size of a real signed peer record with two addresses (docs/PROTOCOL.md 6.4), so that the
+ * memory and bytes the simulation reports are those of real records. */
+#define VALUE_LEN 7314
 #define CONNECT_TIMEOUT_MS 3000
 
 enum { EV_DELIVER, EV_TICK, EV_LOOKUP, EV_CHURN, EV_CONNECT_FAIL };
@@ -205,7 +207,7 @@ chan_touch(sim_t *s, uint32_t a, uint32_t b)
 /* ---- values: a model of signed records (forging needs the simulation secret) ---- */
 
 static void
-make_value(const sim_t *s, const nn_node_id_t *key, uint64_t seq, uint64_t expires, uint8_t v[VALUE_LEN])
+make_value(const sim_t *s, const nn_node_id_t *key, uint64_t seq, uint64_t expires, uint8_t *v)
 {
   memset(v, 0, VALUE_LEN);
   memcpy(v, "SIMREC01", 8);
@@ -220,13 +222,16 @@ validate(void *ctx, const nn_node_id_t *key, const uint8_t *v, size_t len, uint6
          uint64_t *exp)
 {
   const sim_t *s = ctx;
-  uint8_t want[VALUE_LEN];
+  uint8_t want[64];
   if (len != VALUE_LEN || memcmp(v, "SIMREC01", 8) || memcmp(v + 8, key->b, 32))
     return -1;
   *seq = nn_be64_get(v + 40);
   *exp = nn_be64_get(v + 48);
-  make_value(s, key, *seq, *exp, want);
-  if (memcmp(v, want, VALUE_LEN))
+  memcpy(want, v, 40);
+  nn_be64_put(want + 40, *seq);
+  nn_be64_put(want + 48, *exp);
+  nn_be64_put(want + 56, mix(s->secret ^ id_key(key) ^ mix(*seq) ^ mix(*exp << 1)));
+  if (memcmp(v, want, 64))
     return -1;
   return *exp <= now_ms ? 1 : 0;
 }
@@ -442,13 +447,16 @@ node_join(sim_t *s, uint32_t i, uint32_t bootstrap)
 static void
 node_publish(sim_t *s, uint32_t i)
 {
-  uint8_t v[VALUE_LEN];
+  uint8_t *v = malloc(VALUE_LEN); /* too big for the stack of a deep simulation */
   node_t *n = &s->nodes[i];
-  if (n->adversary || !n->alive)
+  if (!v || n->adversary || !n->alive) {
+    free(v);
     return;
+  }
   make_value(s, &n->id, 1 + s->now, s->now + 48ull * 3600 * 1000, v);
   s->cur = i;
   nn_dht_put(n->dht, &n->id, v, VALUE_LEN, s->now);
+  free(v);
   schedule_tick(s, i);
 }
 
