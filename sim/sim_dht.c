@@ -373,10 +373,10 @@ node_init(sim_t *s, uint32_t i, int adversary)
   n->rng = nn_drbg_rng(&n->drbg);
   nn_rng_fill(&n->rng, n->id.b, 32);
   uint64_t r = rnd(s);
-  /* a distinct /24 per node slot (the table's diversity limits then see an honest spread) */
-  ip[0] = (uint8_t)(10 + (i >> 16));
-  ip[1] = (uint8_t)(i >> 8);
-  ip[2] = (uint8_t)i;
+  /* a distinct /16 per node slot (the table's diversity limits then see an honest spread) */
+  ip[0] = (uint8_t)(20 + i % 200);
+  ip[1] = (uint8_t)(i / 200);
+  ip[2] = (uint8_t)(i / 51200);
   ip[3] = (uint8_t)(1 + (r & 0x7f));
   n->addr = nn_addr_ipv4(ip, 9800);
   n->region = sim_region_pick((uint32_t)(r >> 32));

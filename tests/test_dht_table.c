@@ -827,6 +827,39 @@ test_diversity_one_16(void **state)
   nn_dht_table_free(t);
 }
 
+/* With the optional wide limit (per_table_wide: /16, /32) one /16 holds at most that many
+ * places in the whole table, however many /24s it spreads over. */
+static void
+test_diversity_wide_16(void **state)
+{
+  (void)state;
+  trng_t g;
+  trng_init(&g, 18);
+  nn_node_id_t self, id;
+  rnd_id(&g, &self);
+  nn_dht_table_cfg_t c;
+  nn_dht_table_cfg_default(&c);
+  c.per_table_wide = 20;
+  nn_dht_table_t *t = new_table(&self, &c);
+  for (unsigned i = 0; i < 1000; i++) {
+    rnd_id(&g, &id);
+    nn_addr_t a = v4(45, 67, rnd32(&g) & 0xff, 1 + rnd32(&g) % 254);
+    nn_dht_contact_t probe;
+    if (nn_dht_table_seen(t, &id, &a, 10 + 2 * i, 0, &probe) == NN_TABLE_PENDING)
+      nn_dht_table_probe_result(t, &probe.id, 1, 11 + 2 * i);
+  }
+  size_t attackers = nn_dht_table_size(t);
+  assert_true(attackers <= 20);
+  /* honest contacts, each from a /16 of its own, are never refused */
+  for (unsigned i = 0; i < 200; i++) {
+    rnd_id(&g, &id);
+    nn_addr_t a = v4(11 + i % 100, i / 100 + 1, 1, 7); /* public, a /16 each */
+    assert_int_not_equal(nn_dht_table_seen(t, &id, &a, 5000 + i, 0, NULL), NN_TABLE_REJECTED);
+  }
+  printf("  one /16 with the wide limit: %zu attackers in the table\n", attackers);
+  nn_dht_table_free(t);
+}
+
 static void
 test_diversity_ipv6_onion(void **state)
 {
@@ -1136,6 +1169,7 @@ main(void)
     cmocka_unit_test(test_failures_evict_only_with_replacement),
     cmocka_unit_test(test_diversity_one_24),
     cmocka_unit_test(test_diversity_one_16),
+    cmocka_unit_test(test_diversity_wide_16),
     cmocka_unit_test(test_diversity_ipv6_onion),
     cmocka_unit_test(test_address_change_respects_diversity),
     cmocka_unit_test(test_promotion_respects_diversity),

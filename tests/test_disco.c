@@ -143,6 +143,7 @@ devnet_cfg(nn_disco_cfg_t *c)
   c->dht.table.allow_private = 1;
   c->dht.table.per_bucket_group = 0;
   c->dht.table.per_table_group = 0;
+  c->dht.table.per_table_wide = 0;
   c->dht.rpc_timeout_ms = 5000; /* 50 nodes share one CPU in one loop, sanitizers on */
   c->peerstore.allow_nonpublic = 1;
   c->limits = &lim_loopback;

@@ -54,6 +54,7 @@ nn_dht_table_cfg_default(nn_dht_table_cfg_t *cfg)
   cfg->k = NN_DHT_K;
   cfg->per_bucket_group = 2;
   cfg->per_table_group = 10;
+  cfg->per_table_wide = 0;
   cfg->replacement = NN_DHT_K;
   cfg->max_fails = 3;
   cfg->allow_private = 0;
@@ -282,7 +283,23 @@ static int
 diversity_ok(const nn_dht_table_t *t, unsigned bi, const nn_addr_t *addr, const nn_node_id_t *skip)
 {
   nn_dht_group_t g;
-  unsigned pb = t->cfg.per_bucket_group, pt = t->cfg.per_table_group;
+  unsigned pb = t->cfg.per_bucket_group, pt = t->cfg.per_table_group, pw = t->cfg.per_table_wide;
+  if (pw) {
+    /* the wide group (/16, /32): a plain scan, paid only when a new contact shows up */
+    uint8_t want[1 + NN_ADDR_HOST_MAX], cur[1 + NN_ADDR_HOST_MAX];
+    size_t wl = nn_addr_group(addr, 16, 32, want);
+    unsigned n = 0;
+    for (unsigned w = 0; w < NN_DHT_BUCKETS / 64 && n < pw; w++)
+      for (uint64_t x = t->occ[w]; x && n < pw; x &= x - 1) {
+        const nn_dht_list_t *l = &t->b[64 * w + 63 - (unsigned)__builtin_ctzll(x)].live;
+        for (unsigned i = 0; i < l->n; i++)
+          if ((!skip || !id_eq(&l->v[i].id, skip)) && nn_addr_group(&l->v[i].addr, 16, 32, cur) == wl &&
+              !memcmp(cur, want, wl))
+            n++;
+      }
+    if (n >= pw)
+      return 0;
+  }
   if (!pb && !pt)
     return 1;
   group_of(t, addr, &g);

@@ -42,6 +42,10 @@ typedef struct nn_dht_table_cfg_t {
   unsigned per_bucket_group; /* max contacts per /24 (IPv4) or /48 (IPv6) in one bucket,
                                 default 2; 0 = no limit */
   unsigned per_table_group;  /* max per /24 or /48 in the whole table, default 10; 0 = no limit */
+  unsigned per_table_wide;   /* max per /16 (IPv4) or /32 (IPv6) in the whole table, default 0
+                                (no limit); 20 is a good value on mainnet. One operator usually
+                                holds a /16 or less: this stops it from filling the table one /24
+                                at a time. */
   unsigned replacement;      /* replacement cache per bucket, default k; 0 = none */
   unsigned max_fails;        /* consecutive RPC failures before a contact is stale, default 3
                                 (>= 1) */
