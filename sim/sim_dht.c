@@ -19,7 +19,7 @@
 #define VALUE_LEN 7314
 #define CONNECT_TIMEOUT_MS 3000
 
-enum { EV_DELIVER, EV_TICK, EV_LOOKUP, EV_CHURN, EV_CONNECT_FAIL };
+enum { EV_DELIVER, EV_TICK, EV_LOOKUP, EV_CHURN, EV_CONNECT_FAIL, EV_PUBLISH, EV_WARMUP };
 
 typedef struct event_t {
   uint64_t t;
@@ -421,14 +421,8 @@ node_kill(sim_t *s, uint32_t i)
   n->dht = NULL;
 }
 
-/* Join: ping a live bootstrap node, look ourselves up (fills the table), publish our record. */
-static void
-join_cb(void *ctx, const nn_dht_lookup_result_t *res)
-{
-  (void)ctx;
-  (void)res;
-}
-
+/* Join: ping a live bootstrap node and look ourselves up (fills the table); the record is
+ * published later. */
 static void
 node_join(sim_t *s, uint32_t i, uint32_t bootstrap)
 {
@@ -440,7 +434,7 @@ node_join(sim_t *s, uint32_t i, uint32_t bootstrap)
   /* Kademlia's join: the bootstrap node goes straight into the table, then a self-lookup. */
   nn_dht_table_seen(nn_dht_table(n->dht), &b.id, &b.addr, s->now, 0, &(nn_dht_contact_t){ 0 });
   nn_dht_add_contact(n->dht, &b, s->now);
-  nn_dht_lookup(n->dht, &n->id, 0, join_cb, NULL, s->now);
+  nn_dht_lookup(n->dht, &n->id, 0, NULL, NULL, s->now);
   schedule_tick(s, i);
 }
 
@@ -471,11 +465,6 @@ random_live(sim_t *s, int honest)
 }
 
 /* ---- measured lookups ---- */
-
-typedef struct lookup_ctx_t {
-  sim_t *s;
-  uint64_t started;
-} lookup_ctx_t;
 
 static void
 measured_cb(void *ctx, const nn_dht_lookup_result_t *res)
@@ -548,14 +537,15 @@ run_events(sim_t *s, uint64_t until, FILE *log, const char *phase)
       node_join(s, victim, random_live(s, 1));
       s->st.joins++;
       /* publish once the self-lookup had time to fill the table */
-      event_t p = { .t = s->now + 5000, .kind = EV_TICK + 100, .node = victim, .gen = s->nodes[victim].gen };
+      event_t p = { .t = s->now + 5000, .kind = EV_PUBLISH, .node = victim, .gen = s->nodes[victim].gen };
       push(s, p);
       break;
     }
-    default: /* EV_TICK + 100: delayed publish; EV_TICK + 101: a warm-up lookup */
+    case EV_PUBLISH:
+    case EV_WARMUP:
       if (!s->nodes[e.node].alive || e.gen != s->nodes[e.node].gen)
         break;
-      if (e.kind == EV_TICK + 100) {
+      if (e.kind == EV_PUBLISH) {
         node_publish(s, e.node);
       } else {
         nn_node_id_t target;
@@ -666,7 +656,7 @@ sim_dht_run(const sim_dht_cfg_t *cfg, sim_dht_stats_t *out, FILE *log)
   for (uint32_t i = 0; i < s.n; i++)
     for (int j = 0; j < 3; j++)
       if (!s.nodes[i].adversary) {
-        event_t e = { .t = s.now + rnd(&s) % 600000, .kind = EV_TICK + 101, .node = i, .gen = s.nodes[i].gen };
+        event_t e = { .t = s.now + rnd(&s) % 600000, .kind = EV_WARMUP, .node = i, .gen = s.nodes[i].gen };
         push(&s, e);
       }
   run_events(&s, s.now + 630000, log, "warm-up");
