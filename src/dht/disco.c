@@ -747,10 +747,15 @@ boot_schedule_retry(nn_disco_t *d)
   if (!d->n_dns)
     snprintf(names, sizeof(names), "(none configured)");
   uint32_t delay = d->boot_delay_ms ? d->boot_delay_ms : d->cfg.boot_retry_min_ms;
-  snprintf(d->st.status, sizeof(d->st.status),
+  /* formatted in full, then cut to the status field (a long seed list may not fit) */
+  char line[sizeof(names) + 200];
+  snprintf(line, sizeof(line),
            "no reachable bootstrap peer: tried %u addresses from the peer store, %u from DNS seeds %s, "
            "%u --peer addresses; retrying in %.3g s",
            d->tried_ps, d->tried_dns, names, d->tried_peer, delay / 1000.0);
+  size_t ll = strlen(line) < sizeof(d->st.status) - 1 ? strlen(line) : sizeof(d->st.status) - 1;
+  memcpy(d->st.status, line, ll);
+  d->st.status[ll] = '\0';
   d->st.boot_retries++;
   d->st.boot_delay_ms = delay;
   d->st.boot_retry_at_ms = mono_ms() + delay;

@@ -1,0 +1,109 @@
+/**
+ * \file dandelion.h
+ * \brief The Dandelion++ broadcast core, sans-I/O (Fanti et al. 2018, with Monero's deployed
+ * choices): per-node epochs, 2 outbound stem relays per epoch, per-source pinning, own
+ * transactions always stemmed, exponential embargo timers, a stempool kept apart from the
+ * mempool, and announce-then-fetch diffusion for the fluff phase.
+ *
+ * Peers are opaque uint32 handles the caller assigns. The caller delivers stem transactions,
+ * fluffed transactions, INVs and GETDATAs as they arrive; the core answers through the io
+ * callbacks. Time is passed in; randomness is injected, so a run replays byte for byte.
+ */
+#ifndef NN_DANDELION_DANDELION_H
+#define NN_DANDELION_DANDELION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/rand.h"
+#include "crypto/types.h"
+
+typedef struct nn_dl_t nn_dl_t;
+
+/** How the node's own transactions leave it. */
+typedef enum nn_route_t {
+  NN_ROUTE_DIRECT = 0,        /**< fluffed at once: the baseline, no origin hiding */
+  NN_ROUTE_DANDELION = 1,     /**< stem then fluff (default) */
+  NN_ROUTE_MIXNET = 2,        /**< not available yet (mixnet issue): nn_dl_new refuses it */
+  NN_ROUTE_DANDELION_MIXNET = 3 /**< not available yet (mixnet issue): nn_dl_new refuses it */
+} nn_route_t;
+
+/** 1 when this build implements \a mode; nn_dl_new returns NN_ERR_ARG for the others. */
+int nn_dl_route_available(nn_route_t mode);
+/** A short description, e.g. "mixnet (not available yet)"; never NULL. */
+const char *nn_dl_route_str(nn_route_t mode);
+
+typedef struct nn_dl_io_t {
+  void (*send_stem)(void *ctx, uint32_t peer, const uint8_t *tx, size_t len);
+  void (*send_inv)(void *ctx, uint32_t peer, const nn_hash_t *id);
+  void (*send_getdata)(void *ctx, uint32_t peer, const nn_hash_t *id);
+  /** The answer to a GETDATA (only ever from the mempool). */
+  void (*send_tx)(void *ctx, uint32_t peer, const uint8_t *tx, size_t len);
+  /** A new transaction entered the mempool (the node/app sees it). */
+  void (*deliver)(void *ctx, const uint8_t *tx, size_t len);
+  void *ctx;
+} nn_dl_io_t;
+
+typedef struct nn_dl_cfg_t {
+  nn_route_t route;           /**< NN_ROUTE_DANDELION */
+  double fluff_prob;          /**< q, per node per epoch (0.1; accepted 0.05..0.5) */
+  uint32_t epoch_ms;          /**< epoch length (600,000) ... */
+  uint32_t epoch_jitter_ms;   /**< ... +/- uniform up to this (30,000), so epochs desynchronise */
+  uint32_t embargo_base_ms;   /**< embargo = base (5,000) ... */
+  uint32_t embargo_mean_ms;   /**< ... + exponential with this mean (39,000, Monero) */
+  uint32_t inv_mean_in_ms;    /**< INV delay to an inbound peer: exponential, mean (5,000) */
+  uint32_t inv_mean_out_ms;   /**< INV delay to an outbound peer: exponential, mean (2,000) */
+  uint32_t request_timeout_ms;/**< an unanswered GETDATA may be re-sent to a later announcer (30,000) */
+  size_t max_tx_bytes;        /**< largest transaction accepted (8 MiB) */
+  size_t max_peers;           /**< peers, hence per-peer pinning entries (256) */
+  size_t stem_max_count;      /**< stempool cap, oldest evicted (1,000) */
+  size_t stem_max_bytes;      /**< (64 MiB) */
+  size_t mem_max_count;       /**< mempool cap, oldest evicted (10,000) */
+  size_t mem_max_bytes;       /**< (256 MiB) */
+  size_t max_pending_inv;     /**< scheduled announcements; beyond, new ones are dropped (65,536) */
+  size_t max_requests;        /**< outstanding GETDATAs (4,096) */
+  const nn_rng_t *rng;        /**< NULL = OpenSSL's CSPRNG */
+} nn_dl_cfg_t;
+
+void nn_dl_cfg_default(nn_dl_cfg_t *cfg);
+
+nn_err_t nn_dl_new(nn_dl_t **out, const nn_dl_cfg_t *cfg, const nn_dl_io_t *io, uint64_t now_ms);
+void nn_dl_free(nn_dl_t *dl);
+
+/** A connected peer; \a outbound peers (we dialled them) are the only stem relays.
+ *  NN_ERR_NOSPACE past max_peers, NN_ERR_ARG if already present. */
+nn_err_t nn_dl_peer_add(nn_dl_t *dl, uint32_t peer, int outbound, uint64_t now_ms);
+/** A peer went away; a stem relay is replaced for the rest of the epoch. */
+void nn_dl_peer_remove(nn_dl_t *dl, uint32_t peer, uint64_t now_ms);
+
+/** Our own transaction: stemmed (always, even in a fluff epoch) unless route is DIRECT.
+ *  NN_ERR_TOO_LONG above max_tx_bytes, NN_ERR_ARG when empty. A duplicate is NN_OK, ignored. */
+nn_err_t nn_dl_submit(nn_dl_t *dl, const uint8_t *tx, size_t len, uint64_t now_ms);
+/** A stem transaction from \a peer. */
+nn_err_t nn_dl_on_stem(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len, uint64_t now_ms);
+/** A fluffed transaction from \a peer (a GETDATA answer, or pushed). */
+nn_err_t nn_dl_on_fluff(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len, uint64_t now_ms);
+/** An announcement: an id not in the mempool is requested from this, the first, announcer. */
+void nn_dl_on_inv(nn_dl_t *dl, uint32_t peer, const nn_hash_t *id, uint64_t now_ms);
+/** A request: answered with send_tx from the mempool only, never from the stempool. */
+void nn_dl_on_getdata(nn_dl_t *dl, uint32_t peer, const nn_hash_t *id, uint64_t now_ms);
+
+/** 1 if \a id is in the mempool. The stempool is never consulted (no probing). */
+int nn_dl_have(const nn_dl_t *dl, const nn_hash_t *id);
+
+void nn_dl_tick(nn_dl_t *dl, uint64_t now_ms);
+/** When nn_dl_tick should next run (UINT64_MAX if never). */
+uint64_t nn_dl_deadline(const nn_dl_t *dl);
+
+/* Introspection, for tests, the simulator and the status page. */
+int nn_dl_fluff_epoch(const nn_dl_t *dl);
+/** The stem relays of this epoch (0..2) into \a out; returns the count. */
+size_t nn_dl_relays(const nn_dl_t *dl, uint32_t out[2]);
+uint64_t nn_dl_epoch_end(const nn_dl_t *dl);
+typedef struct nn_dl_stats_t {
+  size_t stem_count, stem_bytes, mem_count, mem_bytes, pending_inv, requests;
+  uint64_t epochs, fluff_epochs, embargo_fired, evicted, inv_dropped, refused;
+} nn_dl_stats_t;
+void nn_dl_stats(const nn_dl_t *dl, nn_dl_stats_t *st);
+
+#endif

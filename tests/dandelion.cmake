@@ -1,0 +1,1 @@
+nepnet_test(test_dandelion)

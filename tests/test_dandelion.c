@@ -1,0 +1,356 @@
+/*
+ * The Dandelion++ core (src/dandelion/dandelion.h): stem routing and pinning, epoch roles,
+ * embargo fail-safe, stempool privacy, dedup, INV diffusion, GETDATA, caps, routing modes.
+ * Every random draw comes from a seeded nn_drbg_t, so a failure replays exactly.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "crypto/rand.h"
+#include "crypto/sha3.h"
+#include "dandelion/dandelion.h"
+
+typedef struct rec_t {
+  uint32_t stem_peer[64]; size_t nstem;
+  uint32_t inv_peer[256]; uint64_t inv_at[256]; size_t ninv;
+  uint32_t gd_peer[16]; size_t ngd;
+  size_t ntx, ndeliver;
+  uint64_t now;
+} rec_t;
+
+static void r_stem(void *c, uint32_t p, const uint8_t *t, size_t l) { (void)t; (void)l; rec_t *r = c; if (r->nstem < 64) r->stem_peer[r->nstem++] = p; }
+static void r_inv(void *c, uint32_t p, const nn_hash_t *id) { (void)id; rec_t *r = c; if (r->ninv < 256) { r->inv_peer[r->ninv] = p; r->inv_at[r->ninv++] = r->now; } }
+static void r_gd(void *c, uint32_t p, const nn_hash_t *id) { (void)id; rec_t *r = c; if (r->ngd < 16) r->gd_peer[r->ngd++] = p; }
+static void r_tx(void *c, uint32_t p, const uint8_t *t, size_t l) { (void)p; (void)t; (void)l; ((rec_t *)c)->ntx++; }
+static void r_del(void *c, const uint8_t *t, size_t l) { (void)t; (void)l; ((rec_t *)c)->ndeliver++; }
+
+static nn_drbg_t g_drbg;
+static nn_rng_t g_rng;
+static rec_t g_rec;
+
+/* A node with outbound peers 1..nout and inbound peers 100..100+nin-1. */
+static nn_dl_t *mk(nn_dl_cfg_t *cfg, uint64_t seed, int nout, int nin) {
+  nn_drbg_init_u64(&g_drbg, seed);
+  g_rng = nn_drbg_rng(&g_drbg);
+  memset(&g_rec, 0, sizeof g_rec);
+  cfg->rng = &g_rng;
+  nn_dl_io_t io = {r_stem, r_inv, r_gd, r_tx, r_del, &g_rec};
+  nn_dl_t *dl = NULL;
+  assert_int_equal(nn_dl_new(&dl, cfg, &io, 0), NN_OK);
+  for (int i = 1; i <= nout; i++) assert_int_equal(nn_dl_peer_add(dl, (uint32_t)i, 1, 0), NN_OK);
+  for (int i = 0; i < nin; i++) assert_int_equal(nn_dl_peer_add(dl, (uint32_t)(100 + i), 0, 0), NN_OK);
+  return dl;
+}
+
+static nn_hash_t idof(const uint8_t *t, size_t l) { nn_hash_t h; assert_int_equal(nn_sha3_256(&h, t, l), NN_OK); return h; }
+
+/* Advance a node in virtual time to \a until, ticking at each deadline. */
+static void run(nn_dl_t *dl, uint64_t until) {
+  for (;;) {
+    uint64_t d = nn_dl_deadline(dl);
+    if (d > until) break;
+    g_rec.now = d;
+    nn_dl_tick(dl, d);
+  }
+  g_rec.now = until;
+}
+
+/* Find a seed whose first epoch has the wanted role. */
+static nn_dl_t *mk_role(nn_dl_cfg_t *cfg, int fluff, int nout, int nin) {
+  for (uint64_t s = 1; s < 1000; s++) {
+    nn_dl_t *dl = mk(cfg, s, nout, nin);
+    if (nn_dl_fluff_epoch(dl) == fluff) return dl;
+    nn_dl_free(dl);
+  }
+  fail();
+  return NULL;
+}
+
+static int outbound(uint32_t p) { return p >= 1 && p < 100; }
+
+static void test_own_always_stemmed(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  cfg.fluff_prob = 0.5;
+  nn_dl_t *dl = mk_role(&cfg, 1, 3, 3);
+  uint8_t tx[] = "own transaction";
+  assert_int_equal(nn_dl_submit(dl, tx, sizeof tx, 0), NN_OK);
+  assert_int_equal(g_rec.nstem, 1);
+  assert_true(outbound(g_rec.stem_peer[0]));
+  assert_int_equal(g_rec.ninv, 0);
+  nn_hash_t id = idof(tx, sizeof tx);
+  assert_false(nn_dl_have(dl, &id));
+  nn_dl_free(dl);
+}
+
+static void test_stem_outbound_only_and_fluff_epoch(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_t *dl = mk_role(&cfg, 0, 4, 8);
+  for (int i = 0; i < 40; i++) {
+    uint8_t tx[8] = {1, (uint8_t)i};
+    assert_int_equal(nn_dl_on_stem(dl, (uint32_t)(100 + i % 8), tx, sizeof tx, 0), NN_OK);
+  }
+  assert_int_equal(g_rec.nstem, 40);
+  for (size_t i = 0; i < g_rec.nstem; i++) assert_true(outbound(g_rec.stem_peer[i]));
+  assert_int_equal(g_rec.ndeliver, 0);
+  nn_dl_free(dl);
+  /* In a fluff epoch a received stem tx is fluffed, not stemmed. */
+  cfg.fluff_prob = 0.5;
+  dl = mk_role(&cfg, 1, 4, 2);
+  uint8_t tx[] = "relayed";
+  assert_int_equal(nn_dl_on_stem(dl, 100, tx, sizeof tx, 0), NN_OK);
+  assert_int_equal(g_rec.nstem, 0);
+  assert_int_equal(g_rec.ndeliver, 1);
+  nn_hash_t id = idof(tx, sizeof tx);
+  assert_true(nn_dl_have(dl, &id));
+  nn_dl_free(dl);
+}
+
+static void test_pinning(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_t *dl = mk_role(&cfg, 0, 5, 20);
+  uint32_t pin[20];
+  int used[2] = {0, 0};
+  uint32_t rel[2];
+  assert_int_equal(nn_dl_relays(dl, rel), 2);
+  assert_int_not_equal(rel[0], rel[1]);
+  for (int round = 0; round < 3; round++)
+    for (int p = 0; p < 20; p++) {
+      uint8_t tx[8] = {2, (uint8_t)round, (uint8_t)p};
+      size_t before = g_rec.nstem;
+      assert_int_equal(nn_dl_on_stem(dl, (uint32_t)(100 + p), tx, sizeof tx, 0), NN_OK);
+      assert_int_equal(g_rec.nstem, before + 1);
+      uint32_t to = g_rec.stem_peer[before];
+      if (round == 0) pin[p] = to; else assert_int_equal(to, pin[p]);
+      assert_true(to == rel[0] || to == rel[1]);
+      used[to == rel[1]]++;
+      g_rec.nstem = 0;
+    }
+  assert_true(used[0] > 0 && used[1] > 0);
+  /* A new epoch re-draws the relays (5 outbound peers: over several epochs they change). */
+  int changed = 0;
+  for (int e = 0; e < 6 && !changed; e++) {
+    run(dl, nn_dl_epoch_end(dl));
+    uint32_t r2[2];
+    assert_int_equal(nn_dl_relays(dl, r2), 2);
+    if (!((r2[0] == rel[0] && r2[1] == rel[1]) || (r2[0] == rel[1] && r2[1] == rel[0]))) changed = 1;
+  }
+  assert_true(changed);
+  nn_dl_free(dl);
+}
+
+static void test_relay_replaced(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_t *dl = mk_role(&cfg, 0, 3, 1);
+  uint32_t rel[2];
+  nn_dl_relays(dl, rel);
+  uint8_t tx[] = "a";
+  nn_dl_on_stem(dl, 100, tx, sizeof tx, 0);
+  uint32_t gone = g_rec.stem_peer[0];
+  nn_dl_peer_remove(dl, gone, 0);
+  assert_int_equal(nn_dl_relays(dl, rel), 2);
+  assert_true(rel[0] != gone && rel[1] != gone);
+  uint8_t tx2[] = "b";
+  nn_dl_on_stem(dl, 100, tx2, sizeof tx2, 0);
+  assert_int_equal(g_rec.nstem, 2);
+  assert_int_not_equal(g_rec.stem_peer[1], gone);
+  nn_dl_free(dl);
+}
+
+static void test_fluff_probability(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  cfg.fluff_prob = 0.2;
+  nn_dl_t *dl = mk(&cfg, 7, 3, 0);
+  for (int e = 0; e < 4000; e++) run(dl, nn_dl_epoch_end(dl));
+  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  double f = (double)st.fluff_epochs / (double)st.epochs;
+  /* sd = sqrt(.2*.8/4001) = 0.0063; +/-0.03 is 4.7 sd (deterministic seed anyway). */
+  assert_true(f > 0.17 && f < 0.23);
+  nn_dl_free(dl);
+}
+
+static void test_embargo_blackhole(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_t *dl = mk_role(&cfg, 0, 2, 2);
+  uint8_t tx[] = "black-holed";
+  nn_hash_t id = idof(tx, sizeof tx);
+  assert_int_equal(nn_dl_on_stem(dl, 100, tx, sizeof tx, 1000), NN_OK);
+  assert_int_equal(g_rec.nstem, 1);  /* the relay swallows it: nothing ever comes back */
+  uint64_t d = nn_dl_deadline(dl);
+  assert_true(d >= 1000 + cfg.embargo_base_ms);
+  nn_dl_tick(dl, d - 1);
+  assert_false(nn_dl_have(dl, &id));
+  assert_int_equal(g_rec.ndeliver, 0);
+  nn_dl_tick(dl, d);
+  assert_true(nn_dl_have(dl, &id));
+  assert_int_equal(g_rec.ndeliver, 1);
+  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  assert_int_equal(st.embargo_fired, 1);
+  assert_int_equal(st.stem_count, 0);
+  nn_dl_free(dl);
+}
+
+static void test_stempool_probe(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_t *dl = mk_role(&cfg, 0, 2, 2);
+  uint8_t tx[] = "stem only";
+  nn_hash_t id = idof(tx, sizeof tx);
+  nn_dl_on_stem(dl, 100, tx, sizeof tx, 0);
+  assert_false(nn_dl_have(dl, &id));
+  nn_dl_on_getdata(dl, 101, &id, 0);
+  assert_int_equal(g_rec.ntx, 0);  /* a getdata for a stem-only tx gets nothing */
+  /* An INV for it is requested like an unknown id (not asking would reveal it). */
+  nn_dl_on_inv(dl, 101, &id, 0);
+  assert_int_equal(g_rec.ngd, 1);
+  assert_int_equal(nn_dl_on_fluff(dl, 101, tx, sizeof tx, 10), NN_OK);
+  assert_true(nn_dl_have(dl, &id));
+  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  assert_int_equal(st.stem_count, 0);
+  nn_dl_on_getdata(dl, 101, &id, 10);
+  assert_int_equal(g_rec.ntx, 1);
+  run(dl, 10 + 10 * 60000);
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.embargo_fired, 0);  /* embargo cancelled */
+  nn_dl_free(dl);
+}
+
+static void test_dedup(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_t *dl = mk_role(&cfg, 0, 2, 2);
+  uint8_t tx[] = "dup";
+  nn_dl_on_stem(dl, 100, tx, sizeof tx, 0);
+  nn_dl_on_stem(dl, 101, tx, sizeof tx, 0);
+  nn_dl_submit(dl, tx, sizeof tx, 0);
+  assert_int_equal(g_rec.nstem, 1);
+  nn_dl_on_fluff(dl, 100, tx, sizeof tx, 0);
+  nn_dl_on_fluff(dl, 101, tx, sizeof tx, 0);
+  assert_int_equal(g_rec.ndeliver, 1);
+  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  assert_int_equal(st.mem_count, 1);
+  assert_int_equal(st.pending_inv, 3);  /* 4 peers but the first sender */
+  nn_dl_free(dl);
+}
+
+static void test_inv_diffusion(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_t *dl = mk(&cfg, 3, 4, 6);
+  uint8_t tx[] = "fluffed";
+  nn_dl_on_fluff(dl, 2, tx, sizeof tx, 0);
+  assert_int_equal(g_rec.ninv, 0);  /* nothing at once */
+  run(dl, 10 * 60000 - 60000);
+  assert_int_equal(g_rec.ninv, 9);
+  int seen[200] = {0};
+  int distinct_times = 0;
+  for (size_t i = 0; i < g_rec.ninv; i++) {
+    assert_int_not_equal(g_rec.inv_peer[i], 2);
+    assert_true(g_rec.inv_at[i] > 0);
+    seen[g_rec.inv_peer[i]]++;
+    if (i && g_rec.inv_at[i] != g_rec.inv_at[i - 1]) distinct_times++;
+  }
+  for (int p = 1; p <= 4; p++) assert_int_equal(seen[p], p == 2 ? 0 : 1);
+  for (int p = 100; p < 106; p++) assert_int_equal(seen[p], 1);
+  assert_true(distinct_times >= 5);  /* independent delays */
+  /* Another node receiving the INV asks the first announcer only. */
+  nn_hash_t id = idof(tx, sizeof tx);
+  nn_dl_t *b = dl;
+  (void)b;
+  nn_dl_free(dl);
+  dl = mk(&cfg, 4, 3, 0);
+  nn_dl_on_inv(dl, 2, &id, 0);
+  nn_dl_on_inv(dl, 3, &id, 1);
+  assert_int_equal(g_rec.ngd, 1);
+  assert_int_equal(g_rec.gd_peer[0], 2);
+  nn_dl_free(dl);
+}
+
+static void test_caps(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  cfg.mem_max_count = 3;
+  cfg.stem_max_bytes = 100;
+  nn_dl_t *dl = mk_role(&cfg, 0, 2, 1);
+  uint8_t t[5][8];
+  for (int i = 0; i < 5; i++) { memset(t[i], i + 1, 8); nn_dl_on_fluff(dl, 100, t[i], 8, (uint64_t)i); }
+  nn_hash_t id0 = idof(t[0], 8), id1 = idof(t[1], 8), id4 = idof(t[4], 8);
+  assert_false(nn_dl_have(dl, &id0));
+  assert_false(nn_dl_have(dl, &id1));
+  assert_true(nn_dl_have(dl, &id4));
+  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  assert_int_equal(st.mem_count, 3);
+  assert_int_equal(st.evicted, 2);
+  /* Stempool by bytes: 3 x 40 bytes with a 100-byte cap keeps the last 2. */
+  for (int i = 0; i < 3; i++) { uint8_t x[40]; memset(x, 0x50 + i, 40); nn_dl_on_stem(dl, 100, x, 40, 0); }
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.stem_count, 2);
+  assert_int_equal(st.stem_bytes, 80);
+  nn_dl_free(dl);
+}
+
+static void test_oversized_and_modes(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  cfg.max_tx_bytes = 16;
+  nn_dl_t *dl = mk(&cfg, 9, 2, 1);
+  uint8_t big[17] = {0};
+  assert_int_equal(nn_dl_submit(dl, big, 17, 0), NN_ERR_TOO_LONG);
+  assert_int_equal(nn_dl_on_stem(dl, 100, big, 17, 0), NN_ERR_TOO_LONG);
+  assert_int_equal(nn_dl_on_fluff(dl, 100, big, 17, 0), NN_ERR_TOO_LONG);
+  assert_int_equal(nn_dl_submit(dl, big, 16, 0), NN_OK);
+  nn_dl_free(dl);
+  /* DIRECT: own tx fluffed at once. */
+  nn_dl_cfg_default(&cfg);
+  cfg.route = NN_ROUTE_DIRECT;
+  dl = mk(&cfg, 9, 2, 1);
+  uint8_t tx[] = "direct";
+  nn_hash_t id = idof(tx, sizeof tx);
+  assert_int_equal(nn_dl_submit(dl, tx, sizeof tx, 0), NN_OK);
+  assert_int_equal(g_rec.nstem, 0);
+  assert_true(nn_dl_have(dl, &id));
+  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  assert_int_equal(st.pending_inv, 3);
+  nn_dl_free(dl);
+  /* Mixnet modes refused; q out of range refused. */
+  nn_dl_io_t io = {0};
+  nn_dl_t *x = (nn_dl_t *)1;
+  nn_dl_cfg_default(&cfg);
+  cfg.route = NN_ROUTE_MIXNET;
+  assert_int_equal(nn_dl_new(&x, &cfg, &io, 0), NN_ERR_ARG);
+  assert_null(x);
+  cfg.route = NN_ROUTE_DANDELION_MIXNET;
+  assert_int_equal(nn_dl_new(&x, &cfg, &io, 0), NN_ERR_ARG);
+  assert_non_null(strstr(nn_dl_route_str(NN_ROUTE_MIXNET), "not available"));
+  cfg.route = NN_ROUTE_DANDELION;
+  cfg.fluff_prob = 0.6;
+  assert_int_equal(nn_dl_new(&x, &cfg, &io, 0), NN_ERR_ARG);
+  nn_dl_free(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_own_always_stemmed),
+      cmocka_unit_test(test_stem_outbound_only_and_fluff_epoch),
+      cmocka_unit_test(test_pinning),
+      cmocka_unit_test(test_relay_replaced),
+      cmocka_unit_test(test_fluff_probability),
+      cmocka_unit_test(test_embargo_blackhole),
+      cmocka_unit_test(test_stempool_probe),
+      cmocka_unit_test(test_dedup),
+      cmocka_unit_test(test_inv_diffusion),
+      cmocka_unit_test(test_caps),
+      cmocka_unit_test(test_oversized_and_modes),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
