@@ -27,7 +27,10 @@ static void r_stem(void *c, uint32_t p, const uint8_t *t, size_t l) { (void)t; (
 static void r_inv(void *c, uint32_t p, const nn_hash_t *id) { (void)id; rec_t *r = c; if (r->ninv < 256) { r->inv_peer[r->ninv] = p; r->inv_at[r->ninv++] = r->now; } }
 static void r_gd(void *c, uint32_t p, const nn_hash_t *id) { (void)id; rec_t *r = c; if (r->ngd < 16) r->gd_peer[r->ngd++] = p; }
 static void r_tx(void *c, uint32_t p, const uint8_t *t, size_t l) { (void)p; (void)t; (void)l; ((rec_t *)c)->ntx++; }
-static void r_del(void *c, const uint8_t *t, size_t l) { (void)t; (void)l; ((rec_t *)c)->ndeliver++; }
+static void r_del(void *c, const uint8_t *t, size_t l, nn_dl_via_t via, uint32_t from) {
+  (void)t; (void)l; (void)via; (void)from;
+  ((rec_t *)c)->ndeliver++;
+}
 
 static nn_drbg_t g_drbg;
 static nn_rng_t g_rng;

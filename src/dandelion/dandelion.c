@@ -228,7 +228,7 @@ static void announce(nn_dl_t *dl, const nn_hash_t *id, uint32_t from, uint64_t n
 
 /* \a t (stem, or NULL with data) enters the mempool: deliver and announce. */
 static nn_err_t to_mempool(nn_dl_t *dl, dl_tx_t *t, const nn_hash_t *id, const uint8_t *data,
-                           size_t len, uint32_t from, uint64_t now) {
+                           size_t len, uint32_t from, nn_dl_via_t via, uint64_t now) {
   if (t) { /* promote: cancel the embargo by leaving the stempool */
     nn_hash_t tid = t->id;
     uint8_t *d = t->data; size_t l = t->len;
@@ -243,7 +243,7 @@ static nn_err_t to_mempool(nn_dl_t *dl, dl_tx_t *t, const nn_hash_t *id, const u
   if (!t) return NN_ERR_NOMEM;
   req_forget(dl, &t->id);
   nn_hash_t tid = t->id;
-  if (dl->io.deliver) dl->io.deliver(dl->io.ctx, t->data, t->len);
+  if (dl->io.deliver) dl->io.deliver(dl->io.ctx, t->data, t->len, via, from);
   announce(dl, &tid, from, now);
   return NN_OK;
 }
@@ -261,7 +261,7 @@ static nn_err_t stem(nn_dl_t *dl, const nn_hash_t *id, const uint8_t *tx, size_t
   dl_tx_t *t = tx_add(dl, id, tx, len, ST_STEM);
   if (!t) return NN_ERR_NOMEM;
   t->embargo_at = now + dl->cfg.embargo_base_ms + rnd_exp(dl, dl->cfg.embargo_mean_ms);
-  if (relay != NO_PEER && dl->io.send_stem) dl->io.send_stem(dl->io.ctx, relay, tx, len);
+  if (relay != NO_PEER && dl->io.send_stem) { dl->st.stems_out++; dl->io.send_stem(dl->io.ctx, relay, tx, len); }
   return NN_OK;
 }
 
@@ -319,7 +319,7 @@ nn_err_t nn_dl_submit(nn_dl_t *dl, const uint8_t *tx, size_t len, uint64_t now) 
   nn_err_t e = check(dl, tx, len, &id);
   if (e) return e;
   if (tx_find(dl, &id)) return NN_OK;
-  if (dl->cfg.route == NN_ROUTE_DIRECT) return to_mempool(dl, NULL, &id, tx, len, NO_PEER, now);
+  if (dl->cfg.route == NN_ROUTE_DIRECT) return to_mempool(dl, NULL, &id, tx, len, NO_PEER, NN_DL_VIA_DIRECT, now);
   /* Always stemmed, even in a fluff epoch: fluffing our own would make us the first fluffer. */
   return stem(dl, &id, tx, len, pinned_relay(dl, &dl->own_pin, NO_PEER), now);
 }
@@ -331,9 +331,13 @@ nn_err_t nn_dl_on_stem(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len
   if (tx_find(dl, &id)) return NN_OK;
   dl_peer_t *p = peer_find(dl, peer);
   if (!p) return NN_ERR_ARG;
-  if (dl->fluff) return to_mempool(dl, NULL, &id, tx, len, peer, now);
+  dl->st.stems_in++;
+  if (dl->fluff) { dl->st.stem_fluffed++; return to_mempool(dl, NULL, &id, tx, len, peer, NN_DL_VIA_STEM_FLUFF, now); }
   uint32_t relay = pinned_relay(dl, &p->pin, peer);
-  if (relay == NO_PEER) return to_mempool(dl, NULL, &id, tx, len, peer, now);  /* nowhere to stem */
+  if (relay == NO_PEER) { /* nowhere to stem */
+    dl->st.stem_fluffed++;
+    return to_mempool(dl, NULL, &id, tx, len, peer, NN_DL_VIA_STEM_FLUFF, now);
+  }
   return stem(dl, &id, tx, len, relay, now);
 }
 
@@ -343,7 +347,7 @@ nn_err_t nn_dl_on_fluff(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t le
   if (e) return e;
   dl_tx_t *t = tx_find(dl, &id);
   if (t && t->state == ST_MEM) return NN_OK;
-  return to_mempool(dl, t, &id, tx, len, peer, now);
+  return to_mempool(dl, t, &id, tx, len, peer, NN_DL_VIA_FLUFF, now);
 }
 
 void nn_dl_on_inv(nn_dl_t *dl, uint32_t peer, const nn_hash_t *id, uint64_t now) {
@@ -379,7 +383,7 @@ void nn_dl_tick(nn_dl_t *dl, uint64_t now) {
     dl_tx_t *t = &dl->txs[i];
     if (t->state == ST_STEM && now >= t->embargo_at) {
       dl->st.embargo_fired++;
-      if (to_mempool(dl, t, NULL, NULL, 0, NO_PEER, now)) { i++; continue; }
+      if (to_mempool(dl, t, NULL, NULL, 0, NO_PEER, NN_DL_VIA_EMBARGO, now)) { i++; continue; }
       i = 0;  /* the array was reshuffled; rescan (bounded by the stempool cap) */
       continue;
     }
@@ -400,6 +404,16 @@ uint64_t nn_dl_deadline(const nn_dl_t *dl) {
     if (dl->txs[i].state == ST_STEM && dl->txs[i].embargo_at < d) d = dl->txs[i].embargo_at;
   for (size_t i = 0; i < dl->ninv; i++) if (dl->invs[i].at < d) d = dl->invs[i].at;
   return d;
+}
+
+const char *nn_dl_via_str(nn_dl_via_t via) {
+  switch (via) {
+  case NN_DL_VIA_FLUFF: return "fluff";
+  case NN_DL_VIA_STEM_FLUFF: return "stem-fluff";
+  case NN_DL_VIA_EMBARGO: return "embargo";
+  case NN_DL_VIA_DIRECT: return "direct";
+  }
+  return "?";
 }
 
 int nn_dl_fluff_epoch(const nn_dl_t *dl) { return dl->fluff; }

@@ -33,14 +33,28 @@ int nn_dl_route_available(nn_route_t mode);
 /** A short description, e.g. "mixnet (not available yet)"; never NULL. */
 const char *nn_dl_route_str(nn_route_t mode);
 
+/** How a transaction entered the mempool (nn_dl_io_t.deliver). */
+typedef enum nn_dl_via_t {
+  NN_DL_VIA_FLUFF = 0,     /**< fluffed to us by \a from (a GETDATA answer or a push) */
+  NN_DL_VIA_STEM_FLUFF = 1,/**< a stem from \a from that we fluffed (fluff epoch, or no relay) */
+  NN_DL_VIA_EMBARGO = 2,   /**< our embargo timer fired on a stem transaction */
+  NN_DL_VIA_DIRECT = 3     /**< our own, route DIRECT: fluffed at once */
+} nn_dl_via_t;
+const char *nn_dl_via_str(nn_dl_via_t via);
+
+/** No peer (\a from of deliver, when the transaction came from no peer). */
+#define NN_DL_NO_PEER UINT32_MAX
+
 typedef struct nn_dl_io_t {
   void (*send_stem)(void *ctx, uint32_t peer, const uint8_t *tx, size_t len);
   void (*send_inv)(void *ctx, uint32_t peer, const nn_hash_t *id);
   void (*send_getdata)(void *ctx, uint32_t peer, const nn_hash_t *id);
   /** The answer to a GETDATA (only ever from the mempool). */
   void (*send_tx)(void *ctx, uint32_t peer, const uint8_t *tx, size_t len);
-  /** A new transaction entered the mempool (the node/app sees it). */
-  void (*deliver)(void *ctx, const uint8_t *tx, size_t len);
+  /** A new transaction entered the mempool (the node/app sees it), \a via how, from \a from
+   *  (NN_DL_NO_PEER for EMBARGO and DIRECT). The first fluffer of a transaction is the node
+   *  that delivers it with STEM_FLUFF or EMBARGO. */
+  void (*deliver)(void *ctx, const uint8_t *tx, size_t len, nn_dl_via_t via, uint32_t from);
   void *ctx;
 } nn_dl_io_t;
 
@@ -103,6 +117,7 @@ uint64_t nn_dl_epoch_end(const nn_dl_t *dl);
 typedef struct nn_dl_stats_t {
   size_t stem_count, stem_bytes, mem_count, mem_bytes, pending_inv, requests;
   uint64_t epochs, fluff_epochs, embargo_fired, evicted, inv_dropped, refused;
+  uint64_t stems_in, stems_out, stem_fluffed; /**< stems received, relayed onward, fluffed here */
 } nn_dl_stats_t;
 void nn_dl_stats(const nn_dl_t *dl, nn_dl_stats_t *st);
 
