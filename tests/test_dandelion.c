@@ -234,9 +234,11 @@ static void test_dedup(void **s) {
   nn_dl_t *dl = mk_role(&cfg, 0, 2, 2);
   uint8_t tx[] = "dup";
   nn_dl_on_stem(dl, 100, tx, sizeof tx, 0);
-  nn_dl_on_stem(dl, 101, tx, sizeof tx, 0);
+  nn_dl_on_stem(dl, 101, tx, sizeof tx, 0);  /* came back: a loop, passed on once to the other relay */
   nn_dl_submit(dl, tx, sizeof tx, 0);
-  assert_int_equal(g_rec.nstem, 1);
+  nn_dl_on_stem(dl, 100, tx, sizeof tx, 0);  /* and never again */
+  assert_int_equal(g_rec.nstem, 2);
+  assert_true(g_rec.stem_peer[0] != g_rec.stem_peer[1]);
   nn_dl_on_fluff(dl, 100, tx, sizeof tx, 0);
   nn_dl_on_fluff(dl, 101, tx, sizeof tx, 0);
   assert_int_equal(g_rec.ndeliver, 1);
@@ -341,6 +343,199 @@ static void test_oversized_and_modes(void **s) {
   nn_dl_free(NULL);
 }
 
+/* ---- the hash index and FIFO order behind the pools and the request set ---- */
+
+typedef struct cnt_t { size_t stem, inv, getdata, tx, deliver; } cnt_t;
+static void c_stem(void *c, uint32_t p, const uint8_t *t, size_t l) { (void)p; (void)t; (void)l; ((cnt_t *)c)->stem++; }
+static void c_inv(void *c, uint32_t p, const nn_hash_t *id) { (void)p; (void)id; ((cnt_t *)c)->inv++; }
+static void c_gd(void *c, uint32_t p, const nn_hash_t *id) { (void)p; (void)id; ((cnt_t *)c)->getdata++; }
+static void c_tx(void *c, uint32_t p, const uint8_t *t, size_t l) { (void)p; (void)t; (void)l; ((cnt_t *)c)->tx++; }
+static void c_del(void *c, const uint8_t *t, size_t l, nn_dl_via_t via, uint32_t from) {
+  (void)t; (void)l; (void)via; (void)from;
+  ((cnt_t *)c)->deliver++;
+}
+
+/* A relay-epoch node with 2 outbound peers (1, 2) and inbound 100, counting every callback. */
+static nn_dl_t *mk_count(nn_dl_cfg_t *cfg, cnt_t *c) {
+  for (uint64_t seed = 1; seed < 1000; seed++) {
+    nn_drbg_init_u64(&g_drbg, seed);
+    g_rng = nn_drbg_rng(&g_drbg);
+    cfg->rng = &g_rng;
+    memset(c, 0, sizeof *c);
+    nn_dl_io_t io = {c_stem, c_inv, c_gd, c_tx, c_del, c};
+    nn_dl_t *dl = NULL;
+    assert_int_equal(nn_dl_new(&dl, cfg, &io, 0), NN_OK);
+    if (!nn_dl_fluff_epoch(dl)) {
+      assert_int_equal(nn_dl_peer_add(dl, 1, 1, 0), NN_OK);
+      assert_int_equal(nn_dl_peer_add(dl, 2, 1, 0), NN_OK);
+      assert_int_equal(nn_dl_peer_add(dl, 100, 0, 0), NN_OK);
+      return dl;
+    }
+    nn_dl_free(dl);
+  }
+  fail();
+  return NULL;
+}
+
+static void txbytes(uint8_t out[12], uint32_t tag, uint32_t i) {
+  memcpy(out, "ix", 2);
+  out[2] = (uint8_t)(tag >> 8); out[3] = (uint8_t)tag;
+  for (int k = 0; k < 4; k++) out[4 + k] = (uint8_t)(i >> (24 - 8 * k));
+  memset(out + 8, 0x5a, 4);
+}
+
+/* Thousands of transactions through a small mempool: every lookup finds exactly the newest
+ * cap-many (deletions from the index interleave with insertions all the way). */
+static void test_index_many(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  cfg.mem_max_count = 500;
+  cnt_t c;
+  nn_dl_t *dl = mk_count(&cfg, &c);
+  uint8_t tx[12];
+  for (uint32_t i = 0; i < 5000; i++) {
+    txbytes(tx, 1, i);
+    assert_int_equal(nn_dl_on_fluff(dl, 100, tx, sizeof tx, i), NN_OK);
+    nn_hash_t id = idof(tx, sizeof tx);
+    assert_true(nn_dl_have(dl, &id));
+    if (i >= 500) {
+      txbytes(tx, 1, i - 500);
+      id = idof(tx, sizeof tx);
+      assert_false(nn_dl_have(dl, &id));
+    }
+  }
+  for (uint32_t i = 0; i < 5000; i++) {
+    txbytes(tx, 1, i);
+    nn_hash_t id = idof(tx, sizeof tx);
+    assert_int_equal(nn_dl_have(dl, &id), i >= 4500);
+  }
+  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  assert_int_equal(st.mem_count, 500);
+  assert_int_equal(st.evicted, 4500);
+  assert_int_equal(c.deliver, 5000);
+  /* A duplicate of a held one is ignored; an evicted one comes back as new. */
+  txbytes(tx, 1, 4999);
+  assert_int_equal(nn_dl_on_fluff(dl, 100, tx, sizeof tx, 6000), NN_OK);
+  assert_int_equal(c.deliver, 5000);
+  txbytes(tx, 1, 0);
+  assert_int_equal(nn_dl_on_fluff(dl, 100, tx, sizeof tx, 6000), NN_OK);
+  assert_int_equal(c.deliver, 5001);
+  /* The stempool: the newest 50 of 300 are held (a held one is not stemmed again). */
+  nn_dl_free(dl);
+  nn_dl_cfg_default(&cfg);
+  cfg.stem_max_count = 50;
+  dl = mk_count(&cfg, &c);
+  for (uint32_t i = 0; i < 300; i++) { txbytes(tx, 2, i); assert_int_equal(nn_dl_on_stem(dl, 100, tx, sizeof tx, 0), NN_OK); }
+  assert_int_equal(c.stem, 300);
+  /* a held one that comes back is passed on once more (a loop), then ignored */
+  for (uint32_t i = 250; i < 300; i++) { txbytes(tx, 2, i); nn_dl_on_stem(dl, 100, tx, sizeof tx, 0); }
+  assert_int_equal(c.stem, 350);
+  for (uint32_t i = 250; i < 300; i++) { txbytes(tx, 2, i); nn_dl_on_stem(dl, 100, tx, sizeof tx, 0); }
+  assert_int_equal(c.stem, 350);
+  for (uint32_t i = 0; i < 10; i++) { txbytes(tx, 2, i); nn_dl_on_stem(dl, 100, tx, sizeof tx, 0); }
+  assert_int_equal(c.stem, 360);  /* evicted ones are new again */
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.stem_count, 50);
+  nn_dl_free(dl);
+}
+
+/* A stem transaction promoted to the mempool is its newest entry, so eviction takes the ones
+ * that entered the mempool before it. */
+static void test_promotion_order(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  cfg.mem_max_count = 2;
+  cnt_t c;
+  nn_dl_t *dl = mk_count(&cfg, &c);
+  uint8_t a[] = "A", b[] = "B", cc[] = "C", d[] = "D";
+  nn_hash_t ia = idof(a, sizeof a), ib = idof(b, sizeof b), ic = idof(cc, sizeof cc), id = idof(d, sizeof d);
+  assert_int_equal(nn_dl_on_stem(dl, 100, a, sizeof a, 0), NN_OK);
+  nn_dl_on_fluff(dl, 100, b, sizeof b, 1);
+  nn_dl_on_fluff(dl, 100, cc, sizeof cc, 2);
+  nn_dl_on_fluff(dl, 1, a, sizeof a, 3);  /* A leaves the stempool: B, the oldest, goes */
+  assert_false(nn_dl_have(dl, &ib));
+  assert_true(nn_dl_have(dl, &ic));
+  assert_true(nn_dl_have(dl, &ia));
+  nn_dl_on_fluff(dl, 100, d, sizeof d, 4);  /* then C */
+  assert_false(nn_dl_have(dl, &ic));
+  assert_true(nn_dl_have(dl, &ia));
+  assert_true(nn_dl_have(dl, &id));
+  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  assert_int_equal(st.stem_count, 0);
+  assert_int_equal(st.mem_count, 2);
+  /* The promoted transaction's embargo is gone with it. */
+  uint64_t dd = nn_dl_deadline(dl);
+  nn_dl_tick(dl, nn_dl_epoch_end(dl) - 1);
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.embargo_fired, 0);
+  assert_true(dd <= nn_dl_epoch_end(dl));
+  nn_dl_free(dl);
+}
+
+/* Thousands of outstanding requests: each id is asked once, of its first announcer, until it
+ * arrives or the request times out; the cap holds. */
+static void test_requests_many(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  cnt_t c;
+  nn_dl_t *dl = mk_count(&cfg, &c);
+  uint8_t tx[12];
+  nn_hash_t ids[3000];
+  for (uint32_t i = 0; i < 3000; i++) { txbytes(tx, 3, i); ids[i] = idof(tx, sizeof tx); }
+  for (uint32_t i = 0; i < 3000; i++) nn_dl_on_inv(dl, 1, &ids[i], 0);
+  assert_int_equal(c.getdata, 3000);
+  for (uint32_t i = 0; i < 3000; i++) nn_dl_on_inv(dl, 2, &ids[i], 1);
+  assert_int_equal(c.getdata, 3000);
+  /* 1000 arrive: their requests are forgotten. */
+  for (uint32_t i = 0; i < 1000; i++) { txbytes(tx, 3, i); nn_dl_on_fluff(dl, 1, tx, sizeof tx, 2); }
+  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  assert_int_equal(st.requests, 2000);
+  for (uint32_t i = 0; i < 3000; i++) nn_dl_on_inv(dl, 2, &ids[i], 3);
+  assert_int_equal(c.getdata, 3000);  /* held ones are not asked for, pending ones not again */
+  /* After the timeout the rest may be asked of a later announcer. */
+  for (uint32_t i = 0; i < 3000; i++) nn_dl_on_inv(dl, 100, &ids[i], cfg.request_timeout_ms + 1);
+  assert_int_equal(c.getdata, 5000);
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.requests, 2000);
+  nn_dl_free(dl);
+  /* The cap on outstanding requests. */
+  cfg.max_requests = 100;
+  dl = mk_count(&cfg, &c);
+  for (uint32_t i = 0; i < 3000; i++) nn_dl_on_inv(dl, 1, &ids[i], 0);
+  assert_int_equal(c.getdata, 100);
+  nn_dl_free(dl);
+}
+
+/* Two cores with the same seed index the same ids in different buckets only through their keys:
+ * the index's behaviour (what is found) never depends on the key. */
+static void test_index_key_independent(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  cfg.mem_max_count = 64;
+  cnt_t c;
+  uint8_t tx[12];
+  size_t found[2] = {0, 0};
+  for (int run = 0; run < 2; run++) {
+    nn_dl_t *dl = NULL;
+    nn_drbg_init_u64(&g_drbg, 1000 + (uint64_t)run);
+    g_rng = nn_drbg_rng(&g_drbg);
+    cfg.rng = &g_rng;
+    memset(&c, 0, sizeof c);
+    nn_dl_io_t io = {c_stem, c_inv, c_gd, c_tx, c_del, &c};
+    assert_int_equal(nn_dl_new(&dl, &cfg, &io, 0), NN_OK);
+    assert_int_equal(nn_dl_peer_add(dl, 7, 0, 0), NN_OK);
+    for (uint32_t i = 0; i < 1000; i++) { txbytes(tx, 4, i * 7919u % 1000); nn_dl_on_fluff(dl, 7, tx, sizeof tx, i); }
+    for (uint32_t i = 0; i < 1000; i++) {
+      txbytes(tx, 4, i);
+      nn_hash_t id = idof(tx, sizeof tx);
+      found[run] += (size_t)nn_dl_have(dl, &id);
+    }
+    nn_dl_free(dl);
+  }
+  assert_int_equal(found[0], 64);
+  assert_int_equal(found[1], 64);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_own_always_stemmed),
@@ -354,6 +549,10 @@ int main(void) {
       cmocka_unit_test(test_inv_diffusion),
       cmocka_unit_test(test_caps),
       cmocka_unit_test(test_oversized_and_modes),
+      cmocka_unit_test(test_index_many),
+      cmocka_unit_test(test_promotion_order),
+      cmocka_unit_test(test_requests_many),
+      cmocka_unit_test(test_index_key_independent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

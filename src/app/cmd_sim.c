@@ -1,8 +1,10 @@
 /*
- * `nepnet sim ...`: the simulator front end. Today `sim dht`; `sim dandelion` joins it with the
- * broadcast layer.
+ * `nepnet sim ...`: the simulator front end: `sim dht` (discovery) and `sim dandelion` (the
+ * first-spy attack on Dandelion++ and on two baselines: flooding as Neptune does it today, with
+ * no announcement delay, and Bitcoin-style diffusion, with random per-peer delays).
  */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,10 +13,16 @@
 #include <sys/stat.h>
 
 #include "app/commands.h"
+#include "sim/sim_dandelion.h"
 #include "sim/sim_dht.h"
 
 static const char sim_usage[] =
-  "usage: nepnet sim dht [OPTIONS]\n"
+  "usage: nepnet sim dht [OPTIONS]        DHT lookups (below)\n"
+  "       nepnet sim dandelion [OPTIONS]  first-spy precision/recall of Dandelion++ vs flooding\n"
+  "                                       (Neptune today) and diffusion (Bitcoin)\n"
+  "                                       (nepnet sim dandelion --help)\n"
+  "\n"
+  "nepnet sim dht [OPTIONS]\n"
   "\n"
   "Run N real DHT node cores in virtual time over a latency model (per-pair RTTs 20-300 ms\n"
   "from a six-region model, see sim/latency.h), with churn and colluding adversaries, and\n"
@@ -38,6 +46,269 @@ static const char sim_usage[] =
   "  --relay-hops R     how far a first-round value request is relayed (1-3, default 2)\n"
   "  --quiet            no progress output\n";
 
+static const char sim_dandelion_usage[] =
+  "usage: nepnet sim dandelion [OPTIONS]\n"
+  "\n"
+  "The first-spy attack on Dandelion++ and on two baselines. N nodes in virtual time over the\n"
+  "six-region latency model (sim/latency.h); every honest node runs the real broadcast core\n"
+  "(src/dandelion) and sends one transaction, at times spread over 5 minutes. A fraction p of\n"
+  "the nodes are spies: for each transaction they name the honest node that first told any spy\n"
+  "about it (a STEM, an INV or a TX). For each p the same graph, spies and transactions go\n"
+  "through three protocols:\n"
+  "  dandelion  Dandelion++ with the node's settings (below; nepnetd's balanced preset)\n"
+  "  flooding   what a Neptune node does today: its own transaction, like a relayed one, is\n"
+  "             announced to every peer at once, by every node, with no delay. The baseline\n"
+  "             of the target (Dandelion++ precision at p = 0.1 at most 1/4 of this)\n"
+  "  diffusion  Bitcoin-style flooding: each node announces to each peer after its own random\n"
+  "             (exponential) delay, the --inv-out-ms/--inv-in-ms of the Dandelion++ fluff\n"
+  "             phase. The delays already blur the origin, so this baseline is harder to beat\n"
+  "Printed per p (Fanti et al. 2018): recall, the fraction of transactions attributed to their\n"
+  "origin; precision, the mean over honest nodes v of 1/(transactions attributed to v) when v's\n"
+  "own is among them, else 0; Dandelion++'s precision over each baseline's; and p^2, the floor\n"
+  "for any routing scheme. Once a spy has seen a transaction, later messages carrying it are\n"
+  "dropped: they cannot change its attribution, and that keeps 10,000 nodes to seconds.\n"
+  "\n"
+  "  --nodes N          nodes, spies included (100-1000000, default 10000)\n"
+  "  --outbound D       distinct random peers each node dials; the dialler's stem relays are\n"
+  "                     drawn from these (1-32, default 8)\n"
+  "  --max-inbound I    inbound connections a node accepts (D to 1024-D, default 125)\n"
+  "  --q Q              Dandelion++ fluff probability per node per epoch (0.05-0.5, default 0.1)\n"
+  "  --inv-out-ms MS    mean of the exponential INV delay to an outbound peer, Dandelion++\n"
+  "                     fluff phase and diffusion (0-600000, default 1000, balanced preset)\n"
+  "  --inv-in-ms MS     the same to an inbound peer (0-600000, default 2500, balanced preset)\n"
+  "  --embargo-base-ms MS  Dandelion++ embargo: this constant ... (0-3600000, default 5000)\n"
+  "  --embargo-mean-ms MS  ... plus an exponential with this mean (1-3600000, default 12000);\n"
+  "                     a node's own transaction waits 2 means more\n"
+  "  --p LIST           spy fractions, comma-separated, each in (0, 0.9] and at least one spy,\n"
+  "                     up to 16 values (default 0.05,0.1,0.2,0.3)\n"
+  "  --txs M            only M random honest nodes send (default: every honest node). Quick runs\n"
+  "                     only: precision is then over M transactions and overstated, since fewer\n"
+  "                     transactions compete for each guess\n"
+  "  --seed S           random seed; the same seed replays the same numbers (default 1)\n"
+  "  --out DIR          write DIR/sim-dandelion.csv (one line per p) and DIR/sim-dandelion.png\n"
+  "                     (precision and recall against p for the three, gnuplot) (default: no\n"
+  "                     files)\n"
+  "  --quiet            no progress output\n";
+
+/* A non-negative integer option in [lo, hi]; 0 after printing why not. */
+static int
+sim_uint_opt(const char *flag, const char *arg, unsigned long long lo, unsigned long long hi,
+             unsigned long long *out)
+{
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = strtoull(arg, &end, 10);
+  if (!*arg || *arg == '-' || *end || errno || v < lo || v > hi) {
+    fprintf(stderr, "nepnet sim dandelion: --%s wants an integer in %llu-%llu, got '%s'\n", flag, lo, hi, arg);
+    return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+/* A number option in [lo, hi] (lo excluded when \a open_lo). */
+static int
+sim_double_opt(const char *flag, const char *arg, double lo, double hi, int open_lo, double *out)
+{
+  char *end = NULL;
+  double v = strtod(arg, &end);
+  if (end == arg || *end || !(open_lo ? v > lo : v >= lo) || !(v <= hi)) {
+    fprintf(stderr, "nepnet sim dandelion: --%s wants a number in %s%g, %g], got '%s'\n", flag,
+            open_lo ? "(" : "[", lo, hi, arg);
+    return 0;
+  }
+  *out = v;
+  return 1;
+}
+
+static int
+sim_dandelion_main(int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "nodes", required_argument, NULL, 'n' }, { "outbound", required_argument, NULL, 'd' },
+    { "max-inbound", required_argument, NULL, 'i' }, { "q", required_argument, NULL, 'Q' },
+    { "p", required_argument, NULL, 'p' },     { "txs", required_argument, NULL, 't' },
+    { "seed", required_argument, NULL, 's' },  { "out", required_argument, NULL, 'o' },
+    { "quiet", no_argument, NULL, 'q' },       { "help", no_argument, NULL, 'h' },
+    { "inv-out-ms", required_argument, NULL, 'O' }, { "inv-in-ms", required_argument, NULL, 'I' },
+    { "embargo-base-ms", required_argument, NULL, 'B' }, { "embargo-mean-ms", required_argument, NULL, 'M' },
+    { NULL, 0, NULL, 0 },
+  };
+  sim_dandelion_cfg_t cfg;
+  sim_dandelion_stats_t st;
+  char csv[1024], png[1024];
+  const char *out = NULL;
+  unsigned long long u;
+  int c;
+
+  sim_dandelion_cfg_default(&cfg);
+  optind = 2;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'n':
+      if (!sim_uint_opt("nodes", optarg, 100, 1000000, &u))
+        return 2;
+      cfg.nodes = (uint32_t)u;
+      break;
+    case 'd':
+      if (!sim_uint_opt("outbound", optarg, 1, 32, &u))
+        return 2;
+      cfg.outbound = (uint32_t)u;
+      break;
+    case 'i':
+      if (!sim_uint_opt("max-inbound", optarg, 1, 1023, &u))
+        return 2;
+      cfg.max_inbound = (uint32_t)u;
+      break;
+    case 'Q':
+      if (!sim_double_opt("q", optarg, 0.05, 0.5, 0, &cfg.q))
+        return 2;
+      break;
+    case 'p': {
+      char buf[512], *save = NULL;
+      uint32_t np = 0;
+      if (strlen(optarg) >= sizeof(buf)) {
+        fprintf(stderr, "nepnet sim dandelion: --p list too long\n");
+        return 2;
+      }
+      strcpy(buf, optarg);
+      for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (np == SIM_DANDELION_MAX_P) {
+          fprintf(stderr, "nepnet sim dandelion: --p takes at most %d values\n", SIM_DANDELION_MAX_P);
+          return 2;
+        }
+        if (!sim_double_opt("p", tok, 0, 0.9, 1, &cfg.p[np]))
+          return 2;
+        np++;
+      }
+      if (!np) {
+        fprintf(stderr, "nepnet sim dandelion: --p wants a comma-separated list of numbers in (0, 0.9]\n");
+        return 2;
+      }
+      cfg.np = np;
+      break;
+    }
+    case 't':
+      if (!sim_uint_opt("txs", optarg, 1, 1000000, &u))
+        return 2;
+      cfg.txs = (uint32_t)u;
+      break;
+    case 's':
+      if (!sim_uint_opt("seed", optarg, 0, UINT64_MAX, &u))
+        return 2;
+      cfg.seed = u;
+      break;
+    case 'O':
+      if (!sim_uint_opt("inv-out-ms", optarg, 0, 600000, &u))
+        return 2;
+      cfg.inv_out_ms = (uint32_t)u;
+      break;
+    case 'I':
+      if (!sim_uint_opt("inv-in-ms", optarg, 0, 600000, &u))
+        return 2;
+      cfg.inv_in_ms = (uint32_t)u;
+      break;
+    case 'B':
+      if (!sim_uint_opt("embargo-base-ms", optarg, 0, 3600000, &u))
+        return 2;
+      cfg.embargo_base_ms = (uint32_t)u;
+      break;
+    case 'M':
+      if (!sim_uint_opt("embargo-mean-ms", optarg, 1, 3600000, &u))
+        return 2;
+      cfg.embargo_mean_ms = (uint32_t)u;
+      break;
+    case 'o': out = optarg; break;
+    case 'q': cfg.quiet = 1; break;
+    case 'h': fputs(sim_dandelion_usage, stdout); return 0;
+    default: fputs(sim_dandelion_usage, stderr); return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "nepnet sim dandelion: unexpected argument '%s'\n", argv[optind]);
+    return 2;
+  }
+  /* The ranges that depend on each other. */
+  if (2 * cfg.outbound >= cfg.nodes) {
+    fprintf(stderr, "nepnet sim dandelion: --outbound must be below half of --nodes (%u)\n", cfg.nodes);
+    return 2;
+  }
+  if (cfg.max_inbound < cfg.outbound || cfg.outbound + cfg.max_inbound > 1024) {
+    fprintf(stderr, "nepnet sim dandelion: --max-inbound must be in %u-%u (at least --outbound, and\n"
+                    "--outbound + --max-inbound <= 1024)\n", cfg.outbound, 1024 - cfg.outbound);
+    return 2;
+  }
+  for (uint32_t i = 0; i < cfg.np; i++)
+    if ((uint32_t)(cfg.p[i] * cfg.nodes + 0.5) < 1) {
+      fprintf(stderr, "nepnet sim dandelion: --p %g leaves no spy among %u nodes (need p >= %g)\n", cfg.p[i],
+              cfg.nodes, 0.5 / cfg.nodes);
+      return 2;
+    }
+  if (out) {
+    if (mkdir(out, 0755) && errno != EEXIST) {
+      fprintf(stderr, "nepnet sim dandelion: cannot create %s: %s\n", out, strerror(errno));
+      return 1;
+    }
+    snprintf(csv, sizeof(csv), "%s/sim-dandelion.csv", out);
+    snprintf(png, sizeof(png), "%s/sim-dandelion.png", out);
+    cfg.csv = csv;
+    cfg.png = png;
+  }
+  nn_err_t err = sim_dandelion_run(&cfg, &st, stderr);
+  if (err && err != NN_ERR_IO) {
+    fprintf(stderr, "nepnet sim dandelion: %s\n", err == NN_ERR_ARG ? "option out of range" : "out of memory");
+    return err == NN_ERR_ARG ? 2 : 1;
+  }
+  printf("nodes %u (%u connections, mean degree %.1f, %u outbound each), %s, seed %llu\n", cfg.nodes, st.edges,
+         st.mean_degree, cfg.outbound, cfg.txs ? "sampled senders" : "one transaction per honest node",
+         (unsigned long long)cfg.seed);
+  printf("Dandelion++: q %.2f, embargo %u ms + exp(mean %u ms) (own: 2 means more), fluff INV delay exp(mean %u ms)\n"
+         "  to outbound / exp(mean %u ms) to inbound peers\n",
+         cfg.q, cfg.embargo_base_ms, cfg.embargo_mean_ms, cfg.inv_out_ms, cfg.inv_in_ms);
+  printf("flooding:    Neptune today: every node announces to every peer at once (INV delay 0)\n");
+  printf("diffusion:   Bitcoin-style: every node announces to each peer after exp(mean %u ms) out /\n"
+         "  exp(mean %u ms) in, the delays of the Dandelion++ fluff phase\n", cfg.inv_out_ms, cfg.inv_in_ms);
+  printf("first-spy attack    Dandelion++        flooding          diffusion        D++ precision over\n");
+  printf("    p  spies   precision recall   precision recall   precision recall   flooding diffusion     p^2\n");
+  for (uint32_t i = 0; i < st.np; i++) {
+    const sim_dandelion_result_t *d = &st.dandelion[i], *f = &st.flooding[i], *df = &st.diffusion[i];
+    printf(" %4.2f %6u      %6.4f %6.4f      %6.4f %6.4f      %6.4f %6.4f      %6.3f    %6.3f  %6.4f\n", st.p[i],
+           st.spies[i], d->precision, d->recall, f->precision, f->recall, df->precision, df->recall,
+           f->precision > 0 ? d->precision / f->precision : 0.0,
+           df->precision > 0 ? d->precision / df->precision : 0.0, st.p[i] * st.p[i]);
+  }
+  if (cfg.txs)
+    printf("(--txs: precision over %u sampled transactions per p; fewer compete for each guess than when\n"
+           " every honest node sends, so all precisions are overstated)\n", st.dandelion[0].txs);
+  for (uint32_t i = 0; i < st.np; i++) {
+    const sim_dandelion_result_t *d = &st.dandelion[i], *f = &st.flooding[i], *df = &st.diffusion[i];
+    if (d->seen < d->txs || f->seen < f->txs || df->seen < df->txs)
+      printf("p %.2f: %u (Dandelion++), %u (flooding) and %u (diffusion) of %u transactions never reached a spy"
+             " (unattributed)\n", st.p[i], d->txs - d->seen, f->txs - f->seen, df->txs - df->seen, d->txs);
+  }
+  for (uint32_t i = 0; i < st.np; i++)
+    if (fabs(st.p[i] - 0.1) < 1e-9) {
+      double dp = st.dandelion[i].precision, fp = st.flooding[i].precision, xp = st.diffusion[i].precision;
+      printf("target at p = 0.10: Dandelion++ precision %.4f <= 0.1: %s; <= 1/4 of flooding's (%.4f): %s"
+             " (ratio %.3f)\n", dp, dp <= 0.1 ? "met" : "MISSED", fp / 4, dp <= fp / 4 ? "met" : "MISSED",
+             fp > 0 ? dp / fp : 0.0);
+      printf("  (not the target, for comparison: ratio to diffusion's %.4f is %.3f)\n", xp,
+             xp > 0 ? dp / xp : 0.0);
+    }
+  printf("wall time %.1f s\n", st.wall_s);
+  if (err == NN_ERR_IO) {
+    fprintf(stderr, "nepnet sim dandelion: cannot write %s\n", csv);
+    return 1;
+  }
+  if (out) {
+    if (st.png_written > 0)
+      printf("wrote %s and %s\n", csv, png);
+    else
+      printf("wrote %s (no PNG: %s)\n", csv, st.png_written ? "gnuplot failed" : "gnuplot is not installed");
+  }
+  return 0;
+}
+
 int
 nepnet_cmd_sim(int argc, char **argv)
 {
@@ -57,8 +328,14 @@ nepnet_cmd_sim(int argc, char **argv)
   const char *out = NULL;
   int c;
 
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs(sim_usage, stdout);
+    return 0;
+  }
+  if (argc >= 2 && !strcmp(argv[1], "dandelion"))
+    return sim_dandelion_main(argc, argv);
   if (argc < 2 || strcmp(argv[1], "dht")) {
-    fprintf(stderr, "nepnet sim: which simulation? (dht)\n\n%s", sim_usage);
+    fprintf(stderr, "nepnet sim: which simulation? (dht, dandelion)\n\n%s", sim_usage);
     return 2;
   }
   sim_dht_cfg_default(&cfg);

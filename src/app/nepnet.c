@@ -55,6 +55,16 @@ static const char usage[] =
   "               --message TEXT       a message to send (repeatable)\n"
   "  sim        run a simulation: nepnet sim dht [--nodes N] [--churn F] [--adversaries F]\n"
   "             [--lookups M] [--hours H] [--out DIR] ... (nepnet sim dht --help for all)\n"
+  "             nepnet sim dandelion [--nodes N] [--out DIR] ... (first-spy precision/recall)\n"
+  "  devnet     local network of nepnetd processes on loopback:\n"
+  "               nepnet devnet up N [--dir DIR] [--preset P]   start N nodes, show them join\n"
+  "               nepnet devnet demo [N]    start, privately broadcast a transaction, show\n"
+  "                                         every node receiving it, stop\n"
+  "               nepnet devnet down [--dir DIR]                stop them (SIGTERM)\n"
+  "             (nepnet devnet --help for all)\n"
+  "  send       nepnet send FILE: submit FILE's bytes as a transaction to the node at --datadir\n"
+  "             (through its control API); prints the transaction id and routing mode\n"
+  "  status     nepnet status: the status of the node at --datadir (through its control API)\n"
   "  help       this text\n"
   "\n"
   "options:\n"
@@ -627,6 +637,13 @@ main(int argc, char **argv)
     rc = cmd_connect(datadir, argc - optind, argv + optind);
   } else if (!strcmp(cmd, "sim")) {
     rc = nepnet_cmd_sim(argc - optind, argv + optind);
+  } else if (!strcmp(cmd, "send")) {
+    rc = nepnet_cmd_send(datadir, argc - optind, argv + optind);
+  } else if (!strcmp(cmd, "status")) {
+    rc = nepnet_cmd_status(datadir, argc - optind, argv + optind);
+  } else if (!strcmp(cmd, "devnet")) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    rc = nepnet_cmd_devnet(argv[0], argc - optind, argv + optind);
   } else if (!strcmp(cmd, "help")) {
     fputs(usage, stdout);
     rc = 0;

@@ -1,6 +1,11 @@
 /*
- * Dandelion++ core. Every table is a small array scanned linearly: the caps keep them bounded
- * and a node holds at most a few hundred peers, so simplicity wins over hashing here.
+ * Dandelion++ core. Peers and relays are small arrays scanned linearly (a node holds at most a
+ * few hundred peers). Transactions and outstanding requests are found through a hash index on
+ * their 32-byte id: the pools hold up to 11,000 entries and every INV, GETDATA and received
+ * transaction looks one up. The ids are SHA3 outputs of bytes that peers choose, so the bucket
+ * function is keyed with a per-core secret drawn from the injected rng: without the key a peer
+ * cannot grind transactions into one probe chain. Each pool also keeps its entries in a FIFO
+ * list (oldest at the head), which is what the caps evict from.
  */
 #include "dandelion/dandelion.h"
 
@@ -18,17 +23,35 @@ typedef struct dl_peer_t {
   uint32_t pin;          /* relay this source is pinned to for the epoch, NO_PEER = none yet */
 } dl_peer_t;
 
-typedef struct dl_tx_t {
+/* What the index and the FIFO lists know of an entry (a transaction or a request). */
+typedef struct dl_ent_t {
   nn_hash_t id;
-  uint8_t *data;
-  size_t len;
+  struct dl_ent_t *prev, *next;   /* in its list, oldest first */
+} dl_ent_t;
+
+typedef struct dl_list_t { dl_ent_t *head, *tail; } dl_list_t;
+
+/* Open addressing with linear probing, at most half full, deleted by backward shift (no
+ * tombstones, so probe chains never lengthen with churn). */
+typedef struct dl_index_t { dl_ent_t **slot; size_t cap, used; } dl_index_t;
+
+typedef struct dl_tx_t {
+  dl_ent_t e;            /* first: a dl_ent_t * of a transaction is its dl_tx_t * */
   int state;
-  uint64_t seq;          /* insertion order: eviction takes the lowest */
+  size_t len;
   uint64_t embargo_at;   /* stem only */
+  uint32_t sent_to;      /* stem only: the relay it went to (NO_PEER: none) */
+  uint8_t own;           /* stem only: ours */
+  uint8_t looped;        /* stem only: it came back once and was passed on to the other relay */
+  uint8_t data[];
 } dl_tx_t;
 
+typedef struct dl_req_t {
+  dl_ent_t e;            /* first, as above */
+  uint64_t at;
+} dl_req_t;
+
 typedef struct dl_inv_t { nn_hash_t id; uint32_t peer; uint64_t at; } dl_inv_t;
-typedef struct dl_req_t { nn_hash_t id; uint64_t at; } dl_req_t;
 
 struct nn_dl_t {
   nn_dl_cfg_t cfg;
@@ -38,11 +61,14 @@ struct nn_dl_t {
   uint32_t own_pin;
   int fluff;
   uint64_t epoch_end;
-  dl_tx_t *txs; size_t ntx, captx;
+  uint64_t hkey[5];      /* the index's secret bucket key */
+  dl_index_t txix;       /* both pools: an id is in at most one of them */
+  dl_list_t stem, mem;   /* insertion order: eviction takes the head */
   size_t stem_count, stem_bytes, mem_count, mem_bytes;
-  uint64_t seq;
-  dl_inv_t *invs; size_t ninv;
-  dl_req_t *reqs; size_t nreq;
+  dl_index_t reqix;
+  dl_list_t reqs;        /* in the order made, so the expired ones are at the head */
+  size_t nreq;
+  dl_inv_t *invs; size_t ninv, capinv;  /* grown on demand up to max_pending_inv */
   nn_dl_stats_t st;
 };
 
@@ -158,17 +184,96 @@ static uint32_t pinned_relay(nn_dl_t *dl, uint32_t *pin, uint32_t avoid) {
   return best;
 }
 
-static dl_tx_t *tx_find(nn_dl_t *dl, const nn_hash_t *id) {
-  for (size_t i = 0; i < dl->ntx; i++) if (!memcmp(dl->txs[i].id.b, id->b, NN_HASH_LEN)) return &dl->txs[i];
+/* splitmix64's finaliser: a bijection in which every input bit reaches every output bit. */
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/* The bucket of \a id: each 8-byte word is folded in with a secret added before the mix, so
+ * where an id lands (and which ids share a chain) depends on a key the peers never see. Not a
+ * cryptographic PRF, and it need not be: the ids are already SHA3 outputs, so a peer's only
+ * lever is to grind transactions, blind, against buckets it cannot compute. */
+static size_t ix_home(const nn_dl_t *dl, const nn_hash_t *id) {
+  uint64_t h = dl->hkey[4];
+  for (int i = 0; i < 4; i++) {
+    uint64_t w = 0;
+    for (int k = 0; k < 8; k++) w = (w << 8) | id->b[8 * i + k];
+    h = mix64((h ^ w) + dl->hkey[i]);
+  }
+  return (size_t)h;
+}
+
+static dl_ent_t *ix_find(const nn_dl_t *dl, const dl_index_t *ix, const nn_hash_t *id) {
+  if (!ix->cap) return NULL;
+  size_t m = ix->cap - 1;
+  for (size_t i = ix_home(dl, id) & m; ix->slot[i]; i = (i + 1) & m)
+    if (!memcmp(ix->slot[i]->id.b, id->b, NN_HASH_LEN)) return ix->slot[i];
   return NULL;
 }
 
-static void tx_drop(nn_dl_t *dl, size_t i) {
-  dl_tx_t *t = &dl->txs[i];
-  if (t->state == ST_STEM) { dl->stem_count--; dl->stem_bytes -= t->len; }
-  else { dl->mem_count--; dl->mem_bytes -= t->len; }
-  free(t->data);
-  dl->txs[i] = dl->txs[--dl->ntx];
+static void ix_place(const nn_dl_t *dl, dl_index_t *ix, dl_ent_t *e) {
+  size_t m = ix->cap - 1, i = ix_home(dl, &e->id) & m;
+  while (ix->slot[i]) i = (i + 1) & m;
+  ix->slot[i] = e;
+}
+
+static nn_err_t ix_put(const nn_dl_t *dl, dl_index_t *ix, dl_ent_t *e) {
+  if (2 * (ix->used + 1) > ix->cap) {
+    size_t nc = ix->cap ? 2 * ix->cap : 16;
+    dl_ent_t **ns = calloc(nc, sizeof *ns);
+    if (!ns) return NN_ERR_NOMEM;
+    dl_index_t old = *ix;
+    ix->slot = ns; ix->cap = nc;
+    for (size_t i = 0; i < old.cap; i++) if (old.slot[i]) ix_place(dl, ix, old.slot[i]);
+    free(old.slot);
+  }
+  ix_place(dl, ix, e);
+  ix->used++;
+  return NN_OK;
+}
+
+/* Remove \a e (which is indexed) and shift later members of its chain back into the hole:
+ * an entry moves unless its home bucket lies cyclically in (hole, its slot]. */
+static void ix_del(const nn_dl_t *dl, dl_index_t *ix, const dl_ent_t *e) {
+  size_t m = ix->cap - 1, i = ix_home(dl, &e->id) & m, j;
+  while (ix->slot[i] != e) i = (i + 1) & m;
+  for (j = i;;) {
+    ix->slot[i] = NULL;
+    for (;;) {
+      j = (j + 1) & m;
+      if (!ix->slot[j]) { ix->used--; return; }
+      size_t k = ix_home(dl, &ix->slot[j]->id) & m;
+      if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
+      break;
+    }
+    ix->slot[i] = ix->slot[j];
+    i = j;
+  }
+}
+
+static void list_push(dl_list_t *l, dl_ent_t *e) {
+  e->next = NULL; e->prev = l->tail;
+  if (l->tail) l->tail->next = e; else l->head = e;
+  l->tail = e;
+}
+
+static void list_unlink(dl_list_t *l, dl_ent_t *e) {
+  if (e->prev) e->prev->next = e->next; else l->head = e->next;
+  if (e->next) e->next->prev = e->prev; else l->tail = e->prev;
+  e->prev = e->next = NULL;
+}
+
+static dl_tx_t *tx_find(const nn_dl_t *dl, const nn_hash_t *id) {
+  return (dl_tx_t *)ix_find(dl, &dl->txix, id);
+}
+
+static void tx_drop(nn_dl_t *dl, dl_tx_t *t) {
+  if (t->state == ST_STEM) { list_unlink(&dl->stem, &t->e); dl->stem_count--; dl->stem_bytes -= t->len; }
+  else { list_unlink(&dl->mem, &t->e); dl->mem_count--; dl->mem_bytes -= t->len; }
+  ix_del(dl, &dl->txix, &t->e);
+  free(t);
 }
 
 /* Evict the oldest of \a state until \a len more bytes and one more entry fit. */
@@ -179,39 +284,44 @@ static void make_room(nn_dl_t *dl, int state, size_t len) {
     size_t c = state == ST_STEM ? dl->stem_count : dl->mem_count;
     size_t b = state == ST_STEM ? dl->stem_bytes : dl->mem_bytes;
     if (c + 1 <= maxc && b + len <= maxb) return;
-    size_t old = SIZE_MAX;
-    for (size_t i = 0; i < dl->ntx; i++)
-      if (dl->txs[i].state == state && (old == SIZE_MAX || dl->txs[i].seq < dl->txs[old].seq)) old = i;
-    if (old == SIZE_MAX) return;
-    tx_drop(dl, old);
+    dl_ent_t *old = state == ST_STEM ? dl->stem.head : dl->mem.head;
+    if (!old) return;
+    tx_drop(dl, (dl_tx_t *)old);
     dl->st.evicted++;
   }
+}
+
+/* Account \a t (not in a list) as the newest entry of \a state. */
+static void pool_append(nn_dl_t *dl, dl_tx_t *t, int state) {
+  t->state = state;
+  if (state == ST_STEM) { list_push(&dl->stem, &t->e); dl->stem_count++; dl->stem_bytes += t->len; }
+  else { list_push(&dl->mem, &t->e); dl->mem_count++; dl->mem_bytes += t->len; }
 }
 
 static dl_tx_t *tx_add(nn_dl_t *dl, const nn_hash_t *id, const uint8_t *data, size_t len, int state) {
   size_t maxb = state == ST_STEM ? dl->cfg.stem_max_bytes : dl->cfg.mem_max_bytes;
   if (len > maxb) return NULL;
   make_room(dl, state, len);
-  if (dl->ntx == dl->captx) {
-    size_t nc = dl->captx ? dl->captx * 2 : 16;
-    dl_tx_t *n = realloc(dl->txs, nc * sizeof *n);
-    if (!n) return NULL;
-    dl->txs = n; dl->captx = nc;
-  }
-  uint8_t *copy = malloc(len);
-  if (!copy) return NULL;
-  memcpy(copy, data, len);
-  dl_tx_t *t = &dl->txs[dl->ntx++];
+  dl_tx_t *t = malloc(sizeof *t + len);  /* len <= max_tx_bytes: no overflow */
+  if (!t) return NULL;
   memset(t, 0, sizeof *t);
-  t->id = *id; t->data = copy; t->len = len; t->state = state; t->seq = dl->seq++;
-  if (state == ST_STEM) { dl->stem_count++; dl->stem_bytes += len; }
-  else { dl->mem_count++; dl->mem_bytes += len; }
+  t->e.id = *id; t->len = len;
+  memcpy(t->data, data, len);
+  if (ix_put(dl, &dl->txix, &t->e)) { free(t); return NULL; }
+  pool_append(dl, t, state);
   return t;
 }
 
+static void req_drop(nn_dl_t *dl, dl_req_t *r) {
+  list_unlink(&dl->reqs, &r->e);
+  ix_del(dl, &dl->reqix, &r->e);
+  dl->nreq--;
+  free(r);
+}
+
 static void req_forget(nn_dl_t *dl, const nn_hash_t *id) {
-  for (size_t i = 0; i < dl->nreq; i++)
-    if (!memcmp(dl->reqs[i].id.b, id->b, NN_HASH_LEN)) { dl->reqs[i] = dl->reqs[--dl->nreq]; return; }
+  dl_ent_t *e = ix_find(dl, &dl->reqix, id);
+  if (e) req_drop(dl, (dl_req_t *)e);
 }
 
 /* Schedule the INV of \a id to every peer but \a from, each after its own exponential delay
@@ -220,6 +330,13 @@ static void announce(nn_dl_t *dl, const nn_hash_t *id, uint32_t from, uint64_t n
   for (size_t i = 0; i < dl->npeers; i++) {
     if (dl->peers[i].id == from) continue;
     if (dl->ninv >= dl->cfg.max_pending_inv) { dl->st.inv_dropped++; continue; }
+    if (dl->ninv == dl->capinv) {
+      size_t nc = dl->capinv ? 2 * dl->capinv : 16;
+      if (nc > dl->cfg.max_pending_inv) nc = dl->cfg.max_pending_inv;
+      dl_inv_t *n = realloc(dl->invs, nc * sizeof *n);
+      if (!n) { dl->st.inv_dropped++; continue; }
+      dl->invs = n; dl->capinv = nc;
+    }
     uint32_t mean = dl->peers[i].outbound ? dl->cfg.inv_mean_out_ms : dl->cfg.inv_mean_in_ms;
     dl_inv_t *v = &dl->invs[dl->ninv++];
     v->id = *id; v->peer = dl->peers[i].id; v->at = now + 1 + rnd_exp(dl, mean);
@@ -229,20 +346,18 @@ static void announce(nn_dl_t *dl, const nn_hash_t *id, uint32_t from, uint64_t n
 /* \a t (stem, or NULL with data) enters the mempool: deliver and announce. */
 static nn_err_t to_mempool(nn_dl_t *dl, dl_tx_t *t, const nn_hash_t *id, const uint8_t *data,
                            size_t len, uint32_t from, nn_dl_via_t via, uint64_t now) {
-  if (t) { /* promote: cancel the embargo by leaving the stempool */
-    nn_hash_t tid = t->id;
-    uint8_t *d = t->data; size_t l = t->len;
-    t->data = NULL;
-    dl->stem_count--; dl->stem_bytes -= l;
-    dl->txs[t - dl->txs] = dl->txs[--dl->ntx];
-    t = tx_add(dl, &tid, d, l, ST_MEM);
-    free(d);
+  if (t) { /* promote: cancel the embargo by leaving the stempool; it is the newest of the mempool */
+    list_unlink(&dl->stem, &t->e);
+    dl->stem_count--; dl->stem_bytes -= t->len;
+    if (t->len > dl->cfg.mem_max_bytes) { ix_del(dl, &dl->txix, &t->e); free(t); return NN_ERR_NOMEM; }
+    make_room(dl, ST_MEM, t->len);
+    pool_append(dl, t, ST_MEM);
   } else {
     t = tx_add(dl, id, data, len, ST_MEM);
   }
   if (!t) return NN_ERR_NOMEM;
-  req_forget(dl, &t->id);
-  nn_hash_t tid = t->id;
+  nn_hash_t tid = t->e.id;
+  req_forget(dl, &tid);
   if (dl->io.deliver) dl->io.deliver(dl->io.ctx, t->data, t->len, via, from);
   announce(dl, &tid, from, now);
   return NN_OK;
@@ -257,12 +372,37 @@ static nn_err_t check(nn_dl_t *dl, const uint8_t *tx, size_t len, nn_hash_t *id)
 /* Hold \a tx in the stempool with an embargo and stem it to \a relay (NO_PEER: none yet; the
  * embargo then fluffs it, which is also what defeats a relay that black-holes it). */
 static nn_err_t stem(nn_dl_t *dl, const nn_hash_t *id, const uint8_t *tx, size_t len,
-                     uint32_t relay, uint64_t now) {
+                     uint32_t relay, int own, uint64_t now) {
   dl_tx_t *t = tx_add(dl, id, tx, len, ST_STEM);
   if (!t) return NN_ERR_NOMEM;
-  t->embargo_at = now + dl->cfg.embargo_base_ms + rnd_exp(dl, dl->cfg.embargo_mean_ms);
+  t->own = own ? 1 : 0;
+  t->sent_to = relay;
+  /* Our own transaction waits two more mean embargoes than a relay's: when a stem dies (a
+   * black-holing relay, a loop with no fluff node), one of the relays that hold it fluffs it
+   * first with high probability, not us. If our first relay is the black hole, only we can
+   * fluff it, later. */
+  t->embargo_at = now + dl->cfg.embargo_base_ms + rnd_exp(dl, dl->cfg.embargo_mean_ms) +
+                  (own ? 2 * (uint64_t)dl->cfg.embargo_mean_ms : 0);
   if (relay != NO_PEER && dl->io.send_stem) { dl->st.stems_out++; dl->io.send_stem(dl->io.ctx, relay, tx, len); }
   return NN_OK;
+}
+
+/* A stem came back to a node that holds it: a loop in this epoch's relay graph (common in small
+ * networks, where a stem of ~1/q hops revisits nodes). Pass it on once to the other relay, so
+ * the stem goes on to nodes that may be fluff nodes, instead of dying here and leaving the
+ * fluffing to the embargo. Not fluffing here matters most at the origin. To the sender this
+ * looks like any stem relay; the stempool still answers nothing. */
+static void stem_loop(nn_dl_t *dl, dl_tx_t *t, uint32_t from) {
+  t->looped = 1;
+  dl->st.stem_loops++;
+  for (size_t i = 0; i < dl->nrelays; i++) {
+    uint32_t r = dl->relays[i];
+    if (r == t->sent_to || r == from) continue;
+    t->sent_to = r;
+    dl->st.stems_out++;
+    if (dl->io.send_stem) dl->io.send_stem(dl->io.ctx, r, t->data, t->len);
+    return;
+  }
 }
 
 nn_err_t nn_dl_new(nn_dl_t **out, const nn_dl_cfg_t *cfg, const nn_dl_io_t *io, uint64_t now) {
@@ -275,18 +415,20 @@ nn_err_t nn_dl_new(nn_dl_t **out, const nn_dl_cfg_t *cfg, const nn_dl_io_t *io, 
   if (!dl) return NN_ERR_NOMEM;
   dl->cfg = *cfg; dl->io = *io;
   dl->peers = calloc(cfg->max_peers, sizeof *dl->peers);
-  dl->invs = calloc(cfg->max_pending_inv ? cfg->max_pending_inv : 1, sizeof *dl->invs);
-  dl->reqs = calloc(cfg->max_requests ? cfg->max_requests : 1, sizeof *dl->reqs);
-  if (!dl->peers || !dl->invs || !dl->reqs) { nn_dl_free(dl); return NN_ERR_NOMEM; }
+  if (!dl->peers) { nn_dl_free(dl); return NN_ERR_NOMEM; }
   new_epoch(dl, now);
+  for (int i = 0; i < 5; i++) dl->hkey[i] = rnd64(dl);  /* after the first epoch's draws */
   *out = dl;
   return NN_OK;
 }
 
 void nn_dl_free(nn_dl_t *dl) {
   if (!dl) return;
-  for (size_t i = 0; i < dl->ntx; i++) free(dl->txs[i].data);
-  free(dl->txs); free(dl->peers); free(dl->invs); free(dl->reqs);
+  dl_list_t *ls[3] = {&dl->stem, &dl->mem, &dl->reqs};
+  for (int i = 0; i < 3; i++)
+    for (dl_ent_t *e = ls[i]->head, *nx; e; e = nx) { nx = e->next; free(e); }
+  free(dl->txix.slot); free(dl->reqix.slot);
+  free(dl->peers); free(dl->invs);
   free(dl);
 }
 
@@ -321,14 +463,18 @@ nn_err_t nn_dl_submit(nn_dl_t *dl, const uint8_t *tx, size_t len, uint64_t now) 
   if (tx_find(dl, &id)) return NN_OK;
   if (dl->cfg.route == NN_ROUTE_DIRECT) return to_mempool(dl, NULL, &id, tx, len, NO_PEER, NN_DL_VIA_DIRECT, now);
   /* Always stemmed, even in a fluff epoch: fluffing our own would make us the first fluffer. */
-  return stem(dl, &id, tx, len, pinned_relay(dl, &dl->own_pin, NO_PEER), now);
+  return stem(dl, &id, tx, len, pinned_relay(dl, &dl->own_pin, NO_PEER), 1, now);
 }
 
 nn_err_t nn_dl_on_stem(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len, uint64_t now) {
   nn_hash_t id;
   nn_err_t e = check(dl, tx, len, &id);
   if (e) return e;
-  if (tx_find(dl, &id)) return NN_OK;
+  dl_tx_t *t = tx_find(dl, &id);
+  if (t) {
+    if (t->state == ST_STEM && !t->looped && peer_find(dl, peer)) stem_loop(dl, t, peer);
+    return NN_OK;
+  }
   dl_peer_t *p = peer_find(dl, peer);
   if (!p) return NN_ERR_ARG;
   dl->st.stems_in++;
@@ -338,7 +484,7 @@ nn_err_t nn_dl_on_stem(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len
     dl->st.stem_fluffed++;
     return to_mempool(dl, NULL, &id, tx, len, peer, NN_DL_VIA_STEM_FLUFF, now);
   }
-  return stem(dl, &id, tx, len, relay, now);
+  return stem(dl, &id, tx, len, relay, 0, now);
 }
 
 nn_err_t nn_dl_on_fluff(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len, uint64_t now) {
@@ -354,13 +500,17 @@ void nn_dl_on_inv(nn_dl_t *dl, uint32_t peer, const nn_hash_t *id, uint64_t now)
   /* A stem-only id is requested like an unknown one: not asking would tell the announcer we
    * hold it in the stempool. */
   if (nn_dl_have(dl, id) || !peer_find(dl, peer)) return;
-  for (size_t i = 0; i < dl->nreq;) {
-    if (now >= dl->reqs[i].at + dl->cfg.request_timeout_ms) { dl->reqs[i] = dl->reqs[--dl->nreq]; continue; }
-    if (!memcmp(dl->reqs[i].id.b, id->b, NN_HASH_LEN)) return;  /* already asked the first announcer */
-    i++;
-  }
+  /* Requests are listed in the order made and time only moves forward: expired ones lead. */
+  while (dl->reqs.head && now >= ((dl_req_t *)dl->reqs.head)->at + dl->cfg.request_timeout_ms)
+    req_drop(dl, (dl_req_t *)dl->reqs.head);
+  if (ix_find(dl, &dl->reqix, id)) return;  /* already asked the first announcer */
   if (dl->nreq >= dl->cfg.max_requests) return;
-  dl->reqs[dl->nreq++] = (dl_req_t){.id = *id, .at = now};
+  dl_req_t *r = malloc(sizeof *r);
+  if (!r) return;
+  r->e.id = *id; r->at = now;
+  if (ix_put(dl, &dl->reqix, &r->e)) { free(r); return; }
+  list_push(&dl->reqs, &r->e);
+  dl->nreq++;
   if (dl->io.send_getdata) dl->io.send_getdata(dl->io.ctx, peer, id);
 }
 
@@ -372,22 +522,23 @@ void nn_dl_on_getdata(nn_dl_t *dl, uint32_t peer, const nn_hash_t *id, uint64_t 
 }
 
 int nn_dl_have(const nn_dl_t *dl, const nn_hash_t *id) {
-  for (size_t i = 0; i < dl->ntx; i++)
-    if (dl->txs[i].state == ST_MEM && !memcmp(dl->txs[i].id.b, id->b, NN_HASH_LEN)) return 1;
-  return 0;
+  const dl_tx_t *t = tx_find(dl, id);
+  return t && t->state == ST_MEM;
 }
 
 void nn_dl_tick(nn_dl_t *dl, uint64_t now) {
   if (now >= dl->epoch_end) new_epoch(dl, now);
-  for (size_t i = 0; i < dl->ntx;) {
-    dl_tx_t *t = &dl->txs[i];
-    if (t->state == ST_STEM && now >= t->embargo_at) {
+  /* Each firing leaves the stempool; the scan restarts from the head because the io callbacks
+   * run in between (bounded by the stempool cap). */
+  for (dl_ent_t *e = dl->stem.head; e;) {
+    dl_tx_t *t = (dl_tx_t *)e;
+    if (now >= t->embargo_at) {
       dl->st.embargo_fired++;
-      if (to_mempool(dl, t, NULL, NULL, 0, NO_PEER, NN_DL_VIA_EMBARGO, now)) { i++; continue; }
-      i = 0;  /* the array was reshuffled; rescan (bounded by the stempool cap) */
-      continue;
+      (void)to_mempool(dl, t, NULL, NULL, 0, NO_PEER, NN_DL_VIA_EMBARGO, now);
+      e = dl->stem.head;
+    } else {
+      e = e->next;
     }
-    i++;
   }
   for (size_t i = 0; i < dl->ninv;) {
     if (now >= dl->invs[i].at) {
@@ -400,8 +551,8 @@ void nn_dl_tick(nn_dl_t *dl, uint64_t now) {
 
 uint64_t nn_dl_deadline(const nn_dl_t *dl) {
   uint64_t d = dl->epoch_end;
-  for (size_t i = 0; i < dl->ntx; i++)
-    if (dl->txs[i].state == ST_STEM && dl->txs[i].embargo_at < d) d = dl->txs[i].embargo_at;
+  for (const dl_ent_t *e = dl->stem.head; e; e = e->next)
+    if (((const dl_tx_t *)e)->embargo_at < d) d = ((const dl_tx_t *)e)->embargo_at;
   for (size_t i = 0; i < dl->ninv; i++) if (dl->invs[i].at < d) d = dl->invs[i].at;
   return d;
 }

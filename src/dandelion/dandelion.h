@@ -118,6 +118,7 @@ typedef struct nn_dl_stats_t {
   size_t stem_count, stem_bytes, mem_count, mem_bytes, pending_inv, requests;
   uint64_t epochs, fluff_epochs, embargo_fired, evicted, inv_dropped, refused;
   uint64_t stems_in, stems_out, stem_fluffed; /**< stems received, relayed onward, fluffed here */
+  uint64_t stem_loops;        /**< stems that came back to us (passed on once to the other relay) */
 } nn_dl_stats_t;
 void nn_dl_stats(const nn_dl_t *dl, nn_dl_stats_t *st);
 

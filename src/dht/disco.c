@@ -45,6 +45,8 @@ typedef struct dconn_t {
   nn_node_id_t id;      /* expected (outbound) or authenticated id */
   int has_id;
   int outbound, established, boot, closing, requests;
+  int keep;             /* the app's channel: not trimmed, not counted against max_channels */
+  int app_known;        /* on_up was called (so on_down is owed) */
   qmsg_t *q, **qtail;
   size_t qn;
   uint64_t last_used;   /* monotonic ms */
@@ -104,6 +106,7 @@ struct nn_disco_t {
   int have_rec, publishing;
   uint64_t rec_seq;
   nn_disco_stats_t st;
+  nn_disco_app_t app;
   char hexid[17];
 };
 
@@ -335,7 +338,7 @@ count_outbound(const nn_disco_t *d)
 {
   size_t n = 0;
   for (const dconn_t *c = d->conns; c; c = c->next)
-    n += c->outbound && !c->closing;
+    n += c->outbound && !c->closing && !c->keep;
   return n;
 }
 
@@ -349,7 +352,7 @@ trim_channels(nn_disco_t *d)
   while (n > d->cfg.max_channels) {
     dconn_t *victim = NULL;
     for (dconn_t *c = d->conns; c; c = c->next)
-      if (c->outbound && c->established && !c->closing && !c->boot && !c->qn &&
+      if (c->outbound && c->established && !c->closing && !c->boot && !c->qn && !c->keep &&
           now - c->last_used >= d->cfg.dht.rpc_timeout_ms && (!victim || c->last_used < victim->last_used))
         victim = c;
     if (!victim)
@@ -380,6 +383,7 @@ open_conn(nn_disco_t *d, const nn_addr_t *addr, const nn_node_id_t *id, int boot
   cc.identity = d->cfg.hidden ? NULL : d->identity;
   cc.expected_peer = id;
   cc.chan.network = d->network;
+  cc.chan.max_message = d->cfg.max_message;
   cc.chan.rng = d->cfg.rng;
   cc.handshake_timeout_ms = d->cfg.handshake_timeout_ms;
   cc.linger_ms = d->cfg.linger_ms;
@@ -460,6 +464,17 @@ io_send(void *ctx, const nn_rpc_node_t *to, void *reply_conn, const uint8_t *msg
 static void
 boot_check_done(nn_disco_t *d);
 
+/* The app learns of every established channel (the DHT's too: a peer may promote an inbound
+ * DHT channel to gossip by saying hello on it). */
+static void
+app_up(nn_disco_t *d, dconn_t *c)
+{
+  if (!d->app.on_up || c->closing)
+    return;
+  c->app_known = 1;
+  d->app.on_up(d->app.ctx, c->serial, c->outbound, &c->addr, c->has_id ? &c->id : NULL);
+}
+
 static void
 on_established(void *ctx, nn_tcp_conn_t *conn, const nn_chan_info_t *info)
 {
@@ -492,6 +507,7 @@ on_established(void *ctx, nn_tcp_conn_t *conn, const nn_chan_info_t *info)
       c->has_id = 1;
     }
     nn_tcp_conn_set_user(conn, c);
+    app_up(d, c);
     return;
   }
   c->established = 1;
@@ -508,6 +524,7 @@ on_established(void *ctx, nn_tcp_conn_t *conn, const nn_chan_info_t *info)
   c->q = NULL;
   c->qtail = &c->q;
   c->qn = 0;
+  app_up(d, c);
   if (c->boot) {
     c->boot = 0;
     d->boot_pending--;
@@ -529,9 +546,13 @@ on_message(void *ctx, nn_tcp_conn_t *conn, const uint8_t *msg, size_t len)
   dconn_t *c = nn_tcp_conn_user(conn);
   if (!c || c->closing)
     return;
+  if (len && (msg[0] & 0xf0) != 0x10 && d->app.on_message) {
+    d->app.on_message(d->app.ctx, c->serial, msg, len);
+    return;
+  }
   d->st.msgs_in++;
   c->last_used = mono_ms();
-  /* Every kind goes to the DHT for now; it refuses (and penalizes) what is not 0x10..0x17. */
+  /* The DHT refuses (and penalizes) what is not one of its kinds. */
   (void)nn_dht_on_message(d->dht, (void *)(uintptr_t)c->serial, c->has_id ? &c->id : NULL, &c->addr, msg, len, unix_ms());
   schedule_tick(d);
 }
@@ -578,7 +599,11 @@ on_closed(void *ctx, nn_tcp_conn_t *conn, nn_close_reason_t reason)
       defer_unreachable(d, &c->id);
   }
   int was_boot = c->boot;
+  int owed = c->app_known || (c->keep && c->outbound);
+  uint64_t serial = c->serial;
   conn_unlink_free(d, c);
+  if (owed && d->app.on_down)
+    d->app.on_down(d->app.ctx, serial, reason);
   if (was_boot) {
     d->boot_pending--;
     boot_check_done(d);
@@ -1123,6 +1148,7 @@ nn_disco_new(nn_disco_t **out, struct event_base *base, const nn_identity_t *ide
     lc.bind = cfg->listen;
     lc.identity = identity;
     lc.chan.network = network;
+    lc.chan.max_message = cfg->max_message;
     lc.chan.rng = cfg->rng;
     lc.limits = cfg->limits;
     lc.cb.on_established = on_established;
@@ -1187,9 +1213,11 @@ nn_disco_free(nn_disco_t *d)
   if (d->ps) {
     nn_addr_t anchors[NN_PEERSTORE_ANCHORS_MAX];
     size_t n = 0;
-    for (dconn_t *c = d->conns; c && n < NN_PEERSTORE_ANCHORS_MAX; c = c->next)
-      if (c->outbound && c->established && c->has_id && !c->closing)
-        anchors[n++] = c->addr;
+    /* the app's long-lived channels first, then the DHT's */
+    for (int pass = 1; pass >= 0; pass--)
+      for (dconn_t *c = d->conns; c && n < NN_PEERSTORE_ANCHORS_MAX; c = c->next)
+        if (c->outbound && c->established && c->has_id && !c->closing && c->keep == pass)
+          anchors[n++] = c->addr;
     if (n)
       (void)nn_peerstore_set_anchors(d->ps, anchors, n);
   }
@@ -1226,6 +1254,92 @@ nn_disco_free(nn_disco_t *d)
   free(d->dns_ns);
   free(d->speers);
   free(d);
+}
+
+/* ---- the app's channels ---- */
+
+static dconn_t *
+conn_by_serial(nn_disco_t *d, uint64_t serial)
+{
+  for (dconn_t *c = d->conns; c; c = c->next)
+    if (c->serial == serial)
+      return c;
+  return NULL;
+}
+
+void
+nn_disco_set_app(nn_disco_t *d, const nn_disco_app_t *app)
+{
+  if (app)
+    d->app = *app;
+  else
+    memset(&d->app, 0, sizeof(d->app));
+}
+
+nn_err_t
+nn_disco_dial(nn_disco_t *d, const nn_addr_t *addr, const nn_node_id_t *id, uint64_t *conn)
+{
+  dconn_t *c = open_conn(d, addr, id, 0);
+  if (!c)
+    return NN_ERR_ARG;
+  c->keep = 1;
+  *conn = c->serial;
+  return NN_OK;
+}
+
+nn_err_t
+nn_disco_send(nn_disco_t *d, uint64_t conn, const uint8_t *msg, size_t len)
+{
+  dconn_t *c = conn_by_serial(d, conn);
+  if (!c || !c->established || c->closing || !c->tcp)
+    return NN_ERR_NOTFOUND;
+  return nn_tcp_conn_send(c->tcp, msg, len);
+}
+
+size_t
+nn_disco_pending(nn_disco_t *d, uint64_t conn)
+{
+  dconn_t *c = conn_by_serial(d, conn);
+  return c && c->tcp ? nn_tcp_conn_pending(c->tcp) : 0;
+}
+
+void
+nn_disco_keep(nn_disco_t *d, uint64_t conn, int keep)
+{
+  dconn_t *c = conn_by_serial(d, conn);
+  if (c)
+    c->keep = keep ? 1 : 0;
+}
+
+void
+nn_disco_close(nn_disco_t *d, uint64_t conn)
+{
+  dconn_t *c = conn_by_serial(d, conn);
+  if (c && !c->closing) {
+    c->closing = 1;
+    kick(d);
+  }
+}
+
+void
+nn_disco_penalize(nn_disco_t *d, uint64_t conn, int points, const char *why)
+{
+  dconn_t *c = conn_by_serial(d, conn);
+  if (c)
+    penalize_addr(d, &c->pen_addr, points, why);
+}
+
+int
+nn_disco_conn_addr(nn_disco_t *d, uint64_t conn, nn_addr_t *addr, nn_addr_t *pen_addr)
+{
+  dconn_t *c = conn_by_serial(d, conn);
+  if (!c)
+    return 0;
+  if (addr)
+    *addr = c->addr;
+  if (pen_addr)
+    *pen_addr = c->pen_addr;
+  return 1;
 }
 
 /* ---- accessors ---- */

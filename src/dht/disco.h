@@ -88,6 +88,7 @@ typedef struct nn_disco_cfg_t {
   const nn_tcp_limits_t *limits;   /**< listener limits; NULL = nn_tcp_limits_default() */
   uint32_t handshake_timeout_ms;   /**< outbound handshakes, TCP connect included (0 = 10 s) */
   uint32_t linger_ms;              /**< after a close (0 = 2000) */
+  uint32_t max_message;            /**< largest channel message (0 = NN_CHAN_DEFAULT_MAX_MESSAGE) */
   const nn_rng_t *rng;             /**< NULL: OpenSSL's CSPRNG */
   /** Log lines (one line each, no newline); NULL = stderr for INFO and above. */
   void (*log)(void *ctx, int level, const char *line);
@@ -153,6 +154,42 @@ nn_peerstore_t *nn_disco_peerstore(nn_disco_t *d);
 nn_dht_t *nn_disco_dht(nn_disco_t *d);
 /** Our current record, or NULL (hidden, or not published yet). */
 const nn_peer_record_t *nn_disco_record(const nn_disco_t *d);
+
+/**
+ * Other protocols on the same channels (the node's transaction gossip). A channel message whose
+ * first byte is a DHT kind (0x10..0x1f) goes to the DHT; any other goes to \a on_message (or,
+ * without an app, to the DHT, which refuses it). Connections are named by a handle that is never
+ * reused (the same serial number the DHT gets).
+ */
+typedef struct nn_disco_app_t {
+  /** A channel is established; \a id is NULL for an anonymous inbound peer. */
+  void (*on_up)(void *ctx, uint64_t conn, int outbound, const nn_addr_t *addr, const nn_node_id_t *id);
+  void (*on_message)(void *ctx, uint64_t conn, const uint8_t *msg, size_t len);
+  /** The channel is gone: an established one, or one dialled with nn_disco_dial that never got
+   *  established. Not called from nn_disco_free. */
+  void (*on_down)(void *ctx, uint64_t conn, nn_close_reason_t reason);
+  void *ctx;
+} nn_disco_app_t;
+
+void nn_disco_set_app(nn_disco_t *d, const nn_disco_app_t *app);
+/**
+ * Dial \a addr (authenticating \a id unless NULL) for the app: such a channel is never closed by
+ * the DHT's LRU cap and does not count against max_channels. on_up or on_down follows, never
+ * from inside this call. NN_ERR_ARG for an address with no transport or a banned host.
+ */
+nn_err_t nn_disco_dial(nn_disco_t *d, const nn_addr_t *addr, const nn_node_id_t *id, uint64_t *conn);
+/** Send on an established channel (NN_ERR_NOTFOUND if it is not, or is closing). */
+nn_err_t nn_disco_send(nn_disco_t *d, uint64_t conn, const uint8_t *msg, size_t len);
+/** Bytes queued for sending on \a conn (for back-pressure); 0 if unknown. */
+size_t nn_disco_pending(nn_disco_t *d, uint64_t conn);
+/** Keep (1) an inbound or DHT channel out of the LRU trim, or release it (0). */
+void nn_disco_keep(nn_disco_t *d, uint64_t conn, int keep);
+/** Close \a conn (on_down follows from the event loop). */
+void nn_disco_close(nn_disco_t *d, uint64_t conn);
+/** Lower the standing of \a conn's host in the peer store (a ban closes its channels). */
+void nn_disco_penalize(nn_disco_t *d, uint64_t conn, int points, const char *why);
+/** The host key penalties of \a conn go to (inbound loopback/private peers: host, port 0). */
+int nn_disco_conn_addr(nn_disco_t *d, uint64_t conn, nn_addr_t *addr, nn_addr_t *pen_addr);
 
 /** Parse a static peer: "NODEID@HOST:PORT" (has_id = 1) or "HOST:PORT" (any node id). */
 nn_err_t nn_disco_parse_peer(const char *s, nn_addr_t *addr, nn_node_id_t *id, int *has_id);

@@ -1,0 +1,2 @@
+# Node layer parsers: transaction gossip.
+nepnet_fuzzer(fuzz_dlmsg)

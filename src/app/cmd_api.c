@@ -1,0 +1,399 @@
+/*
+ * `nepnet send` and `nepnet status`: the CLI side of the control API (docs/API.md), through
+ * the blocking client in src/node/api_client.h. The node is found through DATADIR/api.address
+ * and DATADIR/api.token, which nepnetd writes, or through --api and --token-file.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "app/commands.h"
+#include "node/api_client.h"
+
+#define SEND_MAX_FILE (64u << 20) /* far above any node's limit; the node answers 413 first */
+
+static const char send_usage[] =
+  "usage: nepnet [--datadir DIR] send FILE [--api HOST:PORT] [--token-file FILE] [--json]\n"
+  "\n"
+  "Submit the bytes of FILE (\"-\" for standard input) as a transaction for private broadcast\n"
+  "through the control API of the node whose data directory is DIR (POST /v1/tx). Prints\n"
+  "\"id ID mode MODE\": the transaction id (SHA3-256 of the bytes, hex) and the routing mode\n"
+  "the node used (e.g. dandelion). Exit status 0 when the node accepted it.\n"
+  "\n"
+  "  --api HOST:PORT     the node's API address (default: the line in DIR/api.address,\n"
+  "                      written by nepnetd). TCP only: for an API on a Unix socket use\n"
+  "                      curl --unix-socket (docs/API.md)\n"
+  "  --token-file FILE   the API token file (default DIR/api.token; must be mode 0600)\n"
+  "  --json              print the node's JSON answer instead\n"
+  "  -h, --help          this text\n"
+  "\n"
+  "DIR is --datadir, else $NEPNET_DATADIR, else ~/.nepnet.\n";
+
+static const char status_usage[] =
+  "usage: nepnet [--datadir DIR] status [--api HOST:PORT] [--token-file FILE] [--json]\n"
+  "\n"
+  "Show the status of the node whose data directory is DIR through its control API\n"
+  "(GET /v1/status): node id, network, uptime, peers in/out, DHT size, Dandelion++ epoch role,\n"
+  "bytes in/out, mempool and stempool. Exit status 0 when the node answered.\n"
+  "\n"
+  "  --api HOST:PORT     the node's API address (default: the line in DIR/api.address,\n"
+  "                      written by nepnetd). TCP only: for an API on a Unix socket use\n"
+  "                      curl --unix-socket (docs/API.md)\n"
+  "  --token-file FILE   the API token file (default DIR/api.token; must be mode 0600)\n"
+  "  --json              print the whole status object the node sent, as indented JSON\n"
+  "  -h, --help          this text\n"
+  "\n"
+  "DIR is --datadir, else $NEPNET_DATADIR, else ~/.nepnet.\n";
+
+typedef struct api_opts_t {
+  const char *api, *token_file;
+  int json;
+  int argi; /* first non-option argument in argv */
+} api_opts_t;
+
+/* Parse the options shared by send and status. Returns -1 after printing help (exit 0), 2 on a
+ * usage error, 0 otherwise. */
+static int
+parse_opts(const char *cmd, const char *usage, int argc, char **argv, api_opts_t *o)
+{
+  static const struct option opts[] = {
+    { "api", required_argument, NULL, 'a' },
+    { "token-file", required_argument, NULL, 't' },
+    { "json", no_argument, NULL, 'j' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  int c;
+  memset(o, 0, sizeof(*o));
+  optind = 0; /* a fresh scan (the main parser stopped at the command), options after FILE too */
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'a': o->api = optarg; break;
+    case 't': o->token_file = optarg; break;
+    case 'j': o->json = 1; break;
+    case 'h': fputs(usage, stdout); return -1;
+    case ':':
+      fprintf(stderr, "nepnet %s: option %s needs a value\n\n%s", cmd, argv[optind - 1], usage);
+      return 2;
+    default:
+      fprintf(stderr, "nepnet %s: unknown option %s\n\n%s", cmd, argv[optind - 1], usage);
+      return 2;
+    }
+  }
+  o->argi = optind;
+  return 0;
+}
+
+/* Address and token from the options or the data directory, with the reason on failure. */
+static int
+locate(const char *cmd, const char *datadir, const api_opts_t *o, char *addr, size_t addr_len,
+       char *token, size_t token_len)
+{
+  char why[600], path[4096];
+  const char *tf = o->token_file;
+  if (o->api) {
+    if (strlen(o->api) >= addr_len) {
+      fprintf(stderr, "nepnet %s: --api %s is too long\n", cmd, o->api);
+      return 1;
+    }
+    strcpy(addr, o->api);
+  } else if (nn_api_client_read_address(datadir, addr, addr_len, why, sizeof(why))) {
+    fprintf(stderr, "nepnet %s: %s\n", cmd, why);
+    return 1;
+  }
+  if (!tf) {
+    snprintf(path, sizeof(path), "%s/api.token", datadir);
+    tf = path;
+  }
+  if (nn_api_client_read_token(tf, token, token_len, why, sizeof(why))) {
+    fprintf(stderr, "nepnet %s: %s%s\n", cmd, why,
+            o->token_file ? "" : " (or pass --token-file FILE)");
+    return 1;
+  }
+  return 0;
+}
+
+/* The "error" of a JSON error answer, else the raw body (which may be libevent's HTML). */
+static void
+print_refusal(const char *cmd, const char *addr, int status, const uint8_t *body, size_t len)
+{
+  json_t *j = json_loadb((const char *)body, len, 0, NULL);
+  const char *e = j ? json_string_value(json_object_get(j, "error")) : NULL;
+  if (e)
+    fprintf(stderr, "nepnet %s: the node at %s answered HTTP %d: %s\n", cmd, addr, status, e);
+  else if (status == 413)
+    fprintf(stderr, "nepnet %s: the node at %s answered HTTP 413: the request is over its size "
+            "limit\n", cmd, addr);
+  else
+    fprintf(stderr, "nepnet %s: the node at %s answered HTTP %d\n", cmd, addr, status);
+  json_decref(j);
+}
+
+static int
+read_file(const char *path, uint8_t **out, size_t *len)
+{
+  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+  size_t cap = 0, n = 0;
+  uint8_t *buf = NULL;
+  int rc = 0;
+
+  *out = NULL;
+  *len = 0;
+  if (!f) {
+    fprintf(stderr, "nepnet send: cannot open %s: %s\n", path, strerror(errno));
+    return 1;
+  }
+  for (;;) {
+    if (n == cap) {
+      size_t ncap = cap ? cap * 2 : 1 << 16;
+      uint8_t *nb;
+      if (cap >= SEND_MAX_FILE + 1) {
+        fprintf(stderr, "nepnet send: %s is over %u bytes, far beyond any transaction\n", path,
+                SEND_MAX_FILE);
+        rc = 1;
+        break;
+      }
+      if (ncap > SEND_MAX_FILE + 1)
+        ncap = SEND_MAX_FILE + 1;
+      if (!(nb = realloc(buf, ncap))) {
+        fprintf(stderr, "nepnet send: out of memory reading %s\n", path);
+        rc = 1;
+        break;
+      }
+      buf = nb;
+      cap = ncap;
+    }
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) {
+      if (ferror(f)) {
+        fprintf(stderr, "nepnet send: cannot read %s: %s\n", path, strerror(errno));
+        rc = 1;
+      }
+      break;
+    }
+  }
+  if (f != stdin)
+    fclose(f);
+  if (!rc && n == 0) {
+    fprintf(stderr, "nepnet send: %s is empty: a transaction has at least one byte\n", path);
+    rc = 1;
+  }
+  if (rc) {
+    free(buf);
+    return rc;
+  }
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+int
+nepnet_cmd_send(const char *datadir, int argc, char **argv)
+{
+  api_opts_t o;
+  char addr[320], token[80], why[600];
+  uint8_t *tx = NULL, *resp = NULL;
+  size_t txlen = 0, rlen = 0;
+  int rc, status = 0;
+  json_t *j = NULL;
+
+  if ((rc = parse_opts("send", send_usage, argc, argv, &o)))
+    return rc < 0 ? 0 : rc;
+  if (argc - o.argi != 1) {
+    fprintf(stderr, "nepnet send: %s\n\n%s",
+            argc - o.argi < 1 ? "which FILE? (the transaction's bytes; - for standard input)"
+                              : "one FILE at a time",
+            send_usage);
+    return 2;
+  }
+  if (locate("send", datadir, &o, addr, sizeof(addr), token, sizeof(token)))
+    return 1;
+  if ((rc = read_file(argv[o.argi], &tx, &txlen)))
+    goto out;
+  if (nn_api_client_request(addr, token, "POST", "/v1/tx", tx, txlen, "application/octet-stream",
+                            &status, &resp, &rlen, why, sizeof(why))) {
+    fprintf(stderr, "nepnet send: %s\n", why);
+    rc = 1;
+    goto out;
+  }
+  if (status != 200) {
+    print_refusal("send", addr, status, resp, rlen);
+    rc = 1;
+    goto out;
+  }
+  if (o.json) {
+    fwrite(resp, 1, rlen, stdout);
+    if (!rlen || resp[rlen - 1] != '\n')
+      putchar('\n');
+    goto out;
+  }
+  j = json_loadb((const char *)resp, rlen, 0, NULL);
+  const char *id = j ? json_string_value(json_object_get(j, "id")) : NULL;
+  const char *mode = j ? json_string_value(json_object_get(j, "mode")) : NULL;
+  if (!id || !mode) {
+    fprintf(stderr, "nepnet send: the node at %s accepted the transaction but its answer has no "
+            "id/mode: %.*s\n", addr, (int)(rlen > 200 ? 200 : rlen), (const char *)resp);
+    rc = 1;
+    goto out;
+  }
+  printf("id %s mode %s\n", id, mode);
+out:
+  json_decref(j);
+  OPENSSL_cleanse(token, sizeof(token));
+  free(tx);
+  free(resp);
+  return rc;
+}
+
+/* ---- status ---- */
+
+static int
+num(json_t *o, const char *key, double *out)
+{
+  json_t *v = json_object_get(o, key);
+  if (!json_is_number(v))
+    return 0;
+  *out = json_number_value(v);
+  return 1;
+}
+
+static void
+fmt_bytes(char *out, size_t n, double b)
+{
+  static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    u++;
+  }
+  if (u == 0)
+    snprintf(out, n, "%.0f B", b);
+  else
+    snprintf(out, n, "%.1f %s", b, units[u]);
+}
+
+static void
+fmt_duration(char *out, size_t n, double s)
+{
+  uint64_t t = s > 0 ? (uint64_t)s : 0;
+  if (t >= 86400)
+    snprintf(out, n, "%" PRIu64 "d %02" PRIu64 "h %02" PRIu64 "m", t / 86400, t / 3600 % 24,
+             t / 60 % 60);
+  else if (t >= 3600)
+    snprintf(out, n, "%" PRIu64 "h %02" PRIu64 "m %02" PRIu64 "s", t / 3600, t / 60 % 60, t % 60);
+  else if (t >= 60)
+    snprintf(out, n, "%" PRIu64 "m %02" PRIu64 "s", t / 60, t % 60);
+  else
+    snprintf(out, n, "%" PRIu64 "s", t);
+}
+
+static void
+print_status(json_t *s)
+{
+  char a[64], b[64];
+  double x, y;
+  const char *str;
+  json_t *o;
+
+  if ((str = json_string_value(json_object_get(s, "node_id"))))
+    printf("node id    %s\n", str);
+  if ((str = json_string_value(json_object_get(s, "network"))))
+    printf("network    %s\n", str);
+  if (num(s, "uptime_s", &x)) {
+    fmt_duration(a, sizeof(a), x);
+    printf("uptime     %s\n", a);
+  }
+  if (num(s, "peers_in", &x) && num(s, "peers_out", &y))
+    printf("peers      %.0f in, %.0f out\n", x, y);
+  if (num(s, "dht_size", &x))
+    printf("dht        %.0f nodes in the routing table\n", x);
+  if ((o = json_object_get(s, "epoch")) && json_is_object(o)) {
+    printf("epoch      %s", (str = json_string_value(json_object_get(o, "role"))) ? str : "?");
+    if (num(o, "ends_in_s", &x))
+      printf(", ends in %.0f s", x);
+    json_t *r = json_object_get(o, "relays");
+    if (json_is_array(r))
+      printf(", %zu stem relay%s", json_array_size(r), json_array_size(r) == 1 ? "" : "s");
+    else if (json_is_number(r))
+      printf(", %.0f stem relays", json_number_value(r));
+    printf("\n");
+  }
+  if (num(s, "bytes_in", &x) && num(s, "bytes_out", &y)) {
+    fmt_bytes(a, sizeof(a), x);
+    fmt_bytes(b, sizeof(b), y);
+    printf("traffic    %s in, %s out\n", a, b);
+  }
+  if ((o = json_object_get(s, "mempool")) && json_is_object(o) && num(o, "count", &x)) {
+    printf("mempool    %.0f transaction%s", x, x == 1 ? "" : "s");
+    if (num(o, "bytes", &y)) {
+      fmt_bytes(a, sizeof(a), y);
+      printf(", %s", a);
+    }
+    printf("\n");
+  }
+  if ((o = json_object_get(s, "stempool")) && json_is_object(o) && num(o, "count", &x))
+    printf("stempool   %.0f transaction%s\n", x, x == 1 ? "" : "s");
+  if ((str = json_string_value(json_object_get(s, "route"))))
+    printf("route      %s\n", str);
+}
+
+int
+nepnet_cmd_status(const char *datadir, int argc, char **argv)
+{
+  api_opts_t o;
+  char addr[320], token[80], why[600];
+  uint8_t *resp = NULL;
+  size_t rlen = 0;
+  int rc = 0, status = 0;
+  json_t *j = NULL;
+
+  if ((rc = parse_opts("status", status_usage, argc, argv, &o)))
+    return rc < 0 ? 0 : rc;
+  if (argc - o.argi != 0) {
+    fprintf(stderr, "nepnet status: unexpected argument %s\n\n%s", argv[o.argi], status_usage);
+    return 2;
+  }
+  if (locate("status", datadir, &o, addr, sizeof(addr), token, sizeof(token)))
+    return 1;
+  if (nn_api_client_request(addr, token, "GET", "/v1/status", NULL, 0, NULL, &status, &resp, &rlen,
+                            why, sizeof(why))) {
+    fprintf(stderr, "nepnet status: %s\n", why);
+    rc = 1;
+    goto out;
+  }
+  if (status != 200) {
+    print_refusal("status", addr, status, resp, rlen);
+    rc = 1;
+    goto out;
+  }
+  if (!(j = json_loadb((const char *)resp, rlen, 0, NULL)) || !json_is_object(j)) {
+    fprintf(stderr, "nepnet status: the node at %s answered something that is not a JSON "
+            "object\n", addr);
+    rc = 1;
+    goto out;
+  }
+  if (o.json) {
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s)
+      puts(s);
+    free(s);
+  } else {
+    printf("api        %s\n", addr);
+    print_status(j);
+  }
+out:
+  json_decref(j);
+  OPENSSL_cleanse(token, sizeof(token));
+  free(resp);
+  return rc;
+}

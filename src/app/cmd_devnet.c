@@ -1,0 +1,274 @@
+/*
+ * `nepnet devnet ...`: a local network of nepnetd processes on loopback (node/devnet.h).
+ * `demo` is the README's main job: start a devnet, privately broadcast one transaction from one
+ * node, show every node receiving it (how, and from whom), stop.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "app/commands.h"
+#include "crypto/rand.h"
+#include "lib/hex.h"
+#include "node/devnet.h"
+
+static const char devnet_usage[] =
+  "usage: nepnet devnet up N [OPTIONS]     start N nodes (2..512) and show them join\n"
+  "       nepnet devnet demo [N] [OPTIONS] start N nodes (default 10), submit one transaction at one\n"
+  "                                        node, show every node receiving it, stop the devnet\n"
+  "       nepnet devnet status [--dir DIR] one line per node\n"
+  "       nepnet devnet down [--dir DIR]   stop every node (SIGTERM, SIGKILL after 10 s)\n"
+  "\n"
+  "Each node is a nepnetd process with its data directory DIR/node-I (log: nepnetd.log), on\n"
+  "127.0.0.1:BASE+2I, its control API on 127.0.0.1:BASE+2I+1, network regtest. Node I > 0\n"
+  "bootstraps from node 0 and one earlier node; then discovery (DHT) does the rest.\n"
+  "\n"
+  "options:\n"
+  "  --dir DIR          where the devnet lives (default ./devnet)\n"
+  "  --preset P         fast, balanced (default) or private-like settings for every node\n"
+  "                     (the devnet keeps listening: 'private' nodes would be hidden)\n"
+  "  --base-port PORT   first port (default 19800); 2 ports per node\n"
+  "  --nepnetd PATH     the daemon (default: next to this nepnet binary, else on PATH)\n"
+  "  --size BYTES       demo: transaction size (default 2048)\n"
+  "  --keep             demo: leave the devnet running afterwards (stop with devnet down)\n"
+  "  --set NAME=VALUE   pass --NAME VALUE to every nepnetd (repeatable), e.g. --set fluff-prob=0.2\n";
+
+static int
+cmd_down(const char *dir)
+{
+  nn_devnet_t dn;
+  char why[512];
+  if (nn_devnet_open(&dn, dir, why, sizeof(why))) {
+    fprintf(stderr, "nepnet devnet down: %s\n", why);
+    return 1;
+  }
+  unsigned r = nn_devnet_down(&dn, 10000);
+  printf("stopped %u node%s in %s\n", r, r == 1 ? "" : "s", dir);
+  nn_devnet_free(&dn);
+  return 0;
+}
+
+static int
+cmd_status(const char *dir)
+{
+  nn_devnet_t dn;
+  char why[512];
+  if (nn_devnet_open(&dn, dir, why, sizeof(why))) {
+    fprintf(stderr, "nepnet devnet status: %s\n", why);
+    return 1;
+  }
+  printf("%-8s %-8s %-16s %5s %5s %5s %6s %8s\n", "node", "pid", "node id", "out", "in", "dht", "epoch", "mempool");
+  for (unsigned i = 0; i < dn.n; i++) {
+    json_t *j = NULL;
+    if (dn.pid[i] <= 0 || nn_devnet_api(&dn, i, "GET", "/v1/status", NULL, 0, NULL, &j) != 200 || !j) {
+      printf("node-%-3u %-8d (not running)\n", i, dn.pid[i]);
+      json_decref(j);
+      continue;
+    }
+    const char *id = json_string_value(json_object_get(j, "node_id"));
+    json_t *ep = json_object_get(j, "epoch"), *mp = json_object_get(j, "mempool");
+    printf("node-%-3u %-8d %-16.16s %5lld %5lld %5lld %6s %8lld\n", i, dn.pid[i], id ? id : "?",
+           (long long)json_integer_value(json_object_get(j, "peers_out")),
+           (long long)json_integer_value(json_object_get(j, "peers_in")),
+           (long long)json_integer_value(json_object_get(j, "dht_size")),
+           json_string_value(json_object_get(ep, "role")) ? json_string_value(json_object_get(ep, "role")) : "?",
+           (long long)json_integer_value(json_object_get(mp, "count")));
+    json_decref(j);
+  }
+  nn_devnet_free(&dn);
+  return 0;
+}
+
+static uint64_t
+now_unix_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Submit one transaction at a random node and show it spread. */
+static int
+demo(nn_devnet_t *dn, size_t size)
+{
+  char ids[NN_DEVNET_MAX][65], idhex[65];
+  uint8_t *tx = malloc(size);
+  nn_devnet_seen_t *seen = calloc(dn->n, sizeof(*seen));
+  uint64_t *lat = calloc(dn->n, sizeof(*lat));
+  nn_hash_t id;
+  uint32_t r;
+  int rc = 1;
+  if (!tx || !seen || !lat || nn_rng_fill(NULL, tx, size) || nn_rng_fill(NULL, (uint8_t *)&r, sizeof(r)))
+    goto out;
+  for (unsigned i = 0; i < dn->n; i++)
+    memcpy(ids[i], dn->ids[i], sizeof(ids[i]));
+  unsigned origin = r % dn->n;
+  printf("\nnode-%u submits a %zu-byte transaction for private broadcast (Dandelion++)...\n", origin, size);
+  uint64_t t0 = now_unix_ms();
+  if (nn_devnet_submit(dn, origin, tx, size, &id)) {
+    fprintf(stderr, "nepnet devnet demo: node-%u refused the transaction (see %s/node-%u/nepnetd.log)\n", origin,
+            dn->dir, origin);
+    goto out;
+  }
+  nn_hex_encode(idhex, id.b, NN_HASH_LEN);
+  printf("transaction %.16s..., waiting for every node to receive it:\n", idhex);
+  unsigned have = nn_devnet_wait_tx(dn, &id, t0, 120000, seen, stdout);
+  /* who fluffed it first: the node that took it into its mempool from a stem or an embargo */
+  int fluffer = -1;
+  uint64_t first = UINT64_MAX;
+  size_t nl = 0;
+  for (unsigned i = 0; i < dn->n; i++) {
+    if (!seen[i].seen)
+      continue;
+    if ((!strcmp(seen[i].via, "stem-fluff") || !strcmp(seen[i].via, "embargo")) && seen[i].unix_ms < first) {
+      first = seen[i].unix_ms;
+      fluffer = (int)i;
+    }
+  }
+  for (unsigned i = 0; i < dn->n; i++)
+    if (seen[i].seen && first != UINT64_MAX)
+      lat[nl++] = seen[i].unix_ms > first ? seen[i].unix_ms - first : 0;
+  qsort(lat, nl, sizeof(*lat), cmp_u64);
+  printf("\n%u of %u nodes received the transaction.\n", have, dn->n);
+  if (fluffer >= 0) {
+    printf("origin node-%u (%.16s); the stem ended at node-%d (%.16s), which fluffed it (%s)%s.\n", origin,
+           ids[origin], fluffer, ids[fluffer], seen[fluffer].via,
+           (unsigned)fluffer == origin ? " -- the origin itself, after its embargo timer" : ", not the origin");
+    if (nl)
+      printf("from the fluff to each node: P50 %.3f s, max %.3f s\n", (double)lat[nl / 2] / 1000.0,
+             (double)lat[nl - 1] / 1000.0);
+  }
+  printf("An observer who sees the first fluff learns node-%d, not node-%u: that is the privacy Dandelion++ adds.\n",
+         fluffer, origin);
+  rc = have == dn->n ? 0 : 1;
+out:
+  free(tx);
+  free(seen);
+  free(lat);
+  return rc;
+}
+
+int
+nepnet_cmd_devnet(const char *argv0, int argc, char **argv)
+{
+  static const struct option opts[] = {
+    { "dir", required_argument, NULL, 'd' },     { "preset", required_argument, NULL, 'p' },
+    { "base-port", required_argument, NULL, 'b' }, { "nepnetd", required_argument, NULL, 'n' },
+    { "size", required_argument, NULL, 's' },    { "keep", no_argument, NULL, 'k' },
+    { "set", required_argument, NULL, 'S' },     { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  nn_devnet_opts_t o;
+  char *extra[2 * 32];
+  size_t nextra = 0, size = 2048;
+  int keep = 0, c, rc = 2;
+  const char *sub;
+  char why[1024];
+  nn_devnet_opts_default(&o);
+  if (argc < 2) {
+    fprintf(stderr, "nepnet devnet: up, demo, status or down?\n\n%s", devnet_usage);
+    return 2;
+  }
+  sub = argv[1];
+  if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
+    fputs(devnet_usage, stdout);
+    return 0;
+  }
+  /* argv[1] (the sub-command) becomes the program name; optind 0 re-initialises getopt, whose
+   * state main() left in "stop at the first non-option" mode, so options may follow N. */
+  int ac = argc - 1;
+  char **av = argv + 1;
+  optind = 0;
+  while ((c = getopt_long(ac, av, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': o.dir = optarg; break;
+    case 'p': o.preset = optarg; break;
+    case 'b': {
+      unsigned long v = strtoul(optarg, NULL, 10);
+      if (v < 1024 || v > 65000) {
+        fprintf(stderr, "nepnet devnet: --base-port %s: give 1024..65000\n", optarg);
+        goto out;
+      }
+      o.base_port = (uint16_t)v;
+      break;
+    }
+    case 'n': o.nepnetd = optarg; break;
+    case 's':
+      size = strtoul(optarg, NULL, 10);
+      if (size < 1 || size > (8u << 20)) {
+        fprintf(stderr, "nepnet devnet: --size %s: give 1..8388608 bytes\n", optarg);
+        goto out;
+      }
+      break;
+    case 'k': keep = 1; break;
+    case 'S': {
+      const char *eq = strchr(optarg, '=');
+      if (!eq || eq == optarg || nextra + 2 > sizeof(extra) / sizeof(extra[0])) {
+        fprintf(stderr, "nepnet devnet: --set %s: give NAME=VALUE (a nepnetd option without --)\n", optarg);
+        goto out;
+      }
+      size_t nl = (size_t)(eq - optarg);
+      char *f = malloc(nl + 3);
+      if (!f)
+        goto out;
+      snprintf(f, nl + 3, "--%.*s", (int)nl, optarg);
+      extra[nextra++] = f;
+      extra[nextra++] = strdup(eq + 1);
+      break;
+    }
+    case 'h': fputs(devnet_usage, stdout); rc = 0; goto out;
+    default: fputs(devnet_usage, stderr); goto out;
+    }
+  }
+  o.extra = (const char *const *)extra;
+  o.n_extra = nextra;
+  if (!strcmp(sub, "down")) {
+    rc = cmd_down(o.dir);
+  } else if (!strcmp(sub, "status")) {
+    rc = cmd_status(o.dir);
+  } else if (!strcmp(sub, "up") || !strcmp(sub, "demo")) {
+    unsigned long n = !strcmp(sub, "demo") ? 10 : 0;
+    nn_devnet_t dn;
+    if (optind < ac)
+      n = strtoul(av[optind], NULL, 10);
+    if (n < 2 || n > NN_DEVNET_MAX) {
+      fprintf(stderr, "nepnet devnet %s: give the number of nodes, 2..%d (e.g. nepnet devnet %s 10)\n", sub,
+              NN_DEVNET_MAX, sub);
+      goto out;
+    }
+    o.progress = stdout;
+    printf("starting %lu nepnetd nodes in %s (ports %u..%u)\n", n, o.dir, (unsigned)o.base_port,
+           (unsigned)(o.base_port + 2 * n - 1));
+    if (nn_devnet_up(&dn, (unsigned)n, argv0, &o, why, sizeof(why))) {
+      fprintf(stderr, "nepnet devnet %s: %s\n", sub, why);
+      nn_devnet_free(&dn);
+      rc = 1;
+      goto out;
+    }
+    printf("all %lu nodes joined; nepnet devnet status --dir %s shows them\n", n, o.dir);
+    rc = 0;
+    if (!strcmp(sub, "demo")) {
+      rc = demo(&dn, size);
+      if (!keep) {
+        unsigned s = nn_devnet_down(&dn, 10000);
+        printf("stopped %u nodes (logs stay in %s/node-*/nepnetd.log)\n", s, o.dir);
+      }
+    }
+    nn_devnet_free(&dn);
+  } else {
+    fprintf(stderr, "nepnet devnet: unknown sub-command '%s'\n\n%s", sub, devnet_usage);
+  }
+out:
+  for (size_t i = 0; i < nextra; i++)
+    free(extra[i]);
+  return rc;
+}

@@ -1,0 +1,529 @@
+/* A local network of nepnetd processes (devnet.h). */
+#include "node/devnet.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/sha3.h"
+#include "lib/hex.h"
+#include "node/api_client.h"
+
+static uint64_t
+unix_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+  struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+  nanosleep(&ts, NULL);
+}
+
+void
+nn_devnet_opts_default(nn_devnet_opts_t *o)
+{
+  memset(o, 0, sizeof(*o));
+  o->dir = "devnet";
+  o->base_port = 19800;
+}
+
+void
+nn_devnet_datadir(const nn_devnet_t *dn, unsigned i, char *out, size_t n)
+{
+  snprintf(out, n, "%s/node-%u", dn->dir, i);
+}
+
+static char *
+find_nepnetd(const char *argv0)
+{
+  char buf[PATH_MAX];
+  const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+  if (slash) {
+    snprintf(buf, sizeof(buf), "%.*s/nepnetd", (int)(slash - argv0), argv0);
+    if (access(buf, X_OK) == 0)
+      return strdup(buf);
+  }
+  return strdup("nepnetd");
+}
+
+/* The last lines of node i's log, for an error message. */
+static void
+log_tail(const nn_devnet_t *dn, unsigned i, char *out, size_t n)
+{
+  char path[PATH_MAX], dd[PATH_MAX - 16];
+  nn_devnet_datadir(dn, i, dd, sizeof(dd));
+  snprintf(path, sizeof(path), "%s/nepnetd.log", dd);
+  out[0] = 0;
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return;
+  fseek(f, 0, SEEK_END);
+  long sz = ftell(f);
+  long from = sz > (long)n - 1 ? sz - (long)n + 1 : 0;
+  fseek(f, from, SEEK_SET);
+  size_t r = fread(out, 1, n - 1, f);
+  out[r] = 0;
+  fclose(f);
+  for (char *p = out; *p; p++)
+    if (*p == '\n' && p[1])
+      *p = '|';
+}
+
+static pid_t
+spawn(const nn_devnet_t *dn, unsigned i, const nn_devnet_opts_t *o)
+{
+  char dd[PATH_MAX - 32], logp[PATH_MAX], listen[32], api[32], peer0[32], peerj[32];
+  const char *argv[64 + 2 * 32];
+  size_t k = 0;
+  nn_devnet_datadir(dn, i, dd, sizeof(dd));
+  if (mkdir(dd, 0700) && errno != EEXIST)
+    return -1;
+  snprintf(logp, sizeof(logp), "%s/nepnetd.log", dd);
+  snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * i));
+  snprintf(api, sizeof(api), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * i + 1));
+  snprintf(peer0, sizeof(peer0), "127.0.0.1:%u", (unsigned)dn->base_port);
+  argv[k++] = dn->nepnetd;
+  argv[k++] = "--datadir";
+  argv[k++] = dd;
+  argv[k++] = "--network";
+  argv[k++] = "regtest";
+  argv[k++] = "--listen";
+  argv[k++] = listen;
+  argv[k++] = "--api";
+  argv[k++] = api;
+  argv[k++] = "--listen-max-per-ip";
+  argv[k++] = "0";
+  argv[k++] = "--listen-ip-rate";
+  argv[k++] = "0";
+  argv[k++] = "--max-inbound-per-host";
+  argv[k++] = "0";
+  argv[k++] = "--allow-private";
+  argv[k++] = "1";
+  if (o->preset) {
+    argv[k++] = "--preset";
+    argv[k++] = o->preset;
+  }
+  argv[k++] = "--hidden"; /* after the preset: private would hide every node of the devnet */
+  argv[k++] = "0";
+  if (i > 0) {
+    argv[k++] = "--peer";
+    argv[k++] = peer0;
+    /* and one earlier node, so that node 0 is not everyone's only way in */
+    unsigned j = (unsigned)((i * 2654435761u) % i);
+    if (j) {
+      snprintf(peerj, sizeof(peerj), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * j));
+      argv[k++] = "--peer";
+      argv[k++] = peerj;
+    }
+  }
+  for (size_t e = 0; e < o->n_extra && k < 64; e++)
+    argv[k++] = o->extra[e];
+  const char *const *ne = o->node_extra ? o->node_extra(o->node_ctx, i) : NULL;
+  for (size_t e = 0; ne && ne[e] && k < 64 + 2 * 32 - 1; e++)
+    argv[k++] = ne[e];
+  argv[k] = NULL;
+  pid_t pid = fork();
+  if (pid < 0)
+    return -1;
+  if (pid == 0) {
+    int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    int nul = open("/dev/null", O_RDONLY);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+    }
+    if (nul >= 0)
+      dup2(nul, 0);
+    setsid();
+    execvp(argv[0], (char *const *)argv);
+    fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  {
+    char pidp[PATH_MAX], s[32];
+    snprintf(pidp, sizeof(pidp), "%s/nepnetd.pid", dd);
+    FILE *f = fopen(pidp, "w");
+    if (f) {
+      snprintf(s, sizeof(s), "%d\n", (int)pid);
+      fputs(s, f);
+      fclose(f);
+    }
+  }
+  return pid;
+}
+
+int
+nn_devnet_alive(const nn_devnet_t *dn, unsigned i)
+{
+  if (i >= dn->n || dn->pid[i] <= 0)
+    return 0;
+  int st;
+  pid_t r = waitpid(dn->pid[i], &st, WNOHANG); /* reap our own children */
+  if (r == dn->pid[i])
+    return 0;
+  return kill(dn->pid[i], 0) == 0;
+}
+
+static int
+read_api(const nn_devnet_t *dn, unsigned i, char *addr, size_t an, char *token, size_t tn)
+{
+  char dd[PATH_MAX - 32];
+  nn_devnet_datadir(dn, i, dd, sizeof(dd));
+  return nn_api_client_read_datadir(dd, addr, an, token, tn);
+}
+
+int
+nn_devnet_api(const nn_devnet_t *dn, unsigned i, const char *method, const char *path, const uint8_t *body,
+              size_t len, const char *content_type, json_t **out)
+{
+  char addr[300], token[128], why[256];
+  int status = 0;
+  uint8_t *resp = NULL;
+  size_t rlen = 0;
+  if (out)
+    *out = NULL;
+  if (read_api(dn, i, addr, sizeof(addr), token, sizeof(token)))
+    return 0;
+  if (nn_api_client_request(addr, token, method, path, body, len, content_type, &status, &resp, &rlen, why,
+                            sizeof(why)))
+    status = 0;
+  if (out && resp && rlen)
+    *out = json_loadb((const char *)resp, rlen, 0, NULL);
+  free(resp);
+  return status;
+}
+
+void
+nn_devnet_node_id(const nn_devnet_t *dn, unsigned i, char out[65])
+{
+  json_t *j = NULL;
+  out[0] = 0;
+  if (nn_devnet_api(dn, i, "GET", "/v1/status", NULL, 0, NULL, &j) == 200 && j) {
+    const char *s = json_string_value(json_object_get(j, "node_id"));
+    if (s)
+      snprintf(out, 65, "%s", s);
+  }
+  json_decref(j);
+}
+
+static int
+write_meta(const nn_devnet_t *dn)
+{
+  char p[PATH_MAX];
+  snprintf(p, sizeof(p), "%s/devnet.conf", dn->dir);
+  FILE *f = fopen(p, "w");
+  if (!f)
+    return -1;
+  fprintf(f, "nodes = %u\nbase-port = %u\nnepnetd = %s\n", dn->n, (unsigned)dn->base_port, dn->nepnetd);
+  return fclose(f);
+}
+
+int
+nn_devnet_up(nn_devnet_t *dn, unsigned n, const char *argv0, const nn_devnet_opts_t *o, char *why, size_t why_len)
+{
+  memset(dn, 0, sizeof(*dn));
+  if (n < 2 || n > NN_DEVNET_MAX) {
+    snprintf(why, why_len, "devnet size %u: give 2 to %d nodes", n, NN_DEVNET_MAX);
+    return -1;
+  }
+  if ((unsigned)o->base_port + 2 * n > 65535) {
+    snprintf(why, why_len, "--base-port %u leaves no room for %u nodes (2 ports each)", o->base_port, n);
+    return -1;
+  }
+  if (!(dn->dir = strdup(o->dir)) || !(dn->nepnetd = o->nepnetd ? strdup(o->nepnetd) : find_nepnetd(argv0)))
+    return -1;
+  dn->n = n;
+  dn->base_port = o->base_port;
+  if (mkdir(dn->dir, 0700) && errno != EEXIST) {
+    snprintf(why, why_len, "cannot create %s: %s (give --dir DIR)", dn->dir, strerror(errno));
+    return -1;
+  }
+  {
+    nn_devnet_t old;
+    char w[64];
+    if (nn_devnet_open(&old, dn->dir, w, sizeof(w)) == 0) {
+      unsigned running = 0;
+      for (unsigned i = 0; i < old.n; i++)
+        running += old.pid[i] > 0 && kill(old.pid[i], 0) == 0;
+      nn_devnet_free(&old);
+      if (running) {
+        snprintf(why, why_len, "a devnet is already running in %s (%u nodes): nepnet devnet down --dir %s", dn->dir,
+                 running, dn->dir);
+        return -1;
+      }
+    }
+  }
+  if (write_meta(dn)) {
+    snprintf(why, why_len, "cannot write %s/devnet.conf: %s", dn->dir, strerror(errno));
+    return -1;
+  }
+  uint64_t t0 = unix_ms(), deadline = t0 + (o->join_timeout_ms ? o->join_timeout_ms : 60000 + 500 * n);
+  /* Node 0 first (everyone bootstraps from it), then the rest. */
+  for (unsigned i = 0; i < n; i++) {
+    char dd[PATH_MAX - 32], stale[PATH_MAX];
+    nn_devnet_datadir(dn, i, dd, sizeof(dd));
+    snprintf(stale, sizeof(stale), "%s/api.address", dd);
+    (void)unlink(stale);
+    if ((dn->pid[i] = spawn(dn, i, o)) < 0) {
+      snprintf(why, why_len, "cannot start node %u: %s", i, strerror(errno));
+      nn_devnet_down(dn, 0);
+      return -1;
+    }
+    if (i == 0) {
+      while (read_api(dn, 0, stale, sizeof(stale), dd, sizeof(dd)) && nn_devnet_alive(dn, 0) && unix_ms() < deadline)
+        sleep_ms(50);
+    }
+  }
+  int *joined = calloc(n, sizeof(int));
+  unsigned njoined = 0;
+  if (!joined)
+    return -1;
+  while (njoined < n) {
+    for (unsigned i = 0; i < n; i++) {
+      json_t *j = NULL;
+      if (joined[i])
+        continue;
+      if (!nn_devnet_alive(dn, i)) {
+        char tail[300];
+        log_tail(dn, i, tail, sizeof(tail));
+        snprintf(why, why_len, "node %u (%s/node-%u) exited: %s", i, dn->dir, i, tail);
+        free(joined);
+        nn_devnet_down(dn, 2000);
+        return -1;
+      }
+      if (nn_devnet_api(dn, i, "GET", "/v1/status", NULL, 0, NULL, &j) == 200 && j) {
+        json_int_t out = json_integer_value(json_object_get(j, "peers_out"));
+        json_int_t in = json_integer_value(json_object_get(j, "peers_in"));
+        json_int_t dht = json_integer_value(json_object_get(j, "dht_size"));
+        /* joined: a gossip peer it dialled, or (small devnets) already peered with everyone */
+        if (out >= 1 || (unsigned long long)(in + out) >= (n - 1 < 8 ? n - 1 : 8)) {
+          joined[i] = 1;
+          njoined++;
+          if (o->progress)
+            fprintf(o->progress, "[%3u/%u joined] node-%-3u 127.0.0.1:%-5u peers %lld out %lld in, dht %lld  (%.1f s)\n",
+                    njoined, n, i, (unsigned)(dn->base_port + 2 * i), (long long)out, (long long)in, (long long)dht,
+                    (double)(unix_ms() - t0) / 1000.0);
+        }
+      }
+      json_decref(j);
+    }
+    if (njoined == n)
+      break;
+    if (unix_ms() > deadline) {
+      unsigned first = 0;
+      while (first < n && joined[first])
+        first++;
+      snprintf(why, why_len, "%u of %u nodes joined in %.0f s; node %u has no gossip peer yet (see %s/node-%u/nepnetd.log)",
+               njoined, n, (double)(unix_ms() - t0) / 1000.0, first, dn->dir, first);
+      free(joined);
+      return -1;
+    }
+    sleep_ms(200);
+  }
+  free(joined);
+  for (unsigned i = 0; i < n; i++)
+    nn_devnet_node_id(dn, i, dn->ids[i]);
+  return 0;
+}
+
+int
+nn_devnet_index(const nn_devnet_t *dn, const char *id)
+{
+  for (unsigned i = 0; id && id[0] && i < dn->n; i++)
+    if (!strcmp(dn->ids[i], id))
+      return (int)i;
+  return -1;
+}
+
+int
+nn_devnet_open(nn_devnet_t *dn, const char *dir, char *why, size_t why_len)
+{
+  char p[PATH_MAX], line[PATH_MAX], key[64], val[PATH_MAX];
+  unsigned nodes = 0, port = 19800;
+  memset(dn, 0, sizeof(*dn));
+  snprintf(p, sizeof(p), "%s/devnet.conf", dir);
+  FILE *f = fopen(p, "r");
+  if (!f) {
+    snprintf(why, why_len, "no devnet in %s (%s): start one with nepnet devnet up N --dir %s", dir, strerror(errno), dir);
+    return -1;
+  }
+  while (fgets(line, sizeof(line), f)) {
+    if (sscanf(line, "%63s = %4095[^\n]", key, val) != 2)
+      continue;
+    if (!strcmp(key, "nodes"))
+      nodes = (unsigned)strtoul(val, NULL, 10);
+    else if (!strcmp(key, "base-port"))
+      port = (unsigned)strtoul(val, NULL, 10);
+    else if (!strcmp(key, "nepnetd") && !dn->nepnetd)
+      dn->nepnetd = strdup(val);
+  }
+  fclose(f);
+  if (nodes < 1 || nodes > NN_DEVNET_MAX || port > 65535) {
+    snprintf(why, why_len, "%s is damaged (nodes %u, base-port %u): remove %s and start again", p, nodes, port, dir);
+    nn_devnet_free(dn);
+    return -1;
+  }
+  dn->dir = strdup(dir);
+  dn->n = nodes;
+  dn->base_port = (uint16_t)port;
+  for (unsigned i = 0; i < nodes; i++) {
+    char dd[PATH_MAX - 32];
+    nn_devnet_datadir(dn, i, dd, sizeof(dd));
+    snprintf(p, sizeof(p), "%s/nepnetd.pid", dd);
+    FILE *pf = fopen(p, "r");
+    int pid = 0;
+    if (pf) {
+      if (fscanf(pf, "%d", &pid) != 1)
+        pid = 0;
+      fclose(pf);
+    }
+    dn->pid[i] = pid;
+  }
+  return dn->dir ? 0 : -1;
+}
+
+unsigned
+nn_devnet_down(nn_devnet_t *dn, uint32_t grace_ms)
+{
+  unsigned running = 0;
+  for (unsigned i = 0; i < dn->n; i++)
+    if (dn->pid[i] > 0 && kill(dn->pid[i], SIGTERM) == 0)
+      running++;
+  uint64_t end = unix_ms() + grace_ms;
+  for (;;) {
+    unsigned left = 0;
+    for (unsigned i = 0; i < dn->n; i++) {
+      if (dn->pid[i] <= 0)
+        continue;
+      (void)waitpid(dn->pid[i], NULL, WNOHANG);
+      if (kill(dn->pid[i], 0) == 0)
+        left++;
+      else
+        dn->pid[i] = 0;
+    }
+    if (!left)
+      break;
+    if (unix_ms() >= end) {
+      for (unsigned i = 0; i < dn->n; i++)
+        if (dn->pid[i] > 0) {
+          kill(dn->pid[i], SIGKILL);
+          (void)waitpid(dn->pid[i], NULL, 0);
+          dn->pid[i] = 0;
+        }
+      break;
+    }
+    sleep_ms(50);
+  }
+  for (unsigned i = 0; i < dn->n; i++) {
+    char dd[PATH_MAX - 32], p[PATH_MAX];
+    nn_devnet_datadir(dn, i, dd, sizeof(dd));
+    snprintf(p, sizeof(p), "%s/nepnetd.pid", dd);
+    (void)unlink(p);
+  }
+  return running;
+}
+
+void
+nn_devnet_kill(nn_devnet_t *dn, unsigned i)
+{
+  if (i < dn->n && dn->pid[i] > 0) {
+    kill(dn->pid[i], SIGKILL);
+    (void)waitpid(dn->pid[i], NULL, 0);
+    dn->pid[i] = 0;
+  }
+}
+
+void
+nn_devnet_free(nn_devnet_t *dn)
+{
+  free(dn->dir);
+  free(dn->nepnetd);
+  dn->dir = dn->nepnetd = NULL;
+}
+
+int
+nn_devnet_submit(const nn_devnet_t *dn, unsigned i, const uint8_t *tx, size_t len, nn_hash_t *id)
+{
+  json_t *j = NULL;
+  int st = nn_devnet_api(dn, i, "POST", "/v1/tx", tx, len, "application/octet-stream", &j);
+  int rc = -1;
+  const char *s = j ? json_string_value(json_object_get(j, "id")) : NULL;
+  if (st == 200 && s && strlen(s) == 2 * NN_HASH_LEN && nn_hex_decode(id->b, NN_HASH_LEN, s) == NN_OK)
+    rc = 0;
+  json_decref(j);
+  return rc;
+}
+
+/* Does node i have id? Looks through the last 1000 it received (the API's largest page). */
+static int
+node_seen(const nn_devnet_t *dn, unsigned i, const char *idhex, nn_devnet_seen_t *out)
+{
+  json_t *j = NULL;
+  int found = 0;
+  if (nn_devnet_api(dn, i, "GET", "/v1/txs?since=0&limit=1000", NULL, 0, NULL, &j) != 200 || !j)
+    goto out;
+  json_t *txs = json_object_get(j, "txs"), *t;
+  size_t k;
+  json_array_foreach(txs, k, t) {
+    const char *s = json_string_value(json_object_get(t, "id"));
+    if (s && !strcmp(s, idhex)) {
+      const char *via = json_string_value(json_object_get(t, "via"));
+      const char *from = json_string_value(json_object_get(t, "from"));
+      out->seen = 1;
+      out->unix_ms = (uint64_t)json_integer_value(json_object_get(t, "unix_ms"));
+      snprintf(out->via, sizeof(out->via), "%s", via ? via : "");
+      snprintf(out->from, sizeof(out->from), "%s", from ? from : "");
+      found = 1;
+      break;
+    }
+  }
+out:
+  json_decref(j);
+  return found;
+}
+
+unsigned
+nn_devnet_wait_tx(const nn_devnet_t *dn, const nn_hash_t *id, uint64_t t0, uint32_t timeout_ms,
+                  nn_devnet_seen_t *seen, FILE *progress)
+{
+  char idhex[2 * NN_HASH_LEN + 1];
+  uint64_t end = unix_ms() + timeout_ms;
+  unsigned have = 0;
+  nn_hex_encode(idhex, id->b, NN_HASH_LEN);
+  for (;;) {
+    unsigned live = 0;
+    have = 0;
+    for (unsigned i = 0; i < dn->n; i++) {
+      if (!nn_devnet_alive(dn, i))
+        continue;
+      live++;
+      if (!seen[i].seen && node_seen(dn, i, idhex, &seen[i]) && progress) {
+        int from = nn_devnet_index(dn, seen[i].from);
+        char src[32] = "";
+        if (from >= 0)
+          snprintf(src, sizeof(src), " from node-%d", from);
+        else if (seen[i].from[0])
+          snprintf(src, sizeof(src), " from %.16s", seen[i].from);
+        fprintf(progress, "  node-%-3u has it after %6.3f s  via %-10s%s\n", i,
+                (double)((int64_t)seen[i].unix_ms - (int64_t)t0) / 1000.0, seen[i].via, src);
+      }
+      have += seen[i].seen;
+    }
+    if (have >= live || unix_ms() >= end)
+      break;
+    sleep_ms(100);
+  }
+  return have;
+}

@@ -1,0 +1,10 @@
+# 20 nepnetd processes on loopback: delivery, privacy over many runs, a black-holing relay,
+# kill -9 during a broadcast.
+if(TARGET nepnetd)
+  nepnet_test(test_devnet)
+  find_package(Threads REQUIRED)
+  target_link_libraries(test_devnet PRIVATE Threads::Threads)
+  target_compile_definitions(test_devnet PRIVATE NEPNET_NEPNETD="$<TARGET_FILE:nepnetd>")
+  add_dependencies(test_devnet nepnetd)
+  set_tests_properties(test_devnet PROPERTIES TIMEOUT 900 RUN_SERIAL TRUE)
+endif()
