@@ -161,10 +161,37 @@ static void test_relay_replaced(void **s) {
   nn_dl_peer_remove(dl, gone, 0);
   assert_int_equal(nn_dl_relays(dl, rel), 2);
   assert_true(rel[0] != gone && rel[1] != gone);
-  uint8_t tx2[] = "b";
-  nn_dl_on_stem(dl, 100, tx2, sizeof tx2, 0);
+  /* the stem it held went to a live relay at once, not to the embargo */
   assert_int_equal(g_rec.nstem, 2);
   assert_int_not_equal(g_rec.stem_peer[1], gone);
+  uint8_t tx2[] = "b";
+  nn_dl_on_stem(dl, 100, tx2, sizeof tx2, 0);
+  assert_int_equal(g_rec.nstem, 3);
+  assert_int_not_equal(g_rec.stem_peer[2], gone);
+  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  assert_int_equal(st.restems, 1);
+  nn_dl_free(dl);
+}
+
+/* Our own stem waits two mean embargoes longer than a relayed one, so that when a stem dies the
+ * relays holding it fluff first, not the origin. */
+static void test_own_embargo_longer(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  cfg.embargo_base_ms = 1000; cfg.embargo_mean_ms = 1000;
+  nn_dl_t *dl = mk_role(&cfg, 0, 2, 1);
+  uint8_t own[] = "own", relayed[] = "relayed";
+  assert_int_equal(nn_dl_submit(dl, own, sizeof own, 0), NN_OK);
+  run(dl, 2999);
+  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  assert_int_equal(st.embargo_fired, 0);
+  assert_int_equal(nn_dl_on_stem(dl, 100, relayed, sizeof relayed, 3000), NN_OK);
+  run(dl, 3999);
+  nn_dl_stats(dl, &st);
+  assert_true(st.embargo_fired <= 1);  /* only ours can have fired by now */
+  run(dl, 3000 + 1000 + 20 * 1000);
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.embargo_fired, 2);
   nn_dl_free(dl);
 }
 
@@ -542,6 +569,7 @@ int main(void) {
       cmocka_unit_test(test_stem_outbound_only_and_fluff_epoch),
       cmocka_unit_test(test_pinning),
       cmocka_unit_test(test_relay_replaced),
+      cmocka_unit_test(test_own_embargo_longer),
       cmocka_unit_test(test_fluff_probability),
       cmocka_unit_test(test_embargo_blackhole),
       cmocka_unit_test(test_stempool_probe),

@@ -256,6 +256,23 @@ neighbours(fixture_t *f, unsigned a, unsigned b)
   return r;
 }
 
+/* On a failed wait: what every node says, to tell a slow network from a stuck node. */
+static void
+dump_nodes(fixture_t *f, const nn_devnet_seen_t *seen)
+{
+  for (unsigned i = 0; i < NODES; i++) {
+    json_t *j = NULL;
+    uint64_t t0 = now_ms();
+    int st = nn_devnet_alive(&f->dn, i) ? nn_devnet_api(&f->dn, i, "GET", "/v1/status", NULL, 0, NULL, &j) : -1;
+    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    fprintf(stderr, "node-%u: %s, seen %d via %s, status %d in %llu ms: %.300s\n", i,
+            st < 0 ? "dead" : "alive", seen[i].seen, seen[i].via, st, (unsigned long long)(now_ms() - t0),
+            txt ? txt : "");
+    free(txt);
+    json_decref(j);
+  }
+}
+
 /* Many broadcasts from random origins (never the black-hole node): all 20 nodes get each one;
  * the fluffer is never the origin; the first nodes outside the stem get it from the fluffer. */
 static void
@@ -274,6 +291,8 @@ test_privacy_runs(void **state)
     uint64_t t0 = now_ms();
     assert_int_equal(nn_devnet_submit(&f->dn, origin, tx, sizeof(tx), &id), 0);
     unsigned have = nn_devnet_wait_tx(&f->dn, &id, t0, 90000, seen, NULL);
+    if (have != NODES)
+      dump_nodes(f, seen);
     assert_int_equal(have, NODES);
     /* the fluffer: the first node that took it from a stem (or its embargo) */
     int fl = -1;
@@ -298,8 +317,8 @@ test_privacy_runs(void **state)
   }
   fprintf(stderr,
           "devnet privacy: %u runs; fluffer = origin in %u; the first node outside the stem got it from the origin "
-          "in %u; the fluffer was a direct gossip peer of the origin in %u (that is the first relay fluffing, "
-          "probability ~q)\n",
+          "in %u; the fluffer happened to be a gossip peer of the origin in %u (a 20-node devnet is dense: each "
+          "node has ~14 of the 19 others as peers)\n",
           runs, fluff_is_origin, first_from_origin, fluff_next_to_origin);
   assert_int_equal(fluff_is_origin, 0);
   assert_int_equal(first_from_origin, 0);
@@ -353,6 +372,11 @@ test_kill_five(void **state)
   unsigned live = 0;
   for (unsigned i = 0; i < NODES; i++)
     live += nn_devnet_alive(&f->dn, i);
+  if (have != live) {
+    fprintf(stderr, "origin node-%u; %u of %u live nodes have it after %.1f s\n", origin, have, live,
+            (double)(now_ms() - t0) / 1000.0);
+    dump_nodes(f, seen);
+  }
   assert_int_equal(live, NODES - 5);
   assert_int_equal(have, live);
   fprintf(stderr, "devnet kill -9: 5 nodes killed during the broadcast, all %u live nodes have it after %.1f s\n", live,

@@ -441,6 +441,22 @@ nn_err_t nn_dl_peer_add(nn_dl_t *dl, uint32_t peer, int outbound, uint64_t now) 
   return NN_OK;
 }
 
+/* Stems we handed to a relay that is now gone may have died with it: hand them to a live relay
+ * rather than wait for the embargo (a relay that did forward it only causes a duplicate, which
+ * the loop rule absorbs). Ours go where our own are pinned now. */
+static void restem_from(nn_dl_t *dl, uint32_t gone) {
+  for (dl_ent_t *e = dl->stem.head; e; e = e->next) {
+    dl_tx_t *t = (dl_tx_t *)e;
+    if (t->sent_to != gone) continue;
+    uint32_t r = t->own ? pinned_relay(dl, &dl->own_pin, NO_PEER) : dl->nrelays ? dl->relays[0] : NO_PEER;
+    t->sent_to = r;
+    if (r == NO_PEER) continue;  /* no relay left: the embargo fluffs it */
+    dl->st.stems_out++;
+    dl->st.restems++;
+    if (dl->io.send_stem) dl->io.send_stem(dl->io.ctx, r, t->data, t->len);
+  }
+}
+
 void nn_dl_peer_remove(nn_dl_t *dl, uint32_t peer, uint64_t now) {
   (void)now;
   dl_peer_t *p = peer_find(dl, peer);
@@ -453,6 +469,7 @@ void nn_dl_peer_remove(nn_dl_t *dl, uint32_t peer, uint64_t now) {
     for (size_t i = 0; i < dl->nrelays; i++) if (dl->relays[i] != peer) dl->relays[k++] = dl->relays[i];
     dl->nrelays = k;
     fill_relays(dl);  /* a replacement for the rest of the epoch; its sources re-pin on use */
+    restem_from(dl, peer);
   }
 }
 

@@ -87,7 +87,8 @@ void nn_dl_free(nn_dl_t *dl);
 /** A connected peer; \a outbound peers (we dialled them) are the only stem relays.
  *  NN_ERR_NOSPACE past max_peers, NN_ERR_ARG if already present. */
 nn_err_t nn_dl_peer_add(nn_dl_t *dl, uint32_t peer, int outbound, uint64_t now_ms);
-/** A peer went away; a stem relay is replaced for the rest of the epoch. */
+/** A peer went away; a stem relay is replaced for the rest of the epoch, and the stems we had
+ *  handed to it are handed to a live relay. */
 void nn_dl_peer_remove(nn_dl_t *dl, uint32_t peer, uint64_t now_ms);
 
 /** Our own transaction: stemmed (always, even in a fluff epoch) unless route is DIRECT.
@@ -119,6 +120,7 @@ typedef struct nn_dl_stats_t {
   uint64_t epochs, fluff_epochs, embargo_fired, evicted, inv_dropped, refused;
   uint64_t stems_in, stems_out, stem_fluffed; /**< stems received, relayed onward, fluffed here */
   uint64_t stem_loops;        /**< stems that came back to us (passed on once to the other relay) */
+  uint64_t restems;           /**< stems handed again to a live relay after theirs went away */
 } nn_dl_stats_t;
 void nn_dl_stats(const nn_dl_t *dl, nn_dl_stats_t *st);
 

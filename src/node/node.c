@@ -1081,9 +1081,10 @@ nn_node_status_json(nn_node_t *n)
   }
   json_t *epoch = json_pack("{s:s, s:I, s:o}", "role", nn_dl_fluff_epoch(n->dl) ? "fluff" : "stem", "ends_in_s",
                             (json_int_t)(end > now ? (end - now) / 1000 : 0), "relays", rel);
-  return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:o, s:{s:I,s:I}, "
+  const char *net = n->network == NN_NET_TESTNET ? "testnet" : n->network == NN_NET_REGTEST ? "regtest" : "mainnet";
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:o, s:{s:I,s:I}, "
                    "s:{s:I,s:I}, s:I, s:I, s:I}",
-                   "node_id", n->hexid, "peer", peer, "preset", n->cfg.preset ? n->cfg.preset : "",
+                   "node_id", n->hexid, "network", net, "peer", peer, "preset", n->cfg.preset ? n->cfg.preset : "",
                    "route", nn_dl_route_str(n->cfg.dl.route),
                    "uptime_s", (json_int_t)((now - n->start_mono_ms) / 1000),
                    "peers_in", (json_int_t)st.peers_in, "peers_out", (json_int_t)st.peers_out,
