@@ -866,6 +866,37 @@ test_inbound_full(void **state)
   base_drain_free(base);
 }
 
+/* Outbound slots take one peer per network group: /16 for IPv4, /32 for IPv6, and every
+ * loopback or private address (and port) its own group, so a devnet on 127.0.0.1 works. */
+static void
+test_outbound_groups(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *a, *b;
+    int same;
+  } cases[] = {
+    { "198.51.100.1:9800", "198.51.7.7:9800", 1 },   /* one /16 */
+    { "198.51.100.1:9800", "198.52.100.1:9800", 0 }, /* two /16s */
+    { "[2001:db8:1::1]:9800", "[2001:db8:ffff::9]:1", 1 }, /* one /32 */
+    { "[2001:db8::1]:9800", "[2001:db9::1]:9800", 0 },
+    { "127.0.0.1:19800", "127.0.0.1:19802", 0 },     /* loopback: per address and port */
+    { "127.0.0.1:19800", "127.0.0.1:19800", 1 },
+    { "10.1.2.3:9800", "10.1.2.4:9800", 0 },         /* private: per address */
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    nn_addr_t a, b;
+    uint8_t ga[1 + NN_ADDR_HOST_MAX + 2], gb[1 + NN_ADDR_HOST_MAX + 2];
+    assert_int_equal(nn_addr_parse(&a, cases[i].a), NN_OK);
+    assert_int_equal(nn_addr_parse(&b, cases[i].b), NN_OK);
+    size_t la = nn_node_group(&a, ga), lb = nn_node_group(&b, gb);
+    int same = la == lb && !memcmp(ga, gb, la);
+    if (same != cases[i].same)
+      fprintf(stderr, "%s vs %s: same group %d, want %d\n", cases[i].a, cases[i].b, same, cases[i].same);
+    assert_int_equal(same, cases[i].same);
+  }
+}
+
 int
 main(void)
 {
@@ -877,6 +908,7 @@ main(void)
     cmocka_unit_test(test_blackhole_probe_embargo),
     cmocka_unit_test(test_misbehaving_peers),
     cmocka_unit_test(test_inbound_full),
+    cmocka_unit_test(test_outbound_groups),
   };
   return cmocka_run_group_tests_name("node", tests, NULL, NULL);
 }

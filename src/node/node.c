@@ -42,7 +42,7 @@ typedef struct npeer_t {
   nn_addr_t addr, pen;
   nn_node_id_t id;
   int has_id;
-  uint8_t group[1 + NN_ADDR_HOST_MAX];
+  uint8_t group[1 + NN_ADDR_HOST_MAX + 2];
   size_t group_len;
   uint64_t since_unix_ms, hello_at_ms;
   uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
@@ -148,8 +148,8 @@ peer_name(const npeer_t *p, char out[NN_ADDR_STR_MAX + 24])
 
 /* Loopback and private addresses are each their own group (a devnet is one /16); public ones
  * group by /16 (IPv4) and /32 (IPv6), as the peer store does. */
-static size_t
-out_group(const nn_addr_t *a, uint8_t out[1 + NN_ADDR_HOST_MAX])
+size_t
+nn_node_group(const nn_addr_t *a, uint8_t out[1 + NN_ADDR_HOST_MAX + 2])
 {
   if (nn_addr_is_public(a))
     return nn_addr_group(a, 16, 32, out);
@@ -569,7 +569,7 @@ app_up(void *ctx, uint64_t conn, int outbound, const nn_addr_t *addr, const nn_n
   }
   p->addr = *addr;
   (void)nn_disco_conn_addr(n->disco, conn, NULL, &p->pen);
-  p->group_len = out_group(addr, p->group);
+  p->group_len = nn_node_group(addr, p->group);
   if (id) {
     p->id = *id;
     p->has_id = 1;
@@ -699,7 +699,7 @@ fill_outbound(nn_node_t *n)
 {
   size_t in, out, dialing;
   cand_t *cands;
-  uint8_t g[1 + NN_ADDR_HOST_MAX];
+  uint8_t g[1 + NN_ADDR_HOST_MAX + 2];
   count_peers(n, &in, &out, &dialing);
   if (out + dialing >= n->cfg.max_outbound)
     return;
@@ -720,7 +720,7 @@ fill_outbound(nn_node_t *n)
     cand_t *c = &cands[i];
     backoff_t *b = backoff_find(n, &c->addr);
     nn_addr_t self;
-    size_t gl = out_group(&c->addr, g);
+    size_t gl = nn_node_group(&c->addr, g);
     if ((b && b->until_ms > now) || known_peer(n, c) || group_in_use(n, g, gl) ||
         (nn_disco_addr(n->disco, &self) && nn_addr_equal(&self, &c->addr)))
       continue;

@@ -100,6 +100,11 @@ typedef struct nn_node_stats_t {
 } nn_node_stats_t;
 void nn_node_stats(const nn_node_t *n, nn_node_stats_t *st);
 
+/** The network group of an outbound candidate (at most one outbound peer per group): /16 for a
+ *  public IPv4 address, /32 for IPv6, the address and port for loopback and private ones.
+ *  Writes up to 1 + NN_ADDR_HOST_MAX + 2 bytes; returns the length. */
+size_t nn_node_group(const nn_addr_t *a, uint8_t out[1 + NN_ADDR_HOST_MAX + 2]);
+
 nn_disco_t *nn_node_disco(nn_node_t *n);
 nn_dl_t *nn_node_dl(nn_node_t *n);
 nn_api_t *nn_node_api(nn_node_t *n);
