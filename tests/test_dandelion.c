@@ -52,6 +52,13 @@ static nn_dl_t *mk(nn_dl_cfg_t *cfg, uint64_t seed, int nout, int nin) {
 
 static nn_hash_t idof(const uint8_t *t, size_t l) { nn_hash_t h; assert_int_equal(nn_sha3_256(&h, t, l), NN_OK); return h; }
 
+/* A fluffed transaction as the protocol delivers it: announced by \a peer, asked for, sent. */
+static nn_err_t fluff_in(nn_dl_t *dl, uint32_t peer, const uint8_t *t, size_t l, uint64_t now) {
+  nn_hash_t id = idof(t, l);
+  nn_dl_on_inv(dl, peer, &id, now);
+  return nn_dl_on_fluff(dl, peer, t, l, now);
+}
+
 /* Advance a node in virtual time to \a until, ticking at each deadline. */
 static void run(nn_dl_t *dl, uint64_t until) {
   for (;;) {
@@ -195,6 +202,47 @@ static void test_own_embargo_longer(void **s) {
   nn_dl_free(dl);
 }
 
+/* Announce, then fetch: a TX nobody asked for is dropped; an answer only counts from the peer
+ * asked; one peer cannot fill the request table; a peer that leaves frees its requests. */
+static void test_unsolicited_and_request_caps(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  cfg.max_requests_per_peer = 4;
+  nn_dl_t *dl = mk(&cfg, 11, 2, 3);
+  uint8_t tx[] = "pushed";
+  nn_hash_t id = idof(tx, sizeof tx);
+  assert_int_equal(nn_dl_on_fluff(dl, 100, tx, sizeof tx, 0), NN_ERR_NOTFOUND);
+  assert_false(nn_dl_have(dl, &id));
+  nn_dl_on_inv(dl, 100, &id, 0);                      /* asked of 100 ... */
+  assert_int_equal(nn_dl_on_fluff(dl, 101, tx, sizeof tx, 1), NN_ERR_NOTFOUND); /* ... not 101 */
+  assert_int_equal(nn_dl_on_fluff(dl, 100, tx, sizeof tx, 2), NN_OK);
+  assert_true(nn_dl_have(dl, &id));
+  assert_int_equal(g_rec.ndeliver, 1);
+  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  assert_int_equal(st.unsolicited, 2);
+  assert_int_equal(st.requests, 0);
+  /* 10 ids from one peer: 4 requested, 6 ignored; another peer's are still asked */
+  for (uint32_t i = 0; i < 10; i++) { uint8_t b[4] = {1, 2, 3, (uint8_t)i}; nn_hash_t h = idof(b, 4); nn_dl_on_inv(dl, 101, &h, 3); }
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.requests, 4);
+  assert_int_equal(st.inv_ignored, 6);
+  uint8_t other[] = "other";
+  nn_hash_t oid = idof(other, sizeof other);
+  nn_dl_on_inv(dl, 102, &oid, 3);
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.requests, 5);
+  /* 101 leaves: its requests go, and another announcer of one of its ids is asked */
+  nn_dl_peer_remove(dl, 101, 4);
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.requests, 1);
+  uint8_t b0[4] = {1, 2, 3, 0};
+  nn_hash_t h0 = idof(b0, 4);
+  size_t gd = g_rec.ngd;
+  nn_dl_on_inv(dl, 102, &h0, 5);
+  assert_int_equal(g_rec.ngd, gd + 1);
+  nn_dl_free(dl);
+}
+
 static void test_fluff_probability(void **s) {
   (void)s;
   nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
@@ -266,8 +314,8 @@ static void test_dedup(void **s) {
   nn_dl_on_stem(dl, 100, tx, sizeof tx, 0);  /* and never again */
   assert_int_equal(g_rec.nstem, 2);
   assert_true(g_rec.stem_peer[0] != g_rec.stem_peer[1]);
-  nn_dl_on_fluff(dl, 100, tx, sizeof tx, 0);
-  nn_dl_on_fluff(dl, 101, tx, sizeof tx, 0);
+  fluff_in(dl, 100, tx, sizeof tx, 0);
+  fluff_in(dl, 101, tx, sizeof tx, 0);
   assert_int_equal(g_rec.ndeliver, 1);
   nn_dl_stats_t st; nn_dl_stats(dl, &st);
   assert_int_equal(st.mem_count, 1);
@@ -280,7 +328,7 @@ static void test_inv_diffusion(void **s) {
   nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
   nn_dl_t *dl = mk(&cfg, 3, 4, 6);
   uint8_t tx[] = "fluffed";
-  nn_dl_on_fluff(dl, 2, tx, sizeof tx, 0);
+  fluff_in(dl, 2, tx, sizeof tx, 0);
   assert_int_equal(g_rec.ninv, 0);  /* nothing at once */
   run(dl, 10 * 60000 - 60000);
   assert_int_equal(g_rec.ninv, 9);
@@ -315,7 +363,7 @@ static void test_caps(void **s) {
   cfg.stem_max_bytes = 100;
   nn_dl_t *dl = mk_role(&cfg, 0, 2, 1);
   uint8_t t[5][8];
-  for (int i = 0; i < 5; i++) { memset(t[i], i + 1, 8); nn_dl_on_fluff(dl, 100, t[i], 8, (uint64_t)i); }
+  for (int i = 0; i < 5; i++) { memset(t[i], i + 1, 8); fluff_in(dl, 100, t[i], 8, (uint64_t)i); }
   nn_hash_t id0 = idof(t[0], 8), id1 = idof(t[1], 8), id4 = idof(t[4], 8);
   assert_false(nn_dl_have(dl, &id0));
   assert_false(nn_dl_have(dl, &id1));
@@ -422,7 +470,7 @@ static void test_index_many(void **s) {
   uint8_t tx[12];
   for (uint32_t i = 0; i < 5000; i++) {
     txbytes(tx, 1, i);
-    assert_int_equal(nn_dl_on_fluff(dl, 100, tx, sizeof tx, i), NN_OK);
+    assert_int_equal(fluff_in(dl, 100, tx, sizeof tx, i), NN_OK);
     nn_hash_t id = idof(tx, sizeof tx);
     assert_true(nn_dl_have(dl, &id));
     if (i >= 500) {
@@ -442,10 +490,10 @@ static void test_index_many(void **s) {
   assert_int_equal(c.deliver, 5000);
   /* A duplicate of a held one is ignored; an evicted one comes back as new. */
   txbytes(tx, 1, 4999);
-  assert_int_equal(nn_dl_on_fluff(dl, 100, tx, sizeof tx, 6000), NN_OK);
+  assert_int_equal(fluff_in(dl, 100, tx, sizeof tx, 6000), NN_OK);
   assert_int_equal(c.deliver, 5000);
   txbytes(tx, 1, 0);
-  assert_int_equal(nn_dl_on_fluff(dl, 100, tx, sizeof tx, 6000), NN_OK);
+  assert_int_equal(fluff_in(dl, 100, tx, sizeof tx, 6000), NN_OK);
   assert_int_equal(c.deliver, 5001);
   /* The stempool: the newest 50 of 300 are held (a held one is not stemmed again). */
   nn_dl_free(dl);
@@ -477,13 +525,13 @@ static void test_promotion_order(void **s) {
   uint8_t a[] = "A", b[] = "B", cc[] = "C", d[] = "D";
   nn_hash_t ia = idof(a, sizeof a), ib = idof(b, sizeof b), ic = idof(cc, sizeof cc), id = idof(d, sizeof d);
   assert_int_equal(nn_dl_on_stem(dl, 100, a, sizeof a, 0), NN_OK);
-  nn_dl_on_fluff(dl, 100, b, sizeof b, 1);
-  nn_dl_on_fluff(dl, 100, cc, sizeof cc, 2);
-  nn_dl_on_fluff(dl, 1, a, sizeof a, 3);  /* A leaves the stempool: B, the oldest, goes */
+  fluff_in(dl, 100, b, sizeof b, 1);
+  fluff_in(dl, 100, cc, sizeof cc, 2);
+  fluff_in(dl, 1, a, sizeof a, 3);  /* A leaves the stempool: B, the oldest, goes */
   assert_false(nn_dl_have(dl, &ib));
   assert_true(nn_dl_have(dl, &ic));
   assert_true(nn_dl_have(dl, &ia));
-  nn_dl_on_fluff(dl, 100, d, sizeof d, 4);  /* then C */
+  fluff_in(dl, 100, d, sizeof d, 4);  /* then C */
   assert_false(nn_dl_have(dl, &ic));
   assert_true(nn_dl_have(dl, &ia));
   assert_true(nn_dl_have(dl, &id));
@@ -504,6 +552,7 @@ static void test_promotion_order(void **s) {
 static void test_requests_many(void **s) {
   (void)s;
   nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  cfg.max_requests_per_peer = 4096;  /* the table-wide logic here; the per-peer cap has its own test */
   cnt_t c;
   nn_dl_t *dl = mk_count(&cfg, &c);
   uint8_t tx[12];
@@ -514,7 +563,7 @@ static void test_requests_many(void **s) {
   for (uint32_t i = 0; i < 3000; i++) nn_dl_on_inv(dl, 2, &ids[i], 1);
   assert_int_equal(c.getdata, 3000);
   /* 1000 arrive: their requests are forgotten. */
-  for (uint32_t i = 0; i < 1000; i++) { txbytes(tx, 3, i); nn_dl_on_fluff(dl, 1, tx, sizeof tx, 2); }
+  for (uint32_t i = 0; i < 1000; i++) { txbytes(tx, 3, i); fluff_in(dl, 1, tx, sizeof tx, 2); }
   nn_dl_stats_t st; nn_dl_stats(dl, &st);
   assert_int_equal(st.requests, 2000);
   for (uint32_t i = 0; i < 3000; i++) nn_dl_on_inv(dl, 2, &ids[i], 3);
@@ -551,7 +600,7 @@ static void test_index_key_independent(void **s) {
     nn_dl_io_t io = {c_stem, c_inv, c_gd, c_tx, c_del, &c};
     assert_int_equal(nn_dl_new(&dl, &cfg, &io, 0), NN_OK);
     assert_int_equal(nn_dl_peer_add(dl, 7, 0, 0), NN_OK);
-    for (uint32_t i = 0; i < 1000; i++) { txbytes(tx, 4, i * 7919u % 1000); nn_dl_on_fluff(dl, 7, tx, sizeof tx, i); }
+    for (uint32_t i = 0; i < 1000; i++) { txbytes(tx, 4, i * 7919u % 1000); fluff_in(dl, 7, tx, sizeof tx, i); }
     for (uint32_t i = 0; i < 1000; i++) {
       txbytes(tx, 4, i);
       nn_hash_t id = idof(tx, sizeof tx);
@@ -570,6 +619,7 @@ int main(void) {
       cmocka_unit_test(test_pinning),
       cmocka_unit_test(test_relay_replaced),
       cmocka_unit_test(test_own_embargo_longer),
+      cmocka_unit_test(test_unsolicited_and_request_caps),
       cmocka_unit_test(test_fluff_probability),
       cmocka_unit_test(test_embargo_blackhole),
       cmocka_unit_test(test_stempool_probe),

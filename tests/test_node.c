@@ -827,6 +827,54 @@ test_misbehaving_peers(void **state)
   base_drain_free(base);
 }
 
+static int
+node_counts(void *arg)
+{
+  nn_node_stats_t st;
+  nn_node_stats(((tnode_t *)arg)->n, &st);
+  return st.unsolicited >= 1 && st.stems_dropped >= 2;
+}
+
+/* A TX nobody asked for is dropped (the channel stays: a late answer is not an attack), and a
+ * peer's STEMs above its rate are dropped. */
+static void
+test_unsolicited_and_stem_rate(void **state)
+{
+  (void)state;
+  struct event_base *base = event_base_new();
+  tnode_t x;
+  rawpeer_t r;
+  nn_node_cfg_t c;
+  memset(&x, 0, sizeof(x));
+  loop_cfg(&c);
+  c.stem_burst = 3;
+  c.stem_rate = 0.001;
+  tnode_start(&x, base, 975, &c);
+  raw_connect(&r, base, 976, &x);
+  assert_true(run_until(base, is_est, &r, 10000));
+  raw_hello(&r);
+  assert_true(run_until(base, got_hello, &r, 5000));
+  raw_send(&r, "24706f6f6c2066696c6c6572", NULL, 0); /* TX "pool filler", never announced */
+  for (int i = 0; i < 5; i++) {
+    uint8_t stem[3] = { NN_DLMSG_STEM, 0x55, (uint8_t)i };
+    raw_send(&r, NULL, stem, sizeof(stem));
+  }
+  assert_true(run_until(base, node_counts, &x, 5000));
+  nn_node_stats_t st;
+  nn_node_stats(x.n, &st);
+  assert_int_equal(st.unsolicited, 1);
+  assert_int_equal(st.stems_dropped, 2);
+  assert_int_equal(st.bad_msgs, 0);
+  assert_false(r.closed);
+  uint8_t filler[] = "pool filler";
+  nn_hash_t id;
+  assert_int_equal(nn_sha3_256(&id, filler, sizeof(filler) - 1), NN_OK);
+  assert_false(nn_dl_have(nn_node_dl(x.n), &id));
+  raw_free(&r);
+  tnode_stop(&x);
+  base_drain_free(base);
+}
+
 /* One inbound slot: the first HELLO is accepted, the second answered FULL. */
 static void
 test_inbound_full(void **state)
@@ -908,6 +956,7 @@ main(void)
     cmocka_unit_test(test_blackhole_probe_embargo),
     cmocka_unit_test(test_misbehaving_peers),
     cmocka_unit_test(test_inbound_full),
+    cmocka_unit_test(test_unsolicited_and_stem_rate),
     cmocka_unit_test(test_outbound_groups),
   };
   return cmocka_run_group_tests_name("node", tests, NULL, NULL);

@@ -21,6 +21,7 @@ typedef struct dl_peer_t {
   uint32_t id;
   uint8_t outbound;
   uint32_t pin;          /* relay this source is pinned to for the epoch, NO_PEER = none yet */
+  uint32_t nreq;         /* our GETDATAs it has not answered yet */
 } dl_peer_t;
 
 /* What the index and the FIFO lists know of an entry (a transaction or a request). */
@@ -49,6 +50,7 @@ typedef struct dl_tx_t {
 typedef struct dl_req_t {
   dl_ent_t e;            /* first, as above */
   uint64_t at;
+  uint32_t peer;         /* asked of this peer; only its TX answers it */
 } dl_req_t;
 
 typedef struct dl_inv_t { nn_hash_t id; uint32_t peer; uint64_t at; } dl_inv_t;
@@ -97,6 +99,7 @@ void nn_dl_cfg_default(nn_dl_cfg_t *c) {
   c->stem_max_count = 1000; c->stem_max_bytes = 64u << 20;
   c->mem_max_count = 10000; c->mem_max_bytes = 256u << 20;
   c->max_pending_inv = 65536; c->max_requests = 4096;
+  c->max_requests_per_peer = 1024;
 }
 
 static uint64_t rnd64(nn_dl_t *dl) {
@@ -313,6 +316,8 @@ static dl_tx_t *tx_add(nn_dl_t *dl, const nn_hash_t *id, const uint8_t *data, si
 }
 
 static void req_drop(nn_dl_t *dl, dl_req_t *r) {
+  dl_peer_t *p = peer_find(dl, r->peer);
+  if (p && p->nreq) p->nreq--;
   list_unlink(&dl->reqs, &r->e);
   ix_del(dl, &dl->reqix, &r->e);
   dl->nreq--;
@@ -461,6 +466,12 @@ void nn_dl_peer_remove(nn_dl_t *dl, uint32_t peer, uint64_t now) {
   (void)now;
   dl_peer_t *p = peer_find(dl, peer);
   if (!p) return;
+  /* its unanswered requests go, so the next announcer of those ids is asked at once */
+  for (dl_ent_t *e = dl->reqs.head, *n; e; e = n) {
+    n = e->next;
+    if (((dl_req_t *)e)->peer == peer) req_drop(dl, (dl_req_t *)e);
+  }
+  p = peer_find(dl, peer);
   *p = dl->peers[--dl->npeers];
   for (size_t i = 0; i < dl->ninv;)
     if (dl->invs[i].peer == peer) dl->invs[i] = dl->invs[--dl->ninv]; else i++;
@@ -510,24 +521,31 @@ nn_err_t nn_dl_on_fluff(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t le
   if (e) return e;
   dl_tx_t *t = tx_find(dl, &id);
   if (t && t->state == ST_MEM) return NN_OK;
+  /* Announce, then fetch: a transaction nobody asked this peer for could be anything, pushed to
+   * crowd honest ones out of the mempool, so only the answer to our own GETDATA gets in. */
+  dl_req_t *r = (dl_req_t *)ix_find(dl, &dl->reqix, &id);
+  if (!r || r->peer != peer) { dl->st.unsolicited++; return NN_ERR_NOTFOUND; }
   return to_mempool(dl, t, &id, tx, len, peer, NN_DL_VIA_FLUFF, now);
 }
 
 void nn_dl_on_inv(nn_dl_t *dl, uint32_t peer, const nn_hash_t *id, uint64_t now) {
   /* A stem-only id is requested like an unknown one: not asking would tell the announcer we
    * hold it in the stempool. */
-  if (nn_dl_have(dl, id) || !peer_find(dl, peer)) return;
+  dl_peer_t *p = peer_find(dl, peer);
+  if (nn_dl_have(dl, id) || !p) return;
   /* Requests are listed in the order made and time only moves forward: expired ones lead. */
   while (dl->reqs.head && now >= ((dl_req_t *)dl->reqs.head)->at + dl->cfg.request_timeout_ms)
     req_drop(dl, (dl_req_t *)dl->reqs.head);
   if (ix_find(dl, &dl->reqix, id)) return;  /* already asked the first announcer */
-  if (dl->nreq >= dl->cfg.max_requests) return;
+  /* Both caps stop a peer from filling the request table with ids it will never serve. */
+  if (dl->nreq >= dl->cfg.max_requests || p->nreq >= dl->cfg.max_requests_per_peer) { dl->st.inv_ignored++; return; }
   dl_req_t *r = malloc(sizeof *r);
   if (!r) return;
-  r->e.id = *id; r->at = now;
+  r->e.id = *id; r->at = now; r->peer = peer;
   if (ix_put(dl, &dl->reqix, &r->e)) { free(r); return; }
   list_push(&dl->reqs, &r->e);
   dl->nreq++;
+  p->nreq++;
   if (dl->io.send_getdata) dl->io.send_getdata(dl->io.ctx, peer, id);
 }
 

@@ -76,6 +76,7 @@ typedef struct nn_dl_cfg_t {
   size_t mem_max_bytes;       /**< (256 MiB) */
   size_t max_pending_inv;     /**< scheduled announcements; beyond, new ones are dropped (65,536) */
   size_t max_requests;        /**< outstanding GETDATAs (4,096) */
+  size_t max_requests_per_peer; /**< ... of which asked of one peer (1,024, one full INV) */
   const nn_rng_t *rng;        /**< NULL = OpenSSL's CSPRNG */
 } nn_dl_cfg_t;
 
@@ -96,7 +97,9 @@ void nn_dl_peer_remove(nn_dl_t *dl, uint32_t peer, uint64_t now_ms);
 nn_err_t nn_dl_submit(nn_dl_t *dl, const uint8_t *tx, size_t len, uint64_t now_ms);
 /** A stem transaction from \a peer. */
 nn_err_t nn_dl_on_stem(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len, uint64_t now_ms);
-/** A fluffed transaction from \a peer (a GETDATA answer, or pushed). */
+/** A fluffed transaction from \a peer: accepted only as the answer to our GETDATA to that peer
+ *  (NN_ERR_NOTFOUND otherwise: unsolicited, dropped; the caller may lower the peer's standing).
+ *  One already in the mempool is NN_OK and ignored. */
 nn_err_t nn_dl_on_fluff(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len, uint64_t now_ms);
 /** An announcement: an id not in the mempool is requested from this, the first, announcer. */
 void nn_dl_on_inv(nn_dl_t *dl, uint32_t peer, const nn_hash_t *id, uint64_t now_ms);
@@ -121,6 +124,8 @@ typedef struct nn_dl_stats_t {
   uint64_t stems_in, stems_out, stem_fluffed; /**< stems received, relayed onward, fluffed here */
   uint64_t stem_loops;        /**< stems that came back to us (passed on once to the other relay) */
   uint64_t restems;           /**< stems handed again to a live relay after theirs went away */
+  uint64_t unsolicited;       /**< TXs nobody asked for, dropped */
+  uint64_t inv_ignored;       /**< announced ids not requested: request caps reached */
 } nn_dl_stats_t;
 void nn_dl_stats(const nn_dl_t *dl, nn_dl_stats_t *st);
 

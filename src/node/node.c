@@ -27,6 +27,8 @@
 
 #define PEN_MALFORMED 20   /* a gossip message that does not parse */
 #define PEN_OUT_OF_PLACE 10/* gossip before HELLO, a second HELLO, an oversized transaction */
+#define PEN_UNSOLICITED 2  /* a TX we did not ask that peer for (or a late answer), dropped */
+#define PEN_STEM_FLOOD 1   /* a STEM above the peer's rate, dropped */
 #define MAX_BACKOFF 1024   /* remembered failing addresses */
 #define MAX_CANDIDATES 256
 #define MAX_PENDING_OUT (16u << 20) /* a peer this far behind gets no more INVs/TXs until it reads */
@@ -47,6 +49,8 @@ typedef struct npeer_t {
   uint64_t since_unix_ms, hello_at_ms;
   uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
   uint64_t stems_in, stems_out, txs_in, txs_out;
+  double stem_tokens;         /* token bucket of STEMs this peer may still send */
+  uint64_t stem_refill_ms;
   nn_hash_t *inv;             /* INVs batched during one tick */
   size_t ninv;
 } npeer_t;
@@ -514,6 +518,24 @@ on_hello(nn_node_t *n, npeer_t *p, const nn_dlmsg_t *m)
   peer_to_gossip(n, p);
 }
 
+static int
+stem_allowed(nn_node_t *n, npeer_t *p, uint64_t now)
+{
+  double burst = (double)n->cfg.stem_burst;
+  if (!p->stem_refill_ms) {
+    p->stem_tokens = burst;
+    p->stem_refill_ms = now;
+  }
+  p->stem_tokens += (double)(now - p->stem_refill_ms) * n->cfg.stem_rate / 1000.0;
+  p->stem_refill_ms = now;
+  if (p->stem_tokens > burst)
+    p->stem_tokens = burst;
+  if (p->stem_tokens < 1.0)
+    return 0;
+  p->stem_tokens -= 1.0;
+  return 1;
+}
+
 static void
 on_gossip(nn_node_t *n, npeer_t *p, const nn_dlmsg_t *m)
 {
@@ -523,12 +545,24 @@ on_gossip(nn_node_t *n, npeer_t *p, const nn_dlmsg_t *m)
   switch (m->kind) {
   case NN_DLMSG_STEM:
     /* Honest peers stem only to peers they dialled; a stem the other way is accepted all the
-     * same (pinned like any source) since refusing it would tell the sender nothing useful. */
+     * same (pinned like any source) since refusing it would tell the sender nothing useful.
+     * The stempool is capped (oldest out), so a peer flooding stems could push honest ones
+     * out: each peer gets a token bucket. */
     p->stems_in++;
+    if (!stem_allowed(n, p, now)) {
+      n->st.stems_dropped++;
+      nn_disco_penalize(n->disco, p->conn, PEN_STEM_FLOOD, "gossip: STEMs above the rate limit");
+      break;
+    }
     e = nn_dl_on_stem(n->dl, p->handle, m->tx, m->tx_len, now);
     break;
   case NN_DLMSG_TX:
     e = nn_dl_on_fluff(n->dl, p->handle, m->tx, m->tx_len, now);
+    if (e == NN_ERR_NOTFOUND) { /* not asked of this peer: dropped; a late answer costs little */
+      n->st.unsolicited++;
+      nn_disco_penalize(n->disco, p->conn, PEN_UNSOLICITED, "gossip: a TX we did not ask for");
+      e = NN_OK;
+    }
     break;
   case NN_DLMSG_INV:
     for (size_t i = 0; i < m->count; i++) {
@@ -855,6 +889,8 @@ nn_node_cfg_default(nn_node_cfg_t *cfg)
   cfg->retry_min_ms = 2000;
   cfg->retry_max_ms = 300000;
   cfg->rx_max_count = 1024;
+  cfg->stem_rate = 10.0;
+  cfg->stem_burst = 100;
   cfg->rx_max_bytes = 64u << 20;
   cfg->api_enabled = 1;
   nn_api_cfg_default(&cfg->api);
@@ -1164,6 +1200,9 @@ nn_node_metrics(nn_node_t *n, struct evbuffer *b)
   C("refused_full_total", "HELLOs refused or refused to us for lack of slots.", st.refused_full);
   C("dials_total", "Outbound gossip dials.", st.dials);
   C("dial_failures_total", "Outbound gossip dials that failed.", st.dial_failures);
+  C("unsolicited_tx_total", "TXs dropped because we had not asked that peer for them.", st.unsolicited);
+  C("stems_dropped_total", "STEMs dropped by the per-peer rate limit.", st.stems_dropped);
+  C("inv_ignored_total", "Announced ids not requested because a request cap was reached.", dls.inv_ignored);
 #undef G
 #undef C
 }

@@ -54,6 +54,8 @@ typedef struct nn_node_cfg_t {
   /** Gossip only with these ("NODEID@HOST:PORT" or "HOST:PORT"), like bitcoind -connect. */
   const char *const *connect;
   size_t n_connect;
+  double stem_rate;                /**< STEMs per second one peer may send (10) ... */
+  unsigned stem_burst;             /**< ... in bursts of up to (100); beyond, dropped */
   size_t rx_max_count;             /**< received transactions kept for the API (1024) */
   size_t rx_max_bytes;             /**< (64 MiB) */
   int api_enabled;                 /**< start the control API (1) */
@@ -97,6 +99,7 @@ typedef struct nn_node_stats_t {
   uint64_t bytes_in, bytes_out;    /**< gossip message bytes (DHT traffic is in disco's stats) */
   uint64_t tx_received, tx_submitted;
   uint64_t bad_msgs, refused_full, hello_timeouts, dials, dial_failures;
+  uint64_t unsolicited, stems_dropped; /**< TXs not asked for, STEMs over the rate: dropped */
 } nn_node_stats_t;
 void nn_node_stats(const nn_node_t *n, nn_node_stats_t *st);
 
