@@ -49,6 +49,8 @@ static const opt_t opts[] = {
   { "embargo-mean-ms", T_U32, 1, 3600000, "MS", "... plus an exponential delay with this mean (balanced 12000)" },
   { "inv-delay-out-ms", T_U32, 0, 600000, "MS", "fluff diffusion: mean delay of an INV to an outbound peer (balanced 1000)" },
   { "inv-delay-in-ms", T_U32, 0, 600000, "MS", "fluff diffusion: mean delay of an INV to an inbound peer (balanced 2500)" },
+  { "stem-rate", T_DOUBLE, 0.01, 10000, "R", "STEMs per second one peer may send (10); more are dropped" },
+  { "stem-burst", T_U32, 1, 100000, "N", "... in bursts of up to N (100)" },
   { "max-tx-bytes", T_SIZE, 1, 64 << 20, "BYTES", "largest transaction accepted (8388608)" },
   { "mempool-max-count", T_SIZE, 16, 10000000, "N", "mempool cap, oldest evicted (10000)" },
   { "stempool-max-count", T_SIZE, 16, 1000000, "N", "stempool cap, oldest evicted (1000)" },
@@ -124,6 +126,8 @@ put_number(nn_conf_t *c, const char *name, double x)
   else if (!strcmp(name, "inv-delay-out-ms")) n->dl.inv_mean_out_ms = (uint32_t)x;
   else if (!strcmp(name, "inv-delay-in-ms")) n->dl.inv_mean_in_ms = (uint32_t)x;
   else if (!strcmp(name, "max-tx-bytes")) n->dl.max_tx_bytes = (size_t)x;
+  else if (!strcmp(name, "stem-rate")) n->stem_rate = x;
+  else if (!strcmp(name, "stem-burst")) n->stem_burst = (unsigned)x;
   else if (!strcmp(name, "mempool-max-count")) n->dl.mem_max_count = (size_t)x;
   else if (!strcmp(name, "stempool-max-count")) n->dl.stem_max_count = (size_t)x;
 }
@@ -417,6 +421,7 @@ nn_conf_print(const nn_conf_t *c, FILE *f)
   fprintf(f, "route = %s\nfluff-prob = %g\nepoch-s = %u\nembargo-base-ms = %u\nembargo-mean-ms = %u\n",
           n->dl.route == NN_ROUTE_DIRECT ? "direct" : "dandelion", n->dl.fluff_prob, n->dl.epoch_ms / 1000,
           n->dl.embargo_base_ms, n->dl.embargo_mean_ms);
+  fprintf(f, "stem-rate = %g\nstem-burst = %u\n", n->stem_rate, n->stem_burst);
   fprintf(f, "inv-delay-out-ms = %u\ninv-delay-in-ms = %u\nmax-tx-bytes = %zu\nmempool-max-count = %zu\n"
              "stempool-max-count = %zu\n",
           n->dl.inv_mean_out_ms, n->dl.inv_mean_in_ms, n->dl.max_tx_bytes, n->dl.mem_max_count, n->dl.stem_max_count);
