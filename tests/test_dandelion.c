@@ -202,6 +202,23 @@ static void test_own_embargo_longer(void **s) {
   nn_dl_free(dl);
 }
 
+/* Our own transaction submitted before any outbound peer exists waits, and is stemmed as soon
+ * as a relay appears (left to the embargo, we would be its first fluffer). */
+static void test_own_waits_for_relay(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_t *dl = mk(&cfg, 21, 0, 2);
+  uint8_t tx[] = "early";
+  assert_int_equal(nn_dl_submit(dl, tx, sizeof tx, 0), NN_OK);
+  assert_int_equal(g_rec.nstem, 0);
+  assert_int_equal(nn_dl_peer_add(dl, 7, 1, 100), NN_OK);
+  assert_int_equal(g_rec.nstem, 1);
+  assert_int_equal(g_rec.stem_peer[0], 7);
+  assert_int_equal(nn_dl_peer_add(dl, 8, 1, 200), NN_OK);
+  assert_int_equal(g_rec.nstem, 1);  /* once */
+  nn_dl_free(dl);
+}
+
 /* Announce, then fetch: a TX nobody asked for is dropped; an answer only counts from the peer
  * asked; one peer cannot fill the request table; a peer that leaves frees its requests. */
 static void test_unsolicited_and_request_caps(void **s) {
@@ -295,7 +312,19 @@ static void test_stempool_probe(void **s) {
   assert_true(nn_dl_have(dl, &id));
   nn_dl_stats_t st; nn_dl_stats(dl, &st);
   assert_int_equal(st.stem_count, 0);
+  /* In the mempool now, but served only to a peer it was announced to, once per INV: not to
+   * the peer it came from, not to a peer before its INV went out. */
   nn_dl_on_getdata(dl, 101, &id, 10);
+  nn_dl_on_getdata(dl, 100, &id, 10);
+  assert_int_equal(g_rec.ntx, 0);
+  g_rec.ninv = 0;
+  run(dl, 10 + 60000);
+  assert_true(g_rec.ninv >= 1);
+  uint32_t told = g_rec.inv_peer[0];
+  assert_int_not_equal(told, 101);
+  nn_dl_on_getdata(dl, told, &id, 60020);
+  assert_int_equal(g_rec.ntx, 1);
+  nn_dl_on_getdata(dl, told, &id, 60021);  /* a repeat gets nothing more */
   assert_int_equal(g_rec.ntx, 1);
   run(dl, 10 + 10 * 60000);
   nn_dl_stats(dl, &st);
@@ -620,6 +649,7 @@ int main(void) {
       cmocka_unit_test(test_relay_replaced),
       cmocka_unit_test(test_own_embargo_longer),
       cmocka_unit_test(test_unsolicited_and_request_caps),
+      cmocka_unit_test(test_own_waits_for_relay),
       cmocka_unit_test(test_fluff_probability),
       cmocka_unit_test(test_embargo_blackhole),
       cmocka_unit_test(test_stempool_probe),

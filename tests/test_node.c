@@ -229,6 +229,10 @@ test_config(void **state)
   assert_int_equal(c.node.dl.embargo_mean_ms, 39000);
   assert_null(c.node.disco.listen); /* hidden: no listener */
   nn_conf_free(&c);
+  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--fluff-prob", "0.25", "--stem-rate", "2.5e1", NULL), 0);
+  assert_true(c.node.dl.fluff_prob == 0.25);
+  assert_true(c.node.stem_rate == 25.0);
+  nn_conf_free(&c);
   assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--hidden", "--route", "direct", NULL), 0);
   assert_int_equal(c.node.disco.hidden, 1);
   assert_int_equal(c.node.dl.route, NN_ROUTE_DIRECT);
@@ -248,6 +252,13 @@ test_config(void **state)
     { "--preset", "turbo", "preset 'turbo'", "fast, balanced or private" },
     { "--frobnicate", "1", "unknown option 'frobnicate'", "--help" },
     { "--max-outbound", "65", "--max-outbound", "1 to 64" },
+    { "--stem-rate", "nan", "--stem-rate", "a number" },
+    { "--stem-rate", "inf", "--stem-rate", "a number" },
+    { "--max-peers", "0x10", "--max-peers", "an integer" },
+    { "--max-peers", " 5", "--max-peers", "an integer" },
+    { "--max-peers", "1e2", "--max-peers", "an integer" },
+    { "--max-peers", "-3", "--max-peers", "an integer" },
+    { "--hidden", "maybe", "--hidden", "0 or 1" },
   };
   for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
     assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, errs[i].a, errs[i].b, NULL), -1);
@@ -793,7 +804,6 @@ test_misbehaving_peers(void **state)
     { 1, "220000" },         /* INV count 0 */
     { 1, "2f00" },           /* unknown gossip kind */
     { 1, "20010000800000" }, /* a second HELLO */
-    { 1, "20090000800000" }, /* HELLO version 9 */
     { 1, NULL },             /* a TX above max_tx (1000) */
   };
   int32_t standing0 = 0, standing1 = 0;
@@ -823,6 +833,22 @@ test_misbehaving_peers(void **state)
   }
   (void)nn_peerstore_standing(nn_disco_peerstore(nn_node_disco(x.n)), &host, &standing1);
   assert_true(standing1 < standing0);
+  /* a newer gossip version is no misbehaviour: closed, not penalized */
+  {
+    rawpeer_t r;
+    int32_t standing2 = 0;
+    raw_connect(&r, base, 990, &x);
+    assert_true(run_until(base, is_est, &r, 10000));
+    raw_send(&r, "20090000800000", NULL, 0);
+    assert_true(run_until(base, is_closed, &r, 5000));
+    nn_node_stats_t st;
+    nn_node_stats(x.n, &st);
+    assert_int_equal(st.version_mismatch, 1);
+    assert_int_equal(st.bad_msgs, sizeof(cases) / sizeof(cases[0]));
+    (void)nn_peerstore_standing(nn_disco_peerstore(nn_node_disco(x.n)), &host, &standing2);
+    assert_int_equal(standing2, standing1);
+    raw_free(&r);
+  }
   tnode_stop(&x);
   base_drain_free(base);
 }

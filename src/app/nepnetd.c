@@ -149,8 +149,8 @@ main(int argc, char **argv)
     printf("  preset %s, route %s, network %s, datadir %s\n", conf.preset,
            nn_dl_route_str(conf.node.dl.route), net_name(conf.network), conf.datadir);
     if (nn_node_api(d.node))
-      printf("  control API http://%s (token in %s)\n", nn_api_address(nn_node_api(d.node)),
-             conf.api_token_file ? conf.api_token_file : "DATADIR/api.token");
+      printf("  control API http://%s (token in %s%s)\n", nn_api_address(nn_node_api(d.node)),
+             conf.api_token_file ? conf.api_token_file : conf.datadir, conf.api_token_file ? "" : "/api.token");
   }
   event_base_dispatch(d.base);
   rc = 0;

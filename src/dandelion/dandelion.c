@@ -44,6 +44,8 @@ typedef struct dl_tx_t {
   uint32_t sent_to;      /* stem only: the relay it went to (NO_PEER: none) */
   uint8_t own;           /* stem only: ours */
   uint8_t looped;        /* stem only: it came back once and was passed on to the other relay */
+  uint32_t *ann;         /* mempool only: peers we sent its INV and have not served yet */
+  uint32_t nann, capann;
   uint8_t data[];
 } dl_tx_t;
 
@@ -70,7 +72,7 @@ struct nn_dl_t {
   dl_index_t reqix;
   dl_list_t reqs;        /* in the order made, so the expired ones are at the head */
   size_t nreq;
-  dl_inv_t *invs; size_t ninv, capinv;  /* grown on demand up to max_pending_inv */
+  dl_inv_t *invs; size_t ninv, capinv;  /* a min-heap on .at, grown on demand up to max_pending_inv */
   nn_dl_stats_t st;
 };
 
@@ -99,7 +101,7 @@ void nn_dl_cfg_default(nn_dl_cfg_t *c) {
   c->stem_max_count = 1000; c->stem_max_bytes = 64u << 20;
   c->mem_max_count = 10000; c->mem_max_bytes = 256u << 20;
   c->max_pending_inv = 65536; c->max_requests = 4096;
-  c->max_requests_per_peer = 1024;
+  c->max_requests_per_peer = 256;
 }
 
 static uint64_t rnd64(nn_dl_t *dl) {
@@ -272,11 +274,62 @@ static dl_tx_t *tx_find(const nn_dl_t *dl, const nn_hash_t *id) {
   return (dl_tx_t *)ix_find(dl, &dl->txix, id);
 }
 
+static void tx_free(dl_tx_t *t) {
+  if (!t) return;
+  free(t->ann);
+  free(t);
+}
+
 static void tx_drop(nn_dl_t *dl, dl_tx_t *t) {
   if (t->state == ST_STEM) { list_unlink(&dl->stem, &t->e); dl->stem_count--; dl->stem_bytes -= t->len; }
   else { list_unlink(&dl->mem, &t->e); dl->mem_count--; dl->mem_bytes -= t->len; }
   ix_del(dl, &dl->txix, &t->e);
-  free(t);
+  tx_free(t);
+}
+
+/* Announcements: a GETDATA is served only to a peer we announced the id to (once per INV), so
+ * nobody can poll the node for an id before its diffusion delay to them has passed, and one
+ * GETDATA listing the same id many times gets it once. */
+static int ann_add(dl_tx_t *t, uint32_t peer) {
+  for (uint32_t i = 0; i < t->nann; i++) if (t->ann[i] == peer) return 1;
+  if (t->nann == t->capann) {
+    uint32_t nc = t->capann ? 2 * t->capann : 8;
+    uint32_t *n = realloc(t->ann, nc * sizeof *n);
+    if (!n) return 0;
+    t->ann = n; t->capann = nc;
+  }
+  t->ann[t->nann++] = peer;
+  return 1;
+}
+
+static int ann_take(dl_tx_t *t, uint32_t peer) {
+  for (uint32_t i = 0; i < t->nann; i++)
+    if (t->ann[i] == peer) { t->ann[i] = t->ann[--t->nann]; return 1; }
+  return 0;
+}
+
+/* The pending INVs are a binary min-heap on their due time: the next one is at the top, so a
+ * tick or a deadline costs O(log n) however many are pending. */
+static void inv_swap(dl_inv_t *a, dl_inv_t *b) { dl_inv_t t = *a; *a = *b; *b = t; }
+
+static void inv_up(nn_dl_t *dl, size_t i) {
+  while (i && dl->invs[(i - 1) / 2].at > dl->invs[i].at) { inv_swap(&dl->invs[i], &dl->invs[(i - 1) / 2]); i = (i - 1) / 2; }
+}
+
+static void inv_down(nn_dl_t *dl, size_t i) {
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < dl->ninv && dl->invs[l].at < dl->invs[m].at) m = l;
+    if (r < dl->ninv && dl->invs[r].at < dl->invs[m].at) m = r;
+    if (m == i) return;
+    inv_swap(&dl->invs[i], &dl->invs[m]);
+    i = m;
+  }
+}
+
+static void inv_pop(nn_dl_t *dl) {
+  dl->invs[0] = dl->invs[--dl->ninv];
+  if (dl->ninv) inv_down(dl, 0);
 }
 
 /* Evict the oldest of \a state until \a len more bytes and one more entry fit. */
@@ -345,6 +398,7 @@ static void announce(nn_dl_t *dl, const nn_hash_t *id, uint32_t from, uint64_t n
     uint32_t mean = dl->peers[i].outbound ? dl->cfg.inv_mean_out_ms : dl->cfg.inv_mean_in_ms;
     dl_inv_t *v = &dl->invs[dl->ninv++];
     v->id = *id; v->peer = dl->peers[i].id; v->at = now + 1 + rnd_exp(dl, mean);
+    inv_up(dl, dl->ninv - 1);
   }
 }
 
@@ -354,7 +408,7 @@ static nn_err_t to_mempool(nn_dl_t *dl, dl_tx_t *t, const nn_hash_t *id, const u
   if (t) { /* promote: cancel the embargo by leaving the stempool; it is the newest of the mempool */
     list_unlink(&dl->stem, &t->e);
     dl->stem_count--; dl->stem_bytes -= t->len;
-    if (t->len > dl->cfg.mem_max_bytes) { ix_del(dl, &dl->txix, &t->e); free(t); return NN_ERR_NOMEM; }
+    if (t->len > dl->cfg.mem_max_bytes) { ix_del(dl, &dl->txix, &t->e); tx_free(t); return NN_ERR_NOMEM; }
     make_room(dl, ST_MEM, t->len);
     pool_append(dl, t, ST_MEM);
   } else {
@@ -431,10 +485,25 @@ void nn_dl_free(nn_dl_t *dl) {
   if (!dl) return;
   dl_list_t *ls[3] = {&dl->stem, &dl->mem, &dl->reqs};
   for (int i = 0; i < 3; i++)
-    for (dl_ent_t *e = ls[i]->head, *nx; e; e = nx) { nx = e->next; free(e); }
+    for (dl_ent_t *e = ls[i]->head, *nx; e; e = nx) { nx = e->next; if (i < 2) tx_free((dl_tx_t *)e); else free(e); }
   free(dl->txix.slot); free(dl->reqix.slot);
   free(dl->peers); free(dl->invs);
   free(dl);
+}
+
+/* Our own stems that found no relay (nothing connected yet) go out as soon as one exists:
+ * left to the embargo they would be fluffed by us, the origin. */
+static void stem_waiting(nn_dl_t *dl) {
+  if (!dl->nrelays) return;
+  for (dl_ent_t *e = dl->stem.head; e; e = e->next) {
+    dl_tx_t *t = (dl_tx_t *)e;
+    if (!t->own || t->sent_to != NO_PEER) continue;
+    uint32_t r = pinned_relay(dl, &dl->own_pin, NO_PEER);
+    if (r == NO_PEER) return;
+    t->sent_to = r;
+    dl->st.stems_out++;
+    if (dl->io.send_stem) dl->io.send_stem(dl->io.ctx, r, t->data, t->len);
+  }
 }
 
 nn_err_t nn_dl_peer_add(nn_dl_t *dl, uint32_t peer, int outbound, uint64_t now) {
@@ -442,7 +511,10 @@ nn_err_t nn_dl_peer_add(nn_dl_t *dl, uint32_t peer, int outbound, uint64_t now) 
   if (peer == NO_PEER || peer_find(dl, peer)) return NN_ERR_ARG;
   if (dl->npeers >= dl->cfg.max_peers) return NN_ERR_NOSPACE;
   dl->peers[dl->npeers++] = (dl_peer_t){.id = peer, .outbound = outbound ? 1 : 0, .pin = NO_PEER};
-  if (outbound) fill_relays(dl);  /* an epoch that began short of outbound peers fills up */
+  if (outbound) {
+    fill_relays(dl);  /* an epoch that began short of outbound peers fills up */
+    stem_waiting(dl);
+  }
   return NN_OK;
 }
 
@@ -453,7 +525,8 @@ static void restem_from(nn_dl_t *dl, uint32_t gone) {
   for (dl_ent_t *e = dl->stem.head; e; e = e->next) {
     dl_tx_t *t = (dl_tx_t *)e;
     if (t->sent_to != gone) continue;
-    uint32_t r = t->own ? pinned_relay(dl, &dl->own_pin, NO_PEER) : dl->nrelays ? dl->relays[0] : NO_PEER;
+    /* fill_relays appended the replacement (if any) last */
+    uint32_t r = t->own ? pinned_relay(dl, &dl->own_pin, NO_PEER) : dl->nrelays ? dl->relays[dl->nrelays - 1] : NO_PEER;
     t->sent_to = r;
     if (r == NO_PEER) continue;  /* no relay left: the embargo fluffs it */
     dl->st.stems_out++;
@@ -473,8 +546,10 @@ void nn_dl_peer_remove(nn_dl_t *dl, uint32_t peer, uint64_t now) {
   }
   p = peer_find(dl, peer);
   *p = dl->peers[--dl->npeers];
-  for (size_t i = 0; i < dl->ninv;)
-    if (dl->invs[i].peer == peer) dl->invs[i] = dl->invs[--dl->ninv]; else i++;
+  size_t kept = 0;
+  for (size_t i = 0; i < dl->ninv; i++) if (dl->invs[i].peer != peer) dl->invs[kept++] = dl->invs[i];
+  dl->ninv = kept;
+  for (size_t i = kept / 2; i-- > 0;) inv_down(dl, i);  /* heapify what is left */
   if (is_relay(dl, peer)) {
     size_t k = 0;
     for (size_t i = 0; i < dl->nrelays; i++) if (dl->relays[i] != peer) dl->relays[k++] = dl->relays[i];
@@ -552,7 +627,8 @@ void nn_dl_on_inv(nn_dl_t *dl, uint32_t peer, const nn_hash_t *id, uint64_t now)
 void nn_dl_on_getdata(nn_dl_t *dl, uint32_t peer, const nn_hash_t *id, uint64_t now) {
   (void)now;
   dl_tx_t *t = tx_find(dl, id);
-  if (!t || t->state != ST_MEM || !peer_find(dl, peer)) return;  /* stempool: silence, as unknown */
+  /* stempool, unknown, or not announced to this peer (yet): the same silence */
+  if (!t || t->state != ST_MEM || !peer_find(dl, peer) || !ann_take(t, peer)) return;
   if (dl->io.send_tx) dl->io.send_tx(dl->io.ctx, peer, t->data, t->len);
 }
 
@@ -562,7 +638,10 @@ int nn_dl_have(const nn_dl_t *dl, const nn_hash_t *id) {
 }
 
 void nn_dl_tick(nn_dl_t *dl, uint64_t now) {
-  if (now >= dl->epoch_end) new_epoch(dl, now);
+  if (now >= dl->epoch_end) {
+    new_epoch(dl, now);
+    stem_waiting(dl);
+  }
   /* Each firing leaves the stempool; the scan restarts from the head because the io callbacks
    * run in between (bounded by the stempool cap). */
   for (dl_ent_t *e = dl->stem.head; e;) {
@@ -575,12 +654,13 @@ void nn_dl_tick(nn_dl_t *dl, uint64_t now) {
       e = e->next;
     }
   }
-  for (size_t i = 0; i < dl->ninv;) {
-    if (now >= dl->invs[i].at) {
-      dl_inv_t v = dl->invs[i];
-      dl->invs[i] = dl->invs[--dl->ninv];
-      if (dl->io.send_inv) dl->io.send_inv(dl->io.ctx, v.peer, &v.id);
-    } else i++;
+  while (dl->ninv && now >= dl->invs[0].at) {
+    dl_inv_t v = dl->invs[0];
+    inv_pop(dl);
+    dl_tx_t *t = tx_find(dl, &v.id);
+    /* evicted meanwhile: nothing to announce; no memory to remember it: no INV either */
+    if (!t || t->state != ST_MEM || !ann_add(t, v.peer)) continue;
+    if (dl->io.send_inv) dl->io.send_inv(dl->io.ctx, v.peer, &v.id);
   }
 }
 
@@ -588,7 +668,7 @@ uint64_t nn_dl_deadline(const nn_dl_t *dl) {
   uint64_t d = dl->epoch_end;
   for (const dl_ent_t *e = dl->stem.head; e; e = e->next)
     if (((const dl_tx_t *)e)->embargo_at < d) d = ((const dl_tx_t *)e)->embargo_at;
-  for (size_t i = 0; i < dl->ninv; i++) if (dl->invs[i].at < d) d = dl->invs[i].at;
+  if (dl->ninv && dl->invs[0].at < d) d = dl->invs[0].at;
   return d;
 }
 

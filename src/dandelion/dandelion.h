@@ -76,7 +76,8 @@ typedef struct nn_dl_cfg_t {
   size_t mem_max_bytes;       /**< (256 MiB) */
   size_t max_pending_inv;     /**< scheduled announcements; beyond, new ones are dropped (65,536) */
   size_t max_requests;        /**< outstanding GETDATAs (4,096) */
-  size_t max_requests_per_peer; /**< ... of which asked of one peer (1,024, one full INV) */
+  size_t max_requests_per_peer; /**< ... of which asked of one peer (256: a sixteenth, so a few
+                                   peers announcing ids they never serve cannot fill the table) */
   const nn_rng_t *rng;        /**< NULL = OpenSSL's CSPRNG */
 } nn_dl_cfg_t;
 
@@ -103,7 +104,9 @@ nn_err_t nn_dl_on_stem(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len
 nn_err_t nn_dl_on_fluff(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len, uint64_t now_ms);
 /** An announcement: an id not in the mempool is requested from this, the first, announcer. */
 void nn_dl_on_inv(nn_dl_t *dl, uint32_t peer, const nn_hash_t *id, uint64_t now_ms);
-/** A request: answered with send_tx from the mempool only, never from the stempool. */
+/** A request: answered with send_tx from the mempool only, never from the stempool, and only
+ *  for an id we announced to \a peer (once per announcement): before our INV to it went out,
+ *  the peer gets the same silence as for an unknown id. */
 void nn_dl_on_getdata(nn_dl_t *dl, uint32_t peer, const nn_hash_t *id, uint64_t now_ms);
 
 /** 1 if \a id is in the mempool. The stempool is never consulted (no probing). */

@@ -32,7 +32,7 @@ enum {
 #define NN_DLMSG_VERSION 1
 #define NN_DLMSG_MAX_IDS 1024             /* ids per INV/GETDATA: 32 KiB */
 #define NN_DLMSG_HELLO_LEN 7
-#define NN_DLMSG_HELLO_FULL 0x01u          /* flags: refused, no slot (sent in reply, then closed) */
+#define NN_DLMSG_HELLO_FULL 0x01u          /* flags: refused, no slot (the channel carries no gossip) */
 #define NN_DLMSG_HELLO_KNOWN 0x01u         /* all flags this version defines */
 
 typedef struct nn_dlmsg_t {

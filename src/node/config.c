@@ -96,13 +96,26 @@ set_str(char **dst, const char *v)
   return 0;
 }
 
+/* Plain decimal only: strtod alone would take " 5", "0x10", "inf" and "nan" (a NaN passes every
+ * range check and would switch a rate limit off). Integers take no '.', 'e' or sign. */
 static int
-parse_double(const char *v, double *out)
+parse_number(const char *v, int integer, double *out)
 {
   char *end;
+  size_t digits = 0;
+  if (!*v)
+    return 0;
+  for (const char *p = v; *p; p++) {
+    if (*p >= '0' && *p <= '9')
+      digits++;
+    else if (integer || !strchr(".eE+-", *p))
+      return 0;
+  }
+  if (!digits || (!integer && !(*v >= '0' && *v <= '9') && *v != '.' && *v != '-'))
+    return 0;
   errno = 0;
   *out = strtod(v, &end);
-  return *v && !*end && !errno;
+  return !*end && !errno && *out == *out && *out < 1e300 && *out > -1e300;
 }
 
 /* The field a numeric option writes; NULL for non-numeric ones. */
@@ -147,7 +160,7 @@ nn_conf_set(nn_conf_t *c, const char *name, const char *v, const char *origin, i
   case T_U32:
   case T_SIZE:
   case T_DOUBLE:
-    if (!parse_double(v, &x) || x < o->min || x > o->max || (o->type != T_DOUBLE && x != (double)(uint64_t)x)) {
+    if (!parse_number(v, o->type != T_DOUBLE, &x) || x < o->min || x > o->max) {
       snprintf(allowed, sizeof(allowed), "%s from %g to %g", o->type == T_DOUBLE ? "a number" : "an integer",
                o->min, o->max);
       return fail(why, why_len, origin, v, "is not allowed", allowed);
@@ -161,7 +174,7 @@ nn_conf_set(nn_conf_t *c, const char *name, const char *v, const char *origin, i
     else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no"))
       b = 0;
     else
-      return fail(why, why_len, origin, v, "is not allowed", "0 or 1");
+      return fail(why, why_len, origin, v, "is not allowed", "0 or 1 (also true/false, yes/no)");
     if (!strcmp(name, "hidden"))
       c->node.disco.hidden = b;
     else

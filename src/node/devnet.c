@@ -121,7 +121,7 @@ spawn(const nn_devnet_t *dn, unsigned i, const nn_devnet_opts_t *o)
     argv[k++] = "--peer";
     argv[k++] = peer0;
     /* and one earlier node, so that node 0 is not everyone's only way in */
-    unsigned j = (unsigned)((i * 2654435761u) % i);
+    unsigned j = (i * 37u + 11u) % i;
     if (j) {
       snprintf(peerj, sizeof(peerj), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * j));
       argv[k++] = "--peer";
@@ -143,9 +143,14 @@ spawn(const nn_devnet_t *dn, unsigned i, const nn_devnet_opts_t *o)
     if (fd >= 0) {
       dup2(fd, 1);
       dup2(fd, 2);
+      if (fd > 2)
+        close(fd);
     }
-    if (nul >= 0)
+    if (nul >= 0) {
       dup2(nul, 0);
+      if (nul > 2)
+        close(nul);
+    }
     setsid();
     execvp(argv[0], (char *const *)argv);
     fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
@@ -165,15 +170,52 @@ spawn(const nn_devnet_t *dn, unsigned i, const nn_devnet_opts_t *o)
 }
 
 int
-nn_devnet_alive(const nn_devnet_t *dn, unsigned i)
+nn_devnet_alive(nn_devnet_t *dn, unsigned i)
 {
   if (i >= dn->n || dn->pid[i] <= 0)
     return 0;
   int st;
   pid_t r = waitpid(dn->pid[i], &st, WNOHANG); /* reap our own children */
-  if (r == dn->pid[i])
+  if (r == dn->pid[i] || kill(dn->pid[i], 0) != 0) {
+    dn->pid[i] = 0; /* gone: never signal that pid again (it may be reused) */
     return 0;
-  return kill(dn->pid[i], 0) == 0;
+  }
+  return 1;
+}
+
+/* Is \a pid (from a pid file) still the nepnetd of \a datadir? After a crash or a reboot the
+ * number may belong to another process. The datadir argument is compared by inode, resolved
+ * against the process's own working directory, so any spelling of the path matches. */
+static int
+pid_is_node(pid_t pid, const char *datadir)
+{
+  char p[64], cmd[4096], path[PATH_MAX];
+  struct stat want, got;
+  snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
+  FILE *f = fopen(p, "r");
+  if (!f || stat(datadir, &want) != 0) {
+    if (f)
+      fclose(f);
+    return 0;
+  }
+  size_t n = fread(cmd, 1, sizeof(cmd) - 1, f);
+  fclose(f);
+  cmd[n] = 0;
+  int is_d = 0, next_is_dir = 0, has_dir = 0;
+  for (size_t o = 0; o < n; o += strlen(cmd + o) + 1) {
+    const char *arg = cmd + o, *slash = strrchr(arg, '/');
+    if (o == 0)
+      is_d = !strcmp(slash ? slash + 1 : arg, "nepnetd");
+    if (next_is_dir) {
+      if (arg[0] == '/')
+        snprintf(path, sizeof(path), "%s", arg);
+      else
+        snprintf(path, sizeof(path), "/proc/%d/cwd/%s", (int)pid, arg);
+      has_dir |= stat(path, &got) == 0 && got.st_dev == want.st_dev && got.st_ino == want.st_ino;
+    }
+    next_is_dir = !strcmp(arg, "--datadir");
+  }
+  return is_d && has_dir;
 }
 
 static int
@@ -288,8 +330,11 @@ nn_devnet_up(nn_devnet_t *dn, unsigned n, const char *argv0, const nn_devnet_opt
   }
   int *joined = calloc(n, sizeof(int));
   unsigned njoined = 0;
-  if (!joined)
+  if (!joined) {
+    snprintf(why, why_len, "out of memory");
+    nn_devnet_down(dn, 2000);
     return -1;
+  }
   while (njoined < n) {
     for (unsigned i = 0; i < n; i++) {
       json_t *j = NULL;
@@ -325,9 +370,10 @@ nn_devnet_up(nn_devnet_t *dn, unsigned n, const char *argv0, const nn_devnet_opt
       unsigned first = 0;
       while (first < n && joined[first])
         first++;
-      snprintf(why, why_len, "%u of %u nodes joined in %.0f s; node %u has no gossip peer yet (see %s/node-%u/nepnetd.log)",
-               njoined, n, (double)(unix_ms() - t0) / 1000.0, first, dn->dir, first);
+      snprintf(why, why_len, "%u of %u nodes joined in %.0f s; node %u has no gossip peer yet (see %s/node-%u/nepnetd.log); "
+               "stopped them all", njoined, n, (double)(unix_ms() - t0) / 1000.0, first, dn->dir, first);
       free(joined);
+      nn_devnet_down(dn, 5000);
       return -1;
     }
     sleep_ms(200);
@@ -389,7 +435,7 @@ nn_devnet_open(nn_devnet_t *dn, const char *dir, char *why, size_t why_len)
         pid = 0;
       fclose(pf);
     }
-    dn->pid[i] = pid;
+    dn->pid[i] = pid > 0 && pid_is_node(pid, dd) ? pid : 0;
   }
   return dn->dir ? 0 : -1;
 }
@@ -466,13 +512,20 @@ nn_devnet_submit(const nn_devnet_t *dn, unsigned i, const uint8_t *tx, size_t le
   return rc;
 }
 
-/* Does node i have id? Looks through the last 1000 it received (the API's largest page). */
+/* Does node i have id? Pages through everything it still holds, 1000 (the API's largest page)
+ * at a time. */
 static int
 node_seen(const nn_devnet_t *dn, unsigned i, const char *idhex, nn_devnet_seen_t *out)
 {
   json_t *j = NULL;
   int found = 0;
-  if (nn_devnet_api(dn, i, "GET", "/v1/txs?since=0&limit=1000", NULL, 0, NULL, &j) != 200 || !j)
+  char path[80];
+  json_int_t since = 0;
+next_page:
+  snprintf(path, sizeof(path), "/v1/txs?since=%lld&limit=1000", (long long)since);
+  json_decref(j);
+  j = NULL;
+  if (nn_devnet_api(dn, i, "GET", path, NULL, 0, NULL, &j) != 200 || !j)
     goto out;
   json_t *txs = json_object_get(j, "txs"), *t;
   size_t k;
@@ -489,13 +542,17 @@ node_seen(const nn_devnet_t *dn, unsigned i, const char *idhex, nn_devnet_seen_t
       break;
     }
   }
+  if (!found && json_array_size(txs) == 1000) {
+    since = json_integer_value(json_object_get(j, "next"));
+    goto next_page;
+  }
 out:
   json_decref(j);
   return found;
 }
 
 unsigned
-nn_devnet_wait_tx(const nn_devnet_t *dn, const nn_hash_t *id, uint64_t t0, uint32_t timeout_ms,
+nn_devnet_wait_tx(nn_devnet_t *dn, const nn_hash_t *id, uint64_t t0, uint32_t timeout_ms,
                   nn_devnet_seen_t *seen, FILE *progress)
 {
   char idhex[2 * NN_HASH_LEN + 1];

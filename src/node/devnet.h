@@ -54,7 +54,8 @@ void nn_devnet_opts_default(nn_devnet_opts_t *o);
  *  Returns 0, or -1 with \a why naming the node and the tail of its log. */
 int nn_devnet_up(nn_devnet_t *dn, unsigned n, const char *argv0, const nn_devnet_opts_t *o, char *why,
                  size_t why_len);
-/** Load a running devnet from DIR (its pid files). */
+/** Load a running devnet from DIR (its pid files; a pid that is no longer that node's nepnetd
+ *  counts as stopped). */
 int nn_devnet_open(nn_devnet_t *dn, const char *dir, char *why, size_t why_len);
 /** Stop every node: SIGTERM, SIGKILL after \a grace_ms. Returns how many were running. */
 unsigned nn_devnet_down(nn_devnet_t *dn, uint32_t grace_ms);
@@ -64,7 +65,7 @@ void nn_devnet_free(nn_devnet_t *dn);
 void nn_devnet_datadir(const nn_devnet_t *dn, unsigned i, char *out, size_t n);
 /** kill -9 node \a i (tests). */
 void nn_devnet_kill(nn_devnet_t *dn, unsigned i);
-int nn_devnet_alive(const nn_devnet_t *dn, unsigned i);
+int nn_devnet_alive(nn_devnet_t *dn, unsigned i);
 
 /** An API request to node \a i: GET (\a body NULL) or POST. Returns the HTTP status (0 on a
  *  connection error) and the parsed JSON body in *out (NULL if none or not JSON). */
@@ -84,7 +85,7 @@ typedef struct nn_devnet_seen_t {
 /** Poll every live node for \a id until all have it or \a timeout_ms passes; \a seen has n
  *  entries. \a progress (may be NULL) gets one line per node as it receives it, with the time
  *  since \a t0_unix_ms. Returns how many live nodes have it. */
-unsigned nn_devnet_wait_tx(const nn_devnet_t *dn, const nn_hash_t *id, uint64_t t0_unix_ms, uint32_t timeout_ms,
+unsigned nn_devnet_wait_tx(nn_devnet_t *dn, const nn_hash_t *id, uint64_t t0_unix_ms, uint32_t timeout_ms,
                            nn_devnet_seen_t *seen, FILE *progress);
 
 /** The devnet index of the node with this id (hex), or -1. */

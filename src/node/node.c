@@ -46,7 +46,9 @@ typedef struct npeer_t {
   int has_id;
   uint8_t group[1 + NN_ADDR_HOST_MAX + 2];
   size_t group_len;
-  uint64_t since_unix_ms, hello_at_ms;
+  uint64_t since_ms, hello_at_ms; /* monotonic */
+  uint32_t peer_max_tx;       /* from its HELLO: we send it nothing larger */
+  int refused;                /* we answered its HELLO with FULL */
   uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
   uint64_t stems_in, stems_out, txs_in, txs_out;
   double stem_tokens;         /* token bucket of STEMs this peer may still send */
@@ -222,11 +224,14 @@ backoff_fail(nn_node_t *n, const nn_addr_t *a)
 {
   backoff_t *b = backoff_find(n, a);
   if (!b) {
-    size_t i = n->nbackoff < MAX_BACKOFF ? n->nbackoff++ : 0;
-    if (n->nbackoff == MAX_BACKOFF) /* full: replace the entry that expires first */
+    size_t i = 0;
+    if (n->nbackoff < MAX_BACKOFF) {
+      i = n->nbackoff++;
+    } else { /* full: replace the entry that expires first */
       for (size_t j = 1; j < MAX_BACKOFF; j++)
         if (n->backoff[j].until_ms < n->backoff[i].until_ms)
           i = j;
+    }
     b = &n->backoff[i];
     memset(b, 0, sizeof(*b));
     b->addr = *a;
@@ -307,7 +312,8 @@ io_send_stem(void *ctx, uint32_t peer, const uint8_t *tx, size_t len)
 {
   nn_node_t *n = ctx;
   npeer_t *p = peer_by_handle(n, peer);
-  if (p) {
+  /* a relay that does not read, or cannot take it: dropped here, the embargo covers it */
+  if (p && len <= p->peer_max_tx && !peer_backlogged(n, p)) {
     p->stems_out++;
     send_tx_kind(n, p, NN_DLMSG_STEM, tx, len);
   }
@@ -343,7 +349,7 @@ io_send_tx(void *ctx, uint32_t peer, const uint8_t *tx, size_t len)
 {
   nn_node_t *n = ctx;
   npeer_t *p = peer_by_handle(n, peer);
-  if (p && !peer_backlogged(n, p)) {
+  if (p && len <= p->peer_max_tx && !peer_backlogged(n, p)) {
     p->txs_out++;
     send_tx_kind(n, p, NN_DLMSG_TX, tx, len);
   }
@@ -437,7 +443,7 @@ peer_to_gossip(nn_node_t *n, npeer_t *p)
 {
   char name[NN_ADDR_STR_MAX + 24];
   p->state = P_GOSSIP;
-  p->since_unix_ms = unix_ms();
+  p->since_ms = mono_ms();
   nn_disco_keep(n->disco, p->conn, 1);
   if (nn_dl_peer_add(n->dl, p->handle, p->outbound, mono_ms()) == NN_OK)
     p->in_dl = 1;
@@ -457,6 +463,8 @@ peer_misbehaved(nn_node_t *n, npeer_t *p, int points, const char *what)
   n->st.bad_msgs++;
   nlog(n, NN_DISCO_LOG_WARN, "closing channel with %s: %s", name, what);
   nn_disco_penalize(n->disco, p->conn, points, why);
+  if (p->outbound)
+    backoff_fail(n, &p->addr);
   nn_disco_close(n->disco, p->conn);
   if (p->state != P_DEAD)
     p->state = P_DEAD;
@@ -475,7 +483,9 @@ inbound_room(nn_node_t *n, const npeer_t *np)
     if (p->outbound)
       continue;
     in++;
-    same += nn_addr_equal(&p->pen, &np->pen);
+    /* public hosts by address (their port is ephemeral); loopback/private ones by the key the
+     * peer store uses for them */
+    same += nn_addr_is_public(&np->pen) ? nn_addr_same_host(&p->pen, &np->pen) : nn_addr_equal(&p->pen, &np->pen);
   }
   unsigned max_in = n->cfg.max_peers > n->cfg.max_outbound ? n->cfg.max_peers - n->cfg.max_outbound : 0;
   if (in >= max_in)
@@ -483,9 +493,32 @@ inbound_room(nn_node_t *n, const npeer_t *np)
   return !n->cfg.max_inbound_per_host || same < n->cfg.max_inbound_per_host;
 }
 
+/* Two gossip channels with one node (both dialled at once): keep the one dialled by the node
+ * with the lower id, so both ends keep the same channel. Returns 0 if \a p is the one to drop. */
+static int
+keep_against_duplicate(nn_node_t *n, npeer_t *p)
+{
+  if (!p->has_id)
+    return 1;
+  for (npeer_t *o = n->peers; o; o = o->next) {
+    if (o == p || o->state != P_GOSSIP || !o->has_id || memcmp(o->id.b, p->id.b, NN_NODE_ID_LEN))
+      continue;
+    int we_lower = memcmp(nn_disco_node_id(n->disco)->b, p->id.b, NN_NODE_ID_LEN) < 0;
+    npeer_t *drop = (p->outbound == we_lower) ? o : p; /* keep the channel the lower id dialled */
+    nlog(n, NN_DISCO_LOG_DEBUG, "two gossip channels with one peer; closing one");
+    nn_disco_keep(n->disco, drop->conn, 0);
+    nn_disco_close(n->disco, drop->conn);
+    drop->state = P_DEAD;
+    kick(n);
+    return drop != p;
+  }
+  return 1;
+}
+
 static void
 on_hello(nn_node_t *n, npeer_t *p, const nn_dlmsg_t *m)
 {
+  p->peer_max_tx = m->max_tx;
   if (p->outbound) {
     if (p->state != P_HELLO_SENT) {
       peer_misbehaved(n, p, PEN_OUT_OF_PLACE, "HELLO we did not ask for");
@@ -502,17 +535,19 @@ on_hello(nn_node_t *n, npeer_t *p, const nn_dlmsg_t *m)
       p->dialled = 0;
       return;
     }
-    peer_to_gossip(n, p);
+    if (keep_against_duplicate(n, p))
+      peer_to_gossip(n, p);
     return;
   }
-  if (p->state != P_CHANNEL) {
+  if (p->state != P_CHANNEL || p->refused) {
     peer_misbehaved(n, p, PEN_OUT_OF_PLACE, "a second HELLO");
     return;
   }
   if (!inbound_room(n, p)) {
     n->st.refused_full++;
+    p->refused = 1;
     send_hello(n, p, NN_DLMSG_HELLO_FULL);
-    return; /* the channel stays a DHT channel; the dialler closes or reuses it */
+    return; /* the channel stays a DHT channel; the dialler stops using it for gossip */
   }
   send_hello(n, p, 0);
   peer_to_gossip(n, p);
@@ -608,7 +643,17 @@ app_up(void *ctx, uint64_t conn, int outbound, const nn_addr_t *addr, const nn_n
     p->id = *id;
     p->has_id = 1;
   }
-  p->since_unix_ms = unix_ms();
+  p->since_ms = mono_ms();
+  if (id && !memcmp(id->b, nn_disco_node_id(n->disco)->b, NN_NODE_ID_LEN)) {
+    /* ourselves, reached through an address of ours (a DNS seed lists us, a wildcard listener) */
+    nlog(n, NN_DISCO_LOG_DEBUG, "a channel to ourselves; closing it");
+    backoff_fail(n, addr);
+    nn_disco_keep(n->disco, conn, 0);
+    nn_disco_close(n->disco, conn);
+    p->state = P_DEAD;
+    kick(n);
+    return;
+  }
   if (p->dialled) {
     p->state = P_HELLO_SENT;
     p->hello_at_ms = mono_ms();
@@ -628,7 +673,20 @@ app_message(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
   p->bytes_in += len;
   p->msgs_in++;
   n->st.bytes_in += len;
-  if ((e = nn_dlmsg_parse(&m, msg, len, n->cfg.dl.max_tx_bytes)) != NN_OK) {
+  if ((e = nn_dlmsg_parse(&m, msg, len, n->cfg.dl.max_tx_bytes)) == NN_ERR_VERSION) {
+    /* a newer gossip version is not misbehaviour: part without a penalty */
+    char name[NN_ADDR_STR_MAX + 24];
+    peer_name(p, name);
+    nlog(n, NN_DISCO_LOG_INFO, "%s speaks gossip version %u (we speak %u); closing", name, len > 1 ? msg[1] : 0,
+         NN_DLMSG_VERSION);
+    n->st.version_mismatch++;
+    nn_disco_keep(n->disco, p->conn, 0);
+    nn_disco_close(n->disco, p->conn);
+    p->state = P_DEAD;
+    kick(n);
+    return;
+  }
+  if (e != NN_OK) {
     char what[96];
     snprintf(what, sizeof(what), "malformed message (kind 0x%02x, %zu bytes): %s", len ? msg[0] : 0, len,
              nn_err_str(e));
@@ -755,7 +813,8 @@ fill_outbound(nn_node_t *n)
     backoff_t *b = backoff_find(n, &c->addr);
     nn_addr_t self;
     size_t gl = nn_node_group(&c->addr, g);
-    if ((b && b->until_ms > now) || known_peer(n, c) || group_in_use(n, g, gl) ||
+    /* --connect peers are the operator's choice: no group rule for them */
+    if ((b && b->until_ms > now) || known_peer(n, c) || (!n->n_connect && group_in_use(n, g, gl)) ||
         (nn_disco_addr(n->disco, &self) && nn_addr_equal(&self, &c->addr)))
       continue;
     npeer_t *p = calloc(1, sizeof(*p));
@@ -792,8 +851,10 @@ maintain(nn_node_t *n)
   for (npeer_t **pp = &n->peers; *pp;) {
     npeer_t *p = *pp;
     if (p->state == P_HELLO_SENT && now - p->hello_at_ms > n->cfg.hello_timeout_ms) {
+      char name[NN_ADDR_STR_MAX + 24];
+      peer_name(p, name);
       n->st.hello_timeouts++;
-      nlog(n, NN_DISCO_LOG_DEBUG, "no HELLO answer in %u ms; closing", (unsigned)n->cfg.hello_timeout_ms);
+      nlog(n, NN_DISCO_LOG_DEBUG, "%s did not answer HELLO in %u ms; closing", name, (unsigned)n->cfg.hello_timeout_ms);
       backoff_fail(n, &p->addr);
       nn_disco_close(n->disco, p->conn);
       p->state = P_DEAD;
@@ -945,9 +1006,17 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
   }
   why[0] = 0;
   *out = NULL;
-  if (!cfg->max_outbound || cfg->max_outbound > cfg->max_peers || !cfg->rx_max_count) {
+  if (!cfg->max_outbound || cfg->max_outbound > cfg->max_peers) {
     snprintf(why, why_len, "max-outbound must be between 1 and max-peers (%u), got %u", cfg->max_peers,
              cfg->max_outbound);
+    return NN_ERR_ARG;
+  }
+  if (!cfg->rx_max_count || !cfg->stem_burst || !(cfg->stem_rate > 0)) {
+    snprintf(why, why_len, "rx_max_count, stem_burst and stem_rate must be positive");
+    return NN_ERR_ARG;
+  }
+  if (!cfg->dl.max_tx_bytes || cfg->dl.max_tx_bytes > NN_NODE_MAX_TX) {
+    snprintf(why, why_len, "max-tx-bytes must be 1..%u, got %zu", (unsigned)NN_NODE_MAX_TX, cfg->dl.max_tx_bytes);
     return NN_ERR_ARG;
   }
   if (!nn_dl_route_available(cfg->dl.route)) {
@@ -985,8 +1054,10 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
     goto fail;
   n->cfg.api.token_file = n->token_file;
   nn_dl_io_t io = { io_send_stem, io_send_inv, io_send_getdata, io_send_tx, io_deliver, n };
+  n->cfg.dl.max_peers = n->cfg.max_peers + 16; /* every gossip peer, and a few closing ones */
   if ((e = nn_dl_new(&n->dl, &n->cfg.dl, &io, mono_ms())) != NN_OK) {
-    snprintf(why, why_len, "Dandelion++ settings refused (fluff-prob must be 0.05..0.5, epoch-jitter below epoch)");
+    if (e == NN_ERR_ARG)
+      snprintf(why, why_len, "Dandelion++ settings refused (fluff-prob must be 0.05..0.5, epoch-jitter below epoch)");
     goto fail;
   }
   if (!(n->ev_dl = evtimer_new(base, on_dl_timer, n)) || !(n->ev_kick = event_new(base, -1, 0, on_kick, n)) ||
@@ -1140,7 +1211,7 @@ nn_node_peers_json(nn_node_t *n)
   json_t *arr = json_array();
   uint32_t relays[2];
   size_t nr = nn_dl_relays(n->dl, relays);
-  uint64_t now = unix_ms();
+  uint64_t now = mono_ms();
   for (npeer_t *p = n->peers; p; p = p->next) {
     if (p->state != P_GOSSIP)
       continue;
@@ -1153,7 +1224,7 @@ nn_node_peers_json(nn_node_t *n)
       relay |= relays[i] == p->handle;
     json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b}", "node_id", h, "addr", a,
                                          "direction", p->outbound ? "out" : "in",
-                                         "since_s", (json_int_t)((now - p->since_unix_ms) / 1000),
+                                         "since_s", (json_int_t)((now - p->since_ms) / 1000),
                                          "bytes_in", (json_int_t)p->bytes_in, "bytes_out", (json_int_t)p->bytes_out,
                                          "stems_in", (json_int_t)p->stems_in, "stems_out", (json_int_t)p->stems_out,
                                          "stem_relay", relay));

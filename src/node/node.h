@@ -12,7 +12,9 @@
  *   host, with exponential backoff per address. These are the only Dandelion++ stem relays.
  * - inbound: a peer that says HELLO on a channel it opened is accepted while there is room
  *   (max_peers - max_outbound in all, max_inbound_per_host per host) and not already a peer;
- *   otherwise it gets HELLO with the FULL flag and the channel is closed.
+ *   otherwise it gets HELLO with the FULL flag and the channel stays a DHT channel (another
+ *   HELLO on it is misbehaviour). Two gossip channels with one node: the one the lower node
+ *   id dialled stays. A channel to ourselves is closed.
  * A malformed or out-of-place gossip message lowers the host's standing in the peer store and
  * closes the channel with the reason logged; a ban (from the peer store) closes every channel of
  * the host and keeps it out.
@@ -40,6 +42,8 @@ struct event_base;
 struct evbuffer;
 
 typedef struct nn_node_t nn_node_t;
+
+#define NN_NODE_MAX_TX (64u << 20) /**< largest max-tx-bytes a node accepts */
 
 typedef struct nn_node_cfg_t {
   nn_disco_cfg_t disco;            /**< discovery (listen, peers, seeds, DHT...) */
@@ -100,6 +104,7 @@ typedef struct nn_node_stats_t {
   uint64_t tx_received, tx_submitted;
   uint64_t bad_msgs, refused_full, hello_timeouts, dials, dial_failures;
   uint64_t unsolicited, stems_dropped; /**< TXs not asked for, STEMs over the rate: dropped */
+  uint64_t version_mismatch;       /**< peers that spoke another gossip version (closed) */
 } nn_node_stats_t;
 void nn_node_stats(const nn_node_t *n, nn_node_stats_t *st);
 
