@@ -31,7 +31,8 @@ static const opt_t opts[] = {
   { "allow-private", T_BOOL, 0, 0, "0|1", "accept loopback and private addresses in the DHT and the peer store,\n"
                                          "one network group each (local devnets; never on mainnet)" },
   { "peer", T_LIST, 0, 0, "NODEID@HOST:PORT", "bootstrap peer (repeatable; HOST:PORT accepts any node id)" },
-  { "connect", T_LIST, 0, 0, "NODEID@HOST:PORT", "gossip only with these peers (repeatable), like bitcoind -connect" },
+  { "connect", T_LIST, 0, 0, "NODEID@HOST:PORT", "dial only these peers for gossip (repeatable; no network-group rule for\n"
+                                                "them); inbound peers are still accepted up to max-peers" },
   { "dns-seed", T_LIST, 0, 0, "NAME", "DNS seed to bootstrap from (repeatable)" },
   { "dns-nameserver", T_STR, 0, 0, "IP:PORT", "resolver for the DNS seeds (default: /etc/resolv.conf)" },
   { "max-peers", T_U32, 1, 4096, "N", "gossip peers in all (balanced 64)" },

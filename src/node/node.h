@@ -55,7 +55,8 @@ typedef struct nn_node_cfg_t {
   uint32_t hello_timeout_ms;       /**< a dialled peer must answer HELLO within this (10000) */
   uint32_t retry_min_ms;           /**< first redial delay of an address that failed (2000) ... */
   uint32_t retry_max_ms;           /**< ... doubling up to this (300000) */
-  /** Gossip only with these ("NODEID@HOST:PORT" or "HOST:PORT"), like bitcoind -connect. */
+  /** Dial only these for gossip ("NODEID@HOST:PORT" or "HOST:PORT"; no group rule for them).
+   *  Inbound gossip peers are still accepted. */
   const char *const *connect;
   size_t n_connect;
   double stem_rate;                /**< STEMs per second one peer may send (10) ... */
