@@ -1,2 +1,3 @@
 # Node layer parsers: transaction gossip.
 nepnet_fuzzer(fuzz_dlmsg)
+nepnet_fuzzer(fuzz_dandelion)

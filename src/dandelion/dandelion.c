@@ -42,6 +42,7 @@ typedef struct dl_tx_t {
   size_t len;
   uint64_t embargo_at;   /* stem only */
   uint32_t sent_to;      /* stem only: the relay it went to (NO_PEER: none) */
+  uint32_t from, loop_from; /* stem only: who stemmed it to us, and who brought it back (NO_PEER) */
   uint8_t own;           /* stem only: ours */
   uint8_t looped;        /* stem only: it came back once and was passed on to the other relay */
   uint32_t *ann;         /* mempool only: peers we sent its INV and have not served yet */
@@ -431,10 +432,13 @@ static nn_err_t check(nn_dl_t *dl, const uint8_t *tx, size_t len, nn_hash_t *id)
 /* Hold \a tx in the stempool with an embargo and stem it to \a relay (NO_PEER: none yet; the
  * embargo then fluffs it, which is also what defeats a relay that black-holes it). */
 static nn_err_t stem(nn_dl_t *dl, const nn_hash_t *id, const uint8_t *tx, size_t len,
-                     uint32_t relay, int own, uint64_t now) {
+                     uint32_t relay, uint32_t from, uint64_t now) {
+  int own = from == NO_PEER;
   dl_tx_t *t = tx_add(dl, id, tx, len, ST_STEM);
   if (!t) return NN_ERR_NOMEM;
   t->own = own ? 1 : 0;
+  t->from = from;
+  t->loop_from = NO_PEER;
   t->sent_to = relay;
   /* Our own transaction waits two more mean embargoes than a relay's: when a stem dies (a
    * black-holing relay, a loop with no fluff node), one of the relays that hold it fluffs it
@@ -453,6 +457,7 @@ static nn_err_t stem(nn_dl_t *dl, const nn_hash_t *id, const uint8_t *tx, size_t
  * looks like any stem relay; the stempool still answers nothing. */
 static void stem_loop(nn_dl_t *dl, dl_tx_t *t, uint32_t from) {
   t->looped = 1;
+  t->loop_from = from;
   dl->st.stem_loops++;
   for (size_t i = 0; i < dl->nrelays; i++) {
     uint32_t r = dl->relays[i];
@@ -525,10 +530,17 @@ static void restem_from(nn_dl_t *dl, uint32_t gone) {
   for (dl_ent_t *e = dl->stem.head; e; e = e->next) {
     dl_tx_t *t = (dl_tx_t *)e;
     if (t->sent_to != gone) continue;
-    /* fill_relays appended the replacement (if any) last */
-    uint32_t r = t->own ? pinned_relay(dl, &dl->own_pin, NO_PEER) : dl->nrelays ? dl->relays[dl->nrelays - 1] : NO_PEER;
+    /* fill_relays appended the replacement (if any) last; never back to a peer that stemmed it
+     * to us (that would tell it our relay went away) */
+    uint32_t r = NO_PEER;
+    if (t->own) {
+      r = pinned_relay(dl, &dl->own_pin, NO_PEER);
+    } else {
+      for (size_t i = dl->nrelays; i-- > 0 && r == NO_PEER;)
+        if (dl->relays[i] != t->from && dl->relays[i] != t->loop_from) r = dl->relays[i];
+    }
     t->sent_to = r;
-    if (r == NO_PEER) continue;  /* no relay left: the embargo fluffs it */
+    if (r == NO_PEER) continue;  /* no relay for it: the embargo fluffs it */
     dl->st.stems_out++;
     dl->st.restems++;
     if (dl->io.send_stem) dl->io.send_stem(dl->io.ctx, r, t->data, t->len);
@@ -566,7 +578,7 @@ nn_err_t nn_dl_submit(nn_dl_t *dl, const uint8_t *tx, size_t len, uint64_t now) 
   if (tx_find(dl, &id)) return NN_OK;
   if (dl->cfg.route == NN_ROUTE_DIRECT) return to_mempool(dl, NULL, &id, tx, len, NO_PEER, NN_DL_VIA_DIRECT, now);
   /* Always stemmed, even in a fluff epoch: fluffing our own would make us the first fluffer. */
-  return stem(dl, &id, tx, len, pinned_relay(dl, &dl->own_pin, NO_PEER), 1, now);
+  return stem(dl, &id, tx, len, pinned_relay(dl, &dl->own_pin, NO_PEER), NO_PEER, now);
 }
 
 nn_err_t nn_dl_on_stem(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len, uint64_t now) {
@@ -587,7 +599,7 @@ nn_err_t nn_dl_on_stem(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len
     dl->st.stem_fluffed++;
     return to_mempool(dl, NULL, &id, tx, len, peer, NN_DL_VIA_STEM_FLUFF, now);
   }
-  return stem(dl, &id, tx, len, relay, 0, now);
+  return stem(dl, &id, tx, len, relay, peer, now);
 }
 
 nn_err_t nn_dl_on_fluff(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len, uint64_t now) {

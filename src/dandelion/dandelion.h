@@ -86,7 +86,8 @@ void nn_dl_cfg_default(nn_dl_cfg_t *cfg);
 nn_err_t nn_dl_new(nn_dl_t **out, const nn_dl_cfg_t *cfg, const nn_dl_io_t *io, uint64_t now_ms);
 void nn_dl_free(nn_dl_t *dl);
 
-/** A connected peer; \a outbound peers (we dialled them) are the only stem relays.
+/** A connected peer; \a outbound peers (we dialled them) are the only stem relays. A handle must
+ *  not be reused after nn_dl_peer_remove (announcements are remembered by handle).
  *  NN_ERR_NOSPACE past max_peers, NN_ERR_ARG if already present. */
 nn_err_t nn_dl_peer_add(nn_dl_t *dl, uint32_t peer, int outbound, uint64_t now_ms);
 /** A peer went away; a stem relay is replaced for the rest of the epoch, and the stems we had
