@@ -111,7 +111,20 @@ demo(nn_devnet_t *dn, size_t size)
     goto out;
   for (unsigned i = 0; i < dn->n; i++)
     memcpy(ids[i], dn->ids[i], sizeof(ids[i]));
+  /* an origin with a stem relay (an outbound gossip peer): in a devnet this small, a node that
+   * everyone dialled first may have none yet, and would hold its transaction until it has */
   unsigned origin = r % dn->n;
+  for (unsigned k = 0; k < dn->n; k++) {
+    unsigned cand = (r + k) % dn->n;
+    json_t *j = NULL;
+    int ok = nn_devnet_api(dn, cand, "GET", "/v1/status", NULL, 0, NULL, &j) == 200 && j &&
+             json_integer_value(json_object_get(j, "peers_out")) >= 1;
+    json_decref(j);
+    if (ok) {
+      origin = cand;
+      break;
+    }
+  }
   printf("\nnode-%u submits a %zu-byte transaction for private broadcast (Dandelion++)...\n", origin, size);
   uint64_t t0 = now_unix_ms();
   if (nn_devnet_submit(dn, origin, tx, size, &id)) {
