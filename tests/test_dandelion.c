@@ -180,6 +180,34 @@ static void test_relay_replaced(void **s) {
   nn_dl_free(dl);
 }
 
+/* Our own stem came back from relay A (a loop) and went on to relay B; B leaves. The stem is
+ * handed to B's replacement, never back to A, although A is where our own are pinned (a fuzzer
+ * finding: fuzz/corpus/fuzz_dandelion/restem_own_loop). */
+static void test_restem_own_not_to_looper(void **s) {
+  (void)s;
+  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_t *dl = mk(&cfg, 7, 3, 0);
+  uint8_t tx[] = "own, looped";
+  assert_int_equal(nn_dl_submit(dl, tx, sizeof tx, 0), NN_OK);
+  assert_int_equal(g_rec.nstem, 1);
+  uint32_t a = g_rec.stem_peer[0];
+  assert_int_equal(nn_dl_on_stem(dl, a, tx, sizeof tx, 0), NN_OK);
+  assert_int_equal(g_rec.nstem, 2);
+  uint32_t b = g_rec.stem_peer[1];
+  assert_int_not_equal(b, a);
+  nn_dl_peer_remove(dl, b, 0);
+  uint32_t rel[2];
+  assert_int_equal(nn_dl_relays(dl, rel), 2);
+  uint32_t repl = rel[0] == a ? rel[1] : rel[0];
+  assert_true(repl != a && repl != b);
+  assert_int_equal(g_rec.nstem, 3);
+  assert_int_equal(g_rec.stem_peer[2], repl);
+  /* with no relay left but A, it waits for the embargo instead */
+  nn_dl_peer_remove(dl, repl, 0);
+  assert_int_equal(g_rec.nstem, 3);
+  nn_dl_free(dl);
+}
+
 /* Our own stem waits two mean embargoes longer than a relayed one, so that when a stem dies the
  * relays holding it fluff first, not the origin. */
 static void test_own_embargo_longer(void **s) {
@@ -661,6 +689,7 @@ int main(void) {
       cmocka_unit_test(test_promotion_order),
       cmocka_unit_test(test_requests_many),
       cmocka_unit_test(test_index_key_independent),
+      cmocka_unit_test(test_restem_own_not_to_looper),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

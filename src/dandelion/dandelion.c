@@ -523,6 +523,11 @@ nn_err_t nn_dl_peer_add(nn_dl_t *dl, uint32_t peer, int outbound, uint64_t now) 
   return NN_OK;
 }
 
+/* Did \a peer stem \a t to us (its first sender, or the one that brought it back)? */
+static int stemmed_to_us(const dl_tx_t *t, uint32_t peer) {
+  return peer != NO_PEER && (peer == t->from || peer == t->loop_from);
+}
+
 /* Stems we handed to a relay that is now gone may have died with it: hand them to a live relay
  * rather than wait for the embargo (a relay that did forward it only causes a duplicate, which
  * the loop rule absorbs). Ours go where our own are pinned now. */
@@ -532,13 +537,10 @@ static void restem_from(nn_dl_t *dl, uint32_t gone) {
     if (t->sent_to != gone) continue;
     /* fill_relays appended the replacement (if any) last; never back to a peer that stemmed it
      * to us (that would tell it our relay went away) */
-    uint32_t r = NO_PEER;
-    if (t->own) {
-      r = pinned_relay(dl, &dl->own_pin, NO_PEER);
-    } else {
-      for (size_t i = dl->nrelays; i-- > 0 && r == NO_PEER;)
-        if (dl->relays[i] != t->from && dl->relays[i] != t->loop_from) r = dl->relays[i];
-    }
+    uint32_t r = t->own ? pinned_relay(dl, &dl->own_pin, NO_PEER) : NO_PEER;
+    if (stemmed_to_us(t, r)) r = NO_PEER;  /* ours too: a relay may have brought it back (a loop) */
+    for (size_t i = dl->nrelays; i-- > 0 && r == NO_PEER;)
+      if (!stemmed_to_us(t, dl->relays[i])) r = dl->relays[i];
     t->sent_to = r;
     if (r == NO_PEER) continue;  /* no relay for it: the embargo fluffs it */
     dl->st.stems_out++;
