@@ -22,7 +22,7 @@
 #include <sqlite3.h>
 
 #include "crypto/rand.h"
-#include "dht/addr.h"
+#include "lib/addr.h"
 #include "dht/peerstore.h"
 
 #define T0 UINT64_C(1700000000)

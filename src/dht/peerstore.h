@@ -45,7 +45,7 @@
 #include "nepnet/error.h"
 #include "nepnet/types.h"
 #include "crypto/rand.h"
-#include "dht/addr.h"
+#include "lib/addr.h"
 
 #define NN_PEERSTORE_SCHEMA_VERSION 1 /**< PRAGMA user_version of the files this build writes */
 

@@ -31,7 +31,7 @@
 #include "nepnet/types.h"
 #include "crypto/rand.h"
 #include "crypto/types.h"
-#include "dht/addr.h"
+#include "lib/addr.h"
 #include "lib/wire.h"
 
 #define NN_PEER_RECORD_VERSION 1

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "nepnet/types.h"
-#include "dht/addr.h"
+#include "lib/addr.h"
 #include "lib/wire.h"
 
 enum {

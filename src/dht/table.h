@@ -31,7 +31,7 @@
 #include "nepnet/error.h"
 #include "nepnet/types.h"
 #include "crypto/rand.h"
-#include "dht/addr.h"
+#include "lib/addr.h"
 
 #define NN_DHT_K 20
 #define NN_DHT_BUCKETS 256      /* one per shared-prefix length 0..255 of a 256-bit id */

@@ -1,15 +1,23 @@
 /**
  * \file addr.h
- * \brief Network addresses as nepnet stores and sends them: IPv4, IPv6, and room for Tor v3
- * onion services and I2P destinations (docs/PROTOCOL.md 6.1).
+ * \brief Network addresses as nepnet stores, sends and prints them: IPv4, IPv6, Tor v3 onion
+ * services and I2P destinations (docs/PROTOCOL.md 6.1). Every layer uses this one type: the
+ * transports dial it, discovery stores it, the node groups peers by it.
  *
  * Wire form: type u8 || host (4, 16, 32 or 32 bytes by type) || port u16.
+ *
+ * Text form (nn_addr_parse / nn_addr_format), numeric only, never a DNS lookup:
+ *   "1.2.3.4:9800", "[2001:db8::1]:9800", "*:9800" (IPv4 any, for binding),
+ *   "<56 base32 chars>.onion:9800"   Tor v3: base32(key || checksum || 0x03), the checksum being
+ *                                     the first two bytes of SHA3-256(".onion checksum" || key || 0x03)
+ *   "<52 base32 chars>.b32.i2p:9800" I2P: base32 of the SHA-256 of the destination
  */
-#ifndef NN_DHT_ADDR_H
-#define NN_DHT_ADDR_H
+#ifndef NN_LIB_ADDR_H
+#define NN_LIB_ADDR_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "nepnet/error.h"
 #include "lib/wire.h"
@@ -23,10 +31,10 @@ typedef enum nn_addr_type_t {
 
 #define NN_ADDR_HOST_MAX 32
 #define NN_ADDR_WIRE_MAX (1 + NN_ADDR_HOST_MAX + 2)
-#define NN_ADDR_STR_MAX 80 /* "[v6]:port" or "<base32>.onion:port" and a NUL */
+#define NN_ADDR_STR_MAX 80 /* "[v6]:port" or "<56 base32>.onion:port" and a NUL */
 
 typedef struct nn_addr_t {
-  uint8_t type;                   /* nn_addr_type_t */
+  uint8_t type;                   /* nn_addr_type_t; 0 = no address */
   uint8_t host[NN_ADDR_HOST_MAX]; /* the first nn_addr_host_len() bytes are used, the rest zero */
   uint16_t port;
 } nn_addr_t;
@@ -36,13 +44,17 @@ size_t nn_addr_host_len(uint8_t type);
 /** Build an IPv4 address from 4 network-order bytes. */
 nn_addr_t nn_addr_ipv4(const uint8_t ip[4], uint16_t port);
 nn_addr_t nn_addr_ipv6(const uint8_t ip[16], uint16_t port);
-/** Parse "1.2.3.4:5", "[::1]:5" (numeric only). NN_ERR_FORMAT otherwise. */
+/** Build an onion or I2P address from its 32-byte key or hash. */
+nn_addr_t nn_addr_overlay(nn_addr_type_t type, const uint8_t key[32], uint16_t port);
+/** Parse the text form above. NN_ERR_FORMAT for anything else (a bad onion checksum too). */
 nn_err_t nn_addr_parse(nn_addr_t *out, const char *s);
-/** "1.2.3.4:5", "[2001:db8::1]:5", "<52 base32 chars>.onion:5", "<52 chars>.b32.i2p:5". */
+/** The text form above; "(unknown address type N)" for a bad type. */
 void nn_addr_format(const nn_addr_t *a, char out[NN_ADDR_STR_MAX]);
 int nn_addr_equal(const nn_addr_t *a, const nn_addr_t *b);
 /** Same host, any port. */
 int nn_addr_same_host(const nn_addr_t *a, const nn_addr_t *b);
+/** The all-zero IPv4/IPv6 address (a wildcard bind). */
+int nn_addr_is_any(const nn_addr_t *a);
 
 /**
  * The network group of \a a for diversity limits: the first \a v4_bits of an IPv4 address or
@@ -55,6 +67,11 @@ size_t nn_addr_group(const nn_addr_t *a, unsigned v4_bits, unsigned v6_bits, uin
 
 /** Is this a routable public address (not loopback, private, link-local, multicast...)? */
 int nn_addr_is_public(const nn_addr_t *a);
+
+/** An IPv4 or IPv6 socket address (IPv4-mapped IPv6 becomes IPv4); 0 for other families. */
+int nn_addr_from_sockaddr(const struct sockaddr *sa, nn_addr_t *out);
+/** The socket address of an IPv4/IPv6 address; 0 for onion/I2P (they have none). */
+int nn_addr_to_sockaddr(const nn_addr_t *a, struct sockaddr_storage *ss, socklen_t *len);
 
 nn_err_t nn_addr_put(nn_wire_writer_t *w, const nn_addr_t *a);
 /** Read one address; an unknown type is NN_ERR_FORMAT and, like any reader error, sticky. */
