@@ -56,6 +56,7 @@ typedef enum nn_close_reason_t {
   NN_CLOSE_VERSION = 9,        /**< unsupported protocol version */
   NN_CLOSE_INTERNAL = 10,      /**< out of memory or a crypto library failure */
   NN_CLOSE_COOKIE = 11,        /**< the responder is under load and the retry carried a bad cookie */
+  NN_CLOSE_UNSUPPORTED = 12,   /**< a message of a kind the receiver does not speak */
 } nn_close_reason_t;
 
 const char *nn_close_reason_str(nn_close_reason_t r);
@@ -132,6 +133,8 @@ void nn_chan_output(const nn_chan_t *c, const uint8_t **data, size_t *len);
 void nn_chan_output_consume(nn_chan_t *c, size_t n);
 
 int nn_chan_is_established(const nn_chan_t *c);
+/** 1 once this responder has answered a first message with a DoS cookie (a cookie round). */
+int nn_chan_cookie_sent(const nn_chan_t *c);
 int nn_chan_is_closed(const nn_chan_t *c);
 nn_close_reason_t nn_chan_close_reason(const nn_chan_t *c);
 /** NULL until established (and still valid after a close that followed establishment). */

@@ -26,6 +26,7 @@ nn_close_reason_str(nn_close_reason_t r)
   case NN_CLOSE_VERSION: return "unsupported protocol version";
   case NN_CLOSE_INTERNAL: return "internal error (memory or crypto library)";
   case NN_CLOSE_COOKIE: return "bad DoS cookie";
+  case NN_CLOSE_UNSUPPORTED: return "a message kind the receiver does not speak";
   }
   return "unknown reason";
 }
@@ -442,6 +443,7 @@ nn_chan_deadline(const nn_chan_t *c)
 
 int nn_chan_is_established(const nn_chan_t *c) { return c->st == NN_ST_OPEN; }
 int nn_chan_is_closed(const nn_chan_t *c) { return c->st == NN_ST_CLOSED; }
+int nn_chan_cookie_sent(const nn_chan_t *c) { return c->hs && c->hs->cookie_sent; }
 nn_close_reason_t nn_chan_close_reason(const nn_chan_t *c) { return c->reason; }
 
 const nn_chan_info_t *

@@ -1,0 +1,357 @@
+/*
+ * The secure channel over one stream: the driver between a transport's stream (transport.h)
+ * and the sans-I/O channel (nepnet/channel.h), for every transport alike.
+ *
+ * Every channel has one timer (the handshake deadline, then the linger deadline after a close)
+ * and asks its stream for read and write events. Re-entrancy: the channel calls back from
+ * inside nn_chan_recv (messages, established); those go to the manager, which calls tenants.
+ * While a channel is `busy` nothing frees it and a close is only recorded; nn_conn_settle runs
+ * when the outermost entry point unwinds: deferred close, close report, output, events, free.
+ */
+#include "net/net_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "lib/clock.h"
+
+#define DISCARD_MAX (1u << 20) /* bytes read and dropped while lingering */
+
+size_t
+nn_conn_pending(const nn_conn_t *c)
+{
+  const uint8_t *d;
+  size_t n = 0;
+  if (c->chan)
+    nn_chan_output(c->chan, &d, &n);
+  return n;
+}
+
+/* ---- the channel's callbacks ---- */
+
+static void
+chan_on_message(void *ctx, const uint8_t *msg, size_t len)
+{
+  nn_conn_t *c = ctx;
+  if (c->close_requested || c->reported)
+    return; /* closed by a tenant: the rest of this read is dropped */
+  nn_net_on_message(c->net, c, msg, len);
+}
+
+static void
+chan_on_event(void *ctx, nn_chan_event_t ev)
+{
+  nn_conn_t *c = ctx;
+  if (ev == NN_CHAN_EV_CLOSED) {
+    c->chan_closed = 1; /* reported by settle, outside the channel */
+    return;
+  }
+  if (ev != NN_CHAN_EV_ESTABLISHED)
+    return;
+  c->established_ever = 1;
+  c->state = C_OPEN;
+  nn_net_on_established(c->net, c);
+}
+
+/* ---- closing ---- */
+
+/* Count the close, tell the policy and the tenants (nn_net_on_closed). Once. */
+static void
+report(nn_conn_t *c, nn_close_reason_t reason)
+{
+  if (c->reported)
+    return;
+  c->reported = 1;
+  c->reason = reason;
+  nn_net_on_closed(c->net, c);
+}
+
+/* The stream is unusable (EOF, error, failed dial): report if not yet, then drop it. */
+static void
+fail(nn_conn_t *c, nn_close_reason_t why, int err)
+{
+  if (!c->reported) {
+    c->sys_errno = err;
+    report(c, c->chan_closed ? nn_chan_close_reason(c->chan) : why);
+  }
+  c->state = C_DEAD;
+}
+
+void
+nn_conn_free(nn_conn_t *c)
+{
+  nn_net_t *n = c->net;
+  if (c->ev_tm)
+    event_free(c->ev_tm);
+  if (c->s)
+    c->s->t->close(c->s, 0);
+  nn_chan_free(c->chan);
+  for (qmsg_t *m = c->q, *nx; m; m = nx) {
+    nx = m->next;
+    free(m);
+  }
+  nn_admit_release(&n->admit, &c->ticket, nn_mono_us());
+  nn_net_unlink(n, c);
+  free(c);
+}
+
+/* ---- output and events ---- */
+
+static void
+flush(nn_conn_t *c)
+{
+  nn_net_stats_t *st = &c->net->st;
+  while (!c->io_failed) {
+    const uint8_t *d;
+    size_t len;
+    nn_chan_output(c->chan, &d, &len);
+    if (!len)
+      return;
+    ssize_t w = c->s->t->write(c->s, d, len);
+    if (w > 0) {
+      nn_chan_output_consume(c->chan, (size_t)w);
+      st->bytes_out += (uint64_t)w;
+      continue;
+    }
+    if (w < 0) {
+      c->io_failed = 1; /* reported by settle */
+      c->sys_errno = errno;
+    }
+    return;
+  }
+}
+
+static void
+update_events(nn_conn_t *c)
+{
+  size_t out = nn_conn_pending(c);
+  int live = c->state == C_HANDSHAKE || c->state == C_OPEN;
+  int rd = (live && out <= c->net->cfg.max_output) || c->state == C_DRAIN_IN;
+  int wr = (live || c->state == C_DRAIN_OUT) && out > 0;
+  c->s->t->want(c->s, rd, wr);
+  uint64_t dl = UINT64_MAX;
+  if (c->state == C_DIALING || c->state == C_HANDSHAKE)
+    dl = nn_chan_deadline(c->chan);
+  else if (c->state == C_DRAIN_OUT || c->state == C_DRAIN_IN)
+    dl = c->linger_deadline;
+  if (dl == c->tm_armed)
+    return;
+  c->tm_armed = dl;
+  if (dl == UINT64_MAX) {
+    evtimer_del(c->ev_tm);
+    return;
+  }
+  uint64_t now = nn_mono_ms(), delta = dl > now ? dl - now + 1 : 1; /* +1: libevent's clock is coarser */
+  struct timeval tv = { (time_t)(delta / 1000), (suseconds_t)(delta % 1000) * 1000 };
+  evtimer_add(c->ev_tm, &tv);
+}
+
+void
+nn_conn_settle(nn_conn_t *c)
+{
+  if (c->busy)
+    return;
+  c->busy++;
+  c->dirty = 0;
+  if (c->close_requested && !c->chan_closed && c->state < C_DRAIN_OUT)
+    nn_chan_close(c->chan, c->close_with);
+  if (c->io_failed && c->state != C_DEAD)
+    fail(c, NN_NET_CLOSE_IO, c->sys_errno);
+  if (c->chan_closed && !c->reported) {
+    nn_close_reason_t r = nn_chan_close_reason(c->chan);
+    report(c, r);
+    if (c->state != C_DEAD) {
+      /* After keys existed, flush the CLOSE record and give the peer time to read it. */
+      if (c->established_ever && r != NN_CLOSE_PEER && c->state != C_DIALING) {
+        c->state = C_DRAIN_OUT;
+        c->linger_deadline = nn_mono_ms() + c->net->cfg.linger_ms;
+      } else {
+        c->state = C_DEAD;
+      }
+    }
+  }
+  if (c->state == C_HANDSHAKE || c->state == C_OPEN || c->state == C_DRAIN_OUT)
+    flush(c);
+  if (c->io_failed && c->state != C_DEAD)
+    fail(c, NN_NET_CLOSE_IO, c->sys_errno);
+  if (c->state == C_DRAIN_OUT && nn_conn_pending(c) == 0) {
+    c->s->t->shutdown(c->s);
+    c->state = C_DRAIN_IN;
+  }
+  if (c->state != C_DEAD)
+    update_events(c);
+  c->busy--;
+  if (c->state == C_DEAD)
+    nn_conn_free(c);
+}
+
+void
+nn_conn_poke(nn_conn_t *c)
+{
+  if (c->busy)
+    return; /* the entry point running now settles on its way out */
+  if (c->state == C_HANDSHAKE || c->state == C_OPEN)
+    flush(c);
+  if (c->state != C_DEAD && !c->io_failed)
+    update_events(c);
+  if (c->io_failed || c->chan_closed || c->close_requested) {
+    c->dirty = 1;
+    nn_net_kick(c->net);
+  }
+}
+
+/* ---- stream events ---- */
+
+static void
+on_open(void *ctx)
+{
+  nn_conn_t *c = ctx;
+  if (c->state == C_DIALING)
+    c->state = C_HANDSHAKE;
+  nn_conn_settle(c);
+}
+
+static void
+note_cookie(nn_conn_t *c)
+{
+  if (c->cookie_round || !nn_chan_cookie_sent(c->chan))
+    return;
+  c->cookie_round = 1;
+  c->net->st.cookies_sent++;
+}
+
+static int
+on_data(void *ctx, const uint8_t *d, size_t len)
+{
+  nn_conn_t *c = ctx;
+  c->net->st.bytes_in += len;
+  if (c->state == C_DRAIN_IN) {
+    c->discarded += len;
+    if (c->discarded <= DISCARD_MAX)
+      return 1;
+    c->state = C_DEAD;
+    nn_conn_settle(c);
+    return 0;
+  }
+  if (c->state != C_HANDSHAKE && c->state != C_OPEN)
+    return 0;
+  c->busy++;
+  nn_chan_recv(c->chan, d, len, nn_mono_ms());
+  if (c->state == C_HANDSHAKE && c->inbound)
+    note_cookie(c);
+  c->busy--;
+  int more = !c->chan_closed && !c->close_requested && nn_conn_pending(c) <= c->net->cfg.max_output;
+  nn_conn_settle(c); /* may free c */
+  return more;
+}
+
+static void
+on_writable(void *ctx)
+{
+  nn_conn_settle(ctx);
+}
+
+static void
+on_end(void *ctx, nn_stream_end_t how, int err)
+{
+  nn_conn_t *c = ctx;
+  if (c->state == C_DRAIN_IN) {
+    c->state = C_DEAD; /* the peer's end after our CLOSE: done */
+  } else {
+    c->busy++;
+    fail(c, how == NN_STREAM_REFUSED ? NN_NET_CLOSE_CONNECT
+                                     : how == NN_STREAM_EOF ? NN_NET_CLOSE_EOF : NN_NET_CLOSE_IO,
+         err);
+    c->busy--;
+  }
+  nn_conn_settle(c);
+}
+
+const nn_stream_events_t nn_conn_stream_events = { on_open, on_data, on_writable, on_end };
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+  nn_conn_t *c = arg;
+  uint64_t now = nn_mono_ms();
+  (void)fd;
+  (void)what;
+  c->tm_armed = UINT64_MAX;
+  if (c->state <= C_OPEN) {
+    c->busy++;
+    nn_chan_tick(c->chan, now);
+    c->busy--;
+  } else if ((c->state == C_DRAIN_OUT || c->state == C_DRAIN_IN) && now >= c->linger_deadline) {
+    c->state = C_DEAD;
+  }
+  nn_conn_settle(c);
+}
+
+/* ---- creation ---- */
+
+nn_conn_t *
+nn_conn_new(nn_net_t *n, nn_stream_t *s, int inbound)
+{
+  nn_conn_t *c = calloc(1, sizeof(*c));
+  if (!c)
+    return NULL;
+  if (!(c->ev_tm = evtimer_new(n->base, on_timer, c))) {
+    free(c);
+    return NULL;
+  }
+  c->net = n;
+  c->s = s;
+  c->inbound = (uint8_t)!!inbound;
+  c->addr = s->peer;
+  c->tm_armed = UINT64_MAX;
+  c->since_ms = c->last_used_ms = nn_mono_ms();
+  c->qtail = &c->q;
+  c->close_with = NN_CLOSE_LOCAL;
+  c->state = inbound ? C_HANDSHAKE : C_DIALING;
+  return c;
+}
+
+/* The channel starts; an initiator's first message is queued at once. */
+nn_err_t
+nn_conn_start(nn_conn_t *c, const nn_chan_config_t *cc)
+{
+  nn_chan_config_t k = *cc;
+  k.on_message = chan_on_message;
+  k.on_event = chan_on_event;
+  k.ctx = c;
+  nn_err_t e = nn_chan_new(&c->chan, &k, nn_mono_ms());
+  if (e)
+    return e;
+  c->s->ev = &nn_conn_stream_events;
+  c->s->ctx = c;
+  update_events(c);
+  return NN_OK;
+}
+
+void
+nn_conn_info(const nn_conn_t *c, nn_net_conn_info_t *o)
+{
+  memset(o, 0, sizeof(*o));
+  o->conn = c->serial;
+  o->inbound = c->inbound;
+  o->established = c->established_ever;
+  o->closing = c->reported || c->close_requested || c->chan_closed;
+  o->addr = c->addr;
+  o->has_id = c->has_id;
+  o->id = c->id;
+  o->transport = c->s ? c->s->t->name : "";
+  o->chan = c->established_ever ? nn_chan_info(c->chan) : NULL;
+  o->cookie_round = c->cookie_round;
+  o->since_ms = c->since_ms;
+  o->last_used_ms = c->last_used_ms;
+  o->bytes_in = c->bytes_in;
+  o->bytes_out = c->bytes_out;
+  o->msgs_in = c->msgs_in;
+  o->msgs_out = c->msgs_out;
+  o->pending = nn_conn_pending(c);
+  o->reason = c->reason;
+  o->sys_errno = c->sys_errno;
+}

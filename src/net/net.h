@@ -1,0 +1,231 @@
+/**
+ * \file net.h
+ * \brief The connection manager: it owns every secure channel of a node.
+ *
+ * What it does:
+ * - dials an address, authenticating the node id the caller expects, through whichever
+ *   registered transport (transport.h) reaches that kind of address, and accepts the streams
+ *   of every listener; the secure channel (nepnet/channel.h) runs unchanged over each stream;
+ * - admits inbound streams before their handshake (admit.h): global caps, per-address limits,
+ *   DoS cookies under load, and the policy's verdict on the address (bans);
+ * - dispatches messages by their first byte, the message kind, to the protocol that registered
+ *   that range of kinds (discovery 0x10..0x1f, gossip 0x20..0x2f; docs/PROTOCOL.md 4.1 lists
+ *   every range). A kind nobody registered is counted and answered by closing the channel with
+ *   NN_CLOSE_UNSUPPORTED; it never reaches another protocol;
+ * - keeps per-channel accounting (bytes, messages, age, last use), a cap on outbound channels
+ *   no protocol holds (least recently used idle ones close first), a small queue of messages
+ *   sent to a channel that is still handshaking, and the close reasons.
+ *
+ * Protocols ("tenants") register a kind range and three callbacks. Every tenant hears of every
+ * established channel (on_up: a peer may start any protocol on any channel), gets the messages
+ * of its kinds, and hears on_down for each channel it was told of or dialled. A tenant that
+ * wants a channel kept open holds it (nn_net_hold).
+ *
+ * Re-entrancy, made simple for tenants: callbacks never run from inside a call a tenant makes
+ * into the manager. nn_net_close, and a send that finds the stream broken, only mark the
+ * channel; on_down follows from the event loop. Tenants may call anything from callbacks.
+ *
+ * Channels are named by a 64-bit handle that is never reused (0 is never a channel), so a
+ * late reply to a channel that is gone is recognised and dropped.
+ *
+ * Threads: none; every call from the thread that runs the event_base. No globals.
+ */
+#ifndef NN_NET_NET_H
+#define NN_NET_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nepnet/channel.h"
+#include "nepnet/error.h"
+#include "nepnet/identity.h"
+#include "crypto/rand.h"
+#include "lib/addr.h"
+#include "lib/log.h"
+#include "net/transport.h"
+
+struct event_base;
+
+typedef struct nn_net_t nn_net_t;
+
+/* Close reasons of the manager and its transports, next to the channel's (never on the wire). */
+#define NN_NET_CLOSE_EOF ((nn_close_reason_t)32)     /**< the stream ended without a CLOSE record */
+#define NN_NET_CLOSE_IO ((nn_close_reason_t)33)      /**< stream error: see the conn's sys_errno */
+#define NN_NET_CLOSE_CONNECT ((nn_close_reason_t)34) /**< the dial failed: see sys_errno */
+#define NN_NET_CLOSE_MAX 35                          /**< size of nn_net_stats_t.closed */
+
+/** nn_close_reason_str, extended with the manager's reasons. */
+const char *nn_net_close_reason_str(nn_close_reason_t r);
+
+#define NN_NET_MAX_PROTOCOLS 16
+
+/** Limits of inbound streams. Start from nn_net_limits_default() and change what you need. */
+typedef struct nn_net_limits_t {
+  uint32_t max_conns;            /**< inbound connections in all, lingering included (1024) */
+  uint32_t max_half_open;        /**< of which still handshaking: hard cap (256) */
+  uint32_t load_half_open;       /**< from this many half-open on, require a cookie (32; 0 = always) */
+  uint32_t max_per_ip;           /**< concurrent connections per IP or /64 (8; 0 = no limit) */
+  double ip_rate;                /**< new handshakes per second per IP or /64 (20; 0 = no limit) */
+  uint32_t ip_burst;             /**< bucket size (5) */
+  uint32_t max_tracked_ips;      /**< per-address table size (4096) */
+  uint32_t handshake_timeout_ms; /**< from the accept (NN_CHAN_DEFAULT_HS_TIMEOUT_MS: 10 s) */
+} nn_net_limits_t;
+
+void nn_net_limits_default(nn_net_limits_t *l);
+
+/** Counters and gauges. */
+typedef struct nn_net_stats_t {
+  uint64_t accepted;          /**< streams listeners handed us */
+  uint64_t admitted;          /**< ... on which a channel started */
+  uint64_t refused_ip_conns;  /**< refused: per-address concurrent limit */
+  uint64_t refused_ip_rate;   /**< refused: per-address token bucket empty */
+  uint64_t refused_half_open; /**< refused: max_half_open reached */
+  uint64_t refused_conns;     /**< refused: max_conns reached */
+  uint64_t refused_policy;    /**< refused: the policy (a banned host) */
+  uint64_t refused_internal;  /**< refused: out of memory */
+  uint64_t untracked;         /**< admitted without a per-address entry (table full; cookie required) */
+  uint64_t cookie_required;   /**< inbound handshakes started under load (cookie required) */
+  uint64_t cookies_sent;      /**< cookie replies sent */
+  uint64_t handshakes;        /**< handshakes completed, both directions */
+  uint64_t dials;             /**< outbound channels started */
+  uint64_t unknown_kind;      /**< messages of a kind nobody registered (each closed its channel) */
+  uint64_t trimmed;           /**< idle outbound channels closed by the cap */
+  uint64_t queue_dropped;     /**< messages dropped from a full pre-handshake queue */
+  uint64_t closed[NN_NET_CLOSE_MAX]; /**< channels closed, by reason */
+  uint64_t bytes_in, bytes_out;      /**< stream bytes, both directions */
+  uint32_t conns;             /**< channels alive (both directions, lingering included) */
+  uint32_t inbound;           /**< of which inbound (max_conns caps them) */
+  uint32_t half_open;         /**< inbound ones still handshaking */
+  uint32_t open;              /**< established and not closed (both directions) */
+  uint32_t tracked_ips;       /**< per-address table entries */
+} nn_net_stats_t;
+
+/** One channel as tenants see it. Pointers are valid until the next event-loop turn. */
+typedef struct nn_net_conn_info_t {
+  uint64_t conn;
+  int inbound;
+  int established;
+  int closing;              /**< closed or closing: nothing more can be sent */
+  nn_addr_t addr;           /**< the dialled address, or the inbound peer's (ephemeral port) */
+  int has_id;               /**< \a id is the expected (outbound) or authenticated node id */
+  nn_node_id_t id;
+  const char *transport;    /**< "tcp", ... */
+  const nn_chan_info_t *chan; /**< NULL until established */
+  int cookie_round;         /**< the handshake went through a DoS cookie round */
+  uint64_t since_ms;        /**< monotonic: when the channel started */
+  uint64_t last_used_ms;    /**< monotonic: last message in or out */
+  uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
+  size_t pending;           /**< unsent output */
+  nn_close_reason_t reason; /**< once closed */
+  int sys_errno;            /**< behind NN_NET_CLOSE_IO / NN_NET_CLOSE_CONNECT */
+} nn_net_conn_info_t;
+
+/** Who decides on reputation: discovery's peer store, in a node. Either function may be NULL. */
+typedef struct nn_net_policy_t {
+  /** May we talk to \a a? Asked before dialling and, for transports with real peer
+   *  addresses, before an inbound stream's handshake. 0 refuses (a ban). */
+  int (*allowed)(void *ctx, const nn_addr_t *a, int inbound);
+  /** A channel misbehaved: a tenant penalized it (nn_net_penalize), or it closed with
+   *  NN_CLOSE_PROTOCOL, NN_CLOSE_AUTH or NN_CLOSE_TOO_LARGE (\a points 10). */
+  void (*penalize)(void *ctx, const nn_net_conn_info_t *c, int points, const char *why);
+  void *ctx;
+} nn_net_policy_t;
+
+typedef struct nn_net_cfg_t {
+  /** Our identity: required to accept; NULL dials anonymously. Must outlive the manager. */
+  const nn_identity_t *identity;
+  int anonymous;                 /**< dial without proving our identity (a hidden node) */
+  int require_peer_identity;     /**< refuse anonymous initiators */
+  uint32_t network;              /**< NN_NET_* */
+  uint32_t max_message;          /**< largest channel message (0 = NN_CHAN_DEFAULT_MAX_MESSAGE) */
+  uint64_t rekey_interval;       /**< 0 = 1024 records */
+  uint16_t pad_to;               /**< see nn_chan_config_t */
+  uint32_t handshake_timeout_ms; /**< outbound, the connect included (0 = 10 s) */
+  uint32_t linger_ms;            /**< after a close: flush the CLOSE record, wait for the peer's end (2000) */
+  size_t max_output;             /**< stop reading a channel above this much unsent output (32 MiB) */
+  unsigned max_idle_outbound;    /**< outbound channels no tenant holds, kept open (64) ... */
+  uint32_t idle_ms;              /**< ... the least recently used one idle this long closes first (2000) */
+  unsigned queue_max;            /**< messages queued on a channel still handshaking (64) */
+  nn_net_limits_t limits;        /**< inbound admission */
+  const nn_rng_t *rng;           /**< NULL: OpenSSL's CSPRNG */
+  const nn_log_t *log;           /**< NULL: stderr, INFO and above */
+} nn_net_cfg_t;
+
+/** The defaults documented above. */
+void nn_net_cfg_default(nn_net_cfg_t *cfg);
+
+nn_err_t nn_net_new(nn_net_t **out, struct event_base *base, const nn_net_cfg_t *cfg);
+/** Close every channel (a CLOSE record is sent where one can be; no callbacks), free the
+ *  transports and the manager. Accepts NULL. Not from a callback. */
+void nn_net_free(nn_net_t *n);
+
+/** Add a transport (the manager owns and frees it). Dials use the first one added that can
+ *  reach an address. */
+nn_err_t nn_net_add_transport(nn_net_t *n, nn_transport_t *t);
+/** The transport named \a name, or NULL. */
+nn_transport_t *nn_net_transport(nn_net_t *n, const char *name);
+/** Listen on \a bind through \a transport (NULL: "tcp"); \a bound (may be NULL) gets the
+ *  address actually bound. Needs an identity. \a why (may be NULL) gets one line on failure. */
+nn_err_t nn_net_listen(nn_net_t *n, const char *transport, const char *bind, nn_addr_t *bound, char *why,
+                       size_t why_len);
+
+void nn_net_set_policy(nn_net_t *n, const nn_net_policy_t *p);
+
+/** A tenant: a range of message kinds and its callbacks (any may be NULL). */
+typedef struct nn_net_proto_t {
+  const char *name;      /**< for logs: "dht", "gossip", ... */
+  uint8_t kind_lo, kind_hi;
+  void (*on_up)(void *ctx, uint64_t conn, const nn_net_conn_info_t *info);
+  /** A message of one of our kinds (msg[0] is the kind); valid during the call only. */
+  void (*on_message)(void *ctx, uint64_t conn, const uint8_t *msg, size_t len);
+  /** The channel is gone (told of it by on_up, or dialled by us and never established). */
+  void (*on_down)(void *ctx, uint64_t conn, const nn_net_conn_info_t *info);
+  void *ctx;
+} nn_net_proto_t;
+
+/**
+ * Register a tenant; \a handle identifies it in dial/hold/unregister. NN_ERR_NOSPACE with
+ * NN_NET_MAX_PROTOCOLS tenants, NN_ERR_ARG if the range overlaps another tenant's. It hears
+ * on_up at once for every channel established before (from this call: the one exception to
+ * the no-callback rule, since it is the tenant's own first call).
+ */
+nn_err_t nn_net_register(nn_net_t *n, const nn_net_proto_t *p, int *handle);
+/** No more callbacks for the tenant; its kinds become unknown; its holds go. */
+void nn_net_unregister(nn_net_t *n, int handle);
+
+/**
+ * Dial \a a for tenant \a proto, authenticating \a id unless it is NULL. Later, on_up (to
+ * every tenant) or on_down (to the dialler) follows from the event loop. NN_ERR_ARG when no
+ * transport reaches \a a, NN_ERR_PERM when the policy refuses it, NN_ERR_IO (errno).
+ */
+nn_err_t nn_net_dial(nn_net_t *n, int proto, const nn_addr_t *a, const nn_node_id_t *id, uint64_t *conn);
+/** A channel to node \a id that is not closing: an established one first, else (unless
+ *  \a established_only) an outbound one still handshaking. 0 if none. */
+uint64_t nn_net_find(nn_net_t *n, const nn_node_id_t *id, int established_only);
+/** A live channel whose address equals \a a (port included), else 0. */
+uint64_t nn_net_find_addr(nn_net_t *n, const nn_addr_t *a);
+
+/**
+ * Send one message (msg[0] is its kind). On an outbound channel still handshaking it is queued
+ * (at most queue_max, then dropped and counted). NN_ERR_NOTFOUND if the channel is gone or
+ * closing, NN_ERR_TOO_LONG above the peer's max_message.
+ */
+nn_err_t nn_net_send(nn_net_t *n, uint64_t conn, const uint8_t *msg, size_t len);
+/** Close with \a reason (0: NN_CLOSE_LOCAL); on_down follows from the event loop. */
+void nn_net_close(nn_net_t *n, uint64_t conn, nn_close_reason_t reason);
+/** Tenant \a proto wants \a conn kept (1) out of the idle cap, or no longer (0). */
+void nn_net_hold(nn_net_t *n, int proto, uint64_t conn, int hold);
+/** Report misbehaviour of \a conn to the policy. */
+void nn_net_penalize(nn_net_t *n, uint64_t conn, int points, const char *why);
+
+/** Fill \a out; 0 if \a conn is unknown (gone). */
+int nn_net_conn_info(nn_net_t *n, uint64_t conn, nn_net_conn_info_t *out);
+/** Call \a fn for every live channel (it may call nn_net_close). */
+void nn_net_each(nn_net_t *n, void (*fn)(void *ctx, const nn_net_conn_info_t *c), void *ctx);
+/** Unsent output of \a conn (0 if unknown). */
+size_t nn_net_pending(nn_net_t *n, uint64_t conn);
+const nn_net_stats_t *nn_net_stats(const nn_net_t *n);
+const nn_log_t *nn_net_log(const nn_net_t *n);
+struct event_base *nn_net_base(const nn_net_t *n);
+
+#endif

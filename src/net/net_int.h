@@ -1,0 +1,105 @@
+/**
+ * \file net_int.h
+ * \brief Internals shared by the manager (net.c) and its channel driver (conn.c).
+ */
+#ifndef NN_NET_NET_INT_H
+#define NN_NET_NET_INT_H
+
+#include "net/admit.h"
+#include "net/net.h"
+
+struct event;
+
+#define NN_NET_QUEUE_MAX_BYTES (1u << 20) /* per channel, queued before its handshake ends */
+#define NN_NET_PENALTY_CLOSE 10           /* a channel that closed for a protocol or auth failure */
+#define NN_NET_KIND_NONE 0xff             /* no tenant owns this kind */
+
+typedef enum conn_state_t {
+  C_DIALING,   /* outbound: the stream is not open yet */
+  C_HANDSHAKE, /* the secure channel's handshake runs */
+  C_OPEN,      /* established */
+  C_DRAIN_OUT, /* closed after keys existed: flushing the CLOSE record */
+  C_DRAIN_IN,  /* ... then waiting (linger_ms at most) for the peer's end */
+  C_DEAD,      /* to be freed when the current entry point unwinds */
+} conn_state_t;
+
+typedef struct qmsg_t {
+  struct qmsg_t *next;
+  size_t len;
+  uint8_t b[];
+} qmsg_t;
+
+typedef struct nn_conn_t nn_conn_t;
+
+struct nn_conn_t {
+  nn_net_t *net;
+  nn_conn_t *prev, *next; /* every channel */
+  nn_conn_t *hnext;       /* serial hash chain */
+  uint64_t serial;
+  nn_stream_t *s;
+  nn_chan_t *chan;
+  struct event *ev_tm;
+  conn_state_t state;
+  int busy;               /* inside one of this channel's entry points: nothing frees it */
+  int sys_errno;
+  nn_close_reason_t reason, close_with;
+  uint8_t inbound, established_ever, reported, close_requested, chan_closed, cookie_round;
+  uint8_t counted_half_open, counted_open, io_failed, dirty;
+  uint64_t tm_armed, linger_deadline, since_ms, last_used_ms;
+  size_t discarded;
+  nn_admit_ticket_t ticket;
+  nn_addr_t addr;
+  int has_id;
+  nn_node_id_t id, expected;
+  uint32_t told, dialled_by, holds; /* tenant bit masks */
+  qmsg_t *q, **qtail;
+  size_t qn, qbytes;
+  uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
+};
+
+typedef struct tenant_t {
+  nn_net_proto_t p;
+  int active;
+} tenant_t;
+
+struct nn_net_t {
+  struct event_base *base;
+  nn_net_cfg_t cfg;
+  nn_transport_t *transports[8];
+  size_t ntransports;
+  nn_cookie_jar_t *jar;
+  nn_admit_t admit;
+  nn_net_policy_t policy;
+  tenant_t tenants[NN_NET_MAX_PROTOCOLS];
+  uint8_t owner[256];      /* message kind -> tenant index, or NN_NET_KIND_NONE */
+  nn_conn_t *conns;
+  nn_conn_t **ht;          /* by serial */
+  size_t ht_mask, nconns;
+  uint64_t next_serial;
+  struct event *ev_kick, *ev_maint;
+  int kicked, freeing;
+  nn_net_stats_t st;
+};
+
+/* conn.c: the secure channel over one stream */
+extern const nn_stream_events_t nn_conn_stream_events;
+nn_conn_t *nn_conn_new(nn_net_t *n, nn_stream_t *s, int inbound);
+nn_err_t nn_conn_start(nn_conn_t *c, const nn_chan_config_t *cc);
+void nn_conn_free(nn_conn_t *c);
+/** The state machine's step: deferred close, report, output, events; may free \a c. Only
+ *  from event context (a stream event, a timer, the kick), never from a tenant's call. */
+void nn_conn_settle(nn_conn_t *c);
+/** From a tenant's call: write what can be written and re-arm, without calling anyone back;
+ *  anything that needs reporting is left to the kick. */
+void nn_conn_poke(nn_conn_t *c);
+size_t nn_conn_pending(const nn_conn_t *c);
+void nn_conn_info(const nn_conn_t *c, nn_net_conn_info_t *out);
+
+/* net.c: what the driver calls back into */
+void nn_net_kick(nn_net_t *n);
+void nn_net_on_established(nn_net_t *n, nn_conn_t *c);
+void nn_net_on_message(nn_net_t *n, nn_conn_t *c, const uint8_t *msg, size_t len);
+void nn_net_on_closed(nn_net_t *n, nn_conn_t *c);
+void nn_net_unlink(nn_net_t *n, nn_conn_t *c);
+
+#endif
