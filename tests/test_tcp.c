@@ -1,7 +1,9 @@
 /*
- * The TCP driver over real sockets on 127.0.0.1 (ephemeral ports, one event_base per test):
- * handshakes and large messages, failure reasons, and the listener's defences (flood with memory
- * bound, slow loris, per-IP limits, cookies, hard caps).
+ * Secure channels over the TCP transport (src/net/tcp.c) under the connection manager
+ * (src/net/net.h), over real sockets on 127.0.0.1 (ephemeral ports, one event_base per test):
+ * handshakes and large messages, failure reasons, and the defences of inbound admission (flood
+ * with memory bound, slow loris, per-IP limits, cookies, hard caps). Each side is a manager of
+ * its own with one test tenant that owns every message kind.
  *
  * No assertion depends on timing. Waiting is done by running the loop until a condition holds,
  * with a generous safety deadline that fails the test instead of hanging it; the only timers
@@ -31,7 +33,8 @@
 #include <event2/event.h>
 
 #include "crypto/identity.h"
-#include "transport/tcp.h"
+#include "net/net.h"
+#include "net/tcp.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -120,51 +123,48 @@ typedef struct rec_t {
   int established, closed, msgs, bad, echo;
   nn_close_reason_t reason;
   int sys_errno;
-  nn_tcp_conn_t *conn;
+  nn_net_t *net;  /* the side's manager */
+  uint64_t conn;  /* its channel (0 once closed) */
   nn_chan_info_t info;
-  int cookie_round;
+  int cookie_round, inbound;
+  char peer_addr[NN_ADDR_STR_MAX];
   size_t exp_len[8];
   unsigned exp_seed[8];
   int nexp;
 } rec_t;
 
 static void
-rec_established(void *ctx, nn_tcp_conn_t *conn, const nn_chan_info_t *info)
+rec_established(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
 {
   rec_t *r = ctx;
   r->established++;
   r->conn = conn;
-  r->info = *info;
-  r->cookie_round = nn_tcp_conn_cookie_round(conn);
+  r->info = *info->chan;
+  r->cookie_round = info->cookie_round;
+  r->inbound = info->inbound;
+  nn_addr_format(&info->addr, r->peer_addr);
 }
 
 static void
-rec_message(void *ctx, nn_tcp_conn_t *conn, const uint8_t *msg, size_t len)
+rec_message(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
 {
   rec_t *r = ctx;
   int i = r->msgs++;
   if (i < r->nexp && (len != r->exp_len[i] || !check_msg(msg, len, r->exp_seed[i])))
     r->bad++;
   if (r->echo)
-    assert_int_equal(nn_tcp_conn_send(conn, msg, len), NN_OK);
+    assert_int_equal(nn_net_send(r->net, conn, msg, len), NN_OK);
 }
 
 static void
-rec_closed(void *ctx, nn_tcp_conn_t *conn, nn_close_reason_t reason)
+rec_closed(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
 {
   rec_t *r = ctx;
   r->closed++;
-  r->reason = reason;
-  r->sys_errno = nn_tcp_conn_errno(conn);
+  r->reason = info->reason;
+  r->sys_errno = info->sys_errno;
   if (r->conn == conn)
-    r->conn = NULL;
-}
-
-static nn_tcp_callbacks_t
-rec_cb(rec_t *r)
-{
-  nn_tcp_callbacks_t cb = { rec_established, rec_message, rec_closed, r };
-  return cb;
+    r->conn = 0;
 }
 
 /* ---- running the loop until something holds ---- */
@@ -214,11 +214,65 @@ run_until(struct event_base *base, cond_fn cond, void *arg)
   return cond(arg);
 }
 
-/* Let every lingering connection finish (each has a bounded linger timer), then free. */
-static void
-finish(struct event_base *base, nn_tcp_listener_t *l)
+/* Every manager a test made (the server and each client), freed by finish(). */
+#define MAX_NETS 256
+static nn_net_t *nets[MAX_NETS];
+static size_t nnets;
+
+/* The server: a manager listening on 127.0.0.1, its bound port and address. */
+typedef struct srv_t {
+  nn_net_t *net;
+  nn_addr_t addr;
+} srv_t;
+
+static nn_net_t *
+mk_net(struct event_base *base, rec_t *r, const nn_identity_t *me, uint32_t network,
+       const nn_net_limits_t *lim, size_t max_output, uint32_t hs_timeout_ms, int require_id, int backlog)
 {
-  nn_tcp_listener_free(l);
+  nn_net_cfg_t cfg;
+  nn_net_t *n = NULL;
+  nn_transport_t *t = NULL;
+  nn_tcp_opts_t o = { backlog, 0 };
+  nn_net_cfg_default(&cfg);
+  cfg.identity = me;
+  cfg.anonymous = !me;
+  cfg.network = network;
+  cfg.require_peer_identity = require_id;
+  if (lim)
+    cfg.limits = *lim;
+  if (max_output)
+    cfg.max_output = max_output;
+  if (hs_timeout_ms)
+    cfg.handshake_timeout_ms = hs_timeout_ms;
+  assert_int_equal(nn_net_new(&n, base, &cfg), NN_OK);
+  assert_int_equal(nn_tcp_transport_new(&t, base, &o), NN_OK);
+  assert_int_equal(nn_net_add_transport(n, t), NN_OK);
+  nn_net_proto_t p = { "test", 0x00, 0xff, rec_established, rec_message, rec_closed, r };
+  assert_int_equal(nn_net_register(n, &p, NULL), NN_OK);
+  r->net = n;
+  assert_true(nnets < MAX_NETS);
+  nets[nnets++] = n;
+  return n;
+}
+
+/* Free one manager before the end of the test. */
+static void
+free_net(nn_net_t *n)
+{
+  for (size_t i = 0; i < nnets; i++)
+    if (nets[i] == n) {
+      nets[i] = nets[--nnets];
+      nn_net_free(n);
+      return;
+    }
+}
+
+/* Free every manager, let what is left of the loop run, free the base. */
+static void
+finish(struct event_base *base)
+{
+  while (nnets)
+    nn_net_free(nets[--nnets]);
   while (event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE) > 0)
     event_base_loop(base, EVLOOP_ONCE);
   event_base_free(base);
@@ -228,39 +282,46 @@ static int c_established(void *a) { rec_t **r = a; return r[0]->established && r
 static int c_closed(void *a) { rec_t **r = a; return r[0]->closed && r[1]->closed; }
 static int c_one_closed(void *a) { return ((rec_t *)a)->closed > 0; }
 
-static nn_tcp_listener_t *
-mk_listener(struct event_base *base, rec_t *srv, const nn_tcp_limits_t *lim, int require_id,
-            uint32_t network)
+static srv_t
+mk_listener_full(struct event_base *base, rec_t *srv, const nn_net_limits_t *lim, int require_id,
+                 uint32_t network, size_t max_output, int backlog)
 {
-  nn_tcp_listener_t *l = NULL;
-  nn_tcp_listener_config_t cfg = {
-    .bind = "127.0.0.1:0",
-    .identity = id_srv,
-    .require_peer_identity = require_id,
-    .chan = { .network = network },
-    .limits = lim,
-    .cb = rec_cb(srv),
-  };
-  assert_int_equal(nn_tcp_listener_new(&l, base, &cfg), NN_OK);
-  assert_true(nn_tcp_listener_port(l) > 0);
-  return l;
+  srv_t s;
+  s.net = mk_net(base, srv, id_srv, network, lim, max_output, 0, require_id, backlog);
+  assert_int_equal(nn_net_listen(s.net, "tcp", "127.0.0.1:0", &s.addr, NULL, 0), NN_OK);
+  assert_true(s.addr.port > 0);
+  return s;
 }
 
-static nn_tcp_conn_t *
-mk_client(struct event_base *base, nn_tcp_listener_t *l, rec_t *cli, const nn_identity_t *me,
+static srv_t
+mk_listener(struct event_base *base, rec_t *srv, const nn_net_limits_t *lim, int require_id, uint32_t network)
+{
+  return mk_listener_full(base, srv, lim, require_id, network, 0, 0);
+}
+
+/* A client: a manager of its own that dials the server. */
+static nn_net_t *
+mk_client_to(struct event_base *base, const nn_addr_t *to, rec_t *cli, const nn_identity_t *me,
+             const nn_node_id_t *expect, uint32_t network, uint32_t hs_timeout_ms)
+{
+  nn_net_t *n = mk_net(base, cli, me, network, NULL, 0, hs_timeout_ms, 0, 0);
+  assert_int_equal(nn_net_dial(n, 0, to, expect, &cli->conn), NN_OK);
+  return n;
+}
+
+static nn_net_t *
+mk_client(struct event_base *base, const srv_t *l, rec_t *cli, const nn_identity_t *me,
           const nn_node_id_t *expect, uint32_t network)
 {
-  nn_tcp_conn_t *c = NULL;
-  nn_tcp_conn_config_t cfg = {
-    .identity = me,
-    .expected_peer = expect,
-    .chan = { .network = network },
-    .cb = rec_cb(cli),
-  };
-  assert_int_equal(nn_tcp_connect(&c, base, nn_tcp_listener_addr(l), &cfg), NN_OK);
-  return c;
+  return mk_client_to(base, &l->addr, cli, me, expect, network, 0);
 }
 
+static void
+rec_close(rec_t *r)
+{
+  if (r->conn)
+    nn_net_close(r->net, r->conn, 0);
+}
 
 /* ---- raw sockets: the attacker's side ---- */
 
@@ -378,7 +439,7 @@ flood_batch(void)
 typedef struct batch_t {
   struct pollfd *p;
   int n;
-  const nn_tcp_stats_t *st;
+  const nn_net_stats_t *st;
   uint64_t accepted, bytes_in;
 } batch_t;
 
@@ -396,13 +457,13 @@ c_batch_answered(void *a)
 }
 
 static int c_accepted(void *a) { batch_t *b = a; return b->st->accepted >= b->accepted; }
-static int c_no_conns(void *a) { return ((const nn_tcp_stats_t *)a)->conns == 0; }
+static int c_no_conns(void *a) { return ((const nn_net_stats_t *)a)->conns == 0; }
 
 /* A client that retries (every 100 ms) until its handshake completes: an honest peer behind
  * the same IP as a flood waits for its per-IP budget. */
 typedef struct retry_t {
   struct event_base *base;
-  nn_tcp_listener_t *l;
+  const srv_t *l;
   struct event *tm;
   rec_t cli;
   int attempts;
@@ -432,7 +493,7 @@ c_retry(void *a)
 }
 
 static void
-retry_start(retry_t *r, struct event_base *base, nn_tcp_listener_t *l)
+retry_start(retry_t *r, struct event_base *base, const srv_t *l)
 {
   memset(r, 0, sizeof(*r));
   r->base = base;
@@ -445,8 +506,7 @@ static void
 retry_done(retry_t *r)
 {
   event_free(r->tm);
-  if (r->cli.conn)
-    nn_tcp_conn_close(r->cli.conn);
+  rec_close(&r->cli);
 }
 
 /* ---- handshakes and messages ---- */
@@ -464,10 +524,10 @@ exchange(int anonymous)
   struct event_base *base = event_base_new();
   rec_t srv = { .echo = 1 }, cli = { 0 };
   rec_t *both[2] = { &srv, &cli };
-  nn_tcp_listener_t *l = mk_listener(base, &srv, NULL, 0, NN_NET_REGTEST);
+  srv_t l = mk_listener(base, &srv, NULL, 0, NN_NET_REGTEST);
   const size_t sizes[3] = { 5, 2u << 20, 8u << 20 };
 
-  mk_client(base, l, &cli, anonymous ? NULL : id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
+  mk_client(base, &l, &cli, anonymous ? NULL : id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
   assert_true(run_until(base, c_established, both));
   assert_memory_equal(cli.info.peer_id.b, nn_identity_node_id(id_srv)->b, NN_NODE_ID_LEN);
   assert_true(cli.info.peer_identified);
@@ -477,10 +537,11 @@ exchange(int anonymous)
   assert_memory_equal(cli.info.session_id, srv.info.session_id, 32);
   assert_int_equal(cli.info.peer_max_message, NN_CHAN_DEFAULT_MAX_MESSAGE);
   assert_false(cli.cookie_round);
-  assert_false(nn_tcp_conn_is_inbound(cli.conn));
-  assert_true(nn_tcp_conn_is_inbound(srv.conn));
-  assert_non_null(nn_tcp_conn_info(cli.conn));
-  assert_true(strncmp(nn_tcp_conn_peer_addr(srv.conn), "127.0.0.1:", 10) == 0);
+  assert_false(cli.inbound);
+  assert_true(srv.inbound);
+  nn_net_conn_info_t ci;
+  assert_true(nn_net_conn_info(cli.net, cli.conn, &ci) && ci.chan && !strcmp(ci.transport, "tcp"));
+  assert_true(strncmp(srv.peer_addr, "127.0.0.1:", 10) == 0);
 
   /* The listener speaks first (1000 bytes), then echoes the client's three messages: 5 bytes,
    * 2 MiB and 8 MiB (the maximum). Both sides check every byte. */
@@ -493,16 +554,16 @@ exchange(int anonymous)
     srv.exp_seed[i] = cli.exp_seed[i + 1] = (unsigned)i + 1;
   }
   uint8_t *m = make_msg(1000, 7);
-  assert_int_equal(nn_tcp_conn_send(srv.conn, m, 1000), NN_OK);
+  assert_int_equal(nn_net_send(srv.net, srv.conn, m, 1000), NN_OK);
   free(m);
   for (int i = 0; i < 3; i++) {
     m = make_msg(sizes[i], (unsigned)i + 1);
-    assert_int_equal(nn_tcp_conn_send(cli.conn, m, sizes[i]), NN_OK);
+    assert_int_equal(nn_net_send(cli.net, cli.conn, m, sizes[i]), NN_OK);
     free(m);
   }
   /* one byte above the peer's maximum is refused before anything is queued */
   m = make_msg((8u << 20) + 1, 9);
-  assert_int_equal(nn_tcp_conn_send(cli.conn, m, (8u << 20) + 1), NN_ERR_TOO_LONG);
+  assert_int_equal(nn_net_send(cli.net, cli.conn, m, (8u << 20) + 1), NN_ERR_TOO_LONG);
   free(m);
   assert_true(run_until(base, c_msgs, both));
   assert_int_equal(srv.msgs, 3);
@@ -511,19 +572,20 @@ exchange(int anonymous)
   assert_int_equal(cli.bad, 0);
 
   /* A local close flushes the CLOSE record: the listener learns "closed by peer", not EOF. */
-  nn_tcp_conn_close(cli.conn);
+  rec_close(&cli);
+  assert_int_equal(cli.closed, 0); /* on_down follows from the loop, never from inside the call */
+  assert_true(run_until(base, c_closed, both));
   assert_int_equal(cli.closed, 1);
   assert_int_equal(cli.reason, NN_CLOSE_LOCAL);
-  assert_true(run_until(base, c_closed, both));
   assert_int_equal(srv.reason, NN_CLOSE_PEER);
-  const nn_tcp_stats_t *st = nn_tcp_listener_stats(l);
+  const nn_net_stats_t *st = nn_net_stats(l.net);
   assert_true(run_until(base, c_no_conns, (void *)st));
   assert_int_equal(st->handshakes, 1);
   assert_int_equal(st->closed[NN_CLOSE_PEER], 1);
   assert_int_equal(st->cookies_sent, 0);
   assert_true(st->bytes_in > (10u << 20));
   assert_true(st->bytes_out > (10u << 20));
-  finish(base, l);
+  finish(base);
 }
 
 static void test_mutual(void **state) { (void)state; exchange(0); }
@@ -536,16 +598,16 @@ fail_case(const nn_identity_t *me, const nn_node_id_t *expect, uint32_t net_cli,
 {
   struct event_base *base = event_base_new();
   rec_t srv = { 0 }, cli = { 0 };
-  nn_tcp_listener_t *l = mk_listener(base, &srv, NULL, require_id, NN_NET_REGTEST);
-  mk_client(base, l, &cli, me, expect, net_cli);
+  srv_t l = mk_listener(base, &srv, NULL, require_id, NN_NET_REGTEST);
+  mk_client(base, &l, &cli, me, expect, net_cli);
   assert_true(run_until(base, c_one_closed, &cli));
   assert_int_equal(cli.established, 0);
   assert_int_equal(cli.reason, want);
-  const nn_tcp_stats_t *st = nn_tcp_listener_stats(l);
+  const nn_net_stats_t *st = nn_net_stats(l.net);
   assert_true(run_until(base, c_no_conns, (void *)st));
   assert_int_equal(st->handshakes, 0);
   assert_int_equal(srv.established, 0);
-  finish(base, l);
+  finish(base);
 }
 
 static void
@@ -574,8 +636,7 @@ test_connect_refused(void **state)
   (void)state;
   struct event_base *base = event_base_new();
   rec_t cli = { 0 };
-  nn_tcp_conn_t *c = NULL;
-  char addr[64];
+  nn_addr_t to;
   /* a port nobody listens on: bind one, note it, close it */
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = { .sin_family = AF_INET };
@@ -583,19 +644,23 @@ test_connect_refused(void **state)
   inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
   assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
   assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &sl), 0);
-  snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(a.sin_port));
+  assert_true(nn_addr_from_sockaddr((struct sockaddr *)&a, &to));
   close(fd);
-  nn_tcp_conn_config_t cfg = { .chan = { .network = NN_NET_REGTEST }, .cb = rec_cb(&cli) };
-  assert_int_equal(nn_tcp_connect(&c, base, addr, &cfg), NN_OK);
+  nn_net_t *n = mk_client_to(base, &to, &cli, NULL, NULL, NN_NET_REGTEST, 0);
   assert_true(run_until(base, c_one_closed, &cli));
-  assert_int_equal(cli.reason, NN_TCP_CLOSE_CONNECT);
+  assert_int_equal(cli.reason, NN_NET_CLOSE_CONNECT);
   assert_int_equal(cli.sys_errno, ECONNREFUSED);
-  /* bad addresses are refused before any socket exists */
-  assert_int_equal(nn_tcp_connect(&c, base, "localhost:1", &cfg), NN_ERR_FORMAT);
-  assert_int_equal(nn_tcp_connect(&c, base, "::1:80", &cfg), NN_ERR_FORMAT);
-  assert_int_equal(nn_tcp_connect(&c, base, "127.0.0.1:65536", &cfg), NN_ERR_FORMAT);
-  assert_int_equal(nn_tcp_connect(&c, base, "127.0.0.1:", &cfg), NN_ERR_FORMAT);
-  finish(base, NULL);
+  /* bad addresses are refused before any socket exists: they do not parse (lib/addr.h), and
+   * an address no transport reaches is refused by the manager */
+  assert_int_equal(nn_addr_parse(&to, "localhost:1"), NN_ERR_FORMAT);
+  assert_int_equal(nn_addr_parse(&to, "::1:80"), NN_ERR_FORMAT);
+  assert_int_equal(nn_addr_parse(&to, "127.0.0.1:65536"), NN_ERR_FORMAT);
+  assert_int_equal(nn_addr_parse(&to, "127.0.0.1:"), NN_ERR_FORMAT);
+  assert_int_equal(nn_addr_parse(&to, "ukeu3k5oycgaauneqgtnvselmt4yemvoilkln7jpvamvfx7dnkdq.b32.i2p:1"), NN_OK);
+  uint64_t c;
+  assert_int_equal(nn_net_dial(n, 0, &to, NULL, &c), NN_ERR_ARG);
+  assert_int_equal(nn_net_stats(n)->dials, 1);
+  finish(base);
 }
 
 static void
@@ -605,26 +670,21 @@ test_ipv6(void **state)
   struct event_base *base = event_base_new();
   rec_t srv = { 0 }, cli = { 0 };
   rec_t *both[2] = { &srv, &cli };
-  nn_tcp_listener_t *l = NULL;
-  nn_tcp_conn_t *c = NULL;
-  nn_tcp_listener_config_t cfg = {
-    .bind = "[::1]:0", .identity = id_srv, .chan = { .network = NN_NET_REGTEST }, .cb = rec_cb(&srv),
-  };
-  if (nn_tcp_listener_new(&l, base, &cfg)) {
-    event_base_free(base);
+  srv_t l;
+  char a[NN_ADDR_STR_MAX];
+  l.net = mk_net(base, &srv, id_srv, NN_NET_REGTEST, NULL, 0, 0, 0, 0);
+  if (nn_net_listen(l.net, "tcp", "[::1]:0", &l.addr, NULL, 0)) {
+    finish(base);
     skip(); /* no IPv6 loopback here */
   }
-  assert_true(strncmp(nn_tcp_listener_addr(l), "[::1]:", 6) == 0);
-  nn_tcp_conn_config_t cc = {
-    .identity = id_cli, .expected_peer = nn_identity_node_id(id_srv),
-    .chan = { .network = NN_NET_REGTEST }, .cb = rec_cb(&cli),
-  };
-  assert_int_equal(nn_tcp_connect(&c, base, nn_tcp_listener_addr(l), &cc), NN_OK);
+  nn_addr_format(&l.addr, a);
+  assert_true(strncmp(a, "[::1]:", 6) == 0);
+  mk_client(base, &l, &cli, id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
   assert_true(run_until(base, c_established, both));
-  assert_true(strncmp(nn_tcp_conn_peer_addr(srv.conn), "[::1]:", 6) == 0);
-  nn_tcp_conn_close(cli.conn);
+  assert_true(strncmp(srv.peer_addr, "[::1]:", 6) == 0);
+  rec_close(&cli);
   assert_true(run_until(base, c_closed, both));
-  finish(base, l);
+  finish(base);
 }
 
 /* ---- DoS cookies ---- */
@@ -636,13 +696,13 @@ test_cookie_path(void **state)
   struct event_base *base = event_base_new();
   rec_t srv = { .echo = 1 }, cli = { 0 }, cli2 = { 0 };
   rec_t *both[2] = { &srv, &cli }, *both2[2] = { &srv, &cli2 };
-  nn_tcp_limits_t lim;
-  nn_tcp_limits_default(&lim);
+  nn_net_limits_t lim;
+  nn_net_limits_default(&lim);
   lim.load_half_open = 0; /* always "under load": every initiator must return a cookie */
-  nn_tcp_listener_t *l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
-  const nn_tcp_stats_t *st = nn_tcp_listener_stats(l);
+  srv_t l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
+  const nn_net_stats_t *st = nn_net_stats(l.net);
 
-  mk_client(base, l, &cli, id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
+  mk_client(base, &l, &cli, id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
   assert_true(run_until(base, c_established, both));
   assert_true(cli.cookie_round);
   assert_true(srv.cookie_round);
@@ -659,20 +719,20 @@ test_cookie_path(void **state)
   srv.exp_len[0] = 100000;
   srv.exp_seed[0] = 3;
   uint8_t *m = make_msg(100000, 3);
-  assert_int_equal(nn_tcp_conn_send(cli.conn, m, 100000), NN_OK);
+  assert_int_equal(nn_net_send(cli.net, cli.conn, m, 100000), NN_OK);
   free(m);
   assert_true(run_until(base, c_msgs, both));
   assert_int_equal(cli.bad + srv.bad, 0);
 
   /* an anonymous initiator takes the same path */
-  mk_client(base, l, &cli2, NULL, nn_identity_node_id(id_srv), NN_NET_REGTEST);
+  mk_client(base, &l, &cli2, NULL, nn_identity_node_id(id_srv), NN_NET_REGTEST);
   assert_true(run_until(base, c_established, both2));
   assert_true(cli2.cookie_round);
   assert_int_equal(st->cookies_sent, 2);
-  nn_tcp_conn_close(cli.conn);
-  nn_tcp_conn_close(cli2.conn);
+  rec_close(&cli);
+  rec_close(&cli2);
   assert_true(run_until(base, c_no_conns, (void *)st));
-  finish(base, l);
+  finish(base);
 }
 
 /* ---- slow loris ---- */
@@ -682,7 +742,7 @@ typedef struct loris_t {
   size_t pos[20];
   const uint8_t *msg1;
   size_t msg1_len;
-  const nn_tcp_stats_t *st;
+  const nn_net_stats_t *st;
   retry_t *honest;
 } loris_t;
 
@@ -711,24 +771,24 @@ test_slow_loris(void **state)
   (void)state;
   struct event_base *base = event_base_new();
   rec_t srv = { 0 };
-  nn_tcp_limits_t lim;
-  nn_tcp_limits_default(&lim);
+  nn_net_limits_t lim;
+  nn_net_limits_default(&lim);
   lim.max_per_ip = 0; /* everyone is 127.0.0.1 here */
   lim.ip_rate = 0;
   lim.handshake_timeout_ms = 300;
-  nn_tcp_listener_t *l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
-  loris_t lo = { .st = nn_tcp_listener_stats(l) };
+  srv_t l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
+  loris_t lo = { .st = nn_net_stats(l.net) };
   uint8_t *msg1 = make_msg1(&lo.msg1_len);
   lo.msg1 = msg1;
   retry_t honest;
 
   for (int i = 0; i < 20; i++)
-    lo.fds[i] = raw_connect(nn_tcp_listener_port(l));
+    lo.fds[i] = raw_connect(l.addr.port);
   struct event *tr = event_new(base, -1, EV_PERSIST, loris_trickle, &lo);
   struct timeval iv = { 0, 20000 };
   event_add(tr, &iv);
   /* an honest peer arrives while the lorises hold their connections */
-  retry_start(&honest, base, l);
+  retry_start(&honest, base, &l);
   lo.honest = &honest;
   assert_true(run_until(base, c_loris_done, &lo));
   event_free(tr);
@@ -753,23 +813,19 @@ test_slow_loris(void **state)
   int lfd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = { .sin_family = AF_INET };
   socklen_t sl = sizeof(a);
-  char addr[64];
   inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
   assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
   assert_int_equal(listen(lfd, 4), 0);
   assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &sl), 0);
-  snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(a.sin_port));
   rec_t cli = { 0 };
-  nn_tcp_conn_t *c = NULL;
-  nn_tcp_conn_config_t cc = {
-    .chan = { .network = NN_NET_REGTEST }, .handshake_timeout_ms = 300, .cb = rec_cb(&cli),
-  };
-  assert_int_equal(nn_tcp_connect(&c, base, addr, &cc), NN_OK);
+  nn_addr_t silent;
+  assert_true(nn_addr_from_sockaddr((struct sockaddr *)&a, &silent));
+  mk_client_to(base, &silent, &cli, NULL, NULL, NN_NET_REGTEST, 300);
   assert_true(run_until(base, c_one_closed, &cli));
   assert_int_equal(cli.reason, NN_CLOSE_TIMEOUT);
   close(lfd);
   free(msg1);
-  finish(base, l);
+  finish(base);
 }
 
 /* ---- a peer that sends but never reads ---- */
@@ -823,7 +879,7 @@ c_manual(void *a)
     assert_int_equal(nn_chan_send(m->ch, m->msg, m->msg_len), NN_OK);
   m->blocked_ticks = blocked ? m->blocked_ticks + 1 : 0;
   if (m->srv->conn) {
-    size_t p = nn_tcp_conn_pending(m->srv->conn);
+    size_t p = nn_net_pending(m->srv->net, m->srv->conn);
     if (p > m->max_pending)
       m->max_pending = p;
   }
@@ -837,31 +893,31 @@ test_backpressure(void **state)
   (void)state;
   struct event_base *base = event_base_new();
   rec_t srv = { .echo = 1 };
-  nn_tcp_limits_t lim;
-  nn_tcp_limits_default(&lim);
-  lim.max_output = 1u << 20;
-  nn_tcp_listener_t *l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
-  const nn_tcp_stats_t *st = nn_tcp_listener_stats(l);
-  manual_t m = { .srv = &srv, .msg_len = 65536, .limit = lim.max_output };
+  nn_net_limits_t lim;
+  const size_t max_output = 1u << 20;
+  nn_net_limits_default(&lim);
+  srv_t l = mk_listener_full(base, &srv, &lim, 0, NN_NET_REGTEST, max_output, 0);
+  const nn_net_stats_t *st = nn_net_stats(l.net);
+  manual_t m = { .srv = &srv, .msg_len = 65536, .limit = max_output };
   nn_chan_config_t cc = {
     .role = NN_CHAN_INITIATOR, .network = NN_NET_REGTEST, .on_event = manual_ev, .ctx = &m,
   };
   m.msg = make_msg(m.msg_len, 5);
   assert_int_equal(nn_chan_new(&m.ch, &cc, 0), NN_OK);
-  m.fd = raw_connect(nn_tcp_listener_port(l));
+  m.fd = raw_connect(l.addr.port);
   assert_true(run_until(base, c_manual, &m));
   /* Reading pauses once the unsent echo passes max_output: the listener holds at most that, plus
    * the replies to one read (256 KiB) and one message completed by it. */
-  assert_true(m.max_pending <= lim.max_output + (512u << 10));
-  assert_true(m.sent > 2 * lim.max_output); /* the client did push well past the limit */
+  assert_true(m.max_pending <= max_output + (512u << 10));
+  assert_true(m.sent > 2 * max_output); /* the client did push well past the limit */
   print_message("backpressure: the client pushed %llu KiB, the listener's unsent output peaked at "
                 "%zu KiB (max_output %zu KiB)\n", (unsigned long long)(m.sent >> 10),
-                m.max_pending >> 10, lim.max_output >> 10);
+                m.max_pending >> 10, max_output >> 10);
   raw_rst(m.fd);
   assert_true(run_until(base, c_no_conns, (void *)st));
   nn_chan_free(m.ch);
   free(m.msg);
-  finish(base, l);
+  finish(base);
 }
 
 /* ---- per-IP limits, hard caps ---- */
@@ -880,24 +936,24 @@ test_ip_limits(void **state)
   (void)state;
   struct event_base *base = event_base_new();
   rec_t srv = { 0 };
-  nn_tcp_limits_t lim;
+  nn_net_limits_t lim;
   int fds[8];
 
   /* (a) concurrent connections per IP */
-  nn_tcp_limits_default(&lim);
+  nn_net_limits_default(&lim);
   lim.max_per_ip = 3;
   lim.ip_rate = 0;
-  nn_tcp_listener_t *l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
-  const nn_tcp_stats_t *st = nn_tcp_listener_stats(l);
+  srv_t l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
+  const nn_net_stats_t *st = nn_net_stats(l.net);
   batch_t b = { .st = st };
-  open_raw(&b, fds, 5, nn_tcp_listener_port(l), NULL);
+  open_raw(&b, fds, 5, l.addr.port, NULL);
   assert_true(run_until(base, c_accepted, &b));
   assert_int_equal(st->admitted, 3);
   assert_int_equal(st->refused_ip_conns, 2);
   assert_int_equal(st->conns, 3);
   assert_int_equal(st->tracked_ips, 1);
   /* another address is not affected (127.0.0.0/8 is all loopback) */
-  fds[5] = raw_connect_from(nn_tcp_listener_port(l), "127.0.0.2");
+  fds[5] = raw_connect_from(l.addr.port, "127.0.0.2");
   if (fds[5] >= 0) {
     b.accepted++;
     assert_true(run_until(base, c_accepted, &b));
@@ -909,17 +965,17 @@ test_ip_limits(void **state)
     raw_rst(fds[i]);
   assert_true(run_until(base, c_no_conns, (void *)st));
   assert_int_equal(st->tracked_ips, 0); /* idle entries with a full bucket are dropped */
-  nn_tcp_listener_free(l);
+  /* the manager (and its listener) stays until finish() */
 
   /* (b) token bucket: burst 2, then one handshake per 100 s */
-  nn_tcp_limits_default(&lim);
+  nn_net_limits_default(&lim);
   lim.max_per_ip = 0;
   lim.ip_rate = 0.01;
   lim.ip_burst = 2;
   l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
-  st = nn_tcp_listener_stats(l);
+  st = nn_net_stats(l.net);
   b = (batch_t){ .st = st };
-  open_raw(&b, fds, 5, nn_tcp_listener_port(l), NULL);
+  open_raw(&b, fds, 5, l.addr.port, NULL);
   assert_true(run_until(base, c_accepted, &b));
   assert_int_equal(st->admitted, 2);
   assert_int_equal(st->refused_ip_rate, 3);
@@ -927,20 +983,20 @@ test_ip_limits(void **state)
     raw_rst(fds[i]);
   assert_true(run_until(base, c_no_conns, (void *)st));
   assert_int_equal(st->tracked_ips, 1); /* the empty bucket is remembered */
-  nn_tcp_listener_free(l);
+  /* the manager (and its listener) stays until finish() */
 
   /* (c) the per-IP table is full of active addresses: a newcomer gets in, but only through a
    * cookie round */
-  nn_tcp_limits_default(&lim);
+  nn_net_limits_default(&lim);
   lim.max_per_ip = 1;
   lim.ip_rate = 0;
   lim.max_tracked_ips = 2;
   l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
-  st = nn_tcp_listener_stats(l);
+  st = nn_net_stats(l.net);
   b = (batch_t){ .st = st };
-  fds[0] = raw_connect_from(nn_tcp_listener_port(l), "127.0.0.1");
-  fds[1] = raw_connect_from(nn_tcp_listener_port(l), "127.0.0.2");
-  fds[2] = raw_connect_from(nn_tcp_listener_port(l), "127.0.0.3");
+  fds[0] = raw_connect_from(l.addr.port, "127.0.0.1");
+  fds[1] = raw_connect_from(l.addr.port, "127.0.0.2");
+  fds[2] = raw_connect_from(l.addr.port, "127.0.0.3");
   if (fds[1] >= 0 && fds[2] >= 0) {
     b.accepted = 3;
     assert_true(run_until(base, c_accepted, &b));
@@ -953,7 +1009,7 @@ test_ip_limits(void **state)
     if (fds[i] >= 0)
       raw_rst(fds[i]);
   assert_true(run_until(base, c_no_conns, (void *)st));
-  finish(base, l);
+  finish(base);
 }
 
 static void
@@ -962,19 +1018,19 @@ test_hard_caps(void **state)
   (void)state;
   struct event_base *base = event_base_new();
   rec_t srv = { 0 };
-  nn_tcp_limits_t lim;
+  nn_net_limits_t lim;
   int fds[10];
 
   /* max_half_open: the 5th and later handshakes are accepted and reset at once */
-  nn_tcp_limits_default(&lim);
+  nn_net_limits_default(&lim);
   lim.max_per_ip = 0;
   lim.ip_rate = 0;
   lim.max_half_open = 4;
   lim.load_half_open = 100;
-  nn_tcp_listener_t *l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
-  const nn_tcp_stats_t *st = nn_tcp_listener_stats(l);
+  srv_t l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
+  const nn_net_stats_t *st = nn_net_stats(l.net);
   batch_t b = { .st = st };
-  open_raw(&b, fds, 10, nn_tcp_listener_port(l), NULL);
+  open_raw(&b, fds, 10, l.addr.port, NULL);
   assert_true(run_until(base, c_accepted, &b));
   assert_int_equal(st->admitted, 4);
   assert_int_equal(st->refused_half_open, 6);
@@ -988,7 +1044,7 @@ test_hard_caps(void **state)
     assert_true(raw_was_closed(fds[i]));
   /* an honest peer is refused too while the cap is reached ... */
   rec_t cli = { 0 };
-  mk_client(base, l, &cli, id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
+  mk_client(base, &l, &cli, id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
   assert_true(run_until(base, c_one_closed, &cli));
   assert_int_equal(cli.established, 0);
   assert_int_equal(st->refused_half_open, 7);
@@ -997,28 +1053,28 @@ test_hard_caps(void **state)
     raw_rst(fds[i]);
   assert_true(run_until(base, c_no_conns, (void *)st));
   rec_t cli2 = { 0 }, *both[2] = { &srv, &cli2 };
-  mk_client(base, l, &cli2, id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
+  mk_client(base, &l, &cli2, id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
   assert_true(run_until(base, c_established, both));
-  nn_tcp_conn_close(cli2.conn);
+  rec_close(&cli2);
   assert_true(run_until(base, c_no_conns, (void *)st));
-  nn_tcp_listener_free(l);
+  /* the manager (and its listener) stays until finish() */
 
   /* max_conns */
-  nn_tcp_limits_default(&lim);
+  nn_net_limits_default(&lim);
   lim.max_per_ip = 0;
   lim.ip_rate = 0;
   lim.max_conns = 2;
   l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
-  st = nn_tcp_listener_stats(l);
+  st = nn_net_stats(l.net);
   b = (batch_t){ .st = st };
-  open_raw(&b, fds, 5, nn_tcp_listener_port(l), NULL);
+  open_raw(&b, fds, 5, l.addr.port, NULL);
   assert_true(run_until(base, c_accepted, &b));
   assert_int_equal(st->admitted, 2);
   assert_int_equal(st->refused_conns, 3);
   for (int i = 0; i < 5; i++)
     raw_rst(fds[i]);
   assert_true(run_until(base, c_no_conns, (void *)st));
-  finish(base, l);
+  finish(base);
 }
 
 /* ---- floods ---- */
@@ -1033,17 +1089,16 @@ test_flood_memory(void **state)
   (void)state;
   struct event_base *base = event_base_new();
   rec_t srv = { 0 };
-  nn_tcp_limits_t lim;
-  nn_tcp_limits_default(&lim);
+  nn_net_limits_t lim;
+  nn_net_limits_default(&lim);
   lim.max_per_ip = 0; /* the flood and the honest peer share 127.0.0.1: per-IP limits off */
   lim.ip_rate = 0;
   lim.max_conns = 4096;
   lim.max_half_open = 1024; /* above a batch: the hard cap has its own test */
   lim.load_half_open = 64;
-  lim.backlog = 4096;
   lim.handshake_timeout_ms = 120000; /* only the flood's own end closes its connections */
-  nn_tcp_listener_t *l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
-  const nn_tcp_stats_t *st = nn_tcp_listener_stats(l);
+  srv_t l = mk_listener_full(base, &srv, &lim, 0, NN_NET_REGTEST, 0, 4096);
+  const nn_net_stats_t *st = nn_net_stats(l.net);
   size_t msg1_len;
   uint8_t *msg1 = make_msg1(&msg1_len);
   int bsize = flood_batch(), sent = 0, nbatches = (FLOOD_TOTAL + bsize - 1) / bsize;
@@ -1060,7 +1115,7 @@ test_flood_memory(void **state)
   for (int bi = 0; sent < FLOOD_TOTAL; bi++) {
     int n = FLOOD_TOTAL - sent < bsize ? FLOOD_TOTAL - sent : bsize, na = 0, np = 0, ng = 0;
     for (int i = 0; i < n; i++) {
-      int fd = raw_connect(nn_tcp_listener_port(l)), kind = (sent + i) % FLOOD_KINDS;
+      int fd = raw_connect(l.addr.port), kind = (sent + i) % FLOOD_KINDS;
       flood_send(fd, kind, msg1, msg1_len);
       raw_bytes += kind < 2 ? msg1_len : 100;
       ng += kind == 2 || kind == 3;
@@ -1096,10 +1151,12 @@ test_flood_memory(void **state)
       rec_t cli = { 0 }, *both[2] = { &srv, &cli };
       assert_true(st->half_open >= lim.load_half_open);
       srv.established = 0;
-      mk_client(base, l, &cli, id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
+      mk_client(base, &l, &cli, id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
       assert_true(run_until(base, c_established, both));
       honest_cookie = cli.cookie_round;
-      nn_tcp_conn_close(cli.conn);
+      rec_close(&cli);
+      assert_true(run_until(base, c_one_closed, &cli));
+      free_net(cli.net); /* the honest node's own manager is not the listener's memory */
     }
     for (int i = 0; i < na; i++)
       raw_rst(pfd[i].fd);
@@ -1126,10 +1183,10 @@ test_flood_memory(void **state)
 
   /* after the flood an honest peer connects without a cookie */
   rec_t cli = { 0 }, *both[2] = { &srv, &cli };
-  mk_client(base, l, &cli, id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
+  mk_client(base, &l, &cli, id_cli, nn_identity_node_id(id_srv), NN_NET_REGTEST);
   assert_true(run_until(base, c_established, both));
   assert_false(cli.cookie_round);
-  nn_tcp_conn_close(cli.conn);
+  rec_close(&cli);
   assert_true(run_until(base, c_no_conns, (void *)st));
 
   print_message("flood: %d handshake starts in batches of %d (2/5 valid msg1, 1/5 half a 16 KiB "
@@ -1143,7 +1200,7 @@ test_flood_memory(void **state)
   free(pfd);
   free(partial);
   free(msg1);
-  finish(base, l);
+  finish(base);
 }
 
 /* With the default per-IP limits, a flood from one address gets no further than its budget;
@@ -1154,12 +1211,11 @@ test_flood_per_ip(void **state)
   (void)state;
   struct event_base *base = event_base_new();
   rec_t srv = { 0 };
-  nn_tcp_limits_t lim;
-  nn_tcp_limits_default(&lim); /* 8 per IP, 20/s, burst 5 */
-  lim.backlog = 4096;
+  nn_net_limits_t lim;
+  nn_net_limits_default(&lim); /* 8 per IP, 20/s, burst 5 */
   lim.handshake_timeout_ms = 120000;
-  nn_tcp_listener_t *l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
-  const nn_tcp_stats_t *st = nn_tcp_listener_stats(l);
+  srv_t l = mk_listener_full(base, &srv, &lim, 0, NN_NET_REGTEST, 0, 4096);
+  const nn_net_stats_t *st = nn_net_stats(l.net);
   size_t msg1_len;
   uint8_t *msg1 = make_msg1(&msg1_len);
   int n = flood_batch();
@@ -1168,7 +1224,7 @@ test_flood_per_ip(void **state)
   assert_non_null(pfd);
 
   for (int i = 0; i < n; i++) {
-    pfd[i].fd = raw_connect(nn_tcp_listener_port(l));
+    pfd[i].fd = raw_connect(l.addr.port);
     pfd[i].events = POLLIN;
     flood_send(pfd[i].fd, 0, msg1, msg1_len); /* all valid: admitted ones stay half-open */
   }
@@ -1183,7 +1239,7 @@ test_flood_per_ip(void **state)
   assert_true(run_until(base, c_no_conns, (void *)st));
 
   retry_t honest;
-  retry_start(&honest, base, l);
+  retry_start(&honest, base, &l);
   assert_true(run_until(base, c_retry, &honest));
   print_message("per-IP flood: %d connections from 127.0.0.1, %llu admitted, %llu refused by the "
                 "concurrent limit, %llu by the token bucket; honest peer in after %d attempt(s)\n",
@@ -1193,7 +1249,7 @@ test_flood_per_ip(void **state)
   assert_true(run_until(base, c_no_conns, (void *)st));
   free(pfd);
   free(msg1);
-  finish(base, l);
+  finish(base);
 }
 
 int

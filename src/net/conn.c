@@ -214,13 +214,15 @@ on_open(void *ctx)
   nn_conn_settle(c);
 }
 
+/* Did this handshake go through a cookie round (we sent one, or had to return one)? */
 static void
 note_cookie(nn_conn_t *c)
 {
   if (c->cookie_round || !nn_chan_cookie_sent(c->chan))
     return;
   c->cookie_round = 1;
-  c->net->st.cookies_sent++;
+  if (c->inbound)
+    c->net->st.cookies_sent++;
 }
 
 static int
@@ -240,7 +242,7 @@ on_data(void *ctx, const uint8_t *d, size_t len)
     return 0;
   c->busy++;
   nn_chan_recv(c->chan, d, len, nn_mono_ms());
-  if (c->state == C_HANDSHAKE && c->inbound)
+  if (c->state == C_HANDSHAKE)
     note_cookie(c);
   c->busy--;
   int more = !c->chan_closed && !c->close_requested && nn_conn_pending(c) <= c->net->cfg.max_output;
