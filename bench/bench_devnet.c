@@ -21,7 +21,7 @@
 
 #include "crypto/rand.h"
 #include "lib/hex.h"
-#include "node/devnet.h"
+#include "app/devnet.h"
 
 static uint64_t
 now_ms(void)

@@ -1,5 +1,6 @@
 # The node layer in one process: gossip codec vectors, settings, nodes in one event loop.
 nepnet_test(test_node)
+nepnet_test(test_config)
 target_compile_definitions(test_node PRIVATE NEPNET_DOC_DIR="${PROJECT_SOURCE_DIR}/docs")
 # nepnetd end to end: settings and their errors, start, API files, status/send, SIGTERM.
 if(TARGET nepnetd)

@@ -26,8 +26,9 @@
 #include "crypto/rand.h"
 #include "dandelion/msg.h"
 #include "lib/hex.h"
-#include "node/devnet.h"
-#include "transport/tcp.h"
+#include "app/devnet.h"
+#include "net/net.h"
+#include "net/tcp.h"
 
 #define NODES 20
 #define HOLE_NODE 19
@@ -36,9 +37,8 @@
 
 typedef struct hole_t {
   struct event_base *base;
-  nn_tcp_listener_t *l;
+  nn_net_t *net;
   nn_identity_t *id;
-  nn_tcp_limits_t lim;
   pthread_t th;
   int stems;     /* written by the hole's thread, read with __atomic */
   int stop;
@@ -46,35 +46,29 @@ typedef struct hole_t {
 } hole_t;
 
 static void
-hole_est(void *ctx, nn_tcp_conn_t *c, const nn_chan_info_t *info)
-{
-  (void)ctx;
-  (void)c;
-  (void)info;
-}
-
-static void
-hole_msg(void *ctx, nn_tcp_conn_t *c, const uint8_t *msg, size_t len)
+hole_msg(void *ctx, uint64_t c, const uint8_t *msg, size_t len)
 {
   hole_t *h = ctx;
   nn_dlmsg_t m;
-  if (len == 0 || (msg[0] & 0xf0) != 0x20 || nn_dlmsg_parse(&m, msg, len, 1u << 24) != NN_OK)
+  if (nn_dlmsg_parse(&m, msg, len, 1u << 24) != NN_OK)
     return;
   if (m.kind == NN_DLMSG_HELLO) {
     uint8_t r[NN_DLMSG_HELLO_LEN];
     nn_dlmsg_hello(r, 0, 8u << 20);
-    (void)nn_tcp_conn_send(c, r, sizeof(r));
+    (void)nn_net_send(h->net, c, r, sizeof(r));
   } else if (m.kind == NN_DLMSG_STEM) {
     __atomic_add_fetch(&h->stems, 1, __ATOMIC_SEQ_CST); /* and nothing else: dropped */
   }
 }
 
+/* The DHT's requests to the hole: taken and never answered (a black hole in that too). */
 static void
-hole_closed(void *ctx, nn_tcp_conn_t *c, nn_close_reason_t r)
+hole_ignore(void *ctx, uint64_t c, const uint8_t *msg, size_t len)
 {
   (void)ctx;
   (void)c;
-  (void)r;
+  (void)msg;
+  (void)len;
 }
 
 static void *
@@ -93,28 +87,31 @@ static void
 hole_start(hole_t *h)
 {
   nn_mldsa_seed_t s;
-  nn_tcp_listener_config_t lc;
-  char hex[65];
+  nn_net_cfg_t cfg;
+  nn_transport_t *t;
+  nn_addr_t at;
+  char hex[65], a[NN_ADDR_STR_MAX];
   memset(h, 0, sizeof(*h));
   memset(s.b, 0x4b, sizeof(s.b));
   assert_int_equal(nn_identity_from_seed(&h->id, &s), NN_OK);
   assert_non_null(h->base = event_base_new());
-  nn_tcp_limits_default(&h->lim);
-  h->lim.max_per_ip = 0;
-  h->lim.ip_rate = 0;
-  memset(&lc, 0, sizeof(lc));
-  lc.bind = "127.0.0.1:0";
-  lc.identity = h->id;
-  lc.chan.network = NN_NET_REGTEST;
-  lc.chan.max_message = (8u << 20) + 64;
-  lc.limits = &h->lim;
-  lc.cb.on_established = hole_est;
-  lc.cb.on_message = hole_msg;
-  lc.cb.on_closed = hole_closed;
-  lc.cb.ctx = h;
-  assert_int_equal(nn_tcp_listener_new(&h->l, h->base, &lc), NN_OK);
+  nn_net_cfg_default(&cfg);
+  cfg.identity = h->id;
+  cfg.network = NN_NET_REGTEST;
+  cfg.max_message = (8u << 20) + 64;
+  cfg.limits.max_per_ip = 0;
+  cfg.limits.ip_rate = 0;
+  assert_int_equal(nn_net_new(&h->net, h->base, &cfg), NN_OK);
+  assert_int_equal(nn_tcp_transport_new(&t, h->base, NULL), NN_OK);
+  assert_int_equal(nn_net_add_transport(h->net, t), NN_OK);
+  nn_net_proto_t gossip = { "hole", 0x20, 0x2f, NULL, hole_msg, NULL, h };
+  nn_net_proto_t dht = { "hole-dht", 0x10, 0x1f, NULL, hole_ignore, NULL, h };
+  assert_int_equal(nn_net_register(h->net, &gossip, NULL), NN_OK);
+  assert_int_equal(nn_net_register(h->net, &dht, NULL), NN_OK);
+  assert_int_equal(nn_net_listen(h->net, "tcp", "127.0.0.1:0", &at, NULL, 0), NN_OK);
   nn_hex_encode(hex, nn_identity_node_id(h->id)->b, NN_NODE_ID_LEN);
-  snprintf(h->connect, sizeof(h->connect), "%s@%s", hex, nn_tcp_listener_addr(h->l));
+  nn_addr_format(&at, a);
+  snprintf(h->connect, sizeof(h->connect), "%s@%s", hex, a);
   assert_int_equal(pthread_create(&h->th, NULL, hole_run, h), 0);
 }
 
@@ -123,7 +120,7 @@ hole_stop(hole_t *h)
 {
   __atomic_store_n(&h->stop, 1, __ATOMIC_SEQ_CST);
   pthread_join(h->th, NULL);
-  nn_tcp_listener_free(h->l);
+  nn_net_free(h->net);
   event_base_free(h->base);
   nn_identity_free(h->id);
 }

@@ -23,9 +23,9 @@
 #include "dandelion/msg.h"
 #include "dht/peerstore.h"
 #include "lib/hex.h"
-#include "node/config.h"
+#include "net/net.h"
+#include "net/tcp.h"
 #include "node/node.h"
-#include "transport/tcp.h"
 
 /* ---- codec ---- */
 
@@ -154,147 +154,6 @@ test_bad_messages(void **state)
   free(b);
 }
 
-/* ---- settings ---- */
-
-static char tmpdir[64];
-
-static void
-write_file(const char *path, const char *text)
-{
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-}
-
-static int
-parse(nn_conf_t *c, char *why, size_t wl, ...)
-{
-  char *argv[32];
-  int argc = 0;
-  va_list ap;
-  argv[argc++] = "nepnetd";
-  va_start(ap, wl);
-  for (char *a; (a = va_arg(ap, char *)) && argc < 31;)
-    argv[argc++] = a;
-  va_end(ap);
-  argv[argc] = NULL;
-  nn_conf_init(c);
-  why[0] = 0;
-  return nn_conf_parse_args(c, argc, argv, why, wl);
-}
-
-static void
-test_config(void **state)
-{
-  (void)state;
-  nn_conf_t c;
-  char why[512], file[128];
-  snprintf(tmpdir, sizeof(tmpdir), "/tmp/nn-node-conf-XXXXXX");
-  assert_non_null(mkdtemp(tmpdir));
-  snprintf(file, sizeof(file), "%s/n.conf", tmpdir);
-
-  /* defaults: balanced */
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, NULL), 0);
-  assert_string_equal(c.preset, "balanced");
-  assert_true(c.node.dl.fluff_prob == 0.1);
-  assert_int_equal(c.node.max_outbound, 8);
-  assert_int_equal(c.node.dl.route, NN_ROUTE_DANDELION);
-  nn_conf_free(&c);
-
-  /* the file's preset, then the file, then the flags */
-  write_file(file, "# a comment\npreset = fast\nmax-peers = 30\n  peer = 127.0.0.1:1\npeer=127.0.0.1:3\n"
-                   "inv-delay-out-ms = 700\n");
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--config", file, "--max-peers", "40", "--peer",
-                         "127.0.0.1:2", NULL),
-                   0);
-  assert_string_equal(c.preset, "fast");
-  assert_true(c.node.dl.fluff_prob == 0.2);        /* from the preset */
-  assert_int_equal(c.node.dl.inv_mean_out_ms, 700); /* the file over the preset */
-  assert_int_equal(c.node.max_peers, 40);           /* the flag over the file */
-  assert_int_equal(c.peers.n, 1);                   /* the flags' list replaces the file's */
-  assert_string_equal(c.peers.v[0], "127.0.0.1:2");
-  assert_int_equal(c.node.disco.n_peers, 1);
-  nn_conf_free(&c);
-
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--config", file, NULL), 0);
-  assert_int_equal(c.node.max_peers, 30);
-  assert_int_equal(c.peers.n, 2);
-  nn_conf_free(&c);
-
-  /* a flag's preset wins over the file's; =VALUE form; bool alone */
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--config", file, "--preset=private", NULL), 0);
-  assert_string_equal(c.preset, "private");
-  assert_int_equal(c.node.disco.hidden, 1);
-  assert_int_equal(c.node.dl.embargo_mean_ms, 39000);
-  assert_null(c.node.disco.listen); /* hidden: no listener */
-  nn_conf_free(&c);
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--fluff-prob", "0.25", "--stem-rate", "2.5e1", NULL), 0);
-  assert_true(c.node.dl.fluff_prob == 0.25);
-  assert_true(c.node.stem_rate == 25.0);
-  nn_conf_free(&c);
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--hidden", "--route", "direct", NULL), 0);
-  assert_int_equal(c.node.disco.hidden, 1);
-  assert_int_equal(c.node.dl.route, NN_ROUTE_DIRECT);
-  nn_conf_free(&c);
-
-  /* errors name the option, the origin and the value */
-  static const struct {
-    const char *a, *b, *want1, *want2;
-  } errs[] = {
-    { "--max-peers", "0", "--max-peers", "'0'" },
-    { "--max-peers", "12x", "--max-peers", "integer" },
-    { "--fluff-prob", "0.9", "--fluff-prob", "0.05" },
-    { "--route", "mixnet", "--route", "not available" },
-    { "--route", "carrier-pigeon", "--route", "dandelion or direct" },
-    { "--network", "moon", "--network", "mainnet, testnet or regtest" },
-    { "--peer", "nowhere", "--peer", "NODEID@HOST:PORT" },
-    { "--preset", "turbo", "preset 'turbo'", "fast, balanced or private" },
-    { "--frobnicate", "1", "unknown option 'frobnicate'", "--help" },
-    { "--max-outbound", "65", "--max-outbound", "1 to 64" },
-    { "--stem-rate", "nan", "--stem-rate", "a number" },
-    { "--stem-rate", "inf", "--stem-rate", "a number" },
-    { "--max-peers", "0x10", "--max-peers", "an integer" },
-    { "--max-peers", " 5", "--max-peers", "an integer" },
-    { "--max-peers", "1e2", "--max-peers", "an integer" },
-    { "--max-peers", "-3", "--max-peers", "an integer" },
-    { "--hidden", "maybe", "--hidden", "0 or 1" },
-  };
-  for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
-    assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, errs[i].a, errs[i].b, NULL), -1);
-    if (!strstr(why, errs[i].want1) || !strstr(why, errs[i].want2))
-      fprintf(stderr, "%s %s -> '%s'\n", errs[i].a, errs[i].b, why);
-    assert_non_null(strstr(why, errs[i].want1));
-    assert_non_null(strstr(why, errs[i].want2));
-    nn_conf_free(&c);
-  }
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--max-peers", NULL), -1);
-  assert_non_null(strstr(why, "needs a value"));
-  nn_conf_free(&c);
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--max-peers", "4", "--max-outbound", "8", NULL), -1);
-  assert_non_null(strstr(why, "max-outbound"));
-  nn_conf_free(&c);
-  write_file(file, "max-peers = 30\nthis line has no equals sign\n");
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--config", file, NULL), -1);
-  assert_non_null(strstr(why, "n.conf:2"));
-  nn_conf_free(&c);
-  write_file(file, "max-channels = -3\n");
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--config", file, NULL), -1);
-  assert_non_null(strstr(why, "n.conf:1"));
-  assert_non_null(strstr(why, "'-3'"));
-  nn_conf_free(&c);
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--config", "/nonexistent/x.conf", NULL), -1);
-  assert_non_null(strstr(why, "/nonexistent/x.conf"));
-  nn_conf_free(&c);
-  /* --help and --print-config */
-  assert_int_equal(parse(&c, why, sizeof(why), "--help", NULL), 1);
-  nn_conf_free(&c);
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--print-config", NULL), 2);
-  nn_conf_free(&c);
-  unlink(file);
-  rmdir(tmpdir);
-}
-
 /* ---- nodes in one loop ---- */
 
 typedef int (*cond_fn)(void *arg);
@@ -344,14 +203,14 @@ run_until(struct event_base *base, cond_fn cond, void *arg, int safety_ms)
 }
 
 
-static nn_tcp_limits_t lim;
+static nn_net_limits_t lim;
 
 static void
-quiet_log(void *ctx, int level, const char *line)
+quiet_log(void *ctx, int level, const char *module, const char *line)
 {
   (void)ctx;
-  if (getenv("NODE_DEBUG") || (level >= NN_DISCO_LOG_WARN && getenv("NODE_WARN")))
-    fprintf(stderr, "%s\n", line);
+  if (getenv("NODE_DEBUG") || (level >= NN_LOG_WARN && getenv("NODE_WARN")))
+    fprintf(stderr, "%s: %s\n", module, line);
 }
 
 typedef struct tnode_t {
@@ -377,7 +236,7 @@ static void
 loop_cfg(nn_node_cfg_t *c)
 {
   nn_node_cfg_default(c);
-  nn_tcp_limits_default(&lim);
+  nn_net_limits_default(&lim);
   lim.max_per_ip = 0;
   lim.ip_rate = 0;
   c->disco.dht.table.allow_private = 1;
@@ -386,19 +245,20 @@ loop_cfg(nn_node_cfg_t *c)
   c->disco.dht.table.per_table_wide = 0;
   c->disco.dht.rpc_timeout_ms = 5000;
   c->disco.peerstore.allow_nonpublic = 1;
-  c->disco.limits = &lim;
-  c->disco.listen = "127.0.0.1:0";
-  c->disco.linger_ms = 200;
+  c->net.limits = lim;
+  c->listen = "127.0.0.1:0";
+  c->net.linger_ms = 200;
   c->disco.boot_retry_min_ms = 200;
-  c->max_inbound_per_host = 0;
+  c->gossip.max_inbound_per_host = 0;
   c->api_enabled = 0;
-  c->connect_interval_ms = 100;
-  c->retry_min_ms = 200;
+  c->gossip.connect_interval_ms = 100;
+  c->gossip.retry_min_ms = 200;
   c->log = quiet_log;
-  c->dl.embargo_base_ms = 3000;
-  c->dl.embargo_mean_ms = 1000;
-  c->dl.inv_mean_out_ms = 30;
-  c->dl.inv_mean_in_ms = 60;
+  c->log_level = NN_LOG_DEBUG;
+  c->gossip.dl.embargo_base_ms = 3000;
+  c->gossip.dl.embargo_mean_ms = 1000;
+  c->gossip.dl.inv_mean_out_ms = 30;
+  c->gossip.dl.inv_mean_in_ms = 60;
 }
 
 static void
@@ -447,7 +307,7 @@ all_have_out(void *arg)
   for (size_t i = 0; i < w->n; i++) {
     nn_node_stats_t st;
     nn_node_stats(w->t[i].n, &st);
-    if (st.peers_out + st.peers_in < w->min_out || (i == w->origin && st.peers_out < 1))
+    if (st.gossip.peers_out + st.gossip.peers_in < w->min_out || (i == w->origin && st.gossip.peers_out < 1))
       return 0;
   }
   return 1;
@@ -487,7 +347,7 @@ test_broadcast(void **state)
     nn_node_cfg_t c;
     const char *peers[1];
     loop_cfg(&c);
-    c.max_outbound = 3;
+    c.gossip.max_outbound = 3;
     if (i) {
       peers[0] = t[0].peer;
       c.disco.peers = peers;
@@ -497,14 +357,18 @@ test_broadcast(void **state)
   }
   assert_true(run_until(base, all_have_out, &w, 30000));
   nn_hash_t id;
-  const char *mode;
+  nn_error_t err;
+  nn_node_status_t ns;
   uint8_t tx[300];
   for (size_t i = 0; i < sizeof(tx); i++)
     tx[i] = (uint8_t)(i * 7);
-  assert_int_equal(nn_node_submit(t[5].n, tx, sizeof(tx), &id, &mode), NN_OK);
-  assert_string_equal(mode, "dandelion");
+  assert_int_equal(nn_node_submit(t[5].n, tx, sizeof(tx), id.b, &err), NN_OK);
+  assert_int_equal(nn_node_status(t[5].n, &ns), NN_OK);
+  assert_string_equal(ns.route, "dandelion");
   /* bad submissions change nothing */
-  assert_int_equal(nn_node_submit(t[5].n, tx, 0, &id, &mode), NN_ERR_ARG);
+  assert_int_equal(nn_node_submit(t[5].n, tx, 0, id.b, &err), NN_ERR_ARG);
+  assert_int_equal(err.code, NN_ERR_ARG);
+  assert_true(err.message[0] != 0);
   assert_true(run_until(base, all_received, &w, 30000));
   int fluffers = 0, origin_fluffed = 0;
   for (size_t i = 0; i < 8; i++) {
@@ -519,10 +383,8 @@ test_broadcast(void **state)
       fluffers++;
       origin_fluffed |= i == 5;
     }
-    json_t *s = nn_node_status_json(t[i].n);
-    assert_non_null(s);
-    assert_int_equal(json_integer_value(json_object_get(s, "tx_received")), 1);
-    json_decref(s);
+    assert_int_equal(nn_node_status(t[i].n, &ns), NN_OK);
+    assert_int_equal(ns.tx_received, 1);
   }
   assert_true(fluffers >= 1);
   assert_false(origin_fluffed); /* stems take ms here; the origin's embargo is >= 3 s */
@@ -535,8 +397,9 @@ test_broadcast(void **state)
 
 typedef struct rawpeer_t {
   nn_identity_t *id;
-  nn_tcp_listener_t *l;
-  nn_tcp_conn_t *c;
+  nn_net_t *net;          /* its own connection manager, one tenant for every kind */
+  nn_addr_t addr;         /* where it listens (raw_listen) */
+  uint64_t c;
   int established, closed, hello_flags, hellos;
   uint8_t last_kind;
   size_t stems, invs, getdatas, txs;
@@ -547,7 +410,7 @@ typedef struct rawpeer_t {
 } rawpeer_t;
 
 static void
-raw_est(void *ctx, nn_tcp_conn_t *c, const nn_chan_info_t *info)
+raw_est(void *ctx, uint64_t c, const nn_net_conn_info_t *info)
 {
   rawpeer_t *r = ctx;
   (void)info;
@@ -556,7 +419,7 @@ raw_est(void *ctx, nn_tcp_conn_t *c, const nn_chan_info_t *info)
 }
 
 static void
-raw_msg(void *ctx, nn_tcp_conn_t *c, const uint8_t *msg, size_t len)
+raw_msg(void *ctx, uint64_t c, const uint8_t *msg, size_t len)
 {
   rawpeer_t *r = ctx;
   nn_dlmsg_t m;
@@ -570,7 +433,7 @@ raw_msg(void *ctx, nn_tcp_conn_t *c, const uint8_t *msg, size_t len)
     if (r->answer_hello) {
       uint8_t h[NN_DLMSG_HELLO_LEN];
       nn_dlmsg_hello(h, 0, 1u << 20);
-      (void)nn_tcp_conn_send(c, h, sizeof(h));
+      (void)nn_net_send(r->net, c, h, sizeof(h));
     }
     break;
   case NN_DLMSG_STEM:
@@ -596,58 +459,59 @@ raw_msg(void *ctx, nn_tcp_conn_t *c, const uint8_t *msg, size_t len)
 }
 
 static void
-raw_closed(void *ctx, nn_tcp_conn_t *c, nn_close_reason_t reason)
+raw_closed(void *ctx, uint64_t c, const nn_net_conn_info_t *info)
 {
   rawpeer_t *r = ctx;
-  (void)reason;
+  (void)info;
   if (r->c == c)
-    r->c = NULL;
+    r->c = 0;
   r->closed = 1;
+}
+
+static int
+raw_net(rawpeer_t *r, struct event_base *base, unsigned seed)
+{
+  nn_net_cfg_t cfg;
+  nn_transport_t *t;
+  int h;
+  memset(r, 0, sizeof(*r));
+  r->id = ident(seed);
+  nn_net_cfg_default(&cfg);
+  cfg.identity = r->id;
+  cfg.network = NN_NET_REGTEST;
+  cfg.limits = lim;
+  cfg.linger_ms = 200;
+  assert_int_equal(nn_net_new(&r->net, base, &cfg), NN_OK);
+  assert_int_equal(nn_tcp_transport_new(&t, base, NULL), NN_OK);
+  assert_int_equal(nn_net_add_transport(r->net, t), NN_OK);
+  nn_net_proto_t p = { "raw", 0x00, 0xff, raw_est, raw_msg, raw_closed, r };
+  assert_int_equal(nn_net_register(r->net, &p, &h), NN_OK);
+  return h;
 }
 
 static void
 raw_listen(rawpeer_t *r, struct event_base *base, unsigned seed)
 {
-  nn_tcp_listener_config_t lc;
-  memset(r, 0, sizeof(*r));
-  r->id = ident(seed);
+  raw_net(r, base, seed);
   r->answer_hello = 1;
-  memset(&lc, 0, sizeof(lc));
-  lc.bind = "127.0.0.1:0";
-  lc.identity = r->id;
-  lc.chan.network = NN_NET_REGTEST;
-  lc.limits = &lim;
-  lc.cb.on_established = raw_est;
-  lc.cb.on_message = raw_msg;
-  lc.cb.on_closed = raw_closed;
-  lc.cb.ctx = r;
-  assert_int_equal(nn_tcp_listener_new(&r->l, base, &lc), NN_OK);
+  assert_int_equal(nn_net_listen(r->net, "tcp", "127.0.0.1:0", &r->addr, NULL, 0), NN_OK);
 }
 
 static void
 raw_connect(rawpeer_t *r, struct event_base *base, unsigned seed, const tnode_t *to)
 {
-  nn_tcp_conn_config_t cc;
   const char *at = strchr(to->peer, '@');
-  memset(r, 0, sizeof(*r));
-  r->id = ident(seed);
-  memset(&cc, 0, sizeof(cc));
-  cc.identity = r->id;
-  cc.chan.network = NN_NET_REGTEST;
-  cc.cb.on_established = raw_est;
-  cc.cb.on_message = raw_msg;
-  cc.cb.on_closed = raw_closed;
-  cc.cb.ctx = r;
+  nn_addr_t a;
+  int h = raw_net(r, base, seed);
   assert_non_null(at);
-  assert_int_equal(nn_tcp_connect(&r->c, base, at + 1, &cc), NN_OK);
+  assert_int_equal(nn_addr_parse(&a, at + 1), NN_OK);
+  assert_int_equal(nn_net_dial(r->net, h, &a, NULL, &r->c), NN_OK);
 }
 
 static void
 raw_free(rawpeer_t *r)
 {
-  if (r->c && !r->l)
-    nn_tcp_conn_close(r->c);
-  nn_tcp_listener_free(r->l);
+  nn_net_free(r->net);
   free(r->last_tx);
   nn_identity_free(r->id);
 }
@@ -661,8 +525,8 @@ raw_send(rawpeer_t *r, const char *hex_or_null, const uint8_t *b, size_t n)
     assert_int_equal(nn_hex_decode(buf, n, hex_or_null), NN_OK);
     b = buf;
   }
-  assert_non_null(r->c);
-  assert_int_equal(nn_tcp_conn_send(r->c, b, n), NN_OK);
+  assert_true(r->c != 0);
+  assert_int_equal(nn_net_send(r->net, r->c, b, n), NN_OK);
 }
 
 static void
@@ -701,7 +565,7 @@ has_peers(void *arg)
   outw_t *w = arg;
   nn_node_stats_t st;
   nn_node_stats(w->t->n, &st);
-  return st.peers_out >= w->out && st.peers_in >= w->in;
+  return st.gossip.peers_out >= w->out && st.gossip.peers_in >= w->in;
 }
 
 /* Node X's only outbound peer (hence its stem relay) is a black hole that takes stems and drops
@@ -715,19 +579,20 @@ test_blackhole_probe_embargo(void **state)
   struct event_base *base = event_base_new();
   rawpeer_t hole, spy;
   tnode_t x;
-  char connect[300], hexid[65];
+  char connect[300], hexid[65], ha[NN_ADDR_STR_MAX];
   const char *conn[1] = { connect };
   nn_node_cfg_t c;
   memset(&x, 0, sizeof(x));
   raw_listen(&hole, base, 900);
   nn_hex_encode(hexid, nn_identity_node_id(hole.id)->b, NN_NODE_ID_LEN);
-  snprintf(connect, sizeof(connect), "%s@%s", hexid, nn_tcp_listener_addr(hole.l));
+  nn_addr_format(&hole.addr, ha);
+  snprintf(connect, sizeof(connect), "%s@%s", hexid, ha);
   loop_cfg(&c);
-  c.connect = conn;
-  c.n_connect = 1;
-  c.max_outbound = 1;
-  c.dl.embargo_base_ms = 1500;
-  c.dl.embargo_mean_ms = 500;
+  c.gossip.connect = conn;
+  c.gossip.n_connect = 1;
+  c.gossip.max_outbound = 1;
+  c.gossip.dl.embargo_base_ms = 1500;
+  c.gossip.dl.embargo_mean_ms = 500;
   tnode_start(&x, base, 901, &c);
   outw_t w1 = { &x, 1, 0 };
   assert_true(run_until(base, has_peers, &w1, 20000));
@@ -742,9 +607,8 @@ test_blackhole_probe_embargo(void **state)
 
   uint8_t tx[200];
   nn_hash_t id;
-  const char *mode;
   memset(tx, 0xab, sizeof(tx));
-  assert_int_equal(nn_node_submit(x.n, tx, sizeof(tx), &id, &mode), NN_OK);
+  assert_int_equal(nn_node_submit(x.n, tx, sizeof(tx), id.b, NULL), NN_OK);
   assert_true(run_until(base, got_stem, &hole, 5000)); /* the stem went to the relay ... */
   assert_int_equal(hole.last_tx_len, sizeof(tx));
   assert_memory_equal(hole.last_tx, tx, sizeof(tx));
@@ -785,7 +649,7 @@ bad_msgs(tnode_t *t)
 {
   nn_node_stats_t st;
   nn_node_stats(t->n, &st);
-  return st.bad_msgs;
+  return st.gossip.bad_msgs;
 }
 
 /* Each kind of misbehaviour closes the channel, counts, and lowers the host's standing. */
@@ -798,7 +662,7 @@ test_misbehaving_peers(void **state)
   nn_node_cfg_t c;
   memset(&x, 0, sizeof(x));
   loop_cfg(&c);
-  c.dl.max_tx_bytes = 1000;
+  c.gossip.dl.max_tx_bytes = 1000;
   tnode_start(&x, base, 950, &c);
   static const struct {
     int hello_first;
@@ -847,8 +711,8 @@ test_misbehaving_peers(void **state)
     assert_true(run_until(base, is_closed, &r, 5000));
     nn_node_stats_t st;
     nn_node_stats(x.n, &st);
-    assert_int_equal(st.version_mismatch, 1);
-    assert_int_equal(st.bad_msgs, sizeof(cases) / sizeof(cases[0]));
+    assert_int_equal(st.gossip.version_mismatch, 1);
+    assert_int_equal(st.gossip.bad_msgs, sizeof(cases) / sizeof(cases[0]));
     (void)nn_peerstore_standing(nn_disco_peerstore(nn_node_disco(x.n)), &host, &standing2);
     assert_int_equal(standing2, standing1);
     raw_free(&r);
@@ -862,7 +726,7 @@ node_counts(void *arg)
 {
   nn_node_stats_t st;
   nn_node_stats(((tnode_t *)arg)->n, &st);
-  return st.unsolicited >= 1 && st.stems_dropped >= 2;
+  return st.gossip.unsolicited >= 1 && st.gossip.stems_dropped >= 2;
 }
 
 /* A TX nobody asked for is dropped (the channel stays: a late answer is not an attack), and a
@@ -877,8 +741,8 @@ test_unsolicited_and_stem_rate(void **state)
   nn_node_cfg_t c;
   memset(&x, 0, sizeof(x));
   loop_cfg(&c);
-  c.stem_burst = 3;
-  c.stem_rate = 0.001;
+  c.gossip.stem_burst = 3;
+  c.gossip.stem_rate = 0.001;
   tnode_start(&x, base, 975, &c);
   raw_connect(&r, base, 976, &x);
   assert_true(run_until(base, is_est, &r, 10000));
@@ -892,9 +756,9 @@ test_unsolicited_and_stem_rate(void **state)
   assert_true(run_until(base, node_counts, &x, 5000));
   nn_node_stats_t st;
   nn_node_stats(x.n, &st);
-  assert_int_equal(st.unsolicited, 1);
-  assert_int_equal(st.stems_dropped, 2);
-  assert_int_equal(st.bad_msgs, 0);
+  assert_int_equal(st.gossip.unsolicited, 1);
+  assert_int_equal(st.gossip.stems_dropped, 2);
+  assert_int_equal(st.gossip.bad_msgs, 0);
   assert_false(r.closed);
   uint8_t filler[] = "pool filler";
   nn_hash_t id;
@@ -916,8 +780,8 @@ test_inbound_full(void **state)
   nn_node_cfg_t c;
   memset(&x, 0, sizeof(x));
   loop_cfg(&c);
-  c.max_peers = 2;
-  c.max_outbound = 1;
+  c.gossip.max_peers = 2;
+  c.gossip.max_outbound = 1;
   tnode_start(&x, base, 970, &c);
   raw_connect(&a, base, 971, &x);
   raw_connect(&b, base, 972, &x);
@@ -931,8 +795,8 @@ test_inbound_full(void **state)
   assert_int_equal(b.hello_flags, NN_DLMSG_HELLO_FULL);
   nn_node_stats_t st;
   nn_node_stats(x.n, &st);
-  assert_int_equal(st.peers_in, 1);
-  assert_int_equal(st.refused_full, 1);
+  assert_int_equal(st.gossip.peers_in, 1);
+  assert_int_equal(st.gossip.refused_full, 1);
   /* gossip on the refused channel is out of place */
   nn_hash_t id;
   memset(id.b, 1, sizeof(id.b));
@@ -967,7 +831,7 @@ test_outbound_groups(void **state)
     uint8_t ga[1 + NN_ADDR_HOST_MAX + 2], gb[1 + NN_ADDR_HOST_MAX + 2];
     assert_int_equal(nn_addr_parse(&a, cases[i].a), NN_OK);
     assert_int_equal(nn_addr_parse(&b, cases[i].b), NN_OK);
-    size_t la = nn_node_group(&a, ga), lb = nn_node_group(&b, gb);
+    size_t la = nn_gossip_group(&a, ga), lb = nn_gossip_group(&b, gb);
     int same = la == lb && !memcmp(ga, gb, la);
     if (same != cases[i].same)
       fprintf(stderr, "%s vs %s: same group %d, want %d\n", cases[i].a, cases[i].b, same, cases[i].same);
@@ -981,7 +845,6 @@ main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_vectors),
     cmocka_unit_test(test_bad_messages),
-    cmocka_unit_test(test_config),
     cmocka_unit_test(test_broadcast),
     cmocka_unit_test(test_blackhole_probe_embargo),
     cmocka_unit_test(test_misbehaving_peers),

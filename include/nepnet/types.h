@@ -1,6 +1,6 @@
 /**
  * \file nepnet/types.h
- * \brief Byte types that appear in the public API.
+ * \brief Byte types and small enums that appear in the public API.
  */
 #ifndef NEPNET_TYPES_H
 #define NEPNET_TYPES_H
@@ -17,5 +17,13 @@ typedef struct nn_node_id_t { uint8_t b[NN_NODE_ID_LEN]; } nn_node_id_t;
 typedef struct nn_mldsa_pk_t { uint8_t b[NN_MLDSA_PK_LEN]; } nn_mldsa_pk_t;
 /** The 32-byte seed an ML-DSA-87 key pair is derived from (secret). */
 typedef struct nn_mldsa_seed_t { uint8_t b[NN_MLDSA_SEED_LEN]; } nn_mldsa_seed_t;
+
+/** How a node's own transactions leave it. */
+typedef enum nn_route_t {
+  NN_ROUTE_DIRECT = 0,          /**< fluffed at once: the baseline, no origin hiding */
+  NN_ROUTE_DANDELION = 1,       /**< stem then fluff (default) */
+  NN_ROUTE_MIXNET = 2,          /**< not available yet (mixnet issue) */
+  NN_ROUTE_DANDELION_MIXNET = 3 /**< not available yet (mixnet issue) */
+} nn_route_t;
 
 #endif

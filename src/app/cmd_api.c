@@ -16,7 +16,7 @@
 #include <openssl/crypto.h>
 
 #include "app/commands.h"
-#include "node/api_client.h"
+#include "app/api_client.h"
 
 #define SEND_MAX_FILE (64u << 20) /* far above any node's limit; the node answers 413 first */
 

@@ -12,7 +12,7 @@
 #include "app/commands.h"
 #include "crypto/rand.h"
 #include "lib/hex.h"
-#include "node/devnet.h"
+#include "app/devnet.h"
 
 static const char devnet_usage[] =
   "usage: nepnet devnet up N [OPTIONS]     start N nodes (2..512) and show them join\n"

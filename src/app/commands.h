@@ -2,6 +2,20 @@
 #ifndef NN_APP_COMMANDS_H
 #define NN_APP_COMMANDS_H
 
+#include "nepnet/identity.h"
+
+#define NEPNET_DEFAULT_BIND "127.0.0.1:9800"
+
+/** Load or create DATADIR/identity.key, explaining a failure with the file and the fix;
+ *  \a verbose 1 prints the file and algorithm, 0 the node id alone, -1 nothing. */
+nn_identity_t *nepnet_open_identity(const char *datadir, int verbose);
+
+/** `nepnet listen` and `nepnet connect`: the secure-channel echo demo (cmd_channel.c). */
+int nepnet_cmd_listen(const char *datadir, int argc, char **argv);
+int nepnet_cmd_connect(const char *datadir, int argc, char **argv);
+/** The text of `nepnet --help`. */
+extern const char nepnet_usage[];
+
 /** `nepnet sim ...`; argv[0] is "sim". */
 int nepnet_cmd_sim(int argc, char **argv);
 

@@ -1,7 +1,8 @@
 /*
  * nepnetd: runs a node (discovery, secure channels, Dandelion++, the control API) until SIGTERM
  * or SIGINT, then shuts down cleanly: the API closes, channels send CLOSE records, outbound peers
- * are saved as anchors and the peer store is closed, so a restart rejoins from disk.
+ * are saved as anchors and the peer store is closed, so a restart rejoins from disk. It is a
+ * thin program over the embedding API (nepnet/node.h): options in, nn_node_start, a loop.
  */
 #include <errno.h>
 #include <signal.h>
@@ -13,8 +14,8 @@
 #include <event2/event.h>
 
 #include "nepnet/nepnet.h"
-#include "lib/file.h"
-#include "node/config.h"
+#include "nepnet/node.h"
+#include "app/config.h"
 #include "node/node.h"
 
 static const char usage[] =
@@ -35,18 +36,8 @@ static const char usage[] =
 typedef struct daemon_t {
   struct event_base *base;
   nn_node_t *node;
-  struct event *ev_int, *ev_term, *ev_exit;
-  uint32_t linger_ms;
+  struct event *ev_int, *ev_term;
 } daemon_t;
-
-static void
-on_exit_timer(evutil_socket_t fd, short what, void *arg)
-{
-  daemon_t *d = arg;
-  (void)fd;
-  (void)what;
-  event_base_loopbreak(d->base);
-}
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -57,37 +48,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
     return; /* already stopping */
   fprintf(stderr, "nepnetd: %s: shutting down (saving anchors, closing channels and the peer store)\n",
           sig == SIGINT ? "SIGINT" : "SIGTERM");
-  nn_node_free(d->node);
+  nn_node_stop(d->node); /* CLOSE records go out with the sockets' last data */
   d->node = NULL;
-  /* lingering sockets flush their CLOSE records from the loop */
-  struct timeval tv = { (time_t)(d->linger_ms / 1000), (suseconds_t)(d->linger_ms % 1000) * 1000 + 100000 };
-  evtimer_add(d->ev_exit, &tv);
-}
-
-static nn_identity_t *
-open_identity(const char *datadir)
-{
-  nn_identity_t *id = NULL;
-  size_t plen = strlen(datadir) + 16;
-  char *path = malloc(plen);
-  int created = 0;
-  nn_err_t err;
-  if (!path)
-    return NULL;
-  snprintf(path, plen, "%s/identity.key", datadir);
-  if ((err = nn_dir_ensure_private(datadir)))
-    fprintf(stderr, "nepnetd: cannot create data directory %s: %s (%s); pass --datadir DIR\n", datadir,
-            nn_err_str(err), strerror(errno));
-  else if ((err = nn_identity_load_or_create(path, &id, &created)))
-    fprintf(stderr, "nepnetd: key file %s: %s; %s\n", path, nn_err_str(err), nn_identity_file_hint(err));
-  free(path);
-  return id;
-}
-
-static const char *
-net_name(uint32_t n)
-{
-  return n == NN_NET_TESTNET ? "testnet" : n == NN_NET_REGTEST ? "regtest" : "mainnet";
+  event_base_loopbreak(d->base);
 }
 
 int
@@ -95,7 +58,7 @@ main(int argc, char **argv)
 {
   nn_conf_t conf;
   daemon_t d;
-  nn_identity_t *id = NULL;
+  nn_error_t err;
   char why[512];
   int rc = 1, r;
 
@@ -124,43 +87,39 @@ main(int argc, char **argv)
     fprintf(stderr, "nepnetd: the crypto self-test failed (nepnet selftest shows which part); not starting\n");
     goto out;
   }
-  if (!(id = open_identity(conf.datadir)))
-    goto out;
   if (!(d.base = event_base_new())) {
     fprintf(stderr, "nepnetd: cannot create the event loop\n");
     goto out;
   }
-  if (nn_node_new(&d.node, d.base, id, conf.network, conf.datadir, &conf.node, why, sizeof(why)) != NN_OK) {
-    fprintf(stderr, "nepnetd: %s\n", why);
+  if (nn_node_start(&d.node, &conf.s, d.base, &err) != NN_OK) {
+    fprintf(stderr, "nepnetd: %s\n", err.message);
     goto out;
   }
-  d.linger_ms = conf.node.disco.linger_ms ? conf.node.disco.linger_ms : 2000;
   d.ev_int = evsignal_new(d.base, SIGINT, on_signal, &d);
   d.ev_term = evsignal_new(d.base, SIGTERM, on_signal, &d);
-  d.ev_exit = evtimer_new(d.base, on_exit_timer, &d);
-  if (!d.ev_int || !d.ev_term || !d.ev_exit || event_add(d.ev_int, NULL) || event_add(d.ev_term, NULL)) {
+  if (!d.ev_int || !d.ev_term || event_add(d.ev_int, NULL) || event_add(d.ev_term, NULL)) {
     fprintf(stderr, "nepnetd: cannot install signal handlers\n");
     goto out;
   }
   {
-    char peer[400];
-    nn_disco_peer_string(nn_node_disco(d.node), peer, sizeof(peer));
-    printf("nepnetd %s: node %s\n", nn_version(), peer[0] ? peer : "(hidden)");
-    printf("  preset %s, route %s, network %s, datadir %s\n", conf.preset,
-           nn_dl_route_str(conf.node.dl.route), net_name(conf.network), conf.datadir);
+    nn_node_status_t st;
+    (void)nn_node_status(d.node, &st);
+    printf("nepnetd %s: node %s\n", nn_version(), st.peer[0] ? st.peer : "(hidden)");
+    printf("  preset %s, route %s, network %s, datadir %s\n", st.preset, st.route, st.network, conf.datadir);
     if (nn_node_api(d.node))
       printf("  control API http://%s (token in %s%s)\n", nn_api_address(nn_node_api(d.node)),
-             conf.api_token_file ? conf.api_token_file : conf.datadir, conf.api_token_file ? "" : "/api.token");
+             conf.s.api_token_file ? conf.s.api_token_file : conf.datadir, conf.s.api_token_file ? "" : "/api.token");
   }
   event_base_dispatch(d.base);
   rc = 0;
 out:
-  nn_node_free(d.node);
-  if (d.ev_int) event_free(d.ev_int);
-  if (d.ev_term) event_free(d.ev_term);
-  if (d.ev_exit) event_free(d.ev_exit);
-  if (d.base) event_base_free(d.base);
-  nn_identity_free(id);
+  nn_node_stop(d.node);
+  if (d.ev_int)
+    event_free(d.ev_int);
+  if (d.ev_term)
+    event_free(d.ev_term);
+  if (d.base)
+    event_base_free(d.base);
   nn_conf_free(&conf);
   return rc;
 }

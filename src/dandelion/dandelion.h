@@ -15,18 +15,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nepnet/types.h"
 #include "crypto/rand.h"
 #include "crypto/types.h"
 
 typedef struct nn_dl_t nn_dl_t;
 
-/** How the node's own transactions leave it. */
-typedef enum nn_route_t {
-  NN_ROUTE_DIRECT = 0,        /**< fluffed at once: the baseline, no origin hiding */
-  NN_ROUTE_DANDELION = 1,     /**< stem then fluff (default) */
-  NN_ROUTE_MIXNET = 2,        /**< not available yet (mixnet issue): nn_dl_new refuses it */
-  NN_ROUTE_DANDELION_MIXNET = 3 /**< not available yet (mixnet issue): nn_dl_new refuses it */
-} nn_route_t;
+/* nn_route_t (nepnet/types.h): how the node's own transactions leave it. */
 
 /** 1 when this build implements \a mode; nn_dl_new returns NN_ERR_ARG for the others. */
 int nn_dl_route_available(nn_route_t mode);

@@ -341,6 +341,7 @@ nn_conn_info(const nn_conn_t *c, nn_net_conn_info_t *o)
   o->inbound = c->inbound;
   o->established = c->established_ever;
   o->closing = c->reported || c->close_requested || c->chan_closed;
+  o->held = c->holds != 0;
   o->addr = c->addr;
   o->has_id = c->has_id;
   o->id = c->id;

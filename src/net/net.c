@@ -293,7 +293,9 @@ nn_net_on_closed(nn_net_t *n, nn_conn_t *c)
     snprintf(why, sizeof(why), "channel closed: %s", nn_net_close_reason_str(c->reason));
     n->policy.penalize(n->policy.ctx, &info, NN_NET_PENALTY_CLOSE, why);
   }
-  uint32_t owed = c->told | c->dialled_by;
+  /* a failed dial is news to every tenant; an inbound stream that never got established is
+   * nobody's business */
+  uint32_t owed = c->told | (!c->inbound && !c->established_ever ? ~0u : 0);
   for (int t = 0; t < NN_NET_MAX_PROTOCOLS; t++) {
     tenant_t *tn = &n->tenants[t];
     if ((owed & (1u << t)) && tn->active && tn->p.on_down)
@@ -506,7 +508,6 @@ nn_net_register(nn_net_t *n, const nn_net_proto_t *p, int *handle)
     n->owner[k] = (uint8_t)t;
   for (nn_conn_t *c = n->conns; c; c = c->next) { /* bits a former tenant of this slot left */
     c->told &= ~(1u << t);
-    c->dialled_by &= ~(1u << t);
     c->holds &= ~(1u << t);
   }
   if (handle)
@@ -573,8 +574,13 @@ nn_net_dial(nn_net_t *n, int proto, const nn_addr_t *a, const nn_node_id_t *id, 
     nn_conn_free(c);
     return e;
   }
-  c->dialled_by = 1u << proto;
   n->st.dials++;
+  if (nn_log_enabled(n->cfg.log, NN_LOG_DEBUG)) {
+    char as[NN_ADDR_STR_MAX];
+    nn_addr_format(a, as);
+    nn_log(n->cfg.log, NN_LOG_DEBUG, "net", "channel %llu: dialling %s over %s for %s", (unsigned long long)c->serial,
+           as, t->name, n->tenants[proto].active ? n->tenants[proto].p.name : "?");
+  }
   if (conn)
     *conn = c->serial;
   trim_idle(n);

@@ -18,8 +18,9 @@
  *
  * Protocols ("tenants") register a kind range and three callbacks. Every tenant hears of every
  * established channel (on_up: a peer may start any protocol on any channel), gets the messages
- * of its kinds, and hears on_down for each channel it was told of or dialled. A tenant that
- * wants a channel kept open holds it (nn_net_hold).
+ * of its kinds, and hears on_down for each channel it was told of, and for every outbound
+ * channel that failed before its handshake ended (a failed dial is news to every tenant that
+ * tracks reachability). A tenant that wants a channel kept open holds it (nn_net_hold).
  *
  * Re-entrancy, made simple for tenants: callbacks never run from inside a call a tenant makes
  * into the manager. nn_net_close, and a send that finds the stream broken, only mark the
@@ -106,6 +107,7 @@ typedef struct nn_net_conn_info_t {
   int inbound;
   int established;
   int closing;              /**< closed or closing: nothing more can be sent */
+  int held;                 /**< some tenant holds it (nn_net_hold) */
   nn_addr_t addr;           /**< the dialled address, or the inbound peer's (ephemeral port) */
   int has_id;               /**< \a id is the expected (outbound) or authenticated node id */
   nn_node_id_t id;
@@ -178,7 +180,7 @@ typedef struct nn_net_proto_t {
   void (*on_up)(void *ctx, uint64_t conn, const nn_net_conn_info_t *info);
   /** A message of one of our kinds (msg[0] is the kind); valid during the call only. */
   void (*on_message)(void *ctx, uint64_t conn, const uint8_t *msg, size_t len);
-  /** The channel is gone (told of it by on_up, or dialled by us and never established). */
+  /** The channel is gone (told of it by on_up, or an outbound one never established). */
   void (*on_down)(void *ctx, uint64_t conn, const nn_net_conn_info_t *info);
   void *ctx;
 } nn_net_proto_t;

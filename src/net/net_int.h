@@ -51,7 +51,7 @@ struct nn_conn_t {
   nn_addr_t addr;
   int has_id;
   nn_node_id_t id, expected;
-  uint32_t told, dialled_by, holds; /* tenant bit masks */
+  uint32_t told, holds; /* tenant bit masks: told of it (on_up), holding it */
   qmsg_t *q, **qtail;
   size_t qn, qbytes;
   uint64_t bytes_in, bytes_out, msgs_in, msgs_out;

@@ -33,13 +33,14 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "crypto/rand.h"
 #include "lib/file.h"
 #include "lib/hex.h"
+#include "lib/addr.h"
 #include "node/api_parse.h"
-#include "transport/tcp.h"
 
 #define WHY_LEN 512
 #define STREAM_BATCH 64         /* transactions fetched from the node per received() call */
@@ -647,24 +648,69 @@ h_stream(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_a
   stream_push(w);
 }
 
+/* The status document: the node's struct as JSON (docs/API.md). */
+static json_t *
+status_json(const nn_node_status_t *st)
+{
+  json_t *rel = json_array();
+  for (uint32_t i = 0; rel && i < st->n_relays && i < 2; i++)
+    json_array_append_new(rel, json_string(st->relays[i]));
+  json_t *epoch = rel ? json_pack("{s:s, s:I, s:o}", "role", st->fluff_epoch ? "fluff" : "stem", "ends_in_s",
+                                  (json_int_t)st->epoch_ends_in_s, "relays", rel)
+                      : NULL;
+  if (!epoch)
+    return NULL;
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:o, s:{s:I,s:I}, "
+                   "s:{s:I,s:I}, s:I, s:I, s:I}",
+                   "node_id", st->node_id, "network", st->network, "peer", st->peer, "preset", st->preset,
+                   "route", st->route, "uptime_s", (json_int_t)st->uptime_s, "peers_in", (json_int_t)st->peers_in,
+                   "peers_out", (json_int_t)st->peers_out, "dialing", (json_int_t)st->dialing, "channels",
+                   (json_int_t)st->channels, "dht_size", (json_int_t)st->dht_size, "bootstrapped", st->bootstrapped,
+                   "bytes_in", (json_int_t)st->bytes_in, "bytes_out", (json_int_t)st->bytes_out, "epoch", epoch,
+                   "mempool", "count", (json_int_t)st->mempool_count, "bytes", (json_int_t)st->mempool_bytes,
+                   "stempool", "count", (json_int_t)st->stempool_count, "bytes", (json_int_t)st->stempool_bytes,
+                   "tx_received", (json_int_t)st->tx_received, "tx_submitted", (json_int_t)st->tx_submitted,
+                   "rx_seq", (json_int_t)st->rx_seq);
+}
+
 static void
 h_status(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api_query_t *q)
 {
+  nn_node_status_t st;
+  json_t *o;
   (void)conn;
   (void)q;
-  reply_json(api, req, api->ops.status(api->ops.ctx));
+  if (api->ops.status(api->ops.ctx, &st) != NN_OK || !(o = status_json(&st))) {
+    reply_error(api, req, 503, "the node could not report its status now; retry");
+    return;
+  }
+  reply_json(api, req, o);
+}
+
+static json_t *
+peer_json(const nn_node_peer_t *p)
+{
+  return json_pack("{s:s?, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b}", "node_id", p->node_id[0] ? p->node_id : NULL,
+                   "addr", p->addr, "direction", p->outbound ? "out" : "in", "since_s", (json_int_t)p->since_s,
+                   "bytes_in", (json_int_t)p->bytes_in, "bytes_out", (json_int_t)p->bytes_out, "stems_in",
+                   (json_int_t)p->stems_in, "stems_out", (json_int_t)p->stems_out, "stem_relay", p->stem_relay);
 }
 
 static void
 h_peers(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api_query_t *q)
 {
-  json_t *peers = api->ops.peers(api->ops.ctx), *o = json_object();
+  nn_node_peer_t *ps = malloc(NN_API_PEERS_MAX * sizeof(*ps));
+  json_t *arr = json_array(), *o = NULL;
   (void)conn;
   (void)q;
-  if (!o || !peers || json_object_set_new(o, "peers", peers)) {
-    if (!o)
-      json_decref(peers);
-    json_decref(o);
+  size_t n = ps ? api->ops.peers(api->ops.ctx, ps, NN_API_PEERS_MAX) : 0;
+  for (size_t i = 0; arr && i < n; i++)
+    if (json_array_append_new(arr, peer_json(&ps[i]))) {
+      json_decref(arr);
+      arr = NULL;
+    }
+  free(ps);
+  if (!ps || !arr || !(o = json_pack("{s:o}", "peers", arr))) {
     reply_error(api, req, 503, "the node could not list its peers now; retry");
     return;
   }
@@ -681,7 +727,15 @@ h_metrics(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_
     reply_error(api, req, 503, "out of memory; retry");
     return;
   }
-  api->ops.metrics(api->ops.ctx, b);
+  nn_api_metric_t m[NN_API_METRICS_MAX];
+  size_t nm = api->ops.metrics(api->ops.ctx, m, NN_API_METRICS_MAX);
+  for (size_t i = 0; i < nm; i++) {
+    if (!i || strcmp(m[i].name, m[i - 1].name))
+      evbuffer_add_printf(b, "# HELP nepnet_%s %s\n# TYPE nepnet_%s %s\n", m[i].name, m[i].help, m[i].name,
+                          m[i].counter ? "counter" : "gauge");
+    evbuffer_add_printf(b, "nepnet_%s%s%s%s %" PRIu64 "\n", m[i].name, m[i].labels ? "{" : "",
+                        m[i].labels ? m[i].labels : "", m[i].labels ? "}" : "", m[i].value);
+  }
   evbuffer_add_printf(b,
                       "# HELP nepnet_api_requests_total Control API requests handled (any status).\n"
                       "# TYPE nepnet_api_requests_total counter\n"
@@ -866,7 +920,8 @@ listen_tcp(nn_api_t *api, const char *spec, char *why, size_t why_len)
     snprintf(buf, sizeof(buf), "127.0.0.1:%s", spec + 10);
     spec = buf;
   }
-  if (nn_tcp_parse_addr(spec, &ss, &sl) != NN_OK) {
+  nn_addr_t a;
+  if (nn_addr_parse(&a, spec) != NN_OK || !nn_addr_to_sockaddr(&a, &ss, &sl)) {
     say(why, why_len, "API address \"%.200s\" is not valid: use 127.0.0.1:PORT, [::1]:PORT or "
         "unix:/path/to/socket (PORT 0 picks a free port)", spec);
     return NN_ERR_FORMAT;
@@ -901,7 +956,8 @@ listen_tcp(nn_api_t *api, const char *spec, char *why, size_t why_len)
     say(why, why_len, "cannot read the address of the API socket: %s", strerror(e));
     return NN_ERR_IO;
   }
-  nn_tcp_format_addr((struct sockaddr *)&ss, api->address, sizeof(api->address));
+  nn_addr_from_sockaddr((struct sockaddr *)&ss, &a);
+  nn_addr_format(&a, api->address);
   return bind_fd(api, fd, why, why_len);
 }
 

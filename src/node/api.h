@@ -15,13 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "nepnet/error.h"
+#include "nepnet/node.h"
 #include "crypto/types.h"
 
 struct event_base;
-struct evbuffer;
 
 typedef struct nn_api_t nn_api_t;
 
@@ -37,6 +35,19 @@ typedef struct nn_api_rx_t {
   char from[65];         /**< the peer's node id in hex, "" when none or anonymous (JSON null) */
 } nn_api_rx_t;
 
+/** One metric the node reports; the API writes it in the Prometheus text format as
+ *  nepnet_NAME{LABELS} VALUE, with HELP and TYPE lines once per name. */
+typedef struct nn_api_metric_t {
+  const char *name;   /**< without the "nepnet_" prefix, e.g. "uptime_seconds" */
+  const char *help;
+  int counter;        /**< 1: counter, 0: gauge */
+  const char *labels; /**< NULL, or e.g. "direction=\"in\"" (entries of one name are adjacent) */
+  uint64_t value;
+} nn_api_metric_t;
+
+#define NN_API_METRICS_MAX 64
+#define NN_API_PEERS_MAX 512
+
 /** The node, as the API sees it. Every callback is required. */
 typedef struct nn_api_ops_t {
   /** Submit \a tx for broadcast in the node's routing mode. On NN_OK fills \a id and \a mode
@@ -47,13 +58,12 @@ typedef struct nn_api_ops_t {
    *  node may have dropped old ones: then the first seq returned is above since). Returns the
    *  count; *next is the seq the next poll should ask for. */
   size_t (*received)(void *ctx, uint64_t since, nn_api_rx_t *out, size_t max, uint64_t *next);
-  /** Node status as a new JSON object (identity, uptime, peers in/out, DHT size, epoch role,
-   *  bytes in/out ...). The API takes the reference. */
-  json_t *(*status)(void *ctx);
-  /** The peers as a new JSON array. The API takes the reference. */
-  json_t *(*peers)(void *ctx);
-  /** Append the Prometheus text exposition (version 0.0.4) to \a out. */
-  void (*metrics)(void *ctx, struct evbuffer *out);
+  /** Node status (identity, uptime, peers in/out, DHT size, epoch role, bytes in/out ...). */
+  nn_err_t (*status)(void *ctx, nn_node_status_t *out);
+  /** Up to \a max gossip peers into \a out; returns the count. */
+  size_t (*peers)(void *ctx, nn_node_peer_t *out, size_t max);
+  /** Up to \a max metrics into \a out; returns the count. */
+  size_t (*metrics)(void *ctx, nn_api_metric_t *out, size_t max);
   void *ctx;
 } nn_api_ops_t;
 

@@ -1,5 +1,5 @@
 /* A local network of nepnetd processes (devnet.h). */
-#include "node/devnet.h"
+#include "app/devnet.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 
 #include "crypto/sha3.h"
 #include "lib/hex.h"
-#include "node/api_client.h"
+#include "app/api_client.h"
 
 static uint64_t
 unix_ms(void)

@@ -5,7 +5,7 @@
  * request callback).
  */
 #define _POSIX_C_SOURCE 200809L
-#include "node/api_client.h"
+#include "app/api_client.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -26,7 +26,7 @@
 #include "lib/file.h"
 #include "lib/hex.h"
 #include "node/api_parse.h"
-#include "transport/tcp.h"
+#include "lib/addr.h"
 
 #define ADDR_MAX 300
 
@@ -104,7 +104,8 @@ split_address(const char *address, char *host, size_t host_len, uint16_t *port, 
     snprintf(buf, sizeof(buf), "127.0.0.1:%s", address + 10);
   else
     snprintf(buf, sizeof(buf), "%s", address);
-  if (nn_tcp_parse_addr(buf, &ss, &sl) != NN_OK) {
+  nn_addr_t parsed;
+  if (nn_addr_parse(&parsed, buf) != NN_OK || !nn_addr_to_sockaddr(&parsed, &ss, &sl)) {
     say(why, why_len, "API address \"%.200s\" is not HOST:PORT (e.g. 127.0.0.1:9801 or "
         "[::1]:9801)", address);
     return NN_ERR_FORMAT;

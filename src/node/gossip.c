@@ -1,0 +1,1010 @@
+/*
+ * Transaction gossip (gossip.h): the Dandelion++ core over the connection manager's channels.
+ *
+ * Re-entrancy. The Dandelion++ core calls back (send_stem, send_inv...) from inside its own
+ * functions; sends go to the manager, which never calls back from inside a call. A peer that
+ * leaves is only marked dead from on_down and removed from the core by maintain(), from a
+ * zero-delay "kick" event, so the core is never re-entered from inside itself.
+ */
+#include "node/gossip.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "crypto/sha3.h"
+#include "dandelion/msg.h"
+#include "dht/table.h"
+#include "lib/clock.h"
+#include "lib/hex.h"
+#include "net/kinds.h"
+
+#define PEN_MALFORMED 20   /* a gossip message that does not parse */
+#define PEN_OUT_OF_PLACE 10/* gossip before HELLO, a second HELLO, an oversized transaction */
+#define PEN_UNSOLICITED 2  /* a TX we did not ask that peer for (or a late answer), dropped */
+#define PEN_STEM_FLOOD 1   /* a STEM above the peer's rate, dropped */
+#define MAX_BACKOFF 1024   /* remembered failing addresses */
+#define MAX_CANDIDATES 256
+#define MAX_PENDING_OUT (16u << 20) /* a peer this far behind gets no more INVs/TXs until it reads */
+
+typedef enum { P_CHANNEL = 0, P_HELLO_SENT, P_GOSSIP, P_DEAD } pstate_t;
+
+typedef struct npeer_t {
+  struct npeer_t *next;
+  uint64_t conn;
+  uint32_t handle;            /* the Dandelion++ core's name for it */
+  pstate_t state;
+  int outbound, dialled, in_dl;
+  nn_addr_t addr, pen;
+  nn_node_id_t id;
+  int has_id;
+  uint8_t group[1 + NN_ADDR_HOST_MAX + 2];
+  size_t group_len;
+  uint64_t since_ms, hello_at_ms; /* monotonic */
+  uint32_t peer_max_tx;       /* from its HELLO: we send it nothing larger */
+  int refused;                /* we answered its HELLO with FULL */
+  uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
+  uint64_t stems_in, stems_out, txs_in, txs_out;
+  double stem_tokens;         /* token bucket of STEMs this peer may still send */
+  uint64_t stem_refill_ms;
+  nn_hash_t *inv;             /* INVs batched during one tick */
+  size_t ninv;
+} npeer_t;
+
+typedef struct backoff_t {
+  nn_addr_t addr;
+  uint64_t until_ms;
+  uint32_t fails;
+} backoff_t;
+
+typedef struct cand_t {
+  nn_addr_t addr;
+  nn_node_id_t id;
+  int has_id;
+} cand_t;
+
+struct nn_gossip_t {
+  nn_net_t *net;
+  nn_disco_t *disco;
+  int proto;                  /* our tenant handle */
+  nn_node_id_t self;
+  nn_gossip_cfg_t cfg;
+  cand_t *connect;            /* parsed cfg.connect */
+  size_t n_connect;
+  nn_dl_t *dl;
+  npeer_t *peers;
+  uint32_t next_handle;
+  backoff_t backoff[MAX_BACKOFF];
+  size_t nbackoff;
+  struct event *ev_dl, *ev_kick, *ev_maint;
+  int kicked, freeing, registered;
+  nn_gossip_stats_t st;
+};
+
+/* ---- small helpers ---- */
+
+#define glog(g, level, ...) nn_log((g)->cfg.log, (level), "gossip", __VA_ARGS__)
+
+static void
+peer_name(const npeer_t *p, char out[NN_ADDR_STR_MAX + 24])
+{
+  char a[NN_ADDR_STR_MAX], h[17];
+  nn_addr_format(&p->addr, a);
+  if (p->has_id) {
+    nn_hex_encode(h, p->id.b, 8);
+    snprintf(out, NN_ADDR_STR_MAX + 24, "%s (%s)", a, h);
+  } else {
+    snprintf(out, NN_ADDR_STR_MAX + 24, "%s (anonymous)", a);
+  }
+}
+
+/* Loopback and private addresses are each their own group (a devnet is one /16); public ones
+ * group by /16 (IPv4) and /32 (IPv6), as the peer store does. */
+size_t
+nn_gossip_group(const nn_addr_t *a, uint8_t out[1 + NN_ADDR_HOST_MAX + 2])
+{
+  if (nn_addr_is_public(a))
+    return nn_addr_group(a, 16, 32, out);
+  size_t hl = nn_addr_host_len(a->type);
+  out[0] = a->type;
+  memcpy(out + 1, a->host, hl);
+  out[1 + hl] = (uint8_t)(a->port >> 8);
+  out[2 + hl] = (uint8_t)a->port;
+  return 3 + hl;
+}
+
+static void
+kick(nn_gossip_t *g)
+{
+  if (!g->kicked && !g->freeing) {
+    g->kicked = 1;
+    event_active(g->ev_kick, EV_TIMEOUT, 0);
+  }
+}
+
+static npeer_t *
+peer_by_conn(nn_gossip_t *g, uint64_t conn)
+{
+  for (npeer_t *p = g->peers; p; p = p->next)
+    if (p->conn == conn)
+      return p;
+  return NULL;
+}
+
+static npeer_t *
+peer_by_handle(nn_gossip_t *g, uint32_t h)
+{
+  for (npeer_t *p = g->peers; p; p = p->next)
+    if (p->handle == h && p->state == P_GOSSIP)
+      return p;
+  return NULL;
+}
+
+static void
+count_peers(const nn_gossip_t *g, size_t *in, size_t *out, size_t *dialing)
+{
+  *in = *out = *dialing = 0;
+  for (const npeer_t *p = g->peers; p; p = p->next) {
+    if (p->state == P_DEAD)
+      continue;
+    if (p->state == P_GOSSIP)
+      (*(p->outbound ? out : in))++;
+    else if (p->dialled)
+      (*dialing)++;
+  }
+}
+
+/* ---- backoff of addresses we failed to gossip with ---- */
+
+static backoff_t *
+backoff_find(nn_gossip_t *g, const nn_addr_t *a)
+{
+  for (size_t i = 0; i < g->nbackoff; i++)
+    if (nn_addr_equal(&g->backoff[i].addr, a))
+      return &g->backoff[i];
+  return NULL;
+}
+
+static void
+backoff_fail(nn_gossip_t *g, const nn_addr_t *a)
+{
+  backoff_t *b = backoff_find(g, a);
+  if (!b) {
+    size_t i = 0;
+    if (g->nbackoff < MAX_BACKOFF) {
+      i = g->nbackoff++;
+    } else { /* full: replace the entry that expires first */
+      for (size_t j = 1; j < MAX_BACKOFF; j++)
+        if (g->backoff[j].until_ms < g->backoff[i].until_ms)
+          i = j;
+    }
+    b = &g->backoff[i];
+    memset(b, 0, sizeof(*b));
+    b->addr = *a;
+  }
+  uint64_t d = (uint64_t)g->cfg.retry_min_ms << (b->fails < 20 ? b->fails : 20);
+  if (d > g->cfg.retry_max_ms)
+    d = g->cfg.retry_max_ms;
+  b->fails++;
+  b->until_ms = nn_mono_ms() + d;
+}
+
+static void
+backoff_clear(nn_gossip_t *g, const nn_addr_t *a)
+{
+  backoff_t *b = backoff_find(g, a);
+  if (b)
+    *b = g->backoff[--g->nbackoff];
+}
+
+/* ---- sending ---- */
+
+static int
+peer_send(nn_gossip_t *g, npeer_t *p, const uint8_t *msg, size_t len)
+{
+  if (p->state == P_DEAD || nn_net_send(g->net, p->conn, msg, len) != NN_OK)
+    return 0;
+  p->bytes_out += len;
+  p->msgs_out++;
+  g->st.bytes_out += len;
+  return 1;
+}
+
+static int
+peer_backlogged(nn_gossip_t *g, npeer_t *p)
+{
+  return nn_net_pending(g->net, p->conn) > MAX_PENDING_OUT;
+}
+
+/* STEM and TX: the kind byte, then the transaction. */
+static void
+send_tx_kind(nn_gossip_t *g, npeer_t *p, uint8_t kind, const uint8_t *tx, size_t len)
+{
+  uint8_t *m = malloc(len + 1);
+  if (!m)
+    return;
+  m[0] = kind;
+  memcpy(m + 1, tx, len);
+  (void)peer_send(g, p, m, len + 1);
+  free(m);
+}
+
+static void
+send_hello(nn_gossip_t *g, npeer_t *p, uint8_t flags)
+{
+  uint8_t m[NN_DLMSG_HELLO_LEN];
+  nn_dlmsg_hello(m, flags, (uint32_t)g->cfg.dl.max_tx_bytes);
+  (void)peer_send(g, p, m, sizeof(m));
+}
+
+static void
+flush_invs(nn_gossip_t *g)
+{
+  uint8_t buf[3 + NN_DLMSG_MAX_IDS * NN_HASH_LEN];
+  size_t len;
+  for (npeer_t *p = g->peers; p; p = p->next) {
+    if (!p->ninv)
+      continue;
+    if (nn_dlmsg_ids(buf, sizeof(buf), &len, NN_DLMSG_INV, p->inv, p->ninv) == NN_OK)
+      (void)peer_send(g, p, buf, len);
+    p->ninv = 0;
+  }
+}
+
+/* ---- the Dandelion++ core's io ---- */
+
+static void
+io_send_stem(void *ctx, uint32_t peer, const uint8_t *tx, size_t len)
+{
+  nn_gossip_t *g = ctx;
+  npeer_t *p = peer_by_handle(g, peer);
+  /* a relay that does not read, or cannot take it: dropped here, the embargo covers it */
+  if (p && len <= p->peer_max_tx && !peer_backlogged(g, p)) {
+    p->stems_out++;
+    send_tx_kind(g, p, NN_DLMSG_STEM, tx, len);
+  }
+}
+
+static void
+io_send_inv(void *ctx, uint32_t peer, const nn_hash_t *id)
+{
+  nn_gossip_t *g = ctx;
+  npeer_t *p = peer_by_handle(g, peer);
+  if (!p || peer_backlogged(g, p))
+    return;
+  if (!p->inv && !(p->inv = malloc(NN_DLMSG_MAX_IDS * sizeof(*p->inv))))
+    return;
+  if (p->ninv == NN_DLMSG_MAX_IDS)
+    flush_invs(g);
+  p->inv[p->ninv++] = *id;
+}
+
+static void
+io_send_getdata(void *ctx, uint32_t peer, const nn_hash_t *id)
+{
+  nn_gossip_t *g = ctx;
+  uint8_t buf[3 + NN_HASH_LEN];
+  size_t len;
+  npeer_t *p = peer_by_handle(g, peer);
+  if (p && nn_dlmsg_ids(buf, sizeof(buf), &len, NN_DLMSG_GETDATA, id, 1) == NN_OK)
+    (void)peer_send(g, p, buf, len);
+}
+
+static void
+io_send_tx(void *ctx, uint32_t peer, const uint8_t *tx, size_t len)
+{
+  nn_gossip_t *g = ctx;
+  npeer_t *p = peer_by_handle(g, peer);
+  if (p && len <= p->peer_max_tx && !peer_backlogged(g, p)) {
+    p->txs_out++;
+    send_tx_kind(g, p, NN_DLMSG_TX, tx, len);
+  }
+}
+
+static void
+io_deliver(void *ctx, const uint8_t *tx, size_t len, nn_dl_via_t via, uint32_t from)
+{
+  nn_gossip_t *g = ctx;
+  npeer_t *p = from == NN_DL_NO_PEER ? NULL : peer_by_handle(g, from);
+  if (p)
+    p->txs_in++;
+  if (nn_log_enabled(g->cfg.log, NN_LOG_DEBUG)) {
+    nn_hash_t id;
+    char h[17];
+    (void)nn_sha3_256(&id, tx, len);
+    nn_hex_encode(h, id.b, 8);
+    glog(g, NN_LOG_DEBUG, "transaction %s (%zu bytes) in the mempool via %s", h, len, nn_dl_via_str(via));
+  }
+  if (g->cfg.deliver)
+    g->cfg.deliver(g->cfg.ctx, tx, len, via, p && p->has_id ? &p->id : NULL);
+}
+
+/* ---- timers ---- */
+
+static void
+schedule_dl(nn_gossip_t *g)
+{
+  if (g->freeing)
+    return;
+  uint64_t now = nn_mono_ms(), dl = nn_dl_deadline(g->dl);
+  uint64_t delay = dl <= now ? 0 : dl - now;
+  if (delay > 1000)
+    delay = 1000;
+  struct timeval tv = { (time_t)(delay / 1000), (suseconds_t)(delay % 1000) * 1000 };
+  evtimer_add(g->ev_dl, &tv);
+}
+
+static void
+on_dl_timer(evutil_socket_t fd, short what, void *arg)
+{
+  nn_gossip_t *g = arg;
+  (void)fd;
+  (void)what;
+  nn_dl_tick(g->dl, nn_mono_ms());
+  flush_invs(g);
+  schedule_dl(g);
+}
+
+/* ---- peers ---- */
+
+static void
+peer_free(npeer_t *p)
+{
+  free(p->inv);
+  free(p);
+}
+
+static void
+peer_to_gossip(nn_gossip_t *g, npeer_t *p)
+{
+  char name[NN_ADDR_STR_MAX + 24];
+  p->state = P_GOSSIP;
+  p->since_ms = nn_mono_ms();
+  nn_net_hold(g->net, g->proto, p->conn, 1);
+  if (nn_dl_peer_add(g->dl, p->handle, p->outbound, nn_mono_ms()) == NN_OK)
+    p->in_dl = 1;
+  if (p->outbound)
+    backoff_clear(g, &p->addr);
+  peer_name(p, name);
+  glog(g, NN_LOG_INFO, "gossip peer %s %s", p->outbound ? "to" : "from", name);
+  schedule_dl(g);
+}
+
+static void
+peer_misbehaved(nn_gossip_t *g, npeer_t *p, int points, const char *what)
+{
+  char name[NN_ADDR_STR_MAX + 24], why[160];
+  peer_name(p, name);
+  snprintf(why, sizeof(why), "gossip: %s", what);
+  g->st.bad_msgs++;
+  glog(g, NN_LOG_WARN, "closing channel with %s: %s", name, what);
+  nn_net_penalize(g->net, p->conn, points, why);
+  if (p->outbound)
+    backoff_fail(g, &p->addr);
+  nn_net_close(g->net, p->conn, 0);
+  if (p->state != P_DEAD)
+    p->state = P_DEAD;
+  kick(g);
+}
+
+static int
+inbound_room(nn_gossip_t *g, const npeer_t *np)
+{
+  size_t in = 0, same = 0;
+  for (const npeer_t *p = g->peers; p; p = p->next) {
+    if (p->state != P_GOSSIP)
+      continue;
+    if (np->has_id && p->has_id && !memcmp(p->id.b, np->id.b, NN_NODE_ID_LEN))
+      return 0; /* already peers (say, both dialled): one channel is enough */
+    if (p->outbound)
+      continue;
+    in++;
+    /* public hosts by address (their port is ephemeral); loopback/private ones by the key the
+     * peer store uses for them */
+    same += nn_addr_is_public(&np->pen) ? nn_addr_same_host(&p->pen, &np->pen) : nn_addr_equal(&p->pen, &np->pen);
+  }
+  unsigned max_in = g->cfg.max_peers > g->cfg.max_outbound ? g->cfg.max_peers - g->cfg.max_outbound : 0;
+  if (in >= max_in)
+    return 0;
+  return !g->cfg.max_inbound_per_host || same < g->cfg.max_inbound_per_host;
+}
+
+/* Two gossip channels with one node (both dialled at once): keep the one dialled by the node
+ * with the lower id, so both ends keep the same channel. Returns 0 if \a p is the one to drop. */
+static int
+keep_against_duplicate(nn_gossip_t *g, npeer_t *p)
+{
+  if (!p->has_id)
+    return 1;
+  for (npeer_t *o = g->peers; o; o = o->next) {
+    if (o == p || o->state != P_GOSSIP || !o->has_id || memcmp(o->id.b, p->id.b, NN_NODE_ID_LEN))
+      continue;
+    int we_lower = memcmp(g->self.b, p->id.b, NN_NODE_ID_LEN) < 0;
+    npeer_t *drop = (p->outbound == we_lower) ? o : p; /* keep the channel the lower id dialled */
+    glog(g, NN_LOG_DEBUG, "two gossip channels with one peer; closing one");
+    nn_net_hold(g->net, g->proto, drop->conn, 0);
+    nn_net_close(g->net, drop->conn, 0);
+    drop->state = P_DEAD;
+    kick(g);
+    return drop != p;
+  }
+  return 1;
+}
+
+static void
+on_hello(nn_gossip_t *g, npeer_t *p, const nn_dlmsg_t *m)
+{
+  p->peer_max_tx = m->max_tx;
+  if (p->outbound) {
+    if (p->state != P_HELLO_SENT) {
+      peer_misbehaved(g, p, PEN_OUT_OF_PLACE, "HELLO we did not ask for");
+      return;
+    }
+    if (m->flags & NN_DLMSG_HELLO_FULL) {
+      char name[NN_ADDR_STR_MAX + 24];
+      peer_name(p, name);
+      glog(g, NN_LOG_DEBUG, "%s has no gossip slot for us", name);
+      g->st.refused_full++;
+      backoff_fail(g, &p->addr);
+      nn_net_hold(g->net, g->proto, p->conn, 0); /* the DHT may still use the channel, or trim it */
+      p->state = P_CHANNEL;
+      p->dialled = 0;
+      return;
+    }
+    if (keep_against_duplicate(g, p))
+      peer_to_gossip(g, p);
+    return;
+  }
+  if (p->state != P_CHANNEL || p->refused) {
+    peer_misbehaved(g, p, PEN_OUT_OF_PLACE, "a second HELLO");
+    return;
+  }
+  if (!inbound_room(g, p)) {
+    g->st.refused_full++;
+    p->refused = 1;
+    send_hello(g, p, NN_DLMSG_HELLO_FULL);
+    return; /* the channel stays a DHT channel; the dialler stops using it for gossip */
+  }
+  send_hello(g, p, 0);
+  peer_to_gossip(g, p);
+}
+
+static int
+stem_allowed(nn_gossip_t *g, npeer_t *p, uint64_t now)
+{
+  double burst = (double)g->cfg.stem_burst;
+  if (!p->stem_refill_ms) {
+    p->stem_tokens = burst;
+    p->stem_refill_ms = now;
+  }
+  p->stem_tokens += (double)(now - p->stem_refill_ms) * g->cfg.stem_rate / 1000.0;
+  p->stem_refill_ms = now;
+  if (p->stem_tokens > burst)
+    p->stem_tokens = burst;
+  if (p->stem_tokens < 1.0)
+    return 0;
+  p->stem_tokens -= 1.0;
+  return 1;
+}
+
+static void
+on_gossip(nn_gossip_t *g, npeer_t *p, const nn_dlmsg_t *m)
+{
+  uint64_t now = nn_mono_ms();
+  nn_err_t e = NN_OK;
+  nn_hash_t id;
+  switch (m->kind) {
+  case NN_DLMSG_STEM:
+    /* Honest peers stem only to peers they dialled; a stem the other way is accepted all the
+     * same (pinned like any source) since refusing it would tell the sender nothing useful.
+     * The stempool is capped (oldest out), so a peer flooding stems could push honest ones
+     * out: each peer gets a token bucket. */
+    p->stems_in++;
+    if (!stem_allowed(g, p, now)) {
+      g->st.stems_dropped++;
+      nn_net_penalize(g->net, p->conn, PEN_STEM_FLOOD, "gossip: STEMs above the rate limit");
+      break;
+    }
+    e = nn_dl_on_stem(g->dl, p->handle, m->tx, m->tx_len, now);
+    break;
+  case NN_DLMSG_TX:
+    e = nn_dl_on_fluff(g->dl, p->handle, m->tx, m->tx_len, now);
+    if (e == NN_ERR_NOTFOUND) { /* not asked of this peer: dropped; a late answer costs little */
+      g->st.unsolicited++;
+      nn_net_penalize(g->net, p->conn, PEN_UNSOLICITED, "gossip: a TX we did not ask for");
+      e = NN_OK;
+    }
+    break;
+  case NN_DLMSG_INV:
+    for (size_t i = 0; i < m->count; i++) {
+      nn_dlmsg_id(m, i, &id);
+      nn_dl_on_inv(g->dl, p->handle, &id, now);
+    }
+    break;
+  case NN_DLMSG_GETDATA:
+    for (size_t i = 0; i < m->count; i++) {
+      nn_dlmsg_id(m, i, &id);
+      nn_dl_on_getdata(g->dl, p->handle, &id, now);
+    }
+    break;
+  default:
+    break;
+  }
+  if (e == NN_ERR_TOO_LONG)
+    peer_misbehaved(g, p, PEN_OUT_OF_PLACE, "transaction above our max_tx");
+  flush_invs(g);
+  schedule_dl(g);
+}
+
+/* ---- discovery's app callbacks ---- */
+
+/* ---- the manager's callbacks ---- */
+
+static void
+t_up(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
+{
+  nn_gossip_t *g = ctx;
+  npeer_t *p = peer_by_conn(g, conn);
+  if (!p) { /* a channel someone else opened (the DHT), or an inbound one */
+    if (!(p = calloc(1, sizeof(*p))))
+      return;
+    p->conn = conn;
+    p->handle = ++g->next_handle;
+    p->outbound = !info->inbound;
+    p->next = g->peers;
+    g->peers = p;
+  }
+  p->addr = info->addr;
+  p->pen = nn_disco_pen_key(&info->addr, info->inbound);
+  p->group_len = nn_gossip_group(&info->addr, p->group);
+  if (info->has_id) {
+    p->id = info->id;
+    p->has_id = 1;
+  }
+  p->since_ms = nn_mono_ms();
+  if (info->has_id && !memcmp(info->id.b, g->self.b, NN_NODE_ID_LEN)) {
+    /* ourselves, reached through an address of ours (a DNS seed lists us, a wildcard listener) */
+    glog(g, NN_LOG_DEBUG, "a channel to ourselves; closing it");
+    backoff_fail(g, &info->addr);
+    nn_net_hold(g->net, g->proto, conn, 0);
+    nn_net_close(g->net, conn, 0);
+    p->state = P_DEAD;
+    kick(g);
+    return;
+  }
+  if (p->dialled) {
+    p->state = P_HELLO_SENT;
+    p->hello_at_ms = nn_mono_ms();
+    send_hello(g, p, 0);
+  }
+}
+
+static void
+t_message(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
+{
+  nn_gossip_t *g = ctx;
+  npeer_t *p = peer_by_conn(g, conn);
+  nn_dlmsg_t m;
+  nn_err_t e;
+  if (!p || p->state == P_DEAD)
+    return;
+  p->bytes_in += len;
+  p->msgs_in++;
+  g->st.bytes_in += len;
+  if ((e = nn_dlmsg_parse(&m, msg, len, g->cfg.dl.max_tx_bytes)) == NN_ERR_VERSION) {
+    /* a newer gossip version is not misbehaviour: part without a penalty */
+    char name[NN_ADDR_STR_MAX + 24];
+    peer_name(p, name);
+    glog(g, NN_LOG_INFO, "%s speaks gossip version %u (we speak %u); closing", name, len > 1 ? msg[1] : 0,
+         NN_DLMSG_VERSION);
+    g->st.version_mismatch++;
+    nn_net_hold(g->net, g->proto, p->conn, 0);
+    nn_net_close(g->net, p->conn, 0);
+    p->state = P_DEAD;
+    kick(g);
+    return;
+  }
+  if (e != NN_OK) {
+    char what[96];
+    snprintf(what, sizeof(what), "malformed message (kind 0x%02x, %zu bytes): %s", len ? msg[0] : 0, len,
+             nn_err_str(e));
+    peer_misbehaved(g, p, e == NN_ERR_TOO_LONG ? PEN_OUT_OF_PLACE : PEN_MALFORMED, what);
+    return;
+  }
+  if (m.kind == NN_DLMSG_HELLO) {
+    on_hello(g, p, &m);
+    return;
+  }
+  if (p->state != P_GOSSIP) {
+    peer_misbehaved(g, p, PEN_OUT_OF_PLACE, "transaction gossip before HELLO");
+    return;
+  }
+  on_gossip(g, p, &m);
+}
+
+static void
+t_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
+{
+  nn_gossip_t *g = ctx;
+  npeer_t *p = peer_by_conn(g, conn);
+  if (!p)
+    return;
+  if (p->dialled && p->state != P_GOSSIP) {
+    g->st.dial_failures++;
+    backoff_fail(g, &p->addr);
+  } else if (p->state == P_GOSSIP) {
+    char name[NN_ADDR_STR_MAX + 24];
+    peer_name(p, name);
+    glog(g, NN_LOG_INFO, "gossip peer %s gone: %s", name, nn_net_close_reason_str(info->reason));
+    if (p->outbound && info->reason != NN_CLOSE_LOCAL)
+      backoff_fail(g, &p->addr);
+  }
+  p->state = P_DEAD;
+  kick(g); /* nn_dl_peer_remove from outside any core call */
+}
+
+/* ---- outbound slots ---- */
+
+static int
+group_in_use(nn_gossip_t *g, const uint8_t *grp, size_t gl)
+{
+  for (npeer_t *p = g->peers; p; p = p->next)
+    if (p->state != P_DEAD && p->outbound && (p->dialled || p->state == P_GOSSIP) && p->group_len == gl &&
+        !memcmp(p->group, grp, gl))
+      return 1;
+  return 0;
+}
+
+static int
+known_peer(nn_gossip_t *g, const cand_t *c)
+{
+  if (c->has_id && !memcmp(c->id.b, g->self.b, NN_NODE_ID_LEN))
+    return 1;
+  for (npeer_t *p = g->peers; p; p = p->next) {
+    if (p->state == P_DEAD || (p->state == P_CHANNEL && !p->dialled))
+      continue;
+    if ((c->has_id && p->has_id && !memcmp(p->id.b, c->id.b, NN_NODE_ID_LEN)) ||
+        (p->outbound && nn_addr_equal(&p->addr, &c->addr)))
+      return 1;
+  }
+  return 0;
+}
+
+static size_t
+gather_candidates(nn_gossip_t *g, cand_t *out, size_t max)
+{
+  size_t k = 0;
+  if (g->n_connect) {
+    for (size_t i = 0; i < g->n_connect && k < max; i++)
+      out[k++] = g->connect[i];
+    return k;
+  }
+  nn_dht_contact_t *cs = malloc(MAX_CANDIDATES * sizeof(*cs));
+  if (cs) {
+    size_t nc = nn_dht_table_all(nn_dht_table(nn_disco_dht(g->disco)), cs, MAX_CANDIDATES);
+    for (size_t i = 0; i < nc && k < max; i++) {
+      out[k].addr = cs[i].addr;
+      out[k].id = cs[i].id;
+      out[k].has_id = 1;
+      k++;
+    }
+    free(cs);
+  }
+  nn_addr_t ps[16];
+  size_t got = 0;
+  if (k < max && nn_peerstore_select(nn_disco_peerstore(g->disco), 16, nn_unix_ms() / 1000, g->cfg.dl.rng, ps,
+                                     &got) == NN_OK)
+    for (size_t i = 0; i < got && k < max; i++) {
+      memset(&out[k], 0, sizeof(out[k]));
+      out[k++].addr = ps[i];
+    }
+  return k;
+}
+
+static void
+fill_outbound(nn_gossip_t *g)
+{
+  size_t in, out, dialing;
+  cand_t *cands;
+  uint8_t grp[1 + NN_ADDR_HOST_MAX + 2];
+  count_peers(g, &in, &out, &dialing);
+  if (out + dialing >= g->cfg.max_outbound)
+    return;
+  if (!(cands = malloc((MAX_CANDIDATES + 16) * sizeof(*cands))))
+    return;
+  size_t nc = gather_candidates(g, cands, MAX_CANDIDATES + 16);
+  /* random order, so that every node does not pick the same first contacts */
+  for (size_t i = nc; i > 1; i--) {
+    uint32_t r = 0;
+    (void)nn_rng_fill(g->cfg.dl.rng, (uint8_t *)&r, sizeof(r));
+    size_t j = r % i;
+    cand_t t = cands[i - 1];
+    cands[i - 1] = cands[j];
+    cands[j] = t;
+  }
+  uint64_t now = nn_mono_ms();
+  for (size_t i = 0; i < nc && out + dialing < g->cfg.max_outbound; i++) {
+    cand_t *c = &cands[i];
+    backoff_t *b = backoff_find(g, &c->addr);
+    nn_addr_t self;
+    size_t gl = nn_gossip_group(&c->addr, grp);
+    /* --connect peers are the operator's choice: no group rule for them */
+    if ((b && b->until_ms > now) || known_peer(g, c) || (!g->n_connect && group_in_use(g, grp, gl)) ||
+        (nn_disco_addr(g->disco, &self) && nn_addr_equal(&self, &c->addr)))
+      continue;
+    npeer_t *p = calloc(1, sizeof(*p));
+    if (!p)
+      break;
+    if (nn_net_dial(g->net, g->proto, &c->addr, c->has_id ? &c->id : NULL, &p->conn) != NN_OK) {
+      free(p);
+      backoff_fail(g, &c->addr);
+      continue;
+    }
+    nn_net_hold(g->net, g->proto, p->conn, 1); /* a gossip peer is never trimmed as idle */
+    p->handle = ++g->next_handle;
+    p->outbound = p->dialled = 1;
+    p->addr = c->addr;
+    p->group_len = gl;
+    memcpy(p->group, grp, gl);
+    p->hello_at_ms = now;
+    if (c->has_id) {
+      p->id = c->id;
+      p->has_id = 1;
+    }
+    p->next = g->peers;
+    g->peers = p;
+    g->st.dials++;
+    dialing++;
+  }
+  free(cands);
+}
+
+/* Remove dead peers (outside any core call), time out HELLOs, fill slots. */
+static void
+maintain(nn_gossip_t *g)
+{
+  uint64_t now = nn_mono_ms();
+  for (npeer_t **pp = &g->peers; *pp;) {
+    npeer_t *p = *pp;
+    if (p->state == P_HELLO_SENT && now - p->hello_at_ms > g->cfg.hello_timeout_ms) {
+      char name[NN_ADDR_STR_MAX + 24];
+      peer_name(p, name);
+      g->st.hello_timeouts++;
+      glog(g, NN_LOG_DEBUG, "%s did not answer HELLO in %u ms; closing", name, (unsigned)g->cfg.hello_timeout_ms);
+      backoff_fail(g, &p->addr);
+      nn_net_close(g->net, p->conn, 0);
+      p->state = P_DEAD;
+    }
+    if (p->state == P_DEAD) {
+      if (p->in_dl)
+        nn_dl_peer_remove(g->dl, p->handle, now);
+      *pp = p->next;
+      peer_free(p);
+      continue;
+    }
+    pp = &p->next;
+  }
+  fill_outbound(g);
+  schedule_dl(g);
+}
+
+static void
+on_kick(evutil_socket_t fd, short what, void *arg)
+{
+  nn_gossip_t *g = arg;
+  (void)fd;
+  (void)what;
+  g->kicked = 0;
+  maintain(g);
+}
+
+static void
+on_maint(evutil_socket_t fd, short what, void *arg)
+{
+  nn_gossip_t *g = arg;
+  (void)fd;
+  (void)what;
+  maintain(g);
+}
+
+/* ---- creation ---- */
+
+void
+nn_gossip_cfg_default(nn_gossip_cfg_t *cfg)
+{
+  memset(cfg, 0, sizeof(*cfg));
+  nn_dl_cfg_default(&cfg->dl);
+  cfg->max_peers = 64;
+  cfg->max_outbound = 8;
+  cfg->max_inbound_per_host = 4;
+  cfg->connect_interval_ms = 1000;
+  cfg->hello_timeout_ms = 10000;
+  cfg->retry_min_ms = 2000;
+  cfg->retry_max_ms = 300000;
+  cfg->stem_rate = 10.0;
+  cfg->stem_burst = 100;
+}
+
+static nn_err_t
+parse_connect(nn_gossip_t *g, const nn_gossip_cfg_t *cfg, char *why, size_t why_len)
+{
+  if (!cfg->n_connect)
+    return NN_OK;
+  if (!(g->connect = calloc(cfg->n_connect, sizeof(*g->connect))))
+    return NN_ERR_NOMEM;
+  for (size_t i = 0; i < cfg->n_connect; i++, g->n_connect++)
+    if (!cfg->connect[i] || nn_disco_parse_peer(cfg->connect[i], &g->connect[i].addr, &g->connect[i].id,
+                                                &g->connect[i].has_id) != NN_OK) {
+      if (why)
+        snprintf(why, why_len, "connect %s: not NODEID@HOST:PORT or HOST:PORT (numeric host)",
+                 cfg->connect[i] ? cfg->connect[i] : "(null)");
+      return NN_ERR_ARG;
+    }
+  g->cfg.connect = NULL;
+  g->cfg.n_connect = 0;
+  return NN_OK;
+}
+
+static nn_err_t
+check_cfg(const nn_gossip_cfg_t *cfg, char *why, size_t why_len)
+{
+  const char *bad = NULL;
+  char b[160];
+  if (!cfg->max_outbound || cfg->max_outbound > cfg->max_peers)
+    snprintf(b, sizeof(b), "max-outbound must be between 1 and max-peers (%u), got %u", cfg->max_peers,
+             cfg->max_outbound), bad = b;
+  else if (!cfg->stem_burst || !(cfg->stem_rate > 0))
+    bad = "stem-burst and stem-rate must be positive";
+  else if (!nn_dl_route_available(cfg->dl.route))
+    snprintf(b, sizeof(b), "route %s: use direct or dandelion", nn_dl_route_str(cfg->dl.route)), bad = b;
+  if (bad && why)
+    snprintf(why, why_len, "%s", bad);
+  return bad ? NN_ERR_ARG : NN_OK;
+}
+
+static nn_err_t
+start_timers(nn_gossip_t *g, struct event_base *base)
+{
+  if (!(g->ev_dl = evtimer_new(base, on_dl_timer, g)) || !(g->ev_kick = event_new(base, -1, 0, on_kick, g)) ||
+      !(g->ev_maint = event_new(base, -1, EV_PERSIST, on_maint, g)))
+    return NN_ERR_NOMEM;
+  struct timeval iv = { (time_t)(g->cfg.connect_interval_ms / 1000),
+                        (suseconds_t)(g->cfg.connect_interval_ms % 1000) * 1000 };
+  event_add(g->ev_maint, &iv);
+  kick(g);
+  schedule_dl(g);
+  return NN_OK;
+}
+
+nn_err_t
+nn_gossip_new(nn_gossip_t **out, nn_net_t *net, nn_disco_t *disco, const nn_gossip_cfg_t *cfg, uint64_t now_ms,
+              char *why, size_t why_len)
+{
+  nn_gossip_t *g;
+  nn_err_t e;
+  *out = NULL;
+  if ((e = check_cfg(cfg, why, why_len)))
+    return e;
+  if (!(g = calloc(1, sizeof(*g))))
+    return NN_ERR_NOMEM;
+  g->net = net;
+  g->disco = disco;
+  g->self = *nn_disco_node_id(disco);
+  g->cfg = *cfg;
+  if ((e = parse_connect(g, cfg, why, why_len)))
+    goto fail;
+  nn_dl_io_t io = { io_send_stem, io_send_inv, io_send_getdata, io_send_tx, io_deliver, g };
+  g->cfg.dl.max_peers = g->cfg.max_peers + 16; /* every gossip peer, and a few closing ones */
+  if ((e = nn_dl_new(&g->dl, &g->cfg.dl, &io, now_ms)) != NN_OK) {
+    if (e == NN_ERR_ARG && why)
+      snprintf(why, why_len, "Dandelion++ settings refused (fluff-prob must be 0.05..0.5, epoch-jitter below epoch)");
+    goto fail;
+  }
+  nn_net_proto_t p = { "gossip", NN_KIND_GOSSIP_FIRST, NN_KIND_GOSSIP_LAST, t_up, t_message, t_down, g };
+  if ((e = nn_net_register(net, &p, &g->proto)))
+    goto fail;
+  g->registered = 1;
+  if ((e = start_timers(g, nn_net_base(net))))
+    goto fail;
+  *out = g;
+  return NN_OK;
+fail:
+  nn_gossip_free(g);
+  return e;
+}
+
+void
+nn_gossip_free(nn_gossip_t *g)
+{
+  if (!g)
+    return;
+  g->freeing = 1;
+  if (g->registered)
+    nn_net_unregister(g->net, g->proto);
+  nn_dl_free(g->dl);
+  while (g->peers) {
+    npeer_t *p = g->peers;
+    g->peers = p->next;
+    peer_free(p);
+  }
+  if (g->ev_dl)
+    event_free(g->ev_dl);
+  if (g->ev_kick)
+    event_free(g->ev_kick);
+  if (g->ev_maint)
+    event_free(g->ev_maint);
+  free(g->connect);
+  free(g);
+}
+
+nn_err_t
+nn_gossip_submit(nn_gossip_t *g, const uint8_t *tx, size_t len)
+{
+  nn_err_t e;
+  if (!len)
+    return NN_ERR_ARG;
+  if (len > g->cfg.dl.max_tx_bytes)
+    return NN_ERR_TOO_LONG;
+  if ((e = nn_dl_submit(g->dl, tx, len, nn_mono_ms())))
+    return e;
+  g->st.tx_submitted++;
+  flush_invs(g);
+  schedule_dl(g);
+  return NN_OK;
+}
+
+void
+nn_gossip_stats(const nn_gossip_t *g, nn_gossip_stats_t *st)
+{
+  *st = g->st;
+  count_peers(g, &st->peers_in, &st->peers_out, &st->dialing);
+  size_t c = 0;
+  for (const npeer_t *p = g->peers; p; p = p->next)
+    c += p->state != P_DEAD;
+  st->channels = c;
+}
+
+nn_dl_t *
+nn_gossip_dl(nn_gossip_t *g)
+{
+  return g->dl;
+}
+
+size_t
+nn_gossip_peers(nn_gossip_t *g, nn_gossip_peer_t *out, size_t max)
+{
+  uint32_t relays[2];
+  size_t nr = nn_dl_relays(g->dl, relays), k = 0;
+  for (npeer_t *p = g->peers; p && k < max; p = p->next) {
+    if (p->state != P_GOSSIP)
+      continue;
+    nn_gossip_peer_t *o = &out[k++];
+    memset(o, 0, sizeof(*o));
+    o->has_id = p->has_id;
+    o->id = p->id;
+    o->addr = p->addr;
+    o->outbound = p->outbound;
+    for (size_t i = 0; i < nr; i++)
+      o->stem_relay |= relays[i] == p->handle;
+    o->since_ms = p->since_ms;
+    o->bytes_in = p->bytes_in;
+    o->bytes_out = p->bytes_out;
+    o->stems_in = p->stems_in;
+    o->stems_out = p->stems_out;
+  }
+  return k;
+}
+
+int
+nn_gossip_relay(nn_gossip_t *g, size_t i, nn_node_id_t *id)
+{
+  uint32_t relays[2];
+  size_t nr = nn_dl_relays(g->dl, relays);
+  npeer_t *p = i < nr ? peer_by_handle(g, relays[i]) : NULL;
+  if (!p || !p->has_id)
+    return 0;
+  *id = p->id;
+  return 1;
+}

@@ -1,0 +1,105 @@
+/**
+ * \file gossip.h
+ * \brief Transaction gossip: the Dandelion++ core (dandelion/dandelion.h) run over the
+ * connection manager's channels as the tenant of the gossip kinds (0x20..0x2f, docs/PROTOCOL.md
+ * 8).
+ *
+ * Peers. A HELLO exchange turns a channel into a gossip peer:
+ * - outbound: max_outbound gossip peers, dialled from the DHT's routing table and the peer
+ *   store (or only from cfg.connect), at most one per network group (/16 for IPv4, /32 for
+ *   IPv6; a loopback or private address is its own group, so devnets work), never a banned
+ *   host, with exponential backoff per address. These are the only Dandelion++ stem relays.
+ * - inbound: a peer that says HELLO on a channel it opened is accepted while there is room
+ *   (max_peers - max_outbound in all, max_inbound_per_host per host) and not already a peer;
+ *   otherwise it gets HELLO with the FULL flag and the channel stays a plain channel (another
+ *   HELLO on it is misbehaviour). Two gossip channels with one node: the one the lower node id
+ *   dialled stays. A channel to ourselves is closed.
+ * A malformed or out-of-place gossip message lowers the host's standing through the manager's
+ * policy and closes the channel with the reason logged; a newer gossip version is closed without
+ * a penalty. Announce-then-fetch is enforced (an unsolicited TX is dropped and costs 2 points),
+ * STEMs have a per-peer token bucket, and a peer that does not read gets no more INVs or TXs.
+ *
+ * Threads: none. No globals.
+ */
+#ifndef NN_NODE_GOSSIP_H
+#define NN_NODE_GOSSIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nepnet/error.h"
+#include "nepnet/identity.h"
+#include "dandelion/dandelion.h"
+#include "dht/disco.h"
+#include "lib/log.h"
+#include "net/net.h"
+
+typedef struct nn_gossip_t nn_gossip_t;
+
+typedef struct nn_gossip_cfg_t {
+  nn_dl_cfg_t dl;                  /**< Dandelion++ (route, q, epochs, embargo, diffusion, caps) */
+  unsigned max_peers;              /**< gossip peers in all (64) */
+  unsigned max_outbound;           /**< of which we dial (8) */
+  unsigned max_inbound_per_host;   /**< inbound gossip peers from one host (4; 0 = no limit) */
+  uint32_t connect_interval_ms;    /**< how often empty outbound slots are filled (1000) */
+  uint32_t hello_timeout_ms;       /**< a dialled peer must answer HELLO within this (10000) */
+  uint32_t retry_min_ms;           /**< first redial delay of an address that failed (2000) ... */
+  uint32_t retry_max_ms;           /**< ... doubling up to this (300000) */
+  /** Dial only these ("NODEID@HOST:PORT" or "HOST:PORT"; no group rule for them). Inbound
+   *  gossip peers are still accepted. Parsed (and checked) by nn_gossip_new. */
+  const char *const *connect;
+  size_t n_connect;
+  double stem_rate;                /**< STEMs per second one peer may send (10) ... */
+  unsigned stem_burst;             /**< ... in bursts of up to (100); beyond, dropped */
+  const nn_log_t *log;             /**< NULL: stderr, INFO and above */
+  /** A transaction entered the mempool; \a from is its sender's node id (NULL: none, or an
+   *  anonymous peer). */
+  void (*deliver)(void *ctx, const uint8_t *tx, size_t len, nn_dl_via_t via, const nn_node_id_t *from);
+  void *ctx;
+} nn_gossip_cfg_t;
+
+void nn_gossip_cfg_default(nn_gossip_cfg_t *cfg);
+
+typedef struct nn_gossip_stats_t {
+  size_t peers_in, peers_out, dialing, channels;
+  uint64_t bytes_in, bytes_out;    /**< gossip message bytes */
+  uint64_t tx_submitted;
+  uint64_t bad_msgs, refused_full, hello_timeouts, dials, dial_failures;
+  uint64_t unsolicited, stems_dropped; /**< TXs not asked for, STEMs over the rate: dropped */
+  uint64_t version_mismatch;       /**< peers that spoke another gossip version (closed) */
+} nn_gossip_stats_t;
+
+/** Start gossip on \a net, next to \a disco (candidates come from its DHT table and peer
+ *  store). \a why (may be NULL) gets one line on failure. */
+nn_err_t nn_gossip_new(nn_gossip_t **out, nn_net_t *net, nn_disco_t *disco, const nn_gossip_cfg_t *cfg,
+                       uint64_t now_ms, char *why, size_t why_len);
+/** Unregister and free (no callbacks after). Before the manager. NULL is fine. */
+void nn_gossip_free(nn_gossip_t *g);
+
+/** Broadcast our own transaction in the configured route. */
+nn_err_t nn_gossip_submit(nn_gossip_t *g, const uint8_t *tx, size_t len);
+
+void nn_gossip_stats(const nn_gossip_t *g, nn_gossip_stats_t *st);
+nn_dl_t *nn_gossip_dl(nn_gossip_t *g);
+
+/** One gossip peer, for status output. */
+typedef struct nn_gossip_peer_t {
+  int has_id;
+  nn_node_id_t id;
+  nn_addr_t addr;
+  int outbound, stem_relay;
+  uint64_t since_ms;              /**< monotonic */
+  uint64_t bytes_in, bytes_out, stems_in, stems_out;
+} nn_gossip_peer_t;
+
+/** Up to \a max gossip peers; returns the count written. */
+size_t nn_gossip_peers(nn_gossip_t *g, nn_gossip_peer_t *out, size_t max);
+/** The node id of this epoch's relay \a i (0 or 1), if any. */
+int nn_gossip_relay(nn_gossip_t *g, size_t i, nn_node_id_t *id);
+
+/** The network group of an outbound candidate (at most one outbound peer per group): /16 for a
+ *  public IPv4 address, /32 for IPv6, the address and port for loopback and private ones.
+ *  Writes up to 1 + NN_ADDR_HOST_MAX + 2 bytes; returns the length. */
+size_t nn_gossip_group(const nn_addr_t *a, uint8_t out[1 + NN_ADDR_HOST_MAX + 2]);
+
+#endif
