@@ -1,0 +1,1 @@
+/* lib (public header) */

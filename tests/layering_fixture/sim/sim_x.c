@@ -1,0 +1,2 @@
+/* sim: may use every library layer */
+#include "dht/table.h"

@@ -1,0 +1,2 @@
+/* crypto */
+#include "nepnet/error.h"

@@ -1,0 +1,4 @@
+/* dht */
+#include "dht/table.h"
+#include "table.h"
+#include "crypto/keys.h"

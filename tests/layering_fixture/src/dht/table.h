@@ -1,0 +1,2 @@
+/* dht */
+#include "lib/ok.h"

@@ -1,0 +1,2 @@
+/* lib */
+#include "nepnet/error.h"

@@ -1,0 +1,1 @@
+/* VIOLATION: src/unlisted is no layer */
