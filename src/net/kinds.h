@@ -4,7 +4,7 @@
  * the connection manager (net.h) hands a message to the one protocol that registered its range
  * and closes the channel with NN_CLOSE_UNSUPPORTED for a kind nobody registered.
  *
- * The same table is docs/PROTOCOL.md 4.1; a new protocol takes a free range in both.
+ * The same table is docs/PROTOCOL.md 5.7; a new protocol takes a free range in both.
  */
 #ifndef NN_NET_KINDS_H
 #define NN_NET_KINDS_H

@@ -9,7 +9,7 @@
  * - admits inbound streams before their handshake (admit.h): global caps, per-address limits,
  *   DoS cookies under load, and the policy's verdict on the address (bans);
  * - dispatches messages by their first byte, the message kind, to the protocol that registered
- *   that range of kinds (discovery 0x10..0x1f, gossip 0x20..0x2f; docs/PROTOCOL.md 4.1 lists
+ *   that range of kinds (discovery 0x10..0x1f, gossip 0x20..0x2f; docs/PROTOCOL.md 5.7 lists
  *   every range). A kind nobody registered is counted and answered by closing the channel with
  *   NN_CLOSE_UNSUPPORTED; it never reaches another protocol;
  * - keeps per-channel accounting (bytes, messages, age, last use), a cap on outbound channels
