@@ -78,6 +78,8 @@ static const opt_t opts[] = {
 /* The field an option writes, in \a s. */
 #define AT(s, o, type) ((type *)((char *)(s) + (o)->off))
 #define AT_C(s, o, type) ((const type *)((const char *)(s) + (o)->off))
+typedef const char *cstr_t;          /* a string field, for AT/AT_C */
+typedef const char *const *cstrs_t;  /* a list field */
 
 /* Storage the settings point to: every string and list array, freed with the conf. */
 struct nn_conf_str_t {
@@ -183,7 +185,7 @@ set_bool(nn_conf_t *c, const opt_t *o, const char *v, const char *origin, char *
 static int
 set_list(nn_conf_t *c, const opt_t *o, const char *v, const char *origin, int from_flags, char *why, size_t why_len)
 {
-  const char **arr = (const char **)*AT(&c->s, o, const char *const *);
+  const char **arr = (const char **)*AT(&c->s, o, cstrs_t);
   size_t *n = (size_t *)((char *)&c->s + o->off_n);
   uint64_t bit = 1ull << (o - opts);
   char allowed[64];
@@ -205,7 +207,7 @@ set_list(nn_conf_t *c, const opt_t *o, const char *v, const char *origin, int fr
   if (!arr) { /* room for the most a list may hold, owned by the conf */
     if (!(arr = own(c, calloc(NN_CONF_LIST_MAX, sizeof(*arr)))))
       return -1;
-    *AT(&c->s, o, const char *const *) = arr;
+    *AT(&c->s, o, cstrs_t) = arr;
   }
   if (!(arr[*n] = own(c, strdup(v))))
     return -1;
@@ -275,7 +277,7 @@ nn_conf_set(nn_conf_t *c, const char *name, const char *v, const char *origin, i
   case T_STR:
     if (!*v)
       return fail(why, why_len, origin, v, "is empty", o->arg);
-    return (*AT(&c->s, o, const char *) = own(c, strdup(v))) ? 0 : -1;
+    return (*AT(&c->s, o, cstr_t) = own(c, strdup(v))) ? 0 : -1;
   case T_LIST:
     return set_list(c, o, v, origin, from_flags, why, why_len);
   case T_PRESET:
@@ -410,11 +412,11 @@ print_opt(const nn_conf_t *c, const opt_t *o, FILE *f)
   case T_BOOL: fprintf(f, "%s = %d\n", o->name, *AT_C(s, o, int)); break;
   case T_STR:
   case T_PRESET:
-    if (*AT_C(s, o, const char *))
-      fprintf(f, "%s = %s\n", o->name, *AT_C(s, o, const char *));
+    if (*AT_C(s, o, cstr_t))
+      fprintf(f, "%s = %s\n", o->name, *AT_C(s, o, cstr_t));
     break;
   case T_LIST: {
-    const char *const *v = *AT_C(s, o, const char *const *);
+    const char *const *v = *AT_C(s, o, cstrs_t);
     size_t n = *(const size_t *)((const char *)s + o->off_n);
     for (size_t i = 0; i < n; i++)
       fprintf(f, "%s = %s\n", o->name, v[i]);
