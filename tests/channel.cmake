@@ -2,7 +2,7 @@
 add_library(nn_chantest STATIC chantest.c)
 target_link_libraries(nn_chantest PUBLIC nepnet nn_testvec PkgConfig::CMOCKA)
 
-foreach(t test_channel)
+foreach(t test_channel test_record)
   nepnet_test(${t})
   target_link_libraries(${t} PRIVATE nn_chantest)
 endforeach()
