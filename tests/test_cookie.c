@@ -1,6 +1,8 @@
 /*
- * The DoS cookies (src/transport/cookie.c, docs/PROTOCOL.md 5.5) in the handshake: the cookie
- * reply and the retry, wrong and foreign cookies, rotation between reply and retry.
+ * The DoS cookies (src/transport/cookie.c, docs/PROTOCOL.md 5.5). First the jar's own API: a
+ * cookie is what the document's formula gives, is valid for its address, network and keys only,
+ * and stays valid across one rotation of the secret but not two. Then in the handshake: the
+ * cookie reply and the retry, wrong and foreign cookies, rotation between reply and retry.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,8 +15,137 @@
 #include <cmocka.h>
 
 #include "chantest.h"
+#include "crypto/sha3.h"
+#include "lib/wire.h"
 #include "transport/chan_int.h"
 #include "transport/cookie.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* The cookie jar on its own (nn_cookie_*)                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+static const uint8_t ADDR[] = "192.0.2.7:9798";
+#define ADDR_LEN (sizeof(ADDR) - 1)
+#define KEYS_LEN (32 + 1568) /* msg1's e_x || e_m */
+
+static uint8_t *
+some_keys(uint32_t seed)
+{
+  uint8_t *k = malloc(KEYS_LEN);
+  assert_non_null(k);
+  ct_fill_pattern(k, KEYS_LEN, seed);
+  return k;
+}
+
+/* The cookie by the formula of PROTOCOL.md 5.5, from the jar's secret \a which. */
+static void
+formula(const nn_cookie_jar_t *j, int which, uint32_t network, const uint8_t *addr, size_t addrlen,
+        const uint8_t *keys, uint8_t out[NN_COOKIE_LEN])
+{
+  size_t n = 32 + 4 + addrlen + KEYS_LEN;
+  uint8_t *in = malloc(n);
+  nn_hash_t h;
+  assert_non_null(in);
+  memcpy(in, j->secret[which], 32);
+  nn_be32_put(in + 32, network);
+  memcpy(in + 36, addr, addrlen);
+  memcpy(in + 36 + addrlen, keys, KEYS_LEN);
+  assert_int_equal(nn_sha3_256(&h, in, n), NN_OK);
+  memcpy(out, h.b, NN_COOKIE_LEN);
+  free(in);
+}
+
+static nn_err_t
+check(const nn_cookie_jar_t *j, uint32_t network, const uint8_t *addr, size_t addrlen,
+      const uint8_t *keys, const uint8_t *cookie)
+{
+  return nn_cookie_check(j, network, addr, addrlen, keys, KEYS_LEN, cookie);
+}
+
+/* A cookie opens the door for the address, network and keys it was made for, and nothing else. */
+static void
+test_cookie_bound(void **state)
+{
+  (void)state;
+  static const uint8_t other[] = "192.0.2.8:9798";
+  jar_t j, j2;
+  uint8_t c[NN_COOKIE_LEN], want[NN_COOKIE_LEN], bad[NN_COOKIE_LEN];
+  uint8_t *keys = some_keys(1);
+  ct_jar_open(&j, 0);
+  assert_int_equal(nn_cookie_make(j.jar, 0, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, KEYS_LEN, c), NN_OK);
+  formula(j.jar, 0, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, want);
+  assert_memory_equal(c, want, NN_COOKIE_LEN);
+  assert_int_equal(check(j.jar, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, c), NN_OK);
+
+  /* another address (or a prefix of it), another network */
+  assert_int_equal(check(j.jar, NN_NET_REGTEST, other, sizeof(other) - 1, keys, c), NN_ERR_VERIFY);
+  assert_int_equal(check(j.jar, NN_NET_REGTEST, ADDR, ADDR_LEN - 1, keys, c), NN_ERR_VERIFY);
+  assert_int_equal(check(j.jar, NN_NET_MAINNET, ADDR, ADDR_LEN, keys, c), NN_ERR_VERIFY);
+  assert_int_equal(check(j.jar, NN_NET_TESTNET, ADDR, ADDR_LEN, keys, c), NN_ERR_VERIFY);
+  /* other ephemeral keys: the first, a middle and the last byte */
+  const size_t at[] = { 0, 31, 32, KEYS_LEN / 2, KEYS_LEN - 1 };
+  for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+    keys[at[k]] ^= 0x01;
+    assert_int_equal(check(j.jar, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, c), NN_ERR_VERIFY);
+    keys[at[k]] ^= 0x01;
+  }
+  /* any flipped bit of the cookie */
+  for (size_t bit = 0; bit < 8 * NN_COOKIE_LEN; bit++) {
+    memcpy(bad, c, NN_COOKIE_LEN);
+    bad[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    assert_int_equal(check(j.jar, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, bad), NN_ERR_VERIFY);
+  }
+  /* a cookie from another responder's jar (same inputs, another secret) */
+  nn_drbg_init_u64(&j2.d, 4343);
+  j2.rng = nn_drbg_rng(&j2.d);
+  assert_int_equal(nn_cookie_jar_new(&j2.jar, &j2.rng, 0), NN_OK);
+  assert_int_equal(nn_cookie_make(j2.jar, 0, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, KEYS_LEN, bad), NN_OK);
+  assert_memory_not_equal(bad, c, NN_COOKIE_LEN);
+  assert_int_equal(check(j.jar, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, bad), NN_ERR_VERIFY);
+  assert_int_equal(check(j2.jar, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, bad), NN_OK);
+  free(keys);
+  nn_cookie_jar_free(j.jar);
+  nn_cookie_jar_free(j2.jar);
+}
+
+/* The secret rotates every NN_COOKIE_ROTATE_MS, counted from the last rotation; a cookie stays
+ * valid under the previous secret and expires with the rotation after. */
+static void
+test_cookie_jar_rotation(void **state)
+{
+  (void)state;
+  const uint64_t t0 = 5000, R = NN_COOKIE_ROTATE_MS;
+  jar_t j;
+  uint8_t c0[NN_COOKIE_LEN], c1[NN_COOKIE_LEN], x[NN_COOKIE_LEN], s0[32];
+  uint8_t *keys = some_keys(2);
+  ct_jar_open(&j, t0);
+  assert_memory_not_equal(j.jar->secret[0], j.jar->secret[1], 32);
+  memcpy(s0, j.jar->secret[0], 32);
+  assert_int_equal(nn_cookie_make(j.jar, 0, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, KEYS_LEN, c0), NN_OK);
+
+  assert_int_equal(nn_cookie_jar_tick(j.jar, t0 + R - 1), NN_OK); /* not yet */
+  assert_memory_equal(j.jar->secret[0], s0, 32);
+  assert_int_equal(nn_cookie_jar_tick(j.jar, t0 + R), NN_OK); /* first rotation */
+  assert_memory_equal(j.jar->secret[1], s0, 32);
+  assert_memory_not_equal(j.jar->secret[0], s0, 32);
+  assert_int_equal(nn_cookie_make(j.jar, 1, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, KEYS_LEN, x), NN_OK);
+  assert_memory_equal(x, c0, NN_COOKIE_LEN); /* the previous secret is the one c0 came from */
+  assert_int_equal(check(j.jar, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, c0), NN_OK);
+  assert_int_equal(nn_cookie_make(j.jar, 0, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, KEYS_LEN, c1), NN_OK);
+  assert_memory_not_equal(c1, c0, NN_COOKIE_LEN);
+  assert_int_equal(check(j.jar, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, c1), NN_OK);
+
+  /* the next rotation is due a full period after the first, not at t0 + 2R - 1 */
+  assert_int_equal(nn_cookie_jar_tick(j.jar, t0 + 2 * R - 1), NN_OK);
+  assert_int_equal(check(j.jar, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, c0), NN_OK);
+  assert_int_equal(nn_cookie_jar_tick(j.jar, t0 + 2 * R), NN_OK);
+  assert_int_equal(check(j.jar, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, c0), NN_ERR_VERIFY); /* expired */
+  assert_int_equal(check(j.jar, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, c1), NN_OK);
+  assert_int_equal(nn_cookie_jar_tick(j.jar, t0 + 3 * R), NN_OK);
+  assert_int_equal(check(j.jar, NN_NET_REGTEST, ADDR, ADDR_LEN, keys, c1), NN_ERR_VERIFY);
+  free(keys);
+  nn_cookie_jar_free(j.jar);
+}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Cookies in the handshake                                                                   */
@@ -162,6 +293,8 @@ int
 main(void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_cookie_bound),
+    cmocka_unit_test(test_cookie_jar_rotation),
     cmocka_unit_test(test_cookie_flow),
     cmocka_unit_test(test_cookie_wrong),
     cmocka_unit_test(test_cookie_rotation),
