@@ -10,3 +10,6 @@ add_test(NAME layering_detects_violation
                  -DLAYERS_DOC=${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md
                  -P ${CMAKE_CURRENT_SOURCE_DIR}/layering_expect_violation.cmake)
 set_tests_properties(layering_detects_violation PROPERTIES WILL_FAIL TRUE)
+# One coding style across the tree (.clang-format): every C file as clang-format 14 writes it.
+add_test(NAME format COMMAND bash ${PROJECT_SOURCE_DIR}/tools/format.sh --check)
+set_tests_properties(format PROPERTIES SKIP_RETURN_CODE 77)
