@@ -4,7 +4,6 @@
  * to anyone. The complete known-answer suites live in tests/.
  */
 #include <string.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
@@ -17,6 +16,7 @@
 #include "crypto/mlkem.h"
 #include "crypto/sha3.h"
 #include "crypto/x25519.h"
+#include "lib/clock.h"
 #include "lib/hex.h"
 
 const char *nn_version(void) { return NEPNET_VERSION; }
@@ -202,14 +202,6 @@ out:
   return err;
 }
 
-static double
-now_us(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
 nn_err_t
 nn_selftest_run(nn_selftest_cb cb, void *arg)
 {
@@ -230,10 +222,10 @@ nn_selftest_run(nn_selftest_cb cb, void *arg)
   if (OPENSSL_VERSION_NUMBER < 0x30500000L || OpenSSL_version_num() < 0x30500000L)
     return NN_ERR_VERSION;
   for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-    double t0 = now_us();
+    double t0 = (double)nn_mono_us();
     nn_err_t err = tests[i].fn();
     if (cb)
-      cb(arg, tests[i].name, err, now_us() - t0);
+      cb(arg, tests[i].name, err, (double)nn_mono_us() - t0);
     if (err && !first)
       first = err;
   }
