@@ -15,6 +15,10 @@
  *
  *   nepnet in memory  the channel alone, no socket: the send path and the receive path timed
  *                     apart on one thread (what the channel code itself costs over the cipher)
+ *   nepnet manager    the node's own path: the connection manager and its TCP transport on a
+ *                     libevent loop per side (src/net), a tenant sending with nn_net_send while
+ *                     less than 1 MiB is unsent; against "nepnet channel" it is what the manager,
+ *                     the transport and the event loop cost
  *
  * Sender and receiver are two threads with blocking sockets (both cores in use, like a pair of
  * nodes on one machine); the receiver reads into a 1 MiB buffer, the nepnet sender writes
@@ -43,9 +47,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <event2/event.h>
+
 #include "nepnet/channel.h"
 #include "nepnet/nepnet.h"
 #include "crypto/aead.h"
+#include "net/net.h"
+#include "net/tcp.h"
 
 #define WBIG ((size_t)1 << 20) /* the "1 MiB writes" variants */
 static size_t rbuf = (size_t)1 << 20; /* receive buffer of every receiver (--rbuf) */
@@ -144,11 +152,11 @@ send_all(int fd, const uint8_t *p, size_t n)
 /* ---- one transfer: a sender and a receiver thread ---- */
 
 typedef enum kind_t {
-  K_TCP, K_NEPNET, K_TLS, K_TLS_RA, K_TCP_BIG, K_NEPNET_BIG, N_KINDS
+  K_TCP, K_NEPNET, K_TLS, K_TLS_RA, K_TCP_BIG, K_NEPNET_BIG, K_NET, N_KINDS
 } kind_t;
 static const char *kind_name[N_KINDS] = { "plain TCP", "nepnet channel", "TLS 1.3 (default read)",
                                           "TLS 1.3 (read-ahead 1 MiB)", "plain TCP, 1 MiB writes",
-                                          "nepnet, 1 MiB writes" };
+                                          "nepnet, 1 MiB writes", "nepnet manager" };
 
 typedef struct peer_t {
   kind_t kind;
@@ -338,9 +346,152 @@ typedef struct result_t {
   double wall, cpu_send, cpu_recv;
 } result_t;
 
+/* ---- the node's path: two connection managers, one loop per side ---- */
+
+typedef struct side_t {
+  peer_t acct;               /* receiver accounting, as the other transfers */
+  struct event_base *base;
+  nn_net_t *net;
+  uint64_t conn;
+  int up;
+  nn_addr_t *addr;           /* where the receiver listens */
+  pthread_barrier_t *ready;  /* the address is known */
+} side_t;
+
+static void
+net_up(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
+{
+  side_t *s = ctx;
+  (void)info;
+  s->conn = conn;
+  s->up = 1;
+}
+
+static void
+net_msg(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
+{
+  side_t *s = ctx;
+  (void)conn;
+  on_msg(&s->acct, msg, len);
+  if (s->acct.got >= total_bytes) {
+    s->acct.t_end = mono();
+    event_base_loopbreak(s->base);
+  }
+}
+
+static void
+net_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
+{
+  (void)ctx;
+  (void)conn;
+  fprintf(stderr, "bench_throughput: manager channel closed: %s\n", nn_net_close_reason_str(info->reason));
+  exit(1);
+}
+
+static void
+side_open(side_t *s, const nn_identity_t *id)
+{
+  nn_net_cfg_t cfg;
+  nn_transport_t *t;
+  nn_net_cfg_default(&cfg);
+  cfg.identity = id;
+  cfg.network = NN_NET_REGTEST;
+  if (!(s->base = event_base_new()) || nn_net_new(&s->net, s->base, &cfg) ||
+      nn_tcp_transport_new(&t, s->base, NULL) || nn_net_add_transport(s->net, t))
+    fail("connection manager");
+  nn_net_proto_t p = { "bench", 0x00, 0xff, net_up, net_msg, net_down, s };
+  check(nn_net_register(s->net, &p, NULL), "nn_net_register");
+}
+
+static void
+side_close(side_t *s)
+{
+  nn_net_free(s->net);
+  event_base_free(s->base);
+}
+
+static void *
+net_recv_main(void *arg)
+{
+  side_t *s = arg;
+  side_open(s, id_r);
+  check(nn_net_listen(s->net, "tcp", "127.0.0.1:0", s->addr, NULL, 0), "nn_net_listen");
+  pthread_barrier_wait(s->ready);
+  double c0 = cpu_thread(); /* includes the responder's handshake (under a millisecond) */
+  event_base_dispatch(s->base);
+  s->acct.cpu = cpu_thread() - c0;
+  side_close(s);
+  return NULL;
+}
+
+static void *
+net_send_main(void *arg)
+{
+  side_t *s = arg;
+  uint8_t *msg = calloc(1, msg_len);
+  size_t n = total_bytes / msg_len;
+  if (!msg)
+    fail("malloc");
+  pthread_barrier_wait(s->ready);
+  side_open(s, id_i);
+  check(nn_net_dial(s->net, 0, s->addr, nn_identity_node_id(id_r), &s->conn), "nn_net_dial");
+  while (!s->up)
+    event_base_loop(s->base, EVLOOP_ONCE);
+  pthread_barrier_wait(s->acct.start);
+  double c0 = cpu_thread();
+  for (uint64_t seq = 0; seq < n; seq++) {
+    memcpy(msg, &seq, sizeof(seq));
+    while (nn_net_pending(s->net, s->conn) >= WBIG) /* the manager writes as the socket drains */
+      event_base_loop(s->base, EVLOOP_ONCE);
+    check(nn_net_send(s->net, s->conn, msg, msg_len), "nn_net_send");
+  }
+  while (nn_net_pending(s->net, s->conn))
+    event_base_loop(s->base, EVLOOP_ONCE);
+  s->acct.cpu = cpu_thread() - c0;
+  pthread_barrier_wait(s->ready); /* keep the channel until the receiver has everything */
+  side_close(s);
+  free(msg);
+  return NULL;
+}
+
+static result_t
+net_transfer(void)
+{
+  pthread_barrier_t ready, start, done;
+  nn_addr_t addr;
+  side_t snd = { 0 }, rcv = { 0 };
+  pthread_t ts, tr;
+  pthread_barrier_init(&ready, NULL, 2);
+  pthread_barrier_init(&start, NULL, 2);
+  pthread_barrier_init(&done, NULL, 2);
+  rcv.addr = snd.addr = &addr;
+  rcv.ready = &ready;
+  snd.ready = &ready;
+  snd.acct.start = &start;
+  pthread_create(&tr, NULL, net_recv_main, &rcv);
+  pthread_create(&ts, NULL, net_send_main, &snd);
+  pthread_barrier_wait(&start);
+  double t0 = mono();
+  pthread_join(tr, NULL);
+  snd.ready = &done;
+  pthread_barrier_wait(&ready); /* the sender's last wait: the receiver is done */
+  pthread_join(ts, NULL);
+  if (rcv.acct.got != total_bytes || rcv.acct.bad || rcv.acct.msgs != total_bytes / msg_len) {
+    fprintf(stderr, "bench_throughput: %s delivered %zu bytes, %zu messages, %zu bad\n", kind_name[K_NET],
+            rcv.acct.got, rcv.acct.msgs, rcv.acct.bad);
+    exit(1);
+  }
+  pthread_barrier_destroy(&ready);
+  pthread_barrier_destroy(&start);
+  pthread_barrier_destroy(&done);
+  return (result_t){ rcv.acct.t_end - t0, snd.acct.cpu, rcv.acct.cpu };
+}
+
 static result_t
 transfer(kind_t kind)
 {
+  if (kind == K_NET)
+    return net_transfer();
   int cfd, sfd;
   pthread_barrier_t start;
   peer_t snd = { 0 }, rcv = { 0 };
@@ -573,13 +724,13 @@ main(int argc, char **argv)
       reps = strtoul(argv[++i], NULL, 10);
     } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
       static const char *names[] = { "tcp", "nepnet", "tls", "tls-ra", "tcp-big", "nepnet-big",
-                                     "aes", "mem" };
+                                     "net", "aes", "mem" };
       i++;
-      for (int k = 0; k < 8; k++) /* = the rows below */
+      for (int k = 0; k < 9; k++) /* = the rows below */
         if (!strcmp(argv[i], names[k]))
           only = k;
       if (only < 0) {
-        fprintf(stderr, "bench_throughput: --only tcp|nepnet|tls|tls-ra|tcp-big|nepnet-big|aes|mem\n");
+        fprintf(stderr, "bench_throughput: --only tcp|nepnet|tls|tls-ra|tcp-big|nepnet-big|net|aes|mem\n");
         return 2;
       }
     } else if (!strcmp(argv[i], "--quick")) {
@@ -593,7 +744,7 @@ main(int argc, char **argv)
              "  --rbuf N   receive buffer of every receiver, bytes (default 1048576)\n"
              "  --batch N  nepnet sender: write once N bytes of output are queued (default: each message)\n"
              "  --quick    --bytes 64M --reps 1\n"
-             "  --only X   one transfer only (tcp nepnet tls tls-ra tcp-big nepnet-big aes mem)\n");
+             "  --only X   one transfer only (tcp nepnet tls tls-ra tcp-big nepnet-big net aes mem)\n");
       return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
     }
   }
@@ -623,11 +774,11 @@ main(int argc, char **argv)
   printf("\n");
 
   enum { R_AES = N_KINDS, R_MEM_SEND, R_MEM_RECV, N_ROWS };
-  _Static_assert(K_NEPNET_BIG == 5, "row names follow kind_t");
+  _Static_assert(K_NET == 6, "row names follow kind_t");
   enum { N_JOBS = N_KINDS + 2 }; /* the transfers, raw AES, the in-memory channel (two rows) */
   static const char *row_name[N_ROWS] = { "plain TCP", "nepnet channel", "TLS 1.3 (default read)",
                                           "TLS 1.3 (read-ahead 1 MiB)", "plain TCP, 1 MiB writes",
-                                          "nepnet, 1 MiB writes", "raw AES-256-GCM seal",
+                                          "nepnet, 1 MiB writes", "nepnet manager", "raw AES-256-GCM seal",
                                           "nepnet in memory: send path",
                                           "nepnet in memory: recv path" };
   double *gbs[N_ROWS], *cs[N_ROWS], *cr[N_ROWS];
@@ -712,6 +863,8 @@ main(int argc, char **argv)
          cpu_b[K_TLS] / cpu_b[K_NEPNET]);
   printf("  CPU per byte, both sides: nepnet / plain TCP               %6.3f\n",
          cpu_b[K_NEPNET] / cpu_b[K_TCP]);
+  printf("  nepnet manager / nepnet channel            %6.3f   (the node's path: manager, transport, event loop)\n",
+         m[K_NET] / m[K_NEPNET]);
   printf("  nepnet in memory: send path / raw AES seal  %6.3f   (the channel's own overhead, no socket)\n",
          m[R_MEM_SEND] / m[R_AES]);
   printf("  nepnet in memory: recv path / raw AES seal  %6.3f\n", m[R_MEM_RECV] / m[R_AES]);
