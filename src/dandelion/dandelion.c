@@ -9,6 +9,7 @@
  */
 #include "dandelion/dandelion.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,21 +119,11 @@ static uint64_t rnd64(nn_dl_t *dl) {
 }
 static uint32_t rnd_below(nn_dl_t *dl, uint32_t n) { return n ? (uint32_t)(rnd64(dl) % n) : 0; }
 
-/* ln(u) for u in (0,1] without libm (the library does not link it): u = m * 2^e, m in [1,2),
- * ln m = 2 atanh((m-1)/(m+1)), whose series converges fast since the argument is <= 1/3. */
-static double ln01(double u) {
-  int e = 0;
-  while (u < 1.0) { u *= 2.0; e--; }
-  double z = (u - 1.0) / (u + 1.0), z2 = z * z, term = z, s = 0;
-  for (int k = 1; k < 40; k += 2) { s += term / k; term *= z2; }
-  return 2.0 * s + e * 0.69314718055994530942;
-}
-
 /* Exponential with the given mean: the paper's embargo and diffusion model (memoryless, so
  * the time already waited says nothing about the time left). Capped at 20 means. */
 static uint64_t rnd_exp(nn_dl_t *dl, uint32_t mean) {
   double u = (double)((rnd64(dl) >> 11) + 1) / 9007199254740992.0;  /* (0,1] */
-  double x = -ln01(u);
+  double x = -log(u);
   if (x > 20) x = 20;
   return (uint64_t)(x * mean);
 }
