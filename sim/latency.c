@@ -1,5 +1,7 @@
 #include "sim/latency.h"
 
+#include "sim/seedkey.h"
+
 /* Europe, North America, Asia, South America, Oceania, Africa */
 static const uint16_t weight[SIM_REGIONS] = { 40, 30, 15, 7, 4, 4 }; /* percent */
 static const char *const names[SIM_REGIONS] = { "eu", "na", "as", "sa", "oc", "af" };
@@ -32,19 +34,23 @@ sim_region_name(uint8_t region)
   return region < SIM_REGIONS ? names[region] : "?";
 }
 
-static uint64_t
-mix(uint64_t z)
+nn_err_t
+sim_latency_init(sim_latency_t *l, uint64_t seed)
 {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
+  return sim_seedkey_init(&l->pair, seed, "nnsim-latency");
+}
+
+void
+sim_latency_free(sim_latency_t *l)
+{
+  nn_keyhash_free(&l->pair);
 }
 
 uint32_t
-sim_rtt_ms(uint64_t seed, uint32_t a, uint8_t ra, uint32_t b, uint8_t rb)
+sim_rtt_ms(sim_latency_t *l, uint32_t a, uint8_t ra, uint32_t b, uint8_t rb)
 {
   uint32_t lo = a < b ? a : b, hi = a < b ? b : a;
-  uint64_t h = mix(seed ^ mix(((uint64_t)lo << 32) | hi));
+  uint64_t h = nn_keyhash_u64(&l->pair, ((uint64_t)lo << 32) | hi);
   double b0 = base[ra][rb];
   if (ra == rb)
     b0 = 20.0 + (double)(h % 41); /* 20..60 ms within a region */

@@ -15,12 +15,22 @@
 
 #include <stdint.h>
 
+#include "crypto/keyhash.h"
+
 #define SIM_REGIONS 6
+
+/** The per-pair jitter: a keyed hash of the pair, keyed from the run's seed. */
+typedef struct sim_latency_t {
+  nn_keyhash_t pair;
+} sim_latency_t;
+
+nn_err_t sim_latency_init(sim_latency_t *l, uint64_t seed);
+void sim_latency_free(sim_latency_t *l);
 
 /** Pick a region for a node from a uniform 32-bit random value. */
 uint8_t sim_region_pick(uint32_t r);
 const char *sim_region_name(uint8_t region);
 /** RTT in ms between nodes a and b (a != b) in regions ra, rb; deterministic in (seed, a, b). */
-uint32_t sim_rtt_ms(uint64_t seed, uint32_t a, uint8_t ra, uint32_t b, uint8_t rb);
+uint32_t sim_rtt_ms(sim_latency_t *l, uint32_t a, uint8_t ra, uint32_t b, uint8_t rb);
 
 #endif

@@ -87,6 +87,7 @@ typedef struct sim_t {
   uint64_t seq, now;
   uint32_t cur;      /* the node whose core is running (for the io callbacks) */
   sim_dandelion_result_t *res;
+  sim_latency_t rtts; /* per-pair RTTs */
 } sim_t;
 
 /* ---- randomness ---- */
@@ -233,7 +234,7 @@ send_msg(sim_t *s, uint8_t kind, uint32_t to, uint32_t tx)
     return;
   }
   const graph_t *g = s->g;
-  uint32_t rtt = sim_rtt_ms(s->cfg->seed, s->cur, g->region[s->cur], to, g->region[to]);
+  uint32_t rtt = sim_rtt_ms(&s->rtts, s->cur, g->region[s->cur], to, g->region[to]);
   push(s, (event_t){ .t = s->now + rtt / 2, .kind = kind, .node = to, .from = s->cur, .tx = tx });
 }
 
@@ -666,9 +667,12 @@ sim_dandelion_run(const sim_dandelion_cfg_t *cfg, sim_dandelion_stats_t *out, FI
   memset(&s, 0, sizeof(s));
   s.cfg = cfg;
   s.g = &g;
+  if ((err = sim_latency_init(&s.rtts, cfg->seed)))
+    return err;
   rand_init(&r, cfg->seed, "nnsim-dl-graph");
   if (graph_build(&g, cfg, &r)) {
     graph_free(&g);
+    sim_latency_free(&s.rtts);
     return NN_ERR_NOMEM;
   }
   out->edges = g.edges;
@@ -765,6 +769,7 @@ done:
   free(s.idx);
   free(s.heap);
   graph_free(&g);
+  sim_latency_free(&s.rtts);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   out->wall_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   return err;

@@ -13,6 +13,7 @@
 
 #include "dht/dht.h"
 #include "sim/latency.h"
+#include "sim/seedkey.h"
 
 /* The size of a real signed peer record with two addresses (docs/PROTOCOL.md 6.4), so that the
  * memory and bytes the simulation reports are those of real records. */
@@ -54,12 +55,14 @@ typedef struct sim_t {
   event_t *heap;
   size_t nheap, capheap;
   uint64_t seq, now;
-  /* id -> node index, open addressing on the first 8 id bytes */
+  /* id -> node index, open addressing on the first 8 id bytes (DRBG output: uniform already) */
   uint32_t *idx;
   size_t idxcap;
   uint32_t *adv;      /* indices of adversaries */
   uint32_t nadv;
-  uint64_t secret;    /* makes values unforgeable by the adversary model */
+  nn_keyhash_t draws; /* the simulator's own draws: the keyed hash of a counter */
+  nn_keyhash_t seal;  /* makes values unforgeable by the adversary model */
+  sim_latency_t rtts; /* per-pair RTTs */
   sim_dht_stats_t st;
   double *lat;
   uint32_t *hops;
@@ -119,19 +122,9 @@ pop(sim_t *s)
 /* ---- helpers ---- */
 
 static uint64_t
-mix(uint64_t z)
-{
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-static uint64_t
 rnd(sim_t *s)
 {
-  s->seq++;
-  return mix(s->cfg->seed * 0x2545f4914f6cdd1dull + s->seq * 0x9e3779b97f4a7c15ull);
+  return nn_keyhash_u64(&s->draws, ++s->seq);
 }
 
 static uint64_t
@@ -143,7 +136,7 @@ id_key(const nn_node_id_t *id)
 static void
 idx_put(sim_t *s, const nn_node_id_t *id, uint32_t node)
 {
-  size_t h = (size_t)(mix(id_key(id)) & (s->idxcap - 1));
+  size_t h = (size_t)(id_key(id) & (s->idxcap - 1));
   while (s->idx[h] != UINT32_MAX && memcmp(s->nodes[s->idx[h]].id.b, id->b, 32))
     h = (h + 1) & (s->idxcap - 1);
   s->idx[h] = node;
@@ -152,7 +145,7 @@ idx_put(sim_t *s, const nn_node_id_t *id, uint32_t node)
 static uint32_t
 idx_get(const sim_t *s, const nn_node_id_t *id)
 {
-  size_t h = (size_t)(mix(id_key(id)) & (s->idxcap - 1));
+  size_t h = (size_t)(id_key(id) & (s->idxcap - 1));
   while (s->idx[h] != UINT32_MAX) {
     if (!memcmp(s->nodes[s->idx[h]].id.b, id->b, 32))
       return s->idx[h];
@@ -162,9 +155,9 @@ idx_get(const sim_t *s, const nn_node_id_t *id)
 }
 
 static uint32_t
-rtt(const sim_t *s, uint32_t a, uint32_t b)
+rtt(sim_t *s, uint32_t a, uint32_t b)
 {
-  return sim_rtt_ms(s->cfg->seed, a, s->nodes[a].region, b, s->nodes[b].region);
+  return sim_rtt_ms(&s->rtts, a, s->nodes[a].region, b, s->nodes[b].region);
 }
 
 /* ---- open channels ---- */
@@ -204,34 +197,30 @@ chan_touch(sim_t *s, uint32_t a, uint32_t b)
   n->chan[n->nchan++] = b;
 }
 
-/* ---- values: a model of signed records (forging needs the simulation secret) ---- */
+/* ---- values: a model of signed records (forging needs the simulation's seal key) ---- */
 
+/* The "signature": the keyed hash of key || seq || expires (bytes 8..55). */
 static void
-make_value(const sim_t *s, const nn_node_id_t *key, uint64_t seq, uint64_t expires, uint8_t *v)
+make_value(sim_t *s, const nn_node_id_t *key, uint64_t seq, uint64_t expires, uint8_t *v)
 {
   memset(v, 0, VALUE_LEN);
   memcpy(v, "SIMREC01", 8);
   memcpy(v + 8, key->b, 32);
   nn_be64_put(v + 40, seq);
   nn_be64_put(v + 48, expires);
-  nn_be64_put(v + 56, mix(s->secret ^ id_key(key) ^ mix(seq) ^ mix(expires << 1)));
+  nn_be64_put(v + 56, nn_keyhash(&s->seal, v + 8, 48));
 }
 
 static int
 validate(void *ctx, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now_ms, uint64_t *seq,
          uint64_t *exp)
 {
-  const sim_t *s = ctx;
-  uint8_t want[64];
+  sim_t *s = ctx;
   if (len != VALUE_LEN || memcmp(v, "SIMREC01", 8) || memcmp(v + 8, key->b, 32))
     return -1;
   *seq = nn_be64_get(v + 40);
   *exp = nn_be64_get(v + 48);
-  memcpy(want, v, 40);
-  nn_be64_put(want + 40, *seq);
-  nn_be64_put(want + 48, *exp);
-  nn_be64_put(want + 56, mix(s->secret ^ id_key(key) ^ mix(*seq) ^ mix(*exp << 1)));
-  if (memcmp(v, want, 64))
+  if (nn_be64_get(v + 56) != nn_keyhash(&s->seal, v + 8, 48))
     return -1;
   return *exp <= now_ms ? 1 : 0;
 }
@@ -600,7 +589,12 @@ sim_dht_run(const sim_dht_cfg_t *cfg, sim_dht_stats_t *out, FILE *log)
   memset(out, 0, sizeof(*out));
   s.cfg = cfg;
   s.n = cfg->nodes;
-  s.secret = mix(cfg->seed ^ 0x51u);
+  if (sim_seedkey_init(&s.draws, cfg->seed, "nnsim-dht-draws") ||
+      sim_seedkey_init(&s.seal, cfg->seed, "nnsim-dht-seal") || sim_latency_init(&s.rtts, cfg->seed)) {
+    nn_keyhash_free(&s.draws);
+    nn_keyhash_free(&s.seal);
+    return -1;
+  }
   s.nodes = calloc(s.n, sizeof(node_t));
   for (s.idxcap = 1; s.idxcap < 4ull * s.n; s.idxcap <<= 1)
     ;
@@ -771,6 +765,9 @@ sim_dht_run(const sim_dht_cfg_t *cfg, sim_dht_stats_t *out, FILE *log)
   free(s.lat);
   free(s.hops);
   free(s.found);
+  nn_keyhash_free(&s.draws);
+  nn_keyhash_free(&s.seal);
+  sim_latency_free(&s.rtts);
   clock_gettime(CLOCK_MONOTONIC, &t1);
   out->wall_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   return 0;

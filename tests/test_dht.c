@@ -1,7 +1,7 @@
 /*
  * The DHT node core and its RPC codec: message round trips and hostile bytes, how a node answers,
- * what it penalizes, and whole networks in the simulator (deterministic: fixed seeds), including
- * churn and colluding liars.
+ * what it penalizes, its request ids, and whole networks in the simulator (deterministic: fixed
+ * seeds), including churn and colluding liars.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -270,6 +270,68 @@ test_lookup_times_out_without_answers(void **state)
   nn_dht_free(d);
 }
 
+/* Request ids: the keyed hash of a counter, keyed from the injected rng. Up to max_inflight
+ * pings go out, each with its own non-zero id; the same seed replays the same ids, another
+ * seed gives others; a full in-flight table sends nothing. */
+typedef struct ids_t {
+  uint64_t id[16];
+  size_t n;
+} ids_t;
+
+static void
+ids_send(void *ctx, const nn_rpc_node_t *to, void *reply, const uint8_t *msg, size_t len)
+{
+  ids_t *b = ctx;
+  nn_rpc_t m;
+  (void)to;
+  (void)reply;
+  assert_int_equal(nn_rpc_decode(&m, msg, len), NN_OK);
+  assert_true(b->n < 16);
+  b->id[b->n++] = m.id;
+}
+
+static void
+ping_all(uint64_t seed, ids_t *out)
+{
+  nn_dht_t *d;
+  nn_dht_cfg_t cfg;
+  nn_dht_io_t io = { ids_send, NULL, out };
+  nn_node_id_t self = id_of(0x80);
+  nn_drbg_t drbg;
+  nn_drbg_init_u64(&drbg, seed);
+  nn_rng_t rng = nn_drbg_rng(&drbg);
+  memset(out, 0, sizeof(*out));
+  nn_dht_cfg_default(&cfg);
+  cfg.rng = &rng;
+  cfg.max_inflight = 8;
+  assert_int_equal(nn_dht_new(&d, &self, &cfg, &io, 0), NN_OK);
+  for (uint8_t i = 0; i < 10; i++) {
+    nn_rpc_node_t to = { id_of((uint8_t)(0x10 + i)), addr_of((uint8_t)(10 + i)) };
+    nn_dht_add_contact(d, &to, 0);
+  }
+  nn_dht_free(d);
+}
+
+static void
+test_request_ids(void **state)
+{
+  (void)state;
+  ids_t a, b, c;
+  ping_all(7, &a);
+  ping_all(7, &b);
+  ping_all(8, &c);
+  assert_int_equal(a.n, 8); /* the in-flight table holds 8 */
+  assert_int_equal(b.n, 8);
+  assert_int_equal(c.n, 8);
+  for (size_t i = 0; i < a.n; i++) {
+    assert_true(a.id[i] != 0);
+    assert_true(a.id[i] == b.id[i]);
+    assert_true(a.id[i] != c.id[i]);
+    for (size_t j = 0; j < i; j++)
+      assert_true(a.id[i] != a.id[j]);
+  }
+}
+
 /* ---- whole networks, in the simulator ---- */
 
 static void
@@ -347,6 +409,7 @@ main(void)
     cmocka_unit_test(test_rpc_hostile),
     cmocka_unit_test(test_node_answers_and_penalizes),
     cmocka_unit_test(test_lookup_times_out_without_answers),
+    cmocka_unit_test(test_request_ids),
     cmocka_unit_test(test_sim_network),
     cmocka_unit_test(test_sim_adversaries),
     cmocka_unit_test(test_sim_relay),

@@ -3,15 +3,17 @@
  * few hundred peers). Transactions and outstanding requests are found through a hash index on
  * their 32-byte id: the pools hold up to 11,000 entries and every INV, GETDATA and received
  * transaction looks one up. The ids are SHA3 outputs of bytes that peers choose, so the bucket
- * function is keyed with a per-core secret drawn from the injected rng: without the key a peer
- * cannot grind transactions into one probe chain. Each pool also keeps its entries in a FIFO
- * list (oldest at the head), which is what the caps evict from.
+ * is the keyed hash (crypto/keyhash.h) of the id, keyed per core from the injected rng: without
+ * the key a peer cannot grind transactions into one probe chain. Each pool also keeps its
+ * entries in a FIFO list (oldest at the head), which is what the caps evict from.
  */
 #include "dandelion/dandelion.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/keyhash.h"
 #include "crypto/sha3.h"
 
 #define NO_PEER UINT32_MAX
@@ -27,6 +29,7 @@ typedef struct dl_peer_t {
 /* What the index and the FIFO lists know of an entry (a transaction or a request). */
 typedef struct dl_ent_t {
   nn_hash_t id;
+  uint64_t home;                  /* keyed hash of id: moves and growth rehash nothing */
   struct dl_ent_t *prev, *next;   /* in its list, oldest first */
 } dl_ent_t;
 
@@ -66,7 +69,9 @@ struct nn_dl_t {
   uint32_t own_pin;
   int fluff;
   uint64_t epoch_end;
-  uint64_t hkey[5];      /* the index's secret bucket key */
+  /* The indexes' bucket hash. Behind a pointer: hashing updates the MAC context, and lookups
+   * through a const core (nn_dl_have) need one too. */
+  nn_keyhash_t *ixkey;
   dl_index_t txix;       /* both pools: an id is in at most one of them */
   dl_list_t stem, mem;   /* insertion order: eviction takes the head */
   size_t stem_count, stem_bytes, mem_count, mem_bytes;
@@ -114,21 +119,11 @@ static uint64_t rnd64(nn_dl_t *dl) {
 }
 static uint32_t rnd_below(nn_dl_t *dl, uint32_t n) { return n ? (uint32_t)(rnd64(dl) % n) : 0; }
 
-/* ln(u) for u in (0,1] without libm (the library does not link it): u = m * 2^e, m in [1,2),
- * ln m = 2 atanh((m-1)/(m+1)), whose series converges fast since the argument is <= 1/3. */
-static double ln01(double u) {
-  int e = 0;
-  while (u < 1.0) { u *= 2.0; e--; }
-  double z = (u - 1.0) / (u + 1.0), z2 = z * z, term = z, s = 0;
-  for (int k = 1; k < 40; k += 2) { s += term / k; term *= z2; }
-  return 2.0 * s + e * 0.69314718055994530942;
-}
-
 /* Exponential with the given mean: the paper's embargo and diffusion model (memoryless, so
  * the time already waited says nothing about the time left). Capped at 20 means. */
 static uint64_t rnd_exp(nn_dl_t *dl, uint32_t mean) {
   double u = (double)((rnd64(dl) >> 11) + 1) / 9007199254740992.0;  /* (0,1] */
-  double x = -ln01(u);
+  double x = -log(u);
   if (x > 20) x = 20;
   return (uint64_t)(x * mean);
 }
@@ -190,37 +185,23 @@ static uint32_t pinned_relay(nn_dl_t *dl, uint32_t *pin, uint32_t avoid) {
   return best;
 }
 
-/* splitmix64's finaliser: a bijection in which every input bit reaches every output bit. */
-static uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-/* The bucket of \a id: each 8-byte word is folded in with a secret added before the mix, so
- * where an id lands (and which ids share a chain) depends on a key the peers never see. Not a
- * cryptographic PRF, and it need not be: the ids are already SHA3 outputs, so a peer's only
- * lever is to grind transactions, blind, against buckets it cannot compute. */
-static size_t ix_home(const nn_dl_t *dl, const nn_hash_t *id) {
-  uint64_t h = dl->hkey[4];
-  for (int i = 0; i < 4; i++) {
-    uint64_t w = 0;
-    for (int k = 0; k < 8; k++) w = (w << 8) | id->b[8 * i + k];
-    h = mix64((h ^ w) + dl->hkey[i]);
-  }
-  return (size_t)h;
+/* Where an id lands, and which ids share a probe chain, depends on a key the peers never see;
+ * the hash is kept in the entry, so one is computed per insert and per lookup. */
+static uint64_t ix_hash(const nn_dl_t *dl, const nn_hash_t *id) {
+  return nn_keyhash(dl->ixkey, id->b, NN_HASH_LEN);
 }
 
 static dl_ent_t *ix_find(const nn_dl_t *dl, const dl_index_t *ix, const nn_hash_t *id) {
   if (!ix->cap) return NULL;
   size_t m = ix->cap - 1;
-  for (size_t i = ix_home(dl, id) & m; ix->slot[i]; i = (i + 1) & m)
-    if (!memcmp(ix->slot[i]->id.b, id->b, NN_HASH_LEN)) return ix->slot[i];
+  uint64_t h = ix_hash(dl, id);
+  for (size_t i = (size_t)h & m; ix->slot[i]; i = (i + 1) & m)
+    if (ix->slot[i]->home == h && !memcmp(ix->slot[i]->id.b, id->b, NN_HASH_LEN)) return ix->slot[i];
   return NULL;
 }
 
-static void ix_place(const nn_dl_t *dl, dl_index_t *ix, dl_ent_t *e) {
-  size_t m = ix->cap - 1, i = ix_home(dl, &e->id) & m;
+static void ix_place(dl_index_t *ix, dl_ent_t *e) {
+  size_t m = ix->cap - 1, i = (size_t)e->home & m;
   while (ix->slot[i]) i = (i + 1) & m;
   ix->slot[i] = e;
 }
@@ -232,25 +213,26 @@ static nn_err_t ix_put(const nn_dl_t *dl, dl_index_t *ix, dl_ent_t *e) {
     if (!ns) return NN_ERR_NOMEM;
     dl_index_t old = *ix;
     ix->slot = ns; ix->cap = nc;
-    for (size_t i = 0; i < old.cap; i++) if (old.slot[i]) ix_place(dl, ix, old.slot[i]);
+    for (size_t i = 0; i < old.cap; i++) if (old.slot[i]) ix_place(ix, old.slot[i]);
     free(old.slot);
   }
-  ix_place(dl, ix, e);
+  e->home = ix_hash(dl, &e->id);
+  ix_place(ix, e);
   ix->used++;
   return NN_OK;
 }
 
 /* Remove \a e (which is indexed) and shift later members of its chain back into the hole:
  * an entry moves unless its home bucket lies cyclically in (hole, its slot]. */
-static void ix_del(const nn_dl_t *dl, dl_index_t *ix, const dl_ent_t *e) {
-  size_t m = ix->cap - 1, i = ix_home(dl, &e->id) & m, j;
+static void ix_del(dl_index_t *ix, const dl_ent_t *e) {
+  size_t m = ix->cap - 1, i = (size_t)e->home & m, j;
   while (ix->slot[i] != e) i = (i + 1) & m;
   for (j = i;;) {
     ix->slot[i] = NULL;
     for (;;) {
       j = (j + 1) & m;
       if (!ix->slot[j]) { ix->used--; return; }
-      size_t k = ix_home(dl, &ix->slot[j]->id) & m;
+      size_t k = (size_t)ix->slot[j]->home & m;
       if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) continue;
       break;
     }
@@ -284,7 +266,7 @@ static void tx_free(dl_tx_t *t) {
 static void tx_drop(nn_dl_t *dl, dl_tx_t *t) {
   if (t->state == ST_STEM) { list_unlink(&dl->stem, &t->e); dl->stem_count--; dl->stem_bytes -= t->len; }
   else { list_unlink(&dl->mem, &t->e); dl->mem_count--; dl->mem_bytes -= t->len; }
-  ix_del(dl, &dl->txix, &t->e);
+  ix_del(&dl->txix, &t->e);
   tx_free(t);
 }
 
@@ -373,7 +355,7 @@ static void req_drop(nn_dl_t *dl, dl_req_t *r) {
   dl_peer_t *p = peer_find(dl, r->peer);
   if (p && p->nreq) p->nreq--;
   list_unlink(&dl->reqs, &r->e);
-  ix_del(dl, &dl->reqix, &r->e);
+  ix_del(&dl->reqix, &r->e);
   dl->nreq--;
   free(r);
 }
@@ -409,7 +391,7 @@ static nn_err_t to_mempool(nn_dl_t *dl, dl_tx_t *t, const nn_hash_t *id, const u
   if (t) { /* promote: cancel the embargo by leaving the stempool; it is the newest of the mempool */
     list_unlink(&dl->stem, &t->e);
     dl->stem_count--; dl->stem_bytes -= t->len;
-    if (t->len > dl->cfg.mem_max_bytes) { ix_del(dl, &dl->txix, &t->e); tx_free(t); return NN_ERR_NOMEM; }
+    if (t->len > dl->cfg.mem_max_bytes) { ix_del(&dl->txix, &t->e); tx_free(t); return NN_ERR_NOMEM; }
     make_room(dl, ST_MEM, t->len);
     pool_append(dl, t, ST_MEM);
   } else {
@@ -481,7 +463,11 @@ nn_err_t nn_dl_new(nn_dl_t **out, const nn_dl_cfg_t *cfg, const nn_dl_io_t *io, 
   dl->peers = calloc(cfg->max_peers, sizeof *dl->peers);
   if (!dl->peers) { nn_dl_free(dl); return NN_ERR_NOMEM; }
   new_epoch(dl, now);
-  for (int i = 0; i < 5; i++) dl->hkey[i] = rnd64(dl);  /* after the first epoch's draws */
+  nn_err_t err = NN_ERR_NOMEM;  /* the key after the first epoch's draws */
+  if (!(dl->ixkey = calloc(1, sizeof *dl->ixkey)) || (err = nn_keyhash_init(dl->ixkey, dl->cfg.rng))) {
+    nn_dl_free(dl);
+    return err;
+  }
   *out = dl;
   return NN_OK;
 }
@@ -493,6 +479,7 @@ void nn_dl_free(nn_dl_t *dl) {
     for (dl_ent_t *e = ls[i]->head, *nx; e; e = nx) { nx = e->next; if (i < 2) tx_free((dl_tx_t *)e); else free(e); }
   free(dl->txix.slot); free(dl->reqix.slot);
   free(dl->peers); free(dl->invs);
+  nn_keyhash_free(dl->ixkey); free(dl->ixkey);
   free(dl);
 }
 

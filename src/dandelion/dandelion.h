@@ -78,6 +78,8 @@ typedef struct nn_dl_cfg_t {
 
 void nn_dl_cfg_default(nn_dl_cfg_t *cfg);
 
+/** NN_ERR_ARG for a mode this build lacks or settings out of range, NN_ERR_NOMEM, or the
+ *  rng's error (the index key is drawn from it). */
 nn_err_t nn_dl_new(nn_dl_t **out, const nn_dl_cfg_t *cfg, const nn_dl_io_t *io, uint64_t now_ms);
 void nn_dl_free(nn_dl_t *dl);
 

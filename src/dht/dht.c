@@ -10,6 +10,8 @@
 
 #include <openssl/crypto.h>
 
+#include "crypto/keyhash.h"
+
 #define CAND_PER_PATH 3    /* candidates kept per path, in units of k */
 #define PROBE_QUIET_MS 60000 /* a contact heard from within this is not probed */
 
@@ -86,7 +88,8 @@ struct nn_dht_t {
   relay_t relays[MAX_RELAYS];
   uint32_t next_handle;
   uint64_t created_ms, last_refresh_ms;
-  uint64_t req_salt, req_counter;
+  nn_keyhash_t req_key;        /* request ids: the keyed hash of a counter */
+  uint64_t req_counter;
   uint64_t next_timeout;       /* earliest in-flight timeout; exact unless timeout_dirty */
   int timeout_dirty;
 };
@@ -132,15 +135,8 @@ nn_dht_new(nn_dht_t **out, const nn_node_id_t *self, const nn_dht_cfg_t *cfg, co
   d->next_handle = 1;
   d->created_ms = d->last_refresh_ms = now_ms;
   d->next_timeout = UINT64_MAX;
-  {
-    uint8_t salt[8];
-    if (nn_rng_fill(d->cfg.rng, salt, sizeof(salt))) {
-      free(d);
-      return NN_ERR_CRYPTO;
-    }
-    d->req_salt = nn_be64_get(salt);
-  }
-  if ((err = nn_dht_table_new(&d->table, self, &d->cfg.table)))
+  if ((err = nn_keyhash_init(&d->req_key, d->cfg.rng)) ||
+      (err = nn_dht_table_new(&d->table, self, &d->cfg.table)))
     goto fail;
   err = NN_ERR_NOMEM;
   if (!(d->lookups = calloc(d->cfg.max_lookups, sizeof(*d->lookups))) ||
@@ -175,6 +171,7 @@ nn_dht_free(nn_dht_t *d)
   free(d->lookups);
   free(d->inflight);
   nn_dht_table_free(d->table);
+  nn_keyhash_free(&d->req_key);
   free(d);
 }
 
@@ -202,20 +199,30 @@ penalize(nn_dht_t *d, const nn_node_id_t *id, const nn_addr_t *addr, int points,
     d->io.penalize(d->io.ctx, id, addr, points, why);
 }
 
-/* Request ids only need to be unique and not guessable in advance: answers are accepted only
- * from the node asked, over a channel that authenticated it. A counter through a keyed bijective
- * mixer (splitmix64's finalizer over salt + counter) gives that without a DRBG call per request. */
+/* Request ids only need to be unique among those in flight and not guessable in advance:
+ * answers are accepted only from the node asked, over a channel that authenticated it. The
+ * keyed hash of a counter gives that without a DRBG call per request. Unlike the bijection it
+ * replaces it can repeat, so an id still in flight (odds about max_inflight / 2^64, but
+ * on_answer would credit the wrong request) is skipped, as is 0, the free-slot mark. Every try
+ * fails only if OpenSSL does (the hash is then 0): no id, and the request is not sent. */
+static int
+req_in_flight(const nn_dht_t *d, uint64_t id)
+{
+  for (size_t i = 0; i < d->cfg.max_inflight; i++)
+    if (d->inflight[i].req == id)
+      return 1;
+  return 0;
+}
+
 static uint64_t
 new_req_id(nn_dht_t *d)
 {
-  uint64_t z;
-  do {
-    z = d->req_salt + 0x9e3779b97f4a7c15ull * ++d->req_counter;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    z ^= z >> 31;
-  } while (!z);
-  return z;
+  for (int tries = 0; tries < 4; tries++) {
+    uint64_t z = nn_keyhash_u64(&d->req_key, ++d->req_counter);
+    if (z && !req_in_flight(d, z))
+      return z;
+  }
+  return 0;
 }
 
 static void

@@ -874,39 +874,48 @@ schema_state(nn_peerstore_t *ps, int *empty, char *detail, size_t dlen)
   return NN_OK;
 }
 
+/* The database and its -wal/-shm, before SQLite sees them. \a file names the one a refusal is
+ * about, and is left at the database's path on success. */
 static nn_err_t
-open_db(nn_peerstore_t *ps, const nn_rng_t *rng, char *file, size_t file_len, char *detail,
-        size_t dlen)
+check_files(nn_peerstore_t *ps, int *exists, char *file, size_t file_len, char *detail, size_t dlen)
 {
-  char text[256];
-  char sync_sql[48];
-  int exists = 0, empty = 0, rc;
   nn_err_t err;
-
   snprintf(file, file_len, "%s", ps->path);
-  if ((err = check_existing(ps->path, &exists, detail, dlen)))
+  if ((err = check_existing(ps->path, exists, detail, dlen)))
     return err;
   if ((err = check_companion(ps->path, "-wal", file, file_len, detail, dlen)) ||
       (err = check_companion(ps->path, "-shm", file, file_len, detail, dlen)))
     return err;
   snprintf(file, file_len, "%s", ps->path);
-  if (!exists) {
-    /* Created here at 0600 so that SQLite (and its -wal/-shm, which take the database's mode)
-     * never makes it with the umask's permissions. */
-    int fd = open(ps->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-      snprintf(detail, dlen, "cannot create it: %s", strerror(errno));
-      return errno == ENOENT ? NN_ERR_NOTFOUND : errno == EACCES ? NN_ERR_PERM : NN_ERR_IO;
-    }
-    if (fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
-      snprintf(detail, dlen, "%s", strerror(errno));
-      close(fd);
-      return NN_ERR_IO;
-    }
-    close(fd);
+  return NN_OK;
+}
+
+/* Created here at 0600 so that SQLite (and its -wal/-shm, which take the database's mode) never
+ * makes it with the umask's permissions. */
+static nn_err_t
+create_file(const char *path, char *detail, size_t dlen)
+{
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) {
+    snprintf(detail, dlen, "cannot create it: %s", strerror(errno));
+    return errno == ENOENT ? NN_ERR_NOTFOUND : errno == EACCES ? NN_ERR_PERM : NN_ERR_IO;
   }
-  rc = sqlite3_open_v2(ps->path, &ps->db,
-                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
+  if (fchmod(fd, 0600) != 0 || fsync(fd) != 0) {
+    snprintf(detail, dlen, "%s", strerror(errno));
+    close(fd);
+    return NN_ERR_IO;
+  }
+  close(fd);
+  return NN_OK;
+}
+
+/* Open the connection with settings that hold whatever the file says: no symlinks, no schema-
+ * defined code trusted, cells checked as they are read. */
+static nn_err_t
+connect_db(nn_peerstore_t *ps, char *detail, size_t dlen)
+{
+  int rc = sqlite3_open_v2(ps->path, &ps->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
   if (rc != SQLITE_OK) {
     snprintf(detail, dlen, "%s", ps->db ? sqlite3_errmsg(ps->db) : "cannot open");
     return map_rc(rc) ? map_rc(rc) : NN_ERR_IO;
@@ -916,20 +925,31 @@ open_db(nn_peerstore_t *ps, const nn_rng_t *rng, char *file, size_t file_len, ch
   sqlite3_db_config(ps->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
   sqlite3_db_config(ps->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
   sqlite3_exec(ps->db, "PRAGMA cell_size_check = ON", NULL, NULL, NULL);
+  return NN_OK;
+}
 
-  /* Read-only checks first, so that a damaged, foreign or newer file is refused before anything
-   * is written to it (switching to WAL mode would write its header). */
-  rc = pragma_text(ps->db, "PRAGMA quick_check", text, sizeof(text));
+/* Read-only checks first, so that a damaged, foreign or newer file is refused before anything is
+ * written to it (switching to WAL mode would write its header). */
+static nn_err_t
+check_db(nn_peerstore_t *ps, int *empty, char *detail, size_t dlen)
+{
+  char text[256];
+  int rc = pragma_text(ps->db, "PRAGMA quick_check", text, sizeof(text));
   if (rc != SQLITE_OK)
     return sq_detail(ps, rc, detail, dlen);
   if (strcmp(text, "ok") != 0) {
     snprintf(detail, dlen, "integrity check: %.120s", text);
     return NN_ERR_FORMAT;
   }
-  if ((err = schema_state(ps, &empty, detail, dlen)))
-    return err;
+  return schema_state(ps, empty, detail, dlen);
+}
 
-  rc = pragma_text(ps->db, "PRAGMA journal_mode = WAL", text, sizeof(text));
+static nn_err_t
+set_pragmas(nn_peerstore_t *ps, char *detail, size_t dlen)
+{
+  char text[256];
+  char sync_sql[48];
+  int rc = pragma_text(ps->db, "PRAGMA journal_mode = WAL", text, sizeof(text));
   if (rc != SQLITE_OK)
     return sq_detail(ps, rc, detail, dlen);
   if (strcmp(text, "wal") != 0) {
@@ -943,34 +963,51 @@ open_db(nn_peerstore_t *ps, const nn_rng_t *rng, char *file, size_t file_len, ch
     rc = sqlite3_exec(ps->db, "PRAGMA journal_size_limit = 4194304; PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
   if (rc != SQLITE_OK)
     return sq_detail(ps, rc, detail, dlen);
+  return NN_OK;
+}
 
-  if (empty) {
-    /* Check again inside the transaction: of two processes creating the file at once, one
-     * creates the schema and the other finds it. */
-    rc = sqlite3_exec(ps->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-      return sq_detail(ps, rc, detail, dlen);
-    err = schema_state(ps, &empty, detail, dlen);
-    if (!err && empty)
-      err = create_schema(ps, rng, detail, dlen);
-    rc = sqlite3_exec(ps->db, err ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
-    if (!err && rc != SQLITE_OK)
-      return sq_detail(ps, rc, detail, dlen);
-    if (err)
-      return err;
-  }
+/* A file with no tables gets the schema. Checked again inside the transaction: of two processes
+ * creating the file at once, one creates the schema and the other finds it. */
+static nn_err_t
+init_schema(nn_peerstore_t *ps, const nn_rng_t *rng, char *detail, size_t dlen)
+{
+  int empty = 0, rc;
+  nn_err_t err;
 
+  if ((rc = sqlite3_exec(ps->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+    return sq_detail(ps, rc, detail, dlen);
+  err = schema_state(ps, &empty, detail, dlen);
+  if (!err && empty)
+    err = create_schema(ps, rng, detail, dlen);
+  rc = sqlite3_exec(ps->db, err ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+  if (!err && rc != SQLITE_OK)
+    return sq_detail(ps, rc, detail, dlen);
+  return err;
+}
+
+static nn_err_t
+prepare_all(nn_peerstore_t *ps, char *detail, size_t dlen)
+{
   for (int i = 0; i < NQ; i++) {
-    rc = sqlite3_prepare_v3(ps->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &ps->q[i], NULL);
+    int rc = sqlite3_prepare_v3(ps->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &ps->q[i], NULL);
     if (rc != SQLITE_OK) {
       /* The version matched but a table or column is missing: not a file we wrote. */
       snprintf(detail, dlen, "schema: %s", sqlite3_errmsg(ps->db));
       return (rc & 0xff) == SQLITE_ERROR ? NN_ERR_FORMAT : (map_rc(rc) ? map_rc(rc) : NN_ERR_IO);
     }
   }
+  return NN_OK;
+}
 
+/* The secret bucket key, written with the schema. */
+static nn_err_t
+load_key(nn_peerstore_t *ps, char *detail, size_t dlen)
+{
   sqlite3_stmt *s = stmt(ps, Q_META_GET);
   size_t klen = 0;
+  nn_err_t err;
+  int rc;
+
   sqlite3_bind_text(s, 1, "bucket_key", -1, SQLITE_STATIC);
   rc = sqlite3_step(s);
   if (rc == SQLITE_ROW)
@@ -987,6 +1024,27 @@ open_db(nn_peerstore_t *ps, const nn_rng_t *rng, char *file, size_t file_len, ch
     return err;
   }
   return NN_OK;
+}
+
+static nn_err_t
+open_db(nn_peerstore_t *ps, const nn_rng_t *rng, char *file, size_t file_len, char *detail,
+        size_t dlen)
+{
+  int exists = 0, empty = 0;
+  nn_err_t err;
+
+  if ((err = check_files(ps, &exists, file, file_len, detail, dlen)))
+    return err;
+  if (!exists && (err = create_file(ps->path, detail, dlen)))
+    return err;
+  if ((err = connect_db(ps, detail, dlen)) || (err = check_db(ps, &empty, detail, dlen)) ||
+      (err = set_pragmas(ps, detail, dlen)))
+    return err;
+  if (empty && (err = init_schema(ps, rng, detail, dlen)))
+    return err;
+  if ((err = prepare_all(ps, detail, dlen)))
+    return err;
+  return load_key(ps, detail, dlen);
 }
 
 nn_err_t
