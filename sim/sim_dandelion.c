@@ -15,6 +15,7 @@
 #include "crypto/rand.h"
 #include "crypto/sha3.h"
 #include "dandelion/dandelion.h"
+#include "lib/clock.h"
 #include "lib/wire.h"
 #include "sim/latency.h"
 
@@ -653,14 +654,14 @@ cfg_ok(const sim_dandelion_cfg_t *cfg)
 nn_err_t
 sim_dandelion_run(const sim_dandelion_cfg_t *cfg, sim_dandelion_stats_t *out, FILE *log)
 {
-  struct timespec t0, t1;
+  uint64_t t0_us;
   graph_t g;
   rand_t r;
   sim_t s;
   nn_err_t err = NN_ERR_NOMEM;
   uint32_t n = cfg->nodes;
 
-  clock_gettime(CLOCK_MONOTONIC, &t0);
+  t0_us = nn_mono_us();
   memset(out, 0, sizeof(*out));
   if (!cfg_ok(cfg))
     return NN_ERR_ARG;
@@ -770,7 +771,6 @@ done:
   free(s.heap);
   graph_free(&g);
   sim_latency_free(&s.rtts);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  out->wall_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  out->wall_s = (double)(nn_mono_us() - t0_us) / 1e6;
   return err;
 }
