@@ -81,28 +81,28 @@ log_tail(const nn_devnet_t *dn, unsigned i, char *out, size_t n)
       *p = '|';
 }
 
-static pid_t
-spawn(const nn_devnet_t *dn, unsigned i, const nn_devnet_opts_t *o)
-{
+/* A node's nepnetd command line, with the buffers its arguments point into. */
+typedef struct node_cmd_t {
   char dd[PATH_MAX - 32], logp[PATH_MAX], listen[32], api[32], peer0[32], peerj[32];
   const char *argv[64 + 2 * 32];
+} node_cmd_t;
+
+/* The flags every node gets, up to and including --hidden; returns how many argv holds. The
+ * loopback limits are off: every node of a devnet is 127.0.0.1. */
+static size_t
+node_cmd_base(node_cmd_t *nc, const char *nepnetd, const char *preset)
+{
+  const char **argv = nc->argv;
   size_t k = 0;
-  nn_devnet_datadir(dn, i, dd, sizeof(dd));
-  if (mkdir(dd, 0700) && errno != EEXIST)
-    return -1;
-  snprintf(logp, sizeof(logp), "%s/nepnetd.log", dd);
-  snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * i));
-  snprintf(api, sizeof(api), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * i + 1));
-  snprintf(peer0, sizeof(peer0), "127.0.0.1:%u", (unsigned)dn->base_port);
-  argv[k++] = dn->nepnetd;
+  argv[k++] = nepnetd;
   argv[k++] = "--datadir";
-  argv[k++] = dd;
+  argv[k++] = nc->dd;
   argv[k++] = "--network";
   argv[k++] = "regtest";
   argv[k++] = "--listen";
-  argv[k++] = listen;
+  argv[k++] = nc->listen;
   argv[k++] = "--api";
-  argv[k++] = api;
+  argv[k++] = nc->api;
   argv[k++] = "--listen-max-per-ip";
   argv[k++] = "0";
   argv[k++] = "--listen-ip-rate";
@@ -111,61 +111,101 @@ spawn(const nn_devnet_t *dn, unsigned i, const nn_devnet_opts_t *o)
   argv[k++] = "0";
   argv[k++] = "--allow-private";
   argv[k++] = "1";
-  if (o->preset) {
+  if (preset) {
     argv[k++] = "--preset";
-    argv[k++] = o->preset;
+    argv[k++] = preset;
   }
   argv[k++] = "--hidden"; /* after the preset: private would hide every node of the devnet */
   argv[k++] = "0";
-  if (i > 0) {
-    argv[k++] = "--peer";
-    argv[k++] = peer0;
-    /* and one earlier node, so that node 0 is not everyone's only way in */
-    unsigned j = (i * 37u + 11u) % i;
-    if (j) {
-      snprintf(peerj, sizeof(peerj), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * j));
-      argv[k++] = "--peer";
-      argv[k++] = peerj;
-    }
+  return k;
+}
+
+/* Node i > 0's bootstrap peers, appended at argv[k]; returns the new count. */
+static size_t
+node_cmd_peers(node_cmd_t *nc, const nn_devnet_t *dn, unsigned i, size_t k)
+{
+  if (i == 0)
+    return k;
+  nc->argv[k++] = "--peer";
+  nc->argv[k++] = nc->peer0;
+  /* and one earlier node, so that node 0 is not everyone's only way in */
+  unsigned j = (i * 37u + 11u) % i;
+  if (j) {
+    snprintf(nc->peerj, sizeof(nc->peerj), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * j));
+    nc->argv[k++] = "--peer";
+    nc->argv[k++] = nc->peerj;
   }
+  return k;
+}
+
+/* Node i's whole command line, NULL-terminated; nc->dd is already its data directory. */
+static void
+node_cmd(node_cmd_t *nc, const nn_devnet_t *dn, unsigned i, const nn_devnet_opts_t *o)
+{
+  snprintf(nc->logp, sizeof(nc->logp), "%s/nepnetd.log", nc->dd);
+  snprintf(nc->listen, sizeof(nc->listen), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * i));
+  snprintf(nc->api, sizeof(nc->api), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * i + 1));
+  snprintf(nc->peer0, sizeof(nc->peer0), "127.0.0.1:%u", (unsigned)dn->base_port);
+  size_t k = node_cmd_peers(nc, dn, i, node_cmd_base(nc, dn->nepnetd, o->preset));
   for (size_t e = 0; e < o->n_extra && k < 64; e++)
-    argv[k++] = o->extra[e];
+    nc->argv[k++] = o->extra[e];
   const char *const *ne = o->node_extra ? o->node_extra(o->node_ctx, i) : NULL;
   for (size_t e = 0; ne && ne[e] && k < 64 + 2 * 32 - 1; e++)
-    argv[k++] = ne[e];
-  argv[k] = NULL;
+    nc->argv[k++] = ne[e];
+  nc->argv[k] = NULL;
+}
+
+/* In the forked child: output to the node's log, no terminal (its own session, stdin
+ * /dev/null), so that the node outlives the command that started it. */
+static _Noreturn void
+exec_node(const char *logp, const char *const *argv)
+{
+  int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  int nul = open("/dev/null", O_RDONLY);
+  if (fd >= 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2)
+      close(fd);
+  }
+  if (nul >= 0) {
+    dup2(nul, 0);
+    if (nul > 2)
+      close(nul);
+  }
+  setsid();
+  execvp(argv[0], (char *const *)argv);
+  fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+  _exit(127);
+}
+
+static void
+write_pid(const char *dd, pid_t pid)
+{
+  char pidp[PATH_MAX], s[32];
+  snprintf(pidp, sizeof(pidp), "%s/nepnetd.pid", dd);
+  FILE *f = fopen(pidp, "w");
+  if (f) {
+    snprintf(s, sizeof(s), "%d\n", (int)pid);
+    fputs(s, f);
+    fclose(f);
+  }
+}
+
+static pid_t
+spawn(const nn_devnet_t *dn, unsigned i, const nn_devnet_opts_t *o)
+{
+  node_cmd_t nc;
+  nn_devnet_datadir(dn, i, nc.dd, sizeof(nc.dd));
+  if (mkdir(nc.dd, 0700) && errno != EEXIST)
+    return -1;
+  node_cmd(&nc, dn, i, o);
   pid_t pid = fork();
   if (pid < 0)
     return -1;
-  if (pid == 0) {
-    int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    int nul = open("/dev/null", O_RDONLY);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      if (fd > 2)
-        close(fd);
-    }
-    if (nul >= 0) {
-      dup2(nul, 0);
-      if (nul > 2)
-        close(nul);
-    }
-    setsid();
-    execvp(argv[0], (char *const *)argv);
-    fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  {
-    char pidp[PATH_MAX], s[32];
-    snprintf(pidp, sizeof(pidp), "%s/nepnetd.pid", dd);
-    FILE *f = fopen(pidp, "w");
-    if (f) {
-      snprintf(s, sizeof(s), "%d\n", (int)pid);
-      fputs(s, f);
-      fclose(f);
-    }
-  }
+  if (pid == 0)
+    exec_node(nc.logp, nc.argv);
+  write_pid(nc.dd, pid);
   return pid;
 }
 
