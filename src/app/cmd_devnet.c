@@ -170,8 +170,79 @@ out:
   return rc;
 }
 
-int
-nepnet_cmd_devnet(const char *argv0, int argc, char **argv)
+/* Option scans return 0 to go on, -1 after printing help (exit 0) or 2 on a usage error. */
+#define DEVNET_HELP (-1)
+
+/* What the command line asked for (devnet_usage). */
+typedef struct devnet_args_t {
+  nn_devnet_opts_t o;
+  char *extra[2 * 32]; /* --set's flags and values, owned; o.extra points here */
+  size_t nextra;
+  size_t size;         /* demo's transaction */
+  int keep;
+  const char *count;   /* N: the first argument after the options, or NULL */
+} devnet_args_t;
+
+static void
+devnet_args_free(devnet_args_t *a)
+{
+  for (size_t i = 0; i < a->nextra; i++)
+    free(a->extra[i]);
+}
+
+/* --set NAME=VALUE becomes --NAME VALUE on every nepnetd's command line. */
+static int
+devnet_set_opt(devnet_args_t *a, const char *arg)
+{
+  const char *eq = strchr(arg, '=');
+  if (!eq || eq == arg || a->nextra + 2 > sizeof(a->extra) / sizeof(a->extra[0])) {
+    fprintf(stderr, "nepnet devnet: --set %s: give NAME=VALUE (a nepnetd option without --)\n", arg);
+    return 2;
+  }
+  size_t nl = (size_t)(eq - arg);
+  char *f = malloc(nl + 3);
+  if (!f)
+    return 2;
+  snprintf(f, nl + 3, "--%.*s", (int)nl, arg);
+  a->extra[a->nextra++] = f;
+  a->extra[a->nextra++] = strdup(eq + 1);
+  return 0;
+}
+
+/* One option (getopt's \a c and \a arg). */
+static int
+devnet_opt(int c, const char *arg, devnet_args_t *a)
+{
+  unsigned long v;
+  switch (c) {
+  case 'd': a->o.dir = arg; return 0;
+  case 'p': a->o.preset = arg; return 0;
+  case 'b':
+    v = strtoul(arg, NULL, 10);
+    if (v < 1024 || v > 65000) {
+      fprintf(stderr, "nepnet devnet: --base-port %s: give 1024..65000\n", arg);
+      return 2;
+    }
+    a->o.base_port = (uint16_t)v;
+    return 0;
+  case 'n': a->o.nepnetd = arg; return 0;
+  case 's':
+    a->size = strtoul(arg, NULL, 10);
+    if (a->size < 1 || a->size > (8u << 20)) {
+      fprintf(stderr, "nepnet devnet: --size %s: give 1..8388608 bytes\n", arg);
+      return 2;
+    }
+    return 0;
+  case 'k': a->keep = 1; return 0;
+  case 'S': return devnet_set_opt(a, arg);
+  case 'h': fputs(devnet_usage, stdout); return DEVNET_HELP;
+  default: fputs(devnet_usage, stderr); return 2;
+  }
+}
+
+/* The options of sub-command argv[1]; \a a must be freed whatever this returns. */
+static int
+devnet_parse(int argc, char **argv, devnet_args_t *a)
 {
   static const struct option opts[] = {
     { "dir", required_argument, NULL, 'd' },     { "preset", required_argument, NULL, 'p' },
@@ -180,13 +251,66 @@ nepnet_cmd_devnet(const char *argv0, int argc, char **argv)
     { "set", required_argument, NULL, 'S' },     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  nn_devnet_opts_t o;
-  char *extra[2 * 32];
-  size_t nextra = 0, size = 2048;
-  int keep = 0, c, rc = 2;
-  const char *sub;
+  int c, rc;
+  memset(a, 0, sizeof(*a));
+  nn_devnet_opts_default(&a->o);
+  a->size = 2048;
+  /* argv[1] (the sub-command) becomes the program name; optind 0 re-initialises getopt, whose
+   * state main() left in "stop at the first non-option" mode, so options may follow N. */
+  int ac = argc - 1;
+  char **av = argv + 1;
+  optind = 0;
+  while ((c = getopt_long(ac, av, "h", opts, NULL)) != -1)
+    if ((rc = devnet_opt(c, optarg, a)))
+      return rc;
+  a->o.extra = (const char *const *)a->extra;
+  a->o.n_extra = a->nextra;
+  a->count = optind < ac ? av[optind] : NULL;
+  return 0;
+}
+
+/* `up` and `demo`: start the devnet; demo then sends its transaction and, unless --keep, stops
+ * the devnet again. */
+static int
+cmd_up(const char *argv0, const char *sub, devnet_args_t *a)
+{
+  unsigned long n = !strcmp(sub, "demo") ? 10 : 0;
+  nn_devnet_t dn;
   char why[1024];
-  nn_devnet_opts_default(&o);
+  int rc = 0;
+  if (a->count)
+    n = strtoul(a->count, NULL, 10);
+  if (n < 2 || n > NN_DEVNET_MAX) {
+    fprintf(stderr, "nepnet devnet %s: give the number of nodes, 2..%d (e.g. nepnet devnet %s 10)\n", sub,
+            NN_DEVNET_MAX, sub);
+    return 2;
+  }
+  a->o.progress = stdout;
+  printf("starting %lu nepnetd nodes in %s (ports %u..%u)\n", n, a->o.dir, (unsigned)a->o.base_port,
+         (unsigned)(a->o.base_port + 2 * n - 1));
+  if (nn_devnet_up(&dn, (unsigned)n, argv0, &a->o, why, sizeof(why))) {
+    fprintf(stderr, "nepnet devnet %s: %s\n", sub, why);
+    nn_devnet_free(&dn);
+    return 1;
+  }
+  printf("all %lu nodes joined; nepnet devnet status --dir %s shows them\n", n, a->o.dir);
+  if (!strcmp(sub, "demo")) {
+    rc = demo(&dn, a->size);
+    if (!a->keep) {
+      unsigned s = nn_devnet_down(&dn, 10000);
+      printf("stopped %u nodes (logs stay in %s/node-*/nepnetd.log)\n", s, a->o.dir);
+    }
+  }
+  nn_devnet_free(&dn);
+  return rc;
+}
+
+int
+nepnet_cmd_devnet(const char *argv0, int argc, char **argv)
+{
+  devnet_args_t a;
+  const char *sub;
+  int rc;
   if (argc < 2) {
     fprintf(stderr, "nepnet devnet: up, demo, status or down?\n\n%s", devnet_usage);
     return 2;
@@ -196,92 +320,18 @@ nepnet_cmd_devnet(const char *argv0, int argc, char **argv)
     fputs(devnet_usage, stdout);
     return 0;
   }
-  /* argv[1] (the sub-command) becomes the program name; optind 0 re-initialises getopt, whose
-   * state main() left in "stop at the first non-option" mode, so options may follow N. */
-  int ac = argc - 1;
-  char **av = argv + 1;
-  optind = 0;
-  while ((c = getopt_long(ac, av, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'd': o.dir = optarg; break;
-    case 'p': o.preset = optarg; break;
-    case 'b': {
-      unsigned long v = strtoul(optarg, NULL, 10);
-      if (v < 1024 || v > 65000) {
-        fprintf(stderr, "nepnet devnet: --base-port %s: give 1024..65000\n", optarg);
-        goto out;
-      }
-      o.base_port = (uint16_t)v;
-      break;
-    }
-    case 'n': o.nepnetd = optarg; break;
-    case 's':
-      size = strtoul(optarg, NULL, 10);
-      if (size < 1 || size > (8u << 20)) {
-        fprintf(stderr, "nepnet devnet: --size %s: give 1..8388608 bytes\n", optarg);
-        goto out;
-      }
-      break;
-    case 'k': keep = 1; break;
-    case 'S': {
-      const char *eq = strchr(optarg, '=');
-      if (!eq || eq == optarg || nextra + 2 > sizeof(extra) / sizeof(extra[0])) {
-        fprintf(stderr, "nepnet devnet: --set %s: give NAME=VALUE (a nepnetd option without --)\n", optarg);
-        goto out;
-      }
-      size_t nl = (size_t)(eq - optarg);
-      char *f = malloc(nl + 3);
-      if (!f)
-        goto out;
-      snprintf(f, nl + 3, "--%.*s", (int)nl, optarg);
-      extra[nextra++] = f;
-      extra[nextra++] = strdup(eq + 1);
-      break;
-    }
-    case 'h': fputs(devnet_usage, stdout); rc = 0; goto out;
-    default: fputs(devnet_usage, stderr); goto out;
-    }
-  }
-  o.extra = (const char *const *)extra;
-  o.n_extra = nextra;
-  if (!strcmp(sub, "down")) {
-    rc = cmd_down(o.dir);
+  if ((rc = devnet_parse(argc, argv, &a))) {
+    rc = rc == DEVNET_HELP ? 0 : rc;
+  } else if (!strcmp(sub, "down")) {
+    rc = cmd_down(a.o.dir);
   } else if (!strcmp(sub, "status")) {
-    rc = cmd_status(o.dir);
+    rc = cmd_status(a.o.dir);
   } else if (!strcmp(sub, "up") || !strcmp(sub, "demo")) {
-    unsigned long n = !strcmp(sub, "demo") ? 10 : 0;
-    nn_devnet_t dn;
-    if (optind < ac)
-      n = strtoul(av[optind], NULL, 10);
-    if (n < 2 || n > NN_DEVNET_MAX) {
-      fprintf(stderr, "nepnet devnet %s: give the number of nodes, 2..%d (e.g. nepnet devnet %s 10)\n", sub,
-              NN_DEVNET_MAX, sub);
-      goto out;
-    }
-    o.progress = stdout;
-    printf("starting %lu nepnetd nodes in %s (ports %u..%u)\n", n, o.dir, (unsigned)o.base_port,
-           (unsigned)(o.base_port + 2 * n - 1));
-    if (nn_devnet_up(&dn, (unsigned)n, argv0, &o, why, sizeof(why))) {
-      fprintf(stderr, "nepnet devnet %s: %s\n", sub, why);
-      nn_devnet_free(&dn);
-      rc = 1;
-      goto out;
-    }
-    printf("all %lu nodes joined; nepnet devnet status --dir %s shows them\n", n, o.dir);
-    rc = 0;
-    if (!strcmp(sub, "demo")) {
-      rc = demo(&dn, size);
-      if (!keep) {
-        unsigned s = nn_devnet_down(&dn, 10000);
-        printf("stopped %u nodes (logs stay in %s/node-*/nepnetd.log)\n", s, o.dir);
-      }
-    }
-    nn_devnet_free(&dn);
+    rc = cmd_up(argv0, sub, &a);
   } else {
     fprintf(stderr, "nepnet devnet: unknown sub-command '%s'\n\n%s", sub, devnet_usage);
+    rc = 2;
   }
-out:
-  for (size_t i = 0; i < nextra; i++)
-    free(extra[i]);
+  devnet_args_free(&a);
   return rc;
 }

@@ -121,8 +121,79 @@ sim_double_opt(const char *flag, const char *arg, double lo, double hi, int open
   return 1;
 }
 
+/* Option scans return 0 to go on, -1 after printing help (exit 0) or the exit code of a usage
+ * error (2), so that every caller turns them into an exit status the same way. */
+#define SIM_HELP (-1)
+
+/* A uint32_t field's option: sim_uint_opt's check, then the store. */
 static int
-sim_dandelion_main(int argc, char **argv)
+sim_u32_opt(const char *flag, const char *arg, unsigned long long lo, unsigned long long hi, uint32_t *out)
+{
+  unsigned long long u;
+  if (!sim_uint_opt(flag, arg, lo, hi, &u))
+    return 2;
+  *out = (uint32_t)u;
+  return 0;
+}
+
+/* --p LIST, split on a copy: strtok_r writes into the string it splits, and optarg is argv's. */
+static int
+sim_p_list_opt(const char *arg, sim_dandelion_cfg_t *cfg)
+{
+  char buf[512], *save = NULL;
+  uint32_t np = 0;
+  if (strlen(arg) >= sizeof(buf)) {
+    fprintf(stderr, "nepnet sim dandelion: --p list too long\n");
+    return 2;
+  }
+  strcpy(buf, arg);
+  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    if (np == SIM_DANDELION_MAX_P) {
+      fprintf(stderr, "nepnet sim dandelion: --p takes at most %d values\n", SIM_DANDELION_MAX_P);
+      return 2;
+    }
+    if (!sim_double_opt("p", tok, 0, 0.9, 1, &cfg->p[np]))
+      return 2;
+    np++;
+  }
+  if (!np) {
+    fprintf(stderr, "nepnet sim dandelion: --p wants a comma-separated list of numbers in (0, 0.9]\n");
+    return 2;
+  }
+  cfg->np = np;
+  return 0;
+}
+
+/* One option of `sim dandelion` (getopt's \a c and \a arg). */
+static int
+sim_dandelion_opt(int c, const char *arg, sim_dandelion_cfg_t *cfg, const char **out)
+{
+  unsigned long long u;
+  switch (c) {
+  case 'n': return sim_u32_opt("nodes", arg, 100, 1000000, &cfg->nodes);
+  case 'd': return sim_u32_opt("outbound", arg, 1, 32, &cfg->outbound);
+  case 'i': return sim_u32_opt("max-inbound", arg, 1, 1023, &cfg->max_inbound);
+  case 'Q': return sim_double_opt("q", arg, 0.05, 0.5, 0, &cfg->q) ? 0 : 2;
+  case 'p': return sim_p_list_opt(arg, cfg);
+  case 't': return sim_u32_opt("txs", arg, 1, 1000000, &cfg->txs);
+  case 's':
+    if (!sim_uint_opt("seed", arg, 0, UINT64_MAX, &u))
+      return 2;
+    cfg->seed = u;
+    return 0;
+  case 'O': return sim_u32_opt("inv-out-ms", arg, 0, 600000, &cfg->inv_out_ms);
+  case 'I': return sim_u32_opt("inv-in-ms", arg, 0, 600000, &cfg->inv_in_ms);
+  case 'B': return sim_u32_opt("embargo-base-ms", arg, 0, 3600000, &cfg->embargo_base_ms);
+  case 'M': return sim_u32_opt("embargo-mean-ms", arg, 1, 3600000, &cfg->embargo_mean_ms);
+  case 'o': *out = arg; return 0;
+  case 'q': cfg->quiet = 1; return 0;
+  case 'h': fputs(sim_dandelion_usage, stdout); return SIM_HELP;
+  default: fputs(sim_dandelion_usage, stderr); return 2;
+  }
+}
+
+static int
+sim_dandelion_parse(int argc, char **argv, sim_dandelion_cfg_t *cfg, const char **out)
 {
   static const struct option opts[] = {
     { "nodes", required_argument, NULL, 'n' }, { "outbound", required_argument, NULL, 'd' },
@@ -134,123 +205,137 @@ sim_dandelion_main(int argc, char **argv)
     { "embargo-base-ms", required_argument, NULL, 'B' }, { "embargo-mean-ms", required_argument, NULL, 'M' },
     { NULL, 0, NULL, 0 },
   };
-  sim_dandelion_cfg_t cfg;
-  sim_dandelion_stats_t st;
-  char csv[1024], png[1024];
-  const char *out = NULL;
-  unsigned long long u;
-  int c;
-
-  sim_dandelion_cfg_default(&cfg);
+  int c, rc;
   optind = 2;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'n':
-      if (!sim_uint_opt("nodes", optarg, 100, 1000000, &u))
-        return 2;
-      cfg.nodes = (uint32_t)u;
-      break;
-    case 'd':
-      if (!sim_uint_opt("outbound", optarg, 1, 32, &u))
-        return 2;
-      cfg.outbound = (uint32_t)u;
-      break;
-    case 'i':
-      if (!sim_uint_opt("max-inbound", optarg, 1, 1023, &u))
-        return 2;
-      cfg.max_inbound = (uint32_t)u;
-      break;
-    case 'Q':
-      if (!sim_double_opt("q", optarg, 0.05, 0.5, 0, &cfg.q))
-        return 2;
-      break;
-    case 'p': {
-      char buf[512], *save = NULL;
-      uint32_t np = 0;
-      if (strlen(optarg) >= sizeof(buf)) {
-        fprintf(stderr, "nepnet sim dandelion: --p list too long\n");
-        return 2;
-      }
-      strcpy(buf, optarg);
-      for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (np == SIM_DANDELION_MAX_P) {
-          fprintf(stderr, "nepnet sim dandelion: --p takes at most %d values\n", SIM_DANDELION_MAX_P);
-          return 2;
-        }
-        if (!sim_double_opt("p", tok, 0, 0.9, 1, &cfg.p[np]))
-          return 2;
-        np++;
-      }
-      if (!np) {
-        fprintf(stderr, "nepnet sim dandelion: --p wants a comma-separated list of numbers in (0, 0.9]\n");
-        return 2;
-      }
-      cfg.np = np;
-      break;
-    }
-    case 't':
-      if (!sim_uint_opt("txs", optarg, 1, 1000000, &u))
-        return 2;
-      cfg.txs = (uint32_t)u;
-      break;
-    case 's':
-      if (!sim_uint_opt("seed", optarg, 0, UINT64_MAX, &u))
-        return 2;
-      cfg.seed = u;
-      break;
-    case 'O':
-      if (!sim_uint_opt("inv-out-ms", optarg, 0, 600000, &u))
-        return 2;
-      cfg.inv_out_ms = (uint32_t)u;
-      break;
-    case 'I':
-      if (!sim_uint_opt("inv-in-ms", optarg, 0, 600000, &u))
-        return 2;
-      cfg.inv_in_ms = (uint32_t)u;
-      break;
-    case 'B':
-      if (!sim_uint_opt("embargo-base-ms", optarg, 0, 3600000, &u))
-        return 2;
-      cfg.embargo_base_ms = (uint32_t)u;
-      break;
-    case 'M':
-      if (!sim_uint_opt("embargo-mean-ms", optarg, 1, 3600000, &u))
-        return 2;
-      cfg.embargo_mean_ms = (uint32_t)u;
-      break;
-    case 'o': out = optarg; break;
-    case 'q': cfg.quiet = 1; break;
-    case 'h': fputs(sim_dandelion_usage, stdout); return 0;
-    default: fputs(sim_dandelion_usage, stderr); return 2;
-    }
-  }
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+    if ((rc = sim_dandelion_opt(c, optarg, cfg, out)))
+      return rc;
   if (optind < argc) {
     fprintf(stderr, "nepnet sim dandelion: unexpected argument '%s'\n", argv[optind]);
     return 2;
   }
-  /* The ranges that depend on each other. */
-  if (2 * cfg.outbound >= cfg.nodes) {
-    fprintf(stderr, "nepnet sim dandelion: --outbound must be below half of --nodes (%u)\n", cfg.nodes);
+  return 0;
+}
+
+/* The ranges that depend on each other (each option alone was checked as it was read). */
+static int
+sim_dandelion_check(const sim_dandelion_cfg_t *cfg)
+{
+  if (2 * cfg->outbound >= cfg->nodes) {
+    fprintf(stderr, "nepnet sim dandelion: --outbound must be below half of --nodes (%u)\n", cfg->nodes);
     return 2;
   }
-  if (cfg.max_inbound < cfg.outbound || cfg.outbound + cfg.max_inbound > 1024) {
+  if (cfg->max_inbound < cfg->outbound || cfg->outbound + cfg->max_inbound > 1024) {
     fprintf(stderr, "nepnet sim dandelion: --max-inbound must be in %u-%u (at least --outbound, and\n"
-                    "--outbound + --max-inbound <= 1024)\n", cfg.outbound, 1024 - cfg.outbound);
+                    "--outbound + --max-inbound <= 1024)\n", cfg->outbound, 1024 - cfg->outbound);
     return 2;
   }
-  for (uint32_t i = 0; i < cfg.np; i++)
-    if ((uint32_t)(cfg.p[i] * cfg.nodes + 0.5) < 1) {
-      fprintf(stderr, "nepnet sim dandelion: --p %g leaves no spy among %u nodes (need p >= %g)\n", cfg.p[i],
-              cfg.nodes, 0.5 / cfg.nodes);
+  for (uint32_t i = 0; i < cfg->np; i++)
+    if ((uint32_t)(cfg->p[i] * cfg->nodes + 0.5) < 1) {
+      fprintf(stderr, "nepnet sim dandelion: --p %g leaves no spy among %u nodes (need p >= %g)\n", cfg->p[i],
+              cfg->nodes, 0.5 / cfg->nodes);
       return 2;
     }
+  return 0;
+}
+
+/* DIR/NAME.csv and DIR/NAME.png (the buffers are the caller's: cfg keeps pointers to them). */
+static void
+sim_out_paths(const char *out, const char *name, char *csv, char *png, size_t n)
+{
+  snprintf(csv, n, "%s/%s.csv", out, name);
+  snprintf(png, n, "%s/%s.png", out, name);
+}
+
+/* What was simulated: the graph, then each protocol's settings. */
+static void
+sim_dandelion_print_setup(const sim_dandelion_cfg_t *cfg, const sim_dandelion_stats_t *st)
+{
+  printf("nodes %u (%u connections, mean degree %.1f, %u outbound each), %s, seed %llu\n", cfg->nodes, st->edges,
+         st->mean_degree, cfg->outbound, cfg->txs ? "sampled senders" : "one transaction per honest node",
+         (unsigned long long)cfg->seed);
+  printf("Dandelion++: q %.2f, embargo %u ms + exp(mean %u ms) (own: 2 means more), fluff INV delay exp(mean %u ms)\n"
+         "  to outbound / exp(mean %u ms) to inbound peers\n",
+         cfg->q, cfg->embargo_base_ms, cfg->embargo_mean_ms, cfg->inv_out_ms, cfg->inv_in_ms);
+  printf("flooding:    Neptune today: every node announces to every peer at once (INV delay 0)\n");
+  printf("diffusion:   Bitcoin-style: every node announces to each peer after exp(mean %u ms) out /\n"
+         "  exp(mean %u ms) in, the delays of the Dandelion++ fluff phase\n", cfg->inv_out_ms, cfg->inv_in_ms);
+}
+
+/* One line per p: the three protocols side by side. */
+static void
+sim_dandelion_print_table(const sim_dandelion_cfg_t *cfg, const sim_dandelion_stats_t *st)
+{
+  printf("first-spy attack    Dandelion++        flooding          diffusion        D++ precision over\n");
+  printf("    p  spies   precision recall   precision recall   precision recall   flooding diffusion     p^2\n");
+  for (uint32_t i = 0; i < st->np; i++) {
+    const sim_dandelion_result_t *d = &st->dandelion[i], *f = &st->flooding[i], *df = &st->diffusion[i];
+    printf(" %4.2f %6u      %6.4f %6.4f      %6.4f %6.4f      %6.4f %6.4f      %6.3f    %6.3f  %6.4f\n", st->p[i],
+           st->spies[i], d->precision, d->recall, f->precision, f->recall, df->precision, df->recall,
+           f->precision > 0 ? d->precision / f->precision : 0.0,
+           df->precision > 0 ? d->precision / df->precision : 0.0, st->p[i] * st->p[i]);
+  }
+  if (cfg->txs)
+    printf("(--txs: precision over %u sampled transactions per p; fewer compete for each guess than when\n"
+           " every honest node sends, so all precisions are overstated)\n", st->dandelion[0].txs);
+}
+
+/* What qualifies the table: unattributed transactions, and the target at p = 0.1 if it was run. */
+static void
+sim_dandelion_print_notes(const sim_dandelion_stats_t *st)
+{
+  for (uint32_t i = 0; i < st->np; i++) {
+    const sim_dandelion_result_t *d = &st->dandelion[i], *f = &st->flooding[i], *df = &st->diffusion[i];
+    if (d->seen < d->txs || f->seen < f->txs || df->seen < df->txs)
+      printf("p %.2f: %u (Dandelion++), %u (flooding) and %u (diffusion) of %u transactions never reached a spy"
+             " (unattributed)\n", st->p[i], d->txs - d->seen, f->txs - f->seen, df->txs - df->seen, d->txs);
+  }
+  for (uint32_t i = 0; i < st->np; i++)
+    if (fabs(st->p[i] - 0.1) < 1e-9) {
+      double dp = st->dandelion[i].precision, fp = st->flooding[i].precision, xp = st->diffusion[i].precision;
+      printf("target at p = 0.10: Dandelion++ precision %.4f <= 0.1: %s; <= 1/4 of flooding's (%.4f): %s"
+             " (ratio %.3f)\n", dp, dp <= 0.1 ? "met" : "MISSED", fp / 4, dp <= fp / 4 ? "met" : "MISSED",
+             fp > 0 ? dp / fp : 0.0);
+      printf("  (not the target, for comparison: ratio to diffusion's %.4f is %.3f)\n", xp,
+             xp > 0 ? dp / xp : 0.0);
+    }
+}
+
+/* The files, last: the table is printed even when the CSV could not be written. */
+static int
+sim_dandelion_print_files(const sim_dandelion_cfg_t *cfg, const sim_dandelion_stats_t *st, nn_err_t err)
+{
+  if (err == NN_ERR_IO) {
+    fprintf(stderr, "nepnet sim dandelion: cannot write %s\n", cfg->csv);
+    return 1;
+  }
+  if (cfg->csv) {
+    if (st->png_written > 0)
+      printf("wrote %s and %s\n", cfg->csv, cfg->png);
+    else
+      printf("wrote %s (no PNG: %s)\n", cfg->csv, st->png_written ? "gnuplot failed" : "gnuplot is not installed");
+  }
+  return 0;
+}
+
+static int
+sim_dandelion_main(int argc, char **argv)
+{
+  sim_dandelion_cfg_t cfg;
+  sim_dandelion_stats_t st;
+  char csv[1024], png[1024];
+  const char *out = NULL;
+  int rc;
+
+  sim_dandelion_cfg_default(&cfg);
+  if ((rc = sim_dandelion_parse(argc, argv, &cfg, &out)) || (rc = sim_dandelion_check(&cfg)))
+    return rc == SIM_HELP ? 0 : rc;
   if (out) {
     if (mkdir(out, 0755) && errno != EEXIST) {
       fprintf(stderr, "nepnet sim dandelion: cannot create %s: %s\n", out, strerror(errno));
       return 1;
     }
-    snprintf(csv, sizeof(csv), "%s/sim-dandelion.csv", out);
-    snprintf(png, sizeof(png), "%s/sim-dandelion.png", out);
+    sim_out_paths(out, "sim-dandelion", csv, png, sizeof(csv));
     cfg.csv = csv;
     cfg.png = png;
   }
@@ -259,75 +344,116 @@ sim_dandelion_main(int argc, char **argv)
     fprintf(stderr, "nepnet sim dandelion: %s\n", err == NN_ERR_ARG ? "option out of range" : "out of memory");
     return err == NN_ERR_ARG ? 2 : 1;
   }
-  printf("nodes %u (%u connections, mean degree %.1f, %u outbound each), %s, seed %llu\n", cfg.nodes, st.edges,
-         st.mean_degree, cfg.outbound, cfg.txs ? "sampled senders" : "one transaction per honest node",
-         (unsigned long long)cfg.seed);
-  printf("Dandelion++: q %.2f, embargo %u ms + exp(mean %u ms) (own: 2 means more), fluff INV delay exp(mean %u ms)\n"
-         "  to outbound / exp(mean %u ms) to inbound peers\n",
-         cfg.q, cfg.embargo_base_ms, cfg.embargo_mean_ms, cfg.inv_out_ms, cfg.inv_in_ms);
-  printf("flooding:    Neptune today: every node announces to every peer at once (INV delay 0)\n");
-  printf("diffusion:   Bitcoin-style: every node announces to each peer after exp(mean %u ms) out /\n"
-         "  exp(mean %u ms) in, the delays of the Dandelion++ fluff phase\n", cfg.inv_out_ms, cfg.inv_in_ms);
-  printf("first-spy attack    Dandelion++        flooding          diffusion        D++ precision over\n");
-  printf("    p  spies   precision recall   precision recall   precision recall   flooding diffusion     p^2\n");
-  for (uint32_t i = 0; i < st.np; i++) {
-    const sim_dandelion_result_t *d = &st.dandelion[i], *f = &st.flooding[i], *df = &st.diffusion[i];
-    printf(" %4.2f %6u      %6.4f %6.4f      %6.4f %6.4f      %6.4f %6.4f      %6.3f    %6.3f  %6.4f\n", st.p[i],
-           st.spies[i], d->precision, d->recall, f->precision, f->recall, df->precision, df->recall,
-           f->precision > 0 ? d->precision / f->precision : 0.0,
-           df->precision > 0 ? d->precision / df->precision : 0.0, st.p[i] * st.p[i]);
-  }
-  if (cfg.txs)
-    printf("(--txs: precision over %u sampled transactions per p; fewer compete for each guess than when\n"
-           " every honest node sends, so all precisions are overstated)\n", st.dandelion[0].txs);
-  for (uint32_t i = 0; i < st.np; i++) {
-    const sim_dandelion_result_t *d = &st.dandelion[i], *f = &st.flooding[i], *df = &st.diffusion[i];
-    if (d->seen < d->txs || f->seen < f->txs || df->seen < df->txs)
-      printf("p %.2f: %u (Dandelion++), %u (flooding) and %u (diffusion) of %u transactions never reached a spy"
-             " (unattributed)\n", st.p[i], d->txs - d->seen, f->txs - f->seen, df->txs - df->seen, d->txs);
-  }
-  for (uint32_t i = 0; i < st.np; i++)
-    if (fabs(st.p[i] - 0.1) < 1e-9) {
-      double dp = st.dandelion[i].precision, fp = st.flooding[i].precision, xp = st.diffusion[i].precision;
-      printf("target at p = 0.10: Dandelion++ precision %.4f <= 0.1: %s; <= 1/4 of flooding's (%.4f): %s"
-             " (ratio %.3f)\n", dp, dp <= 0.1 ? "met" : "MISSED", fp / 4, dp <= fp / 4 ? "met" : "MISSED",
-             fp > 0 ? dp / fp : 0.0);
-      printf("  (not the target, for comparison: ratio to diffusion's %.4f is %.3f)\n", xp,
-             xp > 0 ? dp / xp : 0.0);
-    }
+  sim_dandelion_print_setup(&cfg, &st);
+  sim_dandelion_print_table(&cfg, &st);
+  sim_dandelion_print_notes(&st);
   printf("wall time %.1f s\n", st.wall_s);
-  if (err == NN_ERR_IO) {
-    fprintf(stderr, "nepnet sim dandelion: cannot write %s\n", csv);
+  return sim_dandelion_print_files(&cfg, &st, err);
+}
+
+static const struct option sim_dht_opts[] = {
+  { "nodes", required_argument, NULL, 'n' },   { "adversaries", required_argument, NULL, 'a' },
+  { "churn", required_argument, NULL, 'c' },   { "hours", required_argument, NULL, 'H' },
+  { "lookups", required_argument, NULL, 'l' }, { "paths", required_argument, NULL, 'p' },
+  { "alpha", required_argument, NULL, 'A' },   { "channels", required_argument, NULL, 'C' },
+  { "seed", required_argument, NULL, 's' },    { "out", required_argument, NULL, 'o' },
+  { "quiet", no_argument, NULL, 'q' },         { "help", no_argument, NULL, 'h' },
+  { "no-relay", no_argument, NULL, 'R' },      { "relay-hops", required_argument, NULL, 'r' },
+  { NULL, 0, NULL, 0 },
+};
+
+/* One option of `sim dht`; *end is where a number's digits stopped (NULL: not a number). */
+static int
+sim_dht_opt(int c, const char *arg, sim_dht_cfg_t *cfg, const char **out, char **end)
+{
+  switch (c) {
+  case 'n': cfg->nodes = (uint32_t)strtoul(arg, end, 10); return 0;
+  case 'a': cfg->adversaries = strtod(arg, end); return 0;
+  case 'c': cfg->churn_per_hour = strtod(arg, end); return 0;
+  case 'H': cfg->hours = strtod(arg, end); return 0;
+  case 'l': cfg->lookups = (uint32_t)strtoul(arg, end, 10); return 0;
+  case 'p': cfg->paths = (uint32_t)strtoul(arg, end, 10); return 0;
+  case 'A': cfg->alpha = (uint32_t)strtoul(arg, end, 10); return 0;
+  case 'C': cfg->channel_cap = (uint32_t)strtoul(arg, end, 10); return 0;
+  case 's': cfg->seed = strtoull(arg, end, 10); return 0;
+  case 'o': *out = arg; return 0;
+  case 'q': cfg->quiet = 1; return 0;
+  case 'R': cfg->no_relay = 1; return 0;
+  case 'r': cfg->relay_hops = (uint32_t)strtoul(arg, end, 10); return 0;
+  case 'h': fputs(sim_usage, stdout); return SIM_HELP;
+  default: fputs(sim_usage, stderr); return 2;
+  }
+}
+
+static int
+sim_dht_parse(int argc, char **argv, sim_dht_cfg_t *cfg, const char **out)
+{
+  int c, rc;
+  optind = 2;
+  while ((c = getopt_long(argc, argv, "h", sim_dht_opts, NULL)) != -1) {
+    char *end = NULL;
+    if ((rc = sim_dht_opt(c, optarg, cfg, out, &end)))
+      return rc;
+    if (end && *end) {
+      fprintf(stderr, "nepnet sim dht: --%s wants a number, got '%s'\n", sim_dht_opts[0].name, optarg);
+      return 2;
+    }
+  }
+  if (cfg->nodes < 50 || cfg->adversaries < 0 || cfg->adversaries >= 0.9 || cfg->churn_per_hour < 0 ||
+      cfg->hours <= 0 || !cfg->lookups || !cfg->paths || cfg->paths > 8 || !cfg->alpha || cfg->channel_cap < 8) {
+    fprintf(stderr, "nepnet sim dht: out-of-range option (need --nodes >= 50, 0 <= --adversaries < 0.9,\n"
+                    "--hours > 0, --lookups >= 1, 1 <= --paths <= 8, --alpha >= 1, --channels >= 8)\n");
+    return 2;
+  }
+  return 0;
+}
+
+static void
+sim_dht_print(const sim_dht_cfg_t *cfg, const sim_dht_stats_t *st)
+{
+  printf("nodes %u, adversarial %.0f%%, churn %.0f%%/h (%u left, %u joined), %.1f h measured\n", cfg->nodes,
+         cfg->adversaries * 100, cfg->churn_per_hour * 100, st->leaves, st->joins, cfg->hours);
+  printf("lookups %u: success %.2f%%  latency P50 %.0f ms  P95 %.0f ms  P99 %.0f ms  mean %.0f ms\n",
+         st->lookups, st->success * 100, st->p50_ms, st->p95_ms, st->p99_ms, st->mean_ms);
+  printf("hops: mean %.2f, max %u  (target mean <= log2(N)/3 + 1 = %.2f)\n", st->mean_hops, st->max_hops,
+         log2((double)cfg->nodes) / 3 + 1);
+  printf("messages %llu, channel reuse %.1f%%, new connections %llu\n", (unsigned long long)st->messages,
+         st->messages ? 100.0 * (double)st->channel_hits / (double)st->messages : 0.0,
+         (unsigned long long)st->connects);
+  printf("DHT memory per node %.0f KiB; wall time %.1f s\n", st->bytes_per_node / 1024, st->wall_s);
+  if (cfg->csv)
+    printf("wrote %s and %s\n", cfg->csv, cfg->png);
+}
+
+static int
+sim_dht_main(int argc, char **argv)
+{
+  sim_dht_cfg_t cfg;
+  sim_dht_stats_t st;
+  char csv[1024], png[1024];
+  const char *out = NULL;
+  int rc;
+
+  sim_dht_cfg_default(&cfg);
+  if ((rc = sim_dht_parse(argc, argv, &cfg, &out)))
+    return rc == SIM_HELP ? 0 : rc;
+  if (out) {
+    mkdir(out, 0755);
+    sim_out_paths(out, "sim-dht", csv, png, sizeof(csv));
+    cfg.csv = csv;
+    cfg.png = png;
+  }
+  if (sim_dht_run(&cfg, &st, stderr)) {
+    fprintf(stderr, "nepnet sim dht: out of memory\n");
     return 1;
   }
-  if (out) {
-    if (st.png_written > 0)
-      printf("wrote %s and %s\n", csv, png);
-    else
-      printf("wrote %s (no PNG: %s)\n", csv, st.png_written ? "gnuplot failed" : "gnuplot is not installed");
-  }
+  sim_dht_print(&cfg, &st);
   return 0;
 }
 
 int
 nepnet_cmd_sim(int argc, char **argv)
 {
-  static const struct option opts[] = {
-    { "nodes", required_argument, NULL, 'n' },   { "adversaries", required_argument, NULL, 'a' },
-    { "churn", required_argument, NULL, 'c' },   { "hours", required_argument, NULL, 'H' },
-    { "lookups", required_argument, NULL, 'l' }, { "paths", required_argument, NULL, 'p' },
-    { "alpha", required_argument, NULL, 'A' },   { "channels", required_argument, NULL, 'C' },
-    { "seed", required_argument, NULL, 's' },    { "out", required_argument, NULL, 'o' },
-    { "quiet", no_argument, NULL, 'q' },         { "help", no_argument, NULL, 'h' },
-    { "no-relay", no_argument, NULL, 'R' },      { "relay-hops", required_argument, NULL, 'r' },
-    { NULL, 0, NULL, 0 },
-  };
-  sim_dht_cfg_t cfg;
-  sim_dht_stats_t st;
-  char csv[1024], png[1024];
-  const char *out = NULL;
-  int c;
-
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
     fputs(sim_usage, stdout);
     return 0;
@@ -338,60 +464,5 @@ nepnet_cmd_sim(int argc, char **argv)
     fprintf(stderr, "nepnet sim: which simulation? (dht, dandelion)\n\n%s", sim_usage);
     return 2;
   }
-  sim_dht_cfg_default(&cfg);
-  optind = 2;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    char *end = NULL;
-    switch (c) {
-    case 'n': cfg.nodes = (uint32_t)strtoul(optarg, &end, 10); break;
-    case 'a': cfg.adversaries = strtod(optarg, &end); break;
-    case 'c': cfg.churn_per_hour = strtod(optarg, &end); break;
-    case 'H': cfg.hours = strtod(optarg, &end); break;
-    case 'l': cfg.lookups = (uint32_t)strtoul(optarg, &end, 10); break;
-    case 'p': cfg.paths = (uint32_t)strtoul(optarg, &end, 10); break;
-    case 'A': cfg.alpha = (uint32_t)strtoul(optarg, &end, 10); break;
-    case 'C': cfg.channel_cap = (uint32_t)strtoul(optarg, &end, 10); break;
-    case 's': cfg.seed = strtoull(optarg, &end, 10); break;
-    case 'o': out = optarg; break;
-    case 'q': cfg.quiet = 1; break;
-    case 'R': cfg.no_relay = 1; break;
-    case 'r': cfg.relay_hops = (uint32_t)strtoul(optarg, &end, 10); break;
-    case 'h': fputs(sim_usage, stdout); return 0;
-    default: fputs(sim_usage, stderr); return 2;
-    }
-    if (end && *end) {
-      fprintf(stderr, "nepnet sim dht: --%s wants a number, got '%s'\n", opts[0].name, optarg);
-      return 2;
-    }
-  }
-  if (cfg.nodes < 50 || cfg.adversaries < 0 || cfg.adversaries >= 0.9 || cfg.churn_per_hour < 0 ||
-      cfg.hours <= 0 || !cfg.lookups || !cfg.paths || cfg.paths > 8 || !cfg.alpha || cfg.channel_cap < 8) {
-    fprintf(stderr, "nepnet sim dht: out-of-range option (need --nodes >= 50, 0 <= --adversaries < 0.9,\n"
-                    "--hours > 0, --lookups >= 1, 1 <= --paths <= 8, --alpha >= 1, --channels >= 8)\n");
-    return 2;
-  }
-  if (out) {
-    mkdir(out, 0755);
-    snprintf(csv, sizeof(csv), "%s/sim-dht.csv", out);
-    snprintf(png, sizeof(png), "%s/sim-dht.png", out);
-    cfg.csv = csv;
-    cfg.png = png;
-  }
-  if (sim_dht_run(&cfg, &st, stderr)) {
-    fprintf(stderr, "nepnet sim dht: out of memory\n");
-    return 1;
-  }
-  printf("nodes %u, adversarial %.0f%%, churn %.0f%%/h (%u left, %u joined), %.1f h measured\n", cfg.nodes,
-         cfg.adversaries * 100, cfg.churn_per_hour * 100, st.leaves, st.joins, cfg.hours);
-  printf("lookups %u: success %.2f%%  latency P50 %.0f ms  P95 %.0f ms  P99 %.0f ms  mean %.0f ms\n",
-         st.lookups, st.success * 100, st.p50_ms, st.p95_ms, st.p99_ms, st.mean_ms);
-  printf("hops: mean %.2f, max %u  (target mean <= log2(N)/3 + 1 = %.2f)\n", st.mean_hops, st.max_hops,
-         log2((double)cfg.nodes) / 3 + 1);
-  printf("messages %llu, channel reuse %.1f%%, new connections %llu\n", (unsigned long long)st.messages,
-         st.messages ? 100.0 * (double)st.channel_hits / (double)st.messages : 0.0,
-         (unsigned long long)st.connects);
-  printf("DHT memory per node %.0f KiB; wall time %.1f s\n", st.bytes_per_node / 1024, st.wall_s);
-  if (out)
-    printf("wrote %s and %s\n", csv, png);
-  return 0;
+  return sim_dht_main(argc, argv);
 }

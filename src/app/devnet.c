@@ -81,28 +81,28 @@ log_tail(const nn_devnet_t *dn, unsigned i, char *out, size_t n)
       *p = '|';
 }
 
-static pid_t
-spawn(const nn_devnet_t *dn, unsigned i, const nn_devnet_opts_t *o)
-{
+/* A node's nepnetd command line, with the buffers its arguments point into. */
+typedef struct node_cmd_t {
   char dd[PATH_MAX - 32], logp[PATH_MAX], listen[32], api[32], peer0[32], peerj[32];
   const char *argv[64 + 2 * 32];
+} node_cmd_t;
+
+/* The flags every node gets, up to and including --hidden; returns how many argv holds. The
+ * loopback limits are off: every node of a devnet is 127.0.0.1. */
+static size_t
+node_cmd_base(node_cmd_t *nc, const char *nepnetd, const char *preset)
+{
+  const char **argv = nc->argv;
   size_t k = 0;
-  nn_devnet_datadir(dn, i, dd, sizeof(dd));
-  if (mkdir(dd, 0700) && errno != EEXIST)
-    return -1;
-  snprintf(logp, sizeof(logp), "%s/nepnetd.log", dd);
-  snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * i));
-  snprintf(api, sizeof(api), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * i + 1));
-  snprintf(peer0, sizeof(peer0), "127.0.0.1:%u", (unsigned)dn->base_port);
-  argv[k++] = dn->nepnetd;
+  argv[k++] = nepnetd;
   argv[k++] = "--datadir";
-  argv[k++] = dd;
+  argv[k++] = nc->dd;
   argv[k++] = "--network";
   argv[k++] = "regtest";
   argv[k++] = "--listen";
-  argv[k++] = listen;
+  argv[k++] = nc->listen;
   argv[k++] = "--api";
-  argv[k++] = api;
+  argv[k++] = nc->api;
   argv[k++] = "--listen-max-per-ip";
   argv[k++] = "0";
   argv[k++] = "--listen-ip-rate";
@@ -111,61 +111,101 @@ spawn(const nn_devnet_t *dn, unsigned i, const nn_devnet_opts_t *o)
   argv[k++] = "0";
   argv[k++] = "--allow-private";
   argv[k++] = "1";
-  if (o->preset) {
+  if (preset) {
     argv[k++] = "--preset";
-    argv[k++] = o->preset;
+    argv[k++] = preset;
   }
   argv[k++] = "--hidden"; /* after the preset: private would hide every node of the devnet */
   argv[k++] = "0";
-  if (i > 0) {
-    argv[k++] = "--peer";
-    argv[k++] = peer0;
-    /* and one earlier node, so that node 0 is not everyone's only way in */
-    unsigned j = (i * 37u + 11u) % i;
-    if (j) {
-      snprintf(peerj, sizeof(peerj), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * j));
-      argv[k++] = "--peer";
-      argv[k++] = peerj;
-    }
+  return k;
+}
+
+/* Node i > 0's bootstrap peers, appended at argv[k]; returns the new count. */
+static size_t
+node_cmd_peers(node_cmd_t *nc, const nn_devnet_t *dn, unsigned i, size_t k)
+{
+  if (i == 0)
+    return k;
+  nc->argv[k++] = "--peer";
+  nc->argv[k++] = nc->peer0;
+  /* and one earlier node, so that node 0 is not everyone's only way in */
+  unsigned j = (i * 37u + 11u) % i;
+  if (j) {
+    snprintf(nc->peerj, sizeof(nc->peerj), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * j));
+    nc->argv[k++] = "--peer";
+    nc->argv[k++] = nc->peerj;
   }
+  return k;
+}
+
+/* Node i's whole command line, NULL-terminated; nc->dd is already its data directory. */
+static void
+node_cmd(node_cmd_t *nc, const nn_devnet_t *dn, unsigned i, const nn_devnet_opts_t *o)
+{
+  snprintf(nc->logp, sizeof(nc->logp), "%s/nepnetd.log", nc->dd);
+  snprintf(nc->listen, sizeof(nc->listen), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * i));
+  snprintf(nc->api, sizeof(nc->api), "127.0.0.1:%u", (unsigned)(dn->base_port + 2 * i + 1));
+  snprintf(nc->peer0, sizeof(nc->peer0), "127.0.0.1:%u", (unsigned)dn->base_port);
+  size_t k = node_cmd_peers(nc, dn, i, node_cmd_base(nc, dn->nepnetd, o->preset));
   for (size_t e = 0; e < o->n_extra && k < 64; e++)
-    argv[k++] = o->extra[e];
+    nc->argv[k++] = o->extra[e];
   const char *const *ne = o->node_extra ? o->node_extra(o->node_ctx, i) : NULL;
   for (size_t e = 0; ne && ne[e] && k < 64 + 2 * 32 - 1; e++)
-    argv[k++] = ne[e];
-  argv[k] = NULL;
+    nc->argv[k++] = ne[e];
+  nc->argv[k] = NULL;
+}
+
+/* In the forked child: output to the node's log, no terminal (its own session, stdin
+ * /dev/null), so that the node outlives the command that started it. */
+static _Noreturn void
+exec_node(const char *logp, const char *const *argv)
+{
+  int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  int nul = open("/dev/null", O_RDONLY);
+  if (fd >= 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2)
+      close(fd);
+  }
+  if (nul >= 0) {
+    dup2(nul, 0);
+    if (nul > 2)
+      close(nul);
+  }
+  setsid();
+  execvp(argv[0], (char *const *)argv);
+  fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
+  _exit(127);
+}
+
+static void
+write_pid(const char *dd, pid_t pid)
+{
+  char pidp[PATH_MAX], s[32];
+  snprintf(pidp, sizeof(pidp), "%s/nepnetd.pid", dd);
+  FILE *f = fopen(pidp, "w");
+  if (f) {
+    snprintf(s, sizeof(s), "%d\n", (int)pid);
+    fputs(s, f);
+    fclose(f);
+  }
+}
+
+static pid_t
+spawn(const nn_devnet_t *dn, unsigned i, const nn_devnet_opts_t *o)
+{
+  node_cmd_t nc;
+  nn_devnet_datadir(dn, i, nc.dd, sizeof(nc.dd));
+  if (mkdir(nc.dd, 0700) && errno != EEXIST)
+    return -1;
+  node_cmd(&nc, dn, i, o);
   pid_t pid = fork();
   if (pid < 0)
     return -1;
-  if (pid == 0) {
-    int fd = open(logp, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    int nul = open("/dev/null", O_RDONLY);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      if (fd > 2)
-        close(fd);
-    }
-    if (nul >= 0) {
-      dup2(nul, 0);
-      if (nul > 2)
-        close(nul);
-    }
-    setsid();
-    execvp(argv[0], (char *const *)argv);
-    fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
-  }
-  {
-    char pidp[PATH_MAX], s[32];
-    snprintf(pidp, sizeof(pidp), "%s/nepnetd.pid", dd);
-    FILE *f = fopen(pidp, "w");
-    if (f) {
-      snprintf(s, sizeof(s), "%d\n", (int)pid);
-      fputs(s, f);
-      fclose(f);
-    }
-  }
+  if (pid == 0)
+    exec_node(nc.logp, nc.argv);
+  write_pid(nc.dd, pid);
   return pid;
 }
 
@@ -272,8 +312,9 @@ write_meta(const nn_devnet_t *dn)
   return fclose(f);
 }
 
-int
-nn_devnet_up(nn_devnet_t *dn, unsigned n, const char *argv0, const nn_devnet_opts_t *o, char *why, size_t why_len)
+/* dn from the options, and the checks that need no process; dn->dir exists afterwards. */
+static int
+up_prepare(nn_devnet_t *dn, unsigned n, const char *argv0, const nn_devnet_opts_t *o, char *why, size_t why_len)
 {
   memset(dn, 0, sizeof(*dn));
   if (n < 2 || n > NN_DEVNET_MAX) {
@@ -292,77 +333,122 @@ nn_devnet_up(nn_devnet_t *dn, unsigned n, const char *argv0, const nn_devnet_opt
     snprintf(why, why_len, "cannot create %s: %s (give --dir DIR)", dn->dir, strerror(errno));
     return -1;
   }
-  {
-    nn_devnet_t old;
-    char w[64];
-    if (nn_devnet_open(&old, dn->dir, w, sizeof(w)) == 0) {
-      unsigned running = 0;
-      for (unsigned i = 0; i < old.n; i++)
-        running += old.pid[i] > 0 && kill(old.pid[i], 0) == 0;
-      nn_devnet_free(&old);
-      if (running) {
-        snprintf(why, why_len, "a devnet is already running in %s (%u nodes): nepnet devnet down --dir %s", dn->dir,
-                 running, dn->dir);
-        return -1;
-      }
-    }
-  }
-  if (write_meta(dn)) {
-    snprintf(why, why_len, "cannot write %s/devnet.conf: %s", dn->dir, strerror(errno));
+  return 0;
+}
+
+/* Refuse a directory whose devnet still has a node running: starting over it would lose track
+ * of that node (its pid file is rewritten) and collide on its ports. */
+static int
+up_not_running(const nn_devnet_t *dn, char *why, size_t why_len)
+{
+  nn_devnet_t old;
+  char w[64];
+  if (nn_devnet_open(&old, dn->dir, w, sizeof(w)) != 0)
+    return 0;
+  unsigned running = 0;
+  for (unsigned i = 0; i < old.n; i++)
+    running += old.pid[i] > 0 && kill(old.pid[i], 0) == 0;
+  nn_devnet_free(&old);
+  if (running) {
+    snprintf(why, why_len, "a devnet is already running in %s (%u nodes): nepnet devnet down --dir %s", dn->dir,
+             running, dn->dir);
     return -1;
   }
-  uint64_t t0 = unix_ms(), deadline = t0 + (o->join_timeout_ms ? o->join_timeout_ms : 60000 + 500 * n);
-  /* Node 0 first (everyone bootstraps from it), then the rest. */
-  for (unsigned i = 0; i < n; i++) {
+  return 0;
+}
+
+/* Until node i has written its API address and token, exits, or the deadline passes. */
+static void
+wait_api(nn_devnet_t *dn, unsigned i, uint64_t deadline)
+{
+  char addr[PATH_MAX], token[PATH_MAX - 32];
+  while (read_api(dn, i, addr, sizeof(addr), token, sizeof(token)) && nn_devnet_alive(dn, i) && unix_ms() < deadline)
+    sleep_ms(50);
+}
+
+/* Node 0 first, and answering, since everyone bootstraps from it; then the rest. On failure
+ * every node started so far is stopped. */
+static int
+up_spawn_all(nn_devnet_t *dn, const nn_devnet_opts_t *o, uint64_t deadline, char *why, size_t why_len)
+{
+  for (unsigned i = 0; i < dn->n; i++) {
     char dd[PATH_MAX - 32], stale[PATH_MAX];
     nn_devnet_datadir(dn, i, dd, sizeof(dd));
     snprintf(stale, sizeof(stale), "%s/api.address", dd);
-    (void)unlink(stale);
+    (void)unlink(stale); /* a previous run's address would pass for this node's API being up */
     if ((dn->pid[i] = spawn(dn, i, o)) < 0) {
       snprintf(why, why_len, "cannot start node %u: %s", i, strerror(errno));
       nn_devnet_down(dn, 0);
       return -1;
     }
-    if (i == 0) {
-      while (read_api(dn, 0, stale, sizeof(stale), dd, sizeof(dd)) && nn_devnet_alive(dn, 0) && unix_ms() < deadline)
-        sleep_ms(50);
-    }
+    if (i == 0)
+      wait_api(dn, 0, deadline);
   }
+  return 0;
+}
+
+/* Has node i joined, by its status (*out, *in, *dht filled when it answers)? */
+static int
+node_joined(const nn_devnet_t *dn, unsigned i, json_int_t *out, json_int_t *in, json_int_t *dht)
+{
+  json_t *j = NULL;
+  int joined = 0;
+  if (nn_devnet_api(dn, i, "GET", "/v1/status", NULL, 0, NULL, &j) == 200 && j) {
+    *out = json_integer_value(json_object_get(j, "peers_out"));
+    *in = json_integer_value(json_object_get(j, "peers_in"));
+    *dht = json_integer_value(json_object_get(j, "dht_size"));
+    /* joined: a gossip peer it dialled, or (small devnets) already peered with everyone */
+    joined = *out >= 1 || (unsigned long long)(*in + *out) >= (dn->n - 1 < 8 ? dn->n - 1 : 8);
+  }
+  json_decref(j);
+  return joined;
+}
+
+/* One look at every node not yet joined, a progress line for each that now has; -1 with \a why
+ * when a node has exited. */
+static int
+join_pass(nn_devnet_t *dn, const nn_devnet_opts_t *o, int *joined, unsigned *njoined, uint64_t t0, char *why,
+          size_t why_len)
+{
+  for (unsigned i = 0; i < dn->n; i++) {
+    json_int_t out = 0, in = 0, dht = 0;
+    if (joined[i])
+      continue;
+    if (!nn_devnet_alive(dn, i)) {
+      char tail[300];
+      log_tail(dn, i, tail, sizeof(tail));
+      snprintf(why, why_len, "node %u (%s/node-%u) exited: %s", i, dn->dir, i, tail);
+      return -1;
+    }
+    if (!node_joined(dn, i, &out, &in, &dht))
+      continue;
+    joined[i] = 1;
+    (*njoined)++;
+    if (o->progress)
+      fprintf(o->progress, "[%3u/%u joined] node-%-3u 127.0.0.1:%-5u peers %lld out %lld in, dht %lld  (%.1f s)\n",
+              *njoined, dn->n, i, (unsigned)(dn->base_port + 2 * i), (long long)out, (long long)in, (long long)dht,
+              (double)(unix_ms() - t0) / 1000.0);
+  }
+  return 0;
+}
+
+/* Poll until every node has joined. On failure (a node exited, or the deadline passed, named in
+ * \a why with the first node still waiting) every node is stopped. */
+static int
+up_wait_joined(nn_devnet_t *dn, const nn_devnet_opts_t *o, uint64_t t0, uint64_t deadline, char *why, size_t why_len)
+{
+  unsigned n = dn->n, njoined = 0;
   int *joined = calloc(n, sizeof(int));
-  unsigned njoined = 0;
   if (!joined) {
     snprintf(why, why_len, "out of memory");
     nn_devnet_down(dn, 2000);
     return -1;
   }
   while (njoined < n) {
-    for (unsigned i = 0; i < n; i++) {
-      json_t *j = NULL;
-      if (joined[i])
-        continue;
-      if (!nn_devnet_alive(dn, i)) {
-        char tail[300];
-        log_tail(dn, i, tail, sizeof(tail));
-        snprintf(why, why_len, "node %u (%s/node-%u) exited: %s", i, dn->dir, i, tail);
-        free(joined);
-        nn_devnet_down(dn, 2000);
-        return -1;
-      }
-      if (nn_devnet_api(dn, i, "GET", "/v1/status", NULL, 0, NULL, &j) == 200 && j) {
-        json_int_t out = json_integer_value(json_object_get(j, "peers_out"));
-        json_int_t in = json_integer_value(json_object_get(j, "peers_in"));
-        json_int_t dht = json_integer_value(json_object_get(j, "dht_size"));
-        /* joined: a gossip peer it dialled, or (small devnets) already peered with everyone */
-        if (out >= 1 || (unsigned long long)(in + out) >= (n - 1 < 8 ? n - 1 : 8)) {
-          joined[i] = 1;
-          njoined++;
-          if (o->progress)
-            fprintf(o->progress, "[%3u/%u joined] node-%-3u 127.0.0.1:%-5u peers %lld out %lld in, dht %lld  (%.1f s)\n",
-                    njoined, n, i, (unsigned)(dn->base_port + 2 * i), (long long)out, (long long)in, (long long)dht,
-                    (double)(unix_ms() - t0) / 1000.0);
-        }
-      }
-      json_decref(j);
+    if (join_pass(dn, o, joined, &njoined, t0, why, why_len)) {
+      free(joined);
+      nn_devnet_down(dn, 2000);
+      return -1;
     }
     if (njoined == n)
       break;
@@ -379,6 +465,21 @@ nn_devnet_up(nn_devnet_t *dn, unsigned n, const char *argv0, const nn_devnet_opt
     sleep_ms(200);
   }
   free(joined);
+  return 0;
+}
+
+int
+nn_devnet_up(nn_devnet_t *dn, unsigned n, const char *argv0, const nn_devnet_opts_t *o, char *why, size_t why_len)
+{
+  if (up_prepare(dn, n, argv0, o, why, why_len) || up_not_running(dn, why, why_len))
+    return -1;
+  if (write_meta(dn)) {
+    snprintf(why, why_len, "cannot write %s/devnet.conf: %s", dn->dir, strerror(errno));
+    return -1;
+  }
+  uint64_t t0 = unix_ms(), deadline = t0 + (o->join_timeout_ms ? o->join_timeout_ms : 60000 + 500 * n);
+  if (up_spawn_all(dn, o, deadline, why, why_len) || up_wait_joined(dn, o, t0, deadline, why, why_len))
+    return -1;
   for (unsigned i = 0; i < n; i++)
     nn_devnet_node_id(dn, i, dn->ids[i]);
   return 0;
