@@ -388,14 +388,14 @@ sim_dht_opt(int c, const char *arg, sim_dht_cfg_t *cfg, const char **out, char *
 static int
 sim_dht_parse(int argc, char **argv, sim_dht_cfg_t *cfg, const char **out)
 {
-  int c, rc;
+  int c, rc, which = 0;
   optind = 2;
-  while ((c = getopt_long(argc, argv, "h", sim_dht_opts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "h", sim_dht_opts, &which)) != -1) {
     char *end = NULL;
     if ((rc = sim_dht_opt(c, optarg, cfg, out, &end)))
       return rc;
-    if (end && *end) {
-      fprintf(stderr, "nepnet sim dht: --%s wants a number, got '%s'\n", sim_dht_opts[0].name, optarg);
+    if (end && *end) { /* names the option that was wrong, not the first one */
+      fprintf(stderr, "nepnet sim dht: --%s wants a number, got '%s'\n", sim_dht_opts[which].name, optarg);
       return 2;
     }
   }
