@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "app/commands.h"
+#include "lib/clock.h"
 #include "crypto/rand.h"
 #include "lib/hex.h"
 #include "app/devnet.h"
@@ -81,14 +82,6 @@ cmd_status(const char *dir)
   return 0;
 }
 
-static uint64_t
-now_unix_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int
 cmp_u64(const void *a, const void *b)
 {
@@ -126,7 +119,7 @@ demo(nn_devnet_t *dn, size_t size)
     }
   }
   printf("\nnode-%u submits a %zu-byte transaction for private broadcast (Dandelion++)...\n", origin, size);
-  uint64_t t0 = now_unix_ms();
+  uint64_t t0 = nn_unix_ms();
   if (nn_devnet_submit(dn, origin, tx, size, &id)) {
     fprintf(stderr, "nepnet devnet demo: node-%u refused the transaction (see %s/node-%u/nepnetd.log)\n", origin,
             dn->dir, origin);

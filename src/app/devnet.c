@@ -12,17 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "crypto/sha3.h"
 #include "lib/hex.h"
 #include "app/api_client.h"
-
-static uint64_t
-unix_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void
 sleep_ms(unsigned ms)
@@ -362,7 +355,7 @@ static void
 wait_api(nn_devnet_t *dn, unsigned i, uint64_t deadline)
 {
   char addr[PATH_MAX], token[PATH_MAX - 32];
-  while (read_api(dn, i, addr, sizeof(addr), token, sizeof(token)) && nn_devnet_alive(dn, i) && unix_ms() < deadline)
+  while (read_api(dn, i, addr, sizeof(addr), token, sizeof(token)) && nn_devnet_alive(dn, i) && nn_unix_ms() < deadline)
     sleep_ms(50);
 }
 
@@ -427,7 +420,7 @@ join_pass(nn_devnet_t *dn, const nn_devnet_opts_t *o, int *joined, unsigned *njo
     if (o->progress)
       fprintf(o->progress, "[%3u/%u joined] node-%-3u 127.0.0.1:%-5u peers %lld out %lld in, dht %lld  (%.1f s)\n",
               *njoined, dn->n, i, (unsigned)(dn->base_port + 2 * i), (long long)out, (long long)in, (long long)dht,
-              (double)(unix_ms() - t0) / 1000.0);
+              (double)(nn_unix_ms() - t0) / 1000.0);
   }
   return 0;
 }
@@ -452,12 +445,12 @@ up_wait_joined(nn_devnet_t *dn, const nn_devnet_opts_t *o, uint64_t t0, uint64_t
     }
     if (njoined == n)
       break;
-    if (unix_ms() > deadline) {
+    if (nn_unix_ms() > deadline) {
       unsigned first = 0;
       while (first < n && joined[first])
         first++;
       snprintf(why, why_len, "%u of %u nodes joined in %.0f s; node %u has no gossip peer yet (see %s/node-%u/nepnetd.log); "
-               "stopped them all", njoined, n, (double)(unix_ms() - t0) / 1000.0, first, dn->dir, first);
+               "stopped them all", njoined, n, (double)(nn_unix_ms() - t0) / 1000.0, first, dn->dir, first);
       free(joined);
       nn_devnet_down(dn, 5000);
       return -1;
@@ -477,7 +470,7 @@ nn_devnet_up(nn_devnet_t *dn, unsigned n, const char *argv0, const nn_devnet_opt
     snprintf(why, why_len, "cannot write %s/devnet.conf: %s", dn->dir, strerror(errno));
     return -1;
   }
-  uint64_t t0 = unix_ms(), deadline = t0 + (o->join_timeout_ms ? o->join_timeout_ms : 60000 + 500 * n);
+  uint64_t t0 = nn_unix_ms(), deadline = t0 + (o->join_timeout_ms ? o->join_timeout_ms : 60000 + 500 * n);
   if (up_spawn_all(dn, o, deadline, why, why_len) || up_wait_joined(dn, o, t0, deadline, why, why_len))
     return -1;
   for (unsigned i = 0; i < n; i++)
@@ -548,7 +541,7 @@ nn_devnet_down(nn_devnet_t *dn, uint32_t grace_ms)
   for (unsigned i = 0; i < dn->n; i++)
     if (dn->pid[i] > 0 && kill(dn->pid[i], SIGTERM) == 0)
       running++;
-  uint64_t end = unix_ms() + grace_ms;
+  uint64_t end = nn_unix_ms() + grace_ms;
   for (;;) {
     unsigned left = 0;
     for (unsigned i = 0; i < dn->n; i++) {
@@ -562,7 +555,7 @@ nn_devnet_down(nn_devnet_t *dn, uint32_t grace_ms)
     }
     if (!left)
       break;
-    if (unix_ms() >= end) {
+    if (nn_unix_ms() >= end) {
       for (unsigned i = 0; i < dn->n; i++)
         if (dn->pid[i] > 0) {
           kill(dn->pid[i], SIGKILL);
@@ -657,7 +650,7 @@ nn_devnet_wait_tx(nn_devnet_t *dn, const nn_hash_t *id, uint64_t t0, uint32_t ti
                   nn_devnet_seen_t *seen, FILE *progress)
 {
   char idhex[2 * NN_HASH_LEN + 1];
-  uint64_t end = unix_ms() + timeout_ms;
+  uint64_t end = nn_unix_ms() + timeout_ms;
   unsigned have = 0;
   nn_hex_encode(idhex, id->b, NN_HASH_LEN);
   for (;;) {
@@ -679,7 +672,7 @@ nn_devnet_wait_tx(nn_devnet_t *dn, const nn_hash_t *id, uint64_t t0, uint32_t ti
       }
       have += seen[i].seen;
     }
-    if (have >= live || unix_ms() >= end)
+    if (have >= live || nn_unix_ms() >= end)
       break;
     sleep_ms(100);
   }
