@@ -3,8 +3,9 @@
  * with discovery and gossip as its tenants: a broadcast reaching all, a black-holing stem relay
  * defeated by the embargo, a stempool probe that gets nothing, misbehaving peers closed and
  * penalized, and a full node refusing a HELLO. The gossip codec is test_dlmsg.c, the settings
- * test_config.c.
+ * test_config.c. And the embedding API (nn_node_start, nodes on threads of their own).
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -712,6 +714,162 @@ test_outbound_groups(void **state)
   }
 }
 
+/* ---- the embedding API (nepnet/node.h), nodes on threads of their own ---- */
+
+typedef struct embed_rx_t {
+  pthread_mutex_t mu;
+  nn_node_t *node;          /* set after start; read under mu by the callback */
+  nn_hash_t id;
+  int seen;                 /* the transaction with id entered this node's mempool */
+  int status_ok;            /* nn_node_status from inside the callback worked */
+} embed_rx_t;
+
+static void
+embed_on_tx(void *ctx, const nn_node_tx_t *tx)
+{
+  embed_rx_t *r = ctx;
+  nn_node_status_t st;
+  pthread_mutex_lock(&r->mu);
+  if (!memcmp(tx->id, r->id.b, NN_HASH_LEN)) {
+    r->seen = 1;
+    /* a callback may ask its own node: this runs directly, on the node's thread */
+    r->status_ok = r->node && nn_node_status(r->node, &st) == NN_OK && st.tx_received >= 1;
+  }
+  pthread_mutex_unlock(&r->mu);
+}
+
+static int
+embed_seen(embed_rx_t *r, int *status_ok)
+{
+  pthread_mutex_lock(&r->mu);
+  int s = r->seen;
+  *status_ok = r->status_ok;
+  pthread_mutex_unlock(&r->mu);
+  return s;
+}
+
+static void
+sleep_ms(long ms)
+{
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+  nanosleep(&ts, NULL);
+}
+
+static void
+rm_datadir(const char *dir)
+{
+  static const char *const files[] = { "identity.key", "peers.sqlite", "peers.sqlite-wal", "peers.sqlite-shm" };
+  char p[128];
+  for (size_t i = 0; i < 4; i++) {
+    snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+    (void)unlink(p);
+  }
+  (void)rmdir(dir);
+}
+
+/* Two nodes made by nn_node_start on threads of their own, driven from this thread: B joins
+ * through A, submits, A's on_tx sees it (and can call nn_node_status from the callback). The
+ * strings and lists of the settings are the caller's to free once nn_node_start returns: here
+ * they are scribbled over and freed at once, including a preset label of our own, which status
+ * must still show. */
+static void
+test_embed_own_thread(void **state)
+{
+  (void)state;
+  char dir[2][64];
+  nn_node_t *n[2] = { NULL, NULL };
+  embed_rx_t rx[2];
+  nn_node_status_t st;
+  nn_error_t err;
+  char a_peer[256] = "";
+  for (int i = 0; i < 2; i++) {
+    memset(&rx[i], 0, sizeof(rx[i]));
+    pthread_mutex_init(&rx[i].mu, NULL);
+    snprintf(dir[i], sizeof(dir[i]), "/tmp/nn-embed-XXXXXX");
+    assert_non_null(mkdtemp(dir[i]));
+  }
+  for (int i = 0; i < 2; i++) {
+    nn_node_settings_t s;
+    nn_node_settings_default(&s);
+    assert_int_equal(nn_node_settings_preset(&s, "fast"), NN_OK);
+    char *label = strdup(i ? "embedder-b" : "embedder-a");
+    char *listen = strdup("127.0.0.1:0");
+    char *datadir = strdup(dir[i]);
+    char *peer = strdup(a_peer);
+    const char **peers = malloc(sizeof(*peers));
+    assert_true(label && listen && datadir && peer && peers);
+    peers[0] = peer;
+    s.datadir = datadir;
+    s.network = NN_NET_REGTEST;
+    s.allow_private = 1;
+    s.listen = listen;
+    s.preset = label; /* a label of ours: shown in status */
+    s.peers = i ? peers : NULL;
+    s.n_peers = i ? 1 : 0;
+    s.embargo_base_ms = 200;
+    s.embargo_mean_ms = 200;
+    s.on_tx = embed_on_tx;
+    s.on_log = quiet_log;
+    s.ctx = &rx[i];
+    nn_err_t e = nn_node_start(&n[i], &s, NULL, &err);
+    if (e)
+      fprintf(stderr, "nn_node_start: %s\n", err.message);
+    assert_int_equal(e, NN_OK);
+    char *mine[] = { label, listen, datadir, peer };
+    for (size_t k = 0; k < 4; k++) {
+      memset(mine[k], 'X', strlen(mine[k]));
+      free(mine[k]);
+    }
+    peers[0] = "garbage";
+    free(peers);
+    pthread_mutex_lock(&rx[i].mu);
+    rx[i].node = n[i];
+    pthread_mutex_unlock(&rx[i].mu);
+    if (!i) {
+      assert_int_equal(nn_node_status(n[0], &st), NN_OK);
+      snprintf(a_peer, sizeof(a_peer), "%s", st.peer);
+      assert_true(strchr(a_peer, '@') != NULL);
+    }
+  }
+  assert_int_equal(nn_node_status(n[0], &st), NN_OK);
+  assert_string_equal(st.preset, "embedder-a");
+  assert_string_equal(st.network, "regtest");
+  /* B joins through A (which of the two dials the other for gossip is a race) */
+  int i;
+  for (i = 0; i < 600; i++) {
+    assert_int_equal(nn_node_status(n[1], &st), NN_OK);
+    if (st.peers_out + st.peers_in >= 1)
+      break;
+    sleep_ms(50);
+  }
+  assert_int_equal(st.peers_out + st.peers_in, 1);
+  assert_string_equal(st.preset, "embedder-b");
+  nn_node_peer_t peers[4];
+  assert_int_equal(nn_node_peers(n[1], peers, 4), 1);
+  assert_int_equal(peers[0].outbound, (int)st.peers_out);
+  /* B submits; A receives it */
+  uint8_t tx[500];
+  for (size_t k = 0; k < sizeof(tx); k++)
+    tx[k] = (uint8_t)(k * 13 + 1);
+  assert_int_equal(nn_sha3_256(&rx[0].id, tx, sizeof(tx)), NN_OK);
+  rx[1].id = rx[0].id;
+  uint8_t id[32];
+  assert_int_equal(nn_node_submit(n[1], tx, sizeof(tx), id, &err), NN_OK);
+  assert_memory_equal(id, rx[0].id.b, 32);
+  assert_int_equal(nn_node_status(n[1], &st), NN_OK);
+  assert_int_equal(st.tx_submitted, 1);
+  int status_ok = 0;
+  for (i = 0; i < 600 && !embed_seen(&rx[0], &status_ok); i++)
+    sleep_ms(50);
+  assert_true(embed_seen(&rx[0], &status_ok));
+  assert_true(status_ok);
+  for (int k = 0; k < 2; k++) {
+    nn_node_stop(n[k]);
+    pthread_mutex_destroy(&rx[k].mu);
+    rm_datadir(dir[k]);
+  }
+}
+
 int
 main(void)
 {
@@ -722,6 +880,7 @@ main(void)
     cmocka_unit_test(test_inbound_full),
     cmocka_unit_test(test_unsolicited_and_stem_rate),
     cmocka_unit_test(test_outbound_groups),
+    cmocka_unit_test(test_embed_own_thread),
   };
   return cmocka_run_group_tests_name("node", tests, NULL, NULL);
 }

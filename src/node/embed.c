@@ -262,18 +262,26 @@ on_wake(evutil_socket_t fd, short what, void *arg)
   }
 }
 
+/* The host whose loop this thread runs. Not h->thread: pthread_create may store the new
+ * thread's id only after the thread started (POSIX allows it; musl does it), and a callback
+ * that runs before then and calls nn_node_status would queue the call to its own thread and
+ * wait for ever. */
+static _Thread_local const host_t *running_host;
+
 static void *
 thread_main(void *arg)
 {
   host_t *h = arg;
+  running_host = h;
   event_base_dispatch(h->own_base);
+  running_host = NULL;
   return NULL;
 }
 
 static int
 on_node_thread(const host_t *h)
 {
-  return !h || !h->own_base || pthread_equal(pthread_self(), h->thread);
+  return !h || !h->own_base || running_host == h;
 }
 
 /* Run \a c on the node's thread and wait for it. */
@@ -392,7 +400,7 @@ nn_node_stop(nn_node_t *n)
     nn_node_free(n); /* made by nn_node_new */
     return;
   }
-  if (h->own_base && !pthread_equal(pthread_self(), h->thread)) {
+  if (!on_node_thread(h)) {
     call_t c = { .kind = CALL_STOP };
     call(h, &c);
     pthread_join(h->thread, NULL);

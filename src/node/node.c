@@ -31,7 +31,7 @@ struct nn_node_t {
   struct event_base *base;
   const nn_identity_t *identity;
   nn_node_cfg_t cfg;
-  char *datadir, *addr_file, *token_file;
+  char *datadir, *addr_file, *token_file, *preset;
   uint32_t network;
   nn_log_t log;
   nn_net_t *net;
@@ -429,9 +429,10 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
   e = NN_ERR_NOMEM;
   if (!(n->datadir = strdup(datadir)) || !(n->addr_file = path_join(datadir, "api.address")) ||
       !(n->token_file = cfg->api.token_file ? strdup(cfg->api.token_file) : path_join(datadir, "api.token")) ||
-      !(n->rx = calloc(cfg->rx_max_count, sizeof(*n->rx))))
+      !(n->preset = strdup(cfg->preset ? cfg->preset : "")) || !(n->rx = calloc(cfg->rx_max_count, sizeof(*n->rx))))
     goto fail;
   n->cfg.api.token_file = n->token_file;
+  n->cfg.preset = n->preset; /* shown by every status: the caller's string may be gone by then */
   n->cfg.disco.log = n->cfg.gossip.log = &n->log;
   n->cfg.gossip.deliver = on_deliver;
   n->cfg.gossip.ctx = n;
@@ -442,7 +443,16 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
       (e = nn_gossip_new(&n->gossip, n->net, n->disco, &n->cfg.gossip, nn_mono_ms(), why, why_len)) ||
       (e = start_api(n, why, why_len)))
     goto fail;
+  /* Every other string and list of the caller's was copied by the part that uses it (or used
+   * only above): forget them, so that nothing can read them after the caller freed them. */
   n->cfg.disco.advertise = NULL; /* adv was on the stack */
+  n->cfg.listen = NULL;
+  n->cfg.api.listen = NULL;
+  n->cfg.disco.peers = n->cfg.disco.dns_seeds = NULL;
+  n->cfg.disco.n_peers = n->cfg.disco.n_dns_seeds = 0;
+  n->cfg.disco.dns_nameserver = NULL;
+  n->cfg.gossip.connect = NULL;
+  n->cfg.gossip.n_connect = 0;
   *out = n;
   return NN_OK;
 fail:
@@ -471,6 +481,7 @@ nn_node_free(nn_node_t *n)
   free(n->datadir);
   free(n->addr_file);
   free(n->token_file);
+  free(n->preset);
   free(n);
 }
 
