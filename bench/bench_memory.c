@@ -12,18 +12,28 @@
  * left is the responders alone (per responder = remaining growth / N; per initiator = the
  * difference / N). Kernel socket buffers are not included (no sockets here).
  *
- *   bench_memory [--channels N] [--anon]
+ * Then the same through the node's path: M pairs (default 1,000) dialled through one connection
+ * manager to another over loopback TCP on one event loop, every channel established and idle;
+ * per channel = heap growth / 2M, which adds the manager's and the transport's bookkeeping
+ * (connection, stream, libevent events) to the channel's own memory.
+ *
+ *   bench_memory [--channels N] [--manager-channels M] [--anon]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <malloc.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "nepnet/channel.h"
 #include "nepnet/nepnet.h"
+#include "net/net.h"
+#include "net/tcp.h"
 #include "transport/chan_int.h" /* sizeof(struct nn_chan_t), for the breakdown */
 
 static double
@@ -105,6 +115,99 @@ establish(nn_chan_t **ci_out, nn_chan_t **cr_out)
   }
 }
 
+static void row(const char *what, long long bytes, size_t count);
+
+/* ---- the node's path: two managers over loopback TCP ---- */
+
+static size_t ups;
+
+static void
+mgr_up(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
+{
+  (void)ctx;
+  (void)conn;
+  (void)info;
+  ups++;
+}
+
+static void
+mgr_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
+{
+  (void)ctx;
+  (void)conn;
+  fprintf(stderr, "bench_memory: a manager channel closed: %s\n", nn_net_close_reason_str(info->reason));
+  exit(1);
+}
+
+static nn_net_t *
+mgr_new(struct event_base *base, const nn_identity_t *id)
+{
+  nn_net_cfg_t cfg;
+  nn_net_t *n;
+  nn_transport_t *t;
+  nn_net_cfg_default(&cfg);
+  cfg.identity = id;
+  cfg.network = NN_NET_REGTEST;
+  cfg.limits.max_per_ip = 0; /* every channel comes from 127.0.0.1 */
+  cfg.limits.ip_rate = 0;
+  cfg.limits.max_conns = 1u << 20;
+  cfg.limits.max_half_open = 1u << 20;
+  cfg.limits.load_half_open = 1u << 20;
+  cfg.max_idle_outbound = 1u << 20;
+  check(nn_net_new(&n, base, &cfg), "nn_net_new");
+  check(nn_tcp_transport_new(&t, base, NULL), "tcp transport");
+  check(nn_net_add_transport(n, t), "add transport");
+  nn_net_proto_t p = { "bench", 0x00, 0xff, mgr_up, NULL, mgr_down, NULL };
+  check(nn_net_register(n, &p, NULL), "register");
+  return n;
+}
+
+/* Heap per channel with \a m pairs open through the managers, 0 if it could not be measured. */
+static double
+manager_per_channel(size_t m)
+{
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2 * m + 64) {
+    rl.rlim_cur = rl.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < 2 * m + 64) {
+      fprintf(stderr, "bench_memory: %zu manager pairs need %zu file descriptors (limit %llu); skipped\n", m,
+              2 * m + 64, (unsigned long long)rl.rlim_cur);
+      return 0;
+    }
+  }
+  struct event_base *base = event_base_new();
+  nn_net_t *srv = mgr_new(base, id_r), *cli = mgr_new(base, anon ? NULL : id_i);
+  nn_addr_t at;
+  check(nn_net_listen(srv, "tcp", "127.0.0.1:0", &at, NULL, 0), "listen");
+  /* one warm pair first: libevent's tables, OpenSSL's caches */
+  uint64_t c;
+  check(nn_net_dial(cli, 0, &at, nn_identity_node_id(id_r), &c), "dial");
+  while (ups < 2)
+    event_base_loop(base, EVLOOP_ONCE);
+  ups = 0;
+  malloc_trim(0);
+  mem_t m0 = mem_now();
+  double t0 = mono();
+  for (size_t k = 0; k < m; k++) {
+    check(nn_net_dial(cli, 0, &at, nn_identity_node_id(id_r), &c), "dial");
+    while (nn_net_stats(cli)->conns - nn_net_stats(cli)->open > 32) /* a few handshakes at a time */
+      event_base_loop(base, EVLOOP_ONCE);
+  }
+  while (ups < 2 * m)
+    event_base_loop(base, EVLOOP_ONCE);
+  double t1 = mono();
+  mem_t m1 = mem_now();
+  printf("\nthrough the connection manager: %zu pairs over loopback TCP on one event loop in %.1f s\n", m, t1 - t0);
+  printf("  %-44s %14s %12s %10s\n", "measure", "bytes", "per channel", "KiB/chan");
+  row("heap, all 2M manager channels open", m1.heap - m0.heap, 2 * m);
+  row("RSS, all 2M manager channels open", m1.rss - m0.rss, 2 * m);
+  nn_net_free(cli);
+  nn_net_free(srv);
+  event_base_free(base);
+  return (double)(m1.heap - m0.heap) / (double)(2 * m);
+}
+
 static void
 row(const char *what, long long bytes, size_t count)
 {
@@ -115,17 +218,20 @@ row(const char *what, long long bytes, size_t count)
 int
 main(int argc, char **argv)
 {
-  size_t n = 10000;
+  size_t n = 10000, m = 1000;
   nn_mldsa_seed_t sa, sb;
 
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--channels") && i + 1 < argc) {
       n = strtoul(argv[++i], NULL, 10);
+    } else if (!strcmp(argv[i], "--manager-channels") && i + 1 < argc) {
+      m = strtoul(argv[++i], NULL, 10);
     } else if (!strcmp(argv[i], "--anon")) {
       anon = 1;
     } else {
-      printf("usage: bench_memory [--channels N] [--anon]\n"
+      printf("usage: bench_memory [--channels N] [--manager-channels M] [--anon]\n"
              "  --channels N  channel pairs to establish and keep open (default 10000 = 20000 channels)\n"
+             "  --manager-channels M  pairs through two connection managers over TCP (default 1000; 0: skip)\n"
              "  --anon        anonymous initiators (default: mutual authentication)\n");
       return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
     }
@@ -207,6 +313,11 @@ main(int argc, char **argv)
   double per_rss = (double)(m1.rss - m0.rss) / (double)(2 * n) / 1024.0;
   printf("\nidle memory per established channel: %.2f KiB heap, %.2f KiB RSS; target <= 64 KiB: %s\n",
          per, per_rss, per <= 64.0 && per_rss <= 64.0 ? "met" : "MISSED");
+  double mgr = m ? manager_per_channel(m) : 0;
+  if (mgr > 0)
+    printf("\nper channel through the manager: %.2f KiB heap = the channel alone x %.2f (the manager, the TCP\n"
+           "  stream and its libevent events add %.2f KiB; kernel socket buffers not included)\n",
+           mgr / 1024.0, mgr / 1024.0 / per, mgr / 1024.0 - per);
 
   free(ci);
   free(cr);
