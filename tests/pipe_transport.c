@@ -12,6 +12,7 @@
 #define MAX_LISTEN 8
 
 typedef struct pipe_tr_t pipe_tr_t;
+typedef struct pipe_stream_t pipe_stream_t;
 
 struct pipe_wire_t {
   struct event_base *base;
@@ -26,18 +27,20 @@ struct pipe_tr_t {
   nn_addr_t listening[MAX_LISTEN];
   size_t nlisten;
   uint64_t streams;
+  pipe_stream_t *live; /* every stream of this transport not freed yet */
 };
 
-typedef struct pipe_stream_t {
+struct pipe_stream_t {
   nn_stream_t base;
   pipe_tr_t *t;
-  struct pipe_stream_t *peer;
+  pipe_stream_t *peer;
+  pipe_stream_t *lnext, **lprev; /* in t->live */
   struct event *ev;
   uint8_t *in;
   size_t in_len;
   int want_rd, want_wr, open_pending, accept_pending, refused_pending, eof_pending, err_pending;
   int ended, in_cb, dead, wr_blocked;
-} pipe_stream_t;
+};
 
 static void
 schedule(pipe_stream_t *s)
@@ -51,6 +54,8 @@ stream_free(pipe_stream_t *s)
 {
   if (s->peer)
     s->peer->peer = NULL;
+  if ((*s->lprev = s->lnext))
+    s->lnext->lprev = s->lprev;
   event_free(s->ev);
   free(s->in);
   free(s);
@@ -72,6 +77,10 @@ stream_new(pipe_tr_t *t, const nn_addr_t *peer, int inbound)
   s->base.peer = *peer;
   s->base.inbound = inbound;
   s->t = t;
+  if ((s->lnext = t->live))
+    t->live->lprev = &s->lnext;
+  s->lprev = &t->live;
+  t->live = s;
   t->streams++;
   return s;
 }
@@ -269,6 +278,12 @@ p_free(nn_transport_t *bt)
 {
   pipe_tr_t *t = (pipe_tr_t *)bt;
   pipe_wire_t *w = t->w;
+  /* The manager closed every stream it adopted; what is left was never handed over (a dial
+   * still waiting for its accept): refuse it like a listener that went away. */
+  for (pipe_stream_t *s = t->live, *nx; s; s = nx) {
+    nx = s->lnext;
+    do_close(s, 1);
+  }
   for (size_t i = 0; i < w->ntr; i++)
     if (w->trs[i] == t) {
       w->trs[i] = w->trs[--w->ntr];
