@@ -416,7 +416,7 @@ test_idle_cap_and_holds(void **state)
 
 /* A listening manager freed while a dial to it still waits for its accept: the transport closes
  * the stream it never handed over (the dialler hears a reset), and nothing touches the freed
- * listener afterwards (found by fuzz/fuzz_net.c). */
+ * listener afterwards (fuzz/fuzz_net.c, seed free_before_accept). */
 static void
 test_listener_freed_before_accept(void **state)
 {
@@ -442,6 +442,56 @@ test_listener_freed_before_accept(void **state)
   teardown_wire();
 }
 
+/* A tenant's on_down replaces another tenant (unregister, register the same kinds): the newcomer
+ * takes the freed handle but never heard of the closing channel, so it gets no on_down for it
+ * (fuzz/fuzz_net.c, seed replace_in_on_down). */
+static node_t *replacer_node;
+static seen_t replaced;
+
+static void
+t_down_replace(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
+{
+  node_t *n = replacer_node;
+  t_down(ctx, conn, info);
+  nn_net_unregister(n->net, n->hb);
+  nn_net_proto_t b2 = { "b2", 0x20, 0x2f, t_up, t_msg, t_down, &replaced };
+  assert_int_equal(nn_net_register(n->net, &b2, &n->hb), NN_OK);
+}
+
+static void
+test_replaced_in_on_down(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  nn_addr_t onion;
+  uint64_t c;
+  int ha;
+  setup_wire();
+  node_init(&srv, 13, 0);
+  node_init(&cli, 14, 0);
+  /* tenant A again, now replacing tenant B (a higher handle) from its on_down */
+  nn_net_unregister(srv.net, srv.ha);
+  nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down_replace, &srv.a };
+  assert_int_equal(nn_net_register(srv.net, &a, &ha), NN_OK);
+  assert_true(ha < srv.hb);
+  replacer_node = &srv;
+  memset(&replaced, 0, sizeof(replaced));
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_net_dial(cli.net, cli.ha, &onion, NULL, &c), NN_OK);
+  run_until(ups_a, &srv.a);
+  assert_int_equal(srv.b.ups, 1);
+  nn_net_close(cli.net, c, 0);
+  run_until(downs_a, &srv.a);
+  assert_int_equal(srv.a.downs, 1);
+  assert_int_equal(srv.b.downs, 0); /* unregistered before its turn came */
+  assert_int_equal(replaced.ups, 0);
+  assert_int_equal(replaced.downs, 0); /* never told of the channel: no on_down */
+  node_free(&cli);
+  node_free(&srv);
+  teardown_wire();
+}
+
 int
 main(void)
 {
@@ -452,6 +502,7 @@ main(void)
     cmocka_unit_test(test_register_at_run_time),
     cmocka_unit_test(test_idle_cap_and_holds),
     cmocka_unit_test(test_listener_freed_before_accept),
+    cmocka_unit_test(test_replaced_in_on_down),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
