@@ -492,6 +492,54 @@ test_replaced_in_on_down(void **state)
   teardown_wire();
 }
 
+/* A message queued before the handshake and longer than the peer's max_message (which only the
+ * handshake tells) is dropped then, and counted like one a full queue refused; the rest of the
+ * queue is delivered in order (fuzz/fuzz_net.c, seed queue_and_sizes). */
+static void
+test_queued_too_long_counted(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  nn_addr_t onion;
+  uint64_t c;
+  setup_wire();
+  node_init(&srv, 15, 0);
+  node_init(&cli, 16, 0);
+  nn_net_free(srv.net); /* again, taking messages of 256 bytes at most */
+  {
+    nn_net_cfg_t cfg;
+    nn_net_cfg_default(&cfg);
+    cfg.identity = srv.id;
+    cfg.network = NN_NET_REGTEST;
+    cfg.max_message = 256;
+    assert_int_equal(nn_net_new(&srv.net, base, &cfg), NN_OK);
+    assert_int_equal(nn_net_add_transport(srv.net, pipe_transport_new(wire, "pipe-onion", NN_ADDR_ONION)), NN_OK);
+    nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down, &srv.a };
+    assert_int_equal(nn_net_register(srv.net, &a, &srv.ha), NN_OK);
+  }
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_net_dial(cli.net, cli.ha, &onion, nn_identity_node_id(srv.id), &c), NN_OK);
+  uint8_t big[300], small[10];
+  memset(big, 0x11, sizeof(big));
+  memset(small, 0x12, sizeof(small));
+  assert_int_equal(nn_net_send(cli.net, c, big, sizeof(big)), NN_OK); /* the peer's cap is not known yet */
+  assert_int_equal(nn_net_send(cli.net, c, small, sizeof(small)), NN_OK);
+  run_until(has_msg, &srv.a);
+  assert_int_equal(srv.a.msgs, 1);
+  assert_int_equal(srv.a.last_kind, 0x12);
+  assert_int_equal(srv.a.last_len, sizeof(small));
+  assert_int_equal(nn_net_stats(cli.net)->queue_dropped, 1);
+  nn_net_conn_info_t info;
+  assert_true(nn_net_conn_info(cli.net, c, &info) && !info.closing);
+  assert_int_equal(info.msgs_out, 1);
+  /* once open, the peer's cap is known: refused at once */
+  assert_int_equal(nn_net_send(cli.net, c, big, sizeof(big)), NN_ERR_TOO_LONG);
+  node_free(&cli);
+  node_free(&srv);
+  teardown_wire();
+}
+
 int
 main(void)
 {
@@ -503,6 +551,7 @@ main(void)
     cmocka_unit_test(test_idle_cap_and_holds),
     cmocka_unit_test(test_listener_freed_before_accept),
     cmocka_unit_test(test_replaced_in_on_down),
+    cmocka_unit_test(test_queued_too_long_counted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

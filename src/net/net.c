@@ -232,6 +232,8 @@ nn_net_on_established(nn_net_t *n, nn_conn_t *c)
     if (nn_chan_send(c->chan, m->b, m->len) == NN_OK) {
       c->msgs_out++;
       c->bytes_out += m->len;
+    } else {
+      n->st.queue_dropped++; /* longer than the peer's max_message, which we learn only now */
     }
     free(m);
   }
