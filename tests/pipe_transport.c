@@ -8,13 +8,15 @@
 #include <event2/event.h>
 
 #define PIPE_CAP (8u << 20) /* bytes one direction holds before a write is short */
-#define MAX_TR 8
+#define MAX_TR 16
 #define MAX_LISTEN 8
 
 typedef struct pipe_tr_t pipe_tr_t;
+typedef struct pipe_stream_t pipe_stream_t;
 
 struct pipe_wire_t {
   struct event_base *base;
+  size_t cap;
   pipe_tr_t *trs[MAX_TR];
   size_t ntr;
 };
@@ -26,18 +28,20 @@ struct pipe_tr_t {
   nn_addr_t listening[MAX_LISTEN];
   size_t nlisten;
   uint64_t streams;
+  pipe_stream_t *live; /* every stream of this transport not freed yet */
 };
 
-typedef struct pipe_stream_t {
+struct pipe_stream_t {
   nn_stream_t base;
   pipe_tr_t *t;
-  struct pipe_stream_t *peer;
+  pipe_stream_t *peer;
+  pipe_stream_t *lnext, **lprev; /* in t->live */
   struct event *ev;
   uint8_t *in;
   size_t in_len;
   int want_rd, want_wr, open_pending, accept_pending, refused_pending, eof_pending, err_pending;
   int ended, in_cb, dead, wr_blocked;
-} pipe_stream_t;
+};
 
 static void
 schedule(pipe_stream_t *s)
@@ -51,6 +55,8 @@ stream_free(pipe_stream_t *s)
 {
   if (s->peer)
     s->peer->peer = NULL;
+  if ((*s->lprev = s->lnext))
+    s->lnext->lprev = s->lprev;
   event_free(s->ev);
   free(s->in);
   free(s);
@@ -72,6 +78,10 @@ stream_new(pipe_tr_t *t, const nn_addr_t *peer, int inbound)
   s->base.peer = *peer;
   s->base.inbound = inbound;
   s->t = t;
+  if ((s->lnext = t->live))
+    t->live->lprev = &s->lnext;
+  s->lprev = &t->live;
+  t->live = s;
   t->streams++;
   return s;
 }
@@ -161,7 +171,7 @@ p_write(nn_stream_t *bs, const uint8_t *d, size_t n)
     errno = EPIPE;
     return -1;
   }
-  size_t room = PIPE_CAP > p->in_len ? PIPE_CAP - p->in_len : 0;
+  size_t cap = s->t->w->cap, room = cap > p->in_len ? cap - p->in_len : 0;
   size_t take = n < room ? n : room;
   if (take) {
     uint8_t *b = realloc(p->in, p->in_len + take);
@@ -269,6 +279,12 @@ p_free(nn_transport_t *bt)
 {
   pipe_tr_t *t = (pipe_tr_t *)bt;
   pipe_wire_t *w = t->w;
+  /* The manager closed every stream it adopted; what is left was never handed over (a dial
+   * still waiting for its accept): refuse it like a listener that went away. */
+  for (pipe_stream_t *s = t->live, *nx; s; s = nx) {
+    nx = s->lnext;
+    do_close(s, 1);
+  }
   for (size_t i = 0; i < w->ntr; i++)
     if (w->trs[i] == t) {
       w->trs[i] = w->trs[--w->ntr];
@@ -281,9 +297,17 @@ pipe_wire_t *
 pipe_wire_new(struct event_base *base)
 {
   pipe_wire_t *w = calloc(1, sizeof(*w));
-  if (w)
+  if (w) {
     w->base = base;
+    w->cap = PIPE_CAP;
+  }
   return w;
+}
+
+void
+pipe_wire_set_cap(pipe_wire_t *w, size_t cap)
+{
+  w->cap = cap ? cap : PIPE_CAP;
 }
 
 void
@@ -318,4 +342,36 @@ uint64_t
 pipe_transport_streams(const nn_transport_t *t)
 {
   return ((const pipe_tr_t *)t)->streams;
+}
+
+int
+pipe_transport_fault(nn_transport_t *bt, unsigned which, int kind, unsigned arg)
+{
+  pipe_tr_t *t = (pipe_tr_t *)bt;
+  pipe_stream_t *s;
+  unsigned n = 0;
+  for (s = t->live; s; s = s->lnext)
+    n += !s->dead;
+  if (!n)
+    return 0;
+  which %= n;
+  for (s = t->live; s->dead || which--; s = s->lnext)
+    ;
+  if (kind == PIPE_FAULT_FLIP) {
+    if (!s->in_len)
+      return 0;
+    s->in[(size_t)(((uint64_t)(arg & 0xffff) * s->in_len) >> 16)] ^= (uint8_t)(1u << ((arg >> 16) & 7));
+    return 1;
+  }
+  /* a reset: both ends hear an error once they read, and writes fail from now on */
+  pipe_stream_t *p = s->peer;
+  s->err_pending = 1;
+  schedule(s);
+  if (p) {
+    p->err_pending = 1;
+    p->peer = NULL;
+    s->peer = NULL;
+    schedule(p);
+  }
+  return 1;
 }

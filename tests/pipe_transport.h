@@ -7,6 +7,7 @@
 #ifndef NN_TESTS_PIPE_TRANSPORT_H
 #define NN_TESTS_PIPE_TRANSPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "net/transport.h"
@@ -17,6 +18,9 @@ typedef struct pipe_wire_t pipe_wire_t;
 
 pipe_wire_t *pipe_wire_new(struct event_base *base);
 void pipe_wire_free(pipe_wire_t *w);
+/** Bytes one direction of a stream holds before writes are short (default 8 MiB; 0 restores it):
+ *  a small cap exercises back-pressure. */
+void pipe_wire_set_cap(pipe_wire_t *w, size_t cap);
 
 /** A transport named \a name that dials and listens on addresses of \a type (any type:
  *  NN_ADDR_ONION and NN_ADDR_I2P make good fakes). Free it through the manager. */
@@ -24,5 +28,15 @@ nn_transport_t *pipe_transport_new(pipe_wire_t *w, const char *name, uint8_t typ
 
 /** Streams opened so far through \a t (both directions). */
 uint64_t pipe_transport_streams(const nn_transport_t *t);
+
+/* Faults, for fuzzing: PIPE_FAULT_FLIP flips one bit of the unread input of a stream (bit
+ * (arg >> 16) & 7 of the byte at (arg & 0xffff) / 65536 of the way in); PIPE_FAULT_RESET breaks
+ * the connection (both ends hear NN_STREAM_ERROR once they read; writes fail at once). */
+#define PIPE_FAULT_FLIP 0
+#define PIPE_FAULT_RESET 1
+
+/** Apply a fault to the \a which-th (modulo their count) live stream of \a t. Returns 1 if it
+ *  did something (a flip needs unread input). Like every call here, no callback from inside. */
+int pipe_transport_fault(nn_transport_t *t, unsigned which, int kind, unsigned arg);
 
 #endif

@@ -414,6 +414,132 @@ test_idle_cap_and_holds(void **state)
   teardown_wire();
 }
 
+/* A listening manager freed while a dial to it still waits for its accept: the transport closes
+ * the stream it never handed over (the dialler hears a reset), and nothing touches the freed
+ * listener afterwards (fuzz/fuzz_net.c, seed free_before_accept). */
+static void
+test_listener_freed_before_accept(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  nn_addr_t onion;
+  uint64_t c;
+  setup_wire();
+  node_init(&srv, 11, 0);
+  node_init(&cli, 12, 0);
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_net_dial(cli.net, cli.ha, &onion, nn_identity_node_id(srv.id), &c), NN_OK);
+  node_free(&srv); /* no loop turn yet: the inbound end has not been offered to the manager */
+  run_until(downs_a, &cli.a);
+  assert_int_equal(cli.a.downs, 1);
+  assert_int_equal(cli.a.down_conn, c);
+  assert_int_equal(cli.a.ups, 0);
+  if (cli.a.last_reason != NN_NET_CLOSE_IO && cli.a.last_reason != NN_NET_CLOSE_EOF)
+    fail_msg("closed with %d (%s)", cli.a.last_reason, nn_net_close_reason_str(cli.a.last_reason));
+  assert_int_equal(nn_net_stats(cli.net)->conns, 0);
+  node_free(&cli);
+  teardown_wire();
+}
+
+/* A tenant's on_down replaces another tenant (unregister, register the same kinds): the newcomer
+ * takes the freed handle but never heard of the closing channel, so it gets no on_down for it
+ * (fuzz/fuzz_net.c, seed replace_in_on_down). */
+static node_t *replacer_node;
+static seen_t replaced;
+
+static void
+t_down_replace(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
+{
+  node_t *n = replacer_node;
+  t_down(ctx, conn, info);
+  nn_net_unregister(n->net, n->hb);
+  nn_net_proto_t b2 = { "b2", 0x20, 0x2f, t_up, t_msg, t_down, &replaced };
+  assert_int_equal(nn_net_register(n->net, &b2, &n->hb), NN_OK);
+}
+
+static void
+test_replaced_in_on_down(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  nn_addr_t onion;
+  uint64_t c;
+  int ha;
+  setup_wire();
+  node_init(&srv, 13, 0);
+  node_init(&cli, 14, 0);
+  /* tenant A again, now replacing tenant B (a higher handle) from its on_down */
+  nn_net_unregister(srv.net, srv.ha);
+  nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down_replace, &srv.a };
+  assert_int_equal(nn_net_register(srv.net, &a, &ha), NN_OK);
+  assert_true(ha < srv.hb);
+  replacer_node = &srv;
+  memset(&replaced, 0, sizeof(replaced));
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_net_dial(cli.net, cli.ha, &onion, NULL, &c), NN_OK);
+  run_until(ups_a, &srv.a);
+  assert_int_equal(srv.b.ups, 1);
+  nn_net_close(cli.net, c, 0);
+  run_until(downs_a, &srv.a);
+  assert_int_equal(srv.a.downs, 1);
+  assert_int_equal(srv.b.downs, 0); /* unregistered before its turn came */
+  assert_int_equal(replaced.ups, 0);
+  assert_int_equal(replaced.downs, 0); /* never told of the channel: no on_down */
+  node_free(&cli);
+  node_free(&srv);
+  teardown_wire();
+}
+
+/* A message queued before the handshake and longer than the peer's max_message (which only the
+ * handshake tells) is dropped then, and counted like one a full queue refused; the rest of the
+ * queue is delivered in order (fuzz/fuzz_net.c, seed queue_and_sizes). */
+static void
+test_queued_too_long_counted(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  nn_addr_t onion;
+  uint64_t c;
+  setup_wire();
+  node_init(&srv, 15, 0);
+  node_init(&cli, 16, 0);
+  nn_net_free(srv.net); /* again, taking messages of 256 bytes at most */
+  {
+    nn_net_cfg_t cfg;
+    nn_net_cfg_default(&cfg);
+    cfg.identity = srv.id;
+    cfg.network = NN_NET_REGTEST;
+    cfg.max_message = 256;
+    assert_int_equal(nn_net_new(&srv.net, base, &cfg), NN_OK);
+    assert_int_equal(nn_net_add_transport(srv.net, pipe_transport_new(wire, "pipe-onion", NN_ADDR_ONION)), NN_OK);
+    nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down, &srv.a };
+    assert_int_equal(nn_net_register(srv.net, &a, &srv.ha), NN_OK);
+  }
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_net_dial(cli.net, cli.ha, &onion, nn_identity_node_id(srv.id), &c), NN_OK);
+  uint8_t big[300], small[10];
+  memset(big, 0x11, sizeof(big));
+  memset(small, 0x12, sizeof(small));
+  assert_int_equal(nn_net_send(cli.net, c, big, sizeof(big)), NN_OK); /* the peer's cap is not known yet */
+  assert_int_equal(nn_net_send(cli.net, c, small, sizeof(small)), NN_OK);
+  run_until(has_msg, &srv.a);
+  assert_int_equal(srv.a.msgs, 1);
+  assert_int_equal(srv.a.last_kind, 0x12);
+  assert_int_equal(srv.a.last_len, sizeof(small));
+  assert_int_equal(nn_net_stats(cli.net)->queue_dropped, 1);
+  nn_net_conn_info_t info;
+  assert_true(nn_net_conn_info(cli.net, c, &info) && !info.closing);
+  assert_int_equal(info.msgs_out, 1);
+  /* once open, the peer's cap is known: refused at once */
+  assert_int_equal(nn_net_send(cli.net, c, big, sizeof(big)), NN_ERR_TOO_LONG);
+  node_free(&cli);
+  node_free(&srv);
+  teardown_wire();
+}
+
 int
 main(void)
 {
@@ -423,6 +549,9 @@ main(void)
     cmocka_unit_test(test_banned_before_handshake),
     cmocka_unit_test(test_register_at_run_time),
     cmocka_unit_test(test_idle_cap_and_holds),
+    cmocka_unit_test(test_listener_freed_before_accept),
+    cmocka_unit_test(test_replaced_in_on_down),
+    cmocka_unit_test(test_queued_too_long_counted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -232,6 +232,8 @@ nn_net_on_established(nn_net_t *n, nn_conn_t *c)
     if (nn_chan_send(c->chan, m->b, m->len) == NN_OK) {
       c->msgs_out++;
       c->bytes_out += m->len;
+    } else {
+      n->st.queue_dropped++; /* longer than the peer's max_message, which we learn only now */
     }
     free(m);
   }
@@ -294,11 +296,12 @@ nn_net_on_closed(nn_net_t *n, nn_conn_t *c)
     n->policy.penalize(n->policy.ctx, &info, NN_NET_PENALTY_CLOSE, why);
   }
   /* a failed dial is news to every tenant; an inbound stream that never got established is
-   * nobody's business */
-  uint32_t owed = c->told | (!c->inbound && !c->established_ever ? ~0u : 0);
+   * nobody's business. c->told is read afresh for each tenant: an on_down may unregister a
+   * tenant and register another in its handle, which was never told of this channel. */
+  uint32_t failed_dial = !c->inbound && !c->established_ever ? ~0u : 0;
   for (int t = 0; t < NN_NET_MAX_PROTOCOLS; t++) {
     tenant_t *tn = &n->tenants[t];
-    if ((owed & (1u << t)) && tn->active && tn->p.on_down)
+    if (((c->told | failed_dial) & (1u << t)) && tn->active && tn->p.on_down)
       tn->p.on_down(tn->p.ctx, c->serial, &info);
   }
 }

@@ -91,7 +91,8 @@ typedef struct nn_net_stats_t {
   uint64_t dials;             /**< outbound channels started */
   uint64_t unknown_kind;      /**< messages of a kind nobody registered (each closed its channel) */
   uint64_t trimmed;           /**< idle outbound channels closed by the cap */
-  uint64_t queue_dropped;     /**< messages dropped from a full pre-handshake queue */
+  uint64_t queue_dropped;     /**< messages dropped from the pre-handshake queue: it was full,
+                                  or the handshake said the peer's max_message is below them */
   uint64_t closed[NN_NET_CLOSE_MAX]; /**< channels closed, by reason */
   uint64_t bytes_in, bytes_out;      /**< stream bytes, both directions */
   uint32_t conns;             /**< channels alive (both directions, lingering included) */
@@ -209,7 +210,8 @@ uint64_t nn_net_find_addr(nn_net_t *n, const nn_addr_t *a);
 
 /**
  * Send one message (msg[0] is its kind). On an outbound channel still handshaking it is queued
- * (at most queue_max, then dropped and counted). NN_ERR_NOTFOUND if the channel is gone or
+ * (at most queue_max, then dropped and counted; one longer than the peer's max_message, which
+ * the handshake tells, is dropped and counted then). NN_ERR_NOTFOUND if the channel is gone or
  * closing, NN_ERR_TOO_LONG above the peer's max_message.
  */
 nn_err_t nn_net_send(nn_net_t *n, uint64_t conn, const uint8_t *msg, size_t len);
