@@ -540,6 +540,35 @@ test_queued_too_long_counted(void **state)
   teardown_wire();
 }
 
+/* A tenant that closes "as the peer" still sends its CLOSE record: the peer hears a close, not
+ * an end of stream; a reason of the manager's own (32 and up) goes out as a normal close. */
+static void
+test_close_reason_sent(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  nn_addr_t onion;
+  uint64_t c;
+  setup_wire();
+  node_init(&srv, 11, 0);
+  node_init(&cli, 12, 0);
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  for (int round = 0; round < 2; round++) {
+    srv.a.ups = srv.a.downs = cli.a.downs = 0;
+    assert_int_equal(nn_net_dial(cli.net, cli.ha, &onion, NULL, &c), NN_OK);
+    run_until(ups_a, &srv.a);
+    nn_net_close(cli.net, c, round ? NN_NET_CLOSE_IO : NN_CLOSE_PEER);
+    run_until(downs_a, &srv.a);
+    assert_int_equal(srv.a.last_reason, NN_CLOSE_PEER); /* a CLOSE record, not NN_NET_CLOSE_EOF */
+    run_until(downs_a, &cli.a);
+    assert_int_equal(cli.a.last_reason, NN_CLOSE_LOCAL);
+  }
+  node_free(&cli);
+  node_free(&srv);
+  teardown_wire();
+}
+
 int
 main(void)
 {
@@ -552,6 +581,7 @@ main(void)
     cmocka_unit_test(test_listener_freed_before_accept),
     cmocka_unit_test(test_replaced_in_on_down),
     cmocka_unit_test(test_queued_too_long_counted),
+    cmocka_unit_test(test_close_reason_sent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -644,12 +644,12 @@ nn_net_send(nn_net_t *n, uint64_t conn, const uint8_t *msg, size_t len)
   c->last_used_ms = nn_mono_ms();
   if (c->state != C_OPEN)
     return c->inbound ? NN_ERR_NOTFOUND : enqueue(n, c, msg, len);
-  if ((e = nn_chan_send(c->chan, msg, len)) != NN_OK)
-    return e;
-  c->msgs_out++;
-  c->bytes_out += len;
-  nn_conn_poke(c);
-  return NN_OK;
+  if ((e = nn_chan_send(c->chan, msg, len)) == NN_OK) {
+    c->msgs_out++;
+    c->bytes_out += len;
+  }
+  nn_conn_poke(c); /* also when the send failed the channel (out of memory): the kick reports it */
+  return e;
 }
 
 void
@@ -659,7 +659,9 @@ nn_net_close(nn_net_t *n, uint64_t conn, nn_close_reason_t reason)
   if (!c)
     return;
   c->close_requested = 1;
-  c->close_with = reason ? reason : NN_CLOSE_LOCAL;
+  /* A reason the peer can be sent: not "closed by peer" (that would skip our CLOSE record), nor
+   * the manager's own stream reasons (32 and up: never on the wire). */
+  c->close_with = reason && reason != NN_CLOSE_PEER && (int)reason < 32 ? reason : NN_CLOSE_LOCAL;
   c->dirty = 1;
   nn_net_kick(n);
 }

@@ -215,7 +215,8 @@ uint64_t nn_net_find_addr(nn_net_t *n, const nn_addr_t *a);
  * closing, NN_ERR_TOO_LONG above the peer's max_message.
  */
 nn_err_t nn_net_send(nn_net_t *n, uint64_t conn, const uint8_t *msg, size_t len);
-/** Close with \a reason (0: NN_CLOSE_LOCAL); on_down follows from the event loop. */
+/** Close with \a reason, sent to the peer in the CLOSE record (0, NN_CLOSE_PEER and the manager's
+ *  own reasons become NN_CLOSE_LOCAL); on_down follows from the event loop. */
 void nn_net_close(nn_net_t *n, uint64_t conn, nn_close_reason_t reason);
 /** Tenant \a proto wants \a conn kept (1) out of the idle cap, or no longer (0). */
 void nn_net_hold(nn_net_t *n, int proto, uint64_t conn, int hold);
