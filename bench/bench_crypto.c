@@ -59,33 +59,76 @@ check(nn_err_t err, const char *what)
 }
 
 /* ---- the operations ---- */
-static void op_sha3_32(ctx_t *c) { nn_hash_t h; check(nn_sha3_256(&h, c->buf, 32), "sha3"); }
-static void op_sha3_13k(ctx_t *c) { nn_hash_t h; check(nn_sha3_256(&h, c->buf, 13011), "sha3"); }
-static void op_sha3_512(ctx_t *c) { nn_hash512_t h; check(nn_sha3_512(&h, c->buf, 64), "sha3-512"); }
-static void op_hkdf_extract(ctx_t *c) { nn_secret_t p; check(nn_hkdf_extract(&p, c->buf, 16, c->buf, 64), "hkdf"); }
-static void op_hkdf_expand(ctx_t *c)
+static void
+op_sha3_32(ctx_t *c)
+{
+  nn_hash_t h;
+  check(nn_sha3_256(&h, c->buf, 32), "sha3");
+}
+static void
+op_sha3_13k(ctx_t *c)
+{
+  nn_hash_t h;
+  check(nn_sha3_256(&h, c->buf, 13011), "sha3");
+}
+static void
+op_sha3_512(ctx_t *c)
+{
+  nn_hash512_t h;
+  check(nn_sha3_512(&h, c->buf, 64), "sha3-512");
+}
+static void
+op_hkdf_extract(ctx_t *c)
+{
+  nn_secret_t p;
+  check(nn_hkdf_extract(&p, c->buf, 16, c->buf, 64), "hkdf");
+}
+static void
+op_hkdf_expand(ctx_t *c)
 {
   nn_secret_t p = { { 1 } };
   uint8_t out[32];
   check(nn_hkdf_expand(out, 32, &p, c->buf, 40), "hkdf");
 }
-static void op_gcm(ctx_t *c)
+static void
+op_gcm(ctx_t *c)
 {
   nn_aead_nonce_t n = { { 0 } };
   check(nn_aead_seal(&c->aead, &n, NULL, 0, c->buf, c->len, c->buf), "gcm");
 }
-static void op_x_keygen(ctx_t *c) { check(nn_x25519_keygen(&c->xsk, &c->xpk, NULL), "x25519"); }
-static void op_x_shared(ctx_t *c) { nn_secret_t s; check(nn_x25519_shared(&s, &c->xsk, &c->xpk), "x25519"); }
-static void op_mk_keygen(ctx_t *c)
+static void
+op_x_keygen(ctx_t *c)
+{
+  check(nn_x25519_keygen(&c->xsk, &c->xpk, NULL), "x25519");
+}
+static void
+op_x_shared(ctx_t *c)
+{
+  nn_secret_t s;
+  check(nn_x25519_shared(&s, &c->xsk, &c->xpk), "x25519");
+}
+static void
+op_mk_keygen(ctx_t *c)
 {
   nn_mlkem_key_t *k;
   (void)c;
   check(nn_mlkem_keygen(&k, NULL), "mlkem");
   nn_mlkem_key_free(k);
 }
-static void op_mk_encaps(ctx_t *c) { nn_secret_t s; check(nn_mlkem_encaps(&c->mct, &s, nn_mlkem_public(c->mk), NULL), "mlkem"); }
-static void op_mk_decaps(ctx_t *c) { nn_secret_t s; check(nn_mlkem_decaps(&s, c->mk, &c->mct), "mlkem"); }
-static void op_md_keygen(ctx_t *c)
+static void
+op_mk_encaps(ctx_t *c)
+{
+  nn_secret_t s;
+  check(nn_mlkem_encaps(&c->mct, &s, nn_mlkem_public(c->mk), NULL), "mlkem");
+}
+static void
+op_mk_decaps(ctx_t *c)
+{
+  nn_secret_t s;
+  check(nn_mlkem_decaps(&s, c->mk, &c->mct), "mlkem");
+}
+static void
+op_md_keygen(ctx_t *c)
 {
   nn_mldsa_key_t *k;
   nn_mldsa_seed_t seed;
@@ -94,20 +137,37 @@ static void op_md_keygen(ctx_t *c)
   check(nn_mldsa_keygen_from_seed(&k, &seed), "mldsa");
   nn_mldsa_key_free(k);
 }
-static void op_md_sign(ctx_t *c) { check(nn_mldsa_sign(&c->sig, c->dk, (const uint8_t *)"b", 1, c->buf, 64, NULL), "mldsa"); c->buf[0]++; }
-static void op_md_verify(ctx_t *c)
+static void
+op_md_sign(ctx_t *c)
+{
+  check(nn_mldsa_sign(&c->sig, c->dk, (const uint8_t *)"b", 1, c->buf, 64, NULL), "mldsa");
+  c->buf[0]++;
+}
+static void
+op_md_verify(ctx_t *c)
 {
   check(nn_mldsa_verify(nn_mldsa_public(c->dk), (const uint8_t *)"b", 1, c->buf, 64, &c->sig), "mldsa verify");
 }
-static void op_h_keygen(ctx_t *c)
+static void
+op_h_keygen(ctx_t *c)
 {
   nn_hybrid_key_t k;
   (void)c;
   check(nn_hybrid_keygen(&k, NULL), "hybrid");
   nn_hybrid_key_clear(&k);
 }
-static void op_h_encaps(ctx_t *c) { nn_secret_t s; check(nn_hybrid_encaps(&c->hct, &s, &c->hk.pk, NULL), "hybrid"); }
-static void op_h_decaps(ctx_t *c) { nn_secret_t s; check(nn_hybrid_decaps(&s, &c->hk, &c->hct), "hybrid"); }
+static void
+op_h_encaps(ctx_t *c)
+{
+  nn_secret_t s;
+  check(nn_hybrid_encaps(&c->hct, &s, &c->hk.pk, NULL), "hybrid");
+}
+static void
+op_h_decaps(ctx_t *c)
+{
+  nn_secret_t s;
+  check(nn_hybrid_decaps(&s, &c->hk, &c->hct), "hybrid");
+}
 
 static FILE *csv;
 

@@ -91,10 +91,10 @@ int
 main(int argc, char **argv)
 {
   static const struct option opts[] = {
-    { "nodes", required_argument, NULL, 'n' }, { "txs", required_argument, NULL, 't' },
+    { "nodes", required_argument, NULL, 'n' },  { "txs", required_argument, NULL, 't' },
     { "idle-s", required_argument, NULL, 'i' }, { "preset", required_argument, NULL, 'p' },
-    { "dir", required_argument, NULL, 'd' },   { "nepnetd", required_argument, NULL, 'D' },
-    { "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 },
+    { "dir", required_argument, NULL, 'd' },    { "nepnetd", required_argument, NULL, 'D' },
+    { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
   };
   unsigned nodes = 100, txs = 20, idle_s = 60;
   const char *preset = NULL, *dir = "build/bench-devnet", *nepnetd = NEPNET_NEPNETD;
@@ -236,8 +236,7 @@ main(int argc, char **argv)
            peers, (double)rss1 / 1024.0, rss1 <= 16 * 1024 && peers >= 50 ? "met" : "MISSED", cpu0, wall,
            cpu0 < 1.0 ? "met" : "MISSED");
     printf("idle, all %u nodes: RSS median %.1f MiB, max %.1f MiB; CPU median %.2f %%, max %.2f %%\n", nodes,
-           (double)rss_all[nodes / 2] / 1024.0, (double)rss_all[nodes - 1] / 1024.0, cpus[nodes / 2],
-           cpus[nodes - 1]);
+           (double)rss_all[nodes / 2] / 1024.0, (double)rss_all[nodes - 1] / 1024.0, cpus[nodes / 2], cpus[nodes - 1]);
     free(rss_all);
     free(all0);
     free(cpus);
@@ -247,13 +246,15 @@ main(int argc, char **argv)
   nn_devnet_free(&dn);
   {
     char cmd[2048];
-    snprintf(cmd, sizeof(cmd),
-             "command -v gnuplot >/dev/null && cd '%s' && sort -t, -k5 -n bench-devnet.csv | awk -F, 'NR>1{n++; v[n]=$5} "
-             "END{for(i=1;i<=n;i++) print v[i]/1000, i/n}' > cdf.dat && gnuplot -e \"set terminal pngcairo size 800,500; "
-             "set output 'bench-devnet.png'; set title 'nepnet devnet, %u nodes: fluff to each node'; "
-             "set xlabel 'seconds since the first fluff'; set ylabel 'fraction of (tx, node)'; set grid; "
-             "set key bottom right; plot 'cdf.dat' with lines lw 2 title 'CDF'\" 2>/dev/null && echo 'plot: %s/bench-devnet.png'",
-             dir, nodes, dir);
+    snprintf(
+      cmd, sizeof(cmd),
+      "command -v gnuplot >/dev/null && cd '%s' && sort -t, -k5 -n bench-devnet.csv | awk -F, 'NR>1{n++; v[n]=$5} "
+      "END{for(i=1;i<=n;i++) print v[i]/1000, i/n}' > cdf.dat && gnuplot -e \"set terminal pngcairo size 800,500; "
+      "set output 'bench-devnet.png'; set title 'nepnet devnet, %u nodes: fluff to each node'; "
+      "set xlabel 'seconds since the first fluff'; set ylabel 'fraction of (tx, node)'; set grid; "
+      "set key bottom right; plot 'cdf.dat' with lines lw 2 title 'CDF'\" 2>/dev/null && echo 'plot: "
+      "%s/bench-devnet.png'",
+      dir, nodes, dir);
     if (system(cmd) != 0)
       printf("(no plot: gnuplot missing or failed)\n");
   }

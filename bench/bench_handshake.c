@@ -48,12 +48,12 @@
 #include "crypto/sha3.h"
 
 /* Sizes of what the handshake hashes, seals and opens (docs/PROTOCOL.md section 5). */
-#define MSG1_FRAME 1622                     /* 2 + 1 + 1 + 32 + 1568 + 16 + 2 */
-#define PARAMS_LEN (1 + 4 + 4)              /* flags, max_message, rekey_interval */
+#define MSG1_FRAME 1622                        /* 2 + 1 + 1 + 32 + 1568 + 16 + 2 */
+#define PARAMS_LEN (1 + 4 + 4)                 /* flags, max_message, rekey_interval */
 #define ID_PART (PARAMS_LEN + NN_MLDSA_PK_LEN) /* 2601: what a signature covers */
-#define SIG_PART (NN_MLDSA_SIG_LEN + 2)     /* 4629: signature + empty padding */
-#define PAYLOAD_ID (ID_PART + SIG_PART)     /* 7230: msg2 payload, msg3 payload when identified */
-#define PAYLOAD_ANON (PARAMS_LEN + 2)       /* 11: msg3 payload of an anonymous initiator */
+#define SIG_PART (NN_MLDSA_SIG_LEN + 2)        /* 4629: signature + empty padding */
+#define PAYLOAD_ID (ID_PART + SIG_PART)        /* 7230: msg2 payload, msg3 payload when identified */
+#define PAYLOAD_ANON (PARAMS_LEN + 2)          /* 11: msg3 payload of an anonymous initiator */
 
 static double
 mono(void)
@@ -225,11 +225,11 @@ handshake_mem(int anon)
 /* 1b. The primitive operations, through the same wrappers.                                    */
 
 typedef struct fx_t {
-  nn_hybrid_key_t hk;      /* a fixed initiator ephemeral key ... */
-  nn_hybrid_ct_t hct;      /* ... and a ciphertext to it */
+  nn_hybrid_key_t hk; /* a fixed initiator ephemeral key ... */
+  nn_hybrid_ct_t hct; /* ... and a ciphertext to it */
   const nn_mldsa_key_t *dsa;
   const nn_mldsa_pk_t *dsa_pk;
-  uint8_t sign_msg[32];    /* changes every round: a fresh transcript hash, as in the handshake */
+  uint8_t sign_msg[32]; /* changes every round: a fresh transcript hash, as in the handshake */
   uint8_t vfy_msg[32];
   nn_mldsa_sig_t vfy_sig;
   nn_aead_key_t key;
@@ -270,16 +270,15 @@ static void
 op_mldsa_sign(fx_t *f)
 {
   nn_mldsa_sig_t *sig = malloc(sizeof(*sig));
-  check(nn_mldsa_sign(sig, f->dsa, (const uint8_t *)"nepnet/v1 responder", 19, f->sign_msg, 32, NULL),
-        "ML-DSA sign");
+  check(nn_mldsa_sign(sig, f->dsa, (const uint8_t *)"nepnet/v1 responder", 19, f->sign_msg, 32, NULL), "ML-DSA sign");
   free(sig);
 }
 
 static void
 op_mldsa_verify(fx_t *f)
 {
-  check(nn_mldsa_verify(f->dsa_pk, (const uint8_t *)"nepnet/v1 responder", 19, f->vfy_msg, 32,
-                        &f->vfy_sig), "ML-DSA verify");
+  check(nn_mldsa_verify(f->dsa_pk, (const uint8_t *)"nepnet/v1 responder", 19, f->vfy_msg, 32, &f->vfy_sig),
+        "ML-DSA verify");
 }
 
 static void
@@ -294,10 +293,9 @@ op_node_id(fx_t *f)
 static void
 op_hkdf(fx_t *f)
 {
-  static const char *hs_labels[4] = { "nepnet/v1 hs key r2i", "nepnet/v1 hs iv r2i",
-                                      "nepnet/v1 hs key i2r", "nepnet/v1 hs iv i2r" };
-  static const char *rec_labels[3] = { "nepnet/v1 record key", "nepnet/v1 record iv",
-                                       "nepnet/v1 record len" };
+  static const char *hs_labels[4] = { "nepnet/v1 hs key r2i", "nepnet/v1 hs iv r2i", "nepnet/v1 hs key i2r",
+                                      "nepnet/v1 hs iv i2r" };
+  static const char *rec_labels[3] = { "nepnet/v1 record key", "nepnet/v1 record iv", "nepnet/v1 record len" };
   static const size_t hs_out[4] = { 32, 12, 32, 12 }, rec_out[3] = { 32, 12, 32 };
   nn_secret_t prk, prk2, ts;
   uint8_t info[64 + 32], out[32];
@@ -315,8 +313,7 @@ op_hkdf(fx_t *f)
   check(nn_hkdf_expand(out, 32, &prk2, (const uint8_t *)"nepnet/v1 session id", 20), "hkdf");
   for (int d = 0; d < 2; d++)
     for (int i = 0; i < 3; i++)
-      check(nn_hkdf_expand(out, rec_out[i], &ts, (const uint8_t *)rec_labels[i], strlen(rec_labels[i])),
-            "hkdf");
+      check(nn_hkdf_expand(out, rec_out[i], &ts, (const uint8_t *)rec_labels[i], strlen(rec_labels[i])), "hkdf");
 }
 
 /* Record-layer contexts of both directions: AES-GCM key + length-mask AES key each. */
@@ -361,15 +358,32 @@ aes_responder(fx_t *f, int anon)
   nn_aead_free(&a);
   check(nn_aead_init(&b, &f->key), "aead init");
   check(nn_aead_open(&b, &f->nonce, f->aad, 32, anon ? f->ct_anon : f->ct_id,
-                     (anon ? PAYLOAD_ANON : PAYLOAD_ID) + NN_AEAD_TAG_LEN, f->out), "aead open");
+                     (anon ? PAYLOAD_ANON : PAYLOAD_ID) + NN_AEAD_TAG_LEN, f->out),
+        "aead open");
   nn_aead_free(&b);
   rec_setup(f);
 }
 
-static void op_aes_i_mutual(fx_t *f) { aes_initiator(f, 0); }
-static void op_aes_i_anon(fx_t *f) { aes_initiator(f, 1); }
-static void op_aes_r_mutual(fx_t *f) { aes_responder(f, 0); }
-static void op_aes_r_anon(fx_t *f) { aes_responder(f, 1); }
+static void
+op_aes_i_mutual(fx_t *f)
+{
+  aes_initiator(f, 0);
+}
+static void
+op_aes_i_anon(fx_t *f)
+{
+  aes_initiator(f, 1);
+}
+static void
+op_aes_r_mutual(fx_t *f)
+{
+  aes_responder(f, 0);
+}
+static void
+op_aes_r_anon(fx_t *f)
+{
+  aes_responder(f, 1);
+}
 
 /* The running SHA3-256 transcript: the same updates and peeks as handshake.c. \a msg3_signed is
  * what msg3's signature covers (ID_PART identified, 5 anonymous), \a peek_i whether this side
@@ -401,15 +415,44 @@ transcript(fx_t *f, size_t msg3_signed, size_t msg3_len, int peek_i)
   nn_sha3_free(&h);
 }
 
-static void op_th_i_mutual(fx_t *f) { transcript(f, ID_PART, PAYLOAD_ID, 1); }
-static void op_th_i_anon(fx_t *f) { transcript(f, PARAMS_LEN, PAYLOAD_ANON, 0); }
-static void op_th_r_mutual(fx_t *f) { transcript(f, ID_PART, PAYLOAD_ID, 1); }
-static void op_th_r_anon(fx_t *f) { transcript(f, PARAMS_LEN, PAYLOAD_ANON, 1); }
+static void
+op_th_i_mutual(fx_t *f)
+{
+  transcript(f, ID_PART, PAYLOAD_ID, 1);
+}
+static void
+op_th_i_anon(fx_t *f)
+{
+  transcript(f, PARAMS_LEN, PAYLOAD_ANON, 0);
+}
+static void
+op_th_r_mutual(fx_t *f)
+{
+  transcript(f, ID_PART, PAYLOAD_ID, 1);
+}
+static void
+op_th_r_anon(fx_t *f)
+{
+  transcript(f, PARAMS_LEN, PAYLOAD_ANON, 1);
+}
 
 enum {
-  OP_H_KEYGEN, OP_H_ENCAPS, OP_H_DECAPS, OP_SIGN, OP_VERIFY, OP_NODE_ID, OP_HKDF,
-  OP_AES_I_MUT, OP_AES_I_ANON, OP_AES_R_MUT, OP_AES_R_ANON,
-  OP_TH_I_MUT, OP_TH_I_ANON, OP_TH_R_MUT, OP_TH_R_ANON, N_OPS
+  OP_H_KEYGEN,
+  OP_H_ENCAPS,
+  OP_H_DECAPS,
+  OP_SIGN,
+  OP_VERIFY,
+  OP_NODE_ID,
+  OP_HKDF,
+  OP_AES_I_MUT,
+  OP_AES_I_ANON,
+  OP_AES_R_MUT,
+  OP_AES_R_ANON,
+  OP_TH_I_MUT,
+  OP_TH_I_ANON,
+  OP_TH_R_MUT,
+  OP_TH_R_ANON,
+  N_OPS
 };
 
 typedef struct op_t {
@@ -438,12 +481,12 @@ static op_t ops[N_OPS] = {
 };
 
 /* Which primitives each side performs, per mode (-1 ends a list). */
-static const int prims_i_mutual[] = { OP_H_KEYGEN, OP_H_DECAPS, OP_VERIFY, OP_SIGN, OP_NODE_ID,
-                                      OP_HKDF, OP_AES_I_MUT, OP_TH_I_MUT, -1 };
-static const int prims_i_anon[] = { OP_H_KEYGEN, OP_H_DECAPS, OP_VERIFY, OP_NODE_ID, OP_HKDF,
-                                    OP_AES_I_ANON, OP_TH_I_ANON, -1 };
-static const int prims_r_mutual[] = { OP_H_ENCAPS, OP_SIGN, OP_VERIFY, OP_NODE_ID, OP_HKDF,
-                                      OP_AES_R_MUT, OP_TH_R_MUT, -1 };
+static const int prims_i_mutual[] = { OP_H_KEYGEN, OP_H_DECAPS,  OP_VERIFY,   OP_SIGN, OP_NODE_ID,
+                                      OP_HKDF,     OP_AES_I_MUT, OP_TH_I_MUT, -1 };
+static const int prims_i_anon[] = { OP_H_KEYGEN, OP_H_DECAPS,   OP_VERIFY,    OP_NODE_ID,
+                                    OP_HKDF,     OP_AES_I_ANON, OP_TH_I_ANON, -1 };
+static const int prims_r_mutual[] = { OP_H_ENCAPS, OP_SIGN,      OP_VERIFY,   OP_NODE_ID,
+                                      OP_HKDF,     OP_AES_R_MUT, OP_TH_R_MUT, -1 };
 static const int prims_r_anon[] = { OP_H_ENCAPS, OP_SIGN, OP_HKDF, OP_AES_R_ANON, OP_TH_R_ANON, -1 };
 
 static void
@@ -456,8 +499,7 @@ fixtures(fx_t *f)
   f->dsa = nn_identity_key(id_r);
   f->dsa_pk = nn_identity_public_key(id_r);
   memset(f->vfy_msg, 0x5a, 32);
-  check(nn_mldsa_sign(&f->vfy_sig, f->dsa, (const uint8_t *)"nepnet/v1 responder", 19, f->vfy_msg, 32, NULL),
-        "setup");
+  check(nn_mldsa_sign(&f->vfy_sig, f->dsa, (const uint8_t *)"nepnet/v1 responder", 19, f->vfy_msg, 32, NULL), "setup");
   memset(f->key.b, 0x42, 32);
   memset(f->nonce.b, 0x24, 12);
   memset(f->aad, 0x11, 32);
@@ -581,10 +623,10 @@ typedef struct tcp_job_t {
   int listen_fd;
   struct sockaddr_in addr;
   int anon;
-  size_t count;     /* handshakes this thread does */
+  size_t count; /* handshakes this thread does */
   size_t failures;
-  double cpu;       /* this thread's CPU seconds */
-  double chan_cpu;  /* of which inside nn_chan_new / nn_chan_recv / nn_chan_output_consume */
+  double cpu;      /* this thread's CPU seconds */
+  double chan_cpu; /* of which inside nn_chan_new / nn_chan_recv / nn_chan_output_consume */
 } tcp_job_t;
 
 static void *
@@ -679,8 +721,7 @@ tcp_run(size_t n, int conc, int anon)
   setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 512) ||
-      getsockname(lfd, (struct sockaddr *)&a, &alen))
+  if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 512) || getsockname(lfd, (struct sockaddr *)&a, &alen))
     die("listen");
 
   getrusage(RUSAGE_SELF, &u0);
@@ -770,14 +811,12 @@ mem_part(size_t rounds, fx_t *f, double hs_mean_total[2])
   printf("primitive operations (src/crypto wrappers, as the channel calls them)\n");
   printf("  %-42s %10s %10s\n", "operation", "median us", "mean us");
   for (int k = 0; k < N_OPS; k++)
-    printf("  %-42s %10.1f %10.1f\n", ops[k].name, series_median(&ops[k].s) * 1e6,
-           series_mean(&ops[k].s) * 1e6);
+    printf("  %-42s %10.1f %10.1f\n", ops[k].name, series_median(&ops[k].s) * 1e6, series_mean(&ops[k].s) * 1e6);
 
   printf("\nhandshake CPU per side (in-memory pair: nn_chan_new + nn_chan_recv + output_consume) vs "
          "the sum of that side's primitives\n");
-  printf("  %-9s %-9s | %8s %8s %6s %8s %6s | %8s %8s %6s | %s\n", "mode", "side", "hs med",
-         "sum med", "ratio", "med sum", "ratio", "hs mean", "sum mean", "ratio",
-         "target <= 1.15 (medians, means)");
+  printf("  %-9s %-9s | %8s %8s %6s %8s %6s | %8s %8s %6s | %s\n", "mode", "side", "hs med", "sum med", "ratio",
+         "med sum", "ratio", "hs mean", "sum mean", "ratio", "target <= 1.15 (medians, means)");
   static const char *side_name[2] = { "initiator", "responder" };
   const int *lists[2][2] = { { prims_i_mutual, prims_r_mutual }, { prims_i_anon, prims_r_anon } };
   for (int anon = 0; anon < 2; anon++)
@@ -786,9 +825,9 @@ mem_part(size_t rounds, fx_t *f, double hs_mean_total[2])
       double pm = prim_sum(lists[anon][s], 0), pa = prim_sum(lists[anon][s], 1);
       double ps = prim_round_sum_median(lists[anon][s]);
       hs_mean_total[anon] += ha;
-      printf("  %-9s %-9s | %8.1f %8.1f %6.3f %8.1f %6.3f | %8.1f %8.1f %6.3f | %s, %s\n",
-             mode_name[anon], side_name[s], hm * 1e6, pm * 1e6, hm / pm, ps * 1e6, hm / ps, ha * 1e6,
-             pa * 1e6, ha / pa, hm / pm <= 1.15 ? "met" : "MISSED", ha / pa <= 1.15 ? "met" : "MISSED");
+      printf("  %-9s %-9s | %8.1f %8.1f %6.3f %8.1f %6.3f | %8.1f %8.1f %6.3f | %s, %s\n", mode_name[anon],
+             side_name[s], hm * 1e6, pm * 1e6, hm / pm, ps * 1e6, hm / ps, ha * 1e6, pa * 1e6, ha / pa,
+             hm / pm <= 1.15 ? "met" : "MISSED", ha / pa <= 1.15 ? "met" : "MISSED");
     }
   printf("  (us; sum med = sum of the primitives' medians; med sum = median over rounds of the sum of\n"
          "   the primitives' samples of that round; sum mean = sum of their means)\n");
@@ -797,22 +836,21 @@ mem_part(size_t rounds, fx_t *f, double hs_mean_total[2])
          "   + transcript; [..] = mutual only)\n");
 
   /* The primitive model above assumes these message sizes; say so if the protocol moved on. */
-  size_t want_i[2] = { MSG1_FRAME + 3 + PAYLOAD_ID + NN_AEAD_TAG_LEN,
-                       MSG1_FRAME + 3 + PAYLOAD_ANON + NN_AEAD_TAG_LEN };
+  size_t want_i[2] = { MSG1_FRAME + 3 + PAYLOAD_ID + NN_AEAD_TAG_LEN, MSG1_FRAME + 3 + PAYLOAD_ANON + NN_AEAD_TAG_LEN };
   size_t want_r = 3 + NN_X25519_LEN + NN_MLKEM_CT_LEN + PAYLOAD_ID + NN_AEAD_TAG_LEN;
   for (int anon = 0; anon < 2; anon++)
     if (bytes[anon].i_sent != want_i[anon] || bytes[anon].r_sent != want_r)
       printf("  WARNING: %s handshake sizes differ from this benchmark's model of the protocol "
-             "(%zu / %zu expected): update the primitive lists\n", mode_name[anon], want_i[anon], want_r);
+             "(%zu / %zu expected): update the primitive lists\n",
+             mode_name[anon], want_i[anon], want_r);
 
   printf("\nbytes on the wire per handshake (nn_chan_info handshake_bytes_sent / _received)\n");
-  printf("  %-10s %16s %16s %16s %16s %10s\n", "mode", "initiator sent", "initiator recv",
-         "responder sent", "responder recv", "total");
+  printf("  %-10s %16s %16s %16s %16s %10s\n", "mode", "initiator sent", "initiator recv", "responder sent",
+         "responder recv", "total");
   for (int anon = 0; anon < 2; anon++) {
     hs_result_t *b = &bytes[anon];
-    printf("  %-10s %16llu %16llu %16llu %16llu %10llu%s\n", mode_name[anon],
-           (unsigned long long)b->i_sent, (unsigned long long)b->i_recv,
-           (unsigned long long)b->r_sent, (unsigned long long)b->r_recv,
+    printf("  %-10s %16llu %16llu %16llu %16llu %10llu%s\n", mode_name[anon], (unsigned long long)b->i_sent,
+           (unsigned long long)b->i_recv, (unsigned long long)b->r_sent, (unsigned long long)b->r_recv,
            (unsigned long long)(b->i_sent + b->r_sent),
            b->i_sent == b->r_recv && b->r_sent == b->i_recv ? "" : "  (sides disagree!)");
   }
@@ -869,7 +907,8 @@ main(int argc, char **argv)
 
   printf("bench_handshake: nepnet %s, OpenSSL %s\n", nn_version(), nn_openssl_version());
   printf("CPU time: CLOCK_THREAD_CPUTIME_ID; %zu rounds, each = 1 mutual + 1 anonymous in-memory "
-         "handshake + each primitive once (interleaved)\n\n", rounds);
+         "handshake + each primitive once (interleaved)\n\n",
+         rounds);
 
   double hs_mean_total[2] = { 0 };
   if (do_mem)
@@ -879,10 +918,15 @@ main(int argc, char **argv)
 
   printf("\nloopback TCP, blocking sockets on 127.0.0.1, client and server threads driving the channel\n"
          "(hs/s/core = handshakes / CPU seconds of the process, user + kernel, both sides)\n");
-  printf("  %-24s %5s %7s %9s %7s %7s %6s %9s %9s %9s %8s\n", "run", "n", "wall s", "hs/s wall",
-         "CPU s", "user s", "sys s", "hs/s/core", "CPU/hs ms", "chan ms", "vs mem");
-  struct { const char *name; int conc, anon; } runs[3] = {
-    { "sequential, mutual", 1, 0 }, { "sequential, anonymous", 1, 1 }, { "concurrent, mutual", conc, 0 },
+  printf("  %-24s %5s %7s %9s %7s %7s %6s %9s %9s %9s %8s\n", "run", "n", "wall s", "hs/s wall", "CPU s", "user s",
+         "sys s", "hs/s/core", "CPU/hs ms", "chan ms", "vs mem");
+  struct {
+    const char *name;
+    int conc, anon;
+  } runs[3] = {
+    { "sequential, mutual", 1, 0 },
+    { "sequential, anonymous", 1, 1 },
+    { "concurrent, mutual", conc, 0 },
   };
   for (int k = 0; k < 3; k++) {
     tcp_result_t t = tcp_run(tcp_n, runs[k].conc, runs[k].anon);
@@ -890,9 +934,9 @@ main(int argc, char **argv)
     snprintf(name, sizeof(name), "%s", runs[k].name);
     if (runs[k].conc > 1)
       snprintf(name, sizeof(name), "%s x%d", runs[k].name, runs[k].conc);
-    printf("  %-24s %5zu %7.2f %9.1f %7.2f %7.2f %6.2f %9.1f %9.3f %9.3f %8.3f%s\n", name, t.n,
-           t.wall, (double)t.n / t.wall, t.cpu, t.user, t.sys, (double)t.n / t.cpu,
-           t.cpu / (double)t.n * 1e3, t.chan_cpu / (double)t.n * 1e3,
+    printf("  %-24s %5zu %7.2f %9.1f %7.2f %7.2f %6.2f %9.1f %9.3f %9.3f %8.3f%s\n", name, t.n, t.wall,
+           (double)t.n / t.wall, t.cpu, t.user, t.sys, (double)t.n / t.cpu, t.cpu / (double)t.n * 1e3,
+           t.chan_cpu / (double)t.n * 1e3,
            hs_mean_total[runs[k].anon] ? t.cpu / (double)t.n / hs_mean_total[runs[k].anon] : 0.0,
            t.failures ? "  FAILURES" : "");
     if (t.failures)

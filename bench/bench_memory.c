@@ -311,8 +311,8 @@ main(int argc, char **argv)
     printf("  WARNING: mallinfo2() saw no growth: not glibc's allocator (a sanitizer build?)\n");
   double per = (double)(m1.heap - m0.heap) / (double)(2 * n) / 1024.0;
   double per_rss = (double)(m1.rss - m0.rss) / (double)(2 * n) / 1024.0;
-  printf("\nidle memory per established channel: %.2f KiB heap, %.2f KiB RSS; target <= 64 KiB: %s\n",
-         per, per_rss, per <= 64.0 && per_rss <= 64.0 ? "met" : "MISSED");
+  printf("\nidle memory per established channel: %.2f KiB heap, %.2f KiB RSS; target <= 64 KiB: %s\n", per, per_rss,
+         per <= 64.0 && per_rss <= 64.0 ? "met" : "MISSED");
   double mgr = m ? manager_per_channel(m) : 0;
   if (mgr > 0)
     printf("\nper channel through the manager: %.2f KiB heap = the channel alone x %.2f (the manager, the TCP\n"

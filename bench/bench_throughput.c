@@ -55,7 +55,7 @@
 #include "net/net.h"
 #include "net/tcp.h"
 
-#define WBIG ((size_t)1 << 20) /* the "1 MiB writes" variants */
+#define WBIG ((size_t)1 << 20)        /* the "1 MiB writes" variants */
 static size_t rbuf = (size_t)1 << 20; /* receive buffer of every receiver (--rbuf) */
 
 static double
@@ -125,8 +125,7 @@ tcp_pair(int *client, int *server)
   if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) || listen(lfd, 1) ||
       getsockname(lfd, (struct sockaddr *)&a, &alen))
     fail("listen");
-  if ((*client = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
-      connect(*client, (struct sockaddr *)&a, sizeof(a)))
+  if ((*client = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(*client, (struct sockaddr *)&a, sizeof(a)))
     fail("connect");
   if ((*server = accept(lfd, NULL, NULL)) < 0)
     fail("accept");
@@ -151,12 +150,14 @@ send_all(int fd, const uint8_t *p, size_t n)
 
 /* ---- one transfer: a sender and a receiver thread ---- */
 
-typedef enum kind_t {
-  K_TCP, K_NEPNET, K_TLS, K_TLS_RA, K_TCP_BIG, K_NEPNET_BIG, K_NET, N_KINDS
-} kind_t;
-static const char *kind_name[N_KINDS] = { "plain TCP", "nepnet channel", "TLS 1.3 (default read)",
-                                          "TLS 1.3 (read-ahead 1 MiB)", "plain TCP, 1 MiB writes",
-                                          "nepnet, 1 MiB writes", "nepnet manager" };
+typedef enum kind_t { K_TCP, K_NEPNET, K_TLS, K_TLS_RA, K_TCP_BIG, K_NEPNET_BIG, K_NET, N_KINDS } kind_t;
+static const char *kind_name[N_KINDS] = { "plain TCP",
+                                          "nepnet channel",
+                                          "TLS 1.3 (default read)",
+                                          "TLS 1.3 (read-ahead 1 MiB)",
+                                          "plain TCP, 1 MiB writes",
+                                          "nepnet, 1 MiB writes",
+                                          "nepnet manager" };
 
 typedef struct peer_t {
   kind_t kind;
@@ -225,16 +226,14 @@ chan_handshake(peer_t *p, uint8_t *buf)
 static void
 tls_handshake(peer_t *p)
 {
-  SSL_CTX *ctx = p->kind == K_TLS_RA ? (p->sender ? tls_cli_ra : tls_srv_ra)
-                                     : (p->sender ? tls_cli : tls_srv);
+  SSL_CTX *ctx = p->kind == K_TLS_RA ? (p->sender ? tls_cli_ra : tls_srv_ra) : (p->sender ? tls_cli : tls_srv);
   if (!(p->ssl = SSL_new(ctx)) || SSL_set_fd(p->ssl, p->fd) != 1)
     fail("SSL_new");
   if (p->sender && SSL_set1_host(p->ssl, "localhost") != 1)
     fail("SSL_set1_host");
   if ((p->sender ? SSL_connect(p->ssl) : SSL_accept(p->ssl)) != 1)
     fail("TLS handshake");
-  if (strcmp(SSL_get_cipher_name(p->ssl), "TLS_AES_256_GCM_SHA384") ||
-      SSL_version(p->ssl) != TLS1_3_VERSION)
+  if (strcmp(SSL_get_cipher_name(p->ssl), "TLS_AES_256_GCM_SHA384") || SSL_version(p->ssl) != TLS1_3_VERSION)
     fail("TLS cipher suite check");
 }
 
@@ -276,8 +275,7 @@ do_send(peer_t *p, uint8_t *msg)
       if (SSL_write(p->ssl, msg, (int)msg_len) != (int)msg_len)
         fail("SSL_write");
       break;
-    default:
-      break;
+    default: break;
     }
   }
 }
@@ -349,13 +347,13 @@ typedef struct result_t {
 /* ---- the node's path: two connection managers, one loop per side ---- */
 
 typedef struct side_t {
-  peer_t acct;               /* receiver accounting, as the other transfers */
+  peer_t acct; /* receiver accounting, as the other transfers */
   struct event_base *base;
   nn_net_t *net;
   uint64_t conn;
   int up;
-  nn_addr_t *addr;           /* where the receiver listens */
-  pthread_barrier_t *ready;  /* the address is known */
+  nn_addr_t *addr;          /* where the receiver listens */
+  pthread_barrier_t *ready; /* the address is known */
 } side_t;
 
 static void
@@ -396,8 +394,8 @@ side_open(side_t *s, const nn_identity_t *id)
   nn_net_cfg_default(&cfg);
   cfg.identity = id;
   cfg.network = NN_NET_REGTEST;
-  if (!(s->base = event_base_new()) || nn_net_new(&s->net, s->base, &cfg) ||
-      nn_tcp_transport_new(&t, s->base, NULL) || nn_net_add_transport(s->net, t))
+  if (!(s->base = event_base_new()) || nn_net_new(&s->net, s->base, &cfg) || nn_tcp_transport_new(&t, s->base, NULL) ||
+      nn_net_add_transport(s->net, t))
     fail("connection manager");
   nn_net_proto_t p = { "bench", 0x00, 0xff, net_up, net_msg, net_down, s };
   check(nn_net_register(s->net, &p, NULL), "nn_net_register");
@@ -477,8 +475,8 @@ net_transfer(void)
   pthread_barrier_wait(&ready); /* the sender's last wait: the receiver is done */
   pthread_join(ts, NULL);
   if (rcv.acct.got != total_bytes || rcv.acct.bad || rcv.acct.msgs != total_bytes / msg_len) {
-    fprintf(stderr, "bench_throughput: %s delivered %zu bytes, %zu messages, %zu bad\n", kind_name[K_NET],
-            rcv.acct.got, rcv.acct.msgs, rcv.acct.bad);
+    fprintf(stderr, "bench_throughput: %s delivered %zu bytes, %zu messages, %zu bad\n", kind_name[K_NET], rcv.acct.got,
+            rcv.acct.msgs, rcv.acct.bad);
     exit(1);
   }
   pthread_barrier_destroy(&ready);
@@ -513,8 +511,8 @@ transfer(kind_t kind)
   r.cpu_recv = rcv.cpu;
   if (rcv.got != total_bytes / msg_len * msg_len || rcv.bad ||
       ((kind == K_NEPNET || kind == K_NEPNET_BIG) && rcv.msgs != total_bytes / msg_len)) {
-    fprintf(stderr, "bench_throughput: %s delivered %zu bytes, %zu messages, %zu bad\n",
-            kind_name[kind], rcv.got, rcv.msgs, rcv.bad);
+    fprintf(stderr, "bench_throughput: %s delivered %zu bytes, %zu messages, %zu bad\n", kind_name[kind], rcv.got,
+            rcv.msgs, rcv.bad);
     exit(1);
   }
   nn_chan_free(snd.ch);
@@ -723,8 +721,7 @@ main(int argc, char **argv)
     } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
       reps = strtoul(argv[++i], NULL, 10);
     } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
-      static const char *names[] = { "tcp", "nepnet", "tls", "tls-ra", "tcp-big", "nepnet-big",
-                                     "net", "aes", "mem" };
+      static const char *names[] = { "tcp", "nepnet", "tls", "tls-ra", "tcp-big", "nepnet-big", "net", "aes", "mem" };
       i++;
       for (int k = 0; k < 9; k++) /* = the rows below */
         if (!strcmp(argv[i], names[k]))
@@ -748,8 +745,8 @@ main(int argc, char **argv)
       return strcmp(argv[i], "--help") && strcmp(argv[i], "-h") ? 2 : 0;
     }
   }
-  if (msg_len < 8 || msg_len > NN_CHAN_DEFAULT_MAX_MESSAGE || total_bytes < msg_len || reps < 1 ||
-      rbuf < 1 || rbuf > INT_MAX) {
+  if (msg_len < 8 || msg_len > NN_CHAN_DEFAULT_MAX_MESSAGE || total_bytes < msg_len || reps < 1 || rbuf < 1 ||
+      rbuf > INT_MAX) {
     fprintf(stderr, "bench_throughput: need 8 <= --msg <= 8 MiB, --bytes >= --msg, --reps >= 1, --rbuf >= 1\n");
     return 2;
   }
@@ -763,10 +760,9 @@ main(int argc, char **argv)
   size_t n_msgs = total_bytes / msg_len;
   total_bytes = n_msgs * msg_len;
   printf("bench_throughput: nepnet %s, OpenSSL %s\n", nn_version(), nn_openssl_version());
-  printf("%zu bytes (%.2f GiB) per transfer in %zu messages of %zu B; %zu repetitions, rotating order\n",
-         total_bytes, (double)total_bytes / (1 << 30), n_msgs, msg_len, reps);
-  printf("loopback TCP, blocking sockets, sender and receiver threads, receiver reads %zu B at a time\n",
-         rbuf);
+  printf("%zu bytes (%.2f GiB) per transfer in %zu messages of %zu B; %zu repetitions, rotating order\n", total_bytes,
+         (double)total_bytes / (1 << 30), n_msgs, msg_len, reps);
+  printf("loopback TCP, blocking sockets, sender and receiver threads, receiver reads %zu B at a time\n", rbuf);
   if (batch)
     printf("nepnet sender writes once %zu bytes of output are queued (--batch)\n", batch);
   else
@@ -776,9 +772,14 @@ main(int argc, char **argv)
   enum { R_AES = N_KINDS, R_MEM_SEND, R_MEM_RECV, N_ROWS };
   _Static_assert(K_NET == 6, "row names follow kind_t");
   enum { N_JOBS = N_KINDS + 2 }; /* the transfers, raw AES, the in-memory channel (two rows) */
-  static const char *row_name[N_ROWS] = { "plain TCP", "nepnet channel", "TLS 1.3 (default read)",
-                                          "TLS 1.3 (read-ahead 1 MiB)", "plain TCP, 1 MiB writes",
-                                          "nepnet, 1 MiB writes", "nepnet manager", "raw AES-256-GCM seal",
+  static const char *row_name[N_ROWS] = { "plain TCP",
+                                          "nepnet channel",
+                                          "TLS 1.3 (default read)",
+                                          "TLS 1.3 (read-ahead 1 MiB)",
+                                          "plain TCP, 1 MiB writes",
+                                          "nepnet, 1 MiB writes",
+                                          "nepnet manager",
+                                          "raw AES-256-GCM seal",
                                           "nepnet in memory: send path",
                                           "nepnet in memory: recv path" };
   double *gbs[N_ROWS], *cs[N_ROWS], *cr[N_ROWS];
@@ -792,14 +793,13 @@ main(int argc, char **argv)
     for (size_t r = 0; r < reps; r++) {
       result_t res = only == R_AES ? aes_raw() : only == R_MEM_SEND ? chan_mem() : transfer((kind_t)only);
       printf("  %-28s %9.3f s %9.2f GB/s  send CPU %.3f s  recv CPU %.3f s\n",
-             only == R_MEM_SEND ? "nepnet in memory" : row_name[only], res.wall,
-             (double)total_bytes / res.wall / 1e9, res.cpu_send, res.cpu_recv);
+             only == R_MEM_SEND ? "nepnet in memory" : row_name[only], res.wall, (double)total_bytes / res.wall / 1e9,
+             res.cpu_send, res.cpu_recv);
     }
     return 0;
   }
   (void)transfer(K_NEPNET); /* warm-up: first-use costs (provider fetches, page faults) */
-  printf("  %-4s %-28s %9s %9s %12s %12s\n", "rep", "transfer", "wall s", "GB/s", "send CPU s",
-         "recv CPU s");
+  printf("  %-4s %-28s %9s %9s %12s %12s\n", "rep", "transfer", "wall s", "GB/s", "send CPU s", "recv CPU s");
   for (size_t r = 0; r < reps; r++) {
     for (int k0 = 0; k0 < N_JOBS; k0++) {
       int k = (int)((k0 + r) % N_JOBS), rows[2] = { k, -1 };
@@ -819,8 +819,8 @@ main(int argc, char **argv)
         gbs[row][r] = (double)total_bytes / res[j].wall / 1e9;
         cs[row][r] = res[j].cpu_send;
         cr[row][r] = res[j].cpu_recv;
-        printf("  %-4zu %-28s %9.3f %9.2f %12.3f %12.3f\n", r + 1, row_name[row], res[j].wall,
-               gbs[row][r], res[j].cpu_send, res[j].cpu_recv);
+        printf("  %-4zu %-28s %9.3f %9.2f %12.3f %12.3f\n", r + 1, row_name[row], res[j].wall, gbs[row][r],
+               res[j].cpu_send, res[j].cpu_recv);
       }
       fflush(stdout);
     }
@@ -828,8 +828,7 @@ main(int argc, char **argv)
 
   double m[N_ROWS];
   printf("\nover %zu repetitions (GB/s: median, min, max; CPU: medians)\n", reps);
-  printf("  %-28s %8s %8s %8s %14s %14s\n", "transfer", "median", "min", "max", "send CPU ns/B",
-         "recv CPU ns/B");
+  printf("  %-28s %8s %8s %8s %14s %14s\n", "transfer", "median", "min", "max", "send CPU ns/B", "recv CPU ns/B");
   for (int k = 0; k < N_ROWS; k++) {
     double lo = gbs[k][0], hi = gbs[k][0];
     for (size_t r = 1; r < reps; r++) {
@@ -842,12 +841,12 @@ main(int argc, char **argv)
   }
   double tls_best = m[K_TLS] > m[K_TLS_RA] ? m[K_TLS] : m[K_TLS_RA];
   printf("\nratios (medians, same run)\n");
-  printf("  nepnet over TCP / raw AES-256-GCM seal      %6.3f   target >= 0.8: %s\n",
-         m[K_NEPNET] / m[R_AES], m[K_NEPNET] / m[R_AES] >= 0.8 ? "met" : "MISSED");
-  printf("  nepnet over TCP / TLS 1.3 (default read)    %6.3f   target >= 1.0: %s\n",
-         m[K_NEPNET] / m[K_TLS], m[K_NEPNET] / m[K_TLS] >= 1.0 ? "met" : "MISSED");
-  printf("  nepnet over TCP / TLS 1.3 (read-ahead)      %6.3f   target >= 1.0: %s\n",
-         m[K_NEPNET] / m[K_TLS_RA], m[K_NEPNET] / m[K_TLS_RA] >= 1.0 ? "met" : "MISSED");
+  printf("  nepnet over TCP / raw AES-256-GCM seal      %6.3f   target >= 0.8: %s\n", m[K_NEPNET] / m[R_AES],
+         m[K_NEPNET] / m[R_AES] >= 0.8 ? "met" : "MISSED");
+  printf("  nepnet over TCP / TLS 1.3 (default read)    %6.3f   target >= 1.0: %s\n", m[K_NEPNET] / m[K_TLS],
+         m[K_NEPNET] / m[K_TLS] >= 1.0 ? "met" : "MISSED");
+  printf("  nepnet over TCP / TLS 1.3 (read-ahead)      %6.3f   target >= 1.0: %s\n", m[K_NEPNET] / m[K_TLS_RA],
+         m[K_NEPNET] / m[K_TLS_RA] >= 1.0 ? "met" : "MISSED");
   printf("  nepnet over TCP / plain TCP                 %6.3f   (the kernel loopback ceiling)\n",
          m[K_NEPNET] / m[K_TCP]);
   printf("  nepnet, 1 MiB writes / plain TCP, 1 MiB    %6.3f\n", m[K_NEPNET_BIG] / m[K_TCP_BIG]);
@@ -861,8 +860,7 @@ main(int argc, char **argv)
     cpu_b[k] = (median(cs[k], reps) + median(cr[k], reps)) / (double)total_bytes * 1e9;
   printf("  CPU per byte, both sides: TLS 1.3 (default read) / nepnet  %6.3f   (> 1: nepnet cheaper)\n",
          cpu_b[K_TLS] / cpu_b[K_NEPNET]);
-  printf("  CPU per byte, both sides: nepnet / plain TCP               %6.3f\n",
-         cpu_b[K_NEPNET] / cpu_b[K_TCP]);
+  printf("  CPU per byte, both sides: nepnet / plain TCP               %6.3f\n", cpu_b[K_NEPNET] / cpu_b[K_TCP]);
   printf("  nepnet manager / nepnet channel            %6.3f   (the node's path: manager, transport, event loop)\n",
          m[K_NET] / m[K_NEPNET]);
   printf("  nepnet in memory: send path / raw AES seal  %6.3f   (the channel's own overhead, no socket)\n",

@@ -37,8 +37,8 @@ cstr(const uint8_t *data, size_t size)
 static void
 fuzz_submit(uint8_t sel, const uint8_t *data, size_t size)
 {
-  static const char *ctypes[] = { "application/json", "application/octet-stream",
-                                  "Application/JSON; charset=utf-8", NULL };
+  static const char *ctypes[] = { "application/json", "application/octet-stream", "Application/JSON; charset=utf-8",
+                                  NULL };
   char why[512];
   nn_api_body_t b;
   size_t max_tx = (sel >> 4) ? (size_t)(sel >> 4) * 3 : (size_t)1 << 30;
@@ -89,8 +89,8 @@ fuzz_query(uint8_t sel, const uint8_t *data, size_t size)
   st = nn_api_parse_query(q, allowed, max_wait, "/v1/txs", &out, why, sizeof(why));
   check_why(why);
   if (st == 200) {
-    if (out.since > (uint64_t)INT64_MAX || out.limit < 1 || out.limit > NN_API_MAX_LIMIT ||
-        out.wait_s > max_wait || (out.data != 0 && out.data != 1))
+    if (out.since > (uint64_t)INT64_MAX || out.limit < 1 || out.limit > NN_API_MAX_LIMIT || out.wait_s > max_wait ||
+        (out.data != 0 && out.data != 1))
       abort();
     if (*q == 0 && out.limit != NN_API_DEFAULT_LIMIT)
       abort();
@@ -138,15 +138,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   size--;
   switch (sel & 3) {
   case 0:
-  case 1:
-    fuzz_submit(sel, data, size);
-    break;
-  case 2:
-    fuzz_query(sel, data, size);
-    break;
-  default:
-    fuzz_token(data, size);
-    break;
+  case 1: fuzz_submit(sel, data, size); break;
+  case 2: fuzz_query(sel, data, size); break;
+  default: fuzz_token(data, size); break;
   }
   nn_api_parse_ctype(NULL); /* keeps the harness honest about NULL */
   return 0;

@@ -98,8 +98,7 @@ static inline nn_identity_t *
 fz_impostor(const nn_identity_t *victim)
 {
   nn_identity_t *id = fz_identity(0xd4);
-  memcpy((uint8_t *)nn_identity_public_key(id)->b, nn_identity_public_key(victim)->b,
-         NN_MLDSA_PK_LEN);
+  memcpy((uint8_t *)nn_identity_public_key(id)->b, nn_identity_public_key(victim)->b, NN_MLDSA_PK_LEN);
   return id;
 }
 
@@ -230,8 +229,8 @@ fz_check(const fz_side_t *s, int after_recv)
     abort();
   if (!nn_chan_is_closed(s->ch) && r != NN_CLOSE_NONE)
     abort();
-  if (nn_chan_is_established(s->ch) && (!s->established || nn_chan_deadline(s->ch) != UINT64_MAX ||
-                                        !nn_chan_info(s->ch)))
+  if (nn_chan_is_established(s->ch) &&
+      (!s->established || nn_chan_deadline(s->ch) != UINT64_MAX || !nn_chan_info(s->ch)))
     abort();
   if (after_recv && nn_chan_is_closed(s->ch) && s->ch->in)
     abort(); /* a closed channel keeps no receive buffer */

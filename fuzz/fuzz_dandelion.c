@@ -66,13 +66,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define LONG_TX_MAX (200 + 14 * 25)
 #define NPEER 17 /* handles 0..15, and index 16 = NN_DL_NO_PEER */
 
-#define CHECK(c)                                                                                 \
-  do {                                                                                           \
-    if (!(c)) {                                                                                  \
-      fprintf(stderr, "fuzz_dandelion: invariant failed at line %d (step %u, ctx %d): %s\n",     \
-              __LINE__, g.step, g.ctx, #c);                                                      \
-      abort();                                                                                   \
-    }                                                                                            \
+#define CHECK(c)                                                                                                       \
+  do {                                                                                                                 \
+    if (!(c)) {                                                                                                        \
+      fprintf(stderr, "fuzz_dandelion: invariant failed at line %d (step %u, ctx %d): %s\n", __LINE__, g.step, g.ctx,  \
+              #c);                                                                                                     \
+      abort();                                                                                                         \
+    }                                                                                                                  \
   } while (0)
 
 /* What the harness knows of one id: a transaction it handed to the core (has_tx), or an id it
@@ -80,12 +80,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 typedef struct ent_t {
   nn_hash_t id;
   uint8_t has_tx;
-  uint8_t inmem;      /* delivered and (as of the last sync) still nn_dl_have */
-  uint8_t ever_mem;   /* delivered at some point in the run */
-  uint32_t asked;     /* peers the core sent a GETDATA for it to since they were last added */
+  uint8_t inmem;       /* delivered and (as of the last sync) still nn_dl_have */
+  uint8_t ever_mem;    /* delivered at some point in the run */
+  uint32_t asked;      /* peers the core sent a GETDATA for it to since they were last added */
   uint32_t stemmed_by; /* peers that stemmed it to us since they were last added */
-  uint32_t announced; /* peers the core sent its INV to and has not served since */
-  uint8_t submitted;  /* we submitted it (it may be one of our own stems) */
+  uint32_t announced;  /* peers the core sent its INV to and has not served since */
+  uint8_t submitted;   /* we submitted it (it may be one of our own stems) */
   size_t len;
   uint8_t tx[LONG_TX_MAX];
 } ent_t;
@@ -97,7 +97,7 @@ typedef struct state_t {
   nn_dl_cfg_t cfg;
   uint64_t now;
   unsigned step;
-  int ctx;              /* which core call is running (the callbacks check against it) */
+  int ctx; /* which core call is running (the callbacks check against it) */
   uint32_t ctx_peer;
   nn_hash_t ctx_id;
   uint8_t present[NPEER], outbound[NPEER];
@@ -208,8 +208,7 @@ io_send_stem(void *ctx, uint32_t peer, const uint8_t *tx, size_t len)
   (void)ctx;
   /* stems leave for our own tx, a received stem, or a relay that went away; and our own stems
    * that found no relay leave when one appears (an outbound peer, or a new epoch) */
-  CHECK(g.ctx == C_SUBMIT || g.ctx == C_STEM || g.ctx == C_REMOVE || g.ctx == C_ADD ||
-        g.ctx == C_TICK);
+  CHECK(g.ctx == C_SUBMIT || g.ctx == C_STEM || g.ctx == C_REMOVE || g.ctx == C_ADD || g.ctx == C_TICK);
   CHECK(!(g.ctx == C_SUBMIT && g.cfg.route == NN_ROUTE_DIRECT));
   /* only to a connected outbound peer that is one of this epoch's relays */
   CHECK(is_current(peer) && g.outbound[pidx(peer)]);
@@ -290,11 +289,8 @@ io_deliver(void *ctx, const uint8_t *tx, size_t len, nn_dl_via_t via, uint32_t f
     CHECK(g.ctx == C_TICK && from == NN_DL_NO_PEER);
     g.n_del_embargo++;
     break;
-  case NN_DL_VIA_DIRECT:
-    CHECK(g.ctx == C_SUBMIT && g.cfg.route == NN_ROUTE_DIRECT && from == NN_DL_NO_PEER);
-    break;
-  default:
-    CHECK(0);
+  case NN_DL_VIA_DIRECT: CHECK(g.ctx == C_SUBMIT && g.cfg.route == NN_ROUTE_DIRECT && from == NN_DL_NO_PEER); break;
+  default: CHECK(0);
   }
   e->inmem = e->ever_mem = 1;
   g.delivered_in_call++;
@@ -340,9 +336,8 @@ check_state(int ticked, nn_dl_stats_t *prev)
   CHECK(st.unsolicited == g.n_notfound);
   CHECK(st.fluff_epochs <= st.epochs && st.epochs >= 1);
   CHECK(st.epochs >= prev->epochs && st.evicted >= prev->evicted && st.refused >= prev->refused &&
-        st.inv_dropped >= prev->inv_dropped && st.stems_in >= prev->stems_in &&
-        st.stem_loops >= prev->stem_loops && st.restems >= prev->restems &&
-        st.inv_ignored >= prev->inv_ignored);
+        st.inv_dropped >= prev->inv_dropped && st.stems_in >= prev->stems_in && st.stem_loops >= prev->stem_loops &&
+        st.restems >= prev->restems && st.inv_ignored >= prev->inv_ignored);
   CHECK(st.restems <= st.stems_out);
   *prev = st;
 
@@ -698,15 +693,13 @@ done:
           "steps %u now %llu stem %zu/%zuB mem %zu/%zuB inv %zu req %zu epochs %llu fluff %llu "
           "embargo %llu evicted %llu inv_dropped %llu refused %llu stems in/out %llu/%llu fluffed %llu "
           "loops %llu restems %llu unsolicited %llu inv_ignored %llu served %llu\n",
-          g.step, (unsigned long long)g.now, prev.stem_count, prev.stem_bytes, prev.mem_count,
-          prev.mem_bytes, prev.pending_inv, prev.requests, (unsigned long long)prev.epochs,
-          (unsigned long long)prev.fluff_epochs, (unsigned long long)prev.embargo_fired,
-          (unsigned long long)prev.evicted, (unsigned long long)prev.inv_dropped,
-          (unsigned long long)prev.refused, (unsigned long long)prev.stems_in,
+          g.step, (unsigned long long)g.now, prev.stem_count, prev.stem_bytes, prev.mem_count, prev.mem_bytes,
+          prev.pending_inv, prev.requests, (unsigned long long)prev.epochs, (unsigned long long)prev.fluff_epochs,
+          (unsigned long long)prev.embargo_fired, (unsigned long long)prev.evicted,
+          (unsigned long long)prev.inv_dropped, (unsigned long long)prev.refused, (unsigned long long)prev.stems_in,
           (unsigned long long)prev.stems_out, (unsigned long long)prev.stem_fluffed,
-          (unsigned long long)prev.stem_loops, (unsigned long long)prev.restems,
-          (unsigned long long)prev.unsolicited, (unsigned long long)prev.inv_ignored,
-          (unsigned long long)g.n_served);
+          (unsigned long long)prev.stem_loops, (unsigned long long)prev.restems, (unsigned long long)prev.unsolicited,
+          (unsigned long long)prev.inv_ignored, (unsigned long long)g.n_served);
 #endif
   nn_dl_free(g.dl);
   g.dl = NULL;

@@ -22,8 +22,7 @@ count_send(void *ctx, const nn_rpc_node_t *to, void *reply, const uint8_t *msg, 
 }
 
 static int
-accept_64(void *ctx, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now, uint64_t *seq,
-          uint64_t *exp)
+accept_64(void *ctx, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now, uint64_t *seq, uint64_t *exp)
 {
   (void)ctx, (void)key, (void)now;
   if (len != 64 || v[0] != 0xaa)

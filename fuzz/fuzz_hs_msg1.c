@@ -157,8 +157,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *out;
     nn_chan_output(s.ch, &out, &out_len);
     if (variant == 2) {
-      if (n == base_len && (nn_chan_is_closed(s.ch) || out_len != 2 + 1 + NN_COOKIE_LEN ||
-                            out[2] != NN_HS_COOKIE))
+      if (n == base_len && (nn_chan_is_closed(s.ch) || out_len != 2 + 1 + NN_COOKIE_LEN || out[2] != NN_HS_COOKIE))
         abort();
     } else if (!s.established) {
       abort();

@@ -63,8 +63,7 @@ capture(const fixture_t *fx, int cookie, int fake, uint8_t **out, size_t *out_le
       free(b);
     }
   }
-  if (fake ? si.established || nn_chan_close_reason(si.ch) != NN_CLOSE_AUTH
-           : !si.established || !sr.established)
+  if (fake ? si.established || nn_chan_close_reason(si.ch) != NN_CLOSE_AUTH : !si.established || !sr.established)
     abort();
   nn_chan_free(si.ch);
   nn_chan_free(sr.ch);
@@ -106,9 +105,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   fz_rng_init(&ri, FZ_SEED_I);
   nn_chan_config_t cfg = fz_config(NN_CHAN_INITIATOR, anon ? NULL : fx->id_i, &ri.rng, &s);
-  cfg.expected_peer = expect == 2   ? NULL
-                      : expect == 3 ? nn_identity_node_id(fx->id_i)
-                                    : nn_identity_node_id(fx->id_r);
+  cfg.expected_peer = expect == 2 ? NULL : expect == 3 ? nn_identity_node_id(fx->id_i) : nn_identity_node_id(fx->id_r);
   s.ch = fz_new(&cfg);
   size_t n;
   free(fz_take(s.ch, &n)); /* msg1: deterministic, the one the captured msg2 answers */
@@ -119,8 +116,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   fz_feed(s.ch, buf, n, opt, FZ_T0 + 1);
   fz_check(&s, 1);
 
-  int genuine = starts_with(buf, n, fx->msg2, fx->msg2_len) ||
-                starts_with(buf, n, fx->cookie_msg2, fx->cookie_msg2_len);
+  int genuine =
+    starts_with(buf, n, fx->msg2, fx->msg2_len) || starts_with(buf, n, fx->cookie_msg2, fx->cookie_msg2_len);
   if (s.established) {
     /* authentication: only a genuine msg2 from the expected node */
     const nn_chan_info_t *info = nn_chan_info(s.ch);

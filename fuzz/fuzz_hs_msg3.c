@@ -76,8 +76,7 @@ fixture(void)
     fz_side_t si = { 0 }, sr = { 0 };
     fz_rng_init(&ri, FZ_SEED_I);
     fz_rng_init(&rr, FZ_SEED_R);
-    nn_chan_config_t ci = fz_config(NN_CHAN_INITIATOR,
-                                    anon == 2 ? impostor : anon ? NULL : fx->id_i, &ri.rng, &si);
+    nn_chan_config_t ci = fz_config(NN_CHAN_INITIATOR, anon == 2 ? impostor : anon ? NULL : fx->id_i, &ri.rng, &si);
     nn_chan_config_t cr2 = fz_config(NN_CHAN_RESPONDER, fx->id_r, &rr.rng, &sr);
     ci.expected_peer = nn_identity_node_id(fx->id_r);
     si.ch = fz_new(&ci);
@@ -108,8 +107,7 @@ fixture(void)
     fz_append(&fx->base[anon], &fx->base_len[anon], m3, fx->msg3_len[anon]);
     fz_append(&fx->base[anon], &fx->base_len[anon], rec, n);
     nn_chan_recv(sr.ch, fx->base[anon], fx->base_len[anon], FZ_T0);
-    if (anon == 2 ? sr.established || nn_chan_close_reason(sr.ch) != NN_CLOSE_AUTH
-                  : !sr.established || sr.nmsgs != 1)
+    if (anon == 2 ? sr.established || nn_chan_close_reason(sr.ch) != NN_CLOSE_AUTH : !sr.established || sr.nmsgs != 1)
       abort();
     free(m3);
     free(rec);
@@ -163,8 +161,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   int genuine_anon = starts_with(buf, n, fx->base[1], fx->msg3_len[1]);
   if (s.established) {
     const nn_chan_info_t *info = nn_chan_info(s.ch);
-    if (!(genuine_id || genuine_anon) || !info || info->peer_identified != genuine_id ||
-        (require && !genuine_id))
+    if (!(genuine_id || genuine_anon) || !info || info->peer_identified != genuine_id || (require && !genuine_id))
       abort();
     if (genuine_id && memcmp(info->peer_id.b, nn_identity_node_id(fx->id_i)->b, NN_NODE_ID_LEN))
       abort();
@@ -173,8 +170,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       abort();
   }
   /* the unmodified base: its record arrives too (the impostor's never) */
-  if (starts_with(buf, n, fx->base[anon], fx->base_len[anon]) && anon < 2 && !(require && anon) &&
-      s.nmsgs != 1)
+  if (starts_with(buf, n, fx->base[anon], fx->base_len[anon]) && anon < 2 && !(require && anon) && s.nmsgs != 1)
     abort();
   fz_expire(&s);
   fz_check(&s, 0);

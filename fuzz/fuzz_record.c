@@ -41,8 +41,8 @@ typedef struct table_t {
 typedef struct fixture_t {
   nn_identity_t *id_i, *id_r;
   fz_rng_t ri, rr;
-  snap_t snap[2];       /* [0] the initiator, [1] the responder */
-  uint8_t *stream[2];   /* [sender]: everything it sent, CLOSE last */
+  snap_t snap[2];     /* [0] the initiator, [1] the responder */
+  uint8_t *stream[2]; /* [sender]: everything it sent, CLOSE last */
   size_t len[2], close_len[2];
   table_t table[2][2][2]; /* [receiver][small cap][without CLOSE] */
 } fixture_t;
@@ -95,13 +95,12 @@ send_all(nn_chan_t *c, uint8_t **out, size_t *len, size_t *close_len)
     size_t len;
     uint16_t pad_to;
   } plan[] = {
-    { 0, 1, 0 },   { 0, 0, 0 },     { 1, 10, 0 }, { 0, 3, 64 },   { 0, 200, 64 }, { 1, 0, 0 },
-    { 0, 70000, 0 }, { 0, 999, 0 }, { 0, 1000, 0 }, { 1, 1024, 0 }, { 0, 5, 256 }, { 0, 2, 0 },
+    { 0, 1, 0 },     { 0, 0, 0 },   { 1, 10, 0 },   { 0, 3, 64 },   { 0, 200, 64 }, { 1, 0, 0 },
+    { 0, 70000, 0 }, { 0, 999, 0 }, { 0, 1000, 0 }, { 1, 1024, 0 }, { 0, 5, 256 },  { 0, 2, 0 },
   };
   for (size_t k = 0; k < sizeof(plan) / sizeof(plan[0]); k++) {
     c->cfg.pad_to = plan[k].pad_to;
-    nn_err_t err = plan[k].kind ? nn_chan_send_decoy(c, plan[k].len)
-                                : nn_chan_send(c, big, plan[k].len);
+    nn_err_t err = plan[k].kind ? nn_chan_send_decoy(c, plan[k].len) : nn_chan_send(c, big, plan[k].len);
     if (err)
       abort();
     size_t n;
@@ -142,8 +141,8 @@ tabulate(const fixture_t *fx, table_t *t, int receiver, int small, int no_close)
       break;
   }
   /* the genuine stream is read in full, unless the small cap stopped it */
-  if (!small && (t->nmsgs[t->nrec] != 9 || off != len ||
-                 t->reason[t->nrec] != (no_close ? NN_CLOSE_NONE : NN_CLOSE_PEER)))
+  if (!small &&
+      (t->nmsgs[t->nrec] != 9 || off != len || t->reason[t->nrec] != (no_close ? NN_CLOSE_NONE : NN_CLOSE_PEER)))
     abort();
   if (small && t->reason[t->nrec] != NN_CLOSE_TOO_LARGE)
     abort();
@@ -199,8 +198,7 @@ fixture(void)
 
 /* The genuine records rearranged by the operations in the input, then the input's tail. */
 static uint8_t *
-shuffle(const uint8_t *data, size_t size, const uint8_t *base, const table_t *full, size_t nrec,
-        size_t *out_len)
+shuffle(const uint8_t *data, size_t size, const uint8_t *base, const table_t *full, size_t nrec, size_t *out_len)
 {
   size_t order[2 * MAX_RECS], cnt = nrec, nops = size > 1 ? data[1] & 15u : 0;
   const uint8_t *op = data + 2;

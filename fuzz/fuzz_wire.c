@@ -48,7 +48,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 4: err = nn_wire_get_u64(&r, &v64); break;
     case 5: err = nn_wire_get_bytes(&r, tmp, op >> 3 > 64 ? 64 : op >> 3); break;
     case 6: err = nn_wire_get_var(&r, (op >> 3) % 5, (size_t)(op >> 3) * 7, &view, &n); break;
-    case 7: err = nn_wire_get_view(&r, op >> 3, &view); n = op >> 3; break;
+    case 7:
+      err = nn_wire_get_view(&r, op >> 3, &view);
+      n = op >> 3;
+      break;
     }
     if (r.off > r.len)
       abort();

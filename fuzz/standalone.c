@@ -63,7 +63,10 @@ main(int argc, char **argv)
         case 0: buf[pos] ^= (uint8_t)(1u << (next(&seed) % 8)); break;
         case 1: buf[pos] = (uint8_t)next(&seed); break;
         case 2: len = pos; break; /* truncate */
-        case 3: if (len < (1 << 16) - 1) buf[len++] = (uint8_t)next(&seed); break;
+        case 3:
+          if (len < (1 << 16) - 1)
+            buf[len++] = (uint8_t)next(&seed);
+          break;
         }
       }
     } else {

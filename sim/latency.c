@@ -8,12 +8,12 @@ static const char *const names[SIM_REGIONS] = { "eu", "na", "as", "sa", "oc", "a
 /* Base inter-region RTT (ms), symmetric. */
 static const uint16_t base[SIM_REGIONS][SIM_REGIONS] = {
   /*        eu   na   as   sa   oc   af */
-  /* eu */ { 35,  90, 180, 190, 260, 120 },
-  /* na */ { 90,  45, 160, 130, 170, 210 },
-  /* as */ {180, 160,  50, 290, 120, 240 },
-  /* sa */ {190, 130, 290,  40, 280, 280 },
-  /* oc */ {260, 170, 120, 280,  30, 290 },
-  /* af */ {120, 210, 240, 280, 290,  50 },
+  /* eu */ { 35, 90, 180, 190, 260, 120 },
+  /* na */ { 90, 45, 160, 130, 170, 210 },
+  /* as */ { 180, 160, 50, 290, 120, 240 },
+  /* sa */ { 190, 130, 290, 40, 280, 280 },
+  /* oc */ { 260, 170, 120, 280, 30, 290 },
+  /* af */ { 120, 210, 240, 280, 290, 50 },
 };
 
 uint8_t
@@ -58,7 +58,9 @@ sim_rtt_ms(sim_latency_t *l, uint32_t a, uint8_t ra, uint32_t b, uint8_t rb)
   double u = (double)((h >> 16) % 10000) / 10000.0;
   double j = -0.15 + 0.40 * u * u;
   double rtt = b0 * (1.0 + j);
-  if (rtt < 20) rtt = 20;
-  if (rtt > 300) rtt = 300;
+  if (rtt < 20)
+    rtt = 20;
+  if (rtt > 300)
+    rtt = 300;
   return (uint32_t)rtt;
 }

@@ -20,10 +20,10 @@
 #include "sim/latency.h"
 
 #define NONE UINT32_MAX
-#define TX_LEN 24              /* "nnsimtx" 0 || be32 index || be32 origin || be64 seed */
+#define TX_LEN 24                  /* "nnsimtx" 0 || be32 index || be32 origin || be64 seed */
 #define T0_MS (2ull * 3600 * 1000) /* run start; cores are born up to one epoch earlier */
-#define HORIZON_MS 3600000ull  /* after the last submission; every transaction is seen long before */
-#define REPORT_MS 60000ull     /* progress line every minute of virtual time */
+#define HORIZON_MS 3600000ull      /* after the last submission; every transaction is seen long before */
+#define REPORT_MS 60000ull         /* progress line every minute of virtual time */
 
 enum { EV_SUBMIT, EV_TICK, EV_STEM, EV_INV, EV_GETDATA, EV_TX };
 /* The three protocols each p runs (sim_dandelion.h): Dandelion++, flooding as Neptune does it
@@ -48,15 +48,15 @@ typedef struct rand_t {
 } rand_t;
 
 typedef struct node_t {
-  nn_dl_t *dl;       /* NULL for a spy */
-  uint64_t tick_at;  /* the tick event that is current (older ones are stale) */
+  nn_dl_t *dl;      /* NULL for a spy */
+  uint64_t tick_at; /* the tick event that is current (older ones are stale) */
   nn_drbg_t drbg;
   nn_rng_t rng;
 } node_t;
 
 typedef struct tx_t {
   uint32_t origin;
-  uint32_t guess;    /* the honest node the first spy heard it from, NONE = unseen */
+  uint32_t guess; /* the honest node the first spy heard it from, NONE = unseen */
   uint64_t submit_at, seen_at;
   uint8_t by_stem;
   nn_hash_t id;
@@ -81,12 +81,12 @@ typedef struct sim_t {
   node_t *nodes;
   tx_t *txs;
   uint32_t ntx, nseen;
-  uint32_t *idx;     /* transaction id -> index, open addressing on the first 8 id bytes */
+  uint32_t *idx; /* transaction id -> index, open addressing on the first 8 id bytes */
   size_t idxcap;
   event_t *heap;
   size_t nheap, capheap;
   uint64_t seq, now;
-  uint32_t cur;      /* the node whose core is running (for the io callbacks) */
+  uint32_t cur; /* the node whose core is running (for the io callbacks) */
   sim_dandelion_result_t *res;
   sim_latency_t rtts; /* per-pair RTTs */
 } sim_t;
@@ -297,14 +297,9 @@ deliver(sim_t *s, const event_t *e)
     tx_bytes(s, e->tx, b);
     (void)nn_dl_on_fluff(n->dl, e->from, b, TX_LEN, s->now);
     break;
-  case EV_INV:
-    nn_dl_on_inv(n->dl, e->from, &t->id, s->now);
-    break;
-  case EV_GETDATA:
-    nn_dl_on_getdata(n->dl, e->from, &t->id, s->now);
-    break;
-  default:
-    return;
+  case EV_INV: nn_dl_on_inv(n->dl, e->from, &t->id, s->now); break;
+  case EV_GETDATA: nn_dl_on_getdata(n->dl, e->from, &t->id, s->now); break;
+  default: return;
   }
   schedule_tick(s, e->node);
 }
@@ -409,14 +404,11 @@ run_one(sim_t *s, FILE *log)
       schedule_tick(s, e.node);
       break;
     }
-    default:
-      deliver(s, &e);
-      break;
+    default: deliver(s, &e); break;
     }
     if (log && !cfg->quiet && s->now >= next_report) {
-      fprintf(log, "\r  p=%.2f %-9s t=%5.1f min  %u/%u transactions seen by a spy, %llu messages   ",
-              cfg->p[s->pidx], name, (double)(s->now - t0) / 60000.0, s->nseen, s->ntx,
-              (unsigned long long)s->res->messages);
+      fprintf(log, "\r  p=%.2f %-9s t=%5.1f min  %u/%u transactions seen by a spy, %llu messages   ", cfg->p[s->pidx],
+              name, (double)(s->now - t0) / 60000.0, s->nseen, s->ntx, (unsigned long long)s->res->messages);
       fflush(log);
       next_report = s->now + REPORT_MS;
     }
@@ -461,8 +453,8 @@ run_one(sim_t *s, FILE *log)
   }
   if (log && !cfg->quiet)
     fprintf(log, "\r  p=%.2f %-9s precision %.4f  recall %.4f  (%u/%u seen, %llu messages, %llu dropped)%20s\n",
-            cfg->p[s->pidx], name, res->precision, res->recall, res->seen, res->txs,
-            (unsigned long long)res->messages, (unsigned long long)res->dropped, "");
+            cfg->p[s->pidx], name, res->precision, res->recall, res->seen, res->txs, (unsigned long long)res->messages,
+            (unsigned long long)res->dropped, "");
   return NN_OK;
 }
 
@@ -573,9 +565,9 @@ write_csv(const sim_dandelion_cfg_t *cfg, const sim_dandelion_stats_t *st)
     fprintf(f, "%.4f,%u,%u,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%u,%u,%u,%u,%.0f,%.0f,%.0f,%llu,%llu,%llu\n",
             st->p[i], st->spies[i], d->txs, d->precision, d->recall, fl->precision, fl->recall, df->precision,
             df->recall, fl->precision > 0 ? d->precision / fl->precision : 0.0,
-            df->precision > 0 ? d->precision / df->precision : 0.0, st->p[i] * st->p[i], d->seen, fl->seen,
-            df->seen, d->by_stem, d->mean_first_ms, fl->mean_first_ms, df->mean_first_ms,
-            (unsigned long long)d->messages, (unsigned long long)fl->messages, (unsigned long long)df->messages);
+            df->precision > 0 ? d->precision / df->precision : 0.0, st->p[i] * st->p[i], d->seen, fl->seen, df->seen,
+            d->by_stem, d->mean_first_ms, fl->mean_first_ms, df->mean_first_ms, (unsigned long long)d->messages,
+            (unsigned long long)fl->messages, (unsigned long long)df->messages);
   }
   return fclose(f) ? NN_ERR_IO : NN_OK;
 }
@@ -595,22 +587,30 @@ write_png(const sim_dandelion_cfg_t *cfg, const sim_dandelion_stats_t *st)
   /* Precision solid, recall dashed; one colour per protocol; the legend below the plot, so no
    * line runs under it. */
   fprintf(gp, "set terminal pngcairo size 960,680 font ',11'\nset output '%s'\n", cfg->png);
-  fprintf(gp, "set title \"First-spy attack: %u nodes, %u outbound, q = %.2f, embargo %u + exp(%u) ms, "
-              "INV delay exp(%u/%u) ms\"\n",
+  fprintf(gp,
+          "set title \"First-spy attack: %u nodes, %u outbound, q = %.2f, embargo %u + exp(%u) ms, "
+          "INV delay exp(%u/%u) ms\"\n",
           cfg->nodes, cfg->outbound, cfg->q, cfg->embargo_base_ms, cfg->embargo_mean_ms, cfg->inv_out_ms,
           cfg->inv_in_ms);
   fprintf(gp, "set xlabel 'fraction of spies p'\nset ylabel 'precision (solid) / recall (dashed)'\nset grid\n");
-  fprintf(gp, "set key below horizontal maxcols 2 Left reverse width -4 samplen 3\n"
-              "set datafile separator ','\nset xrange [0:%.3f]\nset yrange [0:1]\n", pmax * 1.1);
   fprintf(gp,
-          "plot '%s' every ::1 using 1:4 with linespoints lw 2 pt 7 lc rgb '#1b7837' title 'Dandelion++ precision', \\\n"
-          " '' every ::1 using 1:5 with linespoints lw 2 pt 5 dt 2 lc rgb '#1b7837' title 'Dandelion++ recall', \\\n"
-          " '' every ::1 using 1:6 with linespoints lw 2 pt 7 lc rgb '#b2182b' title 'flooding (Neptune today, no delay) precision', \\\n"
-          " '' every ::1 using 1:7 with linespoints lw 2 pt 5 dt 2 lc rgb '#b2182b' title 'flooding (Neptune today, no delay) recall', \\\n"
-          " '' every ::1 using 1:8 with linespoints lw 2 pt 7 lc rgb '#2166ac' title 'diffusion (Bitcoin, random delays) precision', \\\n"
-          " '' every ::1 using 1:9 with linespoints lw 2 pt 5 dt 2 lc rgb '#2166ac' title 'diffusion (Bitcoin, random delays) recall', \\\n"
-          " x**2 with lines lw 1.5 dt 3 lc rgb 'gray40' title 'p^2 (floor for any routing)'\n",
-          cfg->csv);
+          "set key below horizontal maxcols 2 Left reverse width -4 samplen 3\n"
+          "set datafile separator ','\nset xrange [0:%.3f]\nset yrange [0:1]\n",
+          pmax * 1.1);
+  fprintf(
+    gp,
+    "plot '%s' every ::1 using 1:4 with linespoints lw 2 pt 7 lc rgb '#1b7837' title 'Dandelion++ precision', \\\n"
+    " '' every ::1 using 1:5 with linespoints lw 2 pt 5 dt 2 lc rgb '#1b7837' title 'Dandelion++ recall', \\\n"
+    " '' every ::1 using 1:6 with linespoints lw 2 pt 7 lc rgb '#b2182b' title 'flooding (Neptune today, no delay) "
+    "precision', \\\n"
+    " '' every ::1 using 1:7 with linespoints lw 2 pt 5 dt 2 lc rgb '#b2182b' title 'flooding (Neptune today, no "
+    "delay) recall', \\\n"
+    " '' every ::1 using 1:8 with linespoints lw 2 pt 7 lc rgb '#2166ac' title 'diffusion (Bitcoin, random delays) "
+    "precision', \\\n"
+    " '' every ::1 using 1:9 with linespoints lw 2 pt 5 dt 2 lc rgb '#2166ac' title 'diffusion (Bitcoin, random "
+    "delays) recall', \\\n"
+    " x**2 with lines lw 1.5 dt 3 lc rgb 'gray40' title 'p^2 (floor for any routing)'\n",
+    cfg->csv);
   return pclose(gp) == 0 ? 1 : -1;
 }
 
@@ -640,10 +640,10 @@ static int
 cfg_ok(const sim_dandelion_cfg_t *cfg)
 {
   if (cfg->nodes < 100 || cfg->nodes > 1000000 || cfg->outbound < 1 || cfg->outbound > 32 ||
-      cfg->max_inbound < cfg->outbound || cfg->outbound + cfg->max_inbound > 1024 ||
-      cfg->nodes <= 2 * cfg->outbound || !(cfg->q >= 0.05 && cfg->q <= 0.5) || cfg->np < 1 ||
-      cfg->np > SIM_DANDELION_MAX_P || cfg->inv_out_ms > 600000 || cfg->inv_in_ms > 600000 ||
-      cfg->embargo_base_ms > 3600000 || cfg->embargo_mean_ms < 1 || cfg->embargo_mean_ms > 3600000)
+      cfg->max_inbound < cfg->outbound || cfg->outbound + cfg->max_inbound > 1024 || cfg->nodes <= 2 * cfg->outbound ||
+      !(cfg->q >= 0.05 && cfg->q <= 0.5) || cfg->np < 1 || cfg->np > SIM_DANDELION_MAX_P || cfg->inv_out_ms > 600000 ||
+      cfg->inv_in_ms > 600000 || cfg->embargo_base_ms > 3600000 || cfg->embargo_mean_ms < 1 ||
+      cfg->embargo_mean_ms > 3600000)
     return 0;
   for (uint32_t i = 0; i < cfg->np; i++)
     if (!(cfg->p[i] > 0 && cfg->p[i] <= 0.9) || (uint32_t)(cfg->p[i] * cfg->nodes + 0.5) < 1)
@@ -679,10 +679,11 @@ sim_dandelion_run(const sim_dandelion_cfg_t *cfg, sim_dandelion_stats_t *out, FI
   out->edges = g.edges;
   out->mean_degree = 2.0 * g.edges / n;
   if (log && !cfg->quiet)
-    fprintf(log, "sim dandelion: %u nodes, %u connections (mean degree %.1f), q %.2f, embargo %u + exp(%u) ms, "
-                 "INV delay exp(%u) ms out / exp(%u) ms in, seed %llu\n", n, g.edges, out->mean_degree, cfg->q,
-            cfg->embargo_base_ms, cfg->embargo_mean_ms, cfg->inv_out_ms, cfg->inv_in_ms,
-            (unsigned long long)cfg->seed);
+    fprintf(log,
+            "sim dandelion: %u nodes, %u connections (mean degree %.1f), q %.2f, embargo %u + exp(%u) ms, "
+            "INV delay exp(%u) ms out / exp(%u) ms in, seed %llu\n",
+            n, g.edges, out->mean_degree, cfg->q, cfg->embargo_base_ms, cfg->embargo_mean_ms, cfg->inv_out_ms,
+            cfg->inv_in_ms, (unsigned long long)cfg->seed);
 
   /* Spies: a random order of the nodes; at each p the first p*N of it, so a larger p adds spies
    * to the smaller p's set. */
@@ -744,7 +745,7 @@ sim_dandelion_run(const sim_dandelion_cfg_t *cfg, sim_dandelion_stats_t *out, FI
     }
     for (int proto = 0; proto < NPROTO; proto++) {
       s.proto = proto;
-      s.res = proto == PROTO_DANDELION ? &out->dandelion[pi]
+      s.res = proto == PROTO_DANDELION  ? &out->dandelion[pi]
               : proto == PROTO_FLOODING ? &out->flooding[pi]
                                         : &out->diffusion[pi];
       if ((err = run_one(&s, log))) {

@@ -48,35 +48,35 @@
 #define SIM_DANDELION_MAX_P 16
 
 typedef struct sim_dandelion_cfg_t {
-  uint32_t nodes;            /* honest + spies (10,000) */
-  uint32_t outbound;         /* peers each node dials (8) */
-  uint32_t max_inbound;      /* inbound connections a node accepts (125, Bitcoin's default) */
-  double q;                  /* Dandelion++ fluff probability per node per epoch (0.1) */
+  uint32_t nodes;                /* honest + spies (10,000) */
+  uint32_t outbound;             /* peers each node dials (8) */
+  uint32_t max_inbound;          /* inbound connections a node accepts (125, Bitcoin's default) */
+  double q;                      /* Dandelion++ fluff probability per node per epoch (0.1) */
   double p[SIM_DANDELION_MAX_P]; /* spy fractions (0.05, 0.1, 0.2, 0.3) */
   uint32_t np;
-  uint32_t txs;              /* 0: one per honest node; else this many random honest origins */
-  uint32_t spread_ms;        /* submissions spread evenly at random over this (300,000) */
+  uint32_t txs;       /* 0: one per honest node; else this many random honest origins */
+  uint32_t spread_ms; /* submissions spread evenly at random over this (300,000) */
   /* The node's Dandelion++ settings (defaults: nepnetd's balanced preset, not the core's). */
-  uint32_t inv_out_ms;       /* INV delay to an outbound peer, exponential mean (1,000): D++ fluff, diffusion */
-  uint32_t inv_in_ms;        /* INV delay to an inbound peer, exponential mean (2,500): D++ fluff, diffusion */
-  uint32_t embargo_base_ms;  /* embargo = base (5,000) ... */
-  uint32_t embargo_mean_ms;  /* ... + exponential with this mean (12,000) */
+  uint32_t inv_out_ms;      /* INV delay to an outbound peer, exponential mean (1,000): D++ fluff, diffusion */
+  uint32_t inv_in_ms;       /* INV delay to an inbound peer, exponential mean (2,500): D++ fluff, diffusion */
+  uint32_t embargo_base_ms; /* embargo = base (5,000) ... */
+  uint32_t embargo_mean_ms; /* ... + exponential with this mean (12,000) */
   uint64_t seed;
-  const char *csv;           /* one line per p, or NULL */
-  const char *png;           /* precision and recall vs p (gnuplot), or NULL */
+  const char *csv; /* one line per p, or NULL */
+  const char *png; /* precision and recall vs p (gnuplot), or NULL */
   int quiet;
 } sim_dandelion_cfg_t;
 
 /** One protocol at one p. */
 typedef struct sim_dandelion_result_t {
   double precision, recall;
-  uint32_t txs;              /* transactions submitted */
-  uint32_t seen;             /* ... that reached a spy (the rest are unattributed) */
-  uint32_t correct;          /* ... attributed to their origin */
-  uint32_t by_stem;          /* first seen by a spy as a STEM message */
-  double mean_first_ms;      /* submission to the first spy observation, over `seen` */
-  uint64_t messages;         /* delivered between nodes */
-  uint64_t dropped;          /* not sent because a spy had already seen the transaction */
+  uint32_t txs;                  /* transactions submitted */
+  uint32_t seen;                 /* ... that reached a spy (the rest are unattributed) */
+  uint32_t correct;              /* ... attributed to their origin */
+  uint32_t by_stem;              /* first seen by a spy as a STEM message */
+  double mean_first_ms;          /* submission to the first spy observation, over `seen` */
+  uint64_t messages;             /* delivered between nodes */
+  uint64_t dropped;              /* not sent because a spy had already seen the transaction */
   uint64_t fluff_epochs, epochs; /* over the honest cores, at the end */
 } sim_dandelion_result_t;
 
@@ -87,10 +87,10 @@ typedef struct sim_dandelion_stats_t {
   sim_dandelion_result_t dandelion[SIM_DANDELION_MAX_P];
   sim_dandelion_result_t flooding[SIM_DANDELION_MAX_P];  /* Neptune today: no INV delay */
   sim_dandelion_result_t diffusion[SIM_DANDELION_MAX_P]; /* Bitcoin: random INV delays */
-  uint32_t edges;            /* connections in the graph */
+  uint32_t edges;                                        /* connections in the graph */
   double mean_degree;
   double wall_s;
-  int png_written;           /* 1 written, 0 gnuplot not installed, -1 gnuplot failed */
+  int png_written; /* 1 written, 0 gnuplot not installed, -1 gnuplot failed */
 } sim_dandelion_stats_t;
 
 void sim_dandelion_cfg_default(sim_dandelion_cfg_t *cfg);

@@ -28,10 +28,10 @@ typedef struct event_t {
   uint64_t seq;
   uint8_t kind;
   uint32_t node, from;
-  uint32_t gen;      /* node generation: events for a node that was replaced are dropped */
+  uint32_t gen; /* node generation: events for a node that was replaced are dropped */
   uint8_t *msg;
   uint32_t len;
-  int reply;         /* EV_DELIVER: an answer (routed on the connection it came from) */
+  int reply; /* EV_DELIVER: an answer (routed on the connection it came from) */
 } event_t;
 
 typedef struct node_t {
@@ -42,8 +42,8 @@ typedef struct node_t {
   uint8_t adversary;
   uint8_t alive;
   uint32_t gen;
-  uint64_t tick_at;  /* earliest scheduled tick */
-  uint32_t *chan;    /* open channels: peer indices, most recently used last */
+  uint64_t tick_at; /* earliest scheduled tick */
+  uint32_t *chan;   /* open channels: peer indices, most recently used last */
   uint32_t nchan;
   nn_drbg_t drbg;
   nn_rng_t rng;
@@ -59,7 +59,7 @@ typedef struct sim_t {
   /* id -> node index, open addressing on the first 8 id bytes (DRBG output: uniform already) */
   uint32_t *idx;
   size_t idxcap;
-  uint32_t *adv;      /* indices of adversaries */
+  uint32_t *adv; /* indices of adversaries */
   uint32_t nadv;
   nn_keyhash_t draws; /* the simulator's own draws: the keyed hash of a counter */
   nn_keyhash_t seal;  /* makes values unforgeable by the adversary model */
@@ -69,7 +69,7 @@ typedef struct sim_t {
   uint32_t *hops;
   uint8_t *found;
   uint32_t nres;
-  uint32_t cur;       /* node whose callback is running (for io callbacks) */
+  uint32_t cur; /* node whose callback is running (for io callbacks) */
   FILE *csv;
 } sim_t;
 
@@ -260,8 +260,7 @@ transmit(sim_t *s, uint32_t a, uint32_t b, const uint8_t *msg, size_t len, int r
       return;
     s->st.connects++;
     if (!nb->alive) { /* a dead host: the connect times out */
-      event_t e = { .t = s->now + CONNECT_TIMEOUT_MS, .kind = EV_CONNECT_FAIL, .node = a, .from = b,
-                    .gen = na->gen };
+      event_t e = { .t = s->now + CONNECT_TIMEOUT_MS, .kind = EV_CONNECT_FAIL, .node = a, .from = b, .gen = na->gen };
       push(s, e);
       return;
     }
@@ -270,8 +269,9 @@ transmit(sim_t *s, uint32_t a, uint32_t b, const uint8_t *msg, size_t len, int r
   }
   chan_touch(s, a, b);
   chan_touch(s, b, a);
-  event_t e = { .t = s->now + delay, .kind = EV_DELIVER, .node = b, .from = a, .gen = nb->gen,
-                .len = (uint32_t)len, .reply = reply };
+  event_t e = {
+    .t = s->now + delay, .kind = EV_DELIVER, .node = b, .from = a, .gen = nb->gen, .len = (uint32_t)len, .reply = reply
+  };
   if (!(e.msg = malloc(len ? len : 1)))
     abort();
   memcpy(e.msg, msg, len);
@@ -344,8 +344,8 @@ deliver(sim_t *s, event_t *e)
     return;
   }
   s->cur = e->node;
-  nn_dht_on_message(n->dht, (void *)(uintptr_t)(e->from + 1), &s->nodes[e->from].id,
-                    &s->nodes[e->from].addr, e->msg, e->len, s->now);
+  nn_dht_on_message(n->dht, (void *)(uintptr_t)(e->from + 1), &s->nodes[e->from].id, &s->nodes[e->from].addr, e->msg,
+                    e->len, s->now);
   schedule_tick(s, e->node);
 }
 
@@ -618,8 +618,8 @@ sim_dht_run(const sim_dht_cfg_t *cfg, sim_dht_stats_t *out, FILE *log)
       s.adv[s.nadv++] = i;
   }
   if (log && !cfg->quiet)
-    fprintf(log, "sim dht: %u nodes (%u adversarial), %.0f%% churn/h, %u lookups over %.1f h, seed %llu\n",
-            s.n, s.nadv, cfg->churn_per_hour * 100, cfg->lookups, cfg->hours, (unsigned long long)cfg->seed);
+    fprintf(log, "sim dht: %u nodes (%u adversarial), %.0f%% churn/h, %u lookups over %.1f h, seed %llu\n", s.n, s.nadv,
+            cfg->churn_per_hour * 100, cfg->lookups, cfg->hours, (unsigned long long)cfg->seed);
   uint32_t first = 0;
   while (first < s.n && s.nodes[first].adversary)
     first++;
@@ -739,11 +739,12 @@ sim_dht_run(const sim_dht_cfg_t *cfg, sim_dht_stats_t *out, FILE *log)
         fprintf(gp, "set title 'DHT lookup latency, %u nodes, %.0f%% churn/h, %.0f%% adversarial'\n", s.n,
                 cfg->churn_per_hour * 100, cfg->adversaries * 100);
         fprintf(gp, "set xlabel 'lookup latency (ms)'\nset ylabel 'fraction of lookups'\nset grid\n");
-        fprintf(gp, "set key bottom right\nset arrow from 250,0 to 250,1 nohead dt 2\nset arrow from 500,0 to 500,1 nohead dt 3\n");
+        fprintf(gp, "set key bottom right\nset arrow from 250,0 to 250,1 nohead dt 2\nset arrow from 500,0 to 500,1 "
+                    "nohead dt 3\n");
         /* the body of the curve, not the last straggler, sets the scale */
         fprintf(gp, "set xrange [0:%.0f]\n", out->p99_ms * 1.5 > 1000 ? out->p99_ms * 1.5 : 1000.0);
-        fprintf(gp, "plot '%s' using 1:2 with lines lw 2 title 'CDF (P50 %.0f ms, P95 %.0f ms)'\n", path,
-                out->p50_ms, out->p95_ms);
+        fprintf(gp, "plot '%s' using 1:2 with lines lw 2 title 'CDF (P50 %.0f ms, P95 %.0f ms)'\n", path, out->p50_ms,
+                out->p95_ms);
         pclose(gp);
       }
     }

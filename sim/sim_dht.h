@@ -15,20 +15,20 @@
 #include <stdio.h>
 
 typedef struct sim_dht_cfg_t {
-  uint32_t nodes;            /* honest + adversarial */
-  double adversaries;        /* fraction of nodes that lie (return each other, drop values) */
-  double churn_per_hour;     /* fraction of nodes replaced per simulated hour */
-  double hours;              /* measured period after bootstrap */
-  uint32_t lookups;          /* lookups spread over the measured period */
-  uint32_t channel_cap;      /* open channels a node keeps (LRU) */
-  uint32_t paths;            /* disjoint lookup paths */
+  uint32_t nodes;        /* honest + adversarial */
+  double adversaries;    /* fraction of nodes that lie (return each other, drop values) */
+  double churn_per_hour; /* fraction of nodes replaced per simulated hour */
+  double hours;          /* measured period after bootstrap */
+  uint32_t lookups;      /* lookups spread over the measured period */
+  uint32_t channel_cap;  /* open channels a node keeps (LRU) */
+  uint32_t paths;        /* disjoint lookup paths */
   uint32_t alpha;
   uint32_t handshake_cpu_us; /* CPU per side per secure-channel handshake */
   int no_relay;              /* plain iterative FIND_VALUE (no relay) */
   uint32_t relay_hops;       /* relay hops of first-round value lookups (0 = the default) */
   uint64_t seed;
-  const char *csv;           /* per-lookup results, or NULL */
-  const char *png;           /* latency CDF plot via gnuplot, or NULL */
+  const char *csv; /* per-lookup results, or NULL */
+  const char *png; /* latency CDF plot via gnuplot, or NULL */
   int quiet;
 } sim_dht_cfg_t;
 
@@ -36,10 +36,10 @@ typedef struct sim_dht_stats_t {
   uint32_t lookups, found;
   double p50_ms, p95_ms, p99_ms, mean_ms, mean_hops;
   uint32_t max_hops;
-  double success;             /* found / lookups */
+  double success; /* found / lookups */
   uint64_t messages, connects, channel_hits;
   double wall_s;
-  double bytes_per_node;      /* DHT heap per node at the end (nn_dht_memory) */
+  double bytes_per_node; /* DHT heap per node at the end (nn_dht_memory) */
   uint32_t joins, leaves;
 } sim_dht_stats_t;
 

@@ -13,9 +13,9 @@ typedef struct side_t {
   nn_chan_t *ch;
   int established, closed;
   size_t nmsgs;
-  uint8_t *last;         /* copy of the last message received */
+  uint8_t *last; /* copy of the last message received */
   size_t last_len;
-  uint64_t bytes_in;     /* total message bytes received */
+  uint64_t bytes_in; /* total message bytes received */
 } side_t;
 
 typedef struct pair_t {

@@ -97,16 +97,16 @@ ct_expect_end(side_t *s, nn_close_reason_t want, const char *who, const char *wh
 {
   if (want == NN_CLOSE_NONE) {
     if (!s->established || nn_chan_is_closed(s->ch))
-      fail_msg("%s: %s should be established and open (established %d, reason %s)", what, who,
-               s->established, nn_close_reason_str(nn_chan_close_reason(s->ch)));
+      fail_msg("%s: %s should be established and open (established %d, reason %s)", what, who, s->established,
+               nn_close_reason_str(nn_chan_close_reason(s->ch)));
     return;
   }
   if (s->established)
     fail_msg("%s: %s must never be established", what, who);
   nn_close_reason_t got = ct_settle(s);
   if (got != want)
-    fail_msg("%s: %s closed with %d (%s), want %d (%s)", what, who, got, nn_close_reason_str(got),
-             want, nn_close_reason_str(want));
+    fail_msg("%s: %s closed with %d (%s), want %d (%s)", what, who, got, nn_close_reason_str(got), want,
+             nn_close_reason_str(want));
 }
 
 /* How the receiver must judge record-layer bytes starting with \a hdr, given its current state. */
@@ -146,8 +146,8 @@ ct_send_take(side_t *from, const void *msg, size_t len, size_t *n)
 /* Feed \a rec (judged \a want by the receiver); with \a at_header (an illegal length) it must close
  * right after the 3 header bytes, before any body byte arrives; then the sender's next messages must not be delivered, and the sender hears CLOSE. */
 void
-ct_record_refused(pair_t *p, side_t *from, side_t *to, const uint8_t *rec, size_t n,
-               nn_close_reason_t want, int at_header, size_t delivered, const char *what)
+ct_record_refused(pair_t *p, side_t *from, side_t *to, const uint8_t *rec, size_t n, nn_close_reason_t want,
+                  int at_header, size_t delivered, const char *what)
 {
   if (at_header) {
     pair_feed(p, to, rec, NN_REC_HDR_LEN - 1);

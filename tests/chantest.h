@@ -15,12 +15,12 @@
 #include "transport/record.h"
 
 /* Sizes of the handshake frames (u16 length + body) as the code builds them. */
-#define PARAMS (1 + 4 + 4) /* flags, max_message, rekey_interval */
-#define MSG1_LEN (2 + 1 + 1 + 32 + 1568 + 16 + 2)                     /* 1622 */
-#define MSG2_LEN (2 + 1 + 32 + 1568 + (PARAMS + 2592 + 4627 + 2) + 16) /* 8849 */
-#define MSG3_LEN (2 + 1 + (PARAMS + 2592 + 4627 + 2) + 16)             /* 7249, identified */
-#define MSG3A_LEN (2 + 1 + (PARAMS + 2) + 16)                           /* 30, anonymous */
-#define COOKIE_LEN (2 + 1 + 16)                                         /* 19 */
+#define PARAMS (1 + 4 + 4)                                                 /* flags, max_message, rekey_interval */
+#define MSG1_LEN (2 + 1 + 1 + 32 + 1568 + 16 + 2)                          /* 1622 */
+#define MSG2_LEN (2 + 1 + 32 + 1568 + (PARAMS + 2592 + 4627 + 2) + 16)     /* 8849 */
+#define MSG3_LEN (2 + 1 + (PARAMS + 2592 + 4627 + 2) + 16)                 /* 7249, identified */
+#define MSG3A_LEN (2 + 1 + (PARAMS + 2) + 16)                              /* 30, anonymous */
+#define COOKIE_LEN (2 + 1 + 16)                                            /* 19 */
 #define REC_OVERHEAD (NN_REC_HDR_LEN + NN_REC_INNER_LEN + NN_AEAD_TAG_LEN) /* 23 */
 
 typedef struct setup_t {
@@ -37,8 +37,8 @@ typedef struct setup_t {
   nn_cookie_jar_t *jar;         /* responder requires a cookie */
   const uint8_t *addr;          /* peer address bound into the cookie (default PEER_ADDR) */
   size_t addr_len;
-  uint64_t seed_i, seed_r;      /* RNG seeds (0: chanpair's defaults) */
-  uint64_t t0;                  /* clock at creation */
+  uint64_t seed_i, seed_r; /* RNG seeds (0: chanpair's defaults) */
+  uint64_t t0;             /* clock at creation */
 } setup_t;
 
 static const setup_t STD = { 0 };
@@ -66,8 +66,8 @@ void ct_follow_up(pair_t *p, side_t *from, side_t *to);
 /* Send \a msg and take the records it became (free() them). */
 uint8_t *ct_send_take(side_t *from, const void *msg, size_t len, size_t *n);
 /* Feed a record the receiver must refuse with \a want, then check both sides' end states. */
-void ct_record_refused(pair_t *p, side_t *from, side_t *to, const uint8_t *rec, size_t n,
-                       nn_close_reason_t want, int at_header, size_t delivered, const char *what);
+void ct_record_refused(pair_t *p, side_t *from, side_t *to, const uint8_t *rec, size_t n, nn_close_reason_t want,
+                       int at_header, size_t delivered, const char *what);
 /* \a n pseudo-random bytes from \a seed. */
 void ct_fill_pattern(uint8_t *b, size_t n, uint32_t seed);
 

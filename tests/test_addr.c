@@ -53,8 +53,21 @@ test_parser_refuses(void **state)
 {
   (void)state;
   static const char *bad[] = {
-    "", "1.2.3.4", "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4: 1", "1.2.3.4:+1", "1.2.3.4:123456",
-    "::1:80", "[::1]80", "[::1", "1.2.3:80", "256.1.1.1:80", "host.example:80", ":80",
+    "",
+    "1.2.3.4",
+    "1.2.3.4:",
+    "1.2.3.4:65536",
+    "1.2.3.4:-1",
+    "1.2.3.4: 1",
+    "1.2.3.4:+1",
+    "1.2.3.4:123456",
+    "::1:80",
+    "[::1]80",
+    "[::1",
+    "1.2.3:80",
+    "256.1.1.1:80",
+    "host.example:80",
+    ":80",
     /* a one-character change breaks the onion checksum; a wrong version or length */
     "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wie.onion:80",
     "3gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion:80",

@@ -54,7 +54,7 @@ typedef struct fake_rx_t {
 } fake_rx_t;
 
 typedef struct fake_t {
-  int calls, accepted;   /* submit calls / accepted ones */
+  int calls, accepted; /* submit calls / accepted ones */
   uint8_t last[256];
   size_t last_len;
   fake_rx_t *rx;
@@ -239,8 +239,16 @@ setup_common(void **state, int start)
   return start ? fx_start(f) : 0;
 }
 
-static int setup(void **state) { return setup_common(state, 1); }
-static int setup_nostart(void **state) { return setup_common(state, 0); }
+static int
+setup(void **state)
+{
+  return setup_common(state, 1);
+}
+static int
+setup_nostart(void **state)
+{
+  return setup_common(state, 0);
+}
 
 static int
 teardown(void **state)
@@ -338,23 +346,22 @@ on_chunk(void *arg, const uint8_t *data, size_t len)
 }
 
 static nn_api_call_t *
-start(fx_t *f, const char *token, const char *method, const char *path, const void *body,
-      size_t len, const char *ctype, resp_t *r, int stream)
+start(fx_t *f, const char *token, const char *method, const char *path, const void *body, size_t len, const char *ctype,
+      resp_t *r, int stream)
 {
   nn_api_call_t *c = NULL;
   char why[512];
   memset(r, 0, sizeof(*r));
-  nn_err_t err = nn_api_call_start(&c, f->base, nn_api_address(f->api), token, method, path, body,
-                                   len, ctype, SAFETY_S, on_resp, stream ? on_chunk : NULL, r,
-                                   why, sizeof(why));
+  nn_err_t err = nn_api_call_start(&c, f->base, nn_api_address(f->api), token, method, path, body, len, ctype, SAFETY_S,
+                                   on_resp, stream ? on_chunk : NULL, r, why, sizeof(why));
   if (err)
     fail_msg("nn_api_call_start: %s", why);
   return c;
 }
 
 static void
-request(fx_t *f, const char *token, const char *method, const char *path, const void *body,
-        size_t len, const char *ctype, resp_t *r)
+request(fx_t *f, const char *token, const char *method, const char *path, const void *body, size_t len,
+        const char *ctype, resp_t *r)
 {
   nn_api_call_t *c = start(f, token, method, path, body, len, ctype, r, 0);
   run_until(f, &r->done, NULL, NULL);
@@ -377,8 +384,7 @@ static void
 assert_json_error(const resp_t *r)
 {
   json_t *j = json_loads(r->body, 0, NULL);
-  if (!j || !json_is_string(json_object_get(j, "error")) ||
-      !*json_string_value(json_object_get(j, "error")))
+  if (!j || !json_is_string(json_object_get(j, "error")) || !*json_string_value(json_object_get(j, "error")))
     fail_msg("not a JSON error body: %s", r->body);
   json_decref(j);
 }
@@ -503,13 +509,12 @@ test_parsers(void **state)
 
   assert_int_equal(nn_api_parse_query(NULL, 0, 10, "/x", &q, why, sizeof(why)), 200);
   assert_int_equal(q.limit, NN_API_DEFAULT_LIMIT);
-  assert_int_equal(nn_api_parse_query("since=9223372036854775807&limit=1000&wait=10&data=1",
-                                      0xf, 10, "/x", &q, why, sizeof(why)), 200);
+  assert_int_equal(
+    nn_api_parse_query("since=9223372036854775807&limit=1000&wait=10&data=1", 0xf, 10, "/x", &q, why, sizeof(why)),
+    200);
   assert_true(q.since == 9223372036854775807ull && q.limit == 1000 && q.wait_s == 10 && q.data == 1);
-  assert_int_equal(nn_api_parse_query("since=9223372036854775808", 0xf, 10, "/x", &q, why,
-                                      sizeof(why)), 400);
-  assert_int_equal(nn_api_parse_query("since=99999999999999999999999", 0xf, 10, "/x", &q, why,
-                                      sizeof(why)), 400);
+  assert_int_equal(nn_api_parse_query("since=9223372036854775808", 0xf, 10, "/x", &q, why, sizeof(why)), 400);
+  assert_int_equal(nn_api_parse_query("since=99999999999999999999999", 0xf, 10, "/x", &q, why, sizeof(why)), 400);
   assert_int_equal(nn_api_parse_query("wait=11", 0xf, 10, "/x", &q, why, sizeof(why)), 400);
   assert_non_null(strstr(why, "0 to 10"));
 
@@ -642,17 +647,21 @@ test_submit_bad_input(void **state)
   size_t hl, blen = 64 << 10;
   char *req = malloc(blen + 512);
   assert_non_null(req);
-  hl = (size_t)snprintf(req, 512, "POST /v1/tx HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+  hl = (size_t)snprintf(req, 512,
+                        "POST /v1/tx HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
                         "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n"
-                        "Connection: close\r\n\r\n", TOKEN(f), blen);
+                        "Connection: close\r\n\r\n",
+                        TOKEN(f), blen);
   memset(req + hl, 'x', blen);
   int fd = connect_to(nn_api_address(f->api));
   raw_exchange(f, fd, req, hl + blen, out, sizeof(out), NULL);
   close(fd);
   assert_int_equal(raw_status(out), 413);
-  hl = (size_t)snprintf(req, 512, "POST /v1/tx HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+  hl = (size_t)snprintf(req, 512,
+                        "POST /v1/tx HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
                         "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n"
-                        "Connection: close\r\n\r\n%zx\r\n", TOKEN(f), blen);
+                        "Connection: close\r\n\r\n%zx\r\n",
+                        TOKEN(f), blen);
   memset(req + hl, 'x', blen);
   memcpy(req + hl + blen, "\r\n0\r\n\r\n", 7);
   fd = connect_to(nn_api_address(f->api));
@@ -697,15 +706,18 @@ test_auth(void **state)
   resp_free(&r);
 
   /* the challenge header, a short token, another scheme */
-  raw(f, nn_api_address(f->api), "GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-      out, sizeof(out));
+  raw(f, nn_api_address(f->api), "GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof(out));
   assert_int_equal(raw_status(out), 401);
   assert_non_null(strcasestr(out, "WWW-Authenticate: Bearer"));
-  raw(f, nn_api_address(f->api), "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ab\r\n"
-      "Connection: close\r\n\r\n", out, sizeof(out));
+  raw(f, nn_api_address(f->api),
+      "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ab\r\n"
+      "Connection: close\r\n\r\n",
+      out, sizeof(out));
   assert_int_equal(raw_status(out), 401);
-  snprintf(req, sizeof(req), "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n"
-           "Connection: close\r\n\r\n", TOKEN(f));
+  snprintf(req, sizeof(req),
+           "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Basic %s\r\n"
+           "Connection: close\r\n\r\n",
+           TOKEN(f));
   raw(f, nn_api_address(f->api), req, out, sizeof(out));
   assert_int_equal(raw_status(out), 401);
   assert_int_equal(f->fake.calls, 0);
@@ -744,8 +756,10 @@ test_routes_and_methods(void **state)
   assert_int_equal(r.status, 405);
   resp_free(&r);
 
-  snprintf(req, sizeof(req), "GET /v1/tx HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-           "Connection: close\r\n\r\n", TOKEN(f));
+  snprintf(req, sizeof(req),
+           "GET /v1/tx HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           "Connection: close\r\n\r\n",
+           TOKEN(f));
   raw(f, nn_api_address(f->api), req, out, sizeof(out));
   assert_int_equal(raw_status(out), 405);
   assert_non_null(strcasestr(out, "\r\nAllow: POST\r\n"));
@@ -758,12 +772,24 @@ test_bad_query(void **state)
 {
   fx_t *f = *state;
   static const char *bad[] = {
-    "/v1/txs?foo=1",         "/v1/txs?since=-1",      "/v1/txs?since=1x",
-    "/v1/txs?since=",        "/v1/txs?since",         "/v1/txs?limit=0",
-    "/v1/txs?limit=1001",    "/v1/txs?wait=11",       "/v1/txs?data=2",
-    "/v1/txs?since=1&since=2", "/v1/txs?since=1&&limit=2", "/v1/txs?since=%31",
-    "/v1/txs?since=+1",      "/v1/txs/stream?limit=5", "/v1/txs/stream?wait=1",
-    "/v1/status?verbose=1",  "/v1/peers?x",           "/metrics?a=b",
+    "/v1/txs?foo=1",
+    "/v1/txs?since=-1",
+    "/v1/txs?since=1x",
+    "/v1/txs?since=",
+    "/v1/txs?since",
+    "/v1/txs?limit=0",
+    "/v1/txs?limit=1001",
+    "/v1/txs?wait=11",
+    "/v1/txs?data=2",
+    "/v1/txs?since=1&since=2",
+    "/v1/txs?since=1&&limit=2",
+    "/v1/txs?since=%31",
+    "/v1/txs?since=+1",
+    "/v1/txs/stream?limit=5",
+    "/v1/txs/stream?wait=1",
+    "/v1/status?verbose=1",
+    "/v1/peers?x",
+    "/metrics?a=b",
     "/v1/txs?since=1&",
   };
   resp_t r;
@@ -807,8 +833,10 @@ test_status_peers_metrics(void **state)
   json_decref(j);
   resp_free(&r);
 
-  snprintf(req, sizeof(req), "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-           "Connection: close\r\n\r\n", TOKEN(f));
+  snprintf(req, sizeof(req),
+           "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           "Connection: close\r\n\r\n",
+           TOKEN(f));
   raw(f, nn_api_address(f->api), req, out, sizeof(out));
   assert_int_equal(raw_status(out), 200);
   assert_non_null(strcasestr(out, "Content-Type: text/plain; version=0.0.4"));
@@ -1014,8 +1042,10 @@ test_stream_backpressure(void **state)
 
   /* a client that asks for a stream and then does not read */
   fd = connect_to(nn_api_address(f->api));
-  snprintf(req, sizeof(req), "GET /v1/txs/stream?data=1 HTTP/1.1\r\nHost: x\r\nAuthorization: "
-           "Bearer %s\r\nConnection: close\r\n\r\n", TOKEN(f));
+  snprintf(req, sizeof(req),
+           "GET /v1/txs/stream?data=1 HTTP/1.1\r\nHost: x\r\nAuthorization: "
+           "Bearer %s\r\nConnection: close\r\n\r\n",
+           TOKEN(f));
   assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
   wait_streams(f, 1);
 
@@ -1119,8 +1149,7 @@ test_token_file(void **state)
   snprintf(fix, sizeof(fix), "chmod 600 %s", f->token_path);
   assert_non_null(strstr(why, fix));
   /* the client refuses it too */
-  assert_int_equal(nn_api_client_read_token(f->token_path, tok, sizeof(tok), why, sizeof(why)),
-                   NN_ERR_PERM);
+  assert_int_equal(nn_api_client_read_token(f->token_path, tok, sizeof(tok), why, sizeof(why)), NN_ERR_PERM);
   assert_non_null(strstr(why, fix));
 
   /* malformed: refused, not replaced */
@@ -1222,15 +1251,20 @@ test_unix_socket(void **state)
   assert_int_equal(nn_api_new(&api, f->base, &f->cfg, &ops, why, sizeof(why)), NN_ERR_IO);
   assert_non_null(strstr(why, "in use"));
 
-  snprintf(req, sizeof(req), "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-           "Connection: close\r\n\r\n", TOKEN(f));
+  snprintf(req, sizeof(req),
+           "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           "Connection: close\r\n\r\n",
+           TOKEN(f));
   raw(f, spec, req, out, sizeof(out));
   assert_int_equal(raw_status(out), 200);
   assert_non_null(strstr(out, "\"network\":\"regtest\""));
-  raw(f, spec, "POST /v1/tx HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
-      "Content-Length: 2\r\nConnection: close\r\n\r\nab", out, sizeof(out));
+  raw(f, spec,
+      "POST /v1/tx HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+      "Content-Length: 2\r\nConnection: close\r\n\r\nab",
+      out, sizeof(out));
   assert_int_equal(raw_status(out), 401);
-  snprintf(req, sizeof(req), "POST /v1/tx HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+  snprintf(req, sizeof(req),
+           "POST /v1/tx HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
            "Content-Type: application/octet-stream\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab",
            TOKEN(f));
   raw(f, spec, req, out, sizeof(out));
@@ -1238,8 +1272,9 @@ test_unix_socket(void **state)
   assert_int_equal(f->fake.accepted, 1);
 
   /* the client explains that it speaks TCP only */
-  assert_int_equal(nn_api_call_start(&c, f->base, spec, TOKEN(f), "GET", "/v1/status", NULL, 0,
-                                     NULL, 5, NULL, NULL, NULL, why, sizeof(why)), NN_ERR_ARG);
+  assert_int_equal(nn_api_call_start(&c, f->base, spec, TOKEN(f), "GET", "/v1/status", NULL, 0, NULL, 5, NULL, NULL,
+                                     NULL, why, sizeof(why)),
+                   NN_ERR_ARG);
   assert_null(c);
   assert_non_null(strstr(why, "curl --unix-socket"));
 
@@ -1255,8 +1290,7 @@ test_client_files(void **state)
   char addr[300], tok[80], why[512], path[200];
   FILE *fp;
 
-  assert_int_equal(nn_api_client_read_address(f->dir, addr, sizeof(addr), why, sizeof(why)),
-                   NN_ERR_NOTFOUND);
+  assert_int_equal(nn_api_client_read_address(f->dir, addr, sizeof(addr), why, sizeof(why)), NN_ERR_NOTFOUND);
   assert_non_null(strstr(why, "is nepnetd running with --datadir"));
   assert_non_null(strstr(why, f->dir));
 
@@ -1269,8 +1303,7 @@ test_client_files(void **state)
   fp = fopen(path, "w");
   fputs("127.0.0.1:1 junk\n", fp);
   fclose(fp);
-  assert_int_equal(nn_api_client_read_address(f->dir, addr, sizeof(addr), why, sizeof(why)),
-                   NN_ERR_FORMAT);
+  assert_int_equal(nn_api_client_read_address(f->dir, addr, sizeof(addr), why, sizeof(why)), NN_ERR_FORMAT);
 
   assert_int_equal(fx_start(f), NN_OK);
   fp = fopen(path, "w");
@@ -1280,8 +1313,8 @@ test_client_files(void **state)
   assert_string_equal(addr, nn_api_address(f->api));
   assert_string_equal(tok, TOKEN(f));
   char tok2[80];
-  assert_int_equal(nn_api_client_read_token("/nonexistent/api.token", tok2, sizeof(tok2), why,
-                                            sizeof(why)), NN_ERR_NOTFOUND);
+  assert_int_equal(nn_api_client_read_token("/nonexistent/api.token", tok2, sizeof(tok2), why, sizeof(why)),
+                   NN_ERR_NOTFOUND);
   assert_non_null(strstr(why, "--token-file"));
 
   /* nobody listening: the blocking client fails fast and says so */
@@ -1290,17 +1323,20 @@ test_client_files(void **state)
   int status = -1;
   uint8_t *resp = (uint8_t *)"x";
   size_t rlen = 1;
-  assert_int_equal(nn_api_client_request(addr, tok, "GET", "/v1/status", NULL, 0, NULL, &status,
-                                         &resp, &rlen, why, sizeof(why)), NN_ERR_IO);
+  assert_int_equal(
+    nn_api_client_request(addr, tok, "GET", "/v1/status", NULL, 0, NULL, &status, &resp, &rlen, why, sizeof(why)),
+    NN_ERR_IO);
   assert_int_equal(status, 0);
   assert_null(resp);
   assert_int_equal(rlen, 0);
   assert_non_null(strstr(why, "cannot connect"));
   assert_non_null(strstr(why, addr));
-  assert_int_equal(nn_api_client_request("unix:/x", tok, "GET", "/v1/status", NULL, 0, NULL,
-                                         &status, &resp, &rlen, why, sizeof(why)), NN_ERR_ARG);
-  assert_int_equal(nn_api_client_request("127.0.0.1:1", "short", "GET", "/v1/status", NULL, 0,
-                                         NULL, &status, &resp, &rlen, why, sizeof(why)), NN_ERR_ARG);
+  assert_int_equal(
+    nn_api_client_request("unix:/x", tok, "GET", "/v1/status", NULL, 0, NULL, &status, &resp, &rlen, why, sizeof(why)),
+    NN_ERR_ARG);
+  assert_int_equal(nn_api_client_request("127.0.0.1:1", "short", "GET", "/v1/status", NULL, 0, NULL, &status, &resp,
+                                         &rlen, why, sizeof(why)),
+                   NN_ERR_ARG);
 }
 
 /* A connection cap: with max_conns 1, a second connection waits until the first closes. */
@@ -1312,12 +1348,11 @@ test_max_conns(void **state)
   int a, b;
   f->cfg.max_conns = 1;
   assert_int_equal(fx_start(f), NN_OK);
-  snprintf(req, sizeof(req), "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
-           TOKEN(f));
+  snprintf(req, sizeof(req), "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", TOKEN(f));
   a = connect_to(nn_api_address(f->api));
   raw_exchange(f, a, req, strlen(req), out1, sizeof(out1), "\"rx_seq\":0}\n");
   assert_int_equal(raw_status(out1), 200); /* a stays open (keep-alive) */
-  b = connect_to(nn_api_address(f->api)); /* the kernel accepts it into the backlog */
+  b = connect_to(nn_api_address(f->api));  /* the kernel accepts it into the backlog */
   assert_int_equal(send(b, req, strlen(req), 0), (ssize_t)strlen(req));
   for (int i = 0; i < 10; i++)
     event_base_loop(f->base, EVLOOP_ONCE);

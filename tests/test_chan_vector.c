@@ -200,8 +200,9 @@ test_channel_vector(void **state)
   buf_t p2_signed = { p2, 9 + 2592 }, p2_rest = { p2 + 9 + 2592, p2n - 9 - 2592 };
   buf_t tr[] = { pro, m1, m2_pub, p2_signed };
   sha3_parts(&thr, tr, 4);
-  assert_int_equal(nn_mldsa_verify(nn_identity_public_key(p.id_r), (const uint8_t *)"nepnet/v1 responder",
-                                   19, thr.b, 32, (const nn_mldsa_sig_t *)(p2 + 9 + 2592)), NN_OK);
+  assert_int_equal(nn_mldsa_verify(nn_identity_public_key(p.id_r), (const uint8_t *)"nepnet/v1 responder", 19, thr.b,
+                                   32, (const nn_mldsa_sig_t *)(p2 + 9 + 2592)),
+                   NN_OK);
   buf_t t2[] = { pro, m1, m2_pub, p2_signed, p2_rest };
   sha3_parts(&th2, t2, 5);
   expect("th2", th2.b, 32);
@@ -215,8 +216,9 @@ test_channel_vector(void **state)
   buf_t m3_hdr = { m3.p, 3 }, p3_signed = { p3, 9 + 2592 }, p3_rest = { p3 + 9 + 2592, p3n - 9 - 2592 };
   buf_t ti[] = { pro, m1, m2_pub, p2_signed, p2_rest, m3_hdr, p3_signed };
   sha3_parts(&thi, ti, 7);
-  assert_int_equal(nn_mldsa_verify(nn_identity_public_key(p.id_i), (const uint8_t *)"nepnet/v1 initiator",
-                                   19, thi.b, 32, (const nn_mldsa_sig_t *)(p3 + 9 + 2592)), NN_OK);
+  assert_int_equal(nn_mldsa_verify(nn_identity_public_key(p.id_i), (const uint8_t *)"nepnet/v1 initiator", 19, thi.b,
+                                   32, (const nn_mldsa_sig_t *)(p3 + 9 + 2592)),
+                   NN_OK);
   buf_t t3[] = { pro, m1, m2_pub, p2_signed, p2_rest, m3_hdr, p3_signed, p3_rest };
   sha3_parts(&th3, t3, 8);
   expect("th3", th3.b, 32);

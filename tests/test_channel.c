@@ -41,8 +41,7 @@ typedef struct run_t {
 } run_t;
 
 static void
-deliver(pair_t *p, side_t *to, uint8_t *m, size_t k, const uint8_t *bytes, size_t n, uint8_t **real,
-        size_t *real_n)
+deliver(pair_t *p, side_t *to, uint8_t *m, size_t k, const uint8_t *bytes, size_t n, uint8_t **real, size_t *real_n)
 {
   if (bytes)
     pair_feed(p, to, bytes, n);
@@ -124,8 +123,7 @@ capture(which_t w, size_t *n)
 
 /* Deliver \a bytes as message \a w and require the given end state of both sides. */
 static void
-attack(which_t w, const uint8_t *bytes, size_t n, nn_close_reason_t want_i, nn_close_reason_t want_r,
-       const char *what)
+attack(which_t w, const uint8_t *bytes, size_t n, nn_close_reason_t want_i, nn_close_reason_t want_r, const char *what)
 {
   run_t run;
   char desc[160];
@@ -145,8 +143,7 @@ attack(which_t w, const uint8_t *bytes, size_t n, nn_close_reason_t want_i, nn_c
 /* Which side receives message w, and what the other side ends as when the receiver refuses it
  * (it waits until its own deadline, except the initiator of msg3, which is already open). */
 static void
-split_want(which_t w, nn_close_reason_t recv_reason, nn_close_reason_t *want_i,
-           nn_close_reason_t *want_r)
+split_want(which_t w, nn_close_reason_t recv_reason, nn_close_reason_t *want_i, nn_close_reason_t *want_r)
 {
   switch (w) {
   case M1:
@@ -189,10 +186,8 @@ shortened(which_t w, size_t n)
     return NN_CLOSE_PROTOCOL;
   switch (w) {
   case M3:
-  case M3A:
-    return n < MSG3_MIN_BODY ? NN_CLOSE_PROTOCOL : NN_CLOSE_AUTH; /* AEAD over a shorter body */
-  default:
-    return NN_CLOSE_PROTOCOL; /* msg1 and the cookie reply have fixed sizes; msg2 is unpadded */
+  case M3A: return n < MSG3_MIN_BODY ? NN_CLOSE_PROTOCOL : NN_CLOSE_AUTH; /* AEAD over a shorter body */
+  default: return NN_CLOSE_PROTOCOL; /* msg1 and the cookie reply have fixed sizes; msg2 is unpadded */
   }
 }
 
@@ -211,8 +206,7 @@ mlkem_pk_ok(const uint8_t *pk)
 
 /* The end state a flip at \a pos (message already mutated in \a mut) must cause. */
 static void
-flip_want(which_t w, const uint8_t *mut, size_t len, size_t pos, nn_close_reason_t *want_i,
-          nn_close_reason_t *want_r)
+flip_want(which_t w, const uint8_t *mut, size_t len, size_t pos, nn_close_reason_t *want_i, nn_close_reason_t *want_r)
 {
   nn_close_reason_t recv = NN_CLOSE_AUTH;
   size_t real = len - 2;
@@ -665,8 +659,7 @@ impostor(const nn_identity_t *victim)
   nn_identity_t *id = NULL;
   memset(seed.b, 0xd4, sizeof(seed.b));
   assert_int_equal(nn_identity_from_seed(&id, &seed), NN_OK);
-  memcpy((uint8_t *)nn_identity_public_key(id)->b, nn_identity_public_key(victim)->b,
-         NN_MLDSA_PK_LEN);
+  memcpy((uint8_t *)nn_identity_public_key(id)->b, nn_identity_public_key(victim)->b, NN_MLDSA_PK_LEN);
   return id;
 }
 
@@ -768,8 +761,10 @@ test_hs_frame_length_limits(void **state)
   const struct {
     uint16_t len;
     nn_close_reason_t why;
-  } bad[] = { { 0, NN_CLOSE_PROTOCOL }, { NN_HS_MAX_FRAME + 1, NN_CLOSE_TOO_LARGE },
-              { 0x8000, NN_CLOSE_TOO_LARGE }, { 0xffff, NN_CLOSE_TOO_LARGE } };
+  } bad[] = { { 0, NN_CLOSE_PROTOCOL },
+              { NN_HS_MAX_FRAME + 1, NN_CLOSE_TOO_LARGE },
+              { 0x8000, NN_CLOSE_TOO_LARGE },
+              { 0xffff, NN_CLOSE_TOO_LARGE } };
   for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
     for (int where = 0; where < 3; where++) { /* responder WAIT_MSG1, initiator, responder WAIT_MSG3 */
       pair_t p;
@@ -985,8 +980,7 @@ test_hs_reorder(void **state)
     free(m1);
     side_t *to = cases[k].to_initiator ? &p.i : &p.r;
     pair_feed(&p, to, cases[k].m, cases[k].n);
-    ct_expect_end(to, NN_CLOSE_PROTOCOL, cases[k].to_initiator ? "initiator" : "responder",
-               cases[k].what);
+    ct_expect_end(to, NN_CLOSE_PROTOCOL, cases[k].to_initiator ? "initiator" : "responder", cases[k].what);
     pair_free(&p);
   }
 
@@ -1215,7 +1209,7 @@ test_close(void **state)
       size_t n;
       nn_chan_output(a->ch, &d, &n);
       assert_int_equal(n, (REC_OVERHEAD + 3) + (REC_OVERHEAD + 1)); /* data, then CLOSE */
-      nn_chan_close(a->ch, NN_CLOSE_LOCAL); /* idempotent */
+      nn_chan_close(a->ch, NN_CLOSE_LOCAL);                         /* idempotent */
       assert_int_equal(a->closed, 1);
       size_t before = a->nmsgs;
       assert_int_equal(nn_chan_recv(b->ch, d, n, p.now), NN_OK);

@@ -72,10 +72,10 @@ test_config(void **state)
                          "127.0.0.1:2", NULL),
                    0);
   assert_string_equal(c.s.preset, "fast");
-  assert_true(c.s.fluff_prob == 0.2);        /* from the preset */
+  assert_true(c.s.fluff_prob == 0.2);          /* from the preset */
   assert_int_equal(c.s.inv_delay_out_ms, 700); /* the file over the preset */
-  assert_int_equal(c.s.max_peers, 40);           /* the flag over the file */
-  assert_int_equal(c.s.n_peers, 1);                   /* the flags' list replaces the file's */
+  assert_int_equal(c.s.max_peers, 40);         /* the flag over the file */
+  assert_int_equal(c.s.n_peers, 1);            /* the flags' list replaces the file's */
   assert_string_equal(c.s.peers[0], "127.0.0.1:2");
   assert_int_equal(c.s.n_peers, 1);
   nn_conf_free(&c);
@@ -96,7 +96,8 @@ test_config(void **state)
     assert_null(nc.listen);
   }
   nn_conf_free(&c);
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--fluff-prob", "0.25", "--stem-rate", "2.5e1", NULL), 0);
+  assert_int_equal(
+    parse(&c, why, sizeof(why), "--datadir", tmpdir, "--fluff-prob", "0.25", "--stem-rate", "2.5e1", NULL), 0);
   assert_true(c.s.fluff_prob == 0.25);
   assert_true(c.s.stem_rate == 25.0);
   nn_conf_free(&c);
@@ -138,7 +139,8 @@ test_config(void **state)
   assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--max-peers", NULL), -1);
   assert_non_null(strstr(why, "needs a value"));
   nn_conf_free(&c);
-  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--max-peers", "4", "--max-outbound", "8", NULL), -1);
+  assert_int_equal(parse(&c, why, sizeof(why), "--datadir", tmpdir, "--max-peers", "4", "--max-outbound", "8", NULL),
+                   -1);
   assert_non_null(strstr(why, "max-outbound"));
   nn_conf_free(&c);
   write_file(file, "max-peers = 30\nthis line has no equals sign\n");
@@ -161,7 +163,6 @@ test_config(void **state)
   unlink(file);
   rmdir(tmpdir);
 }
-
 
 int
 main(void)

@@ -39,8 +39,8 @@ some_keys(uint32_t seed)
 
 /* The cookie by the formula of PROTOCOL.md 5.5, from the jar's secret \a which. */
 static void
-formula(const nn_cookie_jar_t *j, int which, uint32_t network, const uint8_t *addr, size_t addrlen,
-        const uint8_t *keys, uint8_t out[NN_COOKIE_LEN])
+formula(const nn_cookie_jar_t *j, int which, uint32_t network, const uint8_t *addr, size_t addrlen, const uint8_t *keys,
+        uint8_t out[NN_COOKIE_LEN])
 {
   size_t n = 32 + 4 + addrlen + KEYS_LEN;
   uint8_t *in = malloc(n);
@@ -56,8 +56,8 @@ formula(const nn_cookie_jar_t *j, int which, uint32_t network, const uint8_t *ad
 }
 
 static nn_err_t
-check(const nn_cookie_jar_t *j, uint32_t network, const uint8_t *addr, size_t addrlen,
-      const uint8_t *keys, const uint8_t *cookie)
+check(const nn_cookie_jar_t *j, uint32_t network, const uint8_t *addr, size_t addrlen, const uint8_t *keys,
+      const uint8_t *cookie)
 {
   return nn_cookie_check(j, network, addr, addrlen, keys, KEYS_LEN, cookie);
 }
@@ -293,11 +293,8 @@ int
 main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_cookie_bound),
-    cmocka_unit_test(test_cookie_jar_rotation),
-    cmocka_unit_test(test_cookie_flow),
-    cmocka_unit_test(test_cookie_wrong),
-    cmocka_unit_test(test_cookie_rotation),
+    cmocka_unit_test(test_cookie_bound), cmocka_unit_test(test_cookie_jar_rotation), cmocka_unit_test(test_cookie_flow),
+    cmocka_unit_test(test_cookie_wrong), cmocka_unit_test(test_cookie_rotation),
   };
   return cmocka_run_group_tests_name("cookie", tests, NULL, NULL);
 }

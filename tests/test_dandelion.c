@@ -16,19 +16,59 @@
 #include "dandelion/dandelion.h"
 
 typedef struct rec_t {
-  uint32_t stem_peer[64]; size_t nstem;
-  uint32_t inv_peer[256]; uint64_t inv_at[256]; size_t ninv;
-  uint32_t gd_peer[16]; size_t ngd;
+  uint32_t stem_peer[64];
+  size_t nstem;
+  uint32_t inv_peer[256];
+  uint64_t inv_at[256];
+  size_t ninv;
+  uint32_t gd_peer[16];
+  size_t ngd;
   size_t ntx, ndeliver;
   uint64_t now;
 } rec_t;
 
-static void r_stem(void *c, uint32_t p, const uint8_t *t, size_t l) { (void)t; (void)l; rec_t *r = c; if (r->nstem < 64) r->stem_peer[r->nstem++] = p; }
-static void r_inv(void *c, uint32_t p, const nn_hash_t *id) { (void)id; rec_t *r = c; if (r->ninv < 256) { r->inv_peer[r->ninv] = p; r->inv_at[r->ninv++] = r->now; } }
-static void r_gd(void *c, uint32_t p, const nn_hash_t *id) { (void)id; rec_t *r = c; if (r->ngd < 16) r->gd_peer[r->ngd++] = p; }
-static void r_tx(void *c, uint32_t p, const uint8_t *t, size_t l) { (void)p; (void)t; (void)l; ((rec_t *)c)->ntx++; }
-static void r_del(void *c, const uint8_t *t, size_t l, nn_dl_via_t via, uint32_t from) {
-  (void)t; (void)l; (void)via; (void)from;
+static void
+r_stem(void *c, uint32_t p, const uint8_t *t, size_t l)
+{
+  (void)t;
+  (void)l;
+  rec_t *r = c;
+  if (r->nstem < 64)
+    r->stem_peer[r->nstem++] = p;
+}
+static void
+r_inv(void *c, uint32_t p, const nn_hash_t *id)
+{
+  (void)id;
+  rec_t *r = c;
+  if (r->ninv < 256) {
+    r->inv_peer[r->ninv] = p;
+    r->inv_at[r->ninv++] = r->now;
+  }
+}
+static void
+r_gd(void *c, uint32_t p, const nn_hash_t *id)
+{
+  (void)id;
+  rec_t *r = c;
+  if (r->ngd < 16)
+    r->gd_peer[r->ngd++] = p;
+}
+static void
+r_tx(void *c, uint32_t p, const uint8_t *t, size_t l)
+{
+  (void)p;
+  (void)t;
+  (void)l;
+  ((rec_t *)c)->ntx++;
+}
+static void
+r_del(void *c, const uint8_t *t, size_t l, nn_dl_via_t via, uint32_t from)
+{
+  (void)t;
+  (void)l;
+  (void)via;
+  (void)from;
   ((rec_t *)c)->ndeliver++;
 }
 
@@ -37,33 +77,48 @@ static nn_rng_t g_rng;
 static rec_t g_rec;
 
 /* A node with outbound peers 1..nout and inbound peers 100..100+nin-1. */
-static nn_dl_t *mk(nn_dl_cfg_t *cfg, uint64_t seed, int nout, int nin) {
+static nn_dl_t *
+mk(nn_dl_cfg_t *cfg, uint64_t seed, int nout, int nin)
+{
   nn_drbg_init_u64(&g_drbg, seed);
   g_rng = nn_drbg_rng(&g_drbg);
   memset(&g_rec, 0, sizeof g_rec);
   cfg->rng = &g_rng;
-  nn_dl_io_t io = {r_stem, r_inv, r_gd, r_tx, r_del, &g_rec};
+  nn_dl_io_t io = { r_stem, r_inv, r_gd, r_tx, r_del, &g_rec };
   nn_dl_t *dl = NULL;
   assert_int_equal(nn_dl_new(&dl, cfg, &io, 0), NN_OK);
-  for (int i = 1; i <= nout; i++) assert_int_equal(nn_dl_peer_add(dl, (uint32_t)i, 1, 0), NN_OK);
-  for (int i = 0; i < nin; i++) assert_int_equal(nn_dl_peer_add(dl, (uint32_t)(100 + i), 0, 0), NN_OK);
+  for (int i = 1; i <= nout; i++)
+    assert_int_equal(nn_dl_peer_add(dl, (uint32_t)i, 1, 0), NN_OK);
+  for (int i = 0; i < nin; i++)
+    assert_int_equal(nn_dl_peer_add(dl, (uint32_t)(100 + i), 0, 0), NN_OK);
   return dl;
 }
 
-static nn_hash_t idof(const uint8_t *t, size_t l) { nn_hash_t h; assert_int_equal(nn_sha3_256(&h, t, l), NN_OK); return h; }
+static nn_hash_t
+idof(const uint8_t *t, size_t l)
+{
+  nn_hash_t h;
+  assert_int_equal(nn_sha3_256(&h, t, l), NN_OK);
+  return h;
+}
 
 /* A fluffed transaction as the protocol delivers it: announced by \a peer, asked for, sent. */
-static nn_err_t fluff_in(nn_dl_t *dl, uint32_t peer, const uint8_t *t, size_t l, uint64_t now) {
+static nn_err_t
+fluff_in(nn_dl_t *dl, uint32_t peer, const uint8_t *t, size_t l, uint64_t now)
+{
   nn_hash_t id = idof(t, l);
   nn_dl_on_inv(dl, peer, &id, now);
   return nn_dl_on_fluff(dl, peer, t, l, now);
 }
 
 /* Advance a node in virtual time to \a until, ticking at each deadline. */
-static void run(nn_dl_t *dl, uint64_t until) {
+static void
+run(nn_dl_t *dl, uint64_t until)
+{
   for (;;) {
     uint64_t d = nn_dl_deadline(dl);
-    if (d > until) break;
+    if (d > until)
+      break;
     g_rec.now = d;
     nn_dl_tick(dl, d);
   }
@@ -71,21 +126,31 @@ static void run(nn_dl_t *dl, uint64_t until) {
 }
 
 /* Find a seed whose first epoch has the wanted role. */
-static nn_dl_t *mk_role(nn_dl_cfg_t *cfg, int fluff, int nout, int nin) {
+static nn_dl_t *
+mk_role(nn_dl_cfg_t *cfg, int fluff, int nout, int nin)
+{
   for (uint64_t s = 1; s < 1000; s++) {
     nn_dl_t *dl = mk(cfg, s, nout, nin);
-    if (nn_dl_fluff_epoch(dl) == fluff) return dl;
+    if (nn_dl_fluff_epoch(dl) == fluff)
+      return dl;
     nn_dl_free(dl);
   }
   fail();
   return NULL;
 }
 
-static int outbound(uint32_t p) { return p >= 1 && p < 100; }
+static int
+outbound(uint32_t p)
+{
+  return p >= 1 && p < 100;
+}
 
-static void test_own_always_stemmed(void **s) {
+static void
+test_own_always_stemmed(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   cfg.fluff_prob = 0.5;
   nn_dl_t *dl = mk_role(&cfg, 1, 3, 3);
   uint8_t tx[] = "own transaction";
@@ -98,16 +163,20 @@ static void test_own_always_stemmed(void **s) {
   nn_dl_free(dl);
 }
 
-static void test_stem_outbound_only_and_fluff_epoch(void **s) {
+static void
+test_stem_outbound_only_and_fluff_epoch(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   nn_dl_t *dl = mk_role(&cfg, 0, 4, 8);
   for (int i = 0; i < 40; i++) {
-    uint8_t tx[8] = {1, (uint8_t)i};
+    uint8_t tx[8] = { 1, (uint8_t)i };
     assert_int_equal(nn_dl_on_stem(dl, (uint32_t)(100 + i % 8), tx, sizeof tx, 0), NN_OK);
   }
   assert_int_equal(g_rec.nstem, 40);
-  for (size_t i = 0; i < g_rec.nstem; i++) assert_true(outbound(g_rec.stem_peer[i]));
+  for (size_t i = 0; i < g_rec.nstem; i++)
+    assert_true(outbound(g_rec.stem_peer[i]));
   assert_int_equal(g_rec.ndeliver, 0);
   nn_dl_free(dl);
   /* In a fluff epoch a received stem tx is fluffed, not stemmed. */
@@ -122,23 +191,29 @@ static void test_stem_outbound_only_and_fluff_epoch(void **s) {
   nn_dl_free(dl);
 }
 
-static void test_pinning(void **s) {
+static void
+test_pinning(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   nn_dl_t *dl = mk_role(&cfg, 0, 5, 20);
   uint32_t pin[20];
-  int used[2] = {0, 0};
+  int used[2] = { 0, 0 };
   uint32_t rel[2];
   assert_int_equal(nn_dl_relays(dl, rel), 2);
   assert_int_not_equal(rel[0], rel[1]);
   for (int round = 0; round < 3; round++)
     for (int p = 0; p < 20; p++) {
-      uint8_t tx[8] = {2, (uint8_t)round, (uint8_t)p};
+      uint8_t tx[8] = { 2, (uint8_t)round, (uint8_t)p };
       size_t before = g_rec.nstem;
       assert_int_equal(nn_dl_on_stem(dl, (uint32_t)(100 + p), tx, sizeof tx, 0), NN_OK);
       assert_int_equal(g_rec.nstem, before + 1);
       uint32_t to = g_rec.stem_peer[before];
-      if (round == 0) pin[p] = to; else assert_int_equal(to, pin[p]);
+      if (round == 0)
+        pin[p] = to;
+      else
+        assert_int_equal(to, pin[p]);
       assert_true(to == rel[0] || to == rel[1]);
       used[to == rel[1]]++;
       g_rec.nstem = 0;
@@ -150,15 +225,19 @@ static void test_pinning(void **s) {
     run(dl, nn_dl_epoch_end(dl));
     uint32_t r2[2];
     assert_int_equal(nn_dl_relays(dl, r2), 2);
-    if (!((r2[0] == rel[0] && r2[1] == rel[1]) || (r2[0] == rel[1] && r2[1] == rel[0]))) changed = 1;
+    if (!((r2[0] == rel[0] && r2[1] == rel[1]) || (r2[0] == rel[1] && r2[1] == rel[0])))
+      changed = 1;
   }
   assert_true(changed);
   nn_dl_free(dl);
 }
 
-static void test_relay_replaced(void **s) {
+static void
+test_relay_replaced(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   nn_dl_t *dl = mk_role(&cfg, 0, 3, 1);
   uint32_t rel[2];
   nn_dl_relays(dl, rel);
@@ -175,7 +254,8 @@ static void test_relay_replaced(void **s) {
   nn_dl_on_stem(dl, 100, tx2, sizeof tx2, 0);
   assert_int_equal(g_rec.nstem, 3);
   assert_int_not_equal(g_rec.stem_peer[2], gone);
-  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
   assert_int_equal(st.restems, 1);
   nn_dl_free(dl);
 }
@@ -183,9 +263,12 @@ static void test_relay_replaced(void **s) {
 /* Our own stem came back from relay A (a loop) and went on to relay B; B leaves. The stem is
  * handed to B's replacement, never back to A, although A is where our own are pinned (a fuzzer
  * finding: fuzz/corpus/fuzz_dandelion/restem_own_loop). */
-static void test_restem_own_not_to_looper(void **s) {
+static void
+test_restem_own_not_to_looper(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   nn_dl_t *dl = mk(&cfg, 7, 3, 0);
   uint8_t tx[] = "own, looped";
   assert_int_equal(nn_dl_submit(dl, tx, sizeof tx, 0), NN_OK);
@@ -210,20 +293,25 @@ static void test_restem_own_not_to_looper(void **s) {
 
 /* Our own stem waits two mean embargoes longer than a relayed one, so that when a stem dies the
  * relays holding it fluff first, not the origin. */
-static void test_own_embargo_longer(void **s) {
+static void
+test_own_embargo_longer(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
-  cfg.embargo_base_ms = 1000; cfg.embargo_mean_ms = 1000;
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
+  cfg.embargo_base_ms = 1000;
+  cfg.embargo_mean_ms = 1000;
   nn_dl_t *dl = mk_role(&cfg, 0, 2, 1);
   uint8_t own[] = "own", relayed[] = "relayed";
   assert_int_equal(nn_dl_submit(dl, own, sizeof own, 0), NN_OK);
   run(dl, 2999);
-  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
   assert_int_equal(st.embargo_fired, 0);
   assert_int_equal(nn_dl_on_stem(dl, 100, relayed, sizeof relayed, 3000), NN_OK);
   run(dl, 3999);
   nn_dl_stats(dl, &st);
-  assert_true(st.embargo_fired <= 1);  /* only ours can have fired by now */
+  assert_true(st.embargo_fired <= 1); /* only ours can have fired by now */
   run(dl, 3000 + 1000 + 20 * 1000);
   nn_dl_stats(dl, &st);
   assert_int_equal(st.embargo_fired, 2);
@@ -232,9 +320,12 @@ static void test_own_embargo_longer(void **s) {
 
 /* Our own transaction submitted before any outbound peer exists waits, and is stemmed as soon
  * as a relay appears (left to the embargo, we would be its first fluffer). */
-static void test_own_waits_for_relay(void **s) {
+static void
+test_own_waits_for_relay(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   nn_dl_t *dl = mk(&cfg, 21, 0, 2);
   uint8_t tx[] = "early";
   assert_int_equal(nn_dl_submit(dl, tx, sizeof tx, 0), NN_OK);
@@ -243,31 +334,39 @@ static void test_own_waits_for_relay(void **s) {
   assert_int_equal(g_rec.nstem, 1);
   assert_int_equal(g_rec.stem_peer[0], 7);
   assert_int_equal(nn_dl_peer_add(dl, 8, 1, 200), NN_OK);
-  assert_int_equal(g_rec.nstem, 1);  /* once */
+  assert_int_equal(g_rec.nstem, 1); /* once */
   nn_dl_free(dl);
 }
 
 /* Announce, then fetch: a TX nobody asked for is dropped; an answer only counts from the peer
  * asked; one peer cannot fill the request table; a peer that leaves frees its requests. */
-static void test_unsolicited_and_request_caps(void **s) {
+static void
+test_unsolicited_and_request_caps(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   cfg.max_requests_per_peer = 4;
   nn_dl_t *dl = mk(&cfg, 11, 2, 3);
   uint8_t tx[] = "pushed";
   nn_hash_t id = idof(tx, sizeof tx);
   assert_int_equal(nn_dl_on_fluff(dl, 100, tx, sizeof tx, 0), NN_ERR_NOTFOUND);
   assert_false(nn_dl_have(dl, &id));
-  nn_dl_on_inv(dl, 100, &id, 0);                      /* asked of 100 ... */
+  nn_dl_on_inv(dl, 100, &id, 0);                                                /* asked of 100 ... */
   assert_int_equal(nn_dl_on_fluff(dl, 101, tx, sizeof tx, 1), NN_ERR_NOTFOUND); /* ... not 101 */
   assert_int_equal(nn_dl_on_fluff(dl, 100, tx, sizeof tx, 2), NN_OK);
   assert_true(nn_dl_have(dl, &id));
   assert_int_equal(g_rec.ndeliver, 1);
-  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
   assert_int_equal(st.unsolicited, 2);
   assert_int_equal(st.requests, 0);
   /* 10 ids from one peer: 4 requested, 6 ignored; another peer's are still asked */
-  for (uint32_t i = 0; i < 10; i++) { uint8_t b[4] = {1, 2, 3, (uint8_t)i}; nn_hash_t h = idof(b, 4); nn_dl_on_inv(dl, 101, &h, 3); }
+  for (uint32_t i = 0; i < 10; i++) {
+    uint8_t b[4] = { 1, 2, 3, (uint8_t)i };
+    nn_hash_t h = idof(b, 4);
+    nn_dl_on_inv(dl, 101, &h, 3);
+  }
   nn_dl_stats(dl, &st);
   assert_int_equal(st.requests, 4);
   assert_int_equal(st.inv_ignored, 6);
@@ -280,7 +379,7 @@ static void test_unsolicited_and_request_caps(void **s) {
   nn_dl_peer_remove(dl, 101, 4);
   nn_dl_stats(dl, &st);
   assert_int_equal(st.requests, 1);
-  uint8_t b0[4] = {1, 2, 3, 0};
+  uint8_t b0[4] = { 1, 2, 3, 0 };
   nn_hash_t h0 = idof(b0, 4);
   size_t gd = g_rec.ngd;
   nn_dl_on_inv(dl, 102, &h0, 5);
@@ -288,27 +387,35 @@ static void test_unsolicited_and_request_caps(void **s) {
   nn_dl_free(dl);
 }
 
-static void test_fluff_probability(void **s) {
+static void
+test_fluff_probability(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   cfg.fluff_prob = 0.2;
   nn_dl_t *dl = mk(&cfg, 7, 3, 0);
-  for (int e = 0; e < 4000; e++) run(dl, nn_dl_epoch_end(dl));
-  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  for (int e = 0; e < 4000; e++)
+    run(dl, nn_dl_epoch_end(dl));
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
   double f = (double)st.fluff_epochs / (double)st.epochs;
   /* sd = sqrt(.2*.8/4001) = 0.0063; +/-0.03 is 4.7 sd (deterministic seed anyway). */
   assert_true(f > 0.17 && f < 0.23);
   nn_dl_free(dl);
 }
 
-static void test_embargo_blackhole(void **s) {
+static void
+test_embargo_blackhole(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   nn_dl_t *dl = mk_role(&cfg, 0, 2, 2);
   uint8_t tx[] = "black-holed";
   nn_hash_t id = idof(tx, sizeof tx);
   assert_int_equal(nn_dl_on_stem(dl, 100, tx, sizeof tx, 1000), NN_OK);
-  assert_int_equal(g_rec.nstem, 1);  /* the relay swallows it: nothing ever comes back */
+  assert_int_equal(g_rec.nstem, 1); /* the relay swallows it: nothing ever comes back */
   uint64_t d = nn_dl_deadline(dl);
   assert_true(d >= 1000 + cfg.embargo_base_ms);
   nn_dl_tick(dl, d - 1);
@@ -317,28 +424,33 @@ static void test_embargo_blackhole(void **s) {
   nn_dl_tick(dl, d);
   assert_true(nn_dl_have(dl, &id));
   assert_int_equal(g_rec.ndeliver, 1);
-  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
   assert_int_equal(st.embargo_fired, 1);
   assert_int_equal(st.stem_count, 0);
   nn_dl_free(dl);
 }
 
-static void test_stempool_probe(void **s) {
+static void
+test_stempool_probe(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   nn_dl_t *dl = mk_role(&cfg, 0, 2, 2);
   uint8_t tx[] = "stem only";
   nn_hash_t id = idof(tx, sizeof tx);
   nn_dl_on_stem(dl, 100, tx, sizeof tx, 0);
   assert_false(nn_dl_have(dl, &id));
   nn_dl_on_getdata(dl, 101, &id, 0);
-  assert_int_equal(g_rec.ntx, 0);  /* a getdata for a stem-only tx gets nothing */
+  assert_int_equal(g_rec.ntx, 0); /* a getdata for a stem-only tx gets nothing */
   /* An INV for it is requested like an unknown id (not asking would reveal it). */
   nn_dl_on_inv(dl, 101, &id, 0);
   assert_int_equal(g_rec.ngd, 1);
   assert_int_equal(nn_dl_on_fluff(dl, 101, tx, sizeof tx, 10), NN_OK);
   assert_true(nn_dl_have(dl, &id));
-  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
   assert_int_equal(st.stem_count, 0);
   /* In the mempool now, but served only to a peer it was announced to, once per INV: not to
    * the peer it came from, not to a peer before its INV went out. */
@@ -352,54 +464,64 @@ static void test_stempool_probe(void **s) {
   assert_int_not_equal(told, 101);
   nn_dl_on_getdata(dl, told, &id, 60020);
   assert_int_equal(g_rec.ntx, 1);
-  nn_dl_on_getdata(dl, told, &id, 60021);  /* a repeat gets nothing more */
+  nn_dl_on_getdata(dl, told, &id, 60021); /* a repeat gets nothing more */
   assert_int_equal(g_rec.ntx, 1);
   run(dl, 10 + 10 * 60000);
   nn_dl_stats(dl, &st);
-  assert_int_equal(st.embargo_fired, 0);  /* embargo cancelled */
+  assert_int_equal(st.embargo_fired, 0); /* embargo cancelled */
   nn_dl_free(dl);
 }
 
-static void test_dedup(void **s) {
+static void
+test_dedup(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   nn_dl_t *dl = mk_role(&cfg, 0, 2, 2);
   uint8_t tx[] = "dup";
   nn_dl_on_stem(dl, 100, tx, sizeof tx, 0);
-  nn_dl_on_stem(dl, 101, tx, sizeof tx, 0);  /* came back: a loop, passed on once to the other relay */
+  nn_dl_on_stem(dl, 101, tx, sizeof tx, 0); /* came back: a loop, passed on once to the other relay */
   nn_dl_submit(dl, tx, sizeof tx, 0);
-  nn_dl_on_stem(dl, 100, tx, sizeof tx, 0);  /* and never again */
+  nn_dl_on_stem(dl, 100, tx, sizeof tx, 0); /* and never again */
   assert_int_equal(g_rec.nstem, 2);
   assert_true(g_rec.stem_peer[0] != g_rec.stem_peer[1]);
   fluff_in(dl, 100, tx, sizeof tx, 0);
   fluff_in(dl, 101, tx, sizeof tx, 0);
   assert_int_equal(g_rec.ndeliver, 1);
-  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
   assert_int_equal(st.mem_count, 1);
-  assert_int_equal(st.pending_inv, 3);  /* 4 peers but the first sender */
+  assert_int_equal(st.pending_inv, 3); /* 4 peers but the first sender */
   nn_dl_free(dl);
 }
 
-static void test_inv_diffusion(void **s) {
+static void
+test_inv_diffusion(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   nn_dl_t *dl = mk(&cfg, 3, 4, 6);
   uint8_t tx[] = "fluffed";
   fluff_in(dl, 2, tx, sizeof tx, 0);
-  assert_int_equal(g_rec.ninv, 0);  /* nothing at once */
+  assert_int_equal(g_rec.ninv, 0); /* nothing at once */
   run(dl, 10 * 60000 - 60000);
   assert_int_equal(g_rec.ninv, 9);
-  int seen[200] = {0};
+  int seen[200] = { 0 };
   int distinct_times = 0;
   for (size_t i = 0; i < g_rec.ninv; i++) {
     assert_int_not_equal(g_rec.inv_peer[i], 2);
     assert_true(g_rec.inv_at[i] > 0);
     seen[g_rec.inv_peer[i]]++;
-    if (i && g_rec.inv_at[i] != g_rec.inv_at[i - 1]) distinct_times++;
+    if (i && g_rec.inv_at[i] != g_rec.inv_at[i - 1])
+      distinct_times++;
   }
-  for (int p = 1; p <= 4; p++) assert_int_equal(seen[p], p == 2 ? 0 : 1);
-  for (int p = 100; p < 106; p++) assert_int_equal(seen[p], 1);
-  assert_true(distinct_times >= 5);  /* independent delays */
+  for (int p = 1; p <= 4; p++)
+    assert_int_equal(seen[p], p == 2 ? 0 : 1);
+  for (int p = 100; p < 106; p++)
+    assert_int_equal(seen[p], 1);
+  assert_true(distinct_times >= 5); /* independent delays */
   /* Another node receiving the INV asks the first announcer only. */
   nn_hash_t id = idof(tx, sizeof tx);
   nn_dl_t *b = dl;
@@ -413,35 +535,49 @@ static void test_inv_diffusion(void **s) {
   nn_dl_free(dl);
 }
 
-static void test_caps(void **s) {
+static void
+test_caps(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   cfg.mem_max_count = 3;
   cfg.stem_max_bytes = 100;
   nn_dl_t *dl = mk_role(&cfg, 0, 2, 1);
   uint8_t t[5][8];
-  for (int i = 0; i < 5; i++) { memset(t[i], i + 1, 8); fluff_in(dl, 100, t[i], 8, (uint64_t)i); }
+  for (int i = 0; i < 5; i++) {
+    memset(t[i], i + 1, 8);
+    fluff_in(dl, 100, t[i], 8, (uint64_t)i);
+  }
   nn_hash_t id0 = idof(t[0], 8), id1 = idof(t[1], 8), id4 = idof(t[4], 8);
   assert_false(nn_dl_have(dl, &id0));
   assert_false(nn_dl_have(dl, &id1));
   assert_true(nn_dl_have(dl, &id4));
-  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
   assert_int_equal(st.mem_count, 3);
   assert_int_equal(st.evicted, 2);
   /* Stempool by bytes: 3 x 40 bytes with a 100-byte cap keeps the last 2. */
-  for (int i = 0; i < 3; i++) { uint8_t x[40]; memset(x, 0x50 + i, 40); nn_dl_on_stem(dl, 100, x, 40, 0); }
+  for (int i = 0; i < 3; i++) {
+    uint8_t x[40];
+    memset(x, 0x50 + i, 40);
+    nn_dl_on_stem(dl, 100, x, 40, 0);
+  }
   nn_dl_stats(dl, &st);
   assert_int_equal(st.stem_count, 2);
   assert_int_equal(st.stem_bytes, 80);
   nn_dl_free(dl);
 }
 
-static void test_oversized_and_modes(void **s) {
+static void
+test_oversized_and_modes(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   cfg.max_tx_bytes = 16;
   nn_dl_t *dl = mk(&cfg, 9, 2, 1);
-  uint8_t big[17] = {0};
+  uint8_t big[17] = { 0 };
   assert_int_equal(nn_dl_submit(dl, big, 17, 0), NN_ERR_TOO_LONG);
   assert_int_equal(nn_dl_on_stem(dl, 100, big, 17, 0), NN_ERR_TOO_LONG);
   assert_int_equal(nn_dl_on_fluff(dl, 100, big, 17, 0), NN_ERR_TOO_LONG);
@@ -456,11 +592,12 @@ static void test_oversized_and_modes(void **s) {
   assert_int_equal(nn_dl_submit(dl, tx, sizeof tx, 0), NN_OK);
   assert_int_equal(g_rec.nstem, 0);
   assert_true(nn_dl_have(dl, &id));
-  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
   assert_int_equal(st.pending_inv, 3);
   nn_dl_free(dl);
   /* Mixnet modes refused; q out of range refused. */
-  nn_dl_io_t io = {0};
+  nn_dl_io_t io = { 0 };
   nn_dl_t *x = (nn_dl_t *)1;
   nn_dl_cfg_default(&cfg);
   cfg.route = NN_ROUTE_MIXNET;
@@ -477,24 +614,59 @@ static void test_oversized_and_modes(void **s) {
 
 /* ---- the hash index and FIFO order behind the pools and the request set ---- */
 
-typedef struct cnt_t { size_t stem, inv, getdata, tx, deliver; } cnt_t;
-static void c_stem(void *c, uint32_t p, const uint8_t *t, size_t l) { (void)p; (void)t; (void)l; ((cnt_t *)c)->stem++; }
-static void c_inv(void *c, uint32_t p, const nn_hash_t *id) { (void)p; (void)id; ((cnt_t *)c)->inv++; }
-static void c_gd(void *c, uint32_t p, const nn_hash_t *id) { (void)p; (void)id; ((cnt_t *)c)->getdata++; }
-static void c_tx(void *c, uint32_t p, const uint8_t *t, size_t l) { (void)p; (void)t; (void)l; ((cnt_t *)c)->tx++; }
-static void c_del(void *c, const uint8_t *t, size_t l, nn_dl_via_t via, uint32_t from) {
-  (void)t; (void)l; (void)via; (void)from;
+typedef struct cnt_t {
+  size_t stem, inv, getdata, tx, deliver;
+} cnt_t;
+static void
+c_stem(void *c, uint32_t p, const uint8_t *t, size_t l)
+{
+  (void)p;
+  (void)t;
+  (void)l;
+  ((cnt_t *)c)->stem++;
+}
+static void
+c_inv(void *c, uint32_t p, const nn_hash_t *id)
+{
+  (void)p;
+  (void)id;
+  ((cnt_t *)c)->inv++;
+}
+static void
+c_gd(void *c, uint32_t p, const nn_hash_t *id)
+{
+  (void)p;
+  (void)id;
+  ((cnt_t *)c)->getdata++;
+}
+static void
+c_tx(void *c, uint32_t p, const uint8_t *t, size_t l)
+{
+  (void)p;
+  (void)t;
+  (void)l;
+  ((cnt_t *)c)->tx++;
+}
+static void
+c_del(void *c, const uint8_t *t, size_t l, nn_dl_via_t via, uint32_t from)
+{
+  (void)t;
+  (void)l;
+  (void)via;
+  (void)from;
   ((cnt_t *)c)->deliver++;
 }
 
 /* A relay-epoch node with 2 outbound peers (1, 2) and inbound 100, counting every callback. */
-static nn_dl_t *mk_count(nn_dl_cfg_t *cfg, cnt_t *c) {
+static nn_dl_t *
+mk_count(nn_dl_cfg_t *cfg, cnt_t *c)
+{
   for (uint64_t seed = 1; seed < 1000; seed++) {
     nn_drbg_init_u64(&g_drbg, seed);
     g_rng = nn_drbg_rng(&g_drbg);
     cfg->rng = &g_rng;
     memset(c, 0, sizeof *c);
-    nn_dl_io_t io = {c_stem, c_inv, c_gd, c_tx, c_del, c};
+    nn_dl_io_t io = { c_stem, c_inv, c_gd, c_tx, c_del, c };
     nn_dl_t *dl = NULL;
     assert_int_equal(nn_dl_new(&dl, cfg, &io, 0), NN_OK);
     if (!nn_dl_fluff_epoch(dl)) {
@@ -509,18 +681,25 @@ static nn_dl_t *mk_count(nn_dl_cfg_t *cfg, cnt_t *c) {
   return NULL;
 }
 
-static void txbytes(uint8_t out[12], uint32_t tag, uint32_t i) {
+static void
+txbytes(uint8_t out[12], uint32_t tag, uint32_t i)
+{
   memcpy(out, "ix", 2);
-  out[2] = (uint8_t)(tag >> 8); out[3] = (uint8_t)tag;
-  for (int k = 0; k < 4; k++) out[4 + k] = (uint8_t)(i >> (24 - 8 * k));
+  out[2] = (uint8_t)(tag >> 8);
+  out[3] = (uint8_t)tag;
+  for (int k = 0; k < 4; k++)
+    out[4 + k] = (uint8_t)(i >> (24 - 8 * k));
   memset(out + 8, 0x5a, 4);
 }
 
 /* Thousands of transactions through a small mempool: every lookup finds exactly the newest
  * cap-many (deletions from the index interleave with insertions all the way). */
-static void test_index_many(void **s) {
+static void
+test_index_many(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   cfg.mem_max_count = 500;
   cnt_t c;
   nn_dl_t *dl = mk_count(&cfg, &c);
@@ -541,7 +720,8 @@ static void test_index_many(void **s) {
     nn_hash_t id = idof(tx, sizeof tx);
     assert_int_equal(nn_dl_have(dl, &id), i >= 4500);
   }
-  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
   assert_int_equal(st.mem_count, 500);
   assert_int_equal(st.evicted, 4500);
   assert_int_equal(c.deliver, 5000);
@@ -557,15 +737,27 @@ static void test_index_many(void **s) {
   nn_dl_cfg_default(&cfg);
   cfg.stem_max_count = 50;
   dl = mk_count(&cfg, &c);
-  for (uint32_t i = 0; i < 300; i++) { txbytes(tx, 2, i); assert_int_equal(nn_dl_on_stem(dl, 100, tx, sizeof tx, 0), NN_OK); }
+  for (uint32_t i = 0; i < 300; i++) {
+    txbytes(tx, 2, i);
+    assert_int_equal(nn_dl_on_stem(dl, 100, tx, sizeof tx, 0), NN_OK);
+  }
   assert_int_equal(c.stem, 300);
   /* a held one that comes back is passed on once more (a loop), then ignored */
-  for (uint32_t i = 250; i < 300; i++) { txbytes(tx, 2, i); nn_dl_on_stem(dl, 100, tx, sizeof tx, 0); }
+  for (uint32_t i = 250; i < 300; i++) {
+    txbytes(tx, 2, i);
+    nn_dl_on_stem(dl, 100, tx, sizeof tx, 0);
+  }
   assert_int_equal(c.stem, 350);
-  for (uint32_t i = 250; i < 300; i++) { txbytes(tx, 2, i); nn_dl_on_stem(dl, 100, tx, sizeof tx, 0); }
+  for (uint32_t i = 250; i < 300; i++) {
+    txbytes(tx, 2, i);
+    nn_dl_on_stem(dl, 100, tx, sizeof tx, 0);
+  }
   assert_int_equal(c.stem, 350);
-  for (uint32_t i = 0; i < 10; i++) { txbytes(tx, 2, i); nn_dl_on_stem(dl, 100, tx, sizeof tx, 0); }
-  assert_int_equal(c.stem, 360);  /* evicted ones are new again */
+  for (uint32_t i = 0; i < 10; i++) {
+    txbytes(tx, 2, i);
+    nn_dl_on_stem(dl, 100, tx, sizeof tx, 0);
+  }
+  assert_int_equal(c.stem, 360); /* evicted ones are new again */
   nn_dl_stats(dl, &st);
   assert_int_equal(st.stem_count, 50);
   nn_dl_free(dl);
@@ -573,9 +765,12 @@ static void test_index_many(void **s) {
 
 /* A stem transaction promoted to the mempool is its newest entry, so eviction takes the ones
  * that entered the mempool before it. */
-static void test_promotion_order(void **s) {
+static void
+test_promotion_order(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   cfg.mem_max_count = 2;
   cnt_t c;
   nn_dl_t *dl = mk_count(&cfg, &c);
@@ -584,15 +779,16 @@ static void test_promotion_order(void **s) {
   assert_int_equal(nn_dl_on_stem(dl, 100, a, sizeof a, 0), NN_OK);
   fluff_in(dl, 100, b, sizeof b, 1);
   fluff_in(dl, 100, cc, sizeof cc, 2);
-  fluff_in(dl, 1, a, sizeof a, 3);  /* A leaves the stempool: B, the oldest, goes */
+  fluff_in(dl, 1, a, sizeof a, 3); /* A leaves the stempool: B, the oldest, goes */
   assert_false(nn_dl_have(dl, &ib));
   assert_true(nn_dl_have(dl, &ic));
   assert_true(nn_dl_have(dl, &ia));
-  fluff_in(dl, 100, d, sizeof d, 4);  /* then C */
+  fluff_in(dl, 100, d, sizeof d, 4); /* then C */
   assert_false(nn_dl_have(dl, &ic));
   assert_true(nn_dl_have(dl, &ia));
   assert_true(nn_dl_have(dl, &id));
-  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
   assert_int_equal(st.stem_count, 0);
   assert_int_equal(st.mem_count, 2);
   /* The promoted transaction's embargo is gone with it. */
@@ -606,27 +802,41 @@ static void test_promotion_order(void **s) {
 
 /* Thousands of outstanding requests: each id is asked once, of its first announcer, until it
  * arrives or the request times out; the cap holds. */
-static void test_requests_many(void **s) {
+static void
+test_requests_many(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
-  cfg.max_requests_per_peer = 4096;  /* the table-wide logic here; the per-peer cap has its own test */
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
+  cfg.max_requests_per_peer = 4096; /* the table-wide logic here; the per-peer cap has its own test */
   cnt_t c;
   nn_dl_t *dl = mk_count(&cfg, &c);
   uint8_t tx[12];
   nn_hash_t ids[3000];
-  for (uint32_t i = 0; i < 3000; i++) { txbytes(tx, 3, i); ids[i] = idof(tx, sizeof tx); }
-  for (uint32_t i = 0; i < 3000; i++) nn_dl_on_inv(dl, 1, &ids[i], 0);
+  for (uint32_t i = 0; i < 3000; i++) {
+    txbytes(tx, 3, i);
+    ids[i] = idof(tx, sizeof tx);
+  }
+  for (uint32_t i = 0; i < 3000; i++)
+    nn_dl_on_inv(dl, 1, &ids[i], 0);
   assert_int_equal(c.getdata, 3000);
-  for (uint32_t i = 0; i < 3000; i++) nn_dl_on_inv(dl, 2, &ids[i], 1);
+  for (uint32_t i = 0; i < 3000; i++)
+    nn_dl_on_inv(dl, 2, &ids[i], 1);
   assert_int_equal(c.getdata, 3000);
   /* 1000 arrive: their requests are forgotten. */
-  for (uint32_t i = 0; i < 1000; i++) { txbytes(tx, 3, i); fluff_in(dl, 1, tx, sizeof tx, 2); }
-  nn_dl_stats_t st; nn_dl_stats(dl, &st);
+  for (uint32_t i = 0; i < 1000; i++) {
+    txbytes(tx, 3, i);
+    fluff_in(dl, 1, tx, sizeof tx, 2);
+  }
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
   assert_int_equal(st.requests, 2000);
-  for (uint32_t i = 0; i < 3000; i++) nn_dl_on_inv(dl, 2, &ids[i], 3);
-  assert_int_equal(c.getdata, 3000);  /* held ones are not asked for, pending ones not again */
+  for (uint32_t i = 0; i < 3000; i++)
+    nn_dl_on_inv(dl, 2, &ids[i], 3);
+  assert_int_equal(c.getdata, 3000); /* held ones are not asked for, pending ones not again */
   /* After the timeout the rest may be asked of a later announcer. */
-  for (uint32_t i = 0; i < 3000; i++) nn_dl_on_inv(dl, 100, &ids[i], cfg.request_timeout_ms + 1);
+  for (uint32_t i = 0; i < 3000; i++)
+    nn_dl_on_inv(dl, 100, &ids[i], cfg.request_timeout_ms + 1);
   assert_int_equal(c.getdata, 5000);
   nn_dl_stats(dl, &st);
   assert_int_equal(st.requests, 2000);
@@ -634,30 +844,37 @@ static void test_requests_many(void **s) {
   /* The cap on outstanding requests. */
   cfg.max_requests = 100;
   dl = mk_count(&cfg, &c);
-  for (uint32_t i = 0; i < 3000; i++) nn_dl_on_inv(dl, 1, &ids[i], 0);
+  for (uint32_t i = 0; i < 3000; i++)
+    nn_dl_on_inv(dl, 1, &ids[i], 0);
   assert_int_equal(c.getdata, 100);
   nn_dl_free(dl);
 }
 
 /* Two cores with the same seed index the same ids in different buckets only through their keys:
  * the index's behaviour (what is found) never depends on the key. */
-static void test_index_key_independent(void **s) {
+static void
+test_index_key_independent(void **s)
+{
   (void)s;
-  nn_dl_cfg_t cfg; nn_dl_cfg_default(&cfg);
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
   cfg.mem_max_count = 64;
   cnt_t c;
   uint8_t tx[12];
-  size_t found[2] = {0, 0};
+  size_t found[2] = { 0, 0 };
   for (int run = 0; run < 2; run++) {
     nn_dl_t *dl = NULL;
     nn_drbg_init_u64(&g_drbg, 1000 + (uint64_t)run);
     g_rng = nn_drbg_rng(&g_drbg);
     cfg.rng = &g_rng;
     memset(&c, 0, sizeof c);
-    nn_dl_io_t io = {c_stem, c_inv, c_gd, c_tx, c_del, &c};
+    nn_dl_io_t io = { c_stem, c_inv, c_gd, c_tx, c_del, &c };
     assert_int_equal(nn_dl_new(&dl, &cfg, &io, 0), NN_OK);
     assert_int_equal(nn_dl_peer_add(dl, 7, 0, 0), NN_OK);
-    for (uint32_t i = 0; i < 1000; i++) { txbytes(tx, 4, i * 7919u % 1000); fluff_in(dl, 7, tx, sizeof tx, i); }
+    for (uint32_t i = 0; i < 1000; i++) {
+      txbytes(tx, 4, i * 7919u % 1000);
+      fluff_in(dl, 7, tx, sizeof tx, i);
+    }
     for (uint32_t i = 0; i < 1000; i++) {
       txbytes(tx, 4, i);
       nn_hash_t id = idof(tx, sizeof tx);
@@ -669,27 +886,29 @@ static void test_index_key_independent(void **s) {
   assert_int_equal(found[1], 64);
 }
 
-int main(void) {
+int
+main(void)
+{
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_own_always_stemmed),
-      cmocka_unit_test(test_stem_outbound_only_and_fluff_epoch),
-      cmocka_unit_test(test_pinning),
-      cmocka_unit_test(test_relay_replaced),
-      cmocka_unit_test(test_own_embargo_longer),
-      cmocka_unit_test(test_unsolicited_and_request_caps),
-      cmocka_unit_test(test_own_waits_for_relay),
-      cmocka_unit_test(test_fluff_probability),
-      cmocka_unit_test(test_embargo_blackhole),
-      cmocka_unit_test(test_stempool_probe),
-      cmocka_unit_test(test_dedup),
-      cmocka_unit_test(test_inv_diffusion),
-      cmocka_unit_test(test_caps),
-      cmocka_unit_test(test_oversized_and_modes),
-      cmocka_unit_test(test_index_many),
-      cmocka_unit_test(test_promotion_order),
-      cmocka_unit_test(test_requests_many),
-      cmocka_unit_test(test_index_key_independent),
-      cmocka_unit_test(test_restem_own_not_to_looper),
+    cmocka_unit_test(test_own_always_stemmed),
+    cmocka_unit_test(test_stem_outbound_only_and_fluff_epoch),
+    cmocka_unit_test(test_pinning),
+    cmocka_unit_test(test_relay_replaced),
+    cmocka_unit_test(test_own_embargo_longer),
+    cmocka_unit_test(test_unsolicited_and_request_caps),
+    cmocka_unit_test(test_own_waits_for_relay),
+    cmocka_unit_test(test_fluff_probability),
+    cmocka_unit_test(test_embargo_blackhole),
+    cmocka_unit_test(test_stempool_probe),
+    cmocka_unit_test(test_dedup),
+    cmocka_unit_test(test_inv_diffusion),
+    cmocka_unit_test(test_caps),
+    cmocka_unit_test(test_oversized_and_modes),
+    cmocka_unit_test(test_index_many),
+    cmocka_unit_test(test_promotion_order),
+    cmocka_unit_test(test_requests_many),
+    cmocka_unit_test(test_index_key_independent),
+    cmocka_unit_test(test_restem_own_not_to_looper),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,7 @@ typedef struct hole_t {
   nn_net_t *net;
   nn_identity_t *id;
   pthread_t th;
-  int stems;     /* written by the hole's thread, read with __atomic */
+  int stems; /* written by the hole's thread, read with __atomic */
   int stop;
   char connect[300];
 } hole_t;
@@ -149,8 +149,10 @@ setup(void **state)
   nn_devnet_opts_t o;
   char why[1024];
   static const char *const extra[] = {
-    "--epoch-s", "10",           /* roles and relays re-drawn during the test */
-    "--log-level", "warn",
+    "--epoch-s",
+    "10", /* roles and relays re-drawn during the test */
+    "--log-level",
+    "warn",
   };
   memset(&f, 0, sizeof(f));
   hole_start(&f.hole);
@@ -263,7 +265,8 @@ neighbours(fixture_t *f, unsigned a, unsigned b)
   if (nn_devnet_api(&f->dn, a, "GET", "/v1/peers", NULL, 0, NULL, &j) == 200 && j) {
     json_t *arr = json_object_get(j, "peers"), *p;
     size_t k;
-    json_array_foreach(arr, k, p) {
+    json_array_foreach(arr, k, p)
+    {
       const char *id = json_string_value(json_object_get(p, "node_id"));
       r |= id && !strcmp(id, f->ids[b]);
     }
@@ -281,9 +284,8 @@ dump_nodes(fixture_t *f, const nn_devnet_seen_t *seen)
     uint64_t t0 = now_ms();
     int st = nn_devnet_alive(&f->dn, i) ? nn_devnet_api(&f->dn, i, "GET", "/v1/status", NULL, 0, NULL, &j) : -1;
     char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    fprintf(stderr, "node-%u: %s, seen %d via %s, status %d in %llu ms: %.300s\n", i,
-            st < 0 ? "dead" : "alive", seen[i].seen, seen[i].via, st, (unsigned long long)(now_ms() - t0),
-            txt ? txt : "");
+    fprintf(stderr, "node-%u: %s, seen %d via %s, status %d in %llu ms: %.300s\n", i, st < 0 ? "dead" : "alive",
+            seen[i].seen, seen[i].via, st, (unsigned long long)(now_ms() - t0), txt ? txt : "");
     free(txt);
     json_decref(j);
   }

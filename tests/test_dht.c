@@ -45,9 +45,9 @@ static void
 test_rpc_roundtrip(void **state)
 {
   (void)state;
-  static const uint8_t kinds[] = { NN_RPC_PING,       NN_RPC_PONG,  NN_RPC_FIND_NODE,
-                                   NN_RPC_NODES,      NN_RPC_FIND_VALUE, NN_RPC_VALUE,
-                                   NN_RPC_STORE,      NN_RPC_STORED, NN_RPC_FIND_VALUE_RELAY };
+  static const uint8_t kinds[] = { NN_RPC_PING,  NN_RPC_PONG,       NN_RPC_FIND_NODE,
+                                   NN_RPC_NODES, NN_RPC_FIND_VALUE, NN_RPC_VALUE,
+                                   NN_RPC_STORE, NN_RPC_STORED,     NN_RPC_FIND_VALUE_RELAY };
   uint8_t value[300], buf[NN_RPC_MAX_LEN];
   memset(value, 0x77, sizeof(value));
   for (size_t k = 0; k < sizeof(kinds); k++) {
@@ -156,8 +156,7 @@ box_penalize(void *ctx, const nn_node_id_t *id, const nn_addr_t *addr, int point
 }
 
 static int
-reject_all(void *ctx, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now, uint64_t *seq,
-           uint64_t *exp)
+reject_all(void *ctx, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now, uint64_t *seq, uint64_t *exp)
 {
   (void)ctx, (void)key, (void)v, (void)len, (void)now, (void)seq, (void)exp;
   return -1;
@@ -347,8 +346,8 @@ test_sim_network(void **state)
   cfg.churn_per_hour = 0.2;
   cfg.quiet = 1;
   assert_int_equal(sim_dht_run(&cfg, &st, NULL), 0);
-  printf("300 nodes, churn 20%%/h: success %.3f, P50 %.0f ms, P95 %.0f ms, hops %.2f\n", st.success,
-         st.p50_ms, st.p95_ms, st.mean_hops);
+  printf("300 nodes, churn 20%%/h: success %.3f, P50 %.0f ms, P95 %.0f ms, hops %.2f\n", st.success, st.p50_ms,
+         st.p95_ms, st.mean_hops);
   assert_int_equal(st.lookups, 200);
   assert_true(st.success >= 0.99);
   assert_true(st.mean_hops <= 8.2 / 3 + 1); /* log2(300)/3 + 1 */
@@ -372,8 +371,7 @@ test_sim_adversaries(void **state)
   assert_int_equal(sim_dht_run(&cfg, &one, NULL), 0);
   cfg.paths = 2;
   assert_int_equal(sim_dht_run(&cfg, &two, NULL), 0);
-  printf("20%% colluding liars: success %.3f with 1 path, %.3f with 2 disjoint paths\n", one.success,
-         two.success);
+  printf("20%% colluding liars: success %.3f with 1 path, %.3f with 2 disjoint paths\n", one.success, two.success);
   /* disjoint paths must not do worse, and must keep most lookups working */
   assert_true(two.success >= one.success);
   assert_true(two.success >= 0.9);

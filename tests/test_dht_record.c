@@ -57,8 +57,7 @@ addr_of(uint8_t type, unsigned i)
 
 /* A record of node \a id with \a n addresses of \a type (type 0: the four types in turn). */
 static void
-make(nn_peer_record_t *rec, const nn_identity_t *id, uint64_t seq, unsigned n, uint8_t type,
-     uint64_t drbg)
+make(nn_peer_record_t *rec, const nn_identity_t *id, uint64_t seq, unsigned n, uint8_t type, uint64_t drbg)
 {
   static const uint8_t types[4] = { NN_ADDR_IPV4, NN_ADDR_IPV6, NN_ADDR_ONION, NN_ADDR_I2P };
   nn_drbg_t d;
@@ -165,19 +164,19 @@ test_forged(void **state)
 
   /* a signature by another key over exactly these bytes */
   rec = good;
-  assert_int_equal(nn_mldsa_sign_deterministic(&rec.sig, nn_identity_key(fx->b), (const uint8_t *)ctx,
-                                               strlen(ctx), buf, body), NN_OK);
+  assert_int_equal(
+    nn_mldsa_sign_deterministic(&rec.sig, nn_identity_key(fx->b), (const uint8_t *)ctx, strlen(ctx), buf, body), NN_OK);
   assert_int_equal(verify_at(&rec, T0 + 1, NN_ERR_VERIFY), NN_PEER_RECORD_FORGED);
   /* the right key, but the signature made for another purpose (context string) */
   rec = good;
-  assert_int_equal(nn_mldsa_sign_deterministic(&rec.sig, nn_identity_key(fx->a),
-                                               (const uint8_t *)"nepnet/v1 responder", 19, buf, body),
+  assert_int_equal(nn_mldsa_sign_deterministic(&rec.sig, nn_identity_key(fx->a), (const uint8_t *)"nepnet/v1 responder",
+                                               19, buf, body),
                    NN_OK);
   assert_int_equal(verify_at(&rec, T0 + 1, NN_ERR_VERIFY), NN_PEER_RECORD_FORGED);
   /* the right key and context: the record verifies (the two above failed for their reason only) */
   rec = good;
-  assert_int_equal(nn_mldsa_sign_deterministic(&rec.sig, nn_identity_key(fx->a), (const uint8_t *)ctx,
-                                               strlen(ctx), buf, body), NN_OK);
+  assert_int_equal(
+    nn_mldsa_sign_deterministic(&rec.sig, nn_identity_key(fx->a), (const uint8_t *)ctx, strlen(ctx), buf, body), NN_OK);
   assert_int_equal(verify_at(&rec, T0 + 1, NN_OK), NN_PEER_RECORD_OK);
   /* another node's key and id put in A's signed record (consistent id, wrong signer) */
   rec = good;
@@ -198,10 +197,10 @@ test_forged(void **state)
   rec.node_id = other.node_id;
   uint8_t claim[NN_PEER_RECORD_MAX_LEN + 64];
   assert_int_equal(encode(&rec, claim), body + NN_MLDSA_SIG_LEN);
-  assert_int_equal(nn_mldsa_sign_deterministic(&rec.sig, nn_identity_key(fx->a), (const uint8_t *)ctx,
-                                               strlen(ctx), claim, body), NN_OK);
-  assert_int_equal(nn_mldsa_verify(&rec.pk, (const uint8_t *)ctx, strlen(ctx), claim, body, &rec.sig),
-                   NN_OK);
+  assert_int_equal(
+    nn_mldsa_sign_deterministic(&rec.sig, nn_identity_key(fx->a), (const uint8_t *)ctx, strlen(ctx), claim, body),
+    NN_OK);
+  assert_int_equal(nn_mldsa_verify(&rec.pk, (const uint8_t *)ctx, strlen(ctx), claim, body, &rec.sig), NN_OK);
   assert_int_equal(verify_at(&rec, T0 + 1, NN_ERR_VERIFY), NN_PEER_RECORD_FORGED);
   /* B's valid signature transplanted onto A's record */
   rec = good;
@@ -376,13 +375,13 @@ test_bit_flips_never_verify(void **state)
   size_t len = encode(&rec, buf);
   const size_t a = NN_PEER_RECORD_OFF_ADDRS;
   const field_t fields[] = {
-    { "version", 0, 1 },           { "network", 1, 4 },
-    { "node_id", 5, 32 },          { "pk", 37, 2592 },
-    { "seq", 2629, 8 },            { "issued_at", 2637, 8 },
-    { "expires_at", 2645, 8 },     { "flags", 2653, 2 },
-    { "chan_version", 2655, 1 },   { "max_message", 2656, 4 },
-    { "addr_count", 2660, 1 },     { "addr0", a, 7 },
-    { "addr1", a + 7, 19 },        { "sig", a + 26, NN_MLDSA_SIG_LEN },
+    { "version", 0, 1 },         { "network", 1, 4 },
+    { "node_id", 5, 32 },        { "pk", 37, 2592 },
+    { "seq", 2629, 8 },          { "issued_at", 2637, 8 },
+    { "expires_at", 2645, 8 },   { "flags", 2653, 2 },
+    { "chan_version", 2655, 1 }, { "max_message", 2656, 4 },
+    { "addr_count", 2660, 1 },   { "addr0", a, 7 },
+    { "addr1", a + 7, 19 },      { "sig", a + 26, NN_MLDSA_SIG_LEN },
   };
   assert_int_equal(fields[13].off + fields[13].len, len);
   size_t forged = 0, refused_decode = 0, total = 0;
@@ -515,9 +514,12 @@ test_reserved_values(void **state)
   }
 
   /* lifetime: 1 s .. 48 h after issued_at */
-  static const struct { int64_t life; nn_err_t want; } lives[] = {
-    { 172800, NN_OK }, { 172801, NN_ERR_FORMAT }, { 1, NN_OK }, { 0, NN_ERR_FORMAT },
-    { -1, NN_ERR_FORMAT }, { (int64_t)1 << 40, NN_ERR_FORMAT },
+  static const struct {
+    int64_t life;
+    nn_err_t want;
+  } lives[] = {
+    { 172800, NN_OK },    { 172801, NN_ERR_FORMAT }, { 1, NN_OK },
+    { 0, NN_ERR_FORMAT }, { -1, NN_ERR_FORMAT },     { (int64_t)1 << 40, NN_ERR_FORMAT },
   };
   for (size_t i = 0; i < sizeof(lives) / sizeof(lives[0]); i++) {
     memcpy(ed, buf, len);
@@ -697,13 +699,13 @@ test_vector(void **state)
   assert_int_equal(p[2655], 1);
   assert_int_equal(nn_be32_get(p + 2656), 8u << 20);
   assert_int_equal(p[2660], 2);
-  static const uint8_t addrs[26] = { 4, 203, 0, 113, 7, 0x26, 0x48, 6, 0x20, 0x01, 0x0d, 0xb8,
-                                     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0x26, 0x48 };
+  static const uint8_t addrs[26] = { 4, 203, 0, 113, 7, 0x26, 0x48, 6, 0x20, 0x01, 0x0d, 0xb8, 0,
+                                     0, 0,   0, 0,   0, 0,    0,    0, 0,    0,    7,    0x26, 0x48 };
   assert_memory_equal(p + 2661, addrs, sizeof(addrs));
   const char *ctx = NN_PEER_RECORD_CONTEXT;
   assert_string_equal(ctx, "nepnet/v1 peer record");
-  assert_int_equal(nn_mldsa_verify((const nn_mldsa_pk_t *)(p + 37), (const uint8_t *)ctx, strlen(ctx),
-                                   p, 2687, (const nn_mldsa_sig_t *)(p + 2687)),
+  assert_int_equal(nn_mldsa_verify((const nn_mldsa_pk_t *)(p + 37), (const uint8_t *)ctx, strlen(ctx), p, 2687,
+                                   (const nn_mldsa_sig_t *)(p + 2687)),
                    NN_OK);
   /* and by the decoder: valid on regtest during its day */
   assert_int_equal(nn_peer_record_decode(p, f->len, &back), NN_OK);

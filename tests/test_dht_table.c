@@ -352,8 +352,8 @@ test_insert_update_reject(void **state)
   bad = v4(8, 8, 4, 4);
   bad.port = 0;
   assert_int_equal(nn_dht_table_seen(t, &b, &bad, 3000, 0, NULL), NN_TABLE_REJECTED);
-  nn_addr_t priv[] = { v4(127, 0, 0, 1), v4(10, 1, 2, 3), v4(192, 168, 1, 1), v4(172, 16, 0, 1),
-                       v4(169, 254, 1, 1), v4(0, 1, 2, 3) };
+  nn_addr_t priv[] = { v4(127, 0, 0, 1),  v4(10, 1, 2, 3),    v4(192, 168, 1, 1),
+                       v4(172, 16, 0, 1), v4(169, 254, 1, 1), v4(0, 1, 2, 3) };
   for (size_t i = 0; i < sizeof(priv) / sizeof(priv[0]); i++)
     assert_int_equal(nn_dht_table_seen(t, &b, &priv[i], 3000, 0, NULL), NN_TABLE_REJECTED);
   assert_null(nn_dht_table_find(t, &b));
@@ -392,8 +392,7 @@ ranked_cmp(const void *x, const void *y)
 }
 
 static void
-check_closest(const nn_dht_table_t *t, const nn_node_id_t *self, const nn_node_id_t *target,
-              unsigned max_fails)
+check_closest(const nn_dht_table_t *t, const nn_node_id_t *self, const nn_node_id_t *target, unsigned max_fails)
 {
   size_t size = nn_dht_table_size(t);
   ranked_t *r = calloc(size + 1, sizeof(*r));
@@ -498,8 +497,8 @@ test_closest_matches_brute_force(void **state)
 
 /* Fill bucket bi of t with k contacts seen at times 1..k, in distinct /24s; ids into ids[]. */
 static void
-fill_bucket(nn_dht_table_t *t, trng_t *g, const nn_node_id_t *self, unsigned bi, unsigned k,
-            nn_node_id_t *ids, unsigned addr_base)
+fill_bucket(nn_dht_table_t *t, trng_t *g, const nn_node_id_t *self, unsigned bi, unsigned k, nn_node_id_t *ids,
+            unsigned addr_base)
 {
   for (unsigned i = 0; i < k; i++) {
     id_in_bucket(g, self, bi, &ids[i]);
@@ -822,8 +821,8 @@ test_diversity_one_16(void **state)
   }
   free(all);
   assert_true(single <= 10);
-  printf("  one /16: table %zu, attackers %zu (single /24: %zu), largest /24 %u, %u pending\n",
-         size, attackers, single, worst, pending);
+  printf("  one /16: table %zu, attackers %zu (single /24: %zu), largest /24 %u, %u pending\n", size, attackers, single,
+         worst, pending);
   nn_dht_table_free(t);
 }
 
@@ -1108,8 +1107,8 @@ test_memory_bounded(void **state)
   size_t heap = heap_in_use() - h0, mem = nn_dht_table_memory(t), size = nn_dht_table_size(t);
   printf("  10,000 random ids: %zu contacts, %zu candidates; added %u, pending %u, rejected %u;"
          " table %zu B (heap %zu B)\n",
-         size, nn_dht_table_replacements(t), res[NN_TABLE_ADDED], res[NN_TABLE_PENDING],
-         res[NN_TABLE_REJECTED], mem, heap);
+         size, nn_dht_table_replacements(t), res[NN_TABLE_ADDED], res[NN_TABLE_PENDING], res[NN_TABLE_REJECTED], mem,
+         heap);
   assert_int_equal(res[NN_TABLE_ADDED], size);
   assert_true(size >= 150 && size <= 300); /* ~log2(10000) full buckets and a short tail */
   assert_true(mem < 100 * 1024);
@@ -1125,8 +1124,7 @@ test_memory_bounded(void **state)
     for (unsigned i = 0; i < 40; i++) {
       id_in_bucket(&g, &self, bi, &id);
       nn_addr_t a = honest_v4(bi * 40 + i);
-      assert_int_equal(nn_dht_table_seen(t, &id, &a, i, 0, NULL),
-                       i < 20 ? NN_TABLE_ADDED : NN_TABLE_PENDING);
+      assert_int_equal(nn_dht_table_seen(t, &id, &a, i, 0, NULL), i < 20 ? NN_TABLE_ADDED : NN_TABLE_PENDING);
     }
   heap = heap_in_use() - h0;
   mem = nn_dht_table_memory(t);
@@ -1134,7 +1132,8 @@ test_memory_bounded(void **state)
   size_t base = nn_dht_table_memory(empty);
   nn_dht_table_free(empty);
   printf("  300 contacts + 300 candidates: table %zu B (heap %zu B): %zu B fixed + %zu B"
-         " per entry\n", mem, heap, base, (mem - base) / 600);
+         " per entry\n",
+         mem, heap, base, (mem - base) / 600);
   assert_int_equal(nn_dht_table_size(t), 300);
   assert_int_equal(nn_dht_table_replacements(t), 300);
   assert_true(mem < 100 * 1024);

@@ -111,11 +111,11 @@ typedef struct node_t {
   char dir[64];
   char peer[200];
   nn_addr_t addr;
-  int nlog_boot;        /* "no reachable bootstrap peer" lines */
-  uint32_t delays[16];  /* boot_delay_ms at each of them */
+  int nlog_boot;       /* "no reachable bootstrap peer" lines */
+  uint32_t delays[16]; /* boot_delay_ms at each of them */
   char last_warn[512];
   int verbose;
-  unsigned max_idle;    /* the manager's cap of idle outbound channels (0: its default) */
+  unsigned max_idle; /* the manager's cap of idle outbound channels (0: its default) */
 } node_t;
 
 static void
@@ -280,8 +280,8 @@ net_start(struct event_base *base, node_t *n, size_t count, unsigned seed0)
 typedef struct finder_t {
   node_t *n;
   size_t count;
-  size_t *next_target;  /* per node: next j to look up */
-  unsigned *inflight;   /* per node */
+  size_t *next_target; /* per node: next j to look up */
+  unsigned *inflight;  /* per node */
   size_t started, done, found, bad, wrong_addr, total;
   unsigned window;
 } finder_t;
@@ -302,8 +302,7 @@ found_cb(void *ctx, const nn_node_id_t *id, const nn_peer_record_t *rec)
   f->inflight[c->from]--;
   if (rec) {
     nn_peer_record_status_t why;
-    if (memcmp(rec->node_id.b, id->b, 32) ||
-        memcmp(rec->node_id.b, nn_identity_node_id(f->n[c->to].id)->b, 32) ||
+    if (memcmp(rec->node_id.b, id->b, 32) || memcmp(rec->node_id.b, nn_identity_node_id(f->n[c->to].id)->b, 32) ||
         nn_peer_record_verify(rec, NN_NET_REGTEST, (uint64_t)time(NULL), &why) != NN_OK)
       f->bad++;
     else if (rec->n_addrs != 1 || !nn_addr_equal(&rec->addrs[0], &f->n[c->to].addr))
@@ -420,8 +419,8 @@ test_fifty_nodes(void **state)
   printf("50 nodes: all published %.2f s later; %zu/%zu lookups found a verified record with the right "
          "address (%zu bad, %zu wrong address) in %.2f s (%.0f lookups/s); mean table %.1f, "
          "channels %.1f, values %.1f per node; %llu penalties\n",
-         t_pub, f.found, f.total, f.bad, f.wrong_addr, t_find, f.total / t_find, tbl / (double)N,
-         chans / (double)N, vals / (double)N, (unsigned long long)pen);
+         t_pub, f.found, f.total, f.bad, f.wrong_addr, t_find, f.total / t_find, tbl / (double)N, chans / (double)N,
+         vals / (double)N, (unsigned long long)pen);
   assert_int_equal(f.bad, 0);
   assert_int_equal(f.wrong_addr, 0);
   assert_int_equal(f.found, f.total);
@@ -434,12 +433,12 @@ test_fifty_nodes(void **state)
 /* ---- a raw client: one channel to a node, speaking DHT messages by hand ---- */
 
 typedef struct raw_t {
-  nn_net_t *net;           /* its own connection manager */
+  nn_net_t *net; /* its own connection manager */
   uint64_t conn;
   int established, closed;
   nn_close_reason_t reason;
   int answers;
-  nn_rpc_t last;           /* last answer (value pointer not kept) */
+  nn_rpc_t last; /* last answer (value pointer not kept) */
   uint64_t want_id;
   int got_want;
 } raw_t;
@@ -478,9 +477,23 @@ raw_closed(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
   r->conn = 0;
 }
 
-static int raw_ready(void *arg) { raw_t *r = arg; return r->established || r->closed; }
-static int raw_is_closed(void *arg) { return ((raw_t *)arg)->closed; }
-static int raw_got(void *arg) { raw_t *r = arg; return r->got_want || r->closed; }
+static int
+raw_ready(void *arg)
+{
+  raw_t *r = arg;
+  return r->established || r->closed;
+}
+static int
+raw_is_closed(void *arg)
+{
+  return ((raw_t *)arg)->closed;
+}
+static int
+raw_got(void *arg)
+{
+  raw_t *r = arg;
+  return r->got_want || r->closed;
+}
 
 /* A client of its own (a manager whose one tenant takes every kind) on one channel to \a to. */
 static void
@@ -532,8 +545,7 @@ enc_rpc(const nn_rpc_t *m, uint8_t *buf, size_t cap)
 
 /* STORE \a rec (encoded) under \a key and return the STORED status. */
 static int
-raw_store(raw_t *r, struct event_base *base, const nn_node_id_t *key, const uint8_t *val, size_t len,
-          uint64_t id)
+raw_store(raw_t *r, struct event_base *base, const nn_node_id_t *key, const uint8_t *val, size_t len, uint64_t id)
 {
   uint8_t buf[NN_RPC_MAX_LEN];
   nn_rpc_t m;
@@ -587,7 +599,11 @@ one_cb(void *ctx, const nn_node_id_t *id, const nn_peer_record_t *rec)
   }
 }
 
-static int one_done(void *arg) { return ((one_find_t *)arg)->done; }
+static int
+one_done(void *arg)
+{
+  return ((one_find_t *)arg)->done;
+}
 
 static void
 find_one(struct event_base *base, node_t *from, const nn_node_id_t *id, one_find_t *o)
@@ -718,22 +734,21 @@ test_bad_rpcs(void **state)
   /* hostile messages of the DHT's kinds: each is followed by a ping, so we know it was handled
    * (a kind outside the DHT's range never reaches it: see the end of this test) */
   static const uint8_t junk0[] = { 0x1f };
-  static const uint8_t junk1[] = { 0x10 };                            /* truncated header */
-  static const uint8_t junk2[] = { 0x19, 0, 0, 0, 0, 0, 0, 0, 1, 0 }; /* a DHT kind not defined */
-  static const uint8_t junk3[] = { 0x10, 0, 0, 0, 0, 0, 0, 0, 1, 2 }; /* flag 2 */
-  static const uint8_t junk4[] = { 0x13, 0, 0, 0, 0, 0, 0, 0, 1, 21 }; /* 21 nodes */
+  static const uint8_t junk1[] = { 0x10 };                               /* truncated header */
+  static const uint8_t junk2[] = { 0x19, 0, 0, 0, 0, 0, 0, 0, 1, 0 };    /* a DHT kind not defined */
+  static const uint8_t junk3[] = { 0x10, 0, 0, 0, 0, 0, 0, 0, 1, 2 };    /* flag 2 */
+  static const uint8_t junk4[] = { 0x13, 0, 0, 0, 0, 0, 0, 0, 1, 21 };   /* 21 nodes */
   static const uint8_t junk5[] = { 0x10, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0 }; /* trailing */
   const uint8_t *junks[] = { junk0, junk1, junk2, junk3, junk4, junk5 };
-  const size_t jl[] = { sizeof(junk0), sizeof(junk1), sizeof(junk2), sizeof(junk3), sizeof(junk4),
-                        sizeof(junk5) };
+  const size_t jl[] = { sizeof(junk0), sizeof(junk1), sizeof(junk2), sizeof(junk3), sizeof(junk4), sizeof(junk5) };
   int32_t prev = 0;
   int rounds = 0, banned = 0;
   for (rounds = 0; rounds < 40 && !r.closed; rounds++) {
     assert_int_equal(nn_net_send(r.net, r.conn, junks[rounds % 6], jl[rounds % 6]), NN_OK);
     m.id = 200 + (uint64_t)rounds;
     raw_call(&r, base, buf, enc_rpc(&m, buf, sizeof(buf)), m.id);
-    assert_int_equal(nn_peerstore_is_banned(nn_disco_peerstore(n[0].d), &host, (uint64_t)time(NULL),
-                                            &banned, NULL, NULL), NN_OK);
+    assert_int_equal(
+      nn_peerstore_is_banned(nn_disco_peerstore(n[0].d), &host, (uint64_t)time(NULL), &banned, NULL, NULL), NN_OK);
     if (banned)
       break;
     int32_t st = standing_of(&n[0], &host);
@@ -743,8 +758,7 @@ test_bad_rpcs(void **state)
   assert_true(banned);
   nn_disco_stats_t st;
   nn_disco_stats(n[0].d, &st);
-  printf("banned after %d malformed messages (%llu penalties)\n", rounds + 1,
-         (unsigned long long)st.penalties);
+  printf("banned after %d malformed messages (%llu penalties)\n", rounds + 1, (unsigned long long)st.penalties);
   assert_true(st.bans >= 1);
   /* the node closes the channel of the banned host... */
   assert_true(run_until(base, raw_is_closed, &r, SAFETY_S));
@@ -794,8 +808,8 @@ test_no_bootstrap(void **state)
   assert_true(run_until(base, boot_logged, &n, SAFETY_S));
   nn_disco_stats_t st;
   nn_disco_stats(n.d, &st);
-  printf("bootstrap retries %u, delays %u %u %u %u %u ms; status: %s\n", st.boot_retries, n.delays[0],
-         n.delays[1], n.delays[2], n.delays[3], n.delays[4], st.status);
+  printf("bootstrap retries %u, delays %u %u %u %u %u ms; status: %s\n", st.boot_retries, n.delays[0], n.delays[1],
+         n.delays[2], n.delays[3], n.delays[4], st.status);
   assert_true(st.boot_retries >= 5);
   assert_false(st.bootstrapped);
   assert_non_null(strstr(st.status, "no reachable bootstrap peer"));
@@ -853,8 +867,8 @@ test_restart(void **state)
   assert_true(run_until(base, node_ready, r, SAFETY_S));
   nn_disco_stats_t st;
   nn_disco_stats(r->d, &st);
-  printf("restarted node: table %zu, channels %zu, bootstrap rounds %u, retries %u\n", st.table_size,
-         st.channels, st.boot_rounds, st.boot_retries);
+  printf("restarted node: table %zu, channels %zu, bootstrap rounds %u, retries %u\n", st.table_size, st.channels,
+         st.boot_rounds, st.boot_retries);
   assert_int_equal(st.boot_retries, 0); /* reached its stored peers in the first round */
   for (size_t i = 0; i + 1 < N; i++) {
     find_one(base, r, nn_identity_node_id(n[i].id), &o);
@@ -1049,8 +1063,8 @@ test_republish_and_cap(void **state)
   size_t peak = st.outbound;
   assert_true(run_until(base, republished_and_trimmed, &rp, SAFETY_S));
   nn_disco_stats(r->d, &st);
-  printf("republished: seq %llu -> %llu; outbound channels %zu -> %zu (cap 2)\n",
-         (unsigned long long)rp.seq0, (unsigned long long)st.record_seq, peak, st.outbound);
+  printf("republished: seq %llu -> %llu; outbound channels %zu -> %zu (cap 2)\n", (unsigned long long)rp.seq0,
+         (unsigned long long)st.record_seq, peak, st.outbound);
   /* the others now get the newer record */
   find_one(base, &n[1], nn_identity_node_id(r->id), &o);
   assert_true(o.found);
@@ -1105,14 +1119,10 @@ int
 main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_parse_peer),
-    cmocka_unit_test(test_bad_records),
-    cmocka_unit_test(test_bad_rpcs),
-    cmocka_unit_test(test_no_bootstrap),
-    cmocka_unit_test(test_hidden),
-    cmocka_unit_test(test_dns_seed),
-    cmocka_unit_test(test_restart),
-    cmocka_unit_test(test_republish_and_cap),
+    cmocka_unit_test(test_parse_peer),  cmocka_unit_test(test_bad_records),
+    cmocka_unit_test(test_bad_rpcs),    cmocka_unit_test(test_no_bootstrap),
+    cmocka_unit_test(test_hidden),      cmocka_unit_test(test_dns_seed),
+    cmocka_unit_test(test_restart),     cmocka_unit_test(test_republish_and_cap),
     cmocka_unit_test(test_fifty_nodes),
   };
   return cmocka_run_group_tests_name("disco", tests, setup, NULL);

@@ -94,8 +94,7 @@ test_hmac_sha3_256(void **state)
   for (size_t i = 0; i < v->n; i++) {
     const vec_block_t *b = &v->blocks[i];
     uint8_t out[32];
-    hmac_sha3_256(out, FIELD(b, "key")->data, FIELD(b, "key")->len, FIELD(b, "msg")->data,
-                  FIELD(b, "msg")->len);
+    hmac_sha3_256(out, FIELD(b, "key")->data, FIELD(b, "key")->len, FIELD(b, "msg")->data, FIELD(b, "msg")->len);
     assert_memory_equal(out, FIELD(b, "mac")->data, 32);
   }
   vec_free(v);
@@ -110,12 +109,12 @@ test_hkdf_rfc5869(void **state)
     const vec_block_t *b = &v->blocks[i];
     const vec_field_t *okm = FIELD(b, "okm");
     uint8_t prk[32], out[64];
-    assert_int_equal(nn_hkdf_extract_md("SHA256", prk, 32, FIELD(b, "salt")->data,
-                                        FIELD(b, "salt")->len, FIELD(b, "ikm")->data,
-                                        FIELD(b, "ikm")->len), NN_OK);
+    assert_int_equal(nn_hkdf_extract_md("SHA256", prk, 32, FIELD(b, "salt")->data, FIELD(b, "salt")->len,
+                                        FIELD(b, "ikm")->data, FIELD(b, "ikm")->len),
+                     NN_OK);
     assert_memory_equal(prk, FIELD(b, "prk")->data, 32);
-    assert_int_equal(nn_hkdf_expand_md("SHA256", out, okm->len, prk, 32, FIELD(b, "info")->data,
-                                       FIELD(b, "info")->len), NN_OK);
+    assert_int_equal(nn_hkdf_expand_md("SHA256", out, okm->len, prk, 32, FIELD(b, "info")->data, FIELD(b, "info")->len),
+                     NN_OK);
     assert_memory_equal(out, okm->data, okm->len);
   }
   vec_free(v);
@@ -160,8 +159,7 @@ test_aes256gcm(void **state)
   vec_file_t *v = vec_load("aes256gcm.txt");
   for (size_t i = 0; i < v->n; i++) {
     const vec_block_t *b = &v->blocks[i];
-    const vec_field_t *pt = FIELD(b, "pt"), *ct = FIELD(b, "ct"), *tag = FIELD(b, "tag"),
-                      *aad = FIELD(b, "aad");
+    const vec_field_t *pt = FIELD(b, "pt"), *ct = FIELD(b, "ct"), *tag = FIELD(b, "tag"), *aad = FIELD(b, "aad");
     nn_aead_key_t key;
     nn_aead_nonce_t iv;
     nn_aead_t a = { 0 };
@@ -335,20 +333,11 @@ int
 main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_sha3_256),
-    cmocka_unit_test(test_sha3_512),
-    cmocka_unit_test(test_sha3_incremental),
-    cmocka_unit_test(test_hmac_sha3_256),
-    cmocka_unit_test(test_hkdf_rfc5869),
-    cmocka_unit_test(test_hkdf_sha3_256),
-    cmocka_unit_test(test_aes256gcm),
-    cmocka_unit_test(test_x25519),
-    cmocka_unit_test(test_mlkem_keygen),
-    cmocka_unit_test(test_mlkem_encap),
-    cmocka_unit_test(test_mlkem_decap),
-    cmocka_unit_test(test_mldsa_keygen),
-    cmocka_unit_test(test_mldsa_siggen),
-    cmocka_unit_test(test_mldsa_sigver),
+    cmocka_unit_test(test_sha3_256),      cmocka_unit_test(test_sha3_512),     cmocka_unit_test(test_sha3_incremental),
+    cmocka_unit_test(test_hmac_sha3_256), cmocka_unit_test(test_hkdf_rfc5869), cmocka_unit_test(test_hkdf_sha3_256),
+    cmocka_unit_test(test_aes256gcm),     cmocka_unit_test(test_x25519),       cmocka_unit_test(test_mlkem_keygen),
+    cmocka_unit_test(test_mlkem_encap),   cmocka_unit_test(test_mlkem_decap),  cmocka_unit_test(test_mldsa_keygen),
+    cmocka_unit_test(test_mldsa_siggen),  cmocka_unit_test(test_mldsa_sigver),
   };
   return cmocka_run_group_tests_name("kat", tests, NULL, NULL);
 }

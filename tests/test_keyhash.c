@@ -16,9 +16,14 @@ static void
 test_reference_vectors(void **state)
 {
   (void)state;
-  static const struct { size_t len; uint64_t want; } v[] = {
-    { 0, 0x726fdb47dd0e0e31ull },  { 1, 0x74f839c593dc67fdull },
-    { 15, 0xa129ca6149be45e5ull }, { 63, 0x958a324ceb064572ull },
+  static const struct {
+    size_t len;
+    uint64_t want;
+  } v[] = {
+    { 0, 0x726fdb47dd0e0e31ull },
+    { 1, 0x74f839c593dc67fdull },
+    { 15, 0xa129ca6149be45e5ull },
+    { 63, 0x958a324ceb064572ull },
   };
   uint8_t key[NN_KEYHASH_KEY_LEN], msg[64];
   for (int i = 0; i < 16; i++)

@@ -38,10 +38,10 @@ typedef struct node_t {
   nn_net_t *net;
   nn_drbg_t drbg;
   nn_rng_t rng;
-  seen_t a, b;    /* tenant A (kinds 0x10..0x1f), tenant B (0x20..0x2f) */
+  seen_t a, b; /* tenant A (kinds 0x10..0x1f), tenant B (0x20..0x2f) */
   int ha, hb;
-  int banned;     /* the policy refuses everyone */
-  int asked;      /* times the policy was asked */
+  int banned; /* the policy refuses everyone */
+  int asked;  /* times the policy was asked */
 } node_t;
 
 static struct event_base *base;
@@ -573,14 +573,10 @@ int
 main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_two_fake_transports),
-    cmocka_unit_test(test_unregistered_kind),
-    cmocka_unit_test(test_banned_before_handshake),
-    cmocka_unit_test(test_register_at_run_time),
-    cmocka_unit_test(test_idle_cap_and_holds),
-    cmocka_unit_test(test_listener_freed_before_accept),
-    cmocka_unit_test(test_replaced_in_on_down),
-    cmocka_unit_test(test_queued_too_long_counted),
+    cmocka_unit_test(test_two_fake_transports),     cmocka_unit_test(test_unregistered_kind),
+    cmocka_unit_test(test_banned_before_handshake), cmocka_unit_test(test_register_at_run_time),
+    cmocka_unit_test(test_idle_cap_and_holds),      cmocka_unit_test(test_listener_freed_before_accept),
+    cmocka_unit_test(test_replaced_in_on_down),     cmocka_unit_test(test_queued_too_long_counted),
     cmocka_unit_test(test_close_reason_sent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

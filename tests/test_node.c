@@ -77,7 +77,6 @@ run_until(struct event_base *base, cond_fn cond, void *arg, int safety_ms)
   return cond(arg);
 }
 
-
 static nn_net_limits_t lim;
 
 static void
@@ -272,8 +271,8 @@ test_broadcast(void **state)
 
 typedef struct rawpeer_t {
   nn_identity_t *id;
-  nn_net_t *net;          /* its own connection manager, one tenant for every kind */
-  nn_addr_t addr;         /* where it listens (raw_listen) */
+  nn_net_t *net;  /* its own connection manager, one tenant for every kind */
+  nn_addr_t addr; /* where it listens (raw_listen) */
   uint64_t c;
   int established, closed, hello_flags, hellos;
   uint8_t last_kind;
@@ -421,13 +420,41 @@ raw_ids(rawpeer_t *r, uint8_t kind, const nn_hash_t *id)
   raw_send(r, NULL, b, n);
 }
 
-static int is_est(void *a) { return ((rawpeer_t *)a)->established; }
-static int is_closed(void *a) { return ((rawpeer_t *)a)->closed; }
-static int got_hello(void *a) { return ((rawpeer_t *)a)->hellos > 0; }
-static int got_stem(void *a) { return ((rawpeer_t *)a)->stems > 0; }
-static int got_getdata(void *a) { return ((rawpeer_t *)a)->getdatas > 0; }
-static int got_inv(void *a) { return ((rawpeer_t *)a)->invs > 0; }
-static int got_tx(void *a) { return ((rawpeer_t *)a)->txs > 0; }
+static int
+is_est(void *a)
+{
+  return ((rawpeer_t *)a)->established;
+}
+static int
+is_closed(void *a)
+{
+  return ((rawpeer_t *)a)->closed;
+}
+static int
+got_hello(void *a)
+{
+  return ((rawpeer_t *)a)->hellos > 0;
+}
+static int
+got_stem(void *a)
+{
+  return ((rawpeer_t *)a)->stems > 0;
+}
+static int
+got_getdata(void *a)
+{
+  return ((rawpeer_t *)a)->getdatas > 0;
+}
+static int
+got_inv(void *a)
+{
+  return ((rawpeer_t *)a)->invs > 0;
+}
+static int
+got_tx(void *a)
+{
+  return ((rawpeer_t *)a)->txs > 0;
+}
 
 typedef struct outw_t {
   tnode_t *t;
@@ -693,13 +720,13 @@ test_outbound_groups(void **state)
     const char *a, *b;
     int same;
   } cases[] = {
-    { "198.51.100.1:9800", "198.51.7.7:9800", 1 },   /* one /16 */
-    { "198.51.100.1:9800", "198.52.100.1:9800", 0 }, /* two /16s */
+    { "198.51.100.1:9800", "198.51.7.7:9800", 1 },         /* one /16 */
+    { "198.51.100.1:9800", "198.52.100.1:9800", 0 },       /* two /16s */
     { "[2001:db8:1::1]:9800", "[2001:db8:ffff::9]:1", 1 }, /* one /32 */
     { "[2001:db8::1]:9800", "[2001:db9::1]:9800", 0 },
-    { "127.0.0.1:19800", "127.0.0.1:19802", 0 },     /* loopback: per address and port */
+    { "127.0.0.1:19800", "127.0.0.1:19802", 0 }, /* loopback: per address and port */
     { "127.0.0.1:19800", "127.0.0.1:19800", 1 },
-    { "10.1.2.3:9800", "10.1.2.4:9800", 0 },         /* private: per address */
+    { "10.1.2.3:9800", "10.1.2.4:9800", 0 }, /* private: per address */
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     nn_addr_t a, b;
@@ -718,10 +745,10 @@ test_outbound_groups(void **state)
 
 typedef struct embed_rx_t {
   pthread_mutex_t mu;
-  nn_node_t *node;          /* set after start; read under mu by the callback */
+  nn_node_t *node; /* set after start; read under mu by the callback */
   nn_hash_t id;
-  int seen;                 /* the transaction with id entered this node's mempool */
-  int status_ok;            /* nn_node_status from inside the callback worked */
+  int seen;      /* the transaction with id entered this node's mempool */
+  int status_ok; /* nn_node_status from inside the callback worked */
 } embed_rx_t;
 
 static void

@@ -426,7 +426,8 @@ test_sybil_new_table(void **state)
   assert_int_equal(nn_peerstore_count_group(ps, &probe, &n_new, &n_tried), NN_OK);
   /* one (address group, source group) pair reaches exactly one bucket of 64 slots */
   printf("sybil: 1000 addresses from one /16 via sources in that /16: %zu stored in %zu bucket(s) "
-         "(bound %d)\n", n_new, distinct(buckets, nb), NN_PEERSTORE_BUCKET_SIZE);
+         "(bound %d)\n",
+         n_new, distinct(buckets, nb), NN_PEERSTORE_BUCKET_SIZE);
   assert_int_equal(n_new, stored);
   assert_true(n_new <= NN_PEERSTORE_BUCKET_SIZE);
   assert_int_equal(distinct(buckets, nb), 1);
@@ -455,8 +456,8 @@ test_sybil_new_table(void **state)
     }
   }
   printf("sybil: 2000 addresses from 2000 /16s via one source /16: %zu stored in %zu buckets "
-         "(bound %d in %d)\n", one_src, distinct(buckets, nb),
-         NN_PEERSTORE_NEW_BUCKETS_PER_SOURCE_GROUP * NN_PEERSTORE_BUCKET_SIZE,
+         "(bound %d in %d)\n",
+         one_src, distinct(buckets, nb), NN_PEERSTORE_NEW_BUCKETS_PER_SOURCE_GROUP * NN_PEERSTORE_BUCKET_SIZE,
          NN_PEERSTORE_NEW_BUCKETS_PER_SOURCE_GROUP);
   assert_true(one_src <= NN_PEERSTORE_NEW_BUCKETS_PER_SOURCE_GROUP * NN_PEERSTORE_BUCKET_SIZE);
   assert_true(distinct(buckets, nb) <= NN_PEERSTORE_NEW_BUCKETS_PER_SOURCE_GROUP);
@@ -497,8 +498,8 @@ test_sybil_tried_table(void **state)
   nn_addr_t probe = v4(88, 77, 0, 0, 1);
   assert_int_equal(nn_peerstore_count_group(ps, &probe, &n_new, &n_tried), NN_OK);
   printf("sybil: 1000 answering addresses from one /16 (%zu in new): %zu tried in %zu buckets "
-         "(bound %d in %d), %zu left in new\n", in_new, n_tried, distinct(buckets, nb),
-         NN_PEERSTORE_TRIED_BUCKETS_PER_GROUP * NN_PEERSTORE_BUCKET_SIZE,
+         "(bound %d in %d), %zu left in new\n",
+         in_new, n_tried, distinct(buckets, nb), NN_PEERSTORE_TRIED_BUCKETS_PER_GROUP * NN_PEERSTORE_BUCKET_SIZE,
          NN_PEERSTORE_TRIED_BUCKETS_PER_GROUP, n_new);
   assert_true(in_new >= 900);
   assert_int_equal(n_tried, promoted);
@@ -666,12 +667,8 @@ apply_report(expect_t *ex, const report_t *r)
 {
   expect_t *e = &ex[r->i];
   switch (r->op) {
-  case OP_ADD:
-    e->stored = (int8_t)r->val;
-    break;
-  case OP_SUCCESS:
-    e->tried = (int8_t)r->val;
-    break;
+  case OP_ADD: e->stored = (int8_t)r->val; break;
+  case OP_SUCCESS: e->tried = (int8_t)r->val; break;
   case OP_PENALTY:
     e->penalized = 1;
     e->standing = r->val;
@@ -755,8 +752,8 @@ test_kill9(void **state)
     }
     assert_int_equal(nn_peerstore_count(ps, &n_new, &n_tried), NN_OK);
     printf("kill -9 round %d: killed %u us after the 30th report, %zu operations reported "
-           "(WAL %zu bytes), %zu addresses verified, %zu stored in all\n", round, delay_us, nrep,
-           wal_bytes, stored, n_new + n_tried);
+           "(WAL %zu bytes), %zu addresses verified, %zu stored in all\n",
+           round, delay_us, nrep, wal_bytes, stored, n_new + n_tried);
     assert_true(n_new + n_tried >= stored && n_new + n_tried <= stored + 2);
     verified_total = stored;
     nn_peerstore_close(ps);

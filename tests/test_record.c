@@ -48,8 +48,7 @@ seal(nn_rec_dir_t *tx, nn_rec_type_t type, const uint8_t *content, size_t len, s
 
 /* Open the record \a w of \a n bytes in place and require \a type and \a content. */
 static void
-open_expect(nn_rec_dir_t *rx, uint8_t *w, size_t n, nn_rec_type_t type, const uint8_t *content,
-            size_t len)
+open_expect(nn_rec_dir_t *rx, uint8_t *w, size_t n, nn_rec_type_t type, const uint8_t *content, size_t len)
 {
   size_t ct_len, got_len;
   const uint8_t *got;
@@ -169,8 +168,7 @@ test_rec_ratchet(void **state)
   size_t n[COUNT];
 
   memset(s0.b, 0x22, sizeof(s0.b));
-  assert_int_equal(nn_hkdf_expand(s1.b, sizeof(s1.b), &s0, (const uint8_t *)"nepnet/v1 record next", 21),
-                   NN_OK);
+  assert_int_equal(nn_hkdf_expand(s1.b, sizeof(s1.b), &s0, (const uint8_t *)"nepnet/v1 record next", 21), NN_OK);
   assert_int_equal(nn_rec_dir_init(&tx, &s0, INTERVAL), NN_OK);
   assert_int_equal(nn_rec_dir_init(&rx, &s0, INTERVAL), NN_OK);
   assert_int_equal(nn_rec_dir_init(&late, &s0, INTERVAL + 1), NN_OK);
@@ -246,29 +244,25 @@ test_rec_tamper(void **state)
     w[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     c = (const uint8_t *)"x";
     len = 99;
-    assert_int_equal(nn_rec_open(&rx, w, w + NN_REC_HDR_LEN, n - NN_REC_HDR_LEN, &type, &c, &len),
-                     NN_ERR_VERIFY);
+    assert_int_equal(nn_rec_open(&rx, w, w + NN_REC_HDR_LEN, n - NN_REC_HDR_LEN, &type, &c, &len), NN_ERR_VERIFY);
     assert_null(c);
     assert_int_equal(len, 0);
     assert_int_equal(rx.seq, 0);
   }
   /* the other direction's keys (or another channel's) */
   memcpy(w, rec, n);
-  assert_int_equal(nn_rec_open(&other_rx, w, w + NN_REC_HDR_LEN, n - NN_REC_HDR_LEN, &type, &c, &len),
-                   NN_ERR_VERIFY);
+  assert_int_equal(nn_rec_open(&other_rx, w, w + NN_REC_HDR_LEN, n - NN_REC_HDR_LEN, &type, &c, &len), NN_ERR_VERIFY);
   /* reordered: record 1 first */
   uint8_t *w1 = malloc(n1);
   assert_non_null(w1);
   memcpy(w1, rec1, n1);
-  assert_int_equal(nn_rec_open(&rx, w1, w1 + NN_REC_HDR_LEN, n1 - NN_REC_HDR_LEN, &type, &c, &len),
-                   NN_ERR_VERIFY);
+  assert_int_equal(nn_rec_open(&rx, w1, w1 + NN_REC_HDR_LEN, n1 - NN_REC_HDR_LEN, &type, &c, &len), NN_ERR_VERIFY);
   /* the genuine record still opens: failures left the receiver where it was */
   memcpy(w, rec, n);
   open_expect(&rx, w, n, NN_REC_DATA_END, (const uint8_t *)"hello", 5);
   /* replayed */
   memcpy(w, rec, n);
-  assert_int_equal(nn_rec_open(&rx, w, w + NN_REC_HDR_LEN, n - NN_REC_HDR_LEN, &type, &c, &len),
-                   NN_ERR_VERIFY);
+  assert_int_equal(nn_rec_open(&rx, w, w + NN_REC_HDR_LEN, n - NN_REC_HDR_LEN, &type, &c, &len), NN_ERR_VERIFY);
   assert_int_equal(rx.seq, 1);
   memcpy(w1, rec1, n1);
   open_expect(&rx, w1, n1, NN_REC_DATA_END, (const uint8_t *)"world", 5);
@@ -292,12 +286,8 @@ test_rec_limits(void **state)
     uint32_t len;
     nn_err_t want;
   } cases[] = {
-    { 0, NN_ERR_FORMAT },
-    { NN_REC_MIN_CT - 1, NN_ERR_FORMAT },
-    { NN_REC_MIN_CT, NN_OK },
-    { NN_REC_MAX_CT, NN_OK },
-    { NN_REC_MAX_CT + 1, NN_ERR_TOO_LONG },
-    { 0xffffff, NN_ERR_TOO_LONG },
+    { 0, NN_ERR_FORMAT },     { NN_REC_MIN_CT - 1, NN_ERR_FORMAT },   { NN_REC_MIN_CT, NN_OK },
+    { NN_REC_MAX_CT, NN_OK }, { NN_REC_MAX_CT + 1, NN_ERR_TOO_LONG }, { 0xffffff, NN_ERR_TOO_LONG },
   };
   nn_rec_dir_t tx, rx;
   size_t n, ct_len, len;
@@ -326,8 +316,7 @@ test_rec_limits(void **state)
   free(rec);
   /* a record type this version does not define, sealed by a sender that ignores the enum */
   rec = seal(&tx, (nn_rec_type_t)(NN_REC_CLOSE + 1), (const uint8_t *)"x", 1, 0, &n);
-  assert_int_equal(nn_rec_open(&rx, rec, rec + NN_REC_HDR_LEN, n - NN_REC_HDR_LEN, &type, &c, &len),
-                   NN_ERR_FORMAT);
+  assert_int_equal(nn_rec_open(&rx, rec, rec + NN_REC_HDR_LEN, n - NN_REC_HDR_LEN, &type, &c, &len), NN_ERR_FORMAT);
   assert_null(c);
   free(rec);
   nn_rec_dir_clear(&tx);
@@ -419,7 +408,7 @@ record_attack(atk_t atk, int want_auth)
         break;
       }
       ct_record_refused(&p, &p.i, &p.r, seq, sn, want, want != NN_CLOSE_AUTH,
-                     atk == ATK_REPLAY ? (size_t)k + 1 : (size_t)k, what);
+                        atk == ATK_REPLAY ? (size_t)k + 1 : (size_t)k, what);
       free(seq);
       break;
     }
@@ -469,9 +458,12 @@ test_record_forged_length(void **state)
     uint32_t len;
     nn_close_reason_t why;
   } cases[] = {
-    { NN_REC_MAX_CT + 1, NN_CLOSE_TOO_LARGE }, { NN_REC_MAX_CT + 4096, NN_CLOSE_TOO_LARGE },
-    { 0xffffff, NN_CLOSE_TOO_LARGE },          { NN_REC_MIN_CT - 1, NN_CLOSE_PROTOCOL },
-    { 0, NN_CLOSE_PROTOCOL },                  { NN_REC_MAX_CT, NN_CLOSE_AUTH },
+    { NN_REC_MAX_CT + 1, NN_CLOSE_TOO_LARGE },
+    { NN_REC_MAX_CT + 4096, NN_CLOSE_TOO_LARGE },
+    { 0xffffff, NN_CLOSE_TOO_LARGE },
+    { NN_REC_MIN_CT - 1, NN_CLOSE_PROTOCOL },
+    { 0, NN_CLOSE_PROTOCOL },
+    { NN_REC_MAX_CT, NN_CLOSE_AUTH },
     { NN_REC_MIN_CT, NN_CLOSE_AUTH },
   };
   for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
@@ -493,8 +485,7 @@ test_record_forged_length(void **state)
     }
     snprintf(what, sizeof(what), "forged record length %u", f);
     int fed = cases[k].why == NN_CLOSE_AUTH && f > real;
-    ct_record_refused(&p, &p.i, &p.r, rec, fed ? 0 : n, cases[k].why, cases[k].why != NN_CLOSE_AUTH, 0,
-                   what);
+    ct_record_refused(&p, &p.i, &p.r, rec, fed ? 0 : n, cases[k].why, cases[k].why != NN_CLOSE_AUTH, 0, what);
     free(rec);
     pair_free(&p);
   }
@@ -514,8 +505,7 @@ rekey_run(uint64_t interval, uint32_t count)
   uint8_t rec0[REC_OVERHEAD + 8], recN[REC_OVERHEAD + 8];
   uint64_t every = interval ? interval : NN_REC_DEFAULT_REKEY;
   for (uint32_t k = 0; k < count; k++) {
-    uint8_t msg[8] = { 'm', 's', 'g', 0, (uint8_t)(k >> 24), (uint8_t)(k >> 16), (uint8_t)(k >> 8),
-                       (uint8_t)k };
+    uint8_t msg[8] = { 'm', 's', 'g', 0, (uint8_t)(k >> 24), (uint8_t)(k >> 16), (uint8_t)(k >> 8), (uint8_t)k };
     if (k == 0 || k == every)
       memset(msg + 4, 0, 4); /* identical plaintext at seq 0 of epochs 0 and 1 */
     assert_int_equal(nn_chan_send(p.i.ch, msg, sizeof(msg)), NN_OK);
@@ -616,8 +606,7 @@ test_direction_keys(void **state)
   pair_feed(&q, &q.r, rq, nq); /* delivered as sent (so q.r can read q.i's CLOSE later) ... */
   assert_int_equal(q.r.nmsgs, 1);
   nn_close_reason_t want = ct_predict_record(q.i.ch, rq); /* ... and reflected back to q.i */
-  ct_record_refused(&q, &q.r, &q.i, rq, nq, want, want != NN_CLOSE_AUTH, 0,
-                 "record reflected to its sender");
+  ct_record_refused(&q, &q.r, &q.i, rq, nq, want, want != NN_CLOSE_AUTH, 0, "record reflected to its sender");
   free(rq);
   pair_free(&q);
   pair_feed(&p, &p.r, ri, ni);
@@ -700,8 +689,8 @@ test_decoys(void **state)
   const struct {
     int decoy;
     size_t len;
-  } seq[] = { { 1, 0 },   { 0, 1 },   { 1, 1 },    { 1, 100 }, { 0, 2 },
-              { 1, 5000 }, { 0, 70000 }, { 1, 1024 }, { 1, 7 },  { 0, 0 } };
+  } seq[] = { { 1, 0 },    { 0, 1 },     { 1, 1 },    { 1, 100 }, { 0, 2 },
+              { 1, 5000 }, { 0, 70000 }, { 1, 1024 }, { 1, 7 },   { 0, 0 } };
   size_t msgs = 0;
   assert_int_equal(nn_chan_send_decoy(p.i.ch, 0), NN_OK); /* queued, then one more below */
   size_t n;

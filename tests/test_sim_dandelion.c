@@ -21,7 +21,9 @@
 
 #include "sim/sim_dandelion.h"
 
-static void small(sim_dandelion_cfg_t *cfg, uint64_t seed) {
+static void
+small(sim_dandelion_cfg_t *cfg, uint64_t seed)
+{
   sim_dandelion_cfg_default(cfg);
   cfg->nodes = 1000;
   cfg->np = 2;
@@ -32,7 +34,9 @@ static void small(sim_dandelion_cfg_t *cfg, uint64_t seed) {
   cfg->quiet = 1;
 }
 
-static void test_defaults_are_balanced_preset(void **s) {
+static void
+test_defaults_are_balanced_preset(void **s)
+{
   (void)s;
   sim_dandelion_cfg_t cfg;
   sim_dandelion_cfg_default(&cfg);
@@ -45,14 +49,16 @@ static void test_defaults_are_balanced_preset(void **s) {
   assert_int_equal(cfg.np, 4);
 }
 
-static void test_dandelion_beats_baselines(void **s) {
+static void
+test_dandelion_beats_baselines(void **s)
+{
   (void)s;
   sim_dandelion_cfg_t cfg;
   sim_dandelion_stats_t st;
   small(&cfg, 7);
   assert_int_equal(sim_dandelion_run(&cfg, &st, NULL), NN_OK);
   assert_int_equal(st.np, 2);
-  assert_int_equal(st.edges, 8000);  /* every node found its 8 outbound peers */
+  assert_int_equal(st.edges, 8000); /* every node found its 8 outbound peers */
   for (uint32_t i = 0; i < st.np; i++) {
     const sim_dandelion_result_t *d = &st.dandelion[i], *f = &st.flooding[i], *df = &st.diffusion[i];
     double p = st.p[i];
@@ -97,13 +103,17 @@ static void test_dandelion_beats_baselines(void **s) {
   }
 }
 
-static int same(const sim_dandelion_result_t *a, const sim_dandelion_result_t *b) {
-  return a->precision == b->precision && a->recall == b->recall && a->seen == b->seen &&
-         a->correct == b->correct && a->by_stem == b->by_stem && a->messages == b->messages &&
-         a->dropped == b->dropped && a->mean_first_ms == b->mean_first_ms;
+static int
+same(const sim_dandelion_result_t *a, const sim_dandelion_result_t *b)
+{
+  return a->precision == b->precision && a->recall == b->recall && a->seen == b->seen && a->correct == b->correct &&
+         a->by_stem == b->by_stem && a->messages == b->messages && a->dropped == b->dropped &&
+         a->mean_first_ms == b->mean_first_ms;
 }
 
-static void test_seed_replays(void **s) {
+static void
+test_seed_replays(void **s)
+{
   (void)s;
   sim_dandelion_cfg_t cfg;
   sim_dandelion_stats_t a, b, c;
@@ -124,7 +134,9 @@ static void test_seed_replays(void **s) {
   assert_int_equal(differ, 6);
 }
 
-static void test_csv(void **s) {
+static void
+test_csv(void **s)
+{
   (void)s;
   char dir[] = "/tmp/nn-simdl-XXXXXX", path[64], line[1024];
   sim_dandelion_cfg_t cfg;
@@ -134,7 +146,7 @@ static void test_csv(void **s) {
   small(&cfg, 7);
   cfg.nodes = 300;
   cfg.txs = 100;
-  cfg.csv = path;  /* no PNG: the test must not depend on gnuplot */
+  cfg.csv = path; /* no PNG: the test must not depend on gnuplot */
   assert_int_equal(sim_dandelion_run(&cfg, &st, NULL), NN_OK);
   FILE *f = fopen(path, "r");
   assert_non_null(f);
@@ -148,7 +160,8 @@ static void test_csv(void **s) {
     unsigned spies, txs;
     assert_non_null(fgets(line, sizeof(line), f));
     assert_int_equal(sscanf(line, "%lf,%u,%u,%lf,%lf,%lf,%lf,%lf,%lf,%lf,%lf", &p, &spies, &txs, &dp, &dr, &fp, &fr,
-                            &xp, &xr, &rf, &rx), 11);
+                            &xp, &xr, &rf, &rx),
+                     11);
     assert_true(p == st.p[i]);
     assert_int_equal(spies, st.spies[i]);
     assert_int_equal(txs, 100);
@@ -170,7 +183,9 @@ static void test_csv(void **s) {
   assert_int_equal(st.dandelion[0].txs, 100);
 }
 
-static void test_bad_config(void **s) {
+static void
+test_bad_config(void **s)
+{
   (void)s;
   sim_dandelion_cfg_t cfg;
   sim_dandelion_stats_t st;
@@ -184,29 +199,31 @@ static void test_bad_config(void **s) {
   cfg.p[1] = 0;
   assert_int_equal(sim_dandelion_run(&cfg, &st, NULL), NN_ERR_ARG);
   small(&cfg, 1);
-  cfg.p[0] = 0.0001;  /* no spy among 1,000 nodes */
+  cfg.p[0] = 0.0001; /* no spy among 1,000 nodes */
   assert_int_equal(sim_dandelion_run(&cfg, &st, NULL), NN_ERR_ARG);
   small(&cfg, 1);
-  cfg.max_inbound = 4;  /* below the outbound count */
+  cfg.max_inbound = 4; /* below the outbound count */
   assert_int_equal(sim_dandelion_run(&cfg, &st, NULL), NN_ERR_ARG);
   small(&cfg, 1);
   cfg.np = 0;
   assert_int_equal(sim_dandelion_run(&cfg, &st, NULL), NN_ERR_ARG);
   small(&cfg, 1);
-  cfg.embargo_mean_ms = 0;  /* nepnetd refuses it too */
+  cfg.embargo_mean_ms = 0; /* nepnetd refuses it too */
   assert_int_equal(sim_dandelion_run(&cfg, &st, NULL), NN_ERR_ARG);
   small(&cfg, 1);
   cfg.inv_in_ms = 600001;
   assert_int_equal(sim_dandelion_run(&cfg, &st, NULL), NN_ERR_ARG);
 }
 
-int main(void) {
+int
+main(void)
+{
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_defaults_are_balanced_preset),
-      cmocka_unit_test(test_dandelion_beats_baselines),
-      cmocka_unit_test(test_seed_replays),
-      cmocka_unit_test(test_csv),
-      cmocka_unit_test(test_bad_config),
+    cmocka_unit_test(test_defaults_are_balanced_preset),
+    cmocka_unit_test(test_dandelion_beats_baselines),
+    cmocka_unit_test(test_seed_replays),
+    cmocka_unit_test(test_csv),
+    cmocka_unit_test(test_bad_config),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

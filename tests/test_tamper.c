@@ -244,12 +244,9 @@ int
 main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_aead_rejects_any_flip),
-    cmocka_unit_test(test_mldsa_rejects_tampering),
-    cmocka_unit_test(test_mldsa_seeded_rng_reproduces),
-    cmocka_unit_test(test_mlkem_implicit_rejection_and_bad_pk),
-    cmocka_unit_test(test_x25519_low_order_rejected),
-    cmocka_unit_test(test_hybrid_binds_every_component),
+    cmocka_unit_test(test_aead_rejects_any_flip),       cmocka_unit_test(test_mldsa_rejects_tampering),
+    cmocka_unit_test(test_mldsa_seeded_rng_reproduces), cmocka_unit_test(test_mlkem_implicit_rejection_and_bad_pk),
+    cmocka_unit_test(test_x25519_low_order_rejected),   cmocka_unit_test(test_hybrid_binds_every_component),
     cmocka_unit_test(test_drbg_deterministic),
   };
   return cmocka_run_group_tests_name("tamper", tests, NULL, NULL);

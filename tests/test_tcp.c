@@ -123,8 +123,8 @@ typedef struct rec_t {
   int established, closed, msgs, bad, echo;
   nn_close_reason_t reason;
   int sys_errno;
-  nn_net_t *net;  /* the side's manager */
-  uint64_t conn;  /* its channel (0 once closed) */
+  nn_net_t *net; /* the side's manager */
+  uint64_t conn; /* its channel (0 once closed) */
   nn_chan_info_t info;
   int cookie_round, inbound;
   char peer_addr[NN_ADDR_STR_MAX];
@@ -226,8 +226,8 @@ typedef struct srv_t {
 } srv_t;
 
 static nn_net_t *
-mk_net(struct event_base *base, rec_t *r, const nn_identity_t *me, uint32_t network,
-       const nn_net_limits_t *lim, size_t max_output, uint32_t hs_timeout_ms, int require_id, int backlog)
+mk_net(struct event_base *base, rec_t *r, const nn_identity_t *me, uint32_t network, const nn_net_limits_t *lim,
+       size_t max_output, uint32_t hs_timeout_ms, int require_id, int backlog)
 {
   nn_net_cfg_t cfg;
   nn_net_t *n = NULL;
@@ -278,13 +278,27 @@ finish(struct event_base *base)
   event_base_free(base);
 }
 
-static int c_established(void *a) { rec_t **r = a; return r[0]->established && r[1]->established; }
-static int c_closed(void *a) { rec_t **r = a; return r[0]->closed && r[1]->closed; }
-static int c_one_closed(void *a) { return ((rec_t *)a)->closed > 0; }
+static int
+c_established(void *a)
+{
+  rec_t **r = a;
+  return r[0]->established && r[1]->established;
+}
+static int
+c_closed(void *a)
+{
+  rec_t **r = a;
+  return r[0]->closed && r[1]->closed;
+}
+static int
+c_one_closed(void *a)
+{
+  return ((rec_t *)a)->closed > 0;
+}
 
 static srv_t
-mk_listener_full(struct event_base *base, rec_t *srv, const nn_net_limits_t *lim, int require_id,
-                 uint32_t network, size_t max_output, int backlog)
+mk_listener_full(struct event_base *base, rec_t *srv, const nn_net_limits_t *lim, int require_id, uint32_t network,
+                 size_t max_output, int backlog)
 {
   srv_t s;
   s.net = mk_net(base, srv, id_srv, network, lim, max_output, 0, require_id, backlog);
@@ -310,8 +324,8 @@ mk_client_to(struct event_base *base, const nn_addr_t *to, rec_t *cli, const nn_
 }
 
 static nn_net_t *
-mk_client(struct event_base *base, const srv_t *l, rec_t *cli, const nn_identity_t *me,
-          const nn_node_id_t *expect, uint32_t network)
+mk_client(struct event_base *base, const srv_t *l, rec_t *cli, const nn_identity_t *me, const nn_node_id_t *expect,
+          uint32_t network)
 {
   return mk_client_to(base, &l->addr, cli, me, expect, network, 0);
 }
@@ -456,8 +470,17 @@ c_batch_answered(void *a)
   return poll(b->p, (nfds_t)b->n, 0) == b->n;
 }
 
-static int c_accepted(void *a) { batch_t *b = a; return b->st->accepted >= b->accepted; }
-static int c_no_conns(void *a) { return ((const nn_net_stats_t *)a)->conns == 0; }
+static int
+c_accepted(void *a)
+{
+  batch_t *b = a;
+  return b->st->accepted >= b->accepted;
+}
+static int
+c_no_conns(void *a)
+{
+  return ((const nn_net_stats_t *)a)->conns == 0;
+}
 
 /* A client that retries (every 100 ms) until its handshake completes: an honest peer behind
  * the same IP as a flood waits for its per-IP budget. */
@@ -588,13 +611,22 @@ exchange(int anonymous)
   finish(base);
 }
 
-static void test_mutual(void **state) { (void)state; exchange(0); }
-static void test_anonymous(void **state) { (void)state; exchange(1); }
+static void
+test_mutual(void **state)
+{
+  (void)state;
+  exchange(0);
+}
+static void
+test_anonymous(void **state)
+{
+  (void)state;
+  exchange(1);
+}
 
 /* A handshake that must fail on the initiator with \a want. */
 static void
-fail_case(const nn_identity_t *me, const nn_node_id_t *expect, uint32_t net_cli, int require_id,
-          nn_close_reason_t want)
+fail_case(const nn_identity_t *me, const nn_node_id_t *expect, uint32_t net_cli, int require_id, nn_close_reason_t want)
 {
   struct event_base *base = event_base_new();
   rec_t srv = { 0 }, cli = { 0 };
@@ -900,7 +932,10 @@ test_backpressure(void **state)
   const nn_net_stats_t *st = nn_net_stats(l.net);
   manual_t m = { .srv = &srv, .msg_len = 65536, .limit = max_output };
   nn_chan_config_t cc = {
-    .role = NN_CHAN_INITIATOR, .network = NN_NET_REGTEST, .on_event = manual_ev, .ctx = &m,
+    .role = NN_CHAN_INITIATOR,
+    .network = NN_NET_REGTEST,
+    .on_event = manual_ev,
+    .ctx = &m,
   };
   m.msg = make_msg(m.msg_len, 5);
   assert_int_equal(nn_chan_new(&m.ch, &cc, 0), NN_OK);
@@ -911,8 +946,8 @@ test_backpressure(void **state)
   assert_true(m.max_pending <= max_output + (512u << 10));
   assert_true(m.sent > 2 * max_output); /* the client did push well past the limit */
   print_message("backpressure: the client pushed %llu KiB, the listener's unsent output peaked at "
-                "%zu KiB (max_output %zu KiB)\n", (unsigned long long)(m.sent >> 10),
-                m.max_pending >> 10, max_output >> 10);
+                "%zu KiB (max_output %zu KiB)\n",
+                (unsigned long long)(m.sent >> 10), m.max_pending >> 10, max_output >> 10);
   raw_rst(m.fd);
   assert_true(run_until(base, c_no_conns, (void *)st));
   nn_chan_free(m.ch);
@@ -1081,7 +1116,7 @@ test_hard_caps(void **state)
 
 #define FLOOD_TOTAL 10000
 #define FLOOD_PER_CONN_MAX (24u << 10) /* heap per live half-open connection, upper bound */
-#define FLOOD_SLACK (256u << 10)        /* an honest client, libevent's bookkeeping */
+#define FLOOD_SLACK (256u << 10)       /* an honest client, libevent's bookkeeping */
 
 static void
 test_flood_memory(void **state)
@@ -1193,10 +1228,8 @@ test_flood_memory(void **state)
                 "frame, 2/5 garbage); peak %zu live half-open connections, heap +%zu KiB "
                 "(%.0f bytes per connection; worst batch %.0f, bound %u); after the flood %+ld "
                 "bytes vs baseline; cookies sent %llu\n",
-                FLOOD_TOTAL, bsize, peak_conns, peak_growth >> 10,
-                peak_conns ? (double)peak_growth / peak_conns : 0.0, per_conn_max,
-                FLOOD_PER_CONN_MAX, (long)end_mem - (long)base_mem,
-                (unsigned long long)st->cookies_sent);
+                FLOOD_TOTAL, bsize, peak_conns, peak_growth >> 10, peak_conns ? (double)peak_growth / peak_conns : 0.0,
+                per_conn_max, FLOOD_PER_CONN_MAX, (long)end_mem - (long)base_mem, (unsigned long long)st->cookies_sent);
   free(pfd);
   free(partial);
   free(msg1);
@@ -1243,8 +1276,8 @@ test_flood_per_ip(void **state)
   assert_true(run_until(base, c_retry, &honest));
   print_message("per-IP flood: %d connections from 127.0.0.1, %llu admitted, %llu refused by the "
                 "concurrent limit, %llu by the token bucket; honest peer in after %d attempt(s)\n",
-                n, (unsigned long long)flood_admitted, (unsigned long long)by_conns,
-                (unsigned long long)by_rate, honest.attempts);
+                n, (unsigned long long)flood_admitted, (unsigned long long)by_conns, (unsigned long long)by_rate,
+                honest.attempts);
   retry_done(&honest);
   assert_true(run_until(base, c_no_conns, (void *)st));
   free(pfd);
@@ -1256,18 +1289,12 @@ int
 main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_mutual),
-    cmocka_unit_test(test_anonymous),
-    cmocka_unit_test(test_wrong_id),
-    cmocka_unit_test(test_wrong_network_and_identity_required),
-    cmocka_unit_test(test_connect_refused),
-    cmocka_unit_test(test_ipv6),
-    cmocka_unit_test(test_cookie_path),
-    cmocka_unit_test(test_slow_loris),
-    cmocka_unit_test(test_backpressure),
-    cmocka_unit_test(test_ip_limits),
-    cmocka_unit_test(test_hard_caps),
-    cmocka_unit_test(test_flood_memory),
+    cmocka_unit_test(test_mutual),          cmocka_unit_test(test_anonymous),
+    cmocka_unit_test(test_wrong_id),        cmocka_unit_test(test_wrong_network_and_identity_required),
+    cmocka_unit_test(test_connect_refused), cmocka_unit_test(test_ipv6),
+    cmocka_unit_test(test_cookie_path),     cmocka_unit_test(test_slow_loris),
+    cmocka_unit_test(test_backpressure),    cmocka_unit_test(test_ip_limits),
+    cmocka_unit_test(test_hard_caps),       cmocka_unit_test(test_flood_memory),
     cmocka_unit_test(test_flood_per_ip),
   };
   return cmocka_run_group_tests_name("tcp", tests, setup, teardown);

@@ -32,8 +32,9 @@ test_ints_roundtrip(void **state)
   assert_int_equal(nn_wire_put_u64(&w, 0x0102030405060708ull), NN_OK);
   assert_int_equal(w.len, 18);
   /* big-endian on the wire */
-  static const uint8_t want[18] = { 0xab, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xde, 0xad, 0xbe,
-                                    0xef, 1, 2, 3, 4, 5, 6, 7, 8 };
+  static const uint8_t want[18] = {
+    0xab, 0x12, 0x34, 0x56, 0x78, 0x9a, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8
+  };
   assert_memory_equal(buf, want, 18);
 
   nn_wire_reader_init(&r, buf, sizeof(buf));

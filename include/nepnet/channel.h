@@ -45,18 +45,18 @@ typedef enum nn_chan_role_t { NN_CHAN_INITIATOR = 0, NN_CHAN_RESPONDER = 1 } nn_
 /** Why a channel closed; sent to the peer in a CLOSE record once keys exist. */
 typedef enum nn_close_reason_t {
   NN_CLOSE_NONE = 0,
-  NN_CLOSE_LOCAL = 1,          /**< this side closed normally */
-  NN_CLOSE_PEER = 2,           /**< the peer closed normally */
-  NN_CLOSE_PROTOCOL = 3,       /**< malformed or unexpected message */
-  NN_CLOSE_AUTH = 4,           /**< decryption or signature failure: tampering, or another network */
-  NN_CLOSE_WRONG_ID = 5,       /**< the responder is not the node the initiator asked for */
-  NN_CLOSE_TIMEOUT = 6,        /**< the handshake did not finish in time */
-  NN_CLOSE_TOO_LARGE = 7,      /**< a record or message above the configured maximum */
-  NN_CLOSE_ID_REQUIRED = 8,    /**< the responder requires an identified initiator */
-  NN_CLOSE_VERSION = 9,        /**< unsupported protocol version */
-  NN_CLOSE_INTERNAL = 10,      /**< out of memory or a crypto library failure */
-  NN_CLOSE_COOKIE = 11,        /**< the responder is under load and the retry carried a bad cookie */
-  NN_CLOSE_UNSUPPORTED = 12,   /**< a message of a kind the receiver does not speak */
+  NN_CLOSE_LOCAL = 1,        /**< this side closed normally */
+  NN_CLOSE_PEER = 2,         /**< the peer closed normally */
+  NN_CLOSE_PROTOCOL = 3,     /**< malformed or unexpected message */
+  NN_CLOSE_AUTH = 4,         /**< decryption or signature failure: tampering, or another network */
+  NN_CLOSE_WRONG_ID = 5,     /**< the responder is not the node the initiator asked for */
+  NN_CLOSE_TIMEOUT = 6,      /**< the handshake did not finish in time */
+  NN_CLOSE_TOO_LARGE = 7,    /**< a record or message above the configured maximum */
+  NN_CLOSE_ID_REQUIRED = 8,  /**< the responder requires an identified initiator */
+  NN_CLOSE_VERSION = 9,      /**< unsupported protocol version */
+  NN_CLOSE_INTERNAL = 10,    /**< out of memory or a crypto library failure */
+  NN_CLOSE_COOKIE = 11,      /**< the responder is under load and the retry carried a bad cookie */
+  NN_CLOSE_UNSUPPORTED = 12, /**< a message of a kind the receiver does not speak */
 } nn_close_reason_t;
 
 const char *nn_close_reason_str(nn_close_reason_t r);
@@ -69,7 +69,7 @@ typedef enum nn_chan_event_t {
 
 typedef struct nn_chan_config_t {
   nn_chan_role_t role;
-  uint32_t network;                  /**< NN_NET_* */
+  uint32_t network; /**< NN_NET_* */
   /** Our identity. NULL for an anonymous initiator; a responder must have one. */
   const nn_identity_t *identity;
   /** Initiator: the node id the responder must prove. NULL accepts any node id (bootstrap from a
@@ -77,19 +77,19 @@ typedef struct nn_chan_config_t {
   const nn_node_id_t *expected_peer;
   /** Responder: refuse anonymous initiators. */
   int require_peer_identity;
-  uint32_t max_message;              /**< reassembly cap; 0 = NN_CHAN_DEFAULT_MAX_MESSAGE */
+  uint32_t max_message; /**< reassembly cap; 0 = NN_CHAN_DEFAULT_MAX_MESSAGE */
   /** Records per traffic secret in our sending direction (0 = 1024, at most 2^24). Announced in
    *  the handshake: the peer ratchets its receiving keys at the same points. */
   uint64_t rekey_interval;
-  uint32_t handshake_timeout_ms;     /**< 0 = NN_CHAN_DEFAULT_HS_TIMEOUT_MS */
+  uint32_t handshake_timeout_ms; /**< 0 = NN_CHAN_DEFAULT_HS_TIMEOUT_MS */
   /** Pad every data record's content up to a multiple of this many bytes (0 = no padding). */
   uint16_t pad_to;
   /** Responder under load: the cookie jar and the peer's address (bound into the cookie). */
   nn_cookie_jar_t *cookies;
   const uint8_t *peer_addr;
   size_t peer_addr_len;
-  int require_cookie;                /**< answer a first message without a valid cookie with a cookie */
-  const struct nn_rng_t *rng;        /**< NULL: OpenSSL's CSPRNG */
+  int require_cookie;         /**< answer a first message without a valid cookie with a cookie */
+  const struct nn_rng_t *rng; /**< NULL: OpenSSL's CSPRNG */
   /** A complete message arrived; \a msg is valid only during the call. */
   void (*on_message)(void *ctx, const uint8_t *msg, size_t len);
   void (*on_event)(void *ctx, nn_chan_event_t ev);
@@ -99,8 +99,8 @@ typedef struct nn_chan_config_t {
 /** What was negotiated, valid from NN_CHAN_EV_ESTABLISHED on. */
 typedef struct nn_chan_info_t {
   nn_node_id_t peer_id;
-  int peer_identified;          /**< 0 if the peer is an anonymous initiator */
-  uint8_t session_id[32];       /**< the same on both sides: bind higher protocols to it */
+  int peer_identified;    /**< 0 if the peer is an anonymous initiator */
+  uint8_t session_id[32]; /**< the same on both sides: bind higher protocols to it */
   uint32_t peer_max_message;
   uint32_t rekey_interval;      /**< records per key, our sending direction */
   uint32_t peer_rekey_interval; /**< records per key, the peer's sending direction */

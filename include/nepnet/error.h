@@ -14,19 +14,19 @@ extern "C" {
 
 typedef enum nn_err_t {
   NN_OK = 0,
-  NN_ERR_TRUNCATED,  /**< input ended before a field was complete */
-  NN_ERR_TOO_LONG,   /**< a length is above the cap set for that field */
-  NN_ERR_TRAILING,   /**< bytes left over after a complete message */
-  NN_ERR_NOSPACE,    /**< an output buffer is too small */
-  NN_ERR_NOMEM,      /**< allocation failed */
-  NN_ERR_ARG,        /**< invalid argument from the caller */
-  NN_ERR_FORMAT,     /**< well-formed length, invalid content (bad magic, bad enum) */
-  NN_ERR_VERSION,    /**< a version this build does not understand */
-  NN_ERR_CRYPTO,     /**< an OpenSSL call failed (key rejected, provider missing) */
-  NN_ERR_VERIFY,     /**< authentication failed: bad tag, bad signature, mismatching id */
-  NN_ERR_IO,         /**< a file or socket operation failed; errno tells more */
-  NN_ERR_PERM,       /**< a file has unsafe permissions */
-  NN_ERR_NOTFOUND,   /**< a file or an entry does not exist */
+  NN_ERR_TRUNCATED, /**< input ended before a field was complete */
+  NN_ERR_TOO_LONG,  /**< a length is above the cap set for that field */
+  NN_ERR_TRAILING,  /**< bytes left over after a complete message */
+  NN_ERR_NOSPACE,   /**< an output buffer is too small */
+  NN_ERR_NOMEM,     /**< allocation failed */
+  NN_ERR_ARG,       /**< invalid argument from the caller */
+  NN_ERR_FORMAT,    /**< well-formed length, invalid content (bad magic, bad enum) */
+  NN_ERR_VERSION,   /**< a version this build does not understand */
+  NN_ERR_CRYPTO,    /**< an OpenSSL call failed (key rejected, provider missing) */
+  NN_ERR_VERIFY,    /**< authentication failed: bad tag, bad signature, mismatching id */
+  NN_ERR_IO,        /**< a file or socket operation failed; errno tells more */
+  NN_ERR_PERM,      /**< a file has unsafe permissions */
+  NN_ERR_NOTFOUND,  /**< a file or an entry does not exist */
 } nn_err_t;
 
 /** A short, stable English description of \a err (never NULL). */

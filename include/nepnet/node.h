@@ -53,55 +53,55 @@ typedef struct nn_error_t {
 
 /** A transaction that entered the node's mempool (valid during the callback only). */
 typedef struct nn_node_tx_t {
-  uint8_t id[32];        /**< SHA3-256 of the bytes */
+  uint8_t id[32]; /**< SHA3-256 of the bytes */
   const uint8_t *data;
   size_t len;
-  uint64_t seq;          /**< 1, 2, 3... in arrival order */
-  uint64_t unix_ms;      /**< when it entered the mempool */
-  const char *via;       /**< "fluff", "stem-fluff", "embargo", "direct" */
-  char from[65];         /**< the peer's node id in hex; "" if none or anonymous */
+  uint64_t seq;     /**< 1, 2, 3... in arrival order */
+  uint64_t unix_ms; /**< when it entered the mempool */
+  const char *via;  /**< "fluff", "stem-fluff", "embargo", "direct" */
+  char from[65];    /**< the peer's node id in hex; "" if none or anonymous */
 } nn_node_tx_t;
 
 /** Everything a node can be told. Start from nn_node_settings_default(); strings and lists
  *  are copied by nn_node_start. The option of the same name in `nepnetd --help` says more. */
 typedef struct nn_node_settings_t {
-  const char *datadir;            /**< required: identity.key, peers.sqlite, api files */
-  uint32_t network;               /**< NN_NET_MAINNET (default), NN_NET_TESTNET, NN_NET_REGTEST */
-  const char *preset;             /**< the preset applied last (shown in status): "balanced" */
-  const char *listen;             /**< "HOST:PORT" peers connect to ("0.0.0.0:9800"); NULL: none */
-  const char *advertise;          /**< the address published in our record (NULL: listen's) */
-  int hidden;                     /**< no listener, no record, anonymous channels */
-  int allow_private;              /**< loopback/private addresses in the DHT (devnets only) */
-  const char *const *peers;       /**< bootstrap peers "NODEID@HOST:PORT" or "HOST:PORT" */
+  const char *datadir;      /**< required: identity.key, peers.sqlite, api files */
+  uint32_t network;         /**< NN_NET_MAINNET (default), NN_NET_TESTNET, NN_NET_REGTEST */
+  const char *preset;       /**< the preset applied last (shown in status): "balanced" */
+  const char *listen;       /**< "HOST:PORT" peers connect to ("0.0.0.0:9800"); NULL: none */
+  const char *advertise;    /**< the address published in our record (NULL: listen's) */
+  int hidden;               /**< no listener, no record, anonymous channels */
+  int allow_private;        /**< loopback/private addresses in the DHT (devnets only) */
+  const char *const *peers; /**< bootstrap peers "NODEID@HOST:PORT" or "HOST:PORT" */
   size_t n_peers;
-  const char *const *connect;     /**< dial only these for gossip */
+  const char *const *connect; /**< dial only these for gossip */
   size_t n_connect;
-  const char *const *dns_seeds;   /**< DNS seed names */
+  const char *const *dns_seeds; /**< DNS seed names */
   size_t n_dns_seeds;
-  const char *dns_nameserver;     /**< resolver "IP:PORT" (NULL: the system's) */
-  uint32_t max_peers;             /**< gossip peers in all (64) */
-  uint32_t max_outbound;          /**< of which we dial (8) */
-  uint32_t max_inbound_per_host;  /**< inbound gossip peers per host (4; 0 = no limit) */
-  uint32_t max_channels;          /**< outbound channels no protocol holds, kept open (64) */
-  uint32_t listen_max_per_ip;     /**< concurrent inbound connections per IP or /64 (8) */
-  double listen_ip_rate;          /**< new inbound handshakes per second per IP (20) */
-  uint32_t dht_per_table_wide;    /**< DHT contacts per /16 or /32 (0 = no limit) */
-  nn_route_t route;               /**< NN_ROUTE_DANDELION (default) or NN_ROUTE_DIRECT */
-  double fluff_prob;              /**< Dandelion++ q (0.1) */
-  uint32_t epoch_s;               /**< Dandelion++ epoch (600) */
-  uint32_t embargo_base_ms;       /**< embargo: a constant ... */
-  uint32_t embargo_mean_ms;       /**< ... plus an exponential delay with this mean */
-  uint32_t inv_delay_out_ms;      /**< diffusion: mean INV delay to an outbound peer */
-  uint32_t inv_delay_in_ms;       /**< ... to an inbound peer */
-  double stem_rate;               /**< STEMs per second one peer may send (10) */
-  uint32_t stem_burst;            /**< ... in bursts of (100) */
-  size_t max_tx_bytes;            /**< largest transaction (8 MiB) */
-  size_t mempool_max_count;       /**< (10000) */
-  size_t stempool_max_count;      /**< (1000) */
-  const char *api;                /**< control API "127.0.0.1:PORT", "[::1]:PORT", "unix:/PATH";
+  const char *dns_nameserver;    /**< resolver "IP:PORT" (NULL: the system's) */
+  uint32_t max_peers;            /**< gossip peers in all (64) */
+  uint32_t max_outbound;         /**< of which we dial (8) */
+  uint32_t max_inbound_per_host; /**< inbound gossip peers per host (4; 0 = no limit) */
+  uint32_t max_channels;         /**< outbound channels no protocol holds, kept open (64) */
+  uint32_t listen_max_per_ip;    /**< concurrent inbound connections per IP or /64 (8) */
+  double listen_ip_rate;         /**< new inbound handshakes per second per IP (20) */
+  uint32_t dht_per_table_wide;   /**< DHT contacts per /16 or /32 (0 = no limit) */
+  nn_route_t route;              /**< NN_ROUTE_DANDELION (default) or NN_ROUTE_DIRECT */
+  double fluff_prob;             /**< Dandelion++ q (0.1) */
+  uint32_t epoch_s;              /**< Dandelion++ epoch (600) */
+  uint32_t embargo_base_ms;      /**< embargo: a constant ... */
+  uint32_t embargo_mean_ms;      /**< ... plus an exponential delay with this mean */
+  uint32_t inv_delay_out_ms;     /**< diffusion: mean INV delay to an outbound peer */
+  uint32_t inv_delay_in_ms;      /**< ... to an inbound peer */
+  double stem_rate;              /**< STEMs per second one peer may send (10) */
+  uint32_t stem_burst;           /**< ... in bursts of (100) */
+  size_t max_tx_bytes;           /**< largest transaction (8 MiB) */
+  size_t mempool_max_count;      /**< (10000) */
+  size_t stempool_max_count;     /**< (1000) */
+  const char *api;               /**< control API "127.0.0.1:PORT", "[::1]:PORT", "unix:/PATH";
                                        NULL or "off": none (the default for an embedded node) */
-  const char *api_token_file;     /**< NULL: DATADIR/api.token */
-  int log_level;                  /**< 0 debug, 1 info (default), 2 warn, 3 error */
+  const char *api_token_file;    /**< NULL: DATADIR/api.token */
+  int log_level;                 /**< 0 debug, 1 info (default), 2 warn, 3 error */
   /** A transaction entered the mempool (also for our own, once it is fluffed back to us). */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx);
   /** Log lines (no newline); NULL: stderr. \a module is "net", "disco", "gossip", "api"... */
@@ -134,36 +134,36 @@ nn_err_t nn_node_submit(nn_node_t *n, const uint8_t *tx, size_t len, uint8_t id[
 
 /** What a node reports about itself. */
 typedef struct nn_node_status_t {
-  char node_id[65];          /**< hex */
-  char network[16];          /**< "mainnet", "testnet", "regtest" */
-  char peer[200];            /**< "NODEID@HOST:PORT" to give others as --peer; "" if hidden */
+  char node_id[65]; /**< hex */
+  char network[16]; /**< "mainnet", "testnet", "regtest" */
+  char peer[200];   /**< "NODEID@HOST:PORT" to give others as --peer; "" if hidden */
   char preset[16];
-  char route[24];            /**< "dandelion", "direct" */
+  char route[24]; /**< "dandelion", "direct" */
   uint64_t uptime_s;
   uint32_t peers_in, peers_out, dialing;
-  uint32_t channels;         /**< secure channels open or opening (gossip and DHT) */
-  uint32_t dht_size;         /**< contacts in the routing table */
+  uint32_t channels; /**< secure channels open or opening (gossip and DHT) */
+  uint32_t dht_size; /**< contacts in the routing table */
   int bootstrapped;
   uint64_t bytes_in, bytes_out; /**< gossip message bytes */
-  int fluff_epoch;           /**< 1 in a Dandelion++ fluff epoch, 0 in a stem epoch */
+  int fluff_epoch;              /**< 1 in a Dandelion++ fluff epoch, 0 in a stem epoch */
   uint64_t epoch_ends_in_s;
-  uint32_t n_relays;         /**< this epoch's stem relays (at most 2) */
-  char relays[2][65];        /**< their node ids in hex */
+  uint32_t n_relays;  /**< this epoch's stem relays (at most 2) */
+  char relays[2][65]; /**< their node ids in hex */
   uint64_t mempool_count, mempool_bytes, stempool_count, stempool_bytes;
   uint64_t tx_received, tx_submitted;
-  uint64_t rx_seq;           /**< seq of the last transaction received */
+  uint64_t rx_seq; /**< seq of the last transaction received */
 } nn_node_status_t;
 
 nn_err_t nn_node_status(nn_node_t *n, nn_node_status_t *st);
 
 /** One gossip peer. */
 typedef struct nn_node_peer_t {
-  char node_id[65];          /**< hex; "" for an anonymous inbound peer */
+  char node_id[65]; /**< hex; "" for an anonymous inbound peer */
   char addr[80];
   int outbound;
   uint64_t since_s;
   uint64_t bytes_in, bytes_out, stems_in, stems_out;
-  int stem_relay;            /**< one of this epoch's relays */
+  int stem_relay; /**< one of this epoch's relays */
 } nn_node_peer_t;
 
 /** Up to \a max gossip peers into \a out; returns how many were written. */

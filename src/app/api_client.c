@@ -62,10 +62,12 @@ say(char *why, size_t why_len, const char *fmt, ...)
 static int
 method_of(const char *m, enum evhttp_cmd_type *out)
 {
-  static const struct { const char *name; enum evhttp_cmd_type t; } ms[] = {
-    { "GET", EVHTTP_REQ_GET },         { "POST", EVHTTP_REQ_POST },
-    { "PUT", EVHTTP_REQ_PUT },         { "DELETE", EVHTTP_REQ_DELETE },
-    { "HEAD", EVHTTP_REQ_HEAD },       { "OPTIONS", EVHTTP_REQ_OPTIONS },
+  static const struct {
+    const char *name;
+    enum evhttp_cmd_type t;
+  } ms[] = {
+    { "GET", EVHTTP_REQ_GET },       { "POST", EVHTTP_REQ_POST }, { "PUT", EVHTTP_REQ_PUT },
+    { "DELETE", EVHTTP_REQ_DELETE }, { "HEAD", EVHTTP_REQ_HEAD }, { "OPTIONS", EVHTTP_REQ_OPTIONS },
     { "PATCH", EVHTTP_REQ_PATCH },
   };
   for (size_t i = 0; m && i < sizeof(ms) / sizeof(ms[0]); i++) {
@@ -79,8 +81,7 @@ method_of(const char *m, enum evhttp_cmd_type *out)
 
 /* "HOST:PORT" -> host (brackets removed) and port; numeric hosts and "localhost" only. */
 static nn_err_t
-split_address(const char *address, char *host, size_t host_len, uint16_t *port, char *why,
-              size_t why_len)
+split_address(const char *address, char *host, size_t host_len, uint16_t *port, char *why, size_t why_len)
 {
   struct sockaddr_storage ss;
   socklen_t sl;
@@ -91,9 +92,11 @@ split_address(const char *address, char *host, size_t host_len, uint16_t *port, 
     return NN_ERR_ARG;
   }
   if (!strncmp(address, "unix:", 5)) {
-    say(why, why_len, "the node API listens on a Unix socket (%.200s): the nepnet client talks "
+    say(why, why_len,
+        "the node API listens on a Unix socket (%.200s): the nepnet client talks "
         "TCP only (libevent 2.1 cannot do HTTP over Unix sockets); run nepnetd with "
-        "--api 127.0.0.1:PORT, or use curl --unix-socket %.200s", address, address + 5);
+        "--api 127.0.0.1:PORT, or use curl --unix-socket %.200s",
+        address, address + 5);
     return NN_ERR_ARG;
   }
   if (strlen(address) >= sizeof(buf) - 16) {
@@ -106,8 +109,10 @@ split_address(const char *address, char *host, size_t host_len, uint16_t *port, 
     snprintf(buf, sizeof(buf), "%s", address);
   nn_addr_t parsed;
   if (nn_addr_parse(&parsed, buf) != NN_OK || !nn_addr_to_sockaddr(&parsed, &ss, &sl)) {
-    say(why, why_len, "API address \"%.200s\" is not HOST:PORT (e.g. 127.0.0.1:9801 or "
-        "[::1]:9801)", address);
+    say(why, why_len,
+        "API address \"%.200s\" is not HOST:PORT (e.g. 127.0.0.1:9801 or "
+        "[::1]:9801)",
+        address);
     return NN_ERR_FORMAT;
   }
   if (ss.ss_family == AF_INET) {
@@ -140,8 +145,7 @@ on_deliver(evutil_socket_t fd, short what, void *arg)
   p = evbuffer_pullup(c->body, -1);
   c->delivered = 1;
   if (c->done)
-    c->done(c->arg, c->failed ? 0 : c->status, p ? p : (const uint8_t *)"", p ? len : 0,
-            c->failed ? c->why : "");
+    c->done(c->arg, c->failed ? 0 : c->status, p ? p : (const uint8_t *)"", p ? len : 0, c->failed ? c->why : "");
 }
 
 static void
@@ -187,17 +191,22 @@ on_done(struct evhttp_request *req, void *arg)
     /* A refused or failed connect ends here without the error callback (and errno is not
      * reliable by then); a connection that broke later went through on_error. */
     if (!c->have_error)
-      say(c->why, sizeof(c->why), "cannot connect to the node API at %s: is nepnetd running "
-          "(and is this the address in its api.address)?", c->address);
+      say(c->why, sizeof(c->why),
+          "cannot connect to the node API at %s: is nepnetd running "
+          "(and is this the address in its api.address)?",
+          c->address);
     else if (c->error == EVREQ_HTTP_TIMEOUT)
-      say(c->why, sizeof(c->why), "no answer from the node API at %s within %u s: is nepnetd "
-          "busy or stuck?", c->address, c->timeout_s);
+      say(c->why, sizeof(c->why),
+          "no answer from the node API at %s within %u s: is nepnetd "
+          "busy or stuck?",
+          c->address, c->timeout_s);
     else if (c->error == EVREQ_HTTP_DATA_TOO_LONG)
-      say(c->why, sizeof(c->why), "the answer from %s is over %u bytes", c->address,
-          NN_API_CLIENT_MAX_RESPONSE);
+      say(c->why, sizeof(c->why), "the answer from %s is over %u bytes", c->address, NN_API_CLIENT_MAX_RESPONSE);
     else if (c->error == EVREQ_HTTP_EOF)
-      say(c->why, sizeof(c->why), "the node API at %s closed the connection before answering "
-          "(nepnetd stopping?)", c->address);
+      say(c->why, sizeof(c->why),
+          "the node API at %s closed the connection before answering "
+          "(nepnetd stopping?)",
+          c->address);
     else
       say(c->why, sizeof(c->why), "the connection to the node API at %s failed (%s)", c->address,
           c->saved_errno ? strerror(c->saved_errno) : "no answer");
@@ -210,10 +219,9 @@ on_done(struct evhttp_request *req, void *arg)
 }
 
 nn_err_t
-nn_api_call_start(nn_api_call_t **out, struct event_base *base, const char *address,
-                  const char *token, const char *method, const char *path, const uint8_t *body,
-                  size_t len, const char *content_type, unsigned timeout_s,
-                  nn_api_call_done_fn done, nn_api_call_chunk_fn chunk, void *arg, char *why,
+nn_api_call_start(nn_api_call_t **out, struct event_base *base, const char *address, const char *token,
+                  const char *method, const char *path, const uint8_t *body, size_t len, const char *content_type,
+                  unsigned timeout_s, nn_api_call_done_fn done, nn_api_call_chunk_fn chunk, void *arg, char *why,
                   size_t why_len)
 {
   char host[INET6_ADDRSTRLEN + 2], hosthdr[ADDR_MAX], auth[NN_API_TOKEN_HEX + 16];
@@ -228,8 +236,7 @@ nn_api_call_start(nn_api_call_t **out, struct event_base *base, const char *addr
   if (why && why_len)
     why[0] = 0;
   if (!base || !path || path[0] != '/' || method_of(method, &m)) {
-    say(why, why_len, "bad request: method %s, path %s", method ? method : "(none)",
-        path ? path : "(none)");
+    say(why, why_len, "bad request: method %s, path %s", method ? method : "(none)", path ? path : "(none)");
     return NN_ERR_ARG;
   }
   if (token && strlen(token) != NN_API_TOKEN_HEX) {
@@ -248,8 +255,7 @@ nn_api_call_start(nn_api_call_t **out, struct event_base *base, const char *addr
   snprintf(c->address, sizeof(c->address), "%s", address);
   err = NN_ERR_NOMEM;
   if (!(c->body = evbuffer_new()) || !(c->deliver = event_new(base, -1, 0, on_deliver, c)) ||
-      !(c->evcon = evhttp_connection_base_new(base, NULL, host, port)) ||
-      !(req = evhttp_request_new(on_done, c)))
+      !(c->evcon = evhttp_connection_base_new(base, NULL, host, port)) || !(req = evhttp_request_new(on_done, c)))
     goto fail;
   evhttp_connection_set_timeout(c->evcon, (int)c->timeout_s);
   evhttp_connection_set_retries(c->evcon, 0);
@@ -326,10 +332,9 @@ sync_done(void *arg, int status, const uint8_t *body, size_t len, const char *wh
 }
 
 nn_err_t
-nn_api_client_request_timeout(const char *address, const char *token, const char *method,
-                              const char *path, const uint8_t *body, size_t len,
-                              const char *content_type, unsigned timeout_s, int *status,
-                              uint8_t **response, size_t *response_len, char *why, size_t why_len)
+nn_api_client_request_timeout(const char *address, const char *token, const char *method, const char *path,
+                              const uint8_t *body, size_t len, const char *content_type, unsigned timeout_s,
+                              int *status, uint8_t **response, size_t *response_len, char *why, size_t why_len)
 {
   sync_t s;
   nn_api_call_t *c = NULL;
@@ -345,8 +350,8 @@ nn_api_client_request_timeout(const char *address, const char *token, const char
     say(why, why_len, "out of memory");
     return NN_ERR_NOMEM;
   }
-  err = nn_api_call_start(&c, s.base, address, token, method, path, body, len, content_type,
-                          timeout_s, sync_done, NULL, &s, why, why_len);
+  err = nn_api_call_start(&c, s.base, address, token, method, path, body, len, content_type, timeout_s, sync_done, NULL,
+                          &s, why, why_len);
   if (!err) {
     while (!s.done && event_base_dispatch(s.base) == 0)
       ;
@@ -376,20 +381,18 @@ nn_api_client_request_timeout(const char *address, const char *token, const char
 }
 
 nn_err_t
-nn_api_client_request(const char *address, const char *token, const char *method, const char *path,
-                      const uint8_t *body, size_t len, const char *content_type, int *status,
-                      uint8_t **response, size_t *response_len, char *why, size_t why_len)
+nn_api_client_request(const char *address, const char *token, const char *method, const char *path, const uint8_t *body,
+                      size_t len, const char *content_type, int *status, uint8_t **response, size_t *response_len,
+                      char *why, size_t why_len)
 {
-  return nn_api_client_request_timeout(address, token, method, path, body, len, content_type,
-                                       NN_API_CLIENT_TIMEOUT_S, status, response, response_len,
-                                       why, why_len);
+  return nn_api_client_request_timeout(address, token, method, path, body, len, content_type, NN_API_CLIENT_TIMEOUT_S,
+                                       status, response, response_len, why, why_len);
 }
 
 /* ---- files ---- */
 
 nn_err_t
-nn_api_client_read_address(const char *datadir, char *out, size_t out_len, char *why,
-                           size_t why_len)
+nn_api_client_read_address(const char *datadir, char *out, size_t out_len, char *why, size_t why_len)
 {
   char path[4096], buf[ADDR_MAX + 2];
   size_t n;
@@ -403,8 +406,10 @@ nn_api_client_read_address(const char *datadir, char *out, size_t out_len, char 
   }
   if (!(f = fopen(path, "r"))) {
     if (errno == ENOENT) {
-      say(why, why_len, "no node API at %s: is nepnetd running with --datadir %s? (or pass "
-          "--api HOST:PORT)", path, datadir);
+      say(why, why_len,
+          "no node API at %s: is nepnetd running with --datadir %s? (or pass "
+          "--api HOST:PORT)",
+          path, datadir);
       return NN_ERR_NOTFOUND;
     }
     say(why, why_len, "cannot read %s: %s", path, strerror(errno));
@@ -420,8 +425,10 @@ nn_api_client_read_address(const char *datadir, char *out, size_t out_len, char 
       n = 0; /* one printable word only */
   }
   if (!n || n >= out_len || n > ADDR_MAX - 1) {
-    say(why, why_len, "%s is malformed (expected one line HOST:PORT): restart nepnetd, which "
-        "rewrites it, or pass --api HOST:PORT", path);
+    say(why, why_len,
+        "%s is malformed (expected one line HOST:PORT): restart nepnetd, which "
+        "rewrites it, or pass --api HOST:PORT",
+        path);
     return NN_ERR_FORMAT;
   }
   memcpy(out, buf, n + 1);
@@ -441,19 +448,18 @@ nn_api_client_read_token(const char *path, char *out, size_t out_len, char *why,
     return NN_ERR_NOSPACE;
   err = nn_file_read_private(path, buf, sizeof(buf), &len);
   if (err == NN_ERR_NOTFOUND)
-    say(why, why_len, "no API token file %s: nepnetd creates it when it starts; is it running "
-        "with this data directory? (or pass --token-file FILE)", path);
+    say(why, why_len,
+        "no API token file %s: nepnetd creates it when it starts; is it running "
+        "with this data directory? (or pass --token-file FILE)",
+        path);
   else if (err == NN_ERR_PERM)
-    say(why, why_len, "API token file %s is accessible to group or others: chmod 600 %s", path,
-        path);
+    say(why, why_len, "API token file %s is accessible to group or others: chmod 600 %s", path, path);
   else if (err == NN_ERR_TOO_LONG || err == NN_ERR_FORMAT)
-    say(why, why_len, "API token file %s is malformed (expected 64 hex digits and a newline)",
-        path);
+    say(why, why_len, "API token file %s is malformed (expected 64 hex digits and a newline)", path);
   else if (err)
     say(why, why_len, "cannot read the API token file %s: %s", path, strerror(errno));
   else if ((err = nn_api_parse_token(buf, len, tok)))
-    say(why, why_len, "API token file %s is malformed (expected 64 hex digits and a newline)",
-        path);
+    say(why, why_len, "API token file %s is malformed (expected 64 hex digits and a newline)", path);
   else
     nn_hex_encode(out, tok, sizeof(tok));
   OPENSSL_cleanse(buf, sizeof(buf));
@@ -462,8 +468,7 @@ nn_api_client_read_token(const char *path, char *out, size_t out_len, char *why,
 }
 
 nn_err_t
-nn_api_client_read_datadir(const char *datadir, char *addr, size_t addr_len, char *token,
-                           size_t token_len)
+nn_api_client_read_datadir(const char *datadir, char *addr, size_t addr_len, char *token, size_t token_len)
 {
   char path[4096];
   nn_err_t err;

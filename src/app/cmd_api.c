@@ -81,12 +81,8 @@ parse_opts(const char *cmd, const char *usage, int argc, char **argv, api_opts_t
     case 't': o->token_file = optarg; break;
     case 'j': o->json = 1; break;
     case 'h': fputs(usage, stdout); return -1;
-    case ':':
-      fprintf(stderr, "nepnet %s: option %s needs a value\n\n%s", cmd, argv[optind - 1], usage);
-      return 2;
-    default:
-      fprintf(stderr, "nepnet %s: unknown option %s\n\n%s", cmd, argv[optind - 1], usage);
-      return 2;
+    case ':': fprintf(stderr, "nepnet %s: option %s needs a value\n\n%s", cmd, argv[optind - 1], usage); return 2;
+    default: fprintf(stderr, "nepnet %s: unknown option %s\n\n%s", cmd, argv[optind - 1], usage); return 2;
     }
   }
   o->argi = optind;
@@ -95,8 +91,8 @@ parse_opts(const char *cmd, const char *usage, int argc, char **argv, api_opts_t
 
 /* Address and token from the options or the data directory, with the reason on failure. */
 static int
-locate(const char *cmd, const char *datadir, const api_opts_t *o, char *addr, size_t addr_len,
-       char *token, size_t token_len)
+locate(const char *cmd, const char *datadir, const api_opts_t *o, char *addr, size_t addr_len, char *token,
+       size_t token_len)
 {
   char why[600], path[4096];
   const char *tf = o->token_file;
@@ -115,8 +111,7 @@ locate(const char *cmd, const char *datadir, const api_opts_t *o, char *addr, si
     tf = path;
   }
   if (nn_api_client_read_token(tf, token, token_len, why, sizeof(why))) {
-    fprintf(stderr, "nepnet %s: %s%s\n", cmd, why,
-            o->token_file ? "" : " (or pass --token-file FILE)");
+    fprintf(stderr, "nepnet %s: %s%s\n", cmd, why, o->token_file ? "" : " (or pass --token-file FILE)");
     return 1;
   }
   return 0;
@@ -131,8 +126,10 @@ print_refusal(const char *cmd, const char *addr, int status, const uint8_t *body
   if (e)
     fprintf(stderr, "nepnet %s: the node at %s answered HTTP %d: %s\n", cmd, addr, status, e);
   else if (status == 413)
-    fprintf(stderr, "nepnet %s: the node at %s answered HTTP 413: the request is over its size "
-            "limit\n", cmd, addr);
+    fprintf(stderr,
+            "nepnet %s: the node at %s answered HTTP 413: the request is over its size "
+            "limit\n",
+            cmd, addr);
   else
     fprintf(stderr, "nepnet %s: the node at %s answered HTTP %d\n", cmd, addr, status);
   json_decref(j);
@@ -157,8 +154,7 @@ read_file(const char *path, uint8_t **out, size_t *len)
       size_t ncap = cap ? cap * 2 : 1 << 16;
       uint8_t *nb;
       if (cap >= SEND_MAX_FILE + 1) {
-        fprintf(stderr, "nepnet send: %s is over %u bytes, far beyond any transaction\n", path,
-                SEND_MAX_FILE);
+        fprintf(stderr, "nepnet send: %s is over %u bytes, far beyond any transaction\n", path, SEND_MAX_FILE);
         rc = 1;
         break;
       }
@@ -211,8 +207,7 @@ nepnet_cmd_send(const char *datadir, int argc, char **argv)
     return rc < 0 ? 0 : rc;
   if (argc - o.argi != 1) {
     fprintf(stderr, "nepnet send: %s\n\n%s",
-            argc - o.argi < 1 ? "which FILE? (the transaction's bytes; - for standard input)"
-                              : "one FILE at a time",
+            argc - o.argi < 1 ? "which FILE? (the transaction's bytes; - for standard input)" : "one FILE at a time",
             send_usage);
     return 2;
   }
@@ -220,8 +215,8 @@ nepnet_cmd_send(const char *datadir, int argc, char **argv)
     return 1;
   if ((rc = read_file(argv[o.argi], &tx, &txlen)))
     goto out;
-  if (nn_api_client_request(addr, token, "POST", "/v1/tx", tx, txlen, "application/octet-stream",
-                            &status, &resp, &rlen, why, sizeof(why))) {
+  if (nn_api_client_request(addr, token, "POST", "/v1/tx", tx, txlen, "application/octet-stream", &status, &resp, &rlen,
+                            why, sizeof(why))) {
     fprintf(stderr, "nepnet send: %s\n", why);
     rc = 1;
     goto out;
@@ -241,8 +236,10 @@ nepnet_cmd_send(const char *datadir, int argc, char **argv)
   const char *id = j ? json_string_value(json_object_get(j, "id")) : NULL;
   const char *mode = j ? json_string_value(json_object_get(j, "mode")) : NULL;
   if (!id || !mode) {
-    fprintf(stderr, "nepnet send: the node at %s accepted the transaction but its answer has no "
-            "id/mode: %.*s\n", addr, (int)(rlen > 200 ? 200 : rlen), (const char *)resp);
+    fprintf(stderr,
+            "nepnet send: the node at %s accepted the transaction but its answer has no "
+            "id/mode: %.*s\n",
+            addr, (int)(rlen > 200 ? 200 : rlen), (const char *)resp);
     rc = 1;
     goto out;
   }
@@ -287,8 +284,7 @@ fmt_duration(char *out, size_t n, double s)
 {
   uint64_t t = s > 0 ? (uint64_t)s : 0;
   if (t >= 86400)
-    snprintf(out, n, "%" PRIu64 "d %02" PRIu64 "h %02" PRIu64 "m", t / 86400, t / 3600 % 24,
-             t / 60 % 60);
+    snprintf(out, n, "%" PRIu64 "d %02" PRIu64 "h %02" PRIu64 "m", t / 86400, t / 3600 % 24, t / 60 % 60);
   else if (t >= 3600)
     snprintf(out, n, "%" PRIu64 "h %02" PRIu64 "m %02" PRIu64 "s", t / 3600, t / 60 % 60, t % 60);
   else if (t >= 60)
@@ -365,8 +361,7 @@ nepnet_cmd_status(const char *datadir, int argc, char **argv)
   }
   if (locate("status", datadir, &o, addr, sizeof(addr), token, sizeof(token)))
     return 1;
-  if (nn_api_client_request(addr, token, "GET", "/v1/status", NULL, 0, NULL, &status, &resp, &rlen,
-                            why, sizeof(why))) {
+  if (nn_api_client_request(addr, token, "GET", "/v1/status", NULL, 0, NULL, &status, &resp, &rlen, why, sizeof(why))) {
     fprintf(stderr, "nepnet status: %s\n", why);
     rc = 1;
     goto out;
@@ -377,8 +372,10 @@ nepnet_cmd_status(const char *datadir, int argc, char **argv)
     goto out;
   }
   if (!(j = json_loadb((const char *)resp, rlen, 0, NULL)) || !json_is_object(j)) {
-    fprintf(stderr, "nepnet status: the node at %s answered something that is not a JSON "
-            "object\n", addr);
+    fprintf(stderr,
+            "nepnet status: the node at %s answered something that is not a JSON "
+            "object\n",
+            addr);
     rc = 1;
     goto out;
   }

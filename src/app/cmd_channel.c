@@ -182,7 +182,8 @@ run_listener(struct event_base *base, nn_net_t *net, const char *bind, const cha
 {
   char hex[2 * NN_NODE_ID_LEN + 1], a[NN_ADDR_STR_MAX], why[300];
   nn_addr_t at;
-  struct event *sigint = evsignal_new(base, SIGINT, on_signal, base), *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+  struct event *sigint = evsignal_new(base, SIGINT, on_signal, base),
+               *sigterm = evsignal_new(base, SIGTERM, on_signal, base);
   int rc = 1;
   if (nn_net_listen(net, "tcp", bind, &at, why, sizeof(why))) {
     fprintf(stderr, "nepnet: --bind %s: %s%s\n", bind, why,
@@ -197,7 +198,8 @@ run_listener(struct event_base *base, nn_net_t *net, const char *bind, const cha
   }
   nn_node_id_to_hex(nn_identity_node_id(id), hex);
   nn_addr_format(&at, a);
-  printf("nepnet %s listening on %s (%s%s)\n", nn_version(), a, netname, require_id ? ", identified initiators only" : "");
+  printf("nepnet %s listening on %s (%s%s)\n", nn_version(), a, netname,
+         require_id ? ", identified initiators only" : "");
   printf("node address  %s@%s\n", hex, a);
   if (nn_addr_is_any(&at))
     printf("(all interfaces: peers connect to this host's address with the port above)\n");
@@ -237,7 +239,11 @@ nepnet_cmd_listen(const char *datadir, int argc, char **argv)
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
     case 'b': bind = optarg; break;
-    case 'n': netname = optarg; if (parse_network(optarg, &network)) return 2; break;
+    case 'n':
+      netname = optarg;
+      if (parse_network(optarg, &network))
+        return 2;
+      break;
     case 'r': require_id = 1; break;
     case 'h': fputs(nepnet_usage, stdout); return 0;
     default: fputs(nepnet_usage, stderr); return 2;
@@ -348,8 +354,10 @@ explain_failure(const client_t *cl, nn_close_reason_t reason)
 {
   switch ((int)reason) {
   case NN_CLOSE_WRONG_ID:
-    fprintf(stderr, "  the node at %s is not %s: check the node id (`nepnet identity` on that node prints it) and "
-                    "the address\n", cl->addr, cl->expected_hex);
+    fprintf(stderr,
+            "  the node at %s is not %s: check the node id (`nepnet identity` on that node prints it) and "
+            "the address\n",
+            cl->addr, cl->expected_hex);
     break;
   case NN_CLOSE_AUTH: fprintf(stderr, "  check --network: both sides must use the same network\n"); break;
   case NN_CLOSE_ID_REQUIRED:
@@ -395,8 +403,10 @@ parse_target(const char *target, nn_node_id_t *expected, nn_addr_t *to)
   char idhex[2 * NN_NODE_ID_LEN + 1];
   const char *at = strchr(target, '@');
   if (!at || (size_t)(at - target) != 2 * NN_NODE_ID_LEN) {
-    fprintf(stderr, "nepnet connect: '%s' is not NODEID@HOST:PORT (NODEID: the 64 hex digits `nepnet identity` "
-                    "prints on that node)\n", target);
+    fprintf(stderr,
+            "nepnet connect: '%s' is not NODEID@HOST:PORT (NODEID: the 64 hex digits `nepnet identity` "
+            "prints on that node)\n",
+            target);
     return 2;
   }
   memcpy(idhex, target, 2 * NN_NODE_ID_LEN);
@@ -433,10 +443,21 @@ nepnet_cmd_connect(const char *datadir, int argc, char **argv)
   while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (c) {
     case 'a': anonymous = 1; break;
-    case 'n': if (parse_network(optarg, &network)) { rc = 2; goto out; } break;
+    case 'n':
+      if (parse_network(optarg, &network)) {
+        rc = 2;
+        goto out;
+      }
+      break;
     case 'm': cl.msgs[cl.nmsgs++] = optarg; break;
-    case 'h': fputs(nepnet_usage, stdout); rc = 0; goto out;
-    default: fputs(nepnet_usage, stderr); rc = 2; goto out;
+    case 'h':
+      fputs(nepnet_usage, stdout);
+      rc = 0;
+      goto out;
+    default:
+      fputs(nepnet_usage, stderr);
+      rc = 2;
+      goto out;
     }
   }
   if (optind + 1 != argc) {

@@ -146,8 +146,8 @@ demo(nn_devnet_t *dn, size_t size)
   qsort(lat, nl, sizeof(*lat), cmp_u64);
   printf("\n%u of %u nodes received the transaction.\n", have, dn->n);
   if (fluffer >= 0) {
-    printf("origin node-%u (%.16s); the stem ended at node-%d (%.16s), which fluffed it (%s)%s.\n", origin,
-           ids[origin], fluffer, ids[fluffer], seen[fluffer].via,
+    printf("origin node-%u (%.16s); the stem ended at node-%d (%.16s), which fluffed it (%s)%s.\n", origin, ids[origin],
+           fluffer, ids[fluffer], seen[fluffer].via,
            (unsigned)fluffer == origin ? " -- the origin itself, after its embargo timer" : ", not the origin");
     if (nl)
       printf("from the fluff to each node: P50 %.3f s, max %.3f s\n", (double)lat[nl / 2] / 1000.0,
@@ -171,9 +171,9 @@ typedef struct devnet_args_t {
   nn_devnet_opts_t o;
   char *extra[2 * 32]; /* --set's flags and values, owned; o.extra points here */
   size_t nextra;
-  size_t size;         /* demo's transaction */
+  size_t size; /* demo's transaction */
   int keep;
-  const char *count;   /* N: the first argument after the options, or NULL */
+  const char *count; /* N: the first argument after the options, or NULL */
 } devnet_args_t;
 
 static void
@@ -238,10 +238,14 @@ static int
 devnet_parse(int argc, char **argv, devnet_args_t *a)
 {
   static const struct option opts[] = {
-    { "dir", required_argument, NULL, 'd' },     { "preset", required_argument, NULL, 'p' },
-    { "base-port", required_argument, NULL, 'b' }, { "nepnetd", required_argument, NULL, 'n' },
-    { "size", required_argument, NULL, 's' },    { "keep", no_argument, NULL, 'k' },
-    { "set", required_argument, NULL, 'S' },     { "help", no_argument, NULL, 'h' },
+    { "dir", required_argument, NULL, 'd' },
+    { "preset", required_argument, NULL, 'p' },
+    { "base-port", required_argument, NULL, 'b' },
+    { "nepnetd", required_argument, NULL, 'n' },
+    { "size", required_argument, NULL, 's' },
+    { "keep", no_argument, NULL, 'k' },
+    { "set", required_argument, NULL, 'S' },
+    { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   int c, rc;

@@ -92,8 +92,7 @@ static const char sim_dandelion_usage[] =
 
 /* A non-negative integer option in [lo, hi]; 0 after printing why not. */
 static int
-sim_uint_opt(const char *flag, const char *arg, unsigned long long lo, unsigned long long hi,
-             unsigned long long *out)
+sim_uint_opt(const char *flag, const char *arg, unsigned long long lo, unsigned long long hi, unsigned long long *out)
 {
   char *end = NULL;
   errno = 0;
@@ -113,8 +112,8 @@ sim_double_opt(const char *flag, const char *arg, double lo, double hi, int open
   char *end = NULL;
   double v = strtod(arg, &end);
   if (end == arg || *end || !(open_lo ? v > lo : v >= lo) || !(v <= hi)) {
-    fprintf(stderr, "nepnet sim dandelion: --%s wants a number in %s%g, %g], got '%s'\n", flag,
-            open_lo ? "(" : "[", lo, hi, arg);
+    fprintf(stderr, "nepnet sim dandelion: --%s wants a number in %s%g, %g], got '%s'\n", flag, open_lo ? "(" : "[", lo,
+            hi, arg);
     return 0;
   }
   *out = v;
@@ -196,13 +195,20 @@ static int
 sim_dandelion_parse(int argc, char **argv, sim_dandelion_cfg_t *cfg, const char **out)
 {
   static const struct option opts[] = {
-    { "nodes", required_argument, NULL, 'n' }, { "outbound", required_argument, NULL, 'd' },
-    { "max-inbound", required_argument, NULL, 'i' }, { "q", required_argument, NULL, 'Q' },
-    { "p", required_argument, NULL, 'p' },     { "txs", required_argument, NULL, 't' },
-    { "seed", required_argument, NULL, 's' },  { "out", required_argument, NULL, 'o' },
-    { "quiet", no_argument, NULL, 'q' },       { "help", no_argument, NULL, 'h' },
-    { "inv-out-ms", required_argument, NULL, 'O' }, { "inv-in-ms", required_argument, NULL, 'I' },
-    { "embargo-base-ms", required_argument, NULL, 'B' }, { "embargo-mean-ms", required_argument, NULL, 'M' },
+    { "nodes", required_argument, NULL, 'n' },
+    { "outbound", required_argument, NULL, 'd' },
+    { "max-inbound", required_argument, NULL, 'i' },
+    { "q", required_argument, NULL, 'Q' },
+    { "p", required_argument, NULL, 'p' },
+    { "txs", required_argument, NULL, 't' },
+    { "seed", required_argument, NULL, 's' },
+    { "out", required_argument, NULL, 'o' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { "inv-out-ms", required_argument, NULL, 'O' },
+    { "inv-in-ms", required_argument, NULL, 'I' },
+    { "embargo-base-ms", required_argument, NULL, 'B' },
+    { "embargo-mean-ms", required_argument, NULL, 'M' },
     { NULL, 0, NULL, 0 },
   };
   int c, rc;
@@ -226,8 +232,10 @@ sim_dandelion_check(const sim_dandelion_cfg_t *cfg)
     return 2;
   }
   if (cfg->max_inbound < cfg->outbound || cfg->outbound + cfg->max_inbound > 1024) {
-    fprintf(stderr, "nepnet sim dandelion: --max-inbound must be in %u-%u (at least --outbound, and\n"
-                    "--outbound + --max-inbound <= 1024)\n", cfg->outbound, 1024 - cfg->outbound);
+    fprintf(stderr,
+            "nepnet sim dandelion: --max-inbound must be in %u-%u (at least --outbound, and\n"
+            "--outbound + --max-inbound <= 1024)\n",
+            cfg->outbound, 1024 - cfg->outbound);
     return 2;
   }
   for (uint32_t i = 0; i < cfg->np; i++)
@@ -259,7 +267,8 @@ sim_dandelion_print_setup(const sim_dandelion_cfg_t *cfg, const sim_dandelion_st
          cfg->q, cfg->embargo_base_ms, cfg->embargo_mean_ms, cfg->inv_out_ms, cfg->inv_in_ms);
   printf("flooding:    Neptune today: every node announces to every peer at once (INV delay 0)\n");
   printf("diffusion:   Bitcoin-style: every node announces to each peer after exp(mean %u ms) out /\n"
-         "  exp(mean %u ms) in, the delays of the Dandelion++ fluff phase\n", cfg->inv_out_ms, cfg->inv_in_ms);
+         "  exp(mean %u ms) in, the delays of the Dandelion++ fluff phase\n",
+         cfg->inv_out_ms, cfg->inv_in_ms);
 }
 
 /* One line per p: the three protocols side by side. */
@@ -272,12 +281,13 @@ sim_dandelion_print_table(const sim_dandelion_cfg_t *cfg, const sim_dandelion_st
     const sim_dandelion_result_t *d = &st->dandelion[i], *f = &st->flooding[i], *df = &st->diffusion[i];
     printf(" %4.2f %6u      %6.4f %6.4f      %6.4f %6.4f      %6.4f %6.4f      %6.3f    %6.3f  %6.4f\n", st->p[i],
            st->spies[i], d->precision, d->recall, f->precision, f->recall, df->precision, df->recall,
-           f->precision > 0 ? d->precision / f->precision : 0.0,
-           df->precision > 0 ? d->precision / df->precision : 0.0, st->p[i] * st->p[i]);
+           f->precision > 0 ? d->precision / f->precision : 0.0, df->precision > 0 ? d->precision / df->precision : 0.0,
+           st->p[i] * st->p[i]);
   }
   if (cfg->txs)
     printf("(--txs: precision over %u sampled transactions per p; fewer compete for each guess than when\n"
-           " every honest node sends, so all precisions are overstated)\n", st->dandelion[0].txs);
+           " every honest node sends, so all precisions are overstated)\n",
+           st->dandelion[0].txs);
 }
 
 /* What qualifies the table: unattributed transactions, and the target at p = 0.1 if it was run. */
@@ -288,16 +298,16 @@ sim_dandelion_print_notes(const sim_dandelion_stats_t *st)
     const sim_dandelion_result_t *d = &st->dandelion[i], *f = &st->flooding[i], *df = &st->diffusion[i];
     if (d->seen < d->txs || f->seen < f->txs || df->seen < df->txs)
       printf("p %.2f: %u (Dandelion++), %u (flooding) and %u (diffusion) of %u transactions never reached a spy"
-             " (unattributed)\n", st->p[i], d->txs - d->seen, f->txs - f->seen, df->txs - df->seen, d->txs);
+             " (unattributed)\n",
+             st->p[i], d->txs - d->seen, f->txs - f->seen, df->txs - df->seen, d->txs);
   }
   for (uint32_t i = 0; i < st->np; i++)
     if (fabs(st->p[i] - 0.1) < 1e-9) {
       double dp = st->dandelion[i].precision, fp = st->flooding[i].precision, xp = st->diffusion[i].precision;
       printf("target at p = 0.10: Dandelion++ precision %.4f <= 0.1: %s; <= 1/4 of flooding's (%.4f): %s"
-             " (ratio %.3f)\n", dp, dp <= 0.1 ? "met" : "MISSED", fp / 4, dp <= fp / 4 ? "met" : "MISSED",
-             fp > 0 ? dp / fp : 0.0);
-      printf("  (not the target, for comparison: ratio to diffusion's %.4f is %.3f)\n", xp,
-             xp > 0 ? dp / xp : 0.0);
+             " (ratio %.3f)\n",
+             dp, dp <= 0.1 ? "met" : "MISSED", fp / 4, dp <= fp / 4 ? "met" : "MISSED", fp > 0 ? dp / fp : 0.0);
+      printf("  (not the target, for comparison: ratio to diffusion's %.4f is %.3f)\n", xp, xp > 0 ? dp / xp : 0.0);
     }
 }
 
@@ -352,13 +362,20 @@ sim_dandelion_main(int argc, char **argv)
 }
 
 static const struct option sim_dht_opts[] = {
-  { "nodes", required_argument, NULL, 'n' },   { "adversaries", required_argument, NULL, 'a' },
-  { "churn", required_argument, NULL, 'c' },   { "hours", required_argument, NULL, 'H' },
-  { "lookups", required_argument, NULL, 'l' }, { "paths", required_argument, NULL, 'p' },
-  { "alpha", required_argument, NULL, 'A' },   { "channels", required_argument, NULL, 'C' },
-  { "seed", required_argument, NULL, 's' },    { "out", required_argument, NULL, 'o' },
-  { "quiet", no_argument, NULL, 'q' },         { "help", no_argument, NULL, 'h' },
-  { "no-relay", no_argument, NULL, 'R' },      { "relay-hops", required_argument, NULL, 'r' },
+  { "nodes", required_argument, NULL, 'n' },
+  { "adversaries", required_argument, NULL, 'a' },
+  { "churn", required_argument, NULL, 'c' },
+  { "hours", required_argument, NULL, 'H' },
+  { "lookups", required_argument, NULL, 'l' },
+  { "paths", required_argument, NULL, 'p' },
+  { "alpha", required_argument, NULL, 'A' },
+  { "channels", required_argument, NULL, 'C' },
+  { "seed", required_argument, NULL, 's' },
+  { "out", required_argument, NULL, 'o' },
+  { "quiet", no_argument, NULL, 'q' },
+  { "help", no_argument, NULL, 'h' },
+  { "no-relay", no_argument, NULL, 'R' },
+  { "relay-hops", required_argument, NULL, 'r' },
   { NULL, 0, NULL, 0 },
 };
 
@@ -413,8 +430,8 @@ sim_dht_print(const sim_dht_cfg_t *cfg, const sim_dht_stats_t *st)
 {
   printf("nodes %u, adversarial %.0f%%, churn %.0f%%/h (%u left, %u joined), %.1f h measured\n", cfg->nodes,
          cfg->adversaries * 100, cfg->churn_per_hour * 100, st->leaves, st->joins, cfg->hours);
-  printf("lookups %u: success %.2f%%  latency P50 %.0f ms  P95 %.0f ms  P99 %.0f ms  mean %.0f ms\n",
-         st->lookups, st->success * 100, st->p50_ms, st->p95_ms, st->p99_ms, st->mean_ms);
+  printf("lookups %u: success %.2f%%  latency P50 %.0f ms  P95 %.0f ms  P99 %.0f ms  mean %.0f ms\n", st->lookups,
+         st->success * 100, st->p50_ms, st->p95_ms, st->p99_ms, st->mean_ms);
   printf("hops: mean %.2f, max %u  (target mean <= log2(N)/3 + 1 = %.2f)\n", st->mean_hops, st->max_hops,
          log2((double)cfg->nodes) / 3 + 1);
   printf("messages %llu, channel reuse %.1f%%, new connections %llu\n", (unsigned long long)st->messages,

@@ -11,54 +11,75 @@
 #include "dht/disco.h"
 #include "lib/log.h"
 
-typedef enum {
-  T_U32, T_SIZE, T_DOUBLE, T_BOOL, T_STR, T_LIST, T_ROUTE, T_NETWORK, T_LOGLEVEL, T_PRESET
-} otype_t;
+typedef enum { T_U32, T_SIZE, T_DOUBLE, T_BOOL, T_STR, T_LIST, T_ROUTE, T_NETWORK, T_LOGLEVEL, T_PRESET } otype_t;
 
 /* One option: its name, its type and the settings field(s) it writes. */
 typedef struct opt_t {
   const char *name;
   otype_t type;
-  size_t off, off_n;        /* the field; for a list, its array and its count */
-  double min, max;          /* numbers */
+  size_t off, off_n; /* the field; for a list, its array and its count */
+  double min, max;   /* numbers */
   const char *arg, *help;
 } opt_t;
 
 #define F(field) offsetof(nn_node_settings_t, field)
-#define NUM(name, type, field, lo, hi, arg, help) { name, type, F(field), 0, lo, hi, arg, help }
-#define ONE(name, type, field, arg, help) { name, type, F(field), 0, 0, 0, arg, help }
-#define LIST(name, field, count, arg, help) { name, T_LIST, F(field), F(count), 0, 0, arg, help }
+#define NUM(name, type, field, lo, hi, arg, help)                                                                      \
+  {                                                                                                                    \
+    name, type, F(field), 0, lo, hi, arg, help                                                                         \
+  }
+#define ONE(name, type, field, arg, help)                                                                              \
+  {                                                                                                                    \
+    name, type, F(field), 0, 0, 0, arg, help                                                                           \
+  }
+#define LIST(name, field, count, arg, help)                                                                            \
+  {                                                                                                                    \
+    name, T_LIST, F(field), F(count), 0, 0, arg, help                                                                  \
+  }
 
 /* The option reference; nepnetd --help and --print-config follow this order. */
 static const opt_t opts[] = {
-  ONE("preset", T_PRESET, preset, "NAME", "fast, balanced (default) or private: a bundle of the settings below (README)"),
+  ONE("preset", T_PRESET, preset, "NAME",
+      "fast, balanced (default) or private: a bundle of the settings below (README)"),
   ONE("network", T_NETWORK, network, "NET", "mainnet (default), testnet or regtest"),
   ONE("listen", T_STR, listen, "HOST:PORT", "where peers connect (default 0.0.0.0:9800; port 0: any free port)"),
-  ONE("advertise", T_STR, advertise, "HOST:PORT", "the address peers reach us at, published in our signed record\n"
-                                                   "(default: the listen address unless it is a wildcard)"),
+  ONE("advertise", T_STR, advertise, "HOST:PORT",
+      "the address peers reach us at, published in our signed record\n"
+      "(default: the listen address unless it is a wildcard)"),
   ONE("hidden", T_BOOL, hidden, "0|1", "no listener, no record, anonymous channels (outbound only)"),
-  ONE("allow-private", T_BOOL, allow_private, "0|1", "accept loopback and private addresses in the DHT and the peer store,\n"
-                                                     "one network group each (local devnets; never on mainnet)"),
+  ONE("allow-private", T_BOOL, allow_private, "0|1",
+      "accept loopback and private addresses in the DHT and the peer store,\n"
+      "one network group each (local devnets; never on mainnet)"),
   LIST("peer", peers, n_peers, "NODEID@HOST:PORT", "bootstrap peer (repeatable; HOST:PORT accepts any node id)"),
-  LIST("connect", connect, n_connect, "NODEID@HOST:PORT", "dial only these peers for gossip (repeatable; no network-group rule for\n"
-                                                           "them); inbound peers are still accepted up to max-peers"),
+  LIST("connect", connect, n_connect, "NODEID@HOST:PORT",
+       "dial only these peers for gossip (repeatable; no network-group rule for\n"
+       "them); inbound peers are still accepted up to max-peers"),
   LIST("dns-seed", dns_seeds, n_dns_seeds, "NAME", "DNS seed to bootstrap from (repeatable)"),
   ONE("dns-nameserver", T_STR, dns_nameserver, "IP:PORT", "resolver for the DNS seeds (default: /etc/resolv.conf)"),
   NUM("max-peers", T_U32, max_peers, 1, 4096, "N", "gossip peers in all (balanced 64)"),
-  NUM("max-outbound", T_U32, max_outbound, 1, 64, "N", "gossip peers we dial, one per network group (/16, /32) (balanced 8)"),
-  NUM("max-inbound-per-host", T_U32, max_inbound_per_host, 0, 4096, "N", "inbound gossip peers from one host (4; 0 = no limit)"),
+  NUM("max-outbound", T_U32, max_outbound, 1, 64, "N",
+      "gossip peers we dial, one per network group (/16, /32) (balanced 8)"),
+  NUM("max-inbound-per-host", T_U32, max_inbound_per_host, 0, 4096, "N",
+      "inbound gossip peers from one host (4; 0 = no limit)"),
   NUM("max-channels", T_U32, max_channels, 1, 4096, "N", "outbound channels no protocol holds (DHT), kept open (64)"),
-  NUM("listen-max-per-ip", T_U32, listen_max_per_ip, 0, 65535, "N", "concurrent inbound connections per IP or /64 (8; 0 = no limit)"),
-  NUM("listen-ip-rate", T_DOUBLE, listen_ip_rate, 0, 1e6, "R", "new inbound handshakes per second per IP (20; 0 = no limit)"),
-  NUM("dht-per-table-wide", T_U32, dht_per_table_wide, 0, 4096, "N", "DHT contacts per /16 (IPv4) or /32 (IPv6) in the whole table (0 = no limit)"),
-  ONE("route", T_ROUTE, route, "MODE", "how our own transactions leave: dandelion (default) or direct;\n"
-                                      "mixnet and dandelion+mixnet come with the mixnet"),
-  NUM("fluff-prob", T_DOUBLE, fluff_prob, 0.05, 0.5, "Q", "Dandelion++: probability that an epoch is a fluff epoch (0.1)"),
+  NUM("listen-max-per-ip", T_U32, listen_max_per_ip, 0, 65535, "N",
+      "concurrent inbound connections per IP or /64 (8; 0 = no limit)"),
+  NUM("listen-ip-rate", T_DOUBLE, listen_ip_rate, 0, 1e6, "R",
+      "new inbound handshakes per second per IP (20; 0 = no limit)"),
+  NUM("dht-per-table-wide", T_U32, dht_per_table_wide, 0, 4096, "N",
+      "DHT contacts per /16 (IPv4) or /32 (IPv6) in the whole table (0 = no limit)"),
+  ONE("route", T_ROUTE, route, "MODE",
+      "how our own transactions leave: dandelion (default) or direct;\n"
+      "mixnet and dandelion+mixnet come with the mixnet"),
+  NUM("fluff-prob", T_DOUBLE, fluff_prob, 0.05, 0.5, "Q",
+      "Dandelion++: probability that an epoch is a fluff epoch (0.1)"),
   NUM("epoch-s", T_U32, epoch_s, 10, 86400, "S", "Dandelion++ epoch length in seconds (600; randomized by +/- 5%)"),
   NUM("embargo-base-ms", T_U32, embargo_base_ms, 0, 3600000, "MS", "embargo timer: this constant ... (5000)"),
-  NUM("embargo-mean-ms", T_U32, embargo_mean_ms, 1, 3600000, "MS", "... plus an exponential delay with this mean (balanced 12000)"),
-  NUM("inv-delay-out-ms", T_U32, inv_delay_out_ms, 0, 600000, "MS", "fluff diffusion: mean delay of an INV to an outbound peer (balanced 1000)"),
-  NUM("inv-delay-in-ms", T_U32, inv_delay_in_ms, 0, 600000, "MS", "fluff diffusion: mean delay of an INV to an inbound peer (balanced 2500)"),
+  NUM("embargo-mean-ms", T_U32, embargo_mean_ms, 1, 3600000, "MS",
+      "... plus an exponential delay with this mean (balanced 12000)"),
+  NUM("inv-delay-out-ms", T_U32, inv_delay_out_ms, 0, 600000, "MS",
+      "fluff diffusion: mean delay of an INV to an outbound peer (balanced 1000)"),
+  NUM("inv-delay-in-ms", T_U32, inv_delay_in_ms, 0, 600000, "MS",
+      "fluff diffusion: mean delay of an INV to an inbound peer (balanced 2500)"),
   NUM("stem-rate", T_DOUBLE, stem_rate, 0.01, 10000, "R", "STEMs per second one peer may send (10); more are dropped"),
   NUM("stem-burst", T_U32, stem_burst, 1, 100000, "N", "... in bursts of up to N (100)"),
   NUM("max-tx-bytes", T_SIZE, max_tx_bytes, 1, 64 << 20, "BYTES", "largest transaction accepted (8388608)"),
@@ -78,8 +99,8 @@ static const opt_t opts[] = {
 /* The field an option writes, in \a s. */
 #define AT(s, o, type) ((type *)((char *)(s) + (o)->off))
 #define AT_C(s, o, type) ((const type *)((const char *)(s) + (o)->off))
-typedef const char *cstr_t;          /* a string field, for AT/AT_C */
-typedef const char *const *cstrs_t;  /* a list field */
+typedef const char *cstr_t;         /* a string field, for AT/AT_C */
+typedef const char *const *cstrs_t; /* a list field */
 
 /* Storage the settings point to: every string and list array, freed with the conf. */
 struct nn_conf_str_t {
@@ -231,10 +252,14 @@ set_enum(nn_conf_t *c, const opt_t *o, const char *v, const char *origin, char *
       return fail(why, why_len, origin, v, "is not a route", "dandelion or direct");
     return 0;
   case T_NETWORK:
-    if (!strcmp(v, "mainnet")) *AT(&c->s, o, uint32_t) = NN_NET_MAINNET;
-    else if (!strcmp(v, "testnet")) *AT(&c->s, o, uint32_t) = NN_NET_TESTNET;
-    else if (!strcmp(v, "regtest")) *AT(&c->s, o, uint32_t) = NN_NET_REGTEST;
-    else return fail(why, why_len, origin, v, "is not a network", "mainnet, testnet or regtest");
+    if (!strcmp(v, "mainnet"))
+      *AT(&c->s, o, uint32_t) = NN_NET_MAINNET;
+    else if (!strcmp(v, "testnet"))
+      *AT(&c->s, o, uint32_t) = NN_NET_TESTNET;
+    else if (!strcmp(v, "regtest"))
+      *AT(&c->s, o, uint32_t) = NN_NET_REGTEST;
+    else
+      return fail(why, why_len, origin, v, "is not a network", "mainnet, testnet or regtest");
     return 0;
   case T_LOGLEVEL: {
     int l = nn_log_level_parse(v);
@@ -243,8 +268,7 @@ set_enum(nn_conf_t *c, const opt_t *o, const char *v, const char *origin, char *
     *AT(&c->s, o, int) = l;
     return 0;
   }
-  default:
-    return -1;
+  default: return -1;
   }
 }
 
@@ -270,20 +294,15 @@ nn_conf_set(nn_conf_t *c, const char *name, const char *v, const char *origin, i
   switch (o->type) {
   case T_U32:
   case T_SIZE:
-  case T_DOUBLE:
-    return set_number(c, o, v, origin, why, why_len);
-  case T_BOOL:
-    return set_bool(c, o, v, origin, why, why_len);
+  case T_DOUBLE: return set_number(c, o, v, origin, why, why_len);
+  case T_BOOL: return set_bool(c, o, v, origin, why, why_len);
   case T_STR:
     if (!*v)
       return fail(why, why_len, origin, v, "is empty", o->arg);
     return (*AT(&c->s, o, cstr_t) = own(c, strdup(v))) ? 0 : -1;
-  case T_LIST:
-    return set_list(c, o, v, origin, from_flags, why, why_len);
-  case T_PRESET:
-    return set_preset(c, v, why, why_len);
-  default:
-    return set_enum(c, o, v, origin, why, why_len);
+  case T_LIST: return set_list(c, o, v, origin, from_flags, why, why_len);
+  case T_PRESET: return set_preset(c, v, why, why_len);
+  default: return set_enum(c, o, v, origin, why, why_len);
   }
 }
 
@@ -292,7 +311,7 @@ nn_conf_init(nn_conf_t *c)
 {
   memset(c, 0, sizeof(*c));
   nn_node_settings_default(&c->s); /* the balanced preset */
-  c->s.api = "127.0.0.1:9801";    /* a daemon serves its API by default; an embedded node does not */
+  c->s.api = "127.0.0.1:9801";     /* a daemon serves its API by default; an embedded node does not */
 }
 
 void

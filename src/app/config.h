@@ -23,11 +23,11 @@
 typedef struct nn_conf_str_t nn_conf_str_t;
 
 typedef struct nn_conf_t {
-  nn_node_settings_t s;    /**< what nn_node_start gets; its strings and lists live in this struct */
+  nn_node_settings_t s; /**< what nn_node_start gets; its strings and lists live in this struct */
   char *datadir, *config_file;
-  int have_config_flag;    /**< --config was given (then a missing file is an error) */
+  int have_config_flag;      /**< --config was given (then a missing file is an error) */
   uint64_t lists_from_flags; /**< per option: its list was given by flags (replaces the file's) */
-  nn_conf_str_t *owned;    /**< every string and list array the settings point to */
+  nn_conf_str_t *owned;      /**< every string and list array the settings point to */
 } nn_conf_t;
 
 /** Defaults: the balanced preset, listening on 0.0.0.0:9800, the API on 127.0.0.1:9801. */
@@ -43,8 +43,8 @@ void nn_conf_free(nn_conf_t *c);
 int nn_conf_parse_args(nn_conf_t *c, int argc, char **argv, char *why, size_t why_len);
 
 /** Set one option by name; \a origin ("--name" or "FILE:LINE") goes into the error message. */
-int nn_conf_set(nn_conf_t *c, const char *name, const char *value, const char *origin, int from_flags,
-                char *why, size_t why_len);
+int nn_conf_set(nn_conf_t *c, const char *name, const char *value, const char *origin, int from_flags, char *why,
+                size_t why_len);
 /** Read a config file. */
 int nn_conf_load_file(nn_conf_t *c, const char *path, char *why, size_t why_len);
 

@@ -260,8 +260,8 @@ read_api(const nn_devnet_t *dn, unsigned i, char *addr, size_t an, char *token, 
 }
 
 int
-nn_devnet_api(const nn_devnet_t *dn, unsigned i, const char *method, const char *path, const uint8_t *body,
-              size_t len, const char *content_type, json_t **out)
+nn_devnet_api(const nn_devnet_t *dn, unsigned i, const char *method, const char *path, const uint8_t *body, size_t len,
+              const char *content_type, json_t **out)
 {
   char addr[300], token[128], why[256];
   int status = 0;
@@ -449,8 +449,10 @@ up_wait_joined(nn_devnet_t *dn, const nn_devnet_opts_t *o, uint64_t t0, uint64_t
       unsigned first = 0;
       while (first < n && joined[first])
         first++;
-      snprintf(why, why_len, "%u of %u nodes joined in %.0f s; node %u has no gossip peer yet (see %s/node-%u/nepnetd.log); "
-               "stopped them all", njoined, n, (double)(nn_unix_ms() - t0) / 1000.0, first, dn->dir, first);
+      snprintf(why, why_len,
+               "%u of %u nodes joined in %.0f s; node %u has no gossip peer yet (see %s/node-%u/nepnetd.log); "
+               "stopped them all",
+               njoined, n, (double)(nn_unix_ms() - t0) / 1000.0, first, dn->dir, first);
       free(joined);
       nn_devnet_down(dn, 5000);
       return -1;
@@ -496,7 +498,8 @@ nn_devnet_open(nn_devnet_t *dn, const char *dir, char *why, size_t why_len)
   snprintf(p, sizeof(p), "%s/devnet.conf", dir);
   FILE *f = fopen(p, "r");
   if (!f) {
-    snprintf(why, why_len, "no devnet in %s (%s): start one with nepnet devnet up N --dir %s", dir, strerror(errno), dir);
+    snprintf(why, why_len, "no devnet in %s (%s): start one with nepnet devnet up N --dir %s", dir, strerror(errno),
+             dir);
     return -1;
   }
   while (fgets(line, sizeof(line), f)) {
@@ -623,7 +626,8 @@ next_page:
     goto out;
   json_t *txs = json_object_get(j, "txs"), *t;
   size_t k;
-  json_array_foreach(txs, k, t) {
+  json_array_foreach(txs, k, t)
+  {
     const char *s = json_string_value(json_object_get(t, "id"));
     if (s && !strcmp(s, idhex)) {
       const char *via = json_string_value(json_object_get(t, "via"));
@@ -646,8 +650,8 @@ out:
 }
 
 unsigned
-nn_devnet_wait_tx(nn_devnet_t *dn, const nn_hash_t *id, uint64_t t0, uint32_t timeout_ms,
-                  nn_devnet_seen_t *seen, FILE *progress)
+nn_devnet_wait_tx(nn_devnet_t *dn, const nn_hash_t *id, uint64_t t0, uint32_t timeout_ms, nn_devnet_seen_t *seen,
+                  FILE *progress)
 {
   char idhex[2 * NN_HASH_LEN + 1];
   uint64_t end = nn_unix_ms() + timeout_ms;

@@ -26,7 +26,7 @@
 
 typedef struct nn_devnet_t {
   char *dir;
-  char *nepnetd;            /**< path of the daemon */
+  char *nepnetd; /**< path of the daemon */
   unsigned n;
   uint16_t base_port;
   pid_t pid[NN_DEVNET_MAX];
@@ -52,8 +52,7 @@ void nn_devnet_opts_default(nn_devnet_opts_t *o);
 
 /** Start \a n nodes and wait until each is up and has at least one outbound gossip peer.
  *  Returns 0, or -1 with \a why naming the node and the tail of its log. */
-int nn_devnet_up(nn_devnet_t *dn, unsigned n, const char *argv0, const nn_devnet_opts_t *o, char *why,
-                 size_t why_len);
+int nn_devnet_up(nn_devnet_t *dn, unsigned n, const char *argv0, const nn_devnet_opts_t *o, char *why, size_t why_len);
 /** Load a running devnet from DIR (its pid files; a pid that is no longer that node's nepnetd
  *  counts as stopped). */
 int nn_devnet_open(nn_devnet_t *dn, const char *dir, char *why, size_t why_len);
@@ -79,7 +78,7 @@ typedef struct nn_devnet_seen_t {
   int seen;
   uint64_t unix_ms;
   char via[16];
-  char from[65];            /**< node id hex of the peer it came from, "" if none */
+  char from[65]; /**< node id hex of the peer it came from, "" if none */
 } nn_devnet_seen_t;
 
 /** Poll every live node for \a id until all have it or \a timeout_ms passes; \a seen has n

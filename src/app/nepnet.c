@@ -100,21 +100,19 @@ nepnet_open_identity(const char *datadir, int verbose)
     return NULL;
   snprintf(path, plen, "%s/identity.key", datadir);
   if ((err = nn_dir_ensure_private(datadir))) {
-    fprintf(stderr, "nepnet: cannot create data directory %s: %s (%s); pass --datadir DIR\n",
-            datadir, nn_err_str(err), strerror(errno));
+    fprintf(stderr, "nepnet: cannot create data directory %s: %s (%s); pass --datadir DIR\n", datadir, nn_err_str(err),
+            strerror(errno));
     goto out;
   }
   if ((err = nn_identity_load_or_create(path, &id, &created))) {
-    fprintf(stderr, "nepnet: key file %s: %s; %s\n", path, nn_err_str(err),
-            nn_identity_file_hint(err));
+    fprintf(stderr, "nepnet: key file %s: %s; %s\n", path, nn_err_str(err), nn_identity_file_hint(err));
     goto out;
   }
   nn_node_id_to_hex(nn_identity_node_id(id), hex);
   if (verbose > 0) {
     printf("identity   %s (%s)\n", path, created ? "created now" : "loaded");
     printf("node id    %s\n", hex);
-    printf("algorithm  ML-DSA-87 (FIPS 204), public key %d bytes; node id = SHA3-256(public key)\n",
-           NN_MLDSA_PK_LEN);
+    printf("algorithm  ML-DSA-87 (FIPS 204), public key %d bytes; node id = SHA3-256(public key)\n", NN_MLDSA_PK_LEN);
   } else if (verbose == 0) {
     printf("%s\n", hex);
   }
@@ -148,14 +146,12 @@ cmd_selftest(const char *datadir)
   printf("crypto self-test:\n");
   err = nn_selftest_run(report, &failed);
   if (err == NN_ERR_VERSION) {
-    fprintf(stderr, "nepnet: OpenSSL %s is older than 3.5; rebuild with ./bootstrap\n",
-            nn_openssl_version());
+    fprintf(stderr, "nepnet: OpenSSL %s is older than 3.5; rebuild with ./bootstrap\n", nn_openssl_version());
     return 1;
   }
   printf("%s\n", err ? "self-test FAILED: do not run a node on this build" : "self-test passed");
   return err ? 1 : 0;
 }
-
 
 int
 main(int argc, char **argv)

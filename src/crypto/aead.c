@@ -17,8 +17,8 @@ nn_aead_init(nn_aead_t *a, const nn_aead_key_t *key)
 
 /* One pass of GCM in direction enc; the tag is written (enc) or checked (!enc). */
 static nn_err_t
-gcm(nn_aead_t *a, int enc, const nn_aead_nonce_t *nonce, const uint8_t *aad, size_t aadlen,
-    const uint8_t *in, size_t inlen, uint8_t *out, uint8_t *tag)
+gcm(nn_aead_t *a, int enc, const nn_aead_nonce_t *nonce, const uint8_t *aad, size_t aadlen, const uint8_t *in,
+    size_t inlen, uint8_t *out, uint8_t *tag)
 {
   EVP_CIPHER_CTX *c = a->ctx;
   int n;
@@ -41,15 +41,15 @@ gcm(nn_aead_t *a, int enc, const nn_aead_nonce_t *nonce, const uint8_t *aad, siz
 }
 
 nn_err_t
-nn_aead_seal(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t *aad, size_t aadlen,
-             const uint8_t *pt, size_t ptlen, uint8_t *out)
+nn_aead_seal(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t *aad, size_t aadlen, const uint8_t *pt,
+             size_t ptlen, uint8_t *out)
 {
   return gcm(a, 1, nonce, aad, aadlen, pt, ptlen, out, out + ptlen);
 }
 
 nn_err_t
-nn_aead_seal_iov(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t *aad, size_t aadlen,
-                 const nn_iov_t *parts, size_t n, uint8_t *out)
+nn_aead_seal_iov(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t *aad, size_t aadlen, const nn_iov_t *parts,
+                 size_t n, uint8_t *out)
 {
   EVP_CIPHER_CTX *c = a->ctx;
   size_t off = 0;
@@ -75,8 +75,8 @@ nn_aead_seal_iov(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t *aad,
 }
 
 nn_err_t
-nn_aead_open(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t *aad, size_t aadlen,
-             const uint8_t *ct, size_t ctlen, uint8_t *out)
+nn_aead_open(nn_aead_t *a, const nn_aead_nonce_t *nonce, const uint8_t *aad, size_t aadlen, const uint8_t *ct,
+             size_t ctlen, uint8_t *out)
 {
   uint8_t tag[NN_AEAD_TAG_LEN];
   nn_err_t err;

@@ -7,8 +7,7 @@ nn_aesblock_init(nn_aesblock_t *a, const uint8_t key[32])
 {
   if (!a->ctx && !(a->ctx = EVP_CIPHER_CTX_new()))
     return NN_ERR_NOMEM;
-  if (EVP_EncryptInit_ex(a->ctx, EVP_aes_256_ecb(), NULL, key, NULL) != 1 ||
-      EVP_CIPHER_CTX_set_padding(a->ctx, 0) != 1)
+  if (EVP_EncryptInit_ex(a->ctx, EVP_aes_256_ecb(), NULL, key, NULL) != 1 || EVP_CIPHER_CTX_set_padding(a->ctx, 0) != 1)
     return NN_ERR_CRYPTO;
   return NN_OK;
 }

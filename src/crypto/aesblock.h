@@ -11,7 +11,9 @@
 #include "nepnet/error.h"
 #include "crypto/types.h"
 
-typedef struct nn_aesblock_t { void *ctx; } nn_aesblock_t;
+typedef struct nn_aesblock_t {
+  void *ctx;
+} nn_aesblock_t;
 
 nn_err_t nn_aesblock_init(nn_aesblock_t *a, const uint8_t key[32]);
 /** out = AES-256(key, in). */

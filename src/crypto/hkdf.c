@@ -5,8 +5,8 @@
 #include <openssl/params.h>
 
 static nn_err_t
-hkdf(const char *md, int mode, uint8_t *out, size_t outlen, const uint8_t *key, size_t keylen,
-     const uint8_t *salt, size_t saltlen, const uint8_t *info, size_t infolen)
+hkdf(const char *md, int mode, uint8_t *out, size_t outlen, const uint8_t *key, size_t keylen, const uint8_t *salt,
+     size_t saltlen, const uint8_t *info, size_t infolen)
 {
   EVP_KDF *kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
   EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
@@ -34,29 +34,27 @@ out:
 }
 
 nn_err_t
-nn_hkdf_extract_md(const char *md, uint8_t *prk, size_t prklen, const uint8_t *salt,
-                   size_t saltlen, const uint8_t *ikm, size_t ikmlen)
+nn_hkdf_extract_md(const char *md, uint8_t *prk, size_t prklen, const uint8_t *salt, size_t saltlen, const uint8_t *ikm,
+                   size_t ikmlen)
 {
   return hkdf(md, EVP_KDF_HKDF_MODE_EXTRACT_ONLY, prk, prklen, ikm, ikmlen, salt, saltlen, NULL, 0);
 }
 
 nn_err_t
-nn_hkdf_expand_md(const char *md, uint8_t *out, size_t outlen, const uint8_t *prk, size_t prklen,
-                  const uint8_t *info, size_t infolen)
+nn_hkdf_expand_md(const char *md, uint8_t *out, size_t outlen, const uint8_t *prk, size_t prklen, const uint8_t *info,
+                  size_t infolen)
 {
   return hkdf(md, EVP_KDF_HKDF_MODE_EXPAND_ONLY, out, outlen, prk, prklen, NULL, 0, info, infolen);
 }
 
 nn_err_t
-nn_hkdf_extract(nn_secret_t *prk, const uint8_t *salt, size_t saltlen, const uint8_t *ikm,
-                size_t ikmlen)
+nn_hkdf_extract(nn_secret_t *prk, const uint8_t *salt, size_t saltlen, const uint8_t *ikm, size_t ikmlen)
 {
   return nn_hkdf_extract_md("SHA3-256", prk->b, sizeof(prk->b), salt, saltlen, ikm, ikmlen);
 }
 
 nn_err_t
-nn_hkdf_expand(uint8_t *out, size_t outlen, const nn_secret_t *prk, const uint8_t *info,
-               size_t infolen)
+nn_hkdf_expand(uint8_t *out, size_t outlen, const nn_secret_t *prk, const uint8_t *info, size_t infolen)
 {
   if (outlen > 255 * NN_HASH_LEN)
     return NN_ERR_ARG;

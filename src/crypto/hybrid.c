@@ -7,8 +7,8 @@
 #include "crypto/sha3.h"
 
 nn_err_t
-nn_hybrid_combine(nn_secret_t *ss, const nn_secret_t *ss_m, const nn_secret_t *ss_x,
-                  const nn_hybrid_ct_t *ct, const nn_hybrid_pk_t *pk)
+nn_hybrid_combine(nn_secret_t *ss, const nn_secret_t *ss_m, const nn_secret_t *ss_x, const nn_hybrid_ct_t *ct,
+                  const nn_hybrid_pk_t *pk)
 {
   nn_sha3_t h;
   nn_hash_t out;
@@ -16,12 +16,9 @@ nn_hybrid_combine(nn_secret_t *ss, const nn_secret_t *ss_m, const nn_secret_t *s
 
   if ((err = nn_sha3_init(&h)))
     return err;
-  if ((err = nn_sha3_update(&h, ss_m->b, sizeof(ss_m->b))) ||
-      (err = nn_sha3_update(&h, ss_x->b, sizeof(ss_x->b))) ||
-      (err = nn_sha3_update(&h, ct->x.b, sizeof(ct->x.b))) ||
-      (err = nn_sha3_update(&h, pk->x.b, sizeof(pk->x.b))) ||
-      (err = nn_sha3_update(&h, ct->m.b, sizeof(ct->m.b))) ||
-      (err = nn_sha3_update(&h, pk->m.b, sizeof(pk->m.b))) ||
+  if ((err = nn_sha3_update(&h, ss_m->b, sizeof(ss_m->b))) || (err = nn_sha3_update(&h, ss_x->b, sizeof(ss_x->b))) ||
+      (err = nn_sha3_update(&h, ct->x.b, sizeof(ct->x.b))) || (err = nn_sha3_update(&h, pk->x.b, sizeof(pk->x.b))) ||
+      (err = nn_sha3_update(&h, ct->m.b, sizeof(ct->m.b))) || (err = nn_sha3_update(&h, pk->m.b, sizeof(pk->m.b))) ||
       (err = nn_sha3_update(&h, (const uint8_t *)NN_HYBRID_LABEL, strlen(NN_HYBRID_LABEL)))) {
     nn_sha3_free(&h);
     return err;
@@ -38,8 +35,7 @@ nn_hybrid_keygen(nn_hybrid_key_t *k, const nn_rng_t *rng)
   nn_err_t err;
 
   memset(k, 0, sizeof(*k));
-  if ((err = nn_x25519_keygen(&k->xsk, &k->pk.x, rng)) ||
-      (err = nn_mlkem_keygen(&k->mkey, rng))) {
+  if ((err = nn_x25519_keygen(&k->xsk, &k->pk.x, rng)) || (err = nn_mlkem_keygen(&k->mkey, rng))) {
     nn_hybrid_key_clear(k);
     return err;
   }
@@ -63,8 +59,7 @@ nn_hybrid_encaps(nn_hybrid_ct_t *ct, nn_secret_t *ss, const nn_hybrid_pk_t *pk, 
   nn_secret_t ss_x, ss_m;
   nn_err_t err;
 
-  if ((err = nn_x25519_keygen(&esk, &ct->x, rng)) ||
-      (err = nn_x25519_shared(&ss_x, &esk, &pk->x)) ||
+  if ((err = nn_x25519_keygen(&esk, &ct->x, rng)) || (err = nn_x25519_shared(&ss_x, &esk, &pk->x)) ||
       (err = nn_mlkem_encaps(&ct->m, &ss_m, &pk->m, rng)))
     goto out;
   err = nn_hybrid_combine(ss, &ss_m, &ss_x, ct, pk);
@@ -83,8 +78,7 @@ nn_hybrid_decaps(nn_secret_t *ss, const nn_hybrid_key_t *k, const nn_hybrid_ct_t
   nn_secret_t ss_x, ss_m;
   nn_err_t err;
 
-  if ((err = nn_x25519_shared(&ss_x, &k->xsk, &ct->x)) ||
-      (err = nn_mlkem_decaps(&ss_m, k->mkey, &ct->m)))
+  if ((err = nn_x25519_shared(&ss_x, &k->xsk, &ct->x)) || (err = nn_mlkem_decaps(&ss_m, k->mkey, &ct->m)))
     goto out;
   err = nn_hybrid_combine(ss, &ss_m, &ss_x, ct, &k->pk);
 out:

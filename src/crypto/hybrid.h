@@ -40,11 +40,10 @@ typedef struct nn_hybrid_key_t {
 nn_err_t nn_hybrid_keygen(nn_hybrid_key_t *k, const nn_rng_t *rng);
 /** Wipe the key pair; safe on a zeroed or already-cleared key. */
 void nn_hybrid_key_clear(nn_hybrid_key_t *k);
-nn_err_t nn_hybrid_encaps(nn_hybrid_ct_t *ct, nn_secret_t *ss, const nn_hybrid_pk_t *pk,
-                          const nn_rng_t *rng);
+nn_err_t nn_hybrid_encaps(nn_hybrid_ct_t *ct, nn_secret_t *ss, const nn_hybrid_pk_t *pk, const nn_rng_t *rng);
 nn_err_t nn_hybrid_decaps(nn_secret_t *ss, const nn_hybrid_key_t *k, const nn_hybrid_ct_t *ct);
 /** The combiner alone, exposed for test vectors and for protocols that run the halves apart. */
-nn_err_t nn_hybrid_combine(nn_secret_t *ss, const nn_secret_t *ss_m, const nn_secret_t *ss_x,
-                           const nn_hybrid_ct_t *ct, const nn_hybrid_pk_t *pk);
+nn_err_t nn_hybrid_combine(nn_secret_t *ss, const nn_secret_t *ss_m, const nn_secret_t *ss_x, const nn_hybrid_ct_t *ct,
+                           const nn_hybrid_pk_t *pk);
 
 #endif

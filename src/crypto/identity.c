@@ -68,10 +68,26 @@ nn_identity_generate(nn_identity_t **out)
   return nn_identity_generate_rng(out, NULL);
 }
 
-const nn_node_id_t *nn_identity_node_id(const nn_identity_t *id) { return &id->id; }
-const nn_mldsa_pk_t *nn_identity_public_key(const nn_identity_t *id) { return nn_mldsa_public(id->key); }
-const nn_mldsa_key_t *nn_identity_key(const nn_identity_t *id) { return id->key; }
-const nn_mldsa_seed_t *nn_identity_seed(const nn_identity_t *id) { return &id->seed; }
+const nn_node_id_t *
+nn_identity_node_id(const nn_identity_t *id)
+{
+  return &id->id;
+}
+const nn_mldsa_pk_t *
+nn_identity_public_key(const nn_identity_t *id)
+{
+  return nn_mldsa_public(id->key);
+}
+const nn_mldsa_key_t *
+nn_identity_key(const nn_identity_t *id)
+{
+  return id->key;
+}
+const nn_mldsa_seed_t *
+nn_identity_seed(const nn_identity_t *id)
+{
+  return &id->seed;
+}
 
 void
 nn_identity_free(nn_identity_t *id)

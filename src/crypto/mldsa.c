@@ -46,8 +46,7 @@ nn_mldsa_keygen_from_seed(nn_mldsa_key_t **out, const nn_mldsa_seed_t *seed)
   OSSL_PARAM p[2];
 
   *out = NULL;
-  p[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_ML_DSA_SEED, (void *)seed->b,
-                                           NN_MLDSA_SEED_LEN);
+  p[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_ML_DSA_SEED, (void *)seed->b, NN_MLDSA_SEED_LEN);
   p[1] = OSSL_PARAM_construct_end();
   if (!ctx || EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_CTX_set_params(ctx, p) != 1 ||
       EVP_PKEY_generate(ctx, &pkey) != 1) {
@@ -82,8 +81,8 @@ nn_mldsa_key_free(nn_mldsa_key_t *k)
 
 /* rnd == NULL selects FIPS 204's deterministic signing. */
 static nn_err_t
-sign(nn_mldsa_sig_t *sig, const nn_mldsa_key_t *k, const uint8_t *ctx, size_t ctxlen,
-     const uint8_t *msg, size_t msglen, const uint8_t *rnd)
+sign(nn_mldsa_sig_t *sig, const nn_mldsa_key_t *k, const uint8_t *ctx, size_t ctxlen, const uint8_t *msg, size_t msglen,
+     const uint8_t *rnd)
 {
   EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
   EVP_SIGNATURE *alg = EVP_SIGNATURE_fetch(NULL, ALG, NULL);
@@ -96,8 +95,8 @@ sign(nn_mldsa_sig_t *sig, const nn_mldsa_key_t *k, const uint8_t *ctx, size_t ct
     err = NN_ERR_ARG;
     goto out;
   }
-  *q++ = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_CONTEXT_STRING,
-                                             (void *)(ctx ? ctx : empty_ctx), ctxlen);
+  *q++ =
+    OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_CONTEXT_STRING, (void *)(ctx ? ctx : empty_ctx), ctxlen);
   if (rnd)
     *q++ = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_TEST_ENTROPY, (void *)rnd, 32);
   else
@@ -113,8 +112,8 @@ out:
 }
 
 nn_err_t
-nn_mldsa_sign(nn_mldsa_sig_t *sig, const nn_mldsa_key_t *k, const uint8_t *ctx, size_t ctxlen,
-              const uint8_t *msg, size_t msglen, const nn_rng_t *rng)
+nn_mldsa_sign(nn_mldsa_sig_t *sig, const nn_mldsa_key_t *k, const uint8_t *ctx, size_t ctxlen, const uint8_t *msg,
+              size_t msglen, const nn_rng_t *rng)
 {
   uint8_t rnd[32];
   nn_err_t err = nn_rng_fill(rng, rnd, sizeof(rnd));
@@ -125,15 +124,15 @@ nn_mldsa_sign(nn_mldsa_sig_t *sig, const nn_mldsa_key_t *k, const uint8_t *ctx, 
 }
 
 nn_err_t
-nn_mldsa_sign_deterministic(nn_mldsa_sig_t *sig, const nn_mldsa_key_t *k, const uint8_t *ctx,
-                            size_t ctxlen, const uint8_t *msg, size_t msglen)
+nn_mldsa_sign_deterministic(nn_mldsa_sig_t *sig, const nn_mldsa_key_t *k, const uint8_t *ctx, size_t ctxlen,
+                            const uint8_t *msg, size_t msglen)
 {
   return sign(sig, k, ctx, ctxlen, msg, msglen, NULL);
 }
 
 nn_err_t
-nn_mldsa_verify(const nn_mldsa_pk_t *pk, const uint8_t *ctx, size_t ctxlen, const uint8_t *msg,
-                size_t msglen, const nn_mldsa_sig_t *sig)
+nn_mldsa_verify(const nn_mldsa_pk_t *pk, const uint8_t *ctx, size_t ctxlen, const uint8_t *msg, size_t msglen,
+                const nn_mldsa_sig_t *sig)
 {
   EVP_PKEY *key = EVP_PKEY_new_raw_public_key_ex(NULL, ALG, NULL, pk->b, NN_MLDSA_PK_LEN);
   EVP_PKEY_CTX *pctx = key ? EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL) : NULL;
@@ -143,8 +142,8 @@ nn_mldsa_verify(const nn_mldsa_pk_t *pk, const uint8_t *ctx, size_t ctxlen, cons
 
   if (ctxlen > NN_MLDSA_CTX_MAX)
     goto out;
-  p[0] = OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_CONTEXT_STRING,
-                                             (void *)(ctx ? ctx : empty_ctx), ctxlen);
+  p[0] =
+    OSSL_PARAM_construct_octet_string(OSSL_SIGNATURE_PARAM_CONTEXT_STRING, (void *)(ctx ? ctx : empty_ctx), ctxlen);
   p[1] = OSSL_PARAM_construct_end();
   if (pctx && alg && EVP_PKEY_verify_message_init(pctx, alg, p) == 1 &&
       EVP_PKEY_verify(pctx, sig->b, NN_MLDSA_SIG_LEN, msg, msglen) == 1)

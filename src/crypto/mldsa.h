@@ -25,14 +25,13 @@ void nn_mldsa_key_free(nn_mldsa_key_t *k);
  * Sign \a msg under context string \a ctx (at most 255 bytes). Hedged: the 32-byte rnd of
  * FIPS 204 comes from \a rng (NULL: system CSPRNG), so a seeded generator reproduces signatures.
  */
-nn_err_t nn_mldsa_sign(nn_mldsa_sig_t *sig, const nn_mldsa_key_t *k, const uint8_t *ctx,
-                       size_t ctxlen, const uint8_t *msg, size_t msglen, const nn_rng_t *rng);
+nn_err_t nn_mldsa_sign(nn_mldsa_sig_t *sig, const nn_mldsa_key_t *k, const uint8_t *ctx, size_t ctxlen,
+                       const uint8_t *msg, size_t msglen, const nn_rng_t *rng);
 /** The deterministic variant of FIPS 204 (rnd = 0), for known-answer tests. */
-nn_err_t nn_mldsa_sign_deterministic(nn_mldsa_sig_t *sig, const nn_mldsa_key_t *k,
-                                     const uint8_t *ctx, size_t ctxlen, const uint8_t *msg,
-                                     size_t msglen);
+nn_err_t nn_mldsa_sign_deterministic(nn_mldsa_sig_t *sig, const nn_mldsa_key_t *k, const uint8_t *ctx, size_t ctxlen,
+                                     const uint8_t *msg, size_t msglen);
 /** NN_OK for a valid signature, NN_ERR_VERIFY otherwise (including a malformed \a pk). */
-nn_err_t nn_mldsa_verify(const nn_mldsa_pk_t *pk, const uint8_t *ctx, size_t ctxlen,
-                         const uint8_t *msg, size_t msglen, const nn_mldsa_sig_t *sig);
+nn_err_t nn_mldsa_verify(const nn_mldsa_pk_t *pk, const uint8_t *ctx, size_t ctxlen, const uint8_t *msg, size_t msglen,
+                         const nn_mldsa_sig_t *sig);
 
 #endif

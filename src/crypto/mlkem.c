@@ -44,8 +44,7 @@ nn_mlkem_keygen_from_seed(nn_mlkem_key_t **out, const nn_mlkem_seed_t *seed)
   OSSL_PARAM p[2];
 
   *out = NULL;
-  p[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_ML_KEM_SEED, (void *)seed->b,
-                                           NN_MLKEM_SEED_LEN);
+  p[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_ML_KEM_SEED, (void *)seed->b, NN_MLKEM_SEED_LEN);
   p[1] = OSSL_PARAM_construct_end();
   if (!ctx || EVP_PKEY_keygen_init(ctx) != 1 || EVP_PKEY_CTX_set_params(ctx, p) != 1 ||
       EVP_PKEY_generate(ctx, &pkey) != 1) {
@@ -99,8 +98,7 @@ nn_mlkem_key_free(nn_mlkem_key_t *k)
 }
 
 nn_err_t
-nn_mlkem_encaps_m(nn_mlkem_ct_t *ct, nn_secret_t *ss, const nn_mlkem_pk_t *pk,
-                  const uint8_t m[NN_MLKEM_M_LEN])
+nn_mlkem_encaps_m(nn_mlkem_ct_t *ct, nn_secret_t *ss, const nn_mlkem_pk_t *pk, const uint8_t m[NN_MLKEM_M_LEN])
 {
   EVP_PKEY *peer = EVP_PKEY_new_raw_public_key_ex(NULL, ALG, NULL, pk->b, NN_MLKEM_PK_LEN);
   EVP_PKEY_CTX *ctx = peer ? EVP_PKEY_CTX_new_from_pkey(NULL, peer, NULL) : NULL;
@@ -110,8 +108,7 @@ nn_mlkem_encaps_m(nn_mlkem_ct_t *ct, nn_secret_t *ss, const nn_mlkem_pk_t *pk,
 
   p[0] = OSSL_PARAM_construct_octet_string(OSSL_KEM_PARAM_IKME, (void *)m, NN_MLKEM_M_LEN);
   p[1] = OSSL_PARAM_construct_end();
-  if (ctx && EVP_PKEY_encapsulate_init(ctx, p) == 1 &&
-      EVP_PKEY_encapsulate(ctx, ct->b, &ctlen, ss->b, &sslen) == 1 &&
+  if (ctx && EVP_PKEY_encapsulate_init(ctx, p) == 1 && EVP_PKEY_encapsulate(ctx, ct->b, &ctlen, ss->b, &sslen) == 1 &&
       ctlen == NN_MLKEM_CT_LEN && sslen == NN_HASH_LEN)
     err = NN_OK;
   if (err)
@@ -140,8 +137,7 @@ nn_mlkem_decaps(nn_secret_t *ss, const nn_mlkem_key_t *k, const nn_mlkem_ct_t *c
   nn_err_t err = NN_ERR_CRYPTO;
 
   if (ctx && EVP_PKEY_decapsulate_init(ctx, NULL) == 1 &&
-      EVP_PKEY_decapsulate(ctx, ss->b, &sslen, ct->b, NN_MLKEM_CT_LEN) == 1 &&
-      sslen == NN_HASH_LEN)
+      EVP_PKEY_decapsulate(ctx, ss->b, &sslen, ct->b, NN_MLKEM_CT_LEN) == 1 && sslen == NN_HASH_LEN)
     err = NN_OK;
   if (err)
     OPENSSL_cleanse(ss, sizeof(*ss));

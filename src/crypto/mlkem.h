@@ -28,8 +28,7 @@ void nn_mlkem_key_free(nn_mlkem_key_t *k);
  * Encapsulate to \a pk with randomness m drawn from \a rng. A \a pk that fails the FIPS 203
  * modulus check is NN_ERR_CRYPTO.
  */
-nn_err_t nn_mlkem_encaps(nn_mlkem_ct_t *ct, nn_secret_t *ss, const nn_mlkem_pk_t *pk,
-                         const nn_rng_t *rng);
+nn_err_t nn_mlkem_encaps(nn_mlkem_ct_t *ct, nn_secret_t *ss, const nn_mlkem_pk_t *pk, const nn_rng_t *rng);
 /** Encapsulate with explicit randomness \a m (known-answer tests). */
 nn_err_t nn_mlkem_encaps_m(nn_mlkem_ct_t *ct, nn_secret_t *ss, const nn_mlkem_pk_t *pk,
                            const uint8_t m[NN_MLKEM_M_LEN]);

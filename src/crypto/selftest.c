@@ -19,11 +19,23 @@
 #include "lib/clock.h"
 #include "lib/hex.h"
 
-const char *nn_version(void) { return NEPNET_VERSION; }
-const char *nn_openssl_version(void) { return OpenSSL_version(OPENSSL_VERSION_STRING); }
+const char *
+nn_version(void)
+{
+  return NEPNET_VERSION;
+}
+const char *
+nn_openssl_version(void)
+{
+  return OpenSSL_version(OPENSSL_VERSION_STRING);
+}
 
 /* Decode a compile-time hex constant; a typo here is a build bug, reported as NN_ERR_ARG. */
-#define HEX(buf, s) do { if (nn_hex_decode((buf), sizeof(buf), (s))) return NN_ERR_ARG; } while (0)
+#define HEX(buf, s)                                                                                                    \
+  do {                                                                                                                 \
+    if (nn_hex_decode((buf), sizeof(buf), (s)))                                                                        \
+      return NN_ERR_ARG;                                                                                               \
+  } while (0)
 
 static nn_err_t
 expect(const void *got, const void *want, size_t n)
@@ -116,13 +128,10 @@ kat_mlkem(void)
   HEX(m, "147c03f7a5bebba406c8fae1874d7f13c80efe79a3a9a874cc09fe76f6997615");
   HEX(ct_hash, "507dcdae0432f558189a09c5e79fd69896e2f830e37ae4d598b00566e55f20f5");
   HEX(want_ss, "489dd1e9c2be4af3482bdb35bb26ce760e6e414da6ecbe489985748a825f1cd6");
-  if ((err = nn_mlkem_keygen_from_seed(&k, &seed)) ||
-      (err = nn_sha3_256(&h, nn_mlkem_public(k)->b, NN_MLKEM_PK_LEN)) ||
-      (err = expect(h.b, pk_hash, 32)) ||
-      (err = nn_mlkem_encaps_m(&ct, &ss, nn_mlkem_public(k), m)) ||
+  if ((err = nn_mlkem_keygen_from_seed(&k, &seed)) || (err = nn_sha3_256(&h, nn_mlkem_public(k)->b, NN_MLKEM_PK_LEN)) ||
+      (err = expect(h.b, pk_hash, 32)) || (err = nn_mlkem_encaps_m(&ct, &ss, nn_mlkem_public(k), m)) ||
       (err = nn_sha3_256(&h, ct.b, sizeof(ct.b))) || (err = expect(h.b, ct_hash, 32)) ||
-      (err = expect(ss.b, want_ss, 32)) || (err = nn_mlkem_decaps(&ss2, k, &ct)) ||
-      (err = expect(ss2.b, want_ss, 32)))
+      (err = expect(ss.b, want_ss, 32)) || (err = nn_mlkem_decaps(&ss2, k, &ct)) || (err = expect(ss2.b, want_ss, 32)))
     goto out;
   /* Implicit rejection: a tampered ciphertext decapsulates to a different secret. */
   ct.b[0] ^= 1;
@@ -156,8 +165,7 @@ kat_mldsa(void)
     err = NN_ERR_ARG;
     goto out;
   }
-  if ((err = nn_mldsa_keygen_from_seed(&k, &seed)) ||
-      (err = nn_sha3_256(&h, nn_mldsa_public(k)->b, NN_MLDSA_PK_LEN)) ||
+  if ((err = nn_mldsa_keygen_from_seed(&k, &seed)) || (err = nn_sha3_256(&h, nn_mldsa_public(k)->b, NN_MLDSA_PK_LEN)) ||
       (err = expect(h.b, pk_hash, 32)) ||
       (err = nn_mldsa_sign(sig, k, ctx, sizeof(ctx) - 1, msg, sizeof(msg) - 1, NULL)) ||
       (err = nn_mldsa_verify(nn_mldsa_public(k), ctx, sizeof(ctx) - 1, msg, sizeof(msg) - 1, sig)))

@@ -25,8 +25,8 @@ nn_shake256(uint8_t *out, size_t outlen, const uint8_t *data, size_t len)
 {
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   nn_err_t err = NN_ERR_CRYPTO;
-  if (ctx && EVP_DigestInit_ex(ctx, EVP_shake256(), NULL) == 1 &&
-      EVP_DigestUpdate(ctx, data, len) == 1 && EVP_DigestFinalXOF(ctx, out, outlen) == 1)
+  if (ctx && EVP_DigestInit_ex(ctx, EVP_shake256(), NULL) == 1 && EVP_DigestUpdate(ctx, data, len) == 1 &&
+      EVP_DigestFinalXOF(ctx, out, outlen) == 1)
     err = NN_OK;
   EVP_MD_CTX_free(ctx);
   return err;

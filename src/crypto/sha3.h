@@ -13,7 +13,9 @@ nn_err_t nn_sha3_512(nn_hash512_t *out, const uint8_t *data, size_t len);
 nn_err_t nn_shake256(uint8_t *out, size_t outlen, const uint8_t *data, size_t len);
 
 /** Incremental SHA3-256, for transcripts and multi-part inputs. */
-typedef struct nn_sha3_t { void *md; } nn_sha3_t;
+typedef struct nn_sha3_t {
+  void *md;
+} nn_sha3_t;
 nn_err_t nn_sha3_init(nn_sha3_t *h);
 nn_err_t nn_sha3_update(nn_sha3_t *h, const uint8_t *data, size_t len);
 /** Hash of everything so far; the context stays usable (a running transcript hash). */

@@ -30,10 +30,10 @@ const char *nn_dl_route_str(nn_route_t mode);
 
 /** How a transaction entered the mempool (nn_dl_io_t.deliver). */
 typedef enum nn_dl_via_t {
-  NN_DL_VIA_FLUFF = 0,     /**< fluffed to us by \a from (a GETDATA answer or a push) */
-  NN_DL_VIA_STEM_FLUFF = 1,/**< a stem from \a from that we fluffed (fluff epoch, or no relay) */
-  NN_DL_VIA_EMBARGO = 2,   /**< our embargo timer fired on a stem transaction */
-  NN_DL_VIA_DIRECT = 3     /**< our own, route DIRECT: fluffed at once */
+  NN_DL_VIA_FLUFF = 0,      /**< fluffed to us by \a from (a GETDATA answer or a push) */
+  NN_DL_VIA_STEM_FLUFF = 1, /**< a stem from \a from that we fluffed (fluff epoch, or no relay) */
+  NN_DL_VIA_EMBARGO = 2,    /**< our embargo timer fired on a stem transaction */
+  NN_DL_VIA_DIRECT = 3      /**< our own, route DIRECT: fluffed at once */
 } nn_dl_via_t;
 const char *nn_dl_via_str(nn_dl_via_t via);
 
@@ -54,26 +54,26 @@ typedef struct nn_dl_io_t {
 } nn_dl_io_t;
 
 typedef struct nn_dl_cfg_t {
-  nn_route_t route;           /**< NN_ROUTE_DANDELION */
-  double fluff_prob;          /**< q, per node per epoch (0.1; accepted 0.05..0.5) */
-  uint32_t epoch_ms;          /**< epoch length (600,000) ... */
-  uint32_t epoch_jitter_ms;   /**< ... +/- uniform up to this (30,000), so epochs desynchronise */
-  uint32_t embargo_base_ms;   /**< embargo = base (5,000) ... */
-  uint32_t embargo_mean_ms;   /**< ... + exponential with this mean (39,000, Monero) */
-  uint32_t inv_mean_in_ms;    /**< INV delay to an inbound peer: exponential, mean (5,000) */
-  uint32_t inv_mean_out_ms;   /**< INV delay to an outbound peer: exponential, mean (2,000) */
-  uint32_t request_timeout_ms;/**< an unanswered GETDATA may be re-sent to a later announcer (30,000) */
-  size_t max_tx_bytes;        /**< largest transaction accepted (8 MiB) */
-  size_t max_peers;           /**< peers, hence per-peer pinning entries (256) */
-  size_t stem_max_count;      /**< stempool cap, oldest evicted (1,000) */
-  size_t stem_max_bytes;      /**< (64 MiB) */
-  size_t mem_max_count;       /**< mempool cap, oldest evicted (10,000) */
-  size_t mem_max_bytes;       /**< (256 MiB) */
-  size_t max_pending_inv;     /**< scheduled announcements; beyond, new ones are dropped (65,536) */
-  size_t max_requests;        /**< outstanding GETDATAs (4,096) */
+  nn_route_t route;             /**< NN_ROUTE_DANDELION */
+  double fluff_prob;            /**< q, per node per epoch (0.1; accepted 0.05..0.5) */
+  uint32_t epoch_ms;            /**< epoch length (600,000) ... */
+  uint32_t epoch_jitter_ms;     /**< ... +/- uniform up to this (30,000), so epochs desynchronise */
+  uint32_t embargo_base_ms;     /**< embargo = base (5,000) ... */
+  uint32_t embargo_mean_ms;     /**< ... + exponential with this mean (39,000, Monero) */
+  uint32_t inv_mean_in_ms;      /**< INV delay to an inbound peer: exponential, mean (5,000) */
+  uint32_t inv_mean_out_ms;     /**< INV delay to an outbound peer: exponential, mean (2,000) */
+  uint32_t request_timeout_ms;  /**< an unanswered GETDATA may be re-sent to a later announcer (30,000) */
+  size_t max_tx_bytes;          /**< largest transaction accepted (8 MiB) */
+  size_t max_peers;             /**< peers, hence per-peer pinning entries (256) */
+  size_t stem_max_count;        /**< stempool cap, oldest evicted (1,000) */
+  size_t stem_max_bytes;        /**< (64 MiB) */
+  size_t mem_max_count;         /**< mempool cap, oldest evicted (10,000) */
+  size_t mem_max_bytes;         /**< (256 MiB) */
+  size_t max_pending_inv;       /**< scheduled announcements; beyond, new ones are dropped (65,536) */
+  size_t max_requests;          /**< outstanding GETDATAs (4,096) */
   size_t max_requests_per_peer; /**< ... of which asked of one peer (256: a sixteenth, so a few
                                    peers announcing ids they never serve cannot fill the table) */
-  const nn_rng_t *rng;        /**< NULL = OpenSSL's CSPRNG */
+  const nn_rng_t *rng;          /**< NULL = OpenSSL's CSPRNG */
 } nn_dl_cfg_t;
 
 void nn_dl_cfg_default(nn_dl_cfg_t *cfg);
@@ -123,10 +123,10 @@ typedef struct nn_dl_stats_t {
   size_t stem_count, stem_bytes, mem_count, mem_bytes, pending_inv, requests;
   uint64_t epochs, fluff_epochs, embargo_fired, evicted, inv_dropped, refused;
   uint64_t stems_in, stems_out, stem_fluffed; /**< stems received, relayed onward, fluffed here */
-  uint64_t stem_loops;        /**< stems that came back to us (passed on once to the other relay) */
-  uint64_t restems;           /**< stems handed again to a live relay after theirs went away */
-  uint64_t unsolicited;       /**< TXs nobody asked for, dropped */
-  uint64_t inv_ignored;       /**< announced ids not requested: request caps reached */
+  uint64_t stem_loops;                        /**< stems that came back to us (passed on once to the other relay) */
+  uint64_t restems;                           /**< stems handed again to a live relay after theirs went away */
+  uint64_t unsolicited;                       /**< TXs nobody asked for, dropped */
+  uint64_t inv_ignored;                       /**< announced ids not requested: request caps reached */
 } nn_dl_stats_t;
 void nn_dl_stats(const nn_dl_t *dl, nn_dl_stats_t *st);
 

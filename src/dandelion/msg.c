@@ -52,8 +52,7 @@ nn_dlmsg_parse(nn_dlmsg_t *m, const uint8_t *msg, size_t len, size_t max_tx)
     if ((e = parse_ids(&r, m)))
       return e;
     break;
-  default:
-    return NN_ERR_FORMAT;
+  default: return NN_ERR_FORMAT;
   }
   return nn_wire_finish(&r);
 }

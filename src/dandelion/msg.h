@@ -30,10 +30,10 @@ enum {
 };
 
 #define NN_DLMSG_VERSION 1
-#define NN_DLMSG_MAX_IDS 1024             /* ids per INV/GETDATA: 32 KiB */
+#define NN_DLMSG_MAX_IDS 1024 /* ids per INV/GETDATA: 32 KiB */
 #define NN_DLMSG_HELLO_LEN 7
-#define NN_DLMSG_HELLO_FULL 0x01u          /* flags: refused, no slot (the channel carries no gossip) */
-#define NN_DLMSG_HELLO_KNOWN 0x01u         /* all flags this version defines */
+#define NN_DLMSG_HELLO_FULL 0x01u  /* flags: refused, no slot (the channel carries no gossip) */
+#define NN_DLMSG_HELLO_KNOWN 0x01u /* all flags this version defines */
 
 typedef struct nn_dlmsg_t {
   uint8_t kind;
@@ -61,7 +61,6 @@ void nn_dlmsg_id(const nn_dlmsg_t *m, size_t i, nn_hash_t *id);
 /** HELLO into \a out (NN_DLMSG_HELLO_LEN bytes). */
 void nn_dlmsg_hello(uint8_t out[NN_DLMSG_HELLO_LEN], uint8_t flags, uint32_t max_tx);
 /** INV or GETDATA of \a count ids (1..NN_DLMSG_MAX_IDS) into \a out (3 + 32 * count bytes). */
-nn_err_t nn_dlmsg_ids(uint8_t *out, size_t cap, size_t *len, uint8_t kind, const nn_hash_t *ids,
-                      size_t count);
+nn_err_t nn_dlmsg_ids(uint8_t *out, size_t cap, size_t *len, uint8_t kind, const nn_hash_t *ids, size_t count);
 
 #endif

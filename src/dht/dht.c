@@ -12,20 +12,20 @@
 
 #include "crypto/keyhash.h"
 
-#define CAND_PER_PATH 3    /* candidates kept per path, in units of k */
+#define CAND_PER_PATH 3      /* candidates kept per path, in units of k */
 #define PROBE_QUIET_MS 60000 /* a contact heard from within this is not probed */
 
 enum { CAND_NEW, CAND_INFLIGHT, CAND_ANSWERED, CAND_FAILED };
 enum { RPC_LOOKUP, RPC_PING, RPC_PROBE, RPC_STORE, RPC_RELAY };
 
-#define MAX_RELAYS 32        /* FIND_VALUE_RELAY requests being worked on at once */
-#define RELAY_FANOUT 2       /* contacts a relaying node asks */
-#define RELAY_WAIT_MS 1000   /* answer with what we have by then (the asker times out at 2 s); */
-#define RELAY_WAIT_STEP 400  /* a relay further down the chain waits this much less */
+#define MAX_RELAYS 32       /* FIND_VALUE_RELAY requests being worked on at once */
+#define RELAY_FANOUT 2      /* contacts a relaying node asks */
+#define RELAY_WAIT_MS 1000  /* answer with what we have by then (the asker times out at 2 s); */
+#define RELAY_WAIT_STEP 400 /* a relay further down the chain waits this much less */
 
 /* A FIND_VALUE_RELAY we are answering on someone's behalf. */
 typedef struct relay_t {
-  uint64_t req;              /* the asker's request id; 0 = free slot */
+  uint64_t req; /* the asker's request id; 0 = free slot */
   void *conn;
   nn_rpc_node_t asker;
   nn_node_id_t key;
@@ -43,16 +43,16 @@ typedef struct cand_t {
 } cand_t;
 
 typedef struct lookup_t {
-  uint32_t handle;            /* 0 = free slot */
+  uint32_t handle; /* 0 = free slot */
   nn_node_id_t target;
   int want_value;
   nn_dht_lookup_cb cb;
   void *ctx;
   uint64_t start_ms;
   unsigned rpcs, failures;
-  cand_t *cands;              /* sorted by distance to target */
+  cand_t *cands; /* sorted by distance to target */
   size_t ncand, cap;
-  uint8_t *value;             /* FIND_VALUE result */
+  uint8_t *value; /* FIND_VALUE result */
   size_t value_len;
   unsigned value_depth;
   /* a put: after the lookup, STORE this to the k closest */
@@ -61,12 +61,12 @@ typedef struct lookup_t {
 } lookup_t;
 
 typedef struct inflight_t {
-  uint64_t req;               /* 0 = free */
+  uint64_t req; /* 0 = free */
   uint8_t purpose;
   uint32_t lookup;
   nn_rpc_node_t to;
   uint64_t sent_ms;
-  nn_node_id_t probe_for;     /* RPC_PROBE: unused, the probed node is `to` */
+  nn_node_id_t probe_for; /* RPC_PROBE: unused, the probed node is `to` */
 } inflight_t;
 
 typedef struct value_t {
@@ -88,9 +88,9 @@ struct nn_dht_t {
   relay_t relays[MAX_RELAYS];
   uint32_t next_handle;
   uint64_t created_ms, last_refresh_ms;
-  nn_keyhash_t req_key;        /* request ids: the keyed hash of a counter */
+  nn_keyhash_t req_key; /* request ids: the keyed hash of a counter */
   uint64_t req_counter;
-  uint64_t next_timeout;       /* earliest in-flight timeout; exact unless timeout_dirty */
+  uint64_t next_timeout; /* earliest in-flight timeout; exact unless timeout_dirty */
   int timeout_dirty;
 };
 
@@ -112,8 +112,7 @@ nn_dht_cfg_default(nn_dht_cfg_t *cfg)
 }
 
 nn_err_t
-nn_dht_new(nn_dht_t **out, const nn_node_id_t *self, const nn_dht_cfg_t *cfg, const nn_dht_io_t *io,
-           uint64_t now_ms)
+nn_dht_new(nn_dht_t **out, const nn_node_id_t *self, const nn_dht_cfg_t *cfg, const nn_dht_io_t *io, uint64_t now_ms)
 {
   nn_dht_t *d = calloc(1, sizeof(*d));
   nn_err_t err;
@@ -123,20 +122,28 @@ nn_dht_new(nn_dht_t **out, const nn_node_id_t *self, const nn_dht_cfg_t *cfg, co
   d->self = *self;
   d->cfg = *cfg;
   d->io = *io;
-  if (!d->cfg.alpha) d->cfg.alpha = 3;
-  if (!d->cfg.k || d->cfg.k > NN_RPC_MAX_NODES) d->cfg.k = NN_DHT_K;
-  if (!d->cfg.paths) d->cfg.paths = 1;
-  if (d->cfg.paths > 8) d->cfg.paths = 8;
-  if (!d->cfg.rpc_timeout_ms) d->cfg.rpc_timeout_ms = 2000;
-  if (!d->cfg.max_inflight) d->cfg.max_inflight = 256;
-  if (!d->cfg.max_lookups) d->cfg.max_lookups = 64;
-  if (!d->cfg.per_referrer || d->cfg.per_referrer > NN_RPC_MAX_NODES) d->cfg.per_referrer = NN_RPC_MAX_NODES;
-  if (d->cfg.relay > NN_RPC_MAX_RELAY_HOPS + 1) d->cfg.relay = NN_RPC_MAX_RELAY_HOPS + 1;
+  if (!d->cfg.alpha)
+    d->cfg.alpha = 3;
+  if (!d->cfg.k || d->cfg.k > NN_RPC_MAX_NODES)
+    d->cfg.k = NN_DHT_K;
+  if (!d->cfg.paths)
+    d->cfg.paths = 1;
+  if (d->cfg.paths > 8)
+    d->cfg.paths = 8;
+  if (!d->cfg.rpc_timeout_ms)
+    d->cfg.rpc_timeout_ms = 2000;
+  if (!d->cfg.max_inflight)
+    d->cfg.max_inflight = 256;
+  if (!d->cfg.max_lookups)
+    d->cfg.max_lookups = 64;
+  if (!d->cfg.per_referrer || d->cfg.per_referrer > NN_RPC_MAX_NODES)
+    d->cfg.per_referrer = NN_RPC_MAX_NODES;
+  if (d->cfg.relay > NN_RPC_MAX_RELAY_HOPS + 1)
+    d->cfg.relay = NN_RPC_MAX_RELAY_HOPS + 1;
   d->next_handle = 1;
   d->created_ms = d->last_refresh_ms = now_ms;
   d->next_timeout = UINT64_MAX;
-  if ((err = nn_keyhash_init(&d->req_key, d->cfg.rng)) ||
-      (err = nn_dht_table_new(&d->table, self, &d->cfg.table)))
+  if ((err = nn_keyhash_init(&d->req_key, d->cfg.rng)) || (err = nn_dht_table_new(&d->table, self, &d->cfg.table)))
     goto fail;
   err = NN_ERR_NOMEM;
   if (!(d->lookups = calloc(d->cfg.max_lookups, sizeof(*d->lookups))) ||
@@ -175,8 +182,16 @@ nn_dht_free(nn_dht_t *d)
   free(d);
 }
 
-nn_dht_table_t *nn_dht_table(nn_dht_t *d) { return d->table; }
-size_t nn_dht_values(const nn_dht_t *d) { return d->nvalues; }
+nn_dht_table_t *
+nn_dht_table(nn_dht_t *d)
+{
+  return d->table;
+}
+size_t
+nn_dht_values(const nn_dht_t *d)
+{
+  return d->nvalues;
+}
 
 size_t
 nn_dht_memory(const nn_dht_t *d)
@@ -237,8 +252,7 @@ send_msg(nn_dht_t *d, const nn_rpc_node_t *to, void *reply_conn, const nn_rpc_t 
 
 /* Send a request and remember it; returns 0 if the in-flight table is full. */
 static int
-send_request(nn_dht_t *d, const nn_rpc_node_t *to, nn_rpc_t *m, uint8_t purpose, uint32_t lookup,
-             uint64_t now_ms)
+send_request(nn_dht_t *d, const nn_rpc_node_t *to, nn_rpc_t *m, uint8_t purpose, uint32_t lookup, uint64_t now_ms)
 {
   inflight_t *slot = NULL;
   for (size_t i = 0; i < d->cfg.max_inflight; i++)
@@ -304,8 +318,8 @@ contact_alive(nn_dht_t *d, const nn_node_id_t *id, const nn_addr_t *addr, uint64
   ping(d, &n, RPC_PROBE, now_ms);
 }
 
-static uint8_t value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len,
-                           uint64_t now_ms, int own, int *forged);
+static uint8_t value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now_ms, int own,
+                           int *forged);
 
 /* ---- lookups ---- */
 
@@ -432,8 +446,9 @@ lookup_step(nn_dht_t *d, lookup_t *l, uint64_t now_ms)
       memset(&m, 0, sizeof(m));
       /* First-round value requests go to our own contacts, over channels we keep open: ask
        * them to relay one hop further on their open channels. */
-      m.kind = !l->want_value ? NN_RPC_FIND_NODE
-               : c->depth == 1 && d->cfg.relay ? NN_RPC_FIND_VALUE_RELAY : NN_RPC_FIND_VALUE;
+      m.kind = !l->want_value                  ? NN_RPC_FIND_NODE
+               : c->depth == 1 && d->cfg.relay ? NN_RPC_FIND_VALUE_RELAY
+                                               : NN_RPC_FIND_VALUE;
       m.hops = (uint8_t)(d->cfg.relay > 1 ? d->cfg.relay - 1 : 0);
       m.target = l->target;
       if (!send_request(d, &c->node, &m, RPC_LOOKUP, l->handle, now_ms))
@@ -450,8 +465,7 @@ lookup_step(nn_dht_t *d, lookup_t *l, uint64_t now_ms)
 }
 
 uint32_t
-nn_dht_lookup(nn_dht_t *d, const nn_node_id_t *target, int want_value, nn_dht_lookup_cb cb, void *ctx,
-              uint64_t now_ms)
+nn_dht_lookup(nn_dht_t *d, const nn_node_id_t *target, int want_value, nn_dht_lookup_cb cb, void *ctx, uint64_t now_ms)
 {
   nn_dht_contact_t seeds[NN_RPC_MAX_NODES * 2];
   lookup_t *l = NULL;
@@ -556,8 +570,7 @@ responsible_for(const nn_dht_t *d, const nn_node_id_t *key)
 }
 
 static uint8_t
-value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now_ms,
-            int own, int *forged)
+value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now_ms, int own, int *forged)
 {
   uint64_t seq = 0, exp = 0;
   int ok;
@@ -632,8 +645,8 @@ static void
 relay_merge(const nn_dht_t *d, relay_t *r, const nn_rpc_node_t *nodes, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
-    int dup = !memcmp(nodes[i].id.b, d->self.b, NN_NODE_ID_LEN) ||
-              !memcmp(nodes[i].id.b, r->asker.id.b, NN_NODE_ID_LEN);
+    int dup =
+      !memcmp(nodes[i].id.b, d->self.b, NN_NODE_ID_LEN) || !memcmp(nodes[i].id.b, r->asker.id.b, NN_NODE_ID_LEN);
     for (size_t j = 0; j < r->nnodes && !dup; j++)
       dup = !memcmp(r->nodes[j].id.b, nodes[i].id.b, NN_NODE_ID_LEN);
     if (dup)
@@ -670,8 +683,8 @@ relay_answer(nn_dht_t *d, relay_t *r, const uint8_t *value, size_t len)
 
 /* Start relaying; returns 0 if we cannot (then the request is answered like FIND_VALUE). */
 static int
-relay_start(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr,
-            const nn_rpc_t *m, uint64_t now_ms)
+relay_start(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr, const nn_rpc_t *m,
+            uint64_t now_ms)
 {
   nn_dht_contact_t c[NN_RPC_MAX_NODES + 1];
   relay_t *r = NULL;
@@ -738,8 +751,8 @@ relay_result(nn_dht_t *d, uint32_t idx, const nn_rpc_t *m, uint64_t now_ms)
 }
 
 static void
-on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr,
-           const nn_rpc_t *m, uint64_t now_ms)
+on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr, const nn_rpc_t *m,
+           uint64_t now_ms)
 {
   nn_rpc_t a;
   nn_rpc_node_t to;
@@ -765,8 +778,7 @@ on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t
     a.kind = NN_RPC_VALUE;
     a.value = nn_dht_get_local(d, &m->target, &a.value_len);
     a.has_value = a.value != NULL;
-    if (!a.has_value && m->kind == NN_RPC_FIND_VALUE_RELAY &&
-        relay_start(d, conn, from_id, from_addr, m, now_ms))
+    if (!a.has_value && m->kind == NN_RPC_FIND_VALUE_RELAY && relay_start(d, conn, from_id, from_addr, m, now_ms))
       return; /* answered when the relayed requests come back */
     if (!a.has_value)
       answer_nodes(d, &a, &m->target, from_id);
@@ -777,8 +789,7 @@ on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t
     if (forged)
       penalize(d, from_id, from_addr, 20, "stored an invalid record");
     break;
-  default:
-    return;
+  default: return;
   }
   memset(&to, 0, sizeof(to));
   if (from_id)
@@ -812,8 +823,7 @@ rpc_failed(nn_dht_t *d, inflight_t *f, uint64_t now_ms)
 }
 
 static void
-on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, const nn_rpc_t *m,
-          uint64_t now_ms)
+on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, const nn_rpc_t *m, uint64_t now_ms)
 {
   inflight_t *f = NULL;
   for (size_t i = 0; i < d->cfg.max_inflight; i++)
@@ -829,10 +839,10 @@ on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, 
   inflight_t req = *f;
   memset(f, 0, sizeof(*f));
   d->timeout_dirty = 1;
-  int kind_ok = (req.purpose == RPC_STORE && m->kind == NN_RPC_STORED) ||
-                ((req.purpose == RPC_PING || req.purpose == RPC_PROBE) && m->kind == NN_RPC_PONG) ||
-                ((req.purpose == RPC_LOOKUP || req.purpose == RPC_RELAY) &&
-                 (m->kind == NN_RPC_NODES || m->kind == NN_RPC_VALUE));
+  int kind_ok =
+    (req.purpose == RPC_STORE && m->kind == NN_RPC_STORED) ||
+    ((req.purpose == RPC_PING || req.purpose == RPC_PROBE) && m->kind == NN_RPC_PONG) ||
+    ((req.purpose == RPC_LOOKUP || req.purpose == RPC_RELAY) && (m->kind == NN_RPC_NODES || m->kind == NN_RPC_VALUE));
   if (!kind_ok) {
     penalize(d, from_id, from_addr, 5, "DHT answer of the wrong kind");
     rpc_failed(d, &req, now_ms);
@@ -860,8 +870,9 @@ on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, 
   c->state = CAND_ANSWERED;
   if (m->kind == NN_RPC_VALUE && m->has_value) {
     uint64_t seq, exp;
-    int ok = d->cfg.validate ? d->cfg.validate(d->cfg.validate_ctx, &l->target, m->value, m->value_len,
-                                               now_ms, &seq, &exp) : -1;
+    int ok = d->cfg.validate
+               ? d->cfg.validate(d->cfg.validate_ctx, &l->target, m->value, m->value_len, now_ms, &seq, &exp)
+               : -1;
     if (ok == 0 && !l->value && (l->value = malloc(m->value_len ? m->value_len : 1))) {
       memcpy(l->value, m->value, m->value_len);
       l->value_len = m->value_len;
@@ -879,8 +890,8 @@ on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, 
   for (size_t t = 0; t < take; t++) {
     size_t best = SIZE_MAX;
     for (size_t i = 0; i < m->nnodes; i++)
-      if (!used[i] && (best == SIZE_MAX ||
-                       nn_node_id_cmp_distance(&l->target, &m->nodes[i].id, &m->nodes[best].id) < 0))
+      if (!used[i] &&
+          (best == SIZE_MAX || nn_node_id_cmp_distance(&l->target, &m->nodes[i].id, &m->nodes[best].id) < 0))
         best = i;
     used[best] = 1;
     cand_add(d, l, &m->nodes[best], c->path, (uint16_t)(c->depth + 1));
@@ -889,8 +900,8 @@ on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, 
 }
 
 nn_err_t
-nn_dht_on_message(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr,
-                  const uint8_t *msg, size_t len, uint64_t now_ms)
+nn_dht_on_message(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr, const uint8_t *msg,
+                  size_t len, uint64_t now_ms)
 {
   nn_rpc_t *m = malloc(sizeof(*m)); /* ~1.3 KB: keep it off the stack of deep simulations */
   nn_err_t err;
@@ -936,8 +947,7 @@ nn_dht_tick(nn_dht_t *d, uint64_t now_ms)
   /* Bucket refresh: one stale bucket per minute at most, and none in the first interval (a new
    * node's buckets were just filled by its join). */
   nn_node_id_t target;
-  if (d->cfg.refresh_ms && now_ms - d->created_ms >= d->cfg.refresh_ms &&
-      now_ms - d->last_refresh_ms >= 60000) {
+  if (d->cfg.refresh_ms && now_ms - d->created_ms >= d->cfg.refresh_ms && now_ms - d->last_refresh_ms >= 60000) {
     d->last_refresh_ms = now_ms;
     if (nn_dht_table_refresh_due(d->table, now_ms, d->cfg.refresh_ms, d->cfg.rng, &target))
       (void)nn_dht_lookup(d, &target, 0, NULL, NULL, now_ms);

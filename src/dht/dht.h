@@ -23,8 +23,8 @@ typedef struct nn_dht_t nn_dht_t;
 
 /** A value check: 0 = valid (seq and expiry filled in), > 0 = unusable but honest (expired),
  *  < 0 = forged or malformed (the sender is penalized). */
-typedef int (*nn_dht_validate_fn)(void *ctx, const nn_node_id_t *key, const uint8_t *value,
-                                  size_t len, uint64_t now_ms, uint64_t *seq, uint64_t *expires_ms);
+typedef int (*nn_dht_validate_fn)(void *ctx, const nn_node_id_t *key, const uint8_t *value, size_t len, uint64_t now_ms,
+                                  uint64_t *seq, uint64_t *expires_ms);
 
 typedef struct nn_dht_io_t {
   /** Send one DHT message to node \a to: an answer goes back on \a reply_conn (the handle
@@ -40,20 +40,20 @@ typedef struct nn_dht_io_t {
 
 typedef struct nn_dht_cfg_t {
   nn_dht_table_cfg_t table;
-  unsigned alpha;             /**< parallel RPCs per path (3) */
-  unsigned k;                 /**< result size and replication (20) */
-  unsigned paths;             /**< disjoint lookup paths (2); 1 = plain Kademlia */
-  uint32_t rpc_timeout_ms;    /**< an unanswered RPC fails after this (2000) */
-  uint32_t refresh_ms;        /**< refresh a bucket not looked into for this long (3,600,000) */
-  unsigned max_inflight;      /**< outstanding RPCs across all lookups (256) */
-  unsigned max_lookups;       /**< concurrent lookups (64) */
-  unsigned max_values;        /**< stored values (4096) */
-  unsigned per_referrer;      /**< closest referrals taken from one answer (20 = all) */
-  unsigned relay;             /**< first-round value lookups are relayed this many hops over
+  unsigned alpha;              /**< parallel RPCs per path (3) */
+  unsigned k;                  /**< result size and replication (20) */
+  unsigned paths;              /**< disjoint lookup paths (2); 1 = plain Kademlia */
+  uint32_t rpc_timeout_ms;     /**< an unanswered RPC fails after this (2000) */
+  uint32_t refresh_ms;         /**< refresh a bucket not looked into for this long (3,600,000) */
+  unsigned max_inflight;       /**< outstanding RPCs across all lookups (256) */
+  unsigned max_lookups;        /**< concurrent lookups (64) */
+  unsigned max_values;         /**< stored values (4096) */
+  unsigned per_referrer;       /**< closest referrals taken from one answer (20 = all) */
+  unsigned relay;              /**< first-round value lookups are relayed this many hops over
                                    open channels (0 = plain iterative, default 2, max 3) */
-  nn_dht_validate_fn validate;/**< required for FIND_VALUE/STORE; NULL refuses every value */
+  nn_dht_validate_fn validate; /**< required for FIND_VALUE/STORE; NULL refuses every value */
   void *validate_ctx;
-  int has_self_addr;          /**< advertise self_addr in requests (hidden nodes: 0) */
+  int has_self_addr; /**< advertise self_addr in requests (hidden nodes: 0) */
   nn_addr_t self_addr;
   const nn_rng_t *rng;
 } nn_dht_cfg_t;
@@ -62,20 +62,20 @@ void nn_dht_cfg_default(nn_dht_cfg_t *cfg);
 
 typedef struct nn_dht_lookup_result_t {
   nn_node_id_t target;
-  int found_value;            /**< FIND_VALUE: a valid value was found */
-  const uint8_t *value;       /**< valid during the callback */
+  int found_value;      /**< FIND_VALUE: a valid value was found */
+  const uint8_t *value; /**< valid during the callback */
   size_t value_len;
-  size_t nclosest;            /**< answered contacts closest to the target, closest first */
+  size_t nclosest; /**< answered contacts closest to the target, closest first */
   const nn_rpc_node_t *closest;
-  unsigned hops;              /**< longest chain of referrals that led to the result */
+  unsigned hops; /**< longest chain of referrals that led to the result */
   unsigned rpcs, failures;
   uint64_t elapsed_ms;
 } nn_dht_lookup_result_t;
 
 typedef void (*nn_dht_lookup_cb)(void *ctx, const nn_dht_lookup_result_t *res);
 
-nn_err_t nn_dht_new(nn_dht_t **out, const nn_node_id_t *self, const nn_dht_cfg_t *cfg,
-                    const nn_dht_io_t *io, uint64_t now_ms);
+nn_err_t nn_dht_new(nn_dht_t **out, const nn_node_id_t *self, const nn_dht_cfg_t *cfg, const nn_dht_io_t *io,
+                    uint64_t now_ms);
 void nn_dht_free(nn_dht_t *d);
 
 /** A bootstrap contact (DNS seed, --peer, peer store): pinged, and added when it answers. */
@@ -86,19 +86,18 @@ void nn_dht_add_contact(nn_dht_t *d, const nn_rpc_node_t *node, uint64_t now_ms)
  * \a from_id is NULL for an anonymous peer (served, never added to the table). A malformed
  * message is penalized and returned as an error.
  */
-nn_err_t nn_dht_on_message(nn_dht_t *d, void *conn, const nn_node_id_t *from_id,
-                           const nn_addr_t *from_addr, const uint8_t *msg, size_t len, uint64_t now_ms);
+nn_err_t nn_dht_on_message(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr,
+                           const uint8_t *msg, size_t len, uint64_t now_ms);
 /** The driver could not reach \a id: fail its outstanding RPCs now rather than at the timeout. */
 void nn_dht_on_unreachable(nn_dht_t *d, const nn_node_id_t *id, uint64_t now_ms);
 void nn_dht_tick(nn_dht_t *d, uint64_t now_ms);
 uint64_t nn_dht_deadline(nn_dht_t *d);
 
 /** Start a lookup; \a cb runs exactly once (possibly from inside this call). 0 on failure. */
-uint32_t nn_dht_lookup(nn_dht_t *d, const nn_node_id_t *target, int want_value,
-                       nn_dht_lookup_cb cb, void *ctx, uint64_t now_ms);
+uint32_t nn_dht_lookup(nn_dht_t *d, const nn_node_id_t *target, int want_value, nn_dht_lookup_cb cb, void *ctx,
+                       uint64_t now_ms);
 /** Store \a value under \a key locally and at the k closest nodes (a lookup, then STOREs). */
-nn_err_t nn_dht_put(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *value, size_t len,
-                    uint64_t now_ms);
+nn_err_t nn_dht_put(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *value, size_t len, uint64_t now_ms);
 /** A locally stored value, or NULL. */
 const uint8_t *nn_dht_get_local(const nn_dht_t *d, const nn_node_id_t *key, size_t *len);
 

@@ -55,14 +55,14 @@ typedef struct speer_t {
 struct nn_disco_t {
   nn_net_t *net;
   struct event_base *base;
-  int proto;                 /* our tenant handle */
+  int proto; /* our tenant handle */
   const nn_identity_t *identity;
   nn_node_id_t self;
   uint32_t network;
   nn_disco_cfg_t cfg;
   char **dns_names;
   size_t n_dns;
-  char *dns_ns;              /* the configured resolver, if any (owned copy) */
+  char *dns_ns; /* the configured resolver, if any (owned copy) */
   speer_t *speers;
   size_t n_speers;
   nn_peerstore_t *ps;
@@ -368,8 +368,8 @@ t_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
 /* ---- the value check: peer records ---- */
 
 static int
-validate(void *ctx, const nn_node_id_t *key, const uint8_t *value, size_t len, uint64_t now_ms,
-         uint64_t *seq, uint64_t *expires_ms)
+validate(void *ctx, const nn_node_id_t *key, const uint8_t *value, size_t len, uint64_t now_ms, uint64_t *seq,
+         uint64_t *expires_ms)
 {
   nn_disco_t *d = ctx;
   nn_peer_record_status_t why = NN_PEER_RECORD_OK;
@@ -421,8 +421,7 @@ publish(nn_disco_t *d)
     return;
   }
   nn_wire_writer_init_fixed(&w, buf, sizeof(buf));
-  if ((err = nn_peer_record_encode(r, &w)) ||
-      (err = nn_dht_put(d->dht, &d->self, buf, w.len, nn_unix_ms()))) {
+  if ((err = nn_peer_record_encode(r, &w)) || (err = nn_dht_put(d->dht, &d->self, buf, w.len, nn_unix_ms()))) {
     dlog(d, NN_LOG_WARN, "cannot publish our peer record: %s", nn_err_str(err));
     d->have_rec = 0;
     return;
@@ -816,8 +815,7 @@ nn_disco_parse_peer(const char *s, nn_addr_t *addr, nn_node_id_t *id, int *has_i
 
 /* ---- creation ---- */
 
-static void
-set_why(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_why(char *why, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void
 set_why(char *why, size_t n, const char *fmt, ...)
@@ -935,8 +933,7 @@ join_manager(nn_disco_t *d, char *why, size_t why_len)
   nn_net_policy_t pol = { policy_allowed, policy_penalize, d };
   nn_err_t err = nn_net_register(d->net, &p, &d->proto);
   if (err) {
-    set_why(why, why_len, "cannot register the DHT's message kinds with the connection manager: %s",
-            nn_err_str(err));
+    set_why(why, why_len, "cannot register the DHT's message kinds with the connection manager: %s", nn_err_str(err));
     return err;
   }
   d->registered = 1;
@@ -1082,7 +1079,23 @@ nn_disco_peer_string(const nn_disco_t *d, char *out, size_t n)
   nn_addr_format(&d->self_addr, a);
   snprintf(out, n, "%s@%s", hex, a);
 }
-const nn_node_id_t *nn_disco_node_id(const nn_disco_t *d) { return &d->self; }
-nn_peerstore_t *nn_disco_peerstore(nn_disco_t *d) { return d->ps; }
-nn_dht_t *nn_disco_dht(nn_disco_t *d) { return d->dht; }
-const nn_peer_record_t *nn_disco_record(const nn_disco_t *d) { return d->have_rec ? &d->rec : NULL; }
+const nn_node_id_t *
+nn_disco_node_id(const nn_disco_t *d)
+{
+  return &d->self;
+}
+nn_peerstore_t *
+nn_disco_peerstore(nn_disco_t *d)
+{
+  return d->ps;
+}
+nn_dht_t *
+nn_disco_dht(nn_disco_t *d)
+{
+  return d->dht;
+}
+const nn_peer_record_t *
+nn_disco_record(const nn_disco_t *d)
+{
+  return d->have_rec ? &d->rec : NULL;
+}

@@ -67,14 +67,14 @@ typedef struct nn_disco_cfg_t {
   uint32_t record_lifetime_s;   /**< lifetime of our record (86400); republished at half */
   const char *const *dns_seeds; /**< names resolved with evdns (A and AAAA); none built in */
   size_t n_dns_seeds;
-  uint16_t default_port;        /**< port for DNS seed addresses (9800) */
+  uint16_t default_port; /**< port for DNS seed addresses (9800) */
   /** Resolver for the DNS seeds, "IP:PORT"; NULL = the system's (/etc/resolv.conf). */
   const char *dns_nameserver;
-  const char *const *peers;     /**< static peers: "NODEID@HOST:PORT" or "HOST:PORT" */
+  const char *const *peers; /**< static peers: "NODEID@HOST:PORT" or "HOST:PORT" */
   size_t n_peers;
-  uint32_t boot_retry_min_ms;   /**< first bootstrap retry delay (1000) */
-  uint32_t boot_retry_max_ms;   /**< longest delay (300000) */
-  size_t boot_select;           /**< addresses taken from nn_peerstore_select per round (8) */
+  uint32_t boot_retry_min_ms;      /**< first bootstrap retry delay (1000) */
+  uint32_t boot_retry_max_ms;      /**< longest delay (300000) */
+  size_t boot_select;              /**< addresses taken from nn_peerstore_select per round (8) */
   nn_peerstore_config_t peerstore; /**< default nn_peerstore_config_default() */
   const nn_rng_t *rng;             /**< NULL: OpenSSL's CSPRNG */
   const nn_log_t *log;             /**< NULL: stderr, INFO and above */
@@ -84,25 +84,25 @@ typedef struct nn_disco_cfg_t {
 void nn_disco_cfg_default(nn_disco_cfg_t *cfg);
 
 typedef struct nn_disco_stats_t {
-  size_t table_size;            /**< contacts in the routing table */
-  size_t channels;              /**< the manager's channels, open or opening (both directions) */
-  size_t outbound;              /**< of which outbound */
-  size_t values;                /**< records stored */
-  uint64_t lookups_done;        /**< nn_disco_find lookups completed */
-  uint64_t lookups_found;       /**< ... that returned a verified record */
-  uint64_t published;           /**< times our record was put (first publish + republishes) */
-  uint64_t record_seq;          /**< seq of our current record (0: none) */
-  uint64_t msgs_in, msgs_out;   /**< DHT messages */
-  uint64_t penalties;           /**< penalties passed to the peer store */
-  uint64_t bans;                /**< hosts banned by those penalties */
-  uint64_t refused_banned;      /**< dials and inbound streams refused for a banned host */
-  uint64_t unreachable;         /**< nodes reported unreachable to the DHT */
-  int bootstrapped;             /**< a bootstrap peer answered, or the table gained contacts */
-  uint32_t boot_rounds;         /**< bootstrap rounds started */
-  uint32_t boot_retries;        /**< rounds that found nothing reachable and scheduled a retry */
-  uint32_t boot_delay_ms;       /**< delay of the retry scheduled last (0: none) */
-  uint64_t boot_retry_at_ms;    /**< monotonic time that retry timer was set for */
-  char status[256];             /**< one line: the last bootstrap problem, or "" */
+  size_t table_size;          /**< contacts in the routing table */
+  size_t channels;            /**< the manager's channels, open or opening (both directions) */
+  size_t outbound;            /**< of which outbound */
+  size_t values;              /**< records stored */
+  uint64_t lookups_done;      /**< nn_disco_find lookups completed */
+  uint64_t lookups_found;     /**< ... that returned a verified record */
+  uint64_t published;         /**< times our record was put (first publish + republishes) */
+  uint64_t record_seq;        /**< seq of our current record (0: none) */
+  uint64_t msgs_in, msgs_out; /**< DHT messages */
+  uint64_t penalties;         /**< penalties passed to the peer store */
+  uint64_t bans;              /**< hosts banned by those penalties */
+  uint64_t refused_banned;    /**< dials and inbound streams refused for a banned host */
+  uint64_t unreachable;       /**< nodes reported unreachable to the DHT */
+  int bootstrapped;           /**< a bootstrap peer answered, or the table gained contacts */
+  uint32_t boot_rounds;       /**< bootstrap rounds started */
+  uint32_t boot_retries;      /**< rounds that found nothing reachable and scheduled a retry */
+  uint32_t boot_delay_ms;     /**< delay of the retry scheduled last (0: none) */
+  uint64_t boot_retry_at_ms;  /**< monotonic time that retry timer was set for */
+  char status[256];           /**< one line: the last bootstrap problem, or "" */
 } nn_disco_stats_t;
 
 /**

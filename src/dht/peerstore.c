@@ -24,49 +24,48 @@
  * IPv6 addresses as IPv4. grp: network group of addr; bkey: ban key of addr (its host); src_grp:
  * group of whoever told us. Reputation is per ban key, so inbound peers that are not in addrs
  * have one too. Times are Unix seconds, 0 = never. */
-static const char schema_v1[] =
-  "CREATE TABLE meta("
-  "  name TEXT PRIMARY KEY,"
-  "  value BLOB NOT NULL"
-  ") WITHOUT ROWID;"
-  "CREATE TABLE addrs("
-  "  id INTEGER PRIMARY KEY,"
-  "  addr BLOB NOT NULL UNIQUE,"
-  "  grp BLOB NOT NULL,"
-  "  bkey BLOB NOT NULL,"
-  "  src_grp BLOB NOT NULL,"
-  "  node_id BLOB CHECK (node_id IS NULL OR length(node_id) = 32),"
-  "  first_seen INTEGER NOT NULL,"
-  "  last_seen INTEGER NOT NULL,"
-  "  last_attempt INTEGER NOT NULL DEFAULT 0,"
-  "  last_success INTEGER NOT NULL DEFAULT 0,"
-  "  attempts INTEGER NOT NULL DEFAULT 0,"
-  "  failures INTEGER NOT NULL DEFAULT 0,"
-  "  tbl INTEGER NOT NULL CHECK (tbl IN (0, 1))," /* 0 new, 1 tried */
-  "  bucket INTEGER NOT NULL,"
-  "  slot INTEGER NOT NULL,"
-  "  UNIQUE (tbl, bucket, slot)"
-  ");"
-  "CREATE INDEX addrs_grp ON addrs(grp);"
-  "CREATE INDEX addrs_bkey ON addrs(bkey);"
-  "CREATE TABLE reputation("
-  "  bkey BLOB PRIMARY KEY,"
-  "  standing INTEGER NOT NULL DEFAULT 0,"
-  "  ban_until INTEGER NOT NULL DEFAULT 0,"
-  "  ban_count INTEGER NOT NULL DEFAULT 0,"
-  "  ban_reason TEXT,"
-  "  updated INTEGER NOT NULL"
-  ") WITHOUT ROWID;"
-  "CREATE INDEX reputation_updated ON reputation(updated);"
-  "CREATE TABLE anchors("
-  "  pos INTEGER PRIMARY KEY,"
-  "  addr BLOB NOT NULL,"
-  "  bkey BLOB NOT NULL"
-  ");";
+static const char schema_v1[] = "CREATE TABLE meta("
+                                "  name TEXT PRIMARY KEY,"
+                                "  value BLOB NOT NULL"
+                                ") WITHOUT ROWID;"
+                                "CREATE TABLE addrs("
+                                "  id INTEGER PRIMARY KEY,"
+                                "  addr BLOB NOT NULL UNIQUE,"
+                                "  grp BLOB NOT NULL,"
+                                "  bkey BLOB NOT NULL,"
+                                "  src_grp BLOB NOT NULL,"
+                                "  node_id BLOB CHECK (node_id IS NULL OR length(node_id) = 32),"
+                                "  first_seen INTEGER NOT NULL,"
+                                "  last_seen INTEGER NOT NULL,"
+                                "  last_attempt INTEGER NOT NULL DEFAULT 0,"
+                                "  last_success INTEGER NOT NULL DEFAULT 0,"
+                                "  attempts INTEGER NOT NULL DEFAULT 0,"
+                                "  failures INTEGER NOT NULL DEFAULT 0,"
+                                "  tbl INTEGER NOT NULL CHECK (tbl IN (0, 1))," /* 0 new, 1 tried */
+                                "  bucket INTEGER NOT NULL,"
+                                "  slot INTEGER NOT NULL,"
+                                "  UNIQUE (tbl, bucket, slot)"
+                                ");"
+                                "CREATE INDEX addrs_grp ON addrs(grp);"
+                                "CREATE INDEX addrs_bkey ON addrs(bkey);"
+                                "CREATE TABLE reputation("
+                                "  bkey BLOB PRIMARY KEY,"
+                                "  standing INTEGER NOT NULL DEFAULT 0,"
+                                "  ban_until INTEGER NOT NULL DEFAULT 0,"
+                                "  ban_count INTEGER NOT NULL DEFAULT 0,"
+                                "  ban_reason TEXT,"
+                                "  updated INTEGER NOT NULL"
+                                ") WITHOUT ROWID;"
+                                "CREATE INDEX reputation_updated ON reputation(updated);"
+                                "CREATE TABLE anchors("
+                                "  pos INTEGER PRIMARY KEY,"
+                                "  addr BLOB NOT NULL,"
+                                "  bkey BLOB NOT NULL"
+                                ");";
 
-#define ROW_COLS                                                                                   \
-  "SELECT a.id, a.addr, a.grp, a.bkey, a.src_grp, a.node_id, a.first_seen, a.last_seen,"         \
-  " a.last_attempt, a.last_success, a.attempts, a.failures, a.tbl, a.bucket, a.slot,"              \
+#define ROW_COLS                                                                                                       \
+  "SELECT a.id, a.addr, a.grp, a.bkey, a.src_grp, a.node_id, a.first_seen, a.last_seen,"                               \
+  " a.last_attempt, a.last_success, a.attempts, a.failures, a.tbl, a.bucket, a.slot,"                                  \
   " r.standing, r.ban_until FROM addrs a LEFT JOIN reputation r ON r.bkey = a.bkey "
 
 enum {
@@ -185,10 +184,8 @@ const char *
 nn_peerstore_file_hint(nn_err_t err)
 {
   switch (err) {
-  case NN_OK:
-    return "";
-  case NN_ERR_PERM:
-    return "the peer store must be readable and writable by its owner only: run chmod 600 on it";
+  case NN_OK: return "";
+  case NN_ERR_PERM: return "the peer store must be readable and writable by its owner only: run chmod 600 on it";
   case NN_ERR_VERSION:
     return "the peer store was written by a newer nepnet: upgrade nepnet, or move the file away "
            "to start with an empty peer store";
@@ -197,10 +194,8 @@ nn_peerstore_file_hint(nn_err_t err)
   case NN_ERR_TRAILING:
     return "the file is damaged or is not a nepnet peer store: move it away and nepnet starts an "
            "empty one (known peers, anchors and bans are lost)";
-  case NN_ERR_NOTFOUND:
-    return "the directory holding the peer store does not exist: create it or pass --datadir";
-  case NN_ERR_NOMEM:
-    return "out of memory";
+  case NN_ERR_NOTFOUND: return "the directory holding the peer store does not exist: create it or pass --datadir";
+  case NN_ERR_NOMEM: return "out of memory";
   default:
     return "check that the data directory exists, is writable by this user and the disk is not "
            "full";
@@ -212,9 +207,8 @@ put_why(char *why, size_t why_len, const char *file, nn_err_t err, const char *d
 {
   if (!why || !why_len)
     return;
-  snprintf(why, why_len, "peer store %s: %s%s%s%s; %s", file, nn_err_str(err),
-           detail && *detail ? " (" : "", detail ? detail : "", detail && *detail ? ")" : "",
-           nn_peerstore_file_hint(err));
+  snprintf(why, why_len, "peer store %s: %s%s%s%s; %s", file, nn_err_str(err), detail && *detail ? " (" : "",
+           detail ? detail : "", detail && *detail ? ")" : "", nn_peerstore_file_hint(err));
 }
 
 static nn_err_t
@@ -223,22 +217,17 @@ map_rc(int rc)
   switch (rc & 0xff) {
   case SQLITE_OK:
   case SQLITE_ROW:
-  case SQLITE_DONE:
-    return NN_OK;
-  case SQLITE_NOMEM:
-    return NN_ERR_NOMEM;
+  case SQLITE_DONE: return NN_OK;
+  case SQLITE_NOMEM: return NN_ERR_NOMEM;
   case SQLITE_CORRUPT:
   case SQLITE_NOTADB:
   case SQLITE_FORMAT:
   case SQLITE_MISMATCH:
-  case SQLITE_CONSTRAINT:
-    return NN_ERR_FORMAT;
+  case SQLITE_CONSTRAINT: return NN_ERR_FORMAT;
   case SQLITE_PERM:
   case SQLITE_READONLY:
-  case SQLITE_AUTH:
-    return NN_ERR_PERM;
-  default:
-    return NN_ERR_IO;
+  case SQLITE_AUTH: return NN_ERR_PERM;
+  default: return NN_ERR_IO;
   }
 }
 
@@ -456,8 +445,8 @@ hb_mod(hbuf_t *h, uint32_t mod, uint32_t *out)
 }
 
 static nn_err_t
-new_bucket(const nn_peerstore_t *ps, const uint8_t *grp, size_t grp_len, const uint8_t *src,
-           size_t src_len, uint32_t *bucket)
+new_bucket(const nn_peerstore_t *ps, const uint8_t *grp, size_t grp_len, const uint8_t *src, size_t src_len,
+           uint32_t *bucket)
 {
   hbuf_t h;
   uint32_t i;
@@ -475,8 +464,8 @@ new_bucket(const nn_peerstore_t *ps, const uint8_t *grp, size_t grp_len, const u
 }
 
 static nn_err_t
-tried_bucket(const nn_peerstore_t *ps, const uint8_t *wire, size_t wire_len, const uint8_t *grp,
-             size_t grp_len, uint32_t *bucket)
+tried_bucket(const nn_peerstore_t *ps, const uint8_t *wire, size_t wire_len, const uint8_t *grp, size_t grp_len,
+             uint32_t *bucket)
 {
   hbuf_t h;
   uint32_t i;
@@ -493,8 +482,7 @@ tried_bucket(const nn_peerstore_t *ps, const uint8_t *wire, size_t wire_len, con
 }
 
 static nn_err_t
-bucket_slot(const nn_peerstore_t *ps, int table, uint32_t bucket, const uint8_t *wire,
-            size_t wire_len, uint32_t *slot)
+bucket_slot(const nn_peerstore_t *ps, int table, uint32_t bucket, const uint8_t *wire, size_t wire_len, uint32_t *slot)
 {
   hbuf_t h;
   hb_start(&h, "nepnet-ps-slot", ps->key);
@@ -764,8 +752,7 @@ out:
 
 /* The -wal and -shm files hold the same data: same rule. */
 static nn_err_t
-check_companion(const char *path, const char *suffix, char *name, size_t name_len, char *detail,
-                size_t dlen)
+check_companion(const char *path, const char *suffix, char *name, size_t name_len, char *detail, size_t dlen)
 {
   struct stat st;
   snprintf(name, name_len, "%s%s", path, suffix);
@@ -860,8 +847,7 @@ schema_state(nn_peerstore_t *ps, int *empty, char *detail, size_t dlen)
   if (version == NN_PEERSTORE_SCHEMA_VERSION)
     return NN_OK;
   if (version != 0) {
-    snprintf(detail, dlen, "schema version %ld, this build reads version %d", version,
-             NN_PEERSTORE_SCHEMA_VERSION);
+    snprintf(detail, dlen, "schema version %ld, this build reads version %d", version, NN_PEERSTORE_SCHEMA_VERSION);
     return version > NN_PEERSTORE_SCHEMA_VERSION ? NN_ERR_VERSION : NN_ERR_FORMAT;
   }
   if ((rc = pragma_text(ps->db, "SELECT count(*) FROM sqlite_schema", text, sizeof(text))) != SQLITE_OK)
@@ -914,8 +900,7 @@ create_file(const char *path, char *detail, size_t dlen)
 static nn_err_t
 connect_db(nn_peerstore_t *ps, char *detail, size_t dlen)
 {
-  int rc = sqlite3_open_v2(ps->path, &ps->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
+  int rc = sqlite3_open_v2(ps->path, &ps->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
   if (rc != SQLITE_OK) {
     snprintf(detail, dlen, "%s", ps->db ? sqlite3_errmsg(ps->db) : "cannot open");
     return map_rc(rc) ? map_rc(rc) : NN_ERR_IO;
@@ -956,8 +941,7 @@ set_pragmas(nn_peerstore_t *ps, char *detail, size_t dlen)
     snprintf(detail, dlen, "cannot switch to WAL mode (journal mode %s)", text);
     return NN_ERR_IO;
   }
-  snprintf(sync_sql, sizeof(sync_sql), "PRAGMA synchronous = %s",
-           ps->cfg.synchronous_full ? "FULL" : "NORMAL");
+  snprintf(sync_sql, sizeof(sync_sql), "PRAGMA synchronous = %s", ps->cfg.synchronous_full ? "FULL" : "NORMAL");
   rc = sqlite3_exec(ps->db, sync_sql, NULL, NULL, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec(ps->db, "PRAGMA journal_size_limit = 4194304; PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
@@ -1027,8 +1011,7 @@ load_key(nn_peerstore_t *ps, char *detail, size_t dlen)
 }
 
 static nn_err_t
-open_db(nn_peerstore_t *ps, const nn_rng_t *rng, char *file, size_t file_len, char *detail,
-        size_t dlen)
+open_db(nn_peerstore_t *ps, const nn_rng_t *rng, char *file, size_t file_len, char *detail, size_t dlen)
 {
   int exists = 0, empty = 0;
   nn_err_t err;
@@ -1048,8 +1031,8 @@ open_db(nn_peerstore_t *ps, const nn_rng_t *rng, char *file, size_t file_len, ch
 }
 
 nn_err_t
-nn_peerstore_open(nn_peerstore_t **out, const char *path, const nn_peerstore_config_t *cfg,
-                  const nn_rng_t *rng, char *why, size_t why_len)
+nn_peerstore_open(nn_peerstore_t **out, const char *path, const nn_peerstore_config_t *cfg, const nn_rng_t *rng,
+                  char *why, size_t why_len)
 {
   nn_peerstore_t *ps;
   char detail[384] = "";
@@ -1072,8 +1055,8 @@ nn_peerstore_open(nn_peerstore_t **out, const char *path, const nn_peerstore_con
     ps->cfg = *cfg;
   else
     nn_peerstore_config_default(&ps->cfg);
-  if (ps->cfg.ban_seconds == 0 || ps->cfg.ban_max_seconds < ps->cfg.ban_seconds ||
-      ps->cfg.retry_seconds > UINT32_MAX || ps->cfg.retry_max_seconds > UINT32_MAX) {
+  if (ps->cfg.ban_seconds == 0 || ps->cfg.ban_max_seconds < ps->cfg.ban_seconds || ps->cfg.retry_seconds > UINT32_MAX ||
+      ps->cfg.retry_max_seconds > UINT32_MAX) {
     nn_peerstore_close(ps);
     put_why(why, why_len, path, NN_ERR_ARG, "invalid configuration");
     return NN_ERR_ARG;
@@ -1116,8 +1099,8 @@ nn_peerstore_check(nn_peerstore_t *ps)
 /* ---- events ---------------------------------------------------------------------------------- */
 
 nn_err_t
-nn_peerstore_add(nn_peerstore_t *ps, const nn_addr_t *addr, const nn_addr_t *source,
-                 uint64_t now_s, nn_peerstore_add_result_t *result)
+nn_peerstore_add(nn_peerstore_t *ps, const nn_addr_t *addr, const nn_addr_t *source, uint64_t now_s,
+                 nn_peerstore_add_result_t *result)
 {
   nn_peerstore_add_result_t res = NN_PEERSTORE_UNROUTABLE;
   akey_t k, src;
@@ -1241,8 +1224,8 @@ nn_peerstore_failure(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t now_s)
 }
 
 nn_err_t
-nn_peerstore_success(nn_peerstore_t *ps, const nn_addr_t *addr, const nn_node_id_t *node_id,
-                     uint64_t now_s, int *in_tried)
+nn_peerstore_success(nn_peerstore_t *ps, const nn_addr_t *addr, const nn_node_id_t *node_id, uint64_t now_s,
+                     int *in_tried)
 {
   sqlite3_stmt *s;
   akey_t k;
@@ -1324,8 +1307,8 @@ out:
 /* ---- reputation and bans --------------------------------------------------------------------- */
 
 nn_err_t
-nn_peerstore_penalize(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points,
-                      const char *reason, uint64_t now_s, int *banned)
+nn_peerstore_penalize(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points, const char *reason, uint64_t now_s,
+                      int *banned)
 {
   akey_t k;
   rep_t rep;
@@ -1404,8 +1387,7 @@ nn_peerstore_standing(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t *standi
 }
 
 nn_err_t
-nn_peerstore_ban(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t until_s, const char *reason,
-                 uint64_t now_s)
+nn_peerstore_ban(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t until_s, const char *reason, uint64_t now_s)
 {
   akey_t k;
   rep_t rep;
@@ -1427,8 +1409,8 @@ out:
 }
 
 nn_err_t
-nn_peerstore_is_banned(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t now_s, int *banned,
-                       uint64_t *until_s, uint32_t *ban_count)
+nn_peerstore_is_banned(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t now_s, int *banned, uint64_t *until_s,
+                       uint32_t *ban_count)
 {
   akey_t k;
   rep_t rep;
@@ -1522,8 +1504,7 @@ pool_draw(pool_t *p, const nn_rng_t *rng, const cand_t *chosen, size_t nchosen, 
 }
 
 nn_err_t
-nn_peerstore_select(nn_peerstore_t *ps, size_t n, uint64_t now_s, const nn_rng_t *rng,
-                    nn_addr_t *out, size_t *got)
+nn_peerstore_select(nn_peerstore_t *ps, size_t n, uint64_t now_s, const nn_rng_t *rng, nn_addr_t *out, size_t *got)
 {
   pool_t pool[2];
   cand_t *chosen = NULL;
@@ -1547,8 +1528,8 @@ nn_peerstore_select(nn_peerstore_t *ps, size_t n, uint64_t now_s, const nn_rng_t
     size_t wl = 0, gl = 0;
     cand_t c;
     memset(&c, 0, sizeof(c));
-    if ((err = col_blob(s, 0, wire, sizeof(wire), &wl)) ||
-        (err = col_blob(s, 1, c.grp, sizeof(c.grp), &gl)) || (err = decode_addr(wire, wl, &c.addr))) {
+    if ((err = col_blob(s, 0, wire, sizeof(wire), &wl)) || (err = col_blob(s, 1, c.grp, sizeof(c.grp), &gl)) ||
+        (err = decode_addr(wire, wl, &c.addr))) {
       ps_fail(ps, err, "an address row is malformed");
       break;
     }

@@ -60,7 +60,7 @@
 #define NN_PEERSTORE_TRIED_MAX (NN_PEERSTORE_TRIED_BUCKETS * NN_PEERSTORE_BUCKET_SIZE) /* 4096 */
 #define NN_PEERSTORE_GROUP_V4_BITS 16
 #define NN_PEERSTORE_GROUP_V6_BITS 32
-#define NN_PEERSTORE_BAN_V6_BITS 64   /**< IPv6 hosts are banned by /64 */
+#define NN_PEERSTORE_BAN_V6_BITS 64 /**< IPv6 hosts are banned by /64 */
 #define NN_PEERSTORE_ANCHORS_MAX 4
 #define NN_PEERSTORE_STANDING_MAX 100
 #define NN_PEERSTORE_STANDING_MIN (-1000)
@@ -76,17 +76,17 @@
 typedef struct nn_peerstore_t nn_peerstore_t;
 
 typedef struct nn_peerstore_config_t {
-  int32_t ban_threshold;     /**< standing below this bans the host (default -100) */
-  uint64_t ban_seconds;      /**< first ban (default 86400, 24 h) */
-  uint64_t ban_max_seconds;  /**< longest escalated ban (default 30 days) */
+  int32_t ban_threshold;       /**< standing below this bans the host (default -100) */
+  uint64_t ban_seconds;        /**< first ban (default 86400, 24 h) */
+  uint64_t ban_max_seconds;    /**< longest escalated ban (default 30 days) */
   uint64_t ban_forget_seconds; /**< a ban that ended this long ago no longer escalates (30 days) */
-  uint64_t retry_seconds;    /**< backoff after an attempt: retry_seconds << failures ... (60) */
-  uint64_t retry_max_seconds; /**< ... up to this (default 6 h) */
-  int synchronous_full;      /**< PRAGMA synchronous=FULL instead of NORMAL (survives power loss
+  uint64_t retry_seconds;      /**< backoff after an attempt: retry_seconds << failures ... (60) */
+  uint64_t retry_max_seconds;  /**< ... up to this (default 6 h) */
+  int synchronous_full;        /**< PRAGMA synchronous=FULL instead of NORMAL (survives power loss
                                   with the last commits; NORMAL survives process crashes) */
-  int allow_nonpublic;       /**< accept loopback/private addresses (devnets, tests); each such
+  int allow_nonpublic;         /**< accept loopback/private addresses (devnets, tests); each such
                                   address and port is then a network group of its own */
-  int busy_timeout_ms;       /**< SQLite busy timeout (default 5000) */
+  int busy_timeout_ms;         /**< SQLite busy timeout (default 5000) */
 } nn_peerstore_config_t;
 
 /** Defaults as documented above. */
@@ -120,24 +120,24 @@ typedef enum nn_peerstore_table_t {
 } nn_peerstore_table_t;
 
 typedef enum nn_peerstore_add_result_t {
-  NN_PEERSTORE_ADDED = 0,       /**< stored as a new entry */
-  NN_PEERSTORE_UPDATED,         /**< already known: last seen refreshed */
-  NN_PEERSTORE_COLLISION,       /**< its slot holds an entry that is not terrible: not stored */
-  NN_PEERSTORE_BANNED,          /**< its host is banned: not stored */
-  NN_PEERSTORE_UNROUTABLE,      /**< loopback/private/port 0 and allow_nonpublic off: not stored */
+  NN_PEERSTORE_ADDED = 0,  /**< stored as a new entry */
+  NN_PEERSTORE_UPDATED,    /**< already known: last seen refreshed */
+  NN_PEERSTORE_COLLISION,  /**< its slot holds an entry that is not terrible: not stored */
+  NN_PEERSTORE_BANNED,     /**< its host is banned: not stored */
+  NN_PEERSTORE_UNROUTABLE, /**< loopback/private/port 0 and allow_nonpublic off: not stored */
 } nn_peerstore_add_result_t;
 
 /** One stored address. */
 typedef struct nn_peerstore_entry_t {
   nn_addr_t addr;
   int has_node_id;
-  nn_node_id_t node_id;          /**< valid if has_node_id (set by nn_peerstore_success) */
+  nn_node_id_t node_id; /**< valid if has_node_id (set by nn_peerstore_success) */
   uint8_t source_group[1 + NN_ADDR_HOST_MAX + 2];
-  size_t source_group_len;       /**< the group of whoever told us about addr */
+  size_t source_group_len;                                    /**< the group of whoever told us about addr */
   uint64_t first_seen, last_seen, last_attempt, last_success; /**< 0 = never */
-  uint32_t attempts;             /**< connection attempts, in all */
-  uint32_t failures;             /**< failed attempts since the last success */
-  int32_t standing;              /**< of the host (see the file comment) */
+  uint32_t attempts;                                          /**< connection attempts, in all */
+  uint32_t failures;                                          /**< failed attempts since the last success */
+  int32_t standing;                                           /**< of the host (see the file comment) */
   nn_peerstore_table_t table;
   uint32_t bucket, slot;
 } nn_peerstore_entry_t;
@@ -151,8 +151,8 @@ typedef struct nn_peerstore_entry_t {
  * NN_PEERSTORE_MIN_FAIL_S, or its host banned; an entry attempted within the last minute is
  * never terrible. An unknown address type is NN_ERR_ARG.
  */
-nn_err_t nn_peerstore_add(nn_peerstore_t *ps, const nn_addr_t *addr, const nn_addr_t *source,
-                          uint64_t now_s, nn_peerstore_add_result_t *result);
+nn_err_t nn_peerstore_add(nn_peerstore_t *ps, const nn_addr_t *addr, const nn_addr_t *source, uint64_t now_s,
+                          nn_peerstore_add_result_t *result);
 /** The entry for \a addr, or NN_ERR_NOTFOUND. */
 nn_err_t nn_peerstore_get(nn_peerstore_t *ps, const nn_addr_t *addr, nn_peerstore_entry_t *out);
 
@@ -165,8 +165,8 @@ nn_err_t nn_peerstore_attempt(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_
  * back to new, or dropped if its new slot is held). \a in_tried (may be NULL) says where the
  * entry is afterwards. NN_ERR_NOTFOUND if \a addr is unknown (add it first).
  */
-nn_err_t nn_peerstore_success(nn_peerstore_t *ps, const nn_addr_t *addr, const nn_node_id_t *node_id,
-                              uint64_t now_s, int *in_tried);
+nn_err_t nn_peerstore_success(nn_peerstore_t *ps, const nn_addr_t *addr, const nn_node_id_t *node_id, uint64_t now_s,
+                              int *in_tried);
 /** A connection attempt to \a addr failed (failures + 1). NN_ERR_NOTFOUND if unknown. */
 nn_err_t nn_peerstore_failure(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t now_s);
 
@@ -176,8 +176,8 @@ nn_err_t nn_peerstore_failure(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_
  * threshold and the host is not banned already, it is banned (see the file comment), its
  * addresses leave the anchors, and \a banned (may be NULL) is set to 1.
  */
-nn_err_t nn_peerstore_penalize(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points,
-                               const char *reason, uint64_t now_s, int *banned);
+nn_err_t nn_peerstore_penalize(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points, const char *reason,
+                               uint64_t now_s, int *banned);
 /** Raise the standing of \a addr's host by \a points (> 0), up to NN_PEERSTORE_STANDING_MAX. */
 nn_err_t nn_peerstore_reward(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points, uint64_t now_s);
 /** The standing of \a addr's host (0 if it has no record). */
@@ -186,14 +186,14 @@ nn_err_t nn_peerstore_standing(nn_peerstore_t *ps, const nn_addr_t *addr, int32_
  * Ban \a addr's host until \a until_s (Unix seconds) regardless of standing, or lift its ban
  * with \a until_s = 0. Does not count towards escalation. Banned addresses leave the anchors.
  */
-nn_err_t nn_peerstore_ban(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t until_s,
-                          const char *reason, uint64_t now_s);
+nn_err_t nn_peerstore_ban(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t until_s, const char *reason,
+                          uint64_t now_s);
 /**
  * Is \a addr's host banned at \a now_s? \a until_s and \a ban_count (may be NULL) receive the
  * end of its current (or last) ban and how many escalating bans it has had.
  */
-nn_err_t nn_peerstore_is_banned(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t now_s,
-                                int *banned, uint64_t *until_s, uint32_t *ban_count);
+nn_err_t nn_peerstore_is_banned(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t now_s, int *banned,
+                                uint64_t *until_s, uint32_t *ban_count);
 
 /**
  * Up to \a n candidates for outbound connections in \a out, \a got of them: each one drawn from
@@ -202,8 +202,8 @@ nn_err_t nn_peerstore_is_banned(nn_peerstore_t *ps, const nn_addr_t *addr, uint6
  * min(retry_seconds << failures, retry_max_seconds) ago, and any network group already chosen
  * in this call (so at most one per /16). Deterministic for a given \a rng state.
  */
-nn_err_t nn_peerstore_select(nn_peerstore_t *ps, size_t n, uint64_t now_s, const nn_rng_t *rng,
-                             nn_addr_t *out, size_t *got);
+nn_err_t nn_peerstore_select(nn_peerstore_t *ps, size_t n, uint64_t now_s, const nn_rng_t *rng, nn_addr_t *out,
+                             size_t *got);
 
 /**
  * Remember the current outbound peers to dial first after a restart (at most
@@ -216,7 +216,6 @@ nn_err_t nn_peerstore_get_anchors(nn_peerstore_t *ps, nn_addr_t *out, size_t max
 /** Entries in the new and tried tables (either pointer may be NULL). */
 nn_err_t nn_peerstore_count(nn_peerstore_t *ps, size_t *n_new, size_t *n_tried);
 /** Entries whose network group is that of \a addr, per table (for tests and diagnostics). */
-nn_err_t nn_peerstore_count_group(nn_peerstore_t *ps, const nn_addr_t *addr, size_t *n_new,
-                                  size_t *n_tried);
+nn_err_t nn_peerstore_count_group(nn_peerstore_t *ps, const nn_addr_t *addr, size_t *n_new, size_t *n_tried);
 
 #endif

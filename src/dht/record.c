@@ -60,8 +60,7 @@ nn_peer_record_check(const nn_peer_record_t *rec)
     return NN_ERR_FORMAT;
   if (rec->flags & ~NN_PEER_RECORD_F_KNOWN)
     return NN_ERR_FORMAT;
-  if (rec->expires_at <= rec->issued_at ||
-      rec->expires_at - rec->issued_at > NN_PEER_RECORD_MAX_LIFETIME)
+  if (rec->expires_at <= rec->issued_at || rec->expires_at - rec->issued_at > NN_PEER_RECORD_MAX_LIFETIME)
     return NN_ERR_FORMAT;
   if (rec->max_message < NN_PEER_RECORD_MIN_MAX_MESSAGE)
     return NN_ERR_FORMAT;
@@ -240,8 +239,7 @@ verdict(nn_peer_record_status_t *why, nn_peer_record_status_t s)
 }
 
 nn_err_t
-nn_peer_record_verify(const nn_peer_record_t *rec, uint32_t network, uint64_t now_unix,
-                      nn_peer_record_status_t *why)
+nn_peer_record_verify(const nn_peer_record_t *rec, uint32_t network, uint64_t now_unix, nn_peer_record_status_t *why)
 {
   uint8_t body[BODY_MAX];
   size_t len;
@@ -261,8 +259,8 @@ nn_peer_record_verify(const nn_peer_record_t *rec, uint32_t network, uint64_t no
     return verdict(why, NN_PEER_RECORD_FORGED);
   if (body_bytes(rec, body, &len))
     return verdict(why, NN_PEER_RECORD_MALFORMED); /* unreachable after the check above */
-  if (nn_mldsa_verify(&rec->pk, (const uint8_t *)NN_PEER_RECORD_CONTEXT,
-                      strlen(NN_PEER_RECORD_CONTEXT), body, len, &rec->sig))
+  if (nn_mldsa_verify(&rec->pk, (const uint8_t *)NN_PEER_RECORD_CONTEXT, strlen(NN_PEER_RECORD_CONTEXT), body, len,
+                      &rec->sig))
     return verdict(why, NN_PEER_RECORD_FORGED);
   return verdict(why, NN_PEER_RECORD_OK);
 }
@@ -289,8 +287,7 @@ nn_peer_record_newer(const nn_peer_record_t *a, const nn_peer_record_t *b)
   if ((c = memcmp(a->sig.b, b->sig.b, NN_MLDSA_SIG_LEN)) != 0)
     return c > 0;
   /* Same signature over different bytes: only a forgery could do that, but keep the order total. */
-  if (nn_peer_record_check(a) || nn_peer_record_check(b) || body_bytes(a, ba, &la) ||
-      body_bytes(b, bb, &lb))
+  if (nn_peer_record_check(a) || nn_peer_record_check(b) || body_bytes(a, ba, &la) || body_bytes(b, bb, &lb))
     return 0;
   c = memcmp(ba, bb, la < lb ? la : lb);
   if (c == 0)

@@ -35,39 +35,39 @@
 #include "lib/wire.h"
 
 #define NN_PEER_RECORD_VERSION 1
-#define NN_PEER_RECORD_CHAN_VERSION 1        /**< the secure channel of PROTOCOL.md section 5 */
+#define NN_PEER_RECORD_CHAN_VERSION 1 /**< the secure channel of PROTOCOL.md section 5 */
 #define NN_PEER_RECORD_CONTEXT "nepnet/v1 peer record"
 #define NN_PEER_RECORD_MAX_ADDRS 8
-#define NN_PEER_RECORD_MAX_LIFETIME (48u * 3600u)  /**< expires_at - issued_at, seconds */
-#define NN_PEER_RECORD_MAX_SKEW 600u               /**< issued_at may lead the reader's clock by this */
-#define NN_PEER_RECORD_MIN_MAX_MESSAGE 65536u      /**< smallest max_message a record may announce */
+#define NN_PEER_RECORD_MAX_LIFETIME (48u * 3600u) /**< expires_at - issued_at, seconds */
+#define NN_PEER_RECORD_MAX_SKEW 600u              /**< issued_at may lead the reader's clock by this */
+#define NN_PEER_RECORD_MIN_MAX_MESSAGE 65536u     /**< smallest max_message a record may announce */
 
 /* flags */
-#define NN_PEER_RECORD_F_RELAY 0x0001u    /**< relays traffic for peers behind NAT */
-#define NN_PEER_RECORD_F_INBOUND 0x0002u  /**< accepts inbound connections at its addresses */
+#define NN_PEER_RECORD_F_RELAY 0x0001u   /**< relays traffic for peers behind NAT */
+#define NN_PEER_RECORD_F_INBOUND 0x0002u /**< accepts inbound connections at its addresses */
 #define NN_PEER_RECORD_F_KNOWN (NN_PEER_RECORD_F_RELAY | NN_PEER_RECORD_F_INBOUND)
 
 /* Sizes of the wire form. */
-#define NN_PEER_RECORD_OFF_PK (1 + 4 + NN_NODE_ID_LEN)                  /* 37 */
-#define NN_PEER_RECORD_OFF_SEQ (NN_PEER_RECORD_OFF_PK + NN_MLDSA_PK_LEN) /* 2629 */
-#define NN_PEER_RECORD_OFF_ADDRS (NN_PEER_RECORD_OFF_SEQ + 8 + 8 + 8 + 2 + 1 + 4 + 1) /* 2661 */
+#define NN_PEER_RECORD_OFF_PK (1 + 4 + NN_NODE_ID_LEN)                                   /* 37 */
+#define NN_PEER_RECORD_OFF_SEQ (NN_PEER_RECORD_OFF_PK + NN_MLDSA_PK_LEN)                 /* 2629 */
+#define NN_PEER_RECORD_OFF_ADDRS (NN_PEER_RECORD_OFF_SEQ + 8 + 8 + 8 + 2 + 1 + 4 + 1)    /* 2661 */
 #define NN_PEER_RECORD_MIN_LEN (NN_PEER_RECORD_OFF_ADDRS + 1 + 4 + 2 + NN_MLDSA_SIG_LEN) /* 7295 */
-#define NN_PEER_RECORD_MAX_LEN \
+#define NN_PEER_RECORD_MAX_LEN                                                                                         \
   (NN_PEER_RECORD_OFF_ADDRS + NN_PEER_RECORD_MAX_ADDRS * NN_ADDR_WIRE_MAX + NN_MLDSA_SIG_LEN) /* 7568 */
 
 /** A peer record, decoded (about 7.5 KB; no pointers, copy it freely). */
 typedef struct nn_peer_record_t {
-  uint8_t version;          /**< NN_PEER_RECORD_VERSION */
-  uint32_t network;         /**< NN_NET_* */
-  nn_node_id_t node_id;     /**< must be SHA3-256(pk) (checked by verify) */
-  nn_mldsa_pk_t pk;         /**< the node's ML-DSA-87 identity key */
-  uint64_t seq;             /**< higher replaces lower */
-  uint64_t issued_at;       /**< unix seconds */
-  uint64_t expires_at;      /**< unix seconds; issued_at < expires_at <= issued_at + 48 h */
-  uint16_t flags;           /**< NN_PEER_RECORD_F_*; other bits must be 0 */
-  uint8_t chan_version;     /**< NN_PEER_RECORD_CHAN_VERSION */
-  uint32_t max_message;     /**< largest channel message the node accepts, >= 64 KiB */
-  uint8_t n_addrs;          /**< 1..NN_PEER_RECORD_MAX_ADDRS */
+  uint8_t version;                           /**< NN_PEER_RECORD_VERSION */
+  uint32_t network;                          /**< NN_NET_* */
+  nn_node_id_t node_id;                      /**< must be SHA3-256(pk) (checked by verify) */
+  nn_mldsa_pk_t pk;                          /**< the node's ML-DSA-87 identity key */
+  uint64_t seq;                              /**< higher replaces lower */
+  uint64_t issued_at;                        /**< unix seconds */
+  uint64_t expires_at;                       /**< unix seconds; issued_at < expires_at <= issued_at + 48 h */
+  uint16_t flags;                            /**< NN_PEER_RECORD_F_*; other bits must be 0 */
+  uint8_t chan_version;                      /**< NN_PEER_RECORD_CHAN_VERSION */
+  uint32_t max_message;                      /**< largest channel message the node accepts, >= 64 KiB */
+  uint8_t n_addrs;                           /**< 1..NN_PEER_RECORD_MAX_ADDRS */
   nn_addr_t addrs[NN_PEER_RECORD_MAX_ADDRS]; /**< distinct, port != 0, unused entries zero */
   nn_mldsa_sig_t sig;
 } nn_peer_record_t;
@@ -82,7 +82,7 @@ typedef enum nn_peer_record_status_t {
   NN_PEER_RECORD_FUTURE,        /**< issued_at > now + 10 min: the signer's (or our) clock is off */
   /** node_id != SHA3-256(pk), or the signature does not verify: whoever sent it misbehaves. */
   NN_PEER_RECORD_FORGED,
-  NN_PEER_RECORD_INTERNAL,      /**< a crypto library failure (no verdict on the record) */
+  NN_PEER_RECORD_INTERNAL, /**< a crypto library failure (no verdict on the record) */
 } nn_peer_record_status_t;
 
 /** A short English description of \a s (never NULL). */
@@ -106,8 +106,7 @@ nn_err_t nn_peer_record_check(const nn_peer_record_t *rec);
  * \a rng supplies FIPS 204's 32-byte rnd (NULL: the system CSPRNG). On failure the signature
  * is zeroed.
  */
-nn_err_t nn_peer_record_sign(nn_peer_record_t *rec, const nn_identity_t *identity,
-                             const nn_rng_t *rng);
+nn_err_t nn_peer_record_sign(nn_peer_record_t *rec, const nn_identity_t *identity, const nn_rng_t *rng);
 
 /** Length of the wire form of \a rec (0 if an address has an unknown type or n_addrs > 8). */
 size_t nn_peer_record_encoded_len(const nn_peer_record_t *rec);

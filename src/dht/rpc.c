@@ -5,8 +5,8 @@
 int
 nn_rpc_is_request(uint8_t kind)
 {
-  return kind == NN_RPC_PING || kind == NN_RPC_FIND_NODE || kind == NN_RPC_FIND_VALUE ||
-         kind == NN_RPC_STORE || kind == NN_RPC_FIND_VALUE_RELAY;
+  return kind == NN_RPC_PING || kind == NN_RPC_FIND_NODE || kind == NN_RPC_FIND_VALUE || kind == NN_RPC_STORE ||
+         kind == NN_RPC_FIND_VALUE_RELAY;
 }
 
 static void
@@ -45,22 +45,15 @@ nn_rpc_encode(const nn_rpc_t *m, nn_wire_writer_t *w)
       nn_addr_put(w, &m->addr);
   }
   switch (m->kind) {
-  case NN_RPC_PING:
-    break;
-  case NN_RPC_PONG:
-    nn_addr_put(w, &m->addr);
-    break;
+  case NN_RPC_PING: break;
+  case NN_RPC_PONG: nn_addr_put(w, &m->addr); break;
   case NN_RPC_FIND_NODE:
-  case NN_RPC_FIND_VALUE:
-    nn_wire_put_bytes(w, m->target.b, NN_NODE_ID_LEN);
-    break;
+  case NN_RPC_FIND_VALUE: nn_wire_put_bytes(w, m->target.b, NN_NODE_ID_LEN); break;
   case NN_RPC_FIND_VALUE_RELAY:
     nn_wire_put_bytes(w, m->target.b, NN_NODE_ID_LEN);
     nn_wire_put_u8(w, m->hops);
     break;
-  case NN_RPC_NODES:
-    put_nodes(w, m);
-    break;
+  case NN_RPC_NODES: put_nodes(w, m); break;
   case NN_RPC_VALUE:
     nn_wire_put_u8(w, m->has_value ? 1 : 0);
     if (m->has_value)
@@ -71,11 +64,8 @@ nn_rpc_encode(const nn_rpc_t *m, nn_wire_writer_t *w)
     nn_wire_put_bytes(w, m->target.b, NN_NODE_ID_LEN);
     nn_wire_put_var(w, 4, NN_RPC_MAX_VALUE, m->value, m->value_len);
     break;
-  case NN_RPC_STORED:
-    nn_wire_put_u8(w, m->status);
-    break;
-  default:
-    return NN_ERR_ARG;
+  case NN_RPC_STORED: nn_wire_put_u8(w, m->status); break;
+  default: return NN_ERR_ARG;
   }
   return w->err;
 }
@@ -101,24 +91,17 @@ nn_rpc_decode(nn_rpc_t *m, const uint8_t *buf, size_t len)
   }
   if (!r.err) {
     switch (m->kind) {
-    case NN_RPC_PING:
-      break;
-    case NN_RPC_PONG:
-      nn_addr_get(&r, &m->addr);
-      break;
+    case NN_RPC_PING: break;
+    case NN_RPC_PONG: nn_addr_get(&r, &m->addr); break;
     case NN_RPC_FIND_NODE:
-    case NN_RPC_FIND_VALUE:
-      nn_wire_get_bytes(&r, m->target.b, NN_NODE_ID_LEN);
-      break;
+    case NN_RPC_FIND_VALUE: nn_wire_get_bytes(&r, m->target.b, NN_NODE_ID_LEN); break;
     case NN_RPC_FIND_VALUE_RELAY:
       nn_wire_get_bytes(&r, m->target.b, NN_NODE_ID_LEN);
       nn_wire_get_u8(&r, &m->hops);
       if (!r.err && m->hops > NN_RPC_MAX_RELAY_HOPS)
         r.err = NN_ERR_FORMAT;
       break;
-    case NN_RPC_NODES:
-      get_nodes(&r, m);
-      break;
+    case NN_RPC_NODES: get_nodes(&r, m); break;
     case NN_RPC_VALUE:
       nn_wire_get_u8(&r, &flag);
       if (!r.err && flag > 1)
@@ -137,8 +120,7 @@ nn_rpc_decode(nn_rpc_t *m, const uint8_t *buf, size_t len)
       if (!r.err && m->status > NN_STORE_NOT_CLOSE)
         r.err = NN_ERR_FORMAT;
       break;
-    default:
-      r.err = NN_ERR_FORMAT;
+    default: r.err = NN_ERR_FORMAT;
     }
   }
   if ((err = nn_wire_finish(&r)))

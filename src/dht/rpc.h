@@ -34,10 +34,11 @@ enum {
   NN_RPC_FIND_VALUE_RELAY = 0x18,
 };
 
-#define NN_RPC_MAX_NODES 20          /* contacts in one NODES/VALUE answer */
-#define NN_RPC_MAX_VALUE 16384       /* a peer record is ~7.3 KB */
+#define NN_RPC_MAX_NODES 20    /* contacts in one NODES/VALUE answer */
+#define NN_RPC_MAX_VALUE 16384 /* a peer record is ~7.3 KB */
 #define NN_RPC_MAX_RELAY_HOPS 2
-#define NN_RPC_MAX_LEN (1 + 8 + 1 + NN_ADDR_WIRE_MAX + 32 + 4 + NN_RPC_MAX_VALUE + 1 + NN_RPC_MAX_NODES * (32 + NN_ADDR_WIRE_MAX))
+#define NN_RPC_MAX_LEN                                                                                                 \
+  (1 + 8 + 1 + NN_ADDR_WIRE_MAX + 32 + 4 + NN_RPC_MAX_VALUE + 1 + NN_RPC_MAX_NODES * (32 + NN_ADDR_WIRE_MAX))
 
 typedef enum nn_rpc_store_status_t {
   NN_STORE_OK = 0,
@@ -54,16 +55,16 @@ typedef struct nn_rpc_node_t {
 
 typedef struct nn_rpc_t {
   uint8_t kind;
-  uint64_t id;                 /* request id, echoed by the answer */
-  int has_addr;                /* requests: the sender's listening address follows */
-  nn_addr_t addr;              /* requests: sender's listening address; PONG: the address we saw */
-  nn_node_id_t target;         /* FIND_NODE, FIND_VALUE, STORE: key */
-  const uint8_t *value;        /* VALUE (if has_value), STORE: points into the parsed buffer */
+  uint64_t id;          /* request id, echoed by the answer */
+  int has_addr;         /* requests: the sender's listening address follows */
+  nn_addr_t addr;       /* requests: sender's listening address; PONG: the address we saw */
+  nn_node_id_t target;  /* FIND_NODE, FIND_VALUE, STORE: key */
+  const uint8_t *value; /* VALUE (if has_value), STORE: points into the parsed buffer */
   size_t value_len;
   int has_value;
-  uint8_t status;              /* STORED */
-  uint8_t hops;                /* FIND_VALUE_RELAY: relay hops left after the receiver (0..2) */
-  size_t nnodes;               /* NODES, VALUE */
+  uint8_t status; /* STORED */
+  uint8_t hops;   /* FIND_VALUE_RELAY: relay hops left after the receiver (0..2) */
+  size_t nnodes;  /* NODES, VALUE */
   nn_rpc_node_t nodes[NN_RPC_MAX_NODES];
 } nn_rpc_t;
 

@@ -265,8 +265,8 @@ addr_ok(const nn_dht_table_t *t, const nn_addr_t *a)
 /* Contacts of group g in l, not counting the one with id skip (a contact whose address changes,
  * or the stale contact a candidate would replace), stopping at limit. */
 static unsigned
-group_count(const nn_dht_table_t *t, const nn_dht_list_t *l, const nn_dht_group_t *g,
-            const nn_node_id_t *skip, unsigned limit)
+group_count(const nn_dht_table_t *t, const nn_dht_list_t *l, const nn_dht_group_t *g, const nn_node_id_t *skip,
+            unsigned limit)
 {
   unsigned n = 0;
   for (unsigned i = 0; i < l->n && n < limit; i++)
@@ -335,9 +335,8 @@ nn_dht_table_new(nn_dht_table_t **out, const nn_node_id_t *self, const nn_dht_ta
     c = *cfg;
   else
     nn_dht_table_cfg_default(&c);
-  if (c.k == 0 || c.k > NN_DHT_K_MAX || c.replacement > NN_DHT_K_MAX || c.max_fails == 0 ||
-      c.v4_group_bits == 0 || c.v4_group_bits > 32 || c.v6_group_bits == 0 ||
-      c.v6_group_bits > 128)
+  if (c.k == 0 || c.k > NN_DHT_K_MAX || c.replacement > NN_DHT_K_MAX || c.max_fails == 0 || c.v4_group_bits == 0 ||
+      c.v4_group_bits > 32 || c.v6_group_bits == 0 || c.v6_group_bits > 128)
     return NN_ERR_ARG;
   if (!(t = calloc(1, sizeof(*t))))
     return NN_ERR_NOMEM;
@@ -427,8 +426,8 @@ cache_add(nn_dht_table_t *t, unsigned bi, const nn_dht_contact_t *c)
 }
 
 nn_dht_table_result_t
-nn_dht_table_seen(nn_dht_table_t *t, const nn_node_id_t *id, const nn_addr_t *addr,
-                  uint64_t now_ms, uint32_t rtt_ms, nn_dht_contact_t *probe)
+nn_dht_table_seen(nn_dht_table_t *t, const nn_node_id_t *id, const nn_addr_t *addr, uint64_t now_ms, uint32_t rtt_ms,
+                  nn_dht_contact_t *probe)
 {
   if (!t || !id || !addr)
     return NN_TABLE_REJECTED;
@@ -515,8 +514,7 @@ nn_dht_table_failed(nn_dht_table_t *t, const nn_node_id_t *id, uint64_t now_ms)
 }
 
 void
-nn_dht_table_probe_result(nn_dht_table_t *t, const nn_node_id_t *probed, int alive,
-                          uint64_t now_ms)
+nn_dht_table_probe_result(nn_dht_table_t *t, const nn_node_id_t *probed, int alive, uint64_t now_ms)
 {
   if (!t || !probed)
     return;
@@ -579,8 +577,7 @@ be64(const uint8_t *p)
 /* <0 if contact a is closer to target than b: the first 64 bits of the distance decide almost
  * always; only equal prefixes (deep buckets) need the full compare. */
 static int
-closer(uint64_t ka, const nn_node_id_t *a, uint64_t kb, const nn_node_id_t *b,
-       const nn_node_id_t *target)
+closer(uint64_t ka, const nn_node_id_t *a, uint64_t kb, const nn_node_id_t *b, const nn_node_id_t *target)
 {
   if (ka != kb)
     return ka < kb ? -1 : 1;
@@ -591,8 +588,8 @@ closer(uint64_t ka, const nn_node_id_t *a, uint64_t kb, const nn_node_id_t *b,
  * out, sorted by distance. An insertion sort of indices bounded by room; contacts are copied
  * once, at the end. */
 static size_t
-take_bucket(const nn_dht_table_t *t, const nn_dht_list_t *l, const nn_node_id_t *target,
-            int stale, nn_dht_contact_t *out, size_t room)
+take_bucket(const nn_dht_table_t *t, const nn_dht_list_t *l, const nn_node_id_t *target, int stale,
+            nn_dht_contact_t *out, size_t room)
 {
   uint16_t idx[NN_DHT_K_MAX];
   uint64_t key[NN_DHT_K_MAX];
@@ -631,8 +628,8 @@ take_bucket(const nn_dht_table_t *t, const nn_dht_list_t *l, const nn_node_id_t 
  * and with the occupancy bits the walk visits non-empty buckets only.
  */
 static size_t
-closest_pass(const nn_dht_table_t *t, const nn_node_id_t *target, int stale, size_t count,
-             size_t n, nn_dht_contact_t *out)
+closest_pass(const nn_dht_table_t *t, const nn_node_id_t *target, int stale, size_t count, size_t n,
+             nn_dht_contact_t *out)
 {
   uint64_t d[NN_DHT_BUCKETS / 64];
   for (unsigned w = 0; w < NN_DHT_BUCKETS / 64; w++)
@@ -659,8 +656,7 @@ closest_pass(const nn_dht_table_t *t, const nn_node_id_t *target, int stale, siz
 }
 
 size_t
-nn_dht_table_closest(const nn_dht_table_t *t, const nn_node_id_t *target, size_t n,
-                     nn_dht_contact_t *out)
+nn_dht_table_closest(const nn_dht_table_t *t, const nn_node_id_t *target, size_t n, nn_dht_contact_t *out)
 {
   size_t count = 0;
   if (!t || !target || !out || !n)
@@ -751,8 +747,8 @@ random_in_bucket(const nn_dht_table_t *t, unsigned bi, const nn_rng_t *rng, nn_n
 }
 
 int
-nn_dht_table_refresh_due(nn_dht_table_t *t, uint64_t now_ms, uint64_t interval_ms,
-                         const nn_rng_t *rng, nn_node_id_t *target)
+nn_dht_table_refresh_due(nn_dht_table_t *t, uint64_t now_ms, uint64_t interval_ms, const nn_rng_t *rng,
+                         nn_node_id_t *target)
 {
   int deepest = -1;
   if (!t || !target)

@@ -34,8 +34,8 @@
 #include "lib/addr.h"
 
 #define NN_DHT_K 20
-#define NN_DHT_BUCKETS 256      /* one per shared-prefix length 0..255 of a 256-bit id */
-#define NN_DHT_K_MAX 1024       /* upper bound for cfg.k and cfg.replacement */
+#define NN_DHT_BUCKETS 256 /* one per shared-prefix length 0..255 of a 256-bit id */
+#define NN_DHT_K_MAX 1024  /* upper bound for cfg.k and cfg.replacement */
 
 typedef struct nn_dht_table_cfg_t {
   unsigned k;                /* bucket size, default 20 */
@@ -91,9 +91,8 @@ typedef enum nn_dht_table_result_t {
  * replaced in due course). A contact already waiting in the replacement cache is refreshed
  * there and PENDING again, with a probe.
  */
-nn_dht_table_result_t nn_dht_table_seen(nn_dht_table_t *t, const nn_node_id_t *id,
-                                        const nn_addr_t *addr, uint64_t now_ms, uint32_t rtt_ms,
-                                        nn_dht_contact_t *probe);
+nn_dht_table_result_t nn_dht_table_seen(nn_dht_table_t *t, const nn_node_id_t *id, const nn_addr_t *addr,
+                                        uint64_t now_ms, uint32_t rtt_ms, nn_dht_contact_t *probe);
 /**
  * An RPC to this contact failed (timeout, refused): fails++; once fails >= max_fails and the
  * bucket's replacement cache has a candidate that passes the diversity limits, the stale contact
@@ -108,8 +107,7 @@ void nn_dht_table_failed(nn_dht_table_t *t, const nn_node_id_t *id, uint64_t now
  * promote the newest replacement that passes the diversity limits. With no such replacement a
  * dead contact is kept but marked stale (fails = max_fails), as nn_dht_table_failed() would.
  */
-void nn_dht_table_probe_result(nn_dht_table_t *t, const nn_node_id_t *probed, int alive,
-                               uint64_t now_ms);
+void nn_dht_table_probe_result(nn_dht_table_t *t, const nn_node_id_t *probed, int alive, uint64_t now_ms);
 /** Remove a contact (from its bucket, promoting a replacement, or from the replacement cache). */
 void nn_dht_table_remove(nn_dht_table_t *t, const nn_node_id_t *id);
 /**
@@ -121,13 +119,11 @@ void nn_dht_table_remove(nn_dht_table_t *t, const nn_node_id_t *id);
  * only the contacts of a bucket are sorted; never a sort of the whole table (about 0.5 us for
  * n = 20 on a 250-contact table at -O2). Returns the count.
  */
-size_t nn_dht_table_closest(const nn_dht_table_t *t, const nn_node_id_t *target, size_t n,
-                            nn_dht_contact_t *out);
+size_t nn_dht_table_closest(const nn_dht_table_t *t, const nn_node_id_t *target, size_t n, nn_dht_contact_t *out);
 /** The contact with this id in a bucket, or NULL (replacement candidates are not found). */
 const nn_dht_contact_t *nn_dht_table_find(const nn_dht_table_t *t, const nn_node_id_t *id);
 /** The candidate with this id in a replacement cache, or NULL. */
-const nn_dht_contact_t *nn_dht_table_find_replacement(const nn_dht_table_t *t,
-                                                      const nn_node_id_t *id);
+const nn_dht_contact_t *nn_dht_table_find_replacement(const nn_dht_table_t *t, const nn_node_id_t *id);
 /** Contacts in buckets (not replacements). */
 size_t nn_dht_table_size(const nn_dht_table_t *t);
 /** Candidates waiting in replacement caches. */
@@ -140,8 +136,8 @@ unsigned nn_dht_bucket_index(const nn_node_id_t *self, const nn_node_id_t *id);
  * rng, NULL = OpenSSL) and marks it refreshed. A bucket never refreshed is due at once. Returns 0
  * if none is due (always for an empty table) or if the RNG failed (then nothing is marked).
  */
-int nn_dht_table_refresh_due(nn_dht_table_t *t, uint64_t now_ms, uint64_t interval_ms,
-                             const nn_rng_t *rng, nn_node_id_t *target);
+int nn_dht_table_refresh_due(nn_dht_table_t *t, uint64_t now_ms, uint64_t interval_ms, const nn_rng_t *rng,
+                             nn_node_id_t *target);
 /** A lookup for \a target ran at now_ms: its bucket counts as refreshed (Kademlia skips the
  *  refresh of buckets that saw a lookup within the interval). */
 void nn_dht_table_mark_refreshed(nn_dht_table_t *t, const nn_node_id_t *target, uint64_t now_ms);
@@ -153,8 +149,7 @@ size_t nn_dht_table_memory(const nn_dht_table_t *t);
 
 /* XOR-distance helpers */
 /** <0 if a is closer to target than b, >0 if b is closer, 0 if a == b. */
-int nn_node_id_cmp_distance(const nn_node_id_t *target, const nn_node_id_t *a,
-                            const nn_node_id_t *b);
+int nn_node_id_cmp_distance(const nn_node_id_t *target, const nn_node_id_t *a, const nn_node_id_t *b);
 /** out = a XOR b. */
 void nn_node_id_distance(nn_node_id_t *out, const nn_node_id_t *a, const nn_node_id_t *b);
 

@@ -356,22 +356,30 @@ nn_addr_is_public(const nn_addr_t *a)
   }
   switch (a->type) {
   case NN_ADDR_IPV4:
-    if (h[0] == 0 || h[0] == 10 || h[0] == 127 || h[0] >= 224) return 0;
-    if (h[0] == 169 && h[1] == 254) return 0;
-    if (h[0] == 172 && (h[1] & 0xf0) == 16) return 0;
-    if (h[0] == 192 && h[1] == 168) return 0;
-    if (h[0] == 100 && (h[1] & 0xc0) == 64) return 0; /* carrier-grade NAT */
+    if (h[0] == 0 || h[0] == 10 || h[0] == 127 || h[0] >= 224)
+      return 0;
+    if (h[0] == 169 && h[1] == 254)
+      return 0;
+    if (h[0] == 172 && (h[1] & 0xf0) == 16)
+      return 0;
+    if (h[0] == 192 && h[1] == 168)
+      return 0;
+    if (h[0] == 100 && (h[1] & 0xc0) == 64)
+      return 0; /* carrier-grade NAT */
     return 1;
   case NN_ADDR_IPV6:
-    if ((h[0] & 0xfe) == 0xfc) return 0;                 /* unique local */
-    if (h[0] == 0xfe && (h[1] & 0xc0) == 0x80) return 0; /* link local */
-    if (h[0] == 0xff) return 0;                          /* multicast */
+    if ((h[0] & 0xfe) == 0xfc)
+      return 0; /* unique local */
+    if (h[0] == 0xfe && (h[1] & 0xc0) == 0x80)
+      return 0; /* link local */
+    if (h[0] == 0xff)
+      return 0; /* multicast */
     for (int i = 0; i < 15; i++)
-      if (h[i]) return 1;
-    return 0;                                            /* :: and ::1 */
+      if (h[i])
+        return 1;
+    return 0; /* :: and ::1 */
   case NN_ADDR_ONION:
-  case NN_ADDR_I2P:
-    return 1;
+  case NN_ADDR_I2P: return 1;
   }
   return 0;
 }

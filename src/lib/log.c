@@ -25,8 +25,7 @@ nn_log(const nn_log_t *lg, int level, const char *module, const char *fmt, ...)
   if (lg && lg->fn)
     lg->fn(lg->ctx, level, module, line);
   else
-    fprintf(stderr, "nepnet %s%s%s: %s\n", lg && lg->tag[0] ? lg->tag : "", lg && lg->tag[0] ? " " : "", module,
-            line);
+    fprintf(stderr, "nepnet %s%s%s: %s\n", lg && lg->tag[0] ? lg->tag : "", lg && lg->tag[0] ? " " : "", module, line);
 }
 
 const char *

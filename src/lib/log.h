@@ -24,10 +24,10 @@ typedef enum nn_log_level_t {
 typedef void (*nn_log_fn)(void *ctx, int level, const char *module, const char *line);
 
 typedef struct nn_log_t {
-  nn_log_fn fn;  /**< NULL: stderr as "nepnet TAG MODULE: LINE" */
+  nn_log_fn fn; /**< NULL: stderr as "nepnet TAG MODULE: LINE" */
   void *ctx;
-  int level;     /**< the lowest level passed on (nn_log_level_t) */
-  char tag[24];  /**< names the node on stderr (the first 16 hex digits of its id); may be "" */
+  int level;    /**< the lowest level passed on (nn_log_level_t) */
+  char tag[24]; /**< names the node on stderr (the first 16 hex digits of its id); may be "" */
 } nn_log_t;
 
 /** Log one line. \a lg may be NULL (stderr, INFO and above). */

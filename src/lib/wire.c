@@ -131,8 +131,7 @@ nn_wire_skip(nn_wire_reader_t *r, size_t n)
 }
 
 nn_err_t
-nn_wire_get_var(nn_wire_reader_t *r, unsigned prefix_bytes, size_t cap,
-                const uint8_t **view, size_t *len)
+nn_wire_get_var(nn_wire_reader_t *r, unsigned prefix_bytes, size_t cap, const uint8_t **view, size_t *len)
 {
   uint64_t n;
   nn_err_t err;
@@ -252,10 +251,26 @@ put_uint(nn_wire_writer_t *w, uint64_t v, size_t n)
   return NN_OK;
 }
 
-nn_err_t nn_wire_put_u8(nn_wire_writer_t *w, uint8_t v) { return put_uint(w, v, 1); }
-nn_err_t nn_wire_put_u16(nn_wire_writer_t *w, uint16_t v) { return put_uint(w, v, 2); }
-nn_err_t nn_wire_put_u32(nn_wire_writer_t *w, uint32_t v) { return put_uint(w, v, 4); }
-nn_err_t nn_wire_put_u64(nn_wire_writer_t *w, uint64_t v) { return put_uint(w, v, 8); }
+nn_err_t
+nn_wire_put_u8(nn_wire_writer_t *w, uint8_t v)
+{
+  return put_uint(w, v, 1);
+}
+nn_err_t
+nn_wire_put_u16(nn_wire_writer_t *w, uint16_t v)
+{
+  return put_uint(w, v, 2);
+}
+nn_err_t
+nn_wire_put_u32(nn_wire_writer_t *w, uint32_t v)
+{
+  return put_uint(w, v, 4);
+}
+nn_err_t
+nn_wire_put_u64(nn_wire_writer_t *w, uint64_t v)
+{
+  return put_uint(w, v, 8);
+}
 
 nn_err_t
 nn_wire_put_u24(nn_wire_writer_t *w, uint32_t v)

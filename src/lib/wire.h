@@ -45,8 +45,7 @@ nn_err_t nn_wire_skip(nn_wire_reader_t *r, size_t n);
  * Read a length prefix of \a prefix_bytes (1, 2 or 4, big-endian) and then that many bytes as a
  * view. A length above \a cap fails with NN_ERR_TOO_LONG before anything else happens.
  */
-nn_err_t nn_wire_get_var(nn_wire_reader_t *r, unsigned prefix_bytes, size_t cap,
-                         const uint8_t **view, size_t *len);
+nn_err_t nn_wire_get_var(nn_wire_reader_t *r, unsigned prefix_bytes, size_t cap, const uint8_t **view, size_t *len);
 /** NN_OK if every byte was consumed without error, NN_ERR_TRAILING if bytes are left over. */
 nn_err_t nn_wire_finish(const nn_wire_reader_t *r);
 
@@ -54,8 +53,8 @@ typedef struct nn_wire_writer_t {
   uint8_t *buf;
   size_t len;
   size_t cap;
-  size_t max;   /**< growable writers never exceed this many bytes */
-  bool owned;   /**< buf was allocated by the writer (and is wiped and freed by it) */
+  size_t max; /**< growable writers never exceed this many bytes */
+  bool owned; /**< buf was allocated by the writer (and is wiped and freed by it) */
   nn_err_t err;
 } nn_wire_writer_t;
 
@@ -75,27 +74,43 @@ nn_err_t nn_wire_put_u32(nn_wire_writer_t *w, uint32_t v);
 nn_err_t nn_wire_put_u64(nn_wire_writer_t *w, uint64_t v);
 nn_err_t nn_wire_put_bytes(nn_wire_writer_t *w, const uint8_t *p, size_t n);
 /** Write \a n bytes of length prefix (1, 2 or 4) then the bytes; fails if \a n > \a cap. */
-nn_err_t nn_wire_put_var(nn_wire_writer_t *w, unsigned prefix_bytes, size_t cap,
-                         const uint8_t *p, size_t n);
+nn_err_t nn_wire_put_var(nn_wire_writer_t *w, unsigned prefix_bytes, size_t cap, const uint8_t *p, size_t n);
 /** Reserve \a n bytes at the end and return where they start, for in-place encryption. */
 nn_err_t nn_wire_reserve(nn_wire_writer_t *w, size_t n, uint8_t **out);
 
 /* Plain big-endian helpers for fixed layouts (no bounds: the caller sized the buffer). */
-static inline void nn_be16_put(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
-static inline void nn_be32_put(uint8_t *p, uint32_t v)
+static inline void
+nn_be16_put(uint8_t *p, uint16_t v)
 {
-  p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
 }
-static inline void nn_be64_put(uint8_t *p, uint64_t v)
+static inline void
+nn_be32_put(uint8_t *p, uint32_t v)
 {
-  nn_be32_put(p, (uint32_t)(v >> 32)); nn_be32_put(p + 4, (uint32_t)v);
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
 }
-static inline uint16_t nn_be16_get(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
-static inline uint32_t nn_be32_get(const uint8_t *p)
+static inline void
+nn_be64_put(uint8_t *p, uint64_t v)
+{
+  nn_be32_put(p, (uint32_t)(v >> 32));
+  nn_be32_put(p + 4, (uint32_t)v);
+}
+static inline uint16_t
+nn_be16_get(const uint8_t *p)
+{
+  return (uint16_t)((p[0] << 8) | p[1]);
+}
+static inline uint32_t
+nn_be32_get(const uint8_t *p)
 {
   return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
-static inline uint64_t nn_be64_get(const uint8_t *p)
+static inline uint64_t
+nn_be64_get(const uint8_t *p)
 {
   return ((uint64_t)nn_be32_get(p) << 32) | nn_be32_get(p + 4);
 }

@@ -40,7 +40,7 @@ typedef struct nn_admit_t {
 typedef struct nn_admit_ticket_t {
   nn_admit_entry_t *entry; /* per-address accounting to release on close (NULL: untracked) */
   int require_cookie;
-  uint8_t ip[16];          /* the bytes a cookie is bound to: the IP without the port */
+  uint8_t ip[16]; /* the bytes a cookie is bound to: the IP without the port */
   uint8_t ip_len;
 } nn_admit_ticket_t;
 

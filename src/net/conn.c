@@ -264,8 +264,10 @@ on_end(void *ctx, nn_stream_end_t how, int err)
     c->state = C_DEAD; /* the peer's end after our CLOSE: done */
   } else {
     c->busy++;
-    fail(c, how == NN_STREAM_REFUSED ? NN_NET_CLOSE_CONNECT
-                                     : how == NN_STREAM_EOF ? NN_NET_CLOSE_EOF : NN_NET_CLOSE_IO,
+    fail(c,
+         how == NN_STREAM_REFUSED ? NN_NET_CLOSE_CONNECT
+         : how == NN_STREAM_EOF   ? NN_NET_CLOSE_EOF
+                                  : NN_NET_CLOSE_IO,
          err);
     c->busy--;
   }
@@ -306,7 +308,7 @@ nn_conn_new(nn_net_t *n, nn_stream_t *s, int inbound)
   }
   c->net = n;
   c->s = s;
-  c->inbound = (uint8_t)!!inbound;
+  c->inbound = (uint8_t) !!inbound;
   c->addr = s->peer;
   c->tm_armed = UINT64_MAX;
   c->since_ms = c->last_used_ms = nn_mono_ms();

@@ -391,8 +391,7 @@ nn_net_new(nn_net_t **out, struct event_base *base, const nn_net_cfg_t *cfg)
     n->cfg.limits.handshake_timeout_ms = NN_CHAN_DEFAULT_HS_TIMEOUT_MS;
   memset(n->owner, NN_NET_KIND_NONE, sizeof(n->owner));
   n->ht_mask = 63;
-  if (!(n->ht = calloc(n->ht_mask + 1, sizeof(*n->ht))) ||
-      !(n->ev_kick = event_new(base, -1, 0, on_kick, n)) ||
+  if (!(n->ht = calloc(n->ht_mask + 1, sizeof(*n->ht))) || !(n->ev_kick = event_new(base, -1, 0, on_kick, n)) ||
       !(n->ev_maint = event_new(base, -1, EV_PERSIST, on_maint, n)))
     goto fail;
   if ((e = nn_admit_init(&n->admit, &n->cfg.limits, n->cfg.rng, &n->st)) ||
@@ -471,8 +470,7 @@ nn_net_transport(nn_net_t *n, const char *name)
 }
 
 nn_err_t
-nn_net_listen(nn_net_t *n, const char *transport, const char *bind_to, nn_addr_t *bound, char *why,
-              size_t why_len)
+nn_net_listen(nn_net_t *n, const char *transport, const char *bind_to, nn_addr_t *bound, char *why, size_t why_len)
 {
   nn_transport_t *t = nn_net_transport(n, transport ? transport : "tcp");
   if (!t || !n->cfg.identity) {
@@ -718,6 +716,18 @@ nn_net_pending(nn_net_t *n, uint64_t conn)
   return c ? nn_conn_pending(c) : 0;
 }
 
-const nn_net_stats_t *nn_net_stats(const nn_net_t *n) { return &n->st; }
-const nn_log_t *nn_net_log(const nn_net_t *n) { return n->cfg.log; }
-struct event_base *nn_net_base(const nn_net_t *n) { return n->base; }
+const nn_net_stats_t *
+nn_net_stats(const nn_net_t *n)
+{
+  return &n->st;
+}
+const nn_log_t *
+nn_net_log(const nn_net_t *n)
+{
+  return n->cfg.log;
+}
+struct event_base *
+nn_net_base(const nn_net_t *n)
+{
+  return n->base;
+}

@@ -76,30 +76,30 @@ void nn_net_limits_default(nn_net_limits_t *l);
 
 /** Counters and gauges. */
 typedef struct nn_net_stats_t {
-  uint64_t accepted;          /**< streams listeners handed us */
-  uint64_t admitted;          /**< ... on which a channel started */
-  uint64_t refused_ip_conns;  /**< refused: per-address concurrent limit */
-  uint64_t refused_ip_rate;   /**< refused: per-address token bucket empty */
-  uint64_t refused_half_open; /**< refused: max_half_open reached */
-  uint64_t refused_conns;     /**< refused: max_conns reached */
-  uint64_t refused_policy;    /**< refused: the policy (a banned host) */
-  uint64_t refused_internal;  /**< refused: out of memory */
-  uint64_t untracked;         /**< admitted without a per-address entry (table full; cookie required) */
-  uint64_t cookie_required;   /**< inbound handshakes started under load (cookie required) */
-  uint64_t cookies_sent;      /**< cookie replies sent */
-  uint64_t handshakes;        /**< handshakes completed, both directions */
-  uint64_t dials;             /**< outbound channels started */
-  uint64_t unknown_kind;      /**< messages of a kind nobody registered (each closed its channel) */
-  uint64_t trimmed;           /**< idle outbound channels closed by the cap */
-  uint64_t queue_dropped;     /**< messages dropped from the pre-handshake queue: it was full,
+  uint64_t accepted;                 /**< streams listeners handed us */
+  uint64_t admitted;                 /**< ... on which a channel started */
+  uint64_t refused_ip_conns;         /**< refused: per-address concurrent limit */
+  uint64_t refused_ip_rate;          /**< refused: per-address token bucket empty */
+  uint64_t refused_half_open;        /**< refused: max_half_open reached */
+  uint64_t refused_conns;            /**< refused: max_conns reached */
+  uint64_t refused_policy;           /**< refused: the policy (a banned host) */
+  uint64_t refused_internal;         /**< refused: out of memory */
+  uint64_t untracked;                /**< admitted without a per-address entry (table full; cookie required) */
+  uint64_t cookie_required;          /**< inbound handshakes started under load (cookie required) */
+  uint64_t cookies_sent;             /**< cookie replies sent */
+  uint64_t handshakes;               /**< handshakes completed, both directions */
+  uint64_t dials;                    /**< outbound channels started */
+  uint64_t unknown_kind;             /**< messages of a kind nobody registered (each closed its channel) */
+  uint64_t trimmed;                  /**< idle outbound channels closed by the cap */
+  uint64_t queue_dropped;            /**< messages dropped from the pre-handshake queue: it was full,
                                   or the handshake said the peer's max_message is below them */
   uint64_t closed[NN_NET_CLOSE_MAX]; /**< channels closed, by reason */
   uint64_t bytes_in, bytes_out;      /**< stream bytes, both directions */
-  uint32_t conns;             /**< channels alive (both directions, lingering included) */
-  uint32_t inbound;           /**< of which inbound (max_conns caps them) */
-  uint32_t half_open;         /**< inbound ones still handshaking */
-  uint32_t open;              /**< established and not closed (both directions) */
-  uint32_t tracked_ips;       /**< per-address table entries */
+  uint32_t conns;                    /**< channels alive (both directions, lingering included) */
+  uint32_t inbound;                  /**< of which inbound (max_conns caps them) */
+  uint32_t half_open;                /**< inbound ones still handshaking */
+  uint32_t open;                     /**< established and not closed (both directions) */
+  uint32_t tracked_ips;              /**< per-address table entries */
 } nn_net_stats_t;
 
 /** One channel as tenants see it. Pointers are valid until the next event-loop turn. */
@@ -107,16 +107,16 @@ typedef struct nn_net_conn_info_t {
   uint64_t conn;
   int inbound;
   int established;
-  int closing;              /**< closed or closing: nothing more can be sent */
-  int held;                 /**< some tenant holds it (nn_net_hold) */
-  nn_addr_t addr;           /**< the dialled address, or the inbound peer's (ephemeral port) */
-  int has_id;               /**< \a id is the expected (outbound) or authenticated node id */
+  int closing;    /**< closed or closing: nothing more can be sent */
+  int held;       /**< some tenant holds it (nn_net_hold) */
+  nn_addr_t addr; /**< the dialled address, or the inbound peer's (ephemeral port) */
+  int has_id;     /**< \a id is the expected (outbound) or authenticated node id */
   nn_node_id_t id;
-  const char *transport;    /**< "tcp", ... */
+  const char *transport;      /**< "tcp", ... */
   const nn_chan_info_t *chan; /**< NULL until established */
-  int cookie_round;         /**< the handshake went through a DoS cookie round */
-  uint64_t since_ms;        /**< monotonic: when the channel started */
-  uint64_t last_used_ms;    /**< monotonic: last message in or out */
+  int cookie_round;           /**< the handshake went through a DoS cookie round */
+  uint64_t since_ms;          /**< monotonic: when the channel started */
+  uint64_t last_used_ms;      /**< monotonic: last message in or out */
   uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
   size_t pending;           /**< unsent output */
   nn_close_reason_t reason; /**< once closed */
@@ -176,7 +176,7 @@ void nn_net_set_policy(nn_net_t *n, const nn_net_policy_t *p);
 
 /** A tenant: a range of message kinds and its callbacks (any may be NULL). */
 typedef struct nn_net_proto_t {
-  const char *name;      /**< for logs: "dht", "gossip", ... */
+  const char *name; /**< for logs: "dht", "gossip", ... */
   uint8_t kind_lo, kind_hi;
   void (*on_up)(void *ctx, uint64_t conn, const nn_net_conn_info_t *info);
   /** A message of one of our kinds (msg[0] is the kind); valid during the call only. */

@@ -40,7 +40,7 @@ struct nn_conn_t {
   nn_chan_t *chan;
   struct event *ev_tm;
   conn_state_t state;
-  int busy;               /* inside one of this channel's entry points: nothing frees it */
+  int busy; /* inside one of this channel's entry points: nothing frees it */
   int sys_errno;
   nn_close_reason_t reason, close_with;
   uint8_t inbound, established_ever, reported, close_requested, chan_closed, cookie_round;
@@ -71,9 +71,9 @@ struct nn_net_t {
   nn_admit_t admit;
   nn_net_policy_t policy;
   tenant_t tenants[NN_NET_MAX_PROTOCOLS];
-  uint8_t owner[256];      /* message kind -> tenant index, or NN_NET_KIND_NONE */
+  uint8_t owner[256]; /* message kind -> tenant index, or NN_NET_KIND_NONE */
   nn_conn_t *conns;
-  nn_conn_t **ht;          /* by serial */
+  nn_conn_t **ht; /* by serial */
   size_t ht_mask, nconns;
   uint64_t next_serial;
   struct event *ev_kick, *ev_maint;

@@ -20,8 +20,8 @@
 
 #include <event2/event.h>
 
-#define RBUF_SIZE (256u << 10)     /* one per transport, shared by its streams */
-#define READS_PER_WAKEUP 8         /* fairness between streams */
+#define RBUF_SIZE (256u << 10) /* one per transport, shared by its streams */
+#define READS_PER_WAKEUP 8     /* fairness between streams */
 #define ACCEPT_PAUSE_MS 100
 
 typedef struct tcp_transport_t tcp_transport_t;
@@ -223,8 +223,8 @@ static void
 tcp_want(nn_stream_t *bs, int read, int write)
 {
   tcp_stream_t *s = (tcp_stream_t *)bs;
-  s->want_rd = (uint8_t)!!read;
-  s->want_wr = (uint8_t)!!write;
+  s->want_rd = (uint8_t) !!read;
+  s->want_wr = (uint8_t) !!write;
   /* an accepted stream gets its events on first use: a refused one never costs any. If that
    * allocation fails the stream stays silent and the manager's handshake timer ends it. */
   if (make_events(s))
@@ -242,7 +242,7 @@ static void
 tcp_close(nn_stream_t *bs, int reset)
 {
   tcp_stream_t *s = (tcp_stream_t *)bs;
-  s->reset = (uint8_t)!!reset;
+  s->reset = (uint8_t) !!reset;
   if (s->in_cb) {
     s->dead = 1; /* freed when the callback returns */
     update(s);

@@ -43,7 +43,7 @@
 #include "node/api_parse.h"
 
 #define WHY_LEN 512
-#define STREAM_BATCH 64         /* transactions fetched from the node per received() call */
+#define STREAM_BATCH 64           /* transactions fetched from the node per received() call */
 #define WAIT_READ_HIGH (16 << 10) /* input kept from a client while its long poll/stream waits */
 #define LISTEN_BACKLOG 64
 #define TOKEN_FILE_CAP 128
@@ -66,7 +66,7 @@ struct api_wait_t {
   struct evhttp_request *req;
   struct event *deadline; /* long polls only */
   int stream, data;
-  uint64_t since;         /* the next seq this client wants */
+  uint64_t since; /* the next seq this client wants */
   uint32_t limit;
   api_wait_t *prev, *next;
 };
@@ -77,9 +77,9 @@ struct nn_api_t {
   struct evhttp_bound_socket *bound;
   nn_api_cfg_t cfg;
   nn_api_ops_t ops;
-  struct timeval tv;      /* cfg.timeout_s */
+  struct timeval tv; /* cfg.timeout_s */
   char *token_file;
-  char *unix_path;        /* set once we created the socket file (removed again in nn_api_free) */
+  char *unix_path; /* set once we created the socket file (removed again in nn_api_free) */
   dev_t unix_dev;
   ino_t unix_ino;
   char address[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
@@ -185,8 +185,7 @@ reply_error(nn_api_t *api, struct evhttp_request *req, int code, const char *fmt
   }
   free(s);
   if (code == 401)
-    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-                      "Bearer realm=\"nepnet\"");
+    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer realm=\"nepnet\"");
   reply(api, req, code, "application/json", b);
   evbuffer_free(b);
 }
@@ -246,8 +245,8 @@ put_tx(struct evbuffer *b, const nn_api_rx_t *rx, int data)
 {
   char id[2 * NN_HASH_LEN + 1];
   nn_hex_encode(id, rx->id.b, NN_HASH_LEN);
-  evbuffer_add_printf(b, "{\"seq\":%" PRIu64 ",\"id\":\"%s\",\"len\":%zu,\"unix_ms\":%" PRIu64
-                      ",\"via\":", rx->seq, id, rx->len, rx->unix_ms);
+  evbuffer_add_printf(b, "{\"seq\":%" PRIu64 ",\"id\":\"%s\",\"len\":%zu,\"unix_ms\":%" PRIu64 ",\"via\":", rx->seq, id,
+                      rx->len, rx->unix_ms);
   put_str(b, rx->via ? rx->via : "", 32);
   evbuffer_add(b, ",\"from\":", 8);
   if (rx->from[0])
@@ -469,11 +468,12 @@ stream_push(api_wait_t *w)
     for (size_t i = 0; i < n; i++) {
       if (rx[i].seq < w->since)
         continue; /* the node owes us only seq >= since; never repeat one */
-      if (evbuffer_get_length(out) + evbuffer_get_length(b) + tx_cost(&rx[i], w->data) >
-          api->cfg.max_output) {
+      if (evbuffer_get_length(out) + evbuffer_get_length(b) + tx_cost(&rx[i], w->data) > api->cfg.max_output) {
         char msg[WHY_LEN];
-        snprintf(msg, sizeof(msg), "stream dropped: the client is not reading fast enough (over "
-                 "%zu bytes pending); reconnect with since=%" PRIu64, api->cfg.max_output, w->since);
+        snprintf(msg, sizeof(msg),
+                 "stream dropped: the client is not reading fast enough (over "
+                 "%zu bytes pending); reconnect with since=%" PRIu64,
+                 api->cfg.max_output, w->since);
         evbuffer_add_printf(b, "{\"error\":\"%s\",\"next\":%" PRIu64 "}\n", msg, w->since);
         wait_finish(w, b);
         evbuffer_free(b);
@@ -499,8 +499,7 @@ stream_push(api_wait_t *w)
 /* Turn \a req into an open long poll or stream. Headers go out now (chunked for HTTP/1.1): that
  * is what makes evhttp watch the socket, so a client that leaves is noticed. */
 static api_wait_t *
-wait_open(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, int stream,
-          const nn_api_query_t *q)
+wait_open(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, int stream, const nn_api_query_t *q)
 {
   api_wait_t *w = calloc(1, sizeof(*w));
   struct evhttp_connection *evcon = evhttp_request_get_connection(req);
@@ -519,8 +518,7 @@ wait_open(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, int strea
   w->since = q->since;
   w->limit = q->limit;
   if (!stream) {
-    if (!(w->deadline = event_new(api->base, -1, 0, on_poll_deadline, w)) ||
-        event_add(w->deadline, &tv)) {
+    if (!(w->deadline = event_new(api->base, -1, 0, on_poll_deadline, w)) || event_add(w->deadline, &tv)) {
       if (w->deadline)
         event_free(w->deadline);
       free(w);
@@ -545,8 +543,7 @@ wait_open(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, int strea
 /* ---- handlers ---- */
 
 typedef struct route_t route_t;
-typedef void (*handler_fn)(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req,
-                           const nn_api_query_t *q);
+typedef void (*handler_fn)(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api_query_t *q);
 
 struct route_t {
   const char *path;
@@ -572,8 +569,7 @@ h_submit(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_a
   (void)q;
 
   if (len > api->cfg.max_body) { /* evhttp enforces this before we run; kept for clarity */
-    reply_error(api, req, 413, "body of %zu bytes is over the limit of %zu bytes", len,
-                api->cfg.max_body);
+    reply_error(api, req, 413, "body of %zu bytes is over the limit of %zu bytes", len, api->cfg.max_body);
     return;
   }
   if (len && !(body = evbuffer_pullup(in, -1))) {
@@ -589,16 +585,14 @@ h_submit(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_a
   if (err == NN_OK) {
     json_t *o;
     nn_hex_encode(idhex, id.b, NN_HASH_LEN);
-    o = json_pack("{s:s,s:s,s:I}", "id", idhex, "mode", mode ? mode : "unknown", "len",
-                  (json_int_t)tx.len);
+    o = json_pack("{s:s,s:s,s:I}", "id", idhex, "mode", mode ? mode : "unknown", "len", (json_int_t)tx.len);
     reply_json(api, req, o);
   } else if (err == NN_ERR_TOO_LONG) {
     reply_error(api, req, 413, "transaction of %zu bytes is over the node's size limit", tx.len);
   } else if (err == NN_ERR_ARG) {
     reply_error(api, req, 400, "the node refused the transaction as invalid (%s)", nn_err_str(err));
   } else {
-    reply_error(api, req, 503, "the node could not take the transaction now: %s; retry later",
-                nn_err_str(err));
+    reply_error(api, req, 503, "the node could not take the transaction now: %s; retry later", nn_err_str(err));
   }
   nn_api_body_free(&tx);
 }
@@ -623,8 +617,10 @@ h_poll(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api
   }
   if (api->nwaits >= api->cfg.max_streams) {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-    reply_error(api, req, 503, "too many long polls and streams open (%zu): retry later, or poll "
-                "with wait=0", api->cfg.max_streams);
+    reply_error(api, req, 503,
+                "too many long polls and streams open (%zu): retry later, or poll "
+                "with wait=0",
+                api->cfg.max_streams);
     return;
   }
   if (!wait_open(api, conn, req, 0, q))
@@ -637,8 +633,10 @@ h_stream(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_a
   api_wait_t *w;
   if (api->nwaits >= api->cfg.max_streams) {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
-    reply_error(api, req, 503, "too many long polls and streams open (%zu): close one, or poll "
-                "GET /v1/txs instead", api->cfg.max_streams);
+    reply_error(api, req, 503,
+                "too many long polls and streams open (%zu): close one, or poll "
+                "GET /v1/txs instead",
+                api->cfg.max_streams);
     return;
   }
   if (!(w = wait_open(api, conn, req, 1, q))) {
@@ -660,17 +658,16 @@ status_json(const nn_node_status_t *st)
                       : NULL;
   if (!epoch)
     return NULL;
-  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:o, s:{s:I,s:I}, "
-                   "s:{s:I,s:I}, s:I, s:I, s:I}",
-                   "node_id", st->node_id, "network", st->network, "peer", st->peer, "preset", st->preset,
-                   "route", st->route, "uptime_s", (json_int_t)st->uptime_s, "peers_in", (json_int_t)st->peers_in,
-                   "peers_out", (json_int_t)st->peers_out, "dialing", (json_int_t)st->dialing, "channels",
-                   (json_int_t)st->channels, "dht_size", (json_int_t)st->dht_size, "bootstrapped", st->bootstrapped,
-                   "bytes_in", (json_int_t)st->bytes_in, "bytes_out", (json_int_t)st->bytes_out, "epoch", epoch,
-                   "mempool", "count", (json_int_t)st->mempool_count, "bytes", (json_int_t)st->mempool_bytes,
-                   "stempool", "count", (json_int_t)st->stempool_count, "bytes", (json_int_t)st->stempool_bytes,
-                   "tx_received", (json_int_t)st->tx_received, "tx_submitted", (json_int_t)st->tx_submitted,
-                   "rx_seq", (json_int_t)st->rx_seq);
+  return json_pack(
+    "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:o, s:{s:I,s:I}, "
+    "s:{s:I,s:I}, s:I, s:I, s:I}",
+    "node_id", st->node_id, "network", st->network, "peer", st->peer, "preset", st->preset, "route", st->route,
+    "uptime_s", (json_int_t)st->uptime_s, "peers_in", (json_int_t)st->peers_in, "peers_out", (json_int_t)st->peers_out,
+    "dialing", (json_int_t)st->dialing, "channels", (json_int_t)st->channels, "dht_size", (json_int_t)st->dht_size,
+    "bootstrapped", st->bootstrapped, "bytes_in", (json_int_t)st->bytes_in, "bytes_out", (json_int_t)st->bytes_out,
+    "epoch", epoch, "mempool", "count", (json_int_t)st->mempool_count, "bytes", (json_int_t)st->mempool_bytes,
+    "stempool", "count", (json_int_t)st->stempool_count, "bytes", (json_int_t)st->stempool_bytes, "tx_received",
+    (json_int_t)st->tx_received, "tx_submitted", (json_int_t)st->tx_submitted, "rx_seq", (json_int_t)st->rx_seq);
 }
 
 static void
@@ -781,23 +778,23 @@ on_request(struct evhttp_request *req, void *arg)
   api->served++;
   if (!evcon || !(conn = conn_track(api, evcon))) {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
-    reply_error(api, req, 503, "too many API connections open (%zu): close idle ones and retry",
-                api->cfg.max_conns);
+    reply_error(api, req, 503, "too many API connections open (%zu): close idle ones and retry", api->cfg.max_conns);
     return;
   }
   /* Authentication before anything else: an unauthenticated client learns nothing, not even
    * which routes exist. */
   auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
   if (!auth) {
-    reply_error(api, req, 401, "missing Authorization header: send \"Authorization: Bearer TOKEN\" "
+    reply_error(api, req, 401,
+                "missing Authorization header: send \"Authorization: Bearer TOKEN\" "
                 "with the token from the node's token file (DATADIR/api.token)");
     return;
   }
-  ok = nn_api_parse_bearer(auth, tok) == NN_OK &&
-       CRYPTO_memcmp(tok, api->token, NN_API_TOKEN_LEN) == 0;
+  ok = nn_api_parse_bearer(auth, tok) == NN_OK && CRYPTO_memcmp(tok, api->token, NN_API_TOKEN_LEN) == 0;
   OPENSSL_cleanse(tok, sizeof(tok));
   if (!ok) {
-    reply_error(api, req, 401, "wrong API token: send \"Authorization: Bearer TOKEN\" with the 64 "
+    reply_error(api, req, 401,
+                "wrong API token: send \"Authorization: Bearer TOKEN\" with the 64 "
                 "hex digits of the node's token file (DATADIR/api.token)");
     return;
   }
@@ -811,18 +808,17 @@ on_request(struct evhttp_request *req, void *arg)
     if (!strcmp(routes[i].path, path))
       r = &routes[i];
   if (!r) {
-    reply_error(api, req, 404, "no such route: the API has POST /v1/tx, GET /v1/txs, "
+    reply_error(api, req, 404,
+                "no such route: the API has POST /v1/tx, GET /v1/txs, "
                 "GET /v1/txs/stream, GET /v1/status, GET /v1/peers and GET /metrics");
     return;
   }
   if (m != r->method) {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", method_str(r->method));
-    reply_error(api, req, 405, "%s is not allowed on %s: use %s", method_str(m), r->path,
-                method_str(r->method));
+    reply_error(api, req, 405, "%s is not allowed on %s: use %s", method_str(m), r->path, method_str(r->method));
     return;
   }
-  if (nn_api_parse_query(query, r->query, api->cfg.max_wait_s, r->path, &q, why, sizeof(why)) !=
-      200) {
+  if (nn_api_parse_query(query, r->query, api->cfg.max_wait_s, r->path, &q, why, sizeof(why)) != 200) {
     reply_error(api, req, 400, "%s", why);
     return;
   }
@@ -849,21 +845,23 @@ load_token(nn_api_t *api, const char *path, char *why, size_t why_len)
     err = nn_file_write_private(path, (const uint8_t *)hex, NN_API_TOKEN_HEX + 1);
     OPENSSL_cleanse(hex, sizeof(hex));
     if (err)
-      say(why, why_len, "cannot create the API token file %s: %s (%s); is its directory writable?",
-          path, nn_err_str(err), strerror(errno));
+      say(why, why_len, "cannot create the API token file %s: %s (%s); is its directory writable?", path,
+          nn_err_str(err), strerror(errno));
   } else if (err == NN_ERR_PERM) {
-    say(why, why_len, "API token file %s is accessible to group or others: chmod 600 %s", path,
-        path);
+    say(why, why_len, "API token file %s is accessible to group or others: chmod 600 %s", path, path);
   } else if (err == NN_ERR_TOO_LONG || err == NN_ERR_FORMAT) {
-    say(why, why_len, "API token file %s is malformed (expected 64 hex digits and a newline): "
-        "fix it, or delete it and a new token is created", path);
+    say(why, why_len,
+        "API token file %s is malformed (expected 64 hex digits and a newline): "
+        "fix it, or delete it and a new token is created",
+        path);
     err = NN_ERR_FORMAT;
   } else if (err) {
-    say(why, why_len, "cannot read the API token file %s: %s (%s)", path, nn_err_str(err),
-        strerror(errno));
+    say(why, why_len, "cannot read the API token file %s: %s (%s)", path, nn_err_str(err), strerror(errno));
   } else if ((err = nn_api_parse_token(buf, len, api->token))) {
-    say(why, why_len, "API token file %s is malformed (expected 64 hex digits and a newline): "
-        "fix it, or delete it and a new token is created", path);
+    say(why, why_len,
+        "API token file %s is malformed (expected 64 hex digits and a newline): "
+        "fix it, or delete it and a new token is created",
+        path);
   }
   OPENSSL_cleanse(buf, sizeof(buf));
   if (err)
@@ -922,14 +920,18 @@ listen_tcp(nn_api_t *api, const char *spec, char *why, size_t why_len)
   }
   nn_addr_t a;
   if (nn_addr_parse(&a, spec) != NN_OK || !nn_addr_to_sockaddr(&a, &ss, &sl)) {
-    say(why, why_len, "API address \"%.200s\" is not valid: use 127.0.0.1:PORT, [::1]:PORT or "
-        "unix:/path/to/socket (PORT 0 picks a free port)", spec);
+    say(why, why_len,
+        "API address \"%.200s\" is not valid: use 127.0.0.1:PORT, [::1]:PORT or "
+        "unix:/path/to/socket (PORT 0 picks a free port)",
+        spec);
     return NN_ERR_FORMAT;
   }
   if (!is_loopback(&ss)) {
-    say(why, why_len, "API address %.200s is not loopback: the control API can submit "
+    say(why, why_len,
+        "API address %.200s is not loopback: the control API can submit "
         "transactions and read node state, so it listens only on 127.0.0.1, [::1] or a Unix "
-        "socket (unix:/path)", spec);
+        "socket (unix:/path)",
+        spec);
     return NN_ERR_ARG;
   }
   if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0) {
@@ -943,8 +945,10 @@ listen_tcp(nn_api_t *api, const char *spec, char *why, size_t why_len)
     e = errno;
     close(fd);
     if (e == EADDRINUSE)
-      say(why, why_len, "API address %.200s is in use (another nepnetd?): stop it or choose "
-          "another port (PORT 0 picks a free one)", spec);
+      say(why, why_len,
+          "API address %.200s is in use (another nepnetd?): stop it or choose "
+          "another port (PORT 0 picks a free one)",
+          spec);
     else
       say(why, why_len, "cannot listen on API address %.200s: %s", spec, strerror(e));
     return NN_ERR_IO;
@@ -971,15 +975,19 @@ listen_unix(nn_api_t *api, const char *path, char *why, size_t why_len)
   memset(&sun, 0, sizeof(sun));
   sun.sun_family = AF_UNIX;
   if (!*path || strlen(path) >= sizeof(sun.sun_path)) {
-    say(why, why_len, "Unix socket path \"%.200s\" is %s: give unix:/path/to/socket (at most %zu "
-        "bytes)", path, *path ? "too long" : "empty", sizeof(sun.sun_path) - 1);
+    say(why, why_len,
+        "Unix socket path \"%.200s\" is %s: give unix:/path/to/socket (at most %zu "
+        "bytes)",
+        path, *path ? "too long" : "empty", sizeof(sun.sun_path) - 1);
     return NN_ERR_FORMAT;
   }
   memcpy(sun.sun_path, path, strlen(path));
   if (lstat(path, &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
-      say(why, why_len, "refusing to replace %s: it exists and is not a socket; remove it or "
-          "choose another path", path);
+      say(why, why_len,
+          "refusing to replace %s: it exists and is not a socket; remove it or "
+          "choose another path",
+          path);
       return NN_ERR_ARG;
     }
     /* A socket file: in use if someone accepts on it, stale (left by a crash) otherwise. */
@@ -990,13 +998,14 @@ listen_unix(nn_api_t *api, const char *path, char *why, size_t why_len)
     e = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ? 0 : errno;
     close(fd);
     if (e == 0) {
-      say(why, why_len, "Unix socket %s is in use (another nepnetd?): stop it or choose another "
-          "path", path);
+      say(why, why_len,
+          "Unix socket %s is in use (another nepnetd?): stop it or choose another "
+          "path",
+          path);
       return NN_ERR_IO;
     }
     if (e != ECONNREFUSED || unlink(path) != 0) {
-      say(why, why_len, "cannot replace the stale Unix socket %s: %s", path,
-          strerror(e != ECONNREFUSED ? e : errno));
+      say(why, why_len, "cannot replace the stale Unix socket %s: %s", path, strerror(e != ECONNREFUSED ? e : errno));
       return NN_ERR_IO;
     }
   } else if (errno != ENOENT) {
@@ -1013,8 +1022,10 @@ listen_unix(nn_api_t *api, const char *path, char *why, size_t why_len)
   if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
     e = errno;
     close(fd);
-    say(why, why_len, "cannot create Unix socket %s: %s (does the directory exist and is it "
-        "writable?)", path, strerror(e));
+    say(why, why_len,
+        "cannot create Unix socket %s: %s (does the directory exist and is it "
+        "writable?)",
+        path, strerror(e));
     return NN_ERR_IO;
   }
   if (chmod(path, 0600) != 0 || lstat(path, &st) != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
@@ -1039,8 +1050,8 @@ listen_unix(nn_api_t *api, const char *path, char *why, size_t why_len)
 /* ---- public ---- */
 
 nn_err_t
-nn_api_new(nn_api_t **out, struct event_base *base, const nn_api_cfg_t *cfg,
-           const nn_api_ops_t *ops, char *why, size_t why_len)
+nn_api_new(nn_api_t **out, struct event_base *base, const nn_api_cfg_t *cfg, const nn_api_ops_t *ops, char *why,
+           size_t why_len)
 {
   nn_api_t *api;
   nn_err_t err;
@@ -1048,8 +1059,7 @@ nn_api_new(nn_api_t **out, struct event_base *base, const nn_api_cfg_t *cfg,
   if (why && why_len)
     why[0] = 0;
   *out = NULL;
-  if (!base || !cfg || !ops || !ops->submit || !ops->received || !ops->status || !ops->peers ||
-      !ops->metrics) {
+  if (!base || !cfg || !ops || !ops->submit || !ops->received || !ops->status || !ops->peers || !ops->metrics) {
     say(why, why_len, "control API: missing event base, configuration or node callbacks");
     return NN_ERR_ARG;
   }
@@ -1057,9 +1067,10 @@ nn_api_new(nn_api_t **out, struct event_base *base, const nn_api_cfg_t *cfg,
     say(why, why_len, "control API: no %s configured", cfg->listen ? "token file" : "listen address");
     return NN_ERR_ARG;
   }
-  if (!cfg->max_body || !cfg->max_streams || !cfg->max_conns || !cfg->timeout_s ||
-      !cfg->max_output || cfg->max_body > (size_t)INT64_MAX / 4) {
-    say(why, why_len, "control API: max_body, max_streams, max_conns, timeout_s and max_output "
+  if (!cfg->max_body || !cfg->max_streams || !cfg->max_conns || !cfg->timeout_s || !cfg->max_output ||
+      cfg->max_body > (size_t)INT64_MAX / 4) {
+    say(why, why_len,
+        "control API: max_body, max_streams, max_conns, timeout_s and max_output "
         "must be positive (start from nn_api_cfg_default)");
     return NN_ERR_ARG;
   }
@@ -1085,9 +1096,9 @@ nn_api_new(nn_api_t **out, struct event_base *base, const nn_api_cfg_t *cfg,
   evhttp_set_max_headers_size(api->http, 16 << 10);
   evhttp_set_timeout_tv(api->http, &api->tv);
   /* Every method reaches on_request, so a wrong one gets a JSON 405 instead of evhttp's 501. */
-  evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-                                          EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+  evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                          EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
   /* Read a refused oversized body to its end before closing, so the client gets the 413
    * instead of a reset. */
   evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);

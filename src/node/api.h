@@ -25,20 +25,20 @@ typedef struct nn_api_t nn_api_t;
 
 /** One transaction the node received (entered its mempool), as the node keeps it. */
 typedef struct nn_api_rx_t {
-  uint64_t seq;          /**< 1, 2, 3... in arrival order; a poll asks for seq >= since */
-  nn_hash_t id;          /**< SHA3-256 of the bytes */
-  const uint8_t *tx;     /**< the bytes (valid until control returns to the event loop: the API
+  uint64_t seq;      /**< 1, 2, 3... in arrival order; a poll asks for seq >= since */
+  nn_hash_t id;      /**< SHA3-256 of the bytes */
+  const uint8_t *tx; /**< the bytes (valid until control returns to the event loop: the API
                               copies what it sends before that) */
   size_t len;
-  uint64_t unix_ms;      /**< when it entered the mempool */
-  const char *via;       /**< "fluff", "stem-fluff", "embargo", "direct" (nn_dl_via_str) */
-  char from[65];         /**< the peer's node id in hex, "" when none or anonymous (JSON null) */
+  uint64_t unix_ms; /**< when it entered the mempool */
+  const char *via;  /**< "fluff", "stem-fluff", "embargo", "direct" (nn_dl_via_str) */
+  char from[65];    /**< the peer's node id in hex, "" when none or anonymous (JSON null) */
 } nn_api_rx_t;
 
 /** One metric the node reports; the API writes it in the Prometheus text format as
  *  nepnet_NAME{LABELS} VALUE, with HELP and TYPE lines once per name. */
 typedef struct nn_api_metric_t {
-  const char *name;   /**< without the "nepnet_" prefix, e.g. "uptime_seconds" */
+  const char *name; /**< without the "nepnet_" prefix, e.g. "uptime_seconds" */
   const char *help;
   int counter;        /**< 1: counter, 0: gauge */
   const char *labels; /**< NULL, or e.g. "direction=\"in\"" (entries of one name are adjacent) */
@@ -74,17 +74,17 @@ typedef struct nn_api_cfg_t {
   /** The token file: created 0600 with a fresh random token if missing; refused if others can
    *  read it or it is malformed. Clients send "Authorization: Bearer TOKEN". */
   const char *token_file;
-  size_t max_body;          /**< largest request body; larger is 413 (8 MiB tx as hex + JSON) */
-  size_t max_streams;       /**< concurrent /v1/txs/stream and long polls (16) */
-  uint32_t max_wait_s;      /**< longest long poll (60) */
+  size_t max_body;     /**< largest request body; larger is 413 (8 MiB tx as hex + JSON) */
+  size_t max_streams;  /**< concurrent /v1/txs/stream and long polls (16) */
+  uint32_t max_wait_s; /**< longest long poll (60) */
   /* Added with the implementation; nn_api_cfg_default sets them. */
-  size_t max_conns;         /**< connections that have sent a request, at once (64); at the cap the
+  size_t max_conns;   /**< connections that have sent a request, at once (64); at the cap the
                                  listener pauses (new ones wait in the kernel backlog) */
-  uint32_t timeout_s;       /**< read/write timeout of a connection: a request must arrive and an
+  uint32_t timeout_s; /**< read/write timeout of a connection: a request must arrive and an
                                  answer drain within it; idle keep-alive connections close (30).
                                  Long polls and streams have no read timeout (they are bounded by
                                  max_wait_s and max_streams), only this write timeout. */
-  size_t max_output;        /**< most bytes of one poll answer (always at least one tx), and of
+  size_t max_output;  /**< most bytes of one poll answer (always at least one tx), and of
                                  output a stream may have pending before it is dropped with a
                                  final error line (48 MiB) */
 } nn_api_cfg_t;
@@ -97,8 +97,8 @@ void nn_api_cfg_default(nn_api_cfg_t *cfg);
  * fix (port in use, bad token file permissions...). A "unix:" socket is created with mode 0600;
  * a stale socket file at that path (nobody listening) is replaced, any other file is refused.
  */
-nn_err_t nn_api_new(nn_api_t **out, struct event_base *base, const nn_api_cfg_t *cfg,
-                    const nn_api_ops_t *ops, char *why, size_t why_len);
+nn_err_t nn_api_new(nn_api_t **out, struct event_base *base, const nn_api_cfg_t *cfg, const nn_api_ops_t *ops,
+                    char *why, size_t why_len);
 /** Close every connection and the listener. NULL is fine. */
 void nn_api_free(nn_api_t *api);
 

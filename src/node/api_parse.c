@@ -107,8 +107,7 @@ is_hex(char c)
 }
 
 static int
-parse_json_body(const uint8_t *body, size_t len, size_t max_tx, nn_api_body_t *out, char *why,
-                size_t why_len)
+parse_json_body(const uint8_t *body, size_t len, size_t max_tx, nn_api_body_t *out, char *why, size_t why_len)
 {
   json_error_t jerr;
   json_t *root, *tx;
@@ -135,11 +134,14 @@ parse_json_body(const uint8_t *body, size_t len, size_t max_tx, nn_api_body_t *o
     say(why, why_len, "the JSON body must be an object {\"tx\": \"HEX\"}");
     goto out;
   }
-  json_object_foreach(root, key, tx) {
+  json_object_foreach(root, key, tx)
+  {
     if (strcmp(key, "tx") != 0) {
       quote(q, sizeof(q), key, strlen(key));
-      say(why, why_len, "unknown field \"%s\" in the body: the only field is \"tx\" (the "
-          "transaction in hex)", q);
+      say(why, why_len,
+          "unknown field \"%s\" in the body: the only field is \"tx\" (the "
+          "transaction in hex)",
+          q);
       goto out;
     }
   }
@@ -164,8 +166,7 @@ parse_json_body(const uint8_t *body, size_t len, size_t max_tx, nn_api_body_t *o
     goto out;
   }
   if (hexlen % 2) {
-    say(why, why_len, "field \"tx\" has an odd number of hex digits (%zu): two digits per byte",
-        hexlen);
+    say(why, why_len, "field \"tx\" has an odd number of hex digits (%zu): two digits per byte", hexlen);
     goto out;
   }
   for (size_t i = 0; i < hexlen; i++) {
@@ -194,8 +195,8 @@ out:
 }
 
 int
-nn_api_parse_submit(const char *content_type, const uint8_t *body, size_t len, size_t max_tx,
-                    nn_api_body_t *out, char *why, size_t why_len)
+nn_api_parse_submit(const char *content_type, const uint8_t *body, size_t len, size_t max_tx, nn_api_body_t *out,
+                    char *why, size_t why_len)
 {
   char q[QUOTE_MAX + 8];
   memset(out, 0, sizeof(*out));
@@ -214,17 +215,19 @@ nn_api_parse_submit(const char *content_type, const uint8_t *body, size_t len, s
     out->tx = body;
     out->len = len;
     return 200;
-  case NN_API_CT_JSON:
-    return parse_json_body(body, len, max_tx, out, why, why_len);
+  case NN_API_CT_JSON: return parse_json_body(body, len, max_tx, out, why, why_len);
   case NN_API_CT_MISSING:
-    say(why, why_len, "missing Content-Type: use application/octet-stream for the raw "
+    say(why, why_len,
+        "missing Content-Type: use application/octet-stream for the raw "
         "transaction bytes or application/json for {\"tx\": \"HEX\"}");
     return 415;
   case NN_API_CT_OTHER:
   default:
     quote(q, sizeof(q), content_type, strlen(content_type));
-    say(why, why_len, "unsupported Content-Type \"%s\": use application/octet-stream for the raw "
-        "transaction bytes or application/json for {\"tx\": \"HEX\"}", q);
+    say(why, why_len,
+        "unsupported Content-Type \"%s\": use application/octet-stream for the raw "
+        "transaction bytes or application/json for {\"tx\": \"HEX\"}",
+        q);
     return 415;
   }
 }
@@ -282,8 +285,8 @@ parse_dec(const char *s, size_t len, uint64_t max, uint64_t *out)
 }
 
 int
-nn_api_parse_query(const char *query, unsigned allowed, uint32_t max_wait_s, const char *route,
-                   nn_api_query_t *out, char *why, size_t why_len)
+nn_api_parse_query(const char *query, unsigned allowed, uint32_t max_wait_s, const char *route, nn_api_query_t *out,
+                   char *why, size_t why_len)
 {
   const char *p = query;
   unsigned seen = 0;
@@ -334,24 +337,24 @@ nn_api_parse_query(const char *query, unsigned allowed, uint32_t max_wait_s, con
     switch (qp->bit) {
     case NN_API_Q_SINCE:
       if (parse_dec(eq + 1, vlen, (uint64_t)INT64_MAX, &v)) {
-        say(why, why_len, "since=\"%s\" is not a sequence number: use a decimal integer from 0 "
-            "to %lld (the \"next\" of the previous answer)", q, (long long)INT64_MAX);
+        say(why, why_len,
+            "since=\"%s\" is not a sequence number: use a decimal integer from 0 "
+            "to %lld (the \"next\" of the previous answer)",
+            q, (long long)INT64_MAX);
         return 400;
       }
       out->since = v;
       break;
     case NN_API_Q_LIMIT:
       if (parse_dec(eq + 1, vlen, NN_API_MAX_LIMIT, &v) || v == 0) {
-        say(why, why_len, "limit=\"%s\" is out of range: use an integer from 1 to %d", q,
-            NN_API_MAX_LIMIT);
+        say(why, why_len, "limit=\"%s\" is out of range: use an integer from 1 to %d", q, NN_API_MAX_LIMIT);
         return 400;
       }
       out->limit = (uint32_t)v;
       break;
     case NN_API_Q_WAIT:
       if (parse_dec(eq + 1, vlen, max_wait_s, &v)) {
-        say(why, why_len, "wait=\"%s\" is out of range: use whole seconds from 0 to %u", q,
-            (unsigned)max_wait_s);
+        say(why, why_len, "wait=\"%s\" is out of range: use whole seconds from 0 to %u", q, (unsigned)max_wait_s);
         return 400;
       }
       out->wait_s = (uint32_t)v;
@@ -395,8 +398,7 @@ nn_api_parse_token(const uint8_t *buf, size_t len, uint8_t token[NN_API_TOKEN_LE
 {
   if (len == NN_API_TOKEN_HEX + 1 && buf[NN_API_TOKEN_HEX] == '\n')
     len = NN_API_TOKEN_HEX;
-  else if (len == NN_API_TOKEN_HEX + 2 && buf[NN_API_TOKEN_HEX] == '\r' &&
-           buf[NN_API_TOKEN_HEX + 1] == '\n')
+  else if (len == NN_API_TOKEN_HEX + 2 && buf[NN_API_TOKEN_HEX] == '\r' && buf[NN_API_TOKEN_HEX + 1] == '\n')
     len = NN_API_TOKEN_HEX;
   return decode_token((const char *)buf, len, token);
 }

@@ -17,7 +17,7 @@
 
 #include "nepnet/error.h"
 
-#define NN_API_TOKEN_LEN 32                  /**< token bytes */
+#define NN_API_TOKEN_LEN 32                     /**< token bytes */
 #define NN_API_TOKEN_HEX (2 * NN_API_TOKEN_LEN) /**< its hex form, as in the file and the header */
 
 /** The kinds of request body POST /v1/tx accepts. */
@@ -45,8 +45,8 @@ typedef struct nn_api_body_t {
  * empty transaction; 413 a transaction over \a max_tx bytes (checked before anything is
  * allocated); 415 a missing or unsupported content type. \a out is zeroed on failure.
  */
-int nn_api_parse_submit(const char *content_type, const uint8_t *body, size_t len, size_t max_tx,
-                        nn_api_body_t *out, char *why, size_t why_len);
+int nn_api_parse_submit(const char *content_type, const uint8_t *body, size_t len, size_t max_tx, nn_api_body_t *out,
+                        char *why, size_t why_len);
 void nn_api_body_free(nn_api_body_t *b);
 
 /** Query parameters, as bits for nn_api_parse_query's \a allowed. */
@@ -72,8 +72,8 @@ typedef struct nn_api_query_t {
  * \a out filled (defaults for absent parameters), or 400 and \a why naming the parameter, the
  * accepted range and \a route (for the message).
  */
-int nn_api_parse_query(const char *query, unsigned allowed, uint32_t max_wait_s, const char *route,
-                       nn_api_query_t *out, char *why, size_t why_len);
+int nn_api_parse_query(const char *query, unsigned allowed, uint32_t max_wait_s, const char *route, nn_api_query_t *out,
+                       char *why, size_t why_len);
 
 /**
  * Parse a token file image: exactly NN_API_TOKEN_HEX hex digits, optionally followed by one

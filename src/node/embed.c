@@ -216,8 +216,7 @@ open_identity(const char *datadir, nn_identity_t **id, nn_error_t *err)
     snprintf(err->message, sizeof(err->message), "cannot create data directory %s: %s (%s); give another datadir",
              datadir, nn_err_str(e), strerror(errno));
   else if ((e = nn_identity_load_or_create(path, id, &created)))
-    snprintf(err->message, sizeof(err->message), "key file %s: %s; %s", path, nn_err_str(e),
-             nn_identity_file_hint(e));
+    snprintf(err->message, sizeof(err->message), "key file %s: %s; %s", path, nn_err_str(e), nn_identity_file_hint(e));
   free(path);
   return e;
 }

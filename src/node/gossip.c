@@ -21,11 +21,11 @@
 #include "lib/hex.h"
 #include "net/kinds.h"
 
-#define PEN_MALFORMED 20   /* a gossip message that does not parse */
-#define PEN_OUT_OF_PLACE 10/* gossip before HELLO, a second HELLO, an oversized transaction */
-#define PEN_UNSOLICITED 2  /* a TX we did not ask that peer for (or a late answer), dropped */
-#define PEN_STEM_FLOOD 1   /* a STEM above the peer's rate, dropped */
-#define MAX_BACKOFF 1024   /* remembered failing addresses */
+#define PEN_MALFORMED 20    /* a gossip message that does not parse */
+#define PEN_OUT_OF_PLACE 10 /* gossip before HELLO, a second HELLO, an oversized transaction */
+#define PEN_UNSOLICITED 2   /* a TX we did not ask that peer for (or a late answer), dropped */
+#define PEN_STEM_FLOOD 1    /* a STEM above the peer's rate, dropped */
+#define MAX_BACKOFF 1024    /* remembered failing addresses */
 #define MAX_CANDIDATES 256
 #define MAX_PENDING_OUT (16u << 20) /* a peer this far behind gets no more INVs/TXs until it reads */
 
@@ -34,7 +34,7 @@ typedef enum { P_CHANNEL = 0, P_HELLO_SENT, P_GOSSIP, P_DEAD } pstate_t;
 typedef struct npeer_t {
   struct npeer_t *next;
   uint64_t conn;
-  uint32_t handle;            /* the Dandelion++ core's name for it */
+  uint32_t handle; /* the Dandelion++ core's name for it */
   pstate_t state;
   int outbound, dialled, in_dl;
   nn_addr_t addr, pen;
@@ -43,13 +43,13 @@ typedef struct npeer_t {
   uint8_t group[1 + NN_ADDR_HOST_MAX + 2];
   size_t group_len;
   uint64_t since_ms, hello_at_ms; /* monotonic */
-  uint32_t peer_max_tx;       /* from its HELLO: we send it nothing larger */
-  int refused;                /* we answered its HELLO with FULL */
+  uint32_t peer_max_tx;           /* from its HELLO: we send it nothing larger */
+  int refused;                    /* we answered its HELLO with FULL */
   uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
   uint64_t stems_in, stems_out, txs_in, txs_out;
-  double stem_tokens;         /* token bucket of STEMs this peer may still send */
+  double stem_tokens; /* token bucket of STEMs this peer may still send */
   uint64_t stem_refill_ms;
-  nn_hash_t *inv;             /* INVs batched during one tick */
+  nn_hash_t *inv; /* INVs batched during one tick */
   size_t ninv;
 } npeer_t;
 
@@ -68,10 +68,10 @@ typedef struct cand_t {
 struct nn_gossip_t {
   nn_net_t *net;
   nn_disco_t *disco;
-  int proto;                  /* our tenant handle */
+  int proto; /* our tenant handle */
   nn_node_id_t self;
   nn_gossip_cfg_t cfg;
-  cand_t *connect;            /* parsed cfg.connect */
+  cand_t *connect; /* parsed cfg.connect */
   size_t n_connect;
   nn_dl_t *dl;
   npeer_t *peers;
@@ -529,8 +529,7 @@ on_gossip(nn_gossip_t *g, npeer_t *p, const nn_dlmsg_t *m)
       nn_dl_on_getdata(g->dl, p->handle, &id, now);
     }
     break;
-  default:
-    break;
+  default: break;
   }
   if (e == NN_ERR_TOO_LONG)
     peer_misbehaved(g, p, PEN_OUT_OF_PLACE, "transaction above our max_tx");
@@ -694,8 +693,8 @@ gather_candidates(nn_gossip_t *g, cand_t *out, size_t max)
   }
   nn_addr_t ps[16];
   size_t got = 0;
-  if (k < max && nn_peerstore_select(nn_disco_peerstore(g->disco), 16, nn_unix_ms() / 1000, g->cfg.dl.rng, ps,
-                                     &got) == NN_OK)
+  if (k < max &&
+      nn_peerstore_select(nn_disco_peerstore(g->disco), 16, nn_unix_ms() / 1000, g->cfg.dl.rng, ps, &got) == NN_OK)
     for (size_t i = 0; i < got && k < max; i++) {
       memset(&out[k], 0, sizeof(out[k]));
       out[k++].addr = ps[i];
@@ -835,8 +834,8 @@ parse_connect(nn_gossip_t *g, const nn_gossip_cfg_t *cfg, char *why, size_t why_
   if (!(g->connect = calloc(cfg->n_connect, sizeof(*g->connect))))
     return NN_ERR_NOMEM;
   for (size_t i = 0; i < cfg->n_connect; i++, g->n_connect++)
-    if (!cfg->connect[i] || nn_disco_parse_peer(cfg->connect[i], &g->connect[i].addr, &g->connect[i].id,
-                                                &g->connect[i].has_id) != NN_OK) {
+    if (!cfg->connect[i] ||
+        nn_disco_parse_peer(cfg->connect[i], &g->connect[i].addr, &g->connect[i].id, &g->connect[i].has_id) != NN_OK) {
       if (why)
         snprintf(why, why_len, "connect %s: not NODEID@HOST:PORT or HOST:PORT (numeric host)",
                  cfg->connect[i] ? cfg->connect[i] : "(null)");
@@ -854,7 +853,8 @@ check_cfg(const nn_gossip_cfg_t *cfg, char *why, size_t why_len)
   char b[160];
   if (!cfg->max_outbound || cfg->max_outbound > cfg->max_peers)
     snprintf(b, sizeof(b), "max-outbound must be between 1 and max-peers (%u), got %u", cfg->max_peers,
-             cfg->max_outbound), bad = b;
+             cfg->max_outbound),
+      bad = b;
   else if (!cfg->stem_burst || !(cfg->stem_rate > 0))
     bad = "stem-burst and stem-rate must be positive";
   else if (!nn_dl_route_available(cfg->dl.route))

@@ -37,21 +37,21 @@
 typedef struct nn_gossip_t nn_gossip_t;
 
 typedef struct nn_gossip_cfg_t {
-  nn_dl_cfg_t dl;                  /**< Dandelion++ (route, q, epochs, embargo, diffusion, caps) */
-  unsigned max_peers;              /**< gossip peers in all (64) */
-  unsigned max_outbound;           /**< of which we dial (8) */
-  unsigned max_inbound_per_host;   /**< inbound gossip peers from one host (4; 0 = no limit) */
-  uint32_t connect_interval_ms;    /**< how often empty outbound slots are filled (1000) */
-  uint32_t hello_timeout_ms;       /**< a dialled peer must answer HELLO within this (10000) */
-  uint32_t retry_min_ms;           /**< first redial delay of an address that failed (2000) ... */
-  uint32_t retry_max_ms;           /**< ... doubling up to this (300000) */
+  nn_dl_cfg_t dl;                /**< Dandelion++ (route, q, epochs, embargo, diffusion, caps) */
+  unsigned max_peers;            /**< gossip peers in all (64) */
+  unsigned max_outbound;         /**< of which we dial (8) */
+  unsigned max_inbound_per_host; /**< inbound gossip peers from one host (4; 0 = no limit) */
+  uint32_t connect_interval_ms;  /**< how often empty outbound slots are filled (1000) */
+  uint32_t hello_timeout_ms;     /**< a dialled peer must answer HELLO within this (10000) */
+  uint32_t retry_min_ms;         /**< first redial delay of an address that failed (2000) ... */
+  uint32_t retry_max_ms;         /**< ... doubling up to this (300000) */
   /** Dial only these ("NODEID@HOST:PORT" or "HOST:PORT"; no group rule for them). Inbound
    *  gossip peers are still accepted. Parsed (and checked) by nn_gossip_new. */
   const char *const *connect;
   size_t n_connect;
-  double stem_rate;                /**< STEMs per second one peer may send (10) ... */
-  unsigned stem_burst;             /**< ... in bursts of up to (100); beyond, dropped */
-  const nn_log_t *log;             /**< NULL: stderr, INFO and above */
+  double stem_rate;    /**< STEMs per second one peer may send (10) ... */
+  unsigned stem_burst; /**< ... in bursts of up to (100); beyond, dropped */
+  const nn_log_t *log; /**< NULL: stderr, INFO and above */
   /** A transaction entered the mempool; \a from is its sender's node id (NULL: none, or an
    *  anonymous peer). */
   void (*deliver)(void *ctx, const uint8_t *tx, size_t len, nn_dl_via_t via, const nn_node_id_t *from);
@@ -62,17 +62,17 @@ void nn_gossip_cfg_default(nn_gossip_cfg_t *cfg);
 
 typedef struct nn_gossip_stats_t {
   size_t peers_in, peers_out, dialing, channels;
-  uint64_t bytes_in, bytes_out;    /**< gossip message bytes */
+  uint64_t bytes_in, bytes_out; /**< gossip message bytes */
   uint64_t tx_submitted;
   uint64_t bad_msgs, refused_full, hello_timeouts, dials, dial_failures;
   uint64_t unsolicited, stems_dropped; /**< TXs not asked for, STEMs over the rate: dropped */
-  uint64_t version_mismatch;       /**< peers that spoke another gossip version (closed) */
+  uint64_t version_mismatch;           /**< peers that spoke another gossip version (closed) */
 } nn_gossip_stats_t;
 
 /** Start gossip on \a net, next to \a disco (candidates come from its DHT table and peer
  *  store). \a why (may be NULL) gets one line on failure. */
-nn_err_t nn_gossip_new(nn_gossip_t **out, nn_net_t *net, nn_disco_t *disco, const nn_gossip_cfg_t *cfg,
-                       uint64_t now_ms, char *why, size_t why_len);
+nn_err_t nn_gossip_new(nn_gossip_t **out, nn_net_t *net, nn_disco_t *disco, const nn_gossip_cfg_t *cfg, uint64_t now_ms,
+                       char *why, size_t why_len);
 /** Unregister and free (no callbacks after). Before the manager. NULL is fine. */
 void nn_gossip_free(nn_gossip_t *g);
 
@@ -88,7 +88,7 @@ typedef struct nn_gossip_peer_t {
   nn_node_id_t id;
   nn_addr_t addr;
   int outbound, stem_relay;
-  uint64_t since_ms;              /**< monotonic */
+  uint64_t since_ms; /**< monotonic */
   uint64_t bytes_in, bytes_out, stems_in, stems_out;
 } nn_gossip_peer_t;
 

@@ -140,21 +140,16 @@ const char *
 nn_identity_file_hint(nn_err_t err)
 {
   switch (err) {
-  case NN_OK:
-    return "";
-  case NN_ERR_PERM:
-    return "the key file must be readable by its owner only: run chmod 600 on it";
-  case NN_ERR_VERSION:
-    return "the key file was written by a newer nepnet: upgrade nepnet to use it";
+  case NN_OK: return "";
+  case NN_ERR_PERM: return "the key file must be readable by its owner only: run chmod 600 on it";
+  case NN_ERR_VERSION: return "the key file was written by a newer nepnet: upgrade nepnet to use it";
   case NN_ERR_TRUNCATED:
   case NN_ERR_TRAILING:
   case NN_ERR_FORMAT:
   case NN_ERR_VERIFY:
     return "the key file is damaged: restore it from a backup, or move it away to start with a "
            "new identity (the node id changes)";
-  case NN_ERR_NOTFOUND:
-    return "the directory holding the key file does not exist: create it or pass --datadir";
-  default:
-    return "check that the data directory exists and is writable by this user";
+  case NN_ERR_NOTFOUND: return "the directory holding the key file does not exist: create it or pass --datadir";
+  default: return "check that the data directory exists and is writable by this user";
   }
 }

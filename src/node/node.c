@@ -38,12 +38,12 @@ struct nn_node_t {
   nn_disco_t *disco;
   nn_gossip_t *gossip;
   nn_api_t *api;
-  rx_t *rx;                   /* ring of rx_max_count */
+  rx_t *rx; /* ring of rx_max_count */
   size_t rx_head, rx_n, rx_bytes;
   uint64_t rx_seq, tx_received;
   uint64_t start_mono_ms;
   char hexid[65];
-  void *host;                 /* embed.c's state when started with nn_node_start */
+  void *host; /* embed.c's state when started with nn_node_start */
 };
 
 /* ---- the log of every layer ---- */
@@ -237,10 +237,10 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
   nn_gossip_stats(n->gossip, &gs);
   nn_disco_stats(n->disco, &ds);
   nn_dl_stats(dl, &dls);
-#define M(nm, hp, ctr, lb, v)                                                                                      \
-  do {                                                                                                             \
-    if (k < max)                                                                                                   \
-      m[k++] = (nn_api_metric_t){ nm, hp, ctr, lb, (uint64_t)(v) };                                                \
+#define M(nm, hp, ctr, lb, v)                                                                                          \
+  do {                                                                                                                 \
+    if (k < max)                                                                                                       \
+      m[k++] = (nn_api_metric_t){ nm, hp, ctr, lb, (uint64_t)(v) };                                                    \
   } while (0)
   M("peers", "Gossip peers by direction.", 0, "direction=\"in\"", gs.peers_in);
   M("peers", "Gossip peers by direction.", 0, "direction=\"out\"", gs.peers_out);
@@ -271,8 +271,7 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
   M("dial_failures_total", "Outbound gossip dials that failed.", 1, NULL, gs.dial_failures);
   M("unsolicited_tx_total", "TXs dropped because we had not asked that peer for them.", 1, NULL, gs.unsolicited);
   M("stems_dropped_total", "STEMs dropped by the per-peer rate limit.", 1, NULL, gs.stems_dropped);
-  M("inv_ignored_total", "Announced ids not requested because a request cap was reached.", 1, NULL,
-    dls.inv_ignored);
+  M("inv_ignored_total", "Announced ids not requested because a request cap was reached.", 1, NULL, dls.inv_ignored);
   M("unknown_kind_total", "Messages of a kind no protocol here speaks (each closed its channel).", 1, NULL,
     nn_net_stats(n->net)->unknown_kind);
 #undef M
@@ -297,9 +296,21 @@ api_received(void *ctx, uint64_t since, nn_api_rx_t *out, size_t max, uint64_t *
   return nn_node_received(ctx, since, out, max, next);
 }
 
-static nn_err_t api_status(void *ctx, nn_node_status_t *st) { return nn_node_status_here(ctx, st); }
-static size_t api_peers(void *ctx, nn_node_peer_t *out, size_t max) { return nn_node_peers_here(ctx, out, max); }
-static size_t api_metrics(void *ctx, nn_api_metric_t *m, size_t max) { return node_metrics(ctx, m, max); }
+static nn_err_t
+api_status(void *ctx, nn_node_status_t *st)
+{
+  return nn_node_status_here(ctx, st);
+}
+static size_t
+api_peers(void *ctx, nn_node_peer_t *out, size_t max)
+{
+  return nn_node_peers_here(ctx, out, max);
+}
+static size_t
+api_metrics(void *ctx, nn_api_metric_t *m, size_t max)
+{
+  return node_metrics(ctx, m, max);
+}
 
 /* ---- creation ---- */
 
@@ -473,7 +484,7 @@ nn_node_free(nn_node_t *n)
   }
   nn_disco_free(n->disco); /* anchors, gossip's held channels first, while they are up */
   nn_gossip_free(n->gossip);
-  nn_net_free(n->net);     /* CLOSE records, sockets */
+  nn_net_free(n->net); /* CLOSE records, sockets */
   if (n->rx)
     while (n->rx_n)
       rx_drop_oldest(n);
@@ -485,11 +496,43 @@ nn_node_free(nn_node_t *n)
   free(n);
 }
 
-nn_net_t *nn_node_net(nn_node_t *n) { return n->net; }
-nn_disco_t *nn_node_disco(nn_node_t *n) { return n->disco; }
-nn_gossip_t *nn_node_gossip(nn_node_t *n) { return n->gossip; }
-nn_dl_t *nn_node_dl(nn_node_t *n) { return nn_gossip_dl(n->gossip); }
-nn_api_t *nn_node_api(nn_node_t *n) { return n->api; }
-void nn_node_set_host(nn_node_t *n, void *host) { n->host = host; }
-void *nn_node_host(const nn_node_t *n) { return n->host; }
-struct event_base *nn_node_base(const nn_node_t *n) { return n->base; }
+nn_net_t *
+nn_node_net(nn_node_t *n)
+{
+  return n->net;
+}
+nn_disco_t *
+nn_node_disco(nn_node_t *n)
+{
+  return n->disco;
+}
+nn_gossip_t *
+nn_node_gossip(nn_node_t *n)
+{
+  return n->gossip;
+}
+nn_dl_t *
+nn_node_dl(nn_node_t *n)
+{
+  return nn_gossip_dl(n->gossip);
+}
+nn_api_t *
+nn_node_api(nn_node_t *n)
+{
+  return n->api;
+}
+void
+nn_node_set_host(nn_node_t *n, void *host)
+{
+  n->host = host;
+}
+void *
+nn_node_host(const nn_node_t *n)
+{
+  return n->host;
+}
+struct event_base *
+nn_node_base(const nn_node_t *n)
+{
+  return n->base;
+}

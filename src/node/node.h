@@ -30,23 +30,23 @@ struct event_base;
 #define NN_NODE_MAX_TX (64u << 20) /**< largest max-tx-bytes a node accepts */
 
 typedef struct nn_node_cfg_t {
-  nn_net_cfg_t net;                /**< channels and admission (identity, network, rng and log
+  nn_net_cfg_t net; /**< channels and admission (identity, network, rng and log
                                         are the node's) */
   /** "HOST:PORT" to listen on (port 0: any); NULL: no listener. Ignored when hidden. */
   const char *listen;
-  nn_disco_cfg_t disco;            /**< discovery (advertise, peers, seeds, DHT...) */
-  nn_gossip_cfg_t gossip;          /**< gossip and Dandelion++ (gossip.dl) */
-  size_t rx_max_count;             /**< received transactions kept for the API (1024) */
-  size_t rx_max_bytes;             /**< (64 MiB) */
-  int api_enabled;                 /**< start the control API (1) */
-  nn_api_cfg_t api;                /**< its settings; token_file NULL = DATADIR/api.token */
-  const char *preset;              /**< shown in status ("balanced") */
+  nn_disco_cfg_t disco;                             /**< discovery (advertise, peers, seeds, DHT...) */
+  nn_gossip_cfg_t gossip;                           /**< gossip and Dandelion++ (gossip.dl) */
+  size_t rx_max_count;                              /**< received transactions kept for the API (1024) */
+  size_t rx_max_bytes;                              /**< (64 MiB) */
+  int api_enabled;                                  /**< start the control API (1) */
+  nn_api_cfg_t api;                                 /**< its settings; token_file NULL = DATADIR/api.token */
+  const char *preset;                               /**< shown in status ("balanced") */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx); /**< nepnet/node.h */
   void *tx_ctx;
   /** Log lines of every layer (no newline); NULL = stderr. */
   void (*log)(void *ctx, int level, const char *module, const char *line);
   void *log_ctx;
-  int log_level;                   /**< NN_LOG_* and above are logged (INFO) */
+  int log_level; /**< NN_LOG_* and above are logged (INFO) */
 } nn_node_cfg_t;
 
 void nn_node_cfg_default(nn_node_cfg_t *cfg);
@@ -59,9 +59,8 @@ nn_err_t nn_node_cfg_from_settings(nn_node_cfg_t *cfg, const nn_node_settings_t 
  * enabled DATADIR/api.address (the API's address, one line) and the token file are written.
  * On failure \a why gets one line naming the file, address or setting and the fix.
  */
-nn_err_t nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *identity,
-                     uint32_t network, const char *datadir, const nn_node_cfg_t *cfg, char *why,
-                     size_t why_len);
+nn_err_t nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *identity, uint32_t network,
+                     const char *datadir, const nn_node_cfg_t *cfg, char *why, size_t why_len);
 /** Stop: close the API and every channel, save anchors, close the peer store, remove
  *  DATADIR/api.address. NULL is fine. Not for a node made by nn_node_start (nn_node_stop). */
 void nn_node_free(nn_node_t *n);

@@ -13,7 +13,7 @@
 
 #define NN_HS_VERSION 1
 #define NN_HS_FRAME_HDR 2
-#define NN_HS_MAX_FRAME 16384  /* largest handshake body accepted (msg2 is 8843 bytes) */
+#define NN_HS_MAX_FRAME 16384 /* largest handshake body accepted (msg2 is 8843 bytes) */
 #define NN_HS_MAX_PAD 1024
 
 enum {
@@ -33,21 +33,21 @@ typedef enum nn_chan_state_t {
 
 /* Handshake-only state: allocated at start, wiped and freed once the channel is open. */
 typedef struct nn_hs_t {
-  nn_hybrid_key_t eph;        /* initiator's ephemeral hybrid key pair */
-  uint8_t *msg1;              /* the msg1 frame this side sent or accepted (transcript input) */
+  nn_hybrid_key_t eph; /* initiator's ephemeral hybrid key pair */
+  uint8_t *msg1;       /* the msg1 frame this side sent or accepted (transcript input) */
   size_t msg1_len;
-  nn_sha3_t th;               /* running transcript hash */
+  nn_sha3_t th; /* running transcript hash */
   nn_secret_t prk_hs;
   nn_aead_key_t k_r2i, k_i2r;
   nn_aead_nonce_t iv_r2i, iv_i2r;
-  nn_hash_t th2;              /* AEAD associated data of msg3 */
+  nn_hash_t th2; /* AEAD associated data of msg3 */
   int cookie_sent;
 } nn_hs_t;
 
 struct nn_chan_t {
   nn_chan_config_t cfg;
   nn_chan_state_t st;
-  int was_open;               /* reached NN_ST_OPEN at some point: info stays valid after close */
+  int was_open; /* reached NN_ST_OPEN at some point: info stays valid after close */
   nn_close_reason_t reason;
   uint64_t deadline;
   nn_hs_t *hs;

@@ -194,11 +194,8 @@ static void
 on_record(nn_chan_t *c, uint8_t type, const uint8_t *content, size_t len)
 {
   switch (type) {
-  case NN_REC_PAD:
-    return;
-  case NN_REC_CLOSE:
-    close_with(c, NN_CLOSE_PEER, 0);
-    return;
+  case NN_REC_PAD: return;
+  case NN_REC_CLOSE: close_with(c, NN_CLOSE_PEER, 0); return;
   case NN_REC_DATA_MORE:
   case NN_REC_DATA_END:
     if (!c->msg_active) {
@@ -265,8 +262,8 @@ open_record(nn_chan_t *c, const uint8_t *unit, size_t total)
   uint8_t type;
   const uint8_t *content;
   size_t len;
-  nn_err_t err = nn_rec_open_to(&c->rx, unit, unit + NN_REC_HDR_LEN, total - NN_REC_HDR_LEN,
-                                c->in + NN_REC_HDR_LEN, &type, &content, &len);
+  nn_err_t err = nn_rec_open_to(&c->rx, unit, unit + NN_REC_HDR_LEN, total - NN_REC_HDR_LEN, c->in + NN_REC_HDR_LEN,
+                                &type, &content, &len);
   if (err) {
     nn_chan_fail(c, err == NN_ERR_VERIFY ? NN_CLOSE_AUTH : NN_CLOSE_PROTOCOL);
     return;
@@ -359,8 +356,7 @@ nn_chan_recv(nn_chan_t *c, const uint8_t *data, size_t len, uint64_t now_ms)
     c->in = NULL;
     c->in_cap = c->in_len = 0;
   }
-  return c->st == NN_ST_CLOSED && c->reason != NN_CLOSE_PEER && c->reason != NN_CLOSE_LOCAL
-           ? NN_ERR_VERIFY : NN_OK;
+  return c->st == NN_ST_CLOSED && c->reason != NN_CLOSE_PEER && c->reason != NN_CLOSE_LOCAL ? NN_ERR_VERIFY : NN_OK;
 }
 
 /* ---- sending ---- */
@@ -441,10 +437,26 @@ nn_chan_deadline(const nn_chan_t *c)
   return c->st == NN_ST_OPEN || c->st == NN_ST_CLOSED ? UINT64_MAX : c->deadline;
 }
 
-int nn_chan_is_established(const nn_chan_t *c) { return c->st == NN_ST_OPEN; }
-int nn_chan_is_closed(const nn_chan_t *c) { return c->st == NN_ST_CLOSED; }
-int nn_chan_cookie_sent(const nn_chan_t *c) { return c->hs && c->hs->cookie_sent; }
-nn_close_reason_t nn_chan_close_reason(const nn_chan_t *c) { return c->reason; }
+int
+nn_chan_is_established(const nn_chan_t *c)
+{
+  return c->st == NN_ST_OPEN;
+}
+int
+nn_chan_is_closed(const nn_chan_t *c)
+{
+  return c->st == NN_ST_CLOSED;
+}
+int
+nn_chan_cookie_sent(const nn_chan_t *c)
+{
+  return c->hs && c->hs->cookie_sent;
+}
+nn_close_reason_t
+nn_chan_close_reason(const nn_chan_t *c)
+{
+  return c->reason;
+}
 
 const nn_chan_info_t *
 nn_chan_info(const nn_chan_t *c)

@@ -46,8 +46,8 @@ nn_cookie_jar_free(nn_cookie_jar_t *j)
 }
 
 nn_err_t
-nn_cookie_make(const nn_cookie_jar_t *j, int which, uint32_t network, const uint8_t *addr,
-               size_t addrlen, const uint8_t *keys, size_t keyslen, uint8_t out[NN_COOKIE_LEN])
+nn_cookie_make(const nn_cookie_jar_t *j, int which, uint32_t network, const uint8_t *addr, size_t addrlen,
+               const uint8_t *keys, size_t keyslen, uint8_t out[NN_COOKIE_LEN])
 {
   uint8_t net[4];
   nn_sha3_t h;
@@ -69,8 +69,8 @@ nn_cookie_make(const nn_cookie_jar_t *j, int which, uint32_t network, const uint
 }
 
 nn_err_t
-nn_cookie_check(const nn_cookie_jar_t *j, uint32_t network, const uint8_t *addr, size_t addrlen,
-                const uint8_t *keys, size_t keyslen, const uint8_t cookie[NN_COOKIE_LEN])
+nn_cookie_check(const nn_cookie_jar_t *j, uint32_t network, const uint8_t *addr, size_t addrlen, const uint8_t *keys,
+                size_t keyslen, const uint8_t cookie[NN_COOKIE_LEN])
 {
   uint8_t want[NN_COOKIE_LEN];
   for (int which = 0; which < 2; which++) {

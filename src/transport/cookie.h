@@ -25,12 +25,10 @@ struct nn_cookie_jar_t {
   const nn_rng_t *rng;
 };
 
-nn_err_t nn_cookie_make(const nn_cookie_jar_t *j, int which, uint32_t network, const uint8_t *addr,
-                        size_t addrlen, const uint8_t *keys, size_t keyslen,
-                        uint8_t out[NN_COOKIE_LEN]);
+nn_err_t nn_cookie_make(const nn_cookie_jar_t *j, int which, uint32_t network, const uint8_t *addr, size_t addrlen,
+                        const uint8_t *keys, size_t keyslen, uint8_t out[NN_COOKIE_LEN]);
 /** NN_OK if \a cookie was made by the current or previous secret for these inputs. */
-nn_err_t nn_cookie_check(const nn_cookie_jar_t *j, uint32_t network, const uint8_t *addr,
-                         size_t addrlen, const uint8_t *keys, size_t keyslen,
-                         const uint8_t cookie[NN_COOKIE_LEN]);
+nn_err_t nn_cookie_check(const nn_cookie_jar_t *j, uint32_t network, const uint8_t *addr, size_t addrlen,
+                         const uint8_t *keys, size_t keyslen, const uint8_t cookie[NN_COOKIE_LEN]);
 
 #endif

@@ -31,11 +31,11 @@
 #define FLAG_REQUIRE_ID 0x01 /* msg2: the responder requires an identified initiator */
 #define FLAG_IDENTIFIED 0x01 /* msg3: the initiator sends its identity */
 #define KEYS_LEN (NN_X25519_LEN + NN_MLKEM_PK_LEN)
-#define PARAMS_LEN (1 + 4 + 4)             /* flags, max_message, rekey_interval */
-#define ID_PART (PARAMS_LEN + NN_MLDSA_PK_LEN) /* what a signature covers */
+#define PARAMS_LEN (1 + 4 + 4)                          /* flags, max_message, rekey_interval */
+#define ID_PART (PARAMS_LEN + NN_MLDSA_PK_LEN)          /* what a signature covers */
 #define PAYLOAD_ID_LEN (ID_PART + NN_MLDSA_SIG_LEN + 2) /* params, pk, sig, empty padding */
 #define PAYLOAD_ANON_LEN (PARAMS_LEN + 2)               /* an anonymous initiator's P3 */
-#define MAX_REKEY (1u << 24)               /* AES-GCM: far below 2^24.5 records per key */
+#define MAX_REKEY (1u << 24)                            /* AES-GCM: far below 2^24.5 records per key */
 
 void
 nn_hs_free(nn_hs_t *hs)
@@ -100,15 +100,13 @@ derive_hs_keys(nn_chan_t *c, const nn_secret_t *ss, const nn_hash_t *th1)
  * run this over the same bytes: the responder while building msg2, the initiator on receiving it
  * (only then, since a cookie reply may have changed its msg1). */
 static nn_err_t
-mix_kem(nn_chan_t *c, size_t msg2_len, const nn_hybrid_ct_t *ct, const nn_secret_t *ss,
-        nn_hash_t *th1)
+mix_kem(nn_chan_t *c, size_t msg2_len, const nn_hybrid_ct_t *ct, const nn_secret_t *ss, nn_hash_t *th1)
 {
   nn_hs_t *hs = c->hs;
   nn_err_t err;
   if ((err = th_start(c)) || (err = th_absorb_frame_hdr(hs, msg2_len, NN_HS_MSG2)) ||
       (err = nn_sha3_update(&hs->th, ct->x.b, NN_X25519_LEN)) ||
-      (err = nn_sha3_update(&hs->th, ct->m.b, NN_MLKEM_CT_LEN)) ||
-      (err = nn_sha3_peek(&hs->th, th1)))
+      (err = nn_sha3_update(&hs->th, ct->m.b, NN_MLKEM_CT_LEN)) || (err = nn_sha3_peek(&hs->th, th1)))
     return err;
   return derive_hs_keys(c, ss, th1);
 }
@@ -174,8 +172,7 @@ put_params(const nn_chan_t *c, uint8_t *p, uint8_t flags)
  * sign_ctx NULL: an anonymous initiator, whose payload is the params alone.
  */
 static nn_err_t
-write_payload(nn_chan_t *c, uint8_t *p, size_t plen, uint8_t flags, const char *sign_ctx,
-              nn_hash_t *th_after)
+write_payload(nn_chan_t *c, uint8_t *p, size_t plen, uint8_t flags, const char *sign_ctx, nn_hash_t *th_after)
 {
   nn_hs_t *hs = c->hs;
   size_t signed_len = sign_ctx ? ID_PART : PARAMS_LEN;
@@ -188,9 +185,8 @@ write_payload(nn_chan_t *c, uint8_t *p, size_t plen, uint8_t flags, const char *
   if ((err = nn_sha3_update(&hs->th, p, signed_len)))
     return err;
   if (sign_ctx && ((err = nn_sha3_peek(&hs->th, &th)) ||
-                   (err = nn_mldsa_sign((nn_mldsa_sig_t *)(p + ID_PART),
-                                        nn_identity_key(c->cfg.identity), (const uint8_t *)sign_ctx,
-                                        strlen(sign_ctx), th.b, NN_HASH_LEN, c->cfg.rng))))
+                   (err = nn_mldsa_sign((nn_mldsa_sig_t *)(p + ID_PART), nn_identity_key(c->cfg.identity),
+                                        (const uint8_t *)sign_ctx, strlen(sign_ctx), th.b, NN_HASH_LEN, c->cfg.rng))))
     return err;
   nn_be16_put(p + plen - 2, 0); /* no padding */
   if ((err = nn_sha3_update(&hs->th, p + signed_len, plen - signed_len)))
@@ -223,9 +219,8 @@ parse_payload(hs_payload_t *p, int always_id, uint8_t known_flags)
 /* Open a received payload under a handshake key (its IV is the nonce: each key seals once) with
  * the transcript hash as associated data, then parse it. The caller frees p->buf. */
 static nn_close_reason_t
-open_payload(hs_payload_t *p, const nn_aead_key_t *k, const nn_aead_nonce_t *iv,
-             const nn_hash_t *aad, const uint8_t *sealed, size_t sealed_len, int always_id,
-             uint8_t known_flags)
+open_payload(hs_payload_t *p, const nn_aead_key_t *k, const nn_aead_nonce_t *iv, const nn_hash_t *aad,
+             const uint8_t *sealed, size_t sealed_len, int always_id, uint8_t known_flags)
 {
   nn_aead_t aead = { 0 };
   nn_close_reason_t why = NN_CLOSE_INTERNAL;
@@ -252,11 +247,10 @@ absorb_peer_payload(nn_hs_t *hs, const hs_payload_t *p, const char *sign_ctx, nn
 
   if (nn_sha3_update(&hs->th, p->buf, p->signed_len) || nn_sha3_peek(&hs->th, &th))
     return NN_CLOSE_INTERNAL;
-  if (p->pk && nn_mldsa_verify((const nn_mldsa_pk_t *)p->pk, (const uint8_t *)sign_ctx,
-                               strlen(sign_ctx), th.b, NN_HASH_LEN, (const nn_mldsa_sig_t *)p->sig))
+  if (p->pk && nn_mldsa_verify((const nn_mldsa_pk_t *)p->pk, (const uint8_t *)sign_ctx, strlen(sign_ctx), th.b,
+                               NN_HASH_LEN, (const nn_mldsa_sig_t *)p->sig))
     return NN_CLOSE_AUTH;
-  if (nn_sha3_update(&hs->th, p->buf + p->signed_len, p->len - p->signed_len) ||
-      nn_sha3_peek(&hs->th, th_after))
+  if (nn_sha3_update(&hs->th, p->buf + p->signed_len, p->len - p->signed_len) || nn_sha3_peek(&hs->th, th_after))
     return NN_CLOSE_INTERNAL;
   return NN_CLOSE_NONE;
 }
@@ -285,8 +279,8 @@ queue_frame(nn_chan_t *c, const uint8_t *frame, size_t len)
 /* Seal \a payload at frame + off, with the transcript hash as associated data, and queue the
  * frame, which ends with the tag. */
 static nn_err_t
-seal_frame(nn_chan_t *c, uint8_t *frame, size_t off, const nn_aead_key_t *k,
-           const nn_aead_nonce_t *iv, const nn_hash_t *aad, const uint8_t *payload, size_t plen)
+seal_frame(nn_chan_t *c, uint8_t *frame, size_t off, const nn_aead_key_t *k, const nn_aead_nonce_t *iv,
+           const nn_hash_t *aad, const uint8_t *payload, size_t plen)
 {
   nn_aead_t aead = { 0 };
   nn_err_t err;
@@ -359,8 +353,8 @@ static int
 cookie_missing(const nn_chan_t *c, const uint8_t *keys, const uint8_t *cookie)
 {
   return c->cfg.require_cookie && c->cfg.cookies &&
-         nn_cookie_check(c->cfg.cookies, c->cfg.network, c->cfg.peer_addr, c->cfg.peer_addr_len,
-                         keys, KEYS_LEN, cookie) != NN_OK;
+         nn_cookie_check(c->cfg.cookies, c->cfg.network, c->cfg.peer_addr, c->cfg.peer_addr_len, keys, KEYS_LEN,
+                         cookie) != NN_OK;
 }
 
 /* Under load: a cookie and nothing else. We stay in WAIT_MSG1 with no KEM done, no signature
@@ -373,8 +367,9 @@ send_cookie(nn_chan_t *c, const uint8_t *keys)
   if (c->hs->cookie_sent)
     return NN_CLOSE_COOKIE;
   put_frame_hdr(reply, 1 + NN_COOKIE_LEN, NN_HS_COOKIE);
-  if (nn_cookie_make(c->cfg.cookies, 0, c->cfg.network, c->cfg.peer_addr, c->cfg.peer_addr_len,
-                     keys, KEYS_LEN, reply + 3) || queue_frame(c, reply, sizeof(reply)))
+  if (nn_cookie_make(c->cfg.cookies, 0, c->cfg.network, c->cfg.peer_addr, c->cfg.peer_addr_len, keys, KEYS_LEN,
+                     reply + 3) ||
+      queue_frame(c, reply, sizeof(reply)))
     return NN_CLOSE_INTERNAL;
   c->hs->cookie_sent = 1;
   return NN_CLOSE_NONE;
@@ -413,16 +408,13 @@ build_msg2(nn_chan_t *c, const uint8_t *keys)
   if (nn_hybrid_encaps(&ct, &ss, &pk, c->cfg.rng))
     goto out;
   why = NN_CLOSE_INTERNAL;
-  if (!(payload = malloc(plen)) || !(frame = malloc(NN_HS_FRAME_HDR + blen)) ||
-      mix_kem(c, blen, &ct, &ss, &th1) ||
-      write_payload(c, payload, plen, c->cfg.require_peer_identity ? FLAG_REQUIRE_ID : 0,
-                    CTX_RESPONDER, &hs->th2))
+  if (!(payload = malloc(plen)) || !(frame = malloc(NN_HS_FRAME_HDR + blen)) || mix_kem(c, blen, &ct, &ss, &th1) ||
+      write_payload(c, payload, plen, c->cfg.require_peer_identity ? FLAG_REQUIRE_ID : 0, CTX_RESPONDER, &hs->th2))
     goto out;
   put_frame_hdr(frame, blen, NN_HS_MSG2);
   memcpy(frame + 3, ct.x.b, NN_X25519_LEN);
   memcpy(frame + 3 + NN_X25519_LEN, ct.m.b, NN_MLKEM_CT_LEN);
-  if (seal_frame(c, frame, 3 + NN_X25519_LEN + NN_MLKEM_CT_LEN, &hs->k_r2i, &hs->iv_r2i, &th1,
-                 payload, plen))
+  if (seal_frame(c, frame, 3 + NN_X25519_LEN + NN_MLKEM_CT_LEN, &hs->k_r2i, &hs->iv_r2i, &th1, payload, plen))
     goto out;
   c->st = NN_ST_R_WAIT_MSG3;
   why = NN_CLOSE_NONE;
@@ -530,12 +522,10 @@ build_msg3(nn_chan_t *c, const nn_hash_t *th2, uint32_t peer_rekey)
 
   if (!(payload = malloc(plen)) || !(frame = malloc(NN_HS_FRAME_HDR + blen)) ||
       th_absorb_frame_hdr(hs, blen, NN_HS_MSG3) ||
-      write_payload(c, payload, plen, ident ? FLAG_IDENTIFIED : 0, ident ? CTX_INITIATOR : NULL,
-                    &th3))
+      write_payload(c, payload, plen, ident ? FLAG_IDENTIFIED : 0, ident ? CTX_INITIATOR : NULL, &th3))
     goto out;
   put_frame_hdr(frame, blen, NN_HS_MSG3);
-  if (seal_frame(c, frame, 3, &hs->k_i2r, &hs->iv_i2r, th2, payload, plen) ||
-      derive_app_keys(c, &th3, peer_rekey))
+  if (seal_frame(c, frame, 3, &hs->k_i2r, &hs->iv_i2r, th2, payload, plen) || derive_app_keys(c, &th3, peer_rekey))
     goto out;
   why = NN_CLOSE_NONE;
 out:
@@ -576,8 +566,8 @@ consume_msg3(nn_chan_t *c, const uint8_t *body, size_t len, hs_payload_t *p3)
     return NN_CLOSE_PROTOCOL;
   if (th_absorb_frame_hdr(hs, len, NN_HS_MSG3))
     return NN_CLOSE_INTERNAL;
-  if ((why = open_payload(p3, &hs->k_i2r, &hs->iv_i2r, &hs->th2, body + 1, len - 1, 0,
-                          FLAG_IDENTIFIED)) != NN_CLOSE_NONE ||
+  if ((why = open_payload(p3, &hs->k_i2r, &hs->iv_i2r, &hs->th2, body + 1, len - 1, 0, FLAG_IDENTIFIED)) !=
+        NN_CLOSE_NONE ||
       (why = absorb_peer_payload(hs, p3, CTX_INITIATOR, &th3)) != NN_CLOSE_NONE)
     return why;
   if (p3->pk) {

@@ -23,8 +23,8 @@ load_secret(nn_rec_dir_t *d)
 
   if ((err = expand(key.b, sizeof(key.b), &d->secret, "nepnet/v1 record key")) ||
       (err = expand(d->iv.b, sizeof(d->iv.b), &d->secret, "nepnet/v1 record iv")) ||
-      (err = expand(lkey, sizeof(lkey), &d->secret, "nepnet/v1 record len")) ||
-      (err = nn_aead_init(&d->aead, &key)) || (err = nn_aesblock_init(&d->lenc, lkey)))
+      (err = expand(lkey, sizeof(lkey), &d->secret, "nepnet/v1 record len")) || (err = nn_aead_init(&d->aead, &key)) ||
+      (err = nn_aesblock_init(&d->lenc, lkey)))
     goto out;
 out:
   OPENSSL_cleanse(&key, sizeof(key));
@@ -92,8 +92,7 @@ len_mask(nn_rec_dir_t *d, uint8_t mask[3])
 }
 
 nn_err_t
-nn_rec_seal(nn_rec_dir_t *d, nn_rec_type_t type, const uint8_t *content, size_t len, size_t pad,
-            uint8_t *out)
+nn_rec_seal(nn_rec_dir_t *d, nn_rec_type_t type, const uint8_t *content, size_t len, size_t pad, uint8_t *out)
 {
   static const uint8_t zeros[NN_REC_MAX_PAD];
   uint8_t inner[NN_REC_INNER_LEN], mask[3];
@@ -137,8 +136,8 @@ nn_rec_open_header(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], size_t *c
 }
 
 nn_err_t
-nn_rec_open_to(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], const uint8_t *ct, size_t ct_len,
-               uint8_t *out, uint8_t *type, const uint8_t **content, size_t *len)
+nn_rec_open_to(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], const uint8_t *ct, size_t ct_len, uint8_t *out,
+               uint8_t *type, const uint8_t **content, size_t *len)
 {
   nn_aead_nonce_t nonce;
   nn_err_t err;
@@ -161,8 +160,8 @@ nn_rec_open_to(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], const uint8_t
 }
 
 nn_err_t
-nn_rec_open(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], uint8_t *ct, size_t ct_len,
-            uint8_t *type, const uint8_t **content, size_t *len)
+nn_rec_open(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], uint8_t *ct, size_t ct_len, uint8_t *type,
+            const uint8_t **content, size_t *len)
 {
   return nn_rec_open_to(d, hdr, ct, ct_len, ct, type, content, len);
 }

@@ -23,13 +23,13 @@
 #include "crypto/types.h"
 
 #define NN_REC_HDR_LEN 3
-#define NN_REC_INNER_LEN 4          /* type (1) + content length (3) */
+#define NN_REC_INNER_LEN 4 /* type (1) + content length (3) */
 #define NN_REC_MAX_CONTENT 65536
 #define NN_REC_MAX_PAD 1024
 #define NN_REC_MAX_PT (NN_REC_INNER_LEN + NN_REC_MAX_CONTENT + NN_REC_MAX_PAD)
 #define NN_REC_MIN_CT (NN_REC_INNER_LEN + NN_AEAD_TAG_LEN)
 #define NN_REC_MAX_CT (NN_REC_MAX_PT + NN_AEAD_TAG_LEN)
-#define NN_REC_DEFAULT_REKEY 1024   /* records per traffic secret */
+#define NN_REC_DEFAULT_REKEY 1024 /* records per traffic secret */
 
 typedef enum nn_rec_type_t {
   NN_REC_PAD = 0,       /* decoy: dropped silently by the receiver */
@@ -39,12 +39,12 @@ typedef enum nn_rec_type_t {
 } nn_rec_type_t;
 
 typedef struct nn_rec_dir_t {
-  nn_secret_t secret;   /* current traffic secret */
+  nn_secret_t secret; /* current traffic secret */
   nn_aead_t aead;
   nn_aesblock_t lenc;
   nn_aead_nonce_t iv;
-  uint64_t seq;         /* records under the current secret */
-  uint64_t epoch;       /* ratchet steps taken */
+  uint64_t seq;   /* records under the current secret */
+  uint64_t epoch; /* ratchet steps taken */
   uint64_t rekey_interval;
 } nn_rec_dir_t;
 
@@ -64,8 +64,7 @@ nn_rec_wire_len(size_t content, size_t pad)
  * Seal one record into \a out (nn_rec_wire_len(len, pad) bytes). The content is encrypted from
  * where it lies, without an intermediate copy.
  */
-nn_err_t nn_rec_seal(nn_rec_dir_t *d, nn_rec_type_t type, const uint8_t *content, size_t len,
-                     size_t pad, uint8_t *out);
+nn_err_t nn_rec_seal(nn_rec_dir_t *d, nn_rec_type_t type, const uint8_t *content, size_t len, size_t pad, uint8_t *out);
 
 /**
  * Decode the length of the next record from its 3 header bytes: \a *ct_len is the number of
@@ -79,14 +78,13 @@ nn_err_t nn_rec_open_header(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], 
  * describe it (content points into \a ct). NN_ERR_VERIFY on any tampering, replay, reordering
  * or loss (the implicit counter no longer matches); NN_ERR_FORMAT on a bad inner header.
  */
-nn_err_t nn_rec_open(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], uint8_t *ct, size_t ct_len,
-                     uint8_t *type, const uint8_t **content, size_t *len);
+nn_err_t nn_rec_open(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], uint8_t *ct, size_t ct_len, uint8_t *type,
+                     const uint8_t **content, size_t *len);
 /**
  * The same, decrypting from \a ct (left untouched) into \a out (ct_len - 16 bytes; may equal
  * \a ct): lets the channel open a record straight from the caller's receive buffer.
  */
-nn_err_t nn_rec_open_to(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], const uint8_t *ct,
-                        size_t ct_len, uint8_t *out, uint8_t *type, const uint8_t **content,
-                        size_t *len);
+nn_err_t nn_rec_open_to(nn_rec_dir_t *d, const uint8_t hdr[NN_REC_HDR_LEN], const uint8_t *ct, size_t ct_len,
+                        uint8_t *out, uint8_t *type, const uint8_t **content, size_t *len);
 
 #endif
