@@ -454,8 +454,8 @@ nn_conf_print(const nn_conf_t *c, FILE *f)
     print_opt(c, &opts[i], f);
 }
 
-static char *
-default_datadir(void)
+char *
+nn_conf_default_datadir(void)
 {
   const char *env = getenv("NEPNET_DATADIR"), *home = getenv("HOME");
   char *out;
@@ -527,7 +527,7 @@ nn_conf_parse_args(nn_conf_t *c, int argc, char **argv, char *why, size_t why_le
     if (!strcmp(name, "preset"))
       preset = value;
   }
-  if (!c->datadir && !(c->datadir = default_datadir()))
+  if (!c->datadir && !(c->datadir = nn_conf_default_datadir()))
     return -1;
   if (!c->config_file) {
     size_t l = strlen(c->datadir) + 16;

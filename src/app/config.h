@@ -48,6 +48,9 @@ int nn_conf_set(nn_conf_t *c, const char *name, const char *value, const char *o
 /** Read a config file. */
 int nn_conf_load_file(nn_conf_t *c, const char *path, char *why, size_t why_len);
 
+/** $NEPNET_DATADIR, else ~/.nepnet (malloc'd; NULL when out of memory). */
+char *nn_conf_default_datadir(void);
+
 /** The option reference (nepnetd --help) and the effective settings (--print-config). */
 void nn_conf_help(FILE *f);
 void nn_conf_print(const nn_conf_t *c, FILE *f);

@@ -21,6 +21,7 @@
 #include "lib/file.h"
 #include "lib/hex.h"
 #include "app/commands.h"
+#include "app/config.h"
 
 const char nepnet_usage[] =
   "usage: nepnet [--datadir DIR] COMMAND [OPTIONS]\n"
@@ -70,21 +71,6 @@ const char nepnet_usage[] =
   "                 that others can read.\n"
   "  --network NET  mainnet (default), testnet or regtest; both sides must use the same one\n"
   "  -h, --help     this text\n";
-
-static char *
-default_datadir(void)
-{
-  const char *env = getenv("NEPNET_DATADIR"), *home = getenv("HOME");
-  char *out;
-  if (env && *env)
-    return strdup(env);
-  if (!home || !*home)
-    home = ".";
-  if (!(out = malloc(strlen(home) + 9)))
-    return NULL;
-  sprintf(out, "%s/.nepnet", home);
-  return out;
-}
 
 /* Load or create the identity in datadir, explaining any failure with the file and the fix. */
 nn_identity_t *
@@ -187,7 +173,7 @@ main(int argc, char **argv)
     return 2;
   }
   cmd = argv[optind];
-  if (!datadir && !(datadir = default_datadir())) {
+  if (!datadir && !(datadir = nn_conf_default_datadir())) {
     fprintf(stderr, "nepnet: out of memory\n");
     return 1;
   }
