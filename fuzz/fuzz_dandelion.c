@@ -83,7 +83,7 @@ typedef struct ent_t {
   uint8_t inmem;       /* delivered and (as of the last sync) still nn_dl_have */
   uint8_t ever_mem;    /* delivered at some point in the run */
   uint32_t asked;      /* peers the core sent a GETDATA for it to since they were last added */
-  uint32_t stemmed_by; /* peers that stemmed it to us since they were last added */
+  uint32_t stemmed_by; /* peers that stemmed it to us since they were last added, while it was held */
   uint32_t announced;  /* peers the core sent its INV to and has not served since */
   uint8_t submitted;   /* we submitted it (it may be one of our own stems) */
   size_t len;
@@ -311,6 +311,10 @@ check_state(int ticked, nn_dl_stats_t *prev)
     ent_t *e = &g.ent[i];
     if (e->inmem && !nn_dl_have(g.dl, &e->id))
       e->inmem = 0;
+    /* the core knows who stemmed a transaction to it only while it holds the stem: once the tx
+     * left the stempool (evicted, fluffed), a later stem or submit of it starts afresh */
+    if (e->stemmed_by && !nn_dl_stemming(g.dl, &e->id))
+      e->stemmed_by = 0;
     if (e->inmem) {
       cnt++;
       bytes += e->len;

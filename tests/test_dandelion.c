@@ -291,6 +291,46 @@ test_restem_own_not_to_looper(void **s)
   nn_dl_free(dl);
 }
 
+/* The core knows a stem only while its stempool holds it: evicted, it is forgotten (so a later
+ * stem or submit of the same transaction starts afresh, as fuzz_dandelion's model now assumes);
+ * fluffed, it is in the mempool and no longer stemming. */
+static void
+test_stemming_until_evicted_or_fluffed(void **s)
+{
+  (void)s;
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
+  cfg.stem_max_count = 2;
+  cfg.embargo_base_ms = 1000;
+  cfg.embargo_mean_ms = 1000;
+  nn_dl_t *dl = mk_role(&cfg, 0, 2, 2);
+  uint8_t x[] = "stemmed by 100", y[] = "y", z[] = "z";
+  nn_hash_t idx = idof(x, sizeof x);
+  assert_false(nn_dl_stemming(dl, &idx));
+  assert_int_equal(nn_dl_on_stem(dl, 100, x, sizeof x, 0), NN_OK);
+  assert_int_equal(g_rec.nstem, 1);
+  assert_true(nn_dl_stemming(dl, &idx));
+  assert_false(nn_dl_have(dl, &idx));
+  assert_int_equal(nn_dl_on_stem(dl, 101, y, sizeof y, 0), NN_OK);
+  assert_int_equal(nn_dl_on_stem(dl, 101, z, sizeof z, 0), NN_OK);
+  assert_false(nn_dl_stemming(dl, &idx)); /* the oldest went to make room */
+  assert_false(nn_dl_have(dl, &idx));
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.evicted, 1);
+  /* submitted by us now: a new stem of our own, not a loop of the forgotten one */
+  assert_int_equal(nn_dl_submit(dl, x, sizeof x, 0), NN_OK);
+  assert_int_equal(g_rec.nstem, 4);
+  assert_true(outbound(g_rec.stem_peer[3]));
+  assert_true(nn_dl_stemming(dl, &idx));
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.stem_loops, 0);
+  run(dl, 60000); /* the embargo fluffs it */
+  assert_false(nn_dl_stemming(dl, &idx));
+  assert_true(nn_dl_have(dl, &idx));
+  nn_dl_free(dl);
+}
+
 /* Our own stem waits two mean embargoes longer than a relayed one, so that when a stem dies the
  * relays holding it fluff first, not the origin. */
 static void
@@ -909,6 +949,7 @@ main(void)
     cmocka_unit_test(test_requests_many),
     cmocka_unit_test(test_index_key_independent),
     cmocka_unit_test(test_restem_own_not_to_looper),
+    cmocka_unit_test(test_stemming_until_evicted_or_fluffed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

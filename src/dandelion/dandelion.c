@@ -938,6 +938,13 @@ nn_dl_have(const nn_dl_t *dl, const nn_hash_t *id)
   return t && t->state == ST_MEM;
 }
 
+int
+nn_dl_stemming(const nn_dl_t *dl, const nn_hash_t *id)
+{
+  const dl_tx_t *t = tx_find(dl, id);
+  return t && t->state == ST_STEM;
+}
+
 void
 nn_dl_tick(nn_dl_t *dl, uint64_t now)
 {
