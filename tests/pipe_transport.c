@@ -41,6 +41,8 @@ struct pipe_stream_t {
   size_t in_len;
   int want_rd, want_wr, open_pending, accept_pending, refused_pending, eof_pending, err_pending;
   int ended, in_cb, dead, wr_blocked;
+  int rd_paused;   /* a peer that does not read: input piles up to the wire's cap */
+  size_t wr_limit; /* bytes this stream may still write (SIZE_MAX: no limit) */
 };
 
 static void
@@ -78,6 +80,7 @@ stream_new(pipe_tr_t *t, const nn_addr_t *peer, int inbound)
   s->base.peer = *peer;
   s->base.inbound = inbound;
   s->t = t;
+  s->wr_limit = SIZE_MAX;
   if ((s->lnext = t->live))
     t->live->lprev = &s->lnext;
   s->lprev = &t->live;
@@ -137,7 +140,7 @@ process(evutil_socket_t fd, short what, void *arg)
     s->open_pending = 0;
     s->base.ev->on_open(s->base.ctx);
   }
-  if (!s->dead && !s->ended && s->want_rd && s->in_len) {
+  if (!s->dead && !s->ended && s->want_rd && !s->rd_paused && s->in_len) {
     /* detached first: the other side may write to us from inside the callback */
     uint8_t *buf = s->in;
     size_t len = s->in_len;
@@ -173,6 +176,10 @@ p_write(nn_stream_t *bs, const uint8_t *d, size_t n)
   }
   size_t cap = s->t->w->cap, room = cap > p->in_len ? cap - p->in_len : 0;
   size_t take = n < room ? n : room;
+  if (take > s->wr_limit)
+    take = s->wr_limit;
+  if (s->wr_limit != SIZE_MAX)
+    s->wr_limit -= take;
   if (take) {
     uint8_t *b = realloc(p->in, p->in_len + take);
     if (!b) {
@@ -344,8 +351,9 @@ pipe_transport_streams(const nn_transport_t *t)
   return ((const pipe_tr_t *)t)->streams;
 }
 
-int
-pipe_transport_fault(nn_transport_t *bt, unsigned which, int kind, unsigned arg)
+/* The \a which-th (modulo their count) live stream of \a t, or NULL if none. */
+static pipe_stream_t *
+nth_live(nn_transport_t *bt, unsigned which)
 {
   pipe_tr_t *t = (pipe_tr_t *)bt;
   pipe_stream_t *s;
@@ -353,10 +361,45 @@ pipe_transport_fault(nn_transport_t *bt, unsigned which, int kind, unsigned arg)
   for (s = t->live; s; s = s->lnext)
     n += !s->dead;
   if (!n)
-    return 0;
+    return NULL;
   which %= n;
   for (s = t->live; s->dead || which--; s = s->lnext)
     ;
+  return s;
+}
+
+int
+pipe_transport_pause_reading(nn_transport_t *t, unsigned which, int paused)
+{
+  pipe_stream_t *s = nth_live(t, which);
+  if (!s)
+    return 0;
+  s->rd_paused = paused;
+  if (!paused)
+    schedule(s);
+  return 1;
+}
+
+int
+pipe_transport_write_limit(nn_transport_t *t, unsigned which, size_t bytes)
+{
+  pipe_stream_t *s = nth_live(t, which);
+  if (!s)
+    return 0;
+  s->wr_limit = bytes;
+  if (bytes) {
+    s->wr_blocked = 0;
+    schedule(s);
+  }
+  return 1;
+}
+
+int
+pipe_transport_fault(nn_transport_t *bt, unsigned which, int kind, unsigned arg)
+{
+  pipe_stream_t *s = nth_live(bt, which);
+  if (!s)
+    return 0;
   if (kind == PIPE_FAULT_FLIP) {
     if (!s->in_len)
       return 0;

@@ -29,6 +29,13 @@ nn_transport_t *pipe_transport_new(pipe_wire_t *w, const char *name, uint8_t typ
 /** Streams opened so far through \a t (both directions). */
 uint64_t pipe_transport_streams(const nn_transport_t *t);
 
+/** Hostile peers, on the \a which-th (modulo their count) live stream of \a t; 0 if there is
+ *  none. A stream whose reading is paused delivers nothing: its peer's writes pile up to the
+ *  wire's cap, then are short. A stream with a write limit takes at most \a bytes more (SIZE_MAX:
+ *  no limit), then its writes are short: a message stops half sent. */
+int pipe_transport_pause_reading(nn_transport_t *t, unsigned which, int paused);
+int pipe_transport_write_limit(nn_transport_t *t, unsigned which, size_t bytes);
+
 /* Faults, for fuzzing: PIPE_FAULT_FLIP flips one bit of the unread input of a stream (bit
  * (arg >> 16) & 7 of the byte at (arg & 0xffff) / 65536 of the way in); PIPE_FAULT_RESET breaks
  * the connection (both ends hear NN_STREAM_ERROR once they read; writes fail at once). */

@@ -31,6 +31,11 @@ typedef struct seen_t {
   uint8_t last_kind;
   size_t last_len;
   int hold_on_up; /* hold every channel it hears of */
+  nn_net_t *net;  /* for holding and replying */
+  int handle;
+  size_t reply_len; /* answer each request (kind 0x11) with a reply (0x12) this long */
+  int want;         /* for msgs_reach and ups_reach */
+  int replies_refused;
 } seen_t;
 
 typedef struct node_t {
@@ -54,6 +59,8 @@ t_up(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
   assert_true(info->established);
   s->ups++;
   s->last_conn = conn;
+  if (s->hold_on_up)
+    nn_net_hold(s->net, s->handle, conn, 1);
 }
 
 static void
@@ -64,6 +71,13 @@ t_msg(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
   s->last_conn = conn;
   s->last_kind = msg[0];
   s->last_len = len;
+  if (s->reply_len && msg[0] == 0x11) {
+    static uint8_t reply[64 << 10];
+    assert_true(s->reply_len <= sizeof(reply));
+    reply[0] = 0x12;
+    if (nn_net_send(s->net, conn, reply, s->reply_len) != NN_OK)
+      s->replies_refused++;
+  }
 }
 
 static void
@@ -85,8 +99,9 @@ p_allowed(void *ctx, const nn_addr_t *a, int inbound)
   return !n->banned;
 }
 
+/* A node; \a tweak (may be NULL) changes its manager's settings. */
 static void
-node_init(node_t *n, uint8_t seed, int with_tcp)
+node_init_with(node_t *n, uint8_t seed, int with_tcp, void (*tweak)(nn_net_cfg_t *))
 {
   nn_mldsa_seed_t s;
   nn_net_cfg_t cfg;
@@ -100,6 +115,8 @@ node_init(node_t *n, uint8_t seed, int with_tcp)
   cfg.network = NN_NET_REGTEST;
   cfg.rng = &n->rng;
   cfg.idle_ms = 0;
+  if (tweak)
+    tweak(&cfg);
   assert_int_equal(nn_net_new(&n->net, base, &cfg), NN_OK);
   assert_int_equal(nn_net_add_transport(n->net, pipe_transport_new(wire, "pipe-onion", NN_ADDR_ONION)), NN_OK);
   assert_int_equal(nn_net_add_transport(n->net, pipe_transport_new(wire, "pipe-i2p", NN_ADDR_I2P)), NN_OK);
@@ -114,6 +131,15 @@ node_init(node_t *n, uint8_t seed, int with_tcp)
   nn_net_proto_t b = { "b", 0x20, 0x2f, t_up, t_msg, t_down, &n->b };
   assert_int_equal(nn_net_register(n->net, &a, &n->ha), NN_OK);
   assert_int_equal(nn_net_register(n->net, &b, &n->hb), NN_OK);
+  n->a.net = n->b.net = n->net;
+  n->a.handle = n->ha;
+  n->b.handle = n->hb;
+}
+
+static void
+node_init(node_t *n, uint8_t seed, int with_tcp)
+{
+  node_init_with(n, seed, with_tcp, NULL);
 }
 
 static void
@@ -360,6 +386,12 @@ test_register_at_run_time(void **state)
 }
 
 static int
+ups_reach(void *arg)
+{
+  return ((seen_t *)arg)->ups >= ((seen_t *)arg)->want;
+}
+
+static int
 three_ups(void *arg)
 {
   return ((seen_t *)arg)->ups >= 3;
@@ -569,6 +601,357 @@ test_close_reason_sent(void **state)
   teardown_wire();
 }
 
+/* ---- budgets and deadlines (docs/ARCHITECTURE.md, "Memory budgets") ---- */
+
+static int
+msgs_reach(void *arg)
+{
+  return ((seen_t *)arg)->msgs >= ((seen_t *)arg)->want;
+}
+
+/* A server that answers each request with an 8 KiB reply, and a client on a pipe of 32 KiB. */
+static void
+serve_replies(node_t *srv, node_t *cli, uint64_t *c)
+{
+  nn_addr_t onion;
+  srv->a.reply_len = 8192;
+  pipe_wire_set_cap(wire, 32u << 10);
+  assert_int_equal(nn_net_listen(srv->net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_net_dial(cli->net, cli->ha, &onion, NULL, c), NN_OK);
+  run_until(ups_a, &srv->a);
+  assert_int_equal(srv->a.ups, 1);
+}
+
+static void
+send_requests(node_t *cli, uint64_t c, int count)
+{
+  uint8_t req[64];
+  memset(req, 0, sizeof(req));
+  req[0] = 0x11;
+  for (int i = 0; i < count; i++)
+    assert_int_equal(nn_net_send(cli->net, c, req, sizeof(req)), NN_OK);
+}
+
+static void
+small_output(nn_net_cfg_t *c)
+{
+  c->max_output = 64u << 10;
+}
+
+/* A peer that sends requests and does not read the replies (issue 10, item 1): once it owes
+ * max_output the server takes no more of its requests (they wait, in order) and stops reading
+ * its stream; when the peer reads again, every request is answered. Nothing is lost. */
+static void
+test_unread_replies_pause_requests(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  uint64_t c;
+  setup_wire();
+  node_init_with(&srv, 17, 0, small_output);
+  node_init(&cli, 18, 0);
+  serve_replies(&srv, &cli, &c);
+  assert_true(pipe_transport_pause_reading(nn_net_transport(cli.net, "pipe-onion"), 0, 1));
+  send_requests(&cli, c, 400);
+  run_for_ms(300);
+  const nn_net_stats_t *st = nn_net_stats(srv.net);
+  /* answered: what the pipe holds (32 KiB) and max_output (64 KiB) of replies, one more at most */
+  if (srv.a.msgs < 4 || srv.a.msgs > 14)
+    fail_msg("the server answered %d of 400 requests before pausing (want 4..14)", srv.a.msgs);
+  assert_int_equal(srv.a.replies_refused, 0);
+  assert_true(st->deferred > 0);
+  assert_true(st->backlog > 0);
+  assert_true(st->output <= (64u << 10) + 8192 + 512);
+  assert_int_equal(srv.a.downs, 0);
+  /* the peer reads again: every request is answered, in order, and the budgets empty */
+  assert_true(pipe_transport_pause_reading(nn_net_transport(cli.net, "pipe-onion"), 0, 0));
+  cli.a.want = 400;
+  run_until(msgs_reach, &cli.a);
+  assert_int_equal(cli.a.msgs, 400);
+  assert_int_equal(srv.a.msgs, 400);
+  assert_int_equal(cli.a.last_kind, 0x12);
+  assert_int_equal(cli.a.last_len, 8192);
+  run_for_ms(20);
+  assert_int_equal(st->backlog, 0);
+  assert_int_equal(st->output, 0);
+  assert_int_equal(srv.a.downs, 0);
+  node_free(&cli);
+  node_free(&srv);
+  teardown_wire();
+}
+
+static int
+both_have_one(void *arg)
+{
+  node_t **ab = arg;
+  return ab[0]->b.msgs >= 1 && ab[1]->b.msgs >= 1;
+}
+
+/* Two nodes send each other a message far above max_output at once: each owes the other more
+ * than max_output, so neither takes the other's messages yet, but each reads on (the message
+ * waits) and so lets the other's output drain. Both arrive; neither channel stalls. */
+static void
+test_crossing_large_messages(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  uint64_t c;
+  static uint8_t big[2u << 20];
+  memset(big, 0x21, sizeof(big));
+  setup_wire();
+  node_init_with(&srv, 32, 0, small_output);
+  node_init_with(&cli, 33, 0, small_output);
+  serve_replies(&srv, &cli, &c); /* a pipe of 32 KiB each way */
+  uint64_t s = srv.a.last_conn;
+  assert_int_equal(nn_net_send(srv.net, s, big, sizeof(big)), NN_OK);
+  assert_int_equal(nn_net_send(cli.net, c, big, sizeof(big)), NN_OK);
+  node_t *ab[2] = { &srv, &cli };
+  run_until(both_have_one, ab);
+  assert_int_equal(srv.b.msgs, 1);
+  assert_int_equal(cli.b.msgs, 1);
+  assert_int_equal(srv.b.last_len, sizeof(big));
+  assert_int_equal(cli.b.last_len, sizeof(big));
+  assert_int_equal(srv.a.downs + cli.a.downs, 0);
+  node_free(&cli);
+  node_free(&srv);
+  teardown_wire();
+}
+
+static void
+quick_stall(nn_net_cfg_t *c)
+{
+  c->max_output = 64u << 10;
+  c->stall_ms = 300;
+  c->min_out_rate = 1024;
+}
+
+/* A peer that never reads what it asked for is closed (NN_CLOSE_SLOW) once stall_ms passes
+ * without min_out_rate of progress; what the server held for it is given back at once. */
+static void
+test_stalled_reader_closed(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  uint64_t c;
+  setup_wire();
+  node_init_with(&srv, 19, 0, quick_stall);
+  node_init(&cli, 20, 0);
+  serve_replies(&srv, &cli, &c);
+  assert_true(pipe_transport_pause_reading(nn_net_transport(cli.net, "pipe-onion"), 0, 1));
+  send_requests(&cli, c, 100);
+  run_until(downs_a, &srv.a); /* the check runs once a second */
+  const nn_net_stats_t *st = nn_net_stats(srv.net);
+  assert_int_equal(srv.a.last_reason, NN_CLOSE_SLOW);
+  assert_int_equal(st->closed_stalled, 1);
+  assert_int_equal(st->closed[NN_CLOSE_SLOW], 1);
+  assert_int_equal(st->output, 0);
+  assert_int_equal(st->backlog, 0);
+  assert_int_equal(st->open, 0);
+  node_free(&cli);
+  node_free(&srv);
+  teardown_wire();
+}
+
+static void
+hard_caps(nn_net_cfg_t *c)
+{
+  c->max_output_hard = 64u << 10;
+  c->output_budget = 48u << 10; /* sends stop at twice this: 96 KiB in all */
+}
+
+/* Sends above a channel's max_output_hard, or above twice the node's output budget, fail with
+ * NN_ERR_NOSPACE and are counted; nothing is queued past them. */
+static void
+test_send_hard_caps(void **state)
+{
+  (void)state;
+  node_t srv, cli1, cli2;
+  nn_addr_t onion;
+  uint64_t c1, c2;
+  uint8_t m[8192];
+  memset(m, 0x13, sizeof(m));
+  setup_wire();
+  pipe_wire_set_cap(wire, 16u << 10);
+  node_init_with(&srv, 21, 0, hard_caps);
+  node_init(&cli1, 22, 0);
+  node_init(&cli2, 23, 0);
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_net_dial(cli1.net, cli1.ha, &onion, NULL, &c1), NN_OK);
+  run_until(ups_a, &srv.a);
+  uint64_t s1 = srv.a.last_conn;
+  assert_int_equal(nn_net_dial(cli2.net, cli2.ha, &onion, NULL, &c2), NN_OK);
+  srv.a.want = 2;
+  run_until(ups_reach, &srv.a);
+  uint64_t s2 = srv.a.last_conn;
+  assert_true(s1 && s2 && s1 != s2);
+  assert_true(pipe_transport_pause_reading(nn_net_transport(cli1.net, "pipe-onion"), 0, 1));
+  assert_true(pipe_transport_pause_reading(nn_net_transport(cli2.net, "pipe-onion"), 0, 1));
+  run_for_ms(10);
+  const nn_net_stats_t *st = nn_net_stats(srv.net);
+  int sent1 = 0, sent2 = 0;
+  while (nn_net_send(srv.net, s1, m, sizeof(m)) == NN_OK) {
+    sent1++;
+    run_for_ms(1); /* the pipe takes what it can */
+    assert_true(sent1 < 100);
+  }
+  assert_int_equal(st->send_refused, 1);
+  assert_true(nn_net_pending(srv.net, s1) + sizeof(m) > (64u << 10));
+  assert_true(nn_net_pending(srv.net, s1) <= (64u << 10));
+  /* the second channel stops at the node's cap, well below its own */
+  while (nn_net_send(srv.net, s2, m, sizeof(m)) == NN_OK) {
+    sent2++;
+    run_for_ms(1);
+    assert_true(sent2 < 100);
+  }
+  assert_int_equal(st->send_refused, 2);
+  assert_true(st->output <= (96u << 10));
+  assert_true(st->output + sizeof(m) > (96u << 10));
+  assert_true(nn_net_pending(srv.net, s2) + sizeof(m) <= (64u << 10));
+  node_free(&cli1);
+  node_free(&cli2);
+  node_free(&srv);
+  teardown_wire();
+}
+
+static void
+small_reassembly(nn_net_cfg_t *c)
+{
+  /* one partial message (two fragments, 128 KiB) and a third record half received (64 KiB) fit */
+  c->reassembly_budget = 256u << 10;
+}
+
+/* Partial messages are capped node-wide: when a second peer's partial message takes the total
+ * over the budget, the channel with the oldest one closes (NN_CLOSE_SLOW) and the other's
+ * message completes. */
+static void
+test_reassembly_budget_oldest_goes(void **state)
+{
+  (void)state;
+  node_t srv, cli1, cli2;
+  nn_addr_t onion;
+  uint64_t c1, c2;
+  static uint8_t big[300u << 10];
+  memset(big, 0x14, sizeof(big));
+  setup_wire();
+  node_init_with(&srv, 24, 0, small_reassembly);
+  node_init(&cli1, 25, 0);
+  node_init(&cli2, 26, 0);
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_net_dial(cli1.net, cli1.ha, &onion, NULL, &c1), NN_OK);
+  run_until(ups_a, &srv.a);
+  uint64_t s1 = srv.a.last_conn;
+  assert_int_equal(nn_net_dial(cli2.net, cli2.ha, &onion, NULL, &c2), NN_OK);
+  srv.a.want = 2;
+  run_until(ups_reach, &srv.a);
+  uint64_t s2 = srv.a.last_conn;
+  /* each client gets 150 KiB of its 300 KiB message out, then stalls */
+  assert_true(pipe_transport_write_limit(nn_net_transport(cli1.net, "pipe-onion"), 0, 150u << 10));
+  assert_int_equal(nn_net_send(cli1.net, c1, big, sizeof(big)), NN_OK);
+  run_for_ms(50);
+  const nn_net_stats_t *st = nn_net_stats(srv.net);
+  uint64_t one = st->reassembly;
+  if (one <= (128u << 10) || one > (200u << 10))
+    fail_msg("one partial message holds %llu bytes (want 128..200 KiB)", (unsigned long long)one);
+  assert_true(pipe_transport_write_limit(nn_net_transport(cli2.net, "pipe-onion"), 0, 150u << 10));
+  assert_int_equal(nn_net_send(cli2.net, c2, big, sizeof(big)), NN_OK);
+  run_until(downs_a, &srv.a);
+  assert_int_equal(srv.a.down_conn, s1);
+  assert_int_equal(srv.a.last_reason, NN_CLOSE_SLOW);
+  assert_int_equal(st->evicted_reassembly, 1);
+  assert_int_equal(st->reassembly, one); /* the survivor's, the same size */
+  /* the survivor's message completes */
+  assert_true(pipe_transport_write_limit(nn_net_transport(cli2.net, "pipe-onion"), 0, SIZE_MAX));
+  run_until(has_msg, &srv.a);
+  assert_int_equal(srv.a.msgs, 1);
+  assert_int_equal(srv.a.last_conn, s2);
+  assert_int_equal(srv.a.last_len, sizeof(big));
+  assert_int_equal(st->reassembly, 0);
+  node_free(&cli1);
+  node_free(&cli2);
+  node_free(&srv);
+  teardown_wire();
+}
+
+static void
+quick_deadlines(nn_net_cfg_t *c)
+{
+  c->message_ms = 300;
+  c->idle_inbound_ms = 300;
+}
+
+/* A message that does not arrive whole within message_ms closes its channel (NN_CLOSE_SLOW). */
+static void
+test_message_deadline(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  nn_addr_t onion;
+  uint64_t c;
+  static uint8_t big[200u << 10];
+  memset(big, 0x15, sizeof(big));
+  setup_wire();
+  node_init_with(&srv, 27, 0, quick_deadlines);
+  node_init(&cli, 28, 0);
+  srv.a.hold_on_up = 1; /* not idle: only the message deadline applies */
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_net_dial(cli.net, cli.ha, &onion, NULL, &c), NN_OK);
+  run_until(ups_a, &srv.a);
+  assert_true(pipe_transport_write_limit(nn_net_transport(cli.net, "pipe-onion"), 0, 100u << 10));
+  assert_int_equal(nn_net_send(cli.net, c, big, sizeof(big)), NN_OK);
+  run_until(downs_a, &srv.a);
+  const nn_net_stats_t *st = nn_net_stats(srv.net);
+  assert_int_equal(srv.a.last_reason, NN_CLOSE_SLOW);
+  assert_int_equal(st->closed_message_time, 1);
+  assert_int_equal(st->reassembly, 0);
+  assert_int_equal(srv.a.msgs, 0);
+  node_free(&cli);
+  node_free(&srv);
+  teardown_wire();
+}
+
+/* An inbound channel that no tenant holds and nobody uses closes after idle_inbound_ms, as a
+ * normal close; one a tenant holds stays. */
+static void
+test_idle_inbound_closed(void **state)
+{
+  (void)state;
+  node_t srv, cli1, cli2;
+  nn_addr_t onion;
+  uint64_t c1, c2;
+  setup_wire();
+  node_init_with(&srv, 29, 0, quick_deadlines);
+  node_init(&cli1, 30, 0);
+  node_init(&cli2, 31, 0);
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_net_dial(cli1.net, cli1.ha, &onion, NULL, &c1), NN_OK);
+  run_until(ups_a, &srv.a);
+  uint64_t s1 = srv.a.last_conn;
+  srv.a.hold_on_up = 1;
+  assert_int_equal(nn_net_dial(cli2.net, cli2.ha, &onion, NULL, &c2), NN_OK);
+  srv.a.want = 2;
+  run_until(ups_reach, &srv.a);
+  uint64_t s2 = srv.a.last_conn;
+  run_until(downs_a, &srv.a);
+  assert_int_equal(srv.a.down_conn, s1);
+  assert_int_equal(srv.a.last_reason, NN_CLOSE_LOCAL);
+  assert_int_equal(nn_net_stats(srv.net)->closed_idle, 1);
+  run_until(downs_a, &cli1.a);
+  assert_int_equal(cli1.a.last_reason, NN_CLOSE_PEER);
+  run_for_ms(1200); /* another check: the held one stays */
+  nn_net_conn_info_t info;
+  assert_true(nn_net_conn_info(srv.net, s2, &info) && !info.closing);
+  assert_int_equal(srv.a.downs, 1);
+  node_free(&cli1);
+  node_free(&cli2);
+  node_free(&srv);
+  teardown_wire();
+}
+
 int
 main(void)
 {
@@ -577,7 +960,10 @@ main(void)
     cmocka_unit_test(test_banned_before_handshake), cmocka_unit_test(test_register_at_run_time),
     cmocka_unit_test(test_idle_cap_and_holds),      cmocka_unit_test(test_listener_freed_before_accept),
     cmocka_unit_test(test_replaced_in_on_down),     cmocka_unit_test(test_queued_too_long_counted),
-    cmocka_unit_test(test_close_reason_sent),
+    cmocka_unit_test(test_close_reason_sent),       cmocka_unit_test(test_unread_replies_pause_requests),
+    cmocka_unit_test(test_stalled_reader_closed),   cmocka_unit_test(test_crossing_large_messages),
+    cmocka_unit_test(test_send_hard_caps),          cmocka_unit_test(test_reassembly_budget_oldest_goes),
+    cmocka_unit_test(test_message_deadline),        cmocka_unit_test(test_idle_inbound_closed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

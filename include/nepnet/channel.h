@@ -57,6 +57,8 @@ typedef enum nn_close_reason_t {
   NN_CLOSE_INTERNAL = 10,    /**< out of memory or a crypto library failure */
   NN_CLOSE_COOKIE = 11,      /**< the responder is under load and the retry carried a bad cookie */
   NN_CLOSE_UNSUPPORTED = 12, /**< a message of a kind the receiver does not speak */
+  NN_CLOSE_SLOW = 13,        /**< a budget for this peer ran out: it left our replies unread, or a
+                                  message it started did not finish in time */
 } nn_close_reason_t;
 
 const char *nn_close_reason_str(nn_close_reason_t r);
@@ -130,6 +132,9 @@ uint64_t nn_chan_deadline(const nn_chan_t *c);
 
 /** Bytes waiting to be sent. */
 void nn_chan_output(const nn_chan_t *c, const uint8_t **data, size_t *len);
+/** Bytes held for input not yet whole: a message in reassembly, a record or handshake frame
+ *  partly received (0 when nothing is): for a driver's node-wide budget on partial input. */
+size_t nn_chan_partial(const nn_chan_t *c);
 void nn_chan_output_consume(nn_chan_t *c, size_t n);
 
 int nn_chan_is_established(const nn_chan_t *c);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "lib/clock.h"
 
@@ -30,14 +31,115 @@ nn_conn_pending(const nn_conn_t *c)
   return n;
 }
 
+static int
+closing(const nn_conn_t *c)
+{
+  return c->close_requested || c->reported || c->state == C_DEAD;
+}
+
+void
+nn_conn_account(nn_conn_t *c)
+{
+  nn_net_t *n = c->net;
+  nn_net_stats_t *st = &n->st;
+  /* A closing channel counts nothing: its buffers go when it is settled, this loop turn. */
+  size_t out = closing(c) ? 0 : nn_conn_pending(c);
+  size_t part = closing(c) ? 0 : nn_chan_partial(c->chan);
+  int was_over = st->output > n->cfg.output_budget;
+  st->output = st->output - c->out_acct + out;
+  c->out_acct = out;
+  if (part && !c->part_acct)
+    c->part_since_ms = nn_mono_ms();
+  st->reassembly = st->reassembly - c->part_acct + part;
+  c->part_acct = part;
+  if (was_over && st->output <= n->cfg.output_budget)
+    nn_net_resume(n);
+}
+
+int
+nn_conn_paused(const nn_conn_t *c)
+{
+  const nn_net_t *n = c->net;
+  size_t out = nn_conn_pending(c);
+  /* the node's total with this channel's output as it is now (it may not be settled yet) */
+  uint64_t total = n->st.output - c->out_acct + out;
+  return out > n->cfg.max_output || (out > 0 && total > n->cfg.output_budget);
+}
+
+void
+nn_conn_backlog_drop(nn_conn_t *c)
+{
+  for (qmsg_t *m = c->bq, *nx; m; m = nx) {
+    nx = m->next;
+    OPENSSL_cleanse(m->b, m->len);
+    free(m);
+  }
+  c->net->st.backlog -= c->bbytes;
+  c->bq = NULL;
+  c->bqtail = &c->bq;
+  c->bbytes = 0;
+}
+
+/* Reading stops once max_output of a peer's messages wait: reading on while its replies wait
+ * (up to this) is what keeps two nodes that send each other large messages at once from waiting
+ * on each other (each takes in the other's message while its own is unread). */
+static int
+backlog_full(const nn_conn_t *c)
+{
+  return c->bbytes >= c->net->cfg.max_output;
+}
+
+/* Keep a message of a channel that owes too much output until it has read what it asked for. */
+static void
+backlog_add(nn_conn_t *c, const uint8_t *msg, size_t len)
+{
+  nn_net_t *n = c->net;
+  qmsg_t *m = malloc(sizeof(*m) + len);
+  if (!m) {
+    nn_net_mark_close(n, c, NN_CLOSE_INTERNAL);
+    return;
+  }
+  m->next = NULL;
+  m->len = len;
+  memcpy(m->b, msg, len);
+  *c->bqtail = m;
+  c->bqtail = &m->next;
+  c->bbytes += sizeof(*m) + len; /* what it costs, header included */
+  n->st.backlog += sizeof(*m) + len;
+  n->st.deferred++;
+  if (n->st.backlog > n->cfg.backlog_budget)
+    nn_net_enforce_budgets(n);
+}
+
+/* Deliver what waited while the channel owed output, as long as it no longer does. */
+static void
+backlog_deliver(nn_conn_t *c)
+{
+  while (c->bq && c->state == C_OPEN && !closing(c) && !nn_conn_paused(c)) {
+    qmsg_t *m = c->bq;
+    if (!(c->bq = m->next))
+      c->bqtail = &c->bq;
+    c->bbytes -= sizeof(*m) + m->len;
+    c->net->st.backlog -= sizeof(*m) + m->len;
+    nn_net_on_message(c->net, c, m->b, m->len);
+    OPENSSL_cleanse(m->b, m->len);
+    free(m);
+  }
+}
+
 /* ---- the channel's callbacks ---- */
 
 static void
 chan_on_message(void *ctx, const uint8_t *msg, size_t len)
 {
   nn_conn_t *c = ctx;
-  if (c->close_requested || c->reported)
+  if (closing(c))
     return; /* closed by a tenant: the rest of this read is dropped */
+  /* A peer that does not read our replies gets no more of them: its requests wait, in order. */
+  if (c->bq || nn_conn_paused(c)) {
+    backlog_add(c, msg, len);
+    return;
+  }
   nn_net_on_message(c->net, c, msg, len);
 }
 
@@ -93,6 +195,9 @@ nn_conn_free(nn_conn_t *c)
     nx = m->next;
     free(m);
   }
+  nn_conn_backlog_drop(c);
+  c->state = C_DEAD;
+  nn_conn_account(c);
   nn_admit_release(&n->admit, &c->ticket, nn_mono_us());
   nn_net_unlink(n, c);
   free(c);
@@ -114,6 +219,7 @@ flush(nn_conn_t *c)
     if (w > 0) {
       nn_chan_output_consume(c->chan, (size_t)w);
       st->bytes_out += (uint64_t)w;
+      c->wire_out += (uint64_t)w;
       continue;
     }
     if (w < 0) {
@@ -129,7 +235,7 @@ update_events(nn_conn_t *c)
 {
   size_t out = nn_conn_pending(c);
   int live = c->state == C_HANDSHAKE || c->state == C_OPEN;
-  int rd = (live && out <= c->net->cfg.max_output) || c->state == C_DRAIN_IN;
+  int rd = (live && !backlog_full(c)) || c->state == C_DRAIN_IN;
   int wr = (live || c->state == C_DRAIN_OUT) && out > 0;
   c->s->t->want(c->s, rd, wr);
   uint64_t dl = UINT64_MAX;
@@ -156,6 +262,12 @@ nn_conn_settle(nn_conn_t *c)
     return;
   c->busy++;
   c->dirty = 0;
+  if (c->bq && c->state == C_OPEN && !closing(c)) {
+    flush(c); /* what the peer read since makes room for the replies to what waited */
+    backlog_deliver(c);
+  }
+  if (c->bq && closing(c))
+    nn_conn_backlog_drop(c);
   if (c->close_requested && !c->chan_closed && c->state < C_DRAIN_OUT)
     nn_chan_close(c->chan, c->close_with);
   if (c->io_failed && c->state != C_DEAD)
@@ -181,8 +293,10 @@ nn_conn_settle(nn_conn_t *c)
     c->s->t->shutdown(c->s);
     c->state = C_DRAIN_IN;
   }
-  if (c->state != C_DEAD)
+  if (c->state != C_DEAD) {
+    nn_conn_account(c);
     update_events(c);
+  }
   c->busy--;
   if (c->state == C_DEAD)
     nn_conn_free(c);
@@ -195,6 +309,7 @@ nn_conn_poke(nn_conn_t *c)
     return; /* the entry point running now settles on its way out */
   if (c->state == C_HANDSHAKE || c->state == C_OPEN)
     flush(c);
+  nn_conn_account(c);
   if (c->state != C_DEAD && !c->io_failed)
     update_events(c);
   if (c->io_failed || c->chan_closed || c->close_requested) {
@@ -244,8 +359,11 @@ on_data(void *ctx, const uint8_t *d, size_t len)
   nn_chan_recv(c->chan, d, len, nn_mono_ms());
   if (c->state == C_HANDSHAKE)
     note_cookie(c);
+  nn_conn_account(c);
+  if (c->net->st.reassembly > c->net->cfg.reassembly_budget)
+    nn_net_enforce_budgets(c->net);
   c->busy--;
-  int more = !c->chan_closed && !c->close_requested && nn_conn_pending(c) <= c->net->cfg.max_output;
+  int more = !c->chan_closed && !closing(c) && !backlog_full(c);
   nn_conn_settle(c); /* may free c */
   return more;
 }
@@ -313,6 +431,7 @@ nn_conn_new(nn_net_t *n, nn_stream_t *s, int inbound)
   c->tm_armed = UINT64_MAX;
   c->since_ms = c->last_used_ms = nn_mono_ms();
   c->qtail = &c->q;
+  c->bqtail = &c->bq;
   c->close_with = NN_CLOSE_LOCAL;
   c->state = inbound ? C_HANDSHAKE : C_DIALING;
   return c;

@@ -48,7 +48,15 @@ nn_net_cfg_default(nn_net_cfg_t *cfg)
   cfg->network = NN_NET_MAINNET;
   cfg->handshake_timeout_ms = NN_CHAN_DEFAULT_HS_TIMEOUT_MS;
   cfg->linger_ms = 2000;
-  cfg->max_output = 32u << 20;
+  cfg->max_output = 1u << 20;
+  cfg->max_output_hard = 16u << 20;
+  cfg->output_budget = 32u << 20;
+  cfg->reassembly_budget = 64u << 20;
+  cfg->backlog_budget = 16u << 20;
+  cfg->stall_ms = 30000;
+  cfg->min_out_rate = 16u << 10;
+  cfg->message_ms = 120000;
+  cfg->idle_inbound_ms = 120000;
   cfg->max_idle_outbound = 64;
   cfg->idle_ms = 2000;
   cfg->queue_max = 64;
@@ -169,6 +177,117 @@ trim_idle(nn_net_t *n)
   }
 }
 
+void
+nn_net_mark_close(nn_net_t *n, nn_conn_t *c, nn_close_reason_t reason)
+{
+  if (c->close_requested || c->reported || c->state == C_DEAD)
+    return;
+  c->close_requested = 1;
+  c->close_with = reason;
+  c->dirty = 1;
+  nn_conn_account(c); /* a closing channel counts nothing: the budgets see the room at once */
+  if (!c->busy)
+    nn_conn_backlog_drop(c);
+  nn_net_kick(n);
+}
+
+void
+nn_net_resume(nn_net_t *n)
+{
+  for (nn_conn_t *c = n->conns; c; c = c->next)
+    if (c->state == C_OPEN && !c->close_requested && !c->reported) {
+      c->dirty = 1; /* settle re-arms reading and delivers what waited */
+      nn_net_kick(n);
+    }
+}
+
+static void
+log_close(nn_net_t *n, const nn_conn_t *c, const char *why)
+{
+  char a[NN_ADDR_STR_MAX];
+  if (!nn_log_enabled(n->cfg.log, NN_LOG_DEBUG))
+    return;
+  nn_addr_format(&c->addr, a);
+  nn_log(n->cfg.log, NN_LOG_DEBUG, "net", "closing channel %llu with %s: %s", (unsigned long long)c->serial, a, why);
+}
+
+void
+nn_net_enforce_budgets(nn_net_t *n)
+{
+  /* Over the reassembly budget: the oldest partial message goes. An honest sender finishes a
+   * message quickly; one that trickles fragments to hold memory is the oldest. */
+  while (n->st.reassembly > n->cfg.reassembly_budget) {
+    nn_conn_t *v = NULL;
+    for (nn_conn_t *c = n->conns; c; c = c->next)
+      if (c->part_acct && (!v || c->part_since_ms < v->part_since_ms))
+        v = c;
+    if (!v)
+      break;
+    n->st.evicted_reassembly++;
+    log_close(n, v, "over the node's budget for partial messages (oldest)");
+    nn_net_mark_close(n, v, NN_CLOSE_SLOW);
+  }
+  /* Over the backlog budget: the channel with the most unread requests goes. */
+  while (n->st.backlog > n->cfg.backlog_budget) {
+    nn_conn_t *v = NULL;
+    for (nn_conn_t *c = n->conns; c; c = c->next)
+      if (c->bbytes && !c->close_requested && !c->reported && (!v || c->bbytes > v->bbytes))
+        v = c;
+    if (!v)
+      break;
+    n->st.evicted_backlog++;
+    log_close(n, v, "over the node's budget for requests waiting on unread replies (largest)");
+    size_t before = n->st.backlog;
+    nn_net_mark_close(n, v, NN_CLOSE_SLOW);
+    if (n->st.backlog == before)
+      break; /* busy: its backlog goes when it unwinds */
+  }
+}
+
+/* Deadlines of established channels: output a peer does not read, a message that does not
+ * arrive whole, an inbound channel nobody uses. */
+static void
+check_deadlines(nn_net_t *n, uint64_t now)
+{
+  const nn_net_cfg_t *k = &n->cfg;
+  for (nn_conn_t *c = n->conns; c; c = c->next) {
+    if (c->state != C_OPEN || c->close_requested || c->reported)
+      continue;
+    size_t out = nn_conn_pending(c);
+    if (!out) {
+      c->mark_ms = 0;
+    } else if (!c->mark_ms) {
+      c->mark_ms = now;
+      c->mark_wire_out = c->wire_out;
+      c->mark_pending = out;
+    } else if (now - c->mark_ms >= k->stall_ms) {
+      uint64_t need = (uint64_t)k->min_out_rate * (now - c->mark_ms) / 1000;
+      if (need > c->mark_pending)
+        need = c->mark_pending;
+      if (c->wire_out - c->mark_wire_out < need) {
+        n->st.closed_stalled++;
+        log_close(n, c, "our output to it did not move (it does not read)");
+        nn_net_mark_close(n, c, NN_CLOSE_SLOW);
+        continue;
+      }
+      c->mark_ms = now;
+      c->mark_wire_out = c->wire_out;
+      c->mark_pending = out;
+    }
+    if (c->part_acct && now - c->part_since_ms >= k->message_ms) {
+      n->st.closed_message_time++;
+      log_close(n, c, "a message it started did not arrive whole in time");
+      nn_net_mark_close(n, c, NN_CLOSE_SLOW);
+      continue;
+    }
+    if (c->inbound && !c->holds && now - c->last_used_ms >= k->idle_inbound_ms) {
+      n->st.closed_idle++;
+      log_close(n, c, "idle inbound channel");
+      nn_net_mark_close(n, c, NN_CLOSE_LOCAL);
+    }
+  }
+}
+
 static void
 on_kick(evutil_socket_t fd, short what, void *arg)
 {
@@ -192,6 +311,7 @@ on_maint(evutil_socket_t fd, short what, void *arg)
   (void)fd;
   (void)what;
   trim_idle(n);
+  check_deadlines(n, nn_mono_ms());
   (void)nn_cookie_jar_tick(n->jar, nn_mono_ms());
 }
 
@@ -383,8 +503,24 @@ nn_net_new(nn_net_t **out, struct event_base *base, const nn_net_cfg_t *cfg)
   n->cfg = *cfg;
   if (!n->cfg.linger_ms)
     n->cfg.linger_ms = 2000;
-  if (!n->cfg.max_output)
-    n->cfg.max_output = 32u << 20;
+  nn_net_cfg_t def;
+  nn_net_cfg_default(&def);
+  /* 0 means the default for every budget and deadline */
+#define DEFAULT_IF_ZERO(f)                                                                                             \
+  do {                                                                                                                 \
+    if (!n->cfg.f)                                                                                                     \
+      n->cfg.f = def.f;                                                                                                \
+  } while (0)
+  DEFAULT_IF_ZERO(max_output);
+  DEFAULT_IF_ZERO(max_output_hard);
+  DEFAULT_IF_ZERO(output_budget);
+  DEFAULT_IF_ZERO(reassembly_budget);
+  DEFAULT_IF_ZERO(backlog_budget);
+  DEFAULT_IF_ZERO(stall_ms);
+  DEFAULT_IF_ZERO(min_out_rate);
+  DEFAULT_IF_ZERO(message_ms);
+  DEFAULT_IF_ZERO(idle_inbound_ms);
+#undef DEFAULT_IF_ZERO
   if (!n->cfg.handshake_timeout_ms)
     n->cfg.handshake_timeout_ms = NN_CHAN_DEFAULT_HS_TIMEOUT_MS;
   if (!n->cfg.limits.handshake_timeout_ms)
@@ -642,10 +778,18 @@ nn_net_send(nn_net_t *n, uint64_t conn, const uint8_t *msg, size_t len)
   c->last_used_ms = nn_mono_ms();
   if (c->state != C_OPEN)
     return c->inbound ? NN_ERR_NOTFOUND : enqueue(n, c, msg, len);
+  /* Hard caps: per channel, and twice the node's budget in all (docs/ARCHITECTURE.md). */
+  size_t out = nn_conn_pending(c);
+  if (out + len > n->cfg.max_output_hard ||
+      n->st.output - c->out_acct + out + len > 2 * (uint64_t)n->cfg.output_budget) {
+    n->st.send_refused++;
+    return NN_ERR_NOSPACE;
+  }
   if ((e = nn_chan_send(c->chan, msg, len)) == NN_OK) {
     c->msgs_out++;
     c->bytes_out += len;
   }
+  nn_conn_account(c);
   nn_conn_poke(c); /* also when the send failed the channel (out of memory): the kick reports it */
   return e;
 }

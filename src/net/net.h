@@ -93,6 +93,13 @@ typedef struct nn_net_stats_t {
   uint64_t trimmed;                  /**< idle outbound channels closed by the cap */
   uint64_t queue_dropped;            /**< messages dropped from the pre-handshake queue: it was full,
                                   or the handshake said the peer's max_message is below them */
+  uint64_t send_refused;             /**< sends refused by max_output_hard or the node's output budget */
+  uint64_t deferred;                 /**< messages held back because their channel owed too much output */
+  uint64_t closed_idle;              /**< inbound channels closed by idle_inbound_ms */
+  uint64_t closed_stalled;           /**< channels closed: output unread (stall_ms, min_out_rate) */
+  uint64_t closed_message_time;      /**< channels closed: a message not whole within message_ms */
+  uint64_t evicted_reassembly;       /**< channels closed by the reassembly budget */
+  uint64_t evicted_backlog;          /**< channels closed by the backlog budget */
   uint64_t closed[NN_NET_CLOSE_MAX]; /**< channels closed, by reason */
   uint64_t bytes_in, bytes_out;      /**< stream bytes, both directions */
   uint32_t conns;                    /**< channels alive (both directions, lingering included) */
@@ -100,6 +107,9 @@ typedef struct nn_net_stats_t {
   uint32_t half_open;                /**< inbound ones still handshaking */
   uint32_t open;                     /**< established and not closed (both directions) */
   uint32_t tracked_ips;              /**< per-address table entries */
+  uint64_t output;                   /**< unsent output of every channel, bytes */
+  uint64_t reassembly;               /**< partial incoming messages, bytes */
+  uint64_t backlog;                  /**< messages read and not yet delivered, bytes */
 } nn_net_stats_t;
 
 /** One channel as tenants see it. Pointers are valid until the next event-loop turn. */
@@ -145,13 +155,29 @@ typedef struct nn_net_cfg_t {
   uint16_t pad_to;               /**< see nn_chan_config_t */
   uint32_t handshake_timeout_ms; /**< outbound, the connect included (0 = 10 s) */
   uint32_t linger_ms;            /**< after a close: flush the CLOSE record, wait for the peer's end (2000) */
-  size_t max_output;             /**< stop reading a channel above this much unsent output (32 MiB) */
-  unsigned max_idle_outbound;    /**< outbound channels no tenant holds, kept open (64) ... */
-  uint32_t idle_ms;              /**< ... the least recently used one idle this long closes first (2000) */
-  unsigned queue_max;            /**< messages queued on a channel still handshaking (64) */
-  nn_net_limits_t limits;        /**< inbound admission */
-  const nn_rng_t *rng;           /**< NULL: OpenSSL's CSPRNG */
-  const nn_log_t *log;           /**< NULL: stderr, INFO and above */
+  /* Budgets (docs/ARCHITECTURE.md, "Memory budgets", has the worst case they add up to). A
+   * peer's messages are delivered only while what we owe it is small: above max_output unsent
+   * to it, or with any output pending while the node's total is above output_budget, its
+   * messages wait in order, and once max_output of them wait its stream is not read. */
+  size_t max_output;          /**< per channel: above this much unsent, its messages wait; this
+                                 much waiting stops reading it (1 MiB) */
+  size_t max_output_hard;     /**< per channel: a send above this fails with NN_ERR_NOSPACE (16 MiB) */
+  size_t output_budget;       /**< node: unsent output above which channels that owe output pause
+                                 (32 MiB); a send that would take the total above twice this fails */
+  size_t reassembly_budget;   /**< node: partial incoming messages; above it the channel with the
+                                 oldest partial message closes (NN_CLOSE_SLOW) (64 MiB) */
+  size_t backlog_budget;      /**< node: messages read but not yet delivered (paused channels); above
+                                 it the channel with the largest backlog closes (16 MiB) */
+  uint32_t stall_ms;          /**< output pending this long must have moved at min_out_rate (30 s) */
+  uint32_t min_out_rate;      /**< bytes per second a peer must read what it asked for (16 KiB) */
+  uint32_t message_ms;        /**< a message must arrive whole within this, from its first fragment (120 s) */
+  uint32_t idle_inbound_ms;   /**< an inbound channel no tenant holds closes after this long unused (120 s) */
+  unsigned max_idle_outbound; /**< outbound channels no tenant holds, kept open (64) ... */
+  uint32_t idle_ms;           /**< ... the least recently used one idle this long closes first (2000) */
+  unsigned queue_max;         /**< messages queued on a channel still handshaking (64) */
+  nn_net_limits_t limits;     /**< inbound admission */
+  const nn_rng_t *rng;        /**< NULL: OpenSSL's CSPRNG */
+  const nn_log_t *log;        /**< NULL: stderr, INFO and above */
 } nn_net_cfg_t;
 
 /** The defaults documented above. */
@@ -212,7 +238,9 @@ uint64_t nn_net_find_addr(nn_net_t *n, const nn_addr_t *a);
  * Send one message (msg[0] is its kind). On an outbound channel still handshaking it is queued
  * (at most queue_max, then dropped and counted; one longer than the peer's max_message, which
  * the handshake tells, is dropped and counted then). NN_ERR_NOTFOUND if the channel is gone or
- * closing, NN_ERR_TOO_LONG above the peer's max_message.
+ * closing, NN_ERR_TOO_LONG above the peer's max_message, NN_ERR_NOSPACE when the channel's
+ * unsent output would pass max_output_hard or the node's would pass twice output_budget (the
+ * message is not sent; a tenant drops it, as it would for a lost peer).
  */
 nn_err_t nn_net_send(nn_net_t *n, uint64_t conn, const uint8_t *msg, size_t len);
 /** Close with \a reason, sent to the peer in the CLOSE record (0, NN_CLOSE_PEER and the manager's

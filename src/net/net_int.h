@@ -52,8 +52,15 @@ struct nn_conn_t {
   int has_id;
   nn_node_id_t id, expected;
   uint32_t told, holds; /* tenant bit masks: told of it (on_up), holding it */
-  qmsg_t *q, **qtail;
+  qmsg_t *q, **qtail;   /* sent before the handshake ended */
   size_t qn, qbytes;
+  qmsg_t *bq, **bqtail; /* received while the channel owed too much output */
+  size_t bbytes;
+  size_t out_acct, part_acct;      /* what this channel adds to the node's output and reassembly totals */
+  uint64_t part_since_ms;          /* first fragment of the partial message */
+  uint64_t wire_out;               /* stream bytes written */
+  uint64_t mark_ms, mark_wire_out; /* stall check: when output was last seen pending, and how much */
+  size_t mark_pending;
   uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
 };
 
@@ -93,6 +100,12 @@ void nn_conn_settle(nn_conn_t *c);
  *  anything that needs reporting is left to the kick. */
 void nn_conn_poke(nn_conn_t *c);
 size_t nn_conn_pending(const nn_conn_t *c);
+/** Bring the node's output and reassembly totals up to date with \a c (no callbacks). */
+void nn_conn_account(nn_conn_t *c);
+/** Does \a c owe so much output that its peer's messages wait? */
+int nn_conn_paused(const nn_conn_t *c);
+/** Drop the messages waiting on \a c (it is closing). */
+void nn_conn_backlog_drop(nn_conn_t *c);
 void nn_conn_info(const nn_conn_t *c, nn_net_conn_info_t *out);
 
 /* net.c: what the driver calls back into */
@@ -101,5 +114,11 @@ void nn_net_on_established(nn_net_t *n, nn_conn_t *c);
 void nn_net_on_message(nn_net_t *n, nn_conn_t *c, const uint8_t *msg, size_t len);
 void nn_net_on_closed(nn_net_t *n, nn_conn_t *c);
 void nn_net_unlink(nn_net_t *n, nn_conn_t *c);
+/** Close \a c from inside the manager with \a reason (no callbacks; settled by the kick). */
+void nn_net_mark_close(nn_net_t *n, nn_conn_t *c, nn_close_reason_t reason);
+/** The node's output total fell below output_budget: re-examine paused channels. */
+void nn_net_resume(nn_net_t *n);
+/** The reassembly or backlog total is above its budget: close the channel that costs most. */
+void nn_net_enforce_budgets(nn_net_t *n);
 
 #endif

@@ -272,8 +272,16 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
   M("unsolicited_tx_total", "TXs dropped because we had not asked that peer for them.", 1, NULL, gs.unsolicited);
   M("stems_dropped_total", "STEMs dropped by the per-peer rate limit.", 1, NULL, gs.stems_dropped);
   M("inv_ignored_total", "Announced ids not requested because a request cap was reached.", 1, NULL, dls.inv_ignored);
+  const nn_net_stats_t *ns = nn_net_stats(n->net);
   M("unknown_kind_total", "Messages of a kind no protocol here speaks (each closed its channel).", 1, NULL,
-    nn_net_stats(n->net)->unknown_kind);
+    ns->unknown_kind);
+  M("output_bytes", "Unsent output of every channel (budget: net output_budget).", 0, NULL, ns->output);
+  M("reassembly_bytes", "Partial incoming messages held (budget: net reassembly_budget).", 0, NULL, ns->reassembly);
+  M("backlog_bytes", "Requests held while their peer leaves replies unread.", 0, NULL, ns->backlog);
+  M("sends_refused_total", "Messages not sent: a channel's or the node's output cap.", 1, NULL, ns->send_refused);
+  M("channels_closed_slow_total", "Channels closed for leaving output unread or a message unfinished.", 1, NULL,
+    ns->closed_stalled + ns->closed_message_time + ns->evicted_reassembly + ns->evicted_backlog);
+  M("channels_closed_idle_total", "Inbound channels closed after idling unheld.", 1, NULL, ns->closed_idle);
 #undef M
   return k;
 }

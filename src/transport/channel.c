@@ -27,6 +27,7 @@ nn_close_reason_str(nn_close_reason_t r)
   case NN_CLOSE_INTERNAL: return "internal error (memory or crypto library)";
   case NN_CLOSE_COOKIE: return "bad DoS cookie";
   case NN_CLOSE_UNSUPPORTED: return "a message kind the receiver does not speak";
+  case NN_CLOSE_SLOW: return "too slow: our replies unread, or a message not finished in time";
   }
   return "unknown reason";
 }
@@ -182,6 +183,14 @@ nn_chan_free(nn_chan_t *c)
 }
 
 /* ---- receiving ---- */
+
+size_t
+nn_chan_partial(const nn_chan_t *c)
+{
+  /* what it holds, not what it used: a message in reassembly and a record (or handshake
+   * frame) not yet whole; both buffers are gone once nothing is partly received */
+  return c ? (c->msg_active ? c->msg.cap : 0) + (c->in ? c->in_cap : 0) : 0;
+}
 
 static void
 deliver(nn_chan_t *c, const uint8_t *msg, size_t len)
