@@ -41,6 +41,7 @@ ct_start(pair_t *p, const setup_t *s)
     cr.rekey_interval = s->rekey_r;
   ci.pad_to = cr.pad_to = s->pad_to;
   ci.handshake_timeout_ms = cr.handshake_timeout_ms = s->hs_timeout;
+  cr.msg1_timeout_ms = s->msg1_timeout;
   if (s->jar) {
     cr.cookies = s->jar;
     cr.require_cookie = 1;

@@ -34,6 +34,7 @@ typedef struct setup_t {
   uint64_t rekey_r;             /* ... or on the responder, if set */
   uint16_t pad_to;              /* on both sides */
   uint32_t hs_timeout;          /* both sides */
+  uint32_t msg1_timeout;        /* responder */
   nn_cookie_jar_t *jar;         /* responder requires a cookie */
   const uint8_t *addr;          /* peer address bound into the cookie (default PEER_ADDR) */
   size_t addr_len;

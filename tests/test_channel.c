@@ -1180,6 +1180,30 @@ test_timeout(void **state)
   assert_int_equal(nn_chan_close_reason(p.i.ch), NN_CLOSE_TIMEOUT);
   pair_free(&p);
 
+  /* a responder's first message deadline: a few bytes of msg1 hold the slot only until then;
+   * once msg1 is whole, the handshake's own deadline applies */
+  s.msg1_timeout = 200;
+  ct_start(&p, &s);
+  assert_int_equal(nn_chan_deadline(p.r.ch), 5200);
+  assert_int_equal(nn_chan_deadline(p.i.ch), 5700); /* the initiator has no such deadline */
+  m1 = pair_take(&p.i, &n);
+  pair_feed(&p, &p.r, m1, 3);
+  nn_chan_tick(p.r.ch, 5199);
+  assert_false(nn_chan_is_closed(p.r.ch));
+  nn_chan_tick(p.r.ch, 5200);
+  ct_expect_end(&p.r, NN_CLOSE_TIMEOUT, "responder", "msg1 not whole by its deadline");
+  pair_free(&p);
+  free(m1);
+  ct_start(&p, &s);
+  m1 = pair_take(&p.i, &n);
+  pair_feed(&p, &p.r, m1, n);
+  free(m1);
+  assert_int_equal(nn_chan_deadline(p.r.ch), 5700);
+  nn_chan_tick(p.r.ch, 5300);
+  assert_false(nn_chan_is_closed(p.r.ch));
+  pair_free(&p);
+  s.msg1_timeout = 0;
+
   /* the default timeout */
   s.hs_timeout = 0;
   ct_start(&p, &s);

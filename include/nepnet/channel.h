@@ -84,6 +84,10 @@ typedef struct nn_chan_config_t {
    *  the handshake: the peer ratchets its receiving keys at the same points. */
   uint64_t rekey_interval;
   uint32_t handshake_timeout_ms; /**< 0 = NN_CHAN_DEFAULT_HS_TIMEOUT_MS */
+  /** Responder: the initiator's first message (and its retry after a cookie) must be whole
+   *  within this many ms of the start, or the channel closes (timeout); a connection that sends
+   *  a few bytes and waits holds a half-open slot no longer. 0 = only handshake_timeout_ms. */
+  uint32_t msg1_timeout_ms;
   /** Pad every data record's content up to a multiple of this many bytes (0 = no padding). */
   uint16_t pad_to;
   /** Responder under load: the cookie jar and the peer's address (bound into the cookie). */

@@ -78,30 +78,31 @@ typedef struct nn_node_settings_t {
   size_t n_connect;
   const char *const *dns_seeds; /**< DNS seed names */
   size_t n_dns_seeds;
-  const char *dns_nameserver;    /**< resolver "IP:PORT" (NULL: the system's) */
-  uint32_t max_peers;            /**< gossip peers in all (64) */
-  uint32_t max_outbound;         /**< of which we dial (8) */
-  uint32_t max_inbound_per_host; /**< inbound gossip peers per host (4; 0 = no limit) */
-  uint32_t max_channels;         /**< outbound channels no protocol holds, kept open (64) */
-  uint32_t listen_max_per_ip;    /**< concurrent inbound connections per IP or /64 (8) */
-  double listen_ip_rate;         /**< new inbound handshakes per second per IP (20) */
-  uint32_t dht_per_table_wide;   /**< DHT contacts per /16 or /32 (0 = no limit) */
-  nn_route_t route;              /**< NN_ROUTE_DANDELION (default) or NN_ROUTE_DIRECT */
-  double fluff_prob;             /**< Dandelion++ q (0.1) */
-  uint32_t epoch_s;              /**< Dandelion++ epoch (600) */
-  uint32_t embargo_base_ms;      /**< embargo: a constant ... */
-  uint32_t embargo_mean_ms;      /**< ... plus an exponential delay with this mean */
-  uint32_t inv_delay_out_ms;     /**< diffusion: mean INV delay to an outbound peer */
-  uint32_t inv_delay_in_ms;      /**< ... to an inbound peer */
-  double stem_rate;              /**< STEMs per second one peer may send (10) */
-  uint32_t stem_burst;           /**< ... in bursts of (100) */
-  size_t max_tx_bytes;           /**< largest transaction (8 MiB) */
-  size_t mempool_max_count;      /**< (10000) */
-  size_t stempool_max_count;     /**< (1000) */
-  const char *api;               /**< control API "127.0.0.1:PORT", "[::1]:PORT", "unix:/PATH";
+  const char *dns_nameserver;          /**< resolver "IP:PORT" (NULL: the system's) */
+  uint32_t max_peers;                  /**< gossip peers in all (64) */
+  uint32_t max_outbound;               /**< of which we dial (8) */
+  uint32_t max_inbound_per_host;       /**< inbound gossip peers per host (4; 0 = no limit) */
+  uint32_t max_channels;               /**< outbound channels no protocol holds, kept open (64) */
+  uint32_t listen_max_per_ip;          /**< concurrent inbound connections per IP or /64 (8) */
+  double listen_ip_rate;               /**< new inbound handshakes per second per IP (20) */
+  uint32_t listen_half_open_per_group; /**< inbound handshakes at once per /24 or /48 (32; 0 = no limit) */
+  uint32_t dht_per_table_wide;         /**< DHT contacts per /16 or /32 (0 = no limit) */
+  nn_route_t route;                    /**< NN_ROUTE_DANDELION (default) or NN_ROUTE_DIRECT */
+  double fluff_prob;                   /**< Dandelion++ q (0.1) */
+  uint32_t epoch_s;                    /**< Dandelion++ epoch (600) */
+  uint32_t embargo_base_ms;            /**< embargo: a constant ... */
+  uint32_t embargo_mean_ms;            /**< ... plus an exponential delay with this mean */
+  uint32_t inv_delay_out_ms;           /**< diffusion: mean INV delay to an outbound peer */
+  uint32_t inv_delay_in_ms;            /**< ... to an inbound peer */
+  double stem_rate;                    /**< STEMs per second one peer may send (10) */
+  uint32_t stem_burst;                 /**< ... in bursts of (100) */
+  size_t max_tx_bytes;                 /**< largest transaction (8 MiB) */
+  size_t mempool_max_count;            /**< (10000) */
+  size_t stempool_max_count;           /**< (1000) */
+  const char *api;                     /**< control API "127.0.0.1:PORT", "[::1]:PORT", "unix:/PATH";
                                        NULL or "off": none (the default for an embedded node) */
-  const char *api_token_file;    /**< NULL: DATADIR/api.token */
-  int log_level;                 /**< 0 debug, 1 info (default), 2 warn, 3 error */
+  const char *api_token_file;          /**< NULL: DATADIR/api.token */
+  int log_level;                       /**< 0 debug, 1 info (default), 2 warn, 3 error */
   /** A transaction entered the mempool (also for our own, once it is fluffed back to us). */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx);
   /** Log lines (no newline); NULL: stderr. \a module is "net", "disco", "gossip", "api"... */

@@ -100,6 +100,8 @@ node_cmd_base(node_cmd_t *nc, const char *nepnetd, const char *preset)
   argv[k++] = "0";
   argv[k++] = "--listen-ip-rate";
   argv[k++] = "0";
+  argv[k++] = "--listen-half-open-per-group";
+  argv[k++] = "0";
   argv[k++] = "--max-inbound-per-host";
   argv[k++] = "0";
   argv[k++] = "--allow-private";

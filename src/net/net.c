@@ -33,6 +33,8 @@ nn_net_limits_default(nn_net_limits_t *l)
   memset(l, 0, sizeof(*l));
   l->max_conns = 1024;
   l->max_half_open = 256;
+  l->max_half_open_per_group = 32;
+  l->msg1_timeout_ms = 4000;
   l->load_half_open = 32;
   l->max_per_ip = 8;
   l->ip_rate = 20.0;
@@ -342,6 +344,7 @@ nn_net_on_established(nn_net_t *n, nn_conn_t *c)
   }
   c->counted_open = 1;
   n->st.open++;
+  nn_admit_handshake_done(&n->admit, &c->ticket, nn_mono_us());
   c->last_used_ms = nn_mono_ms();
   if (ci->peer_identified) { /* a responder always proves its id (the expected one, if any) */
     c->id = ci->peer_id;
@@ -410,7 +413,10 @@ nn_net_on_closed(nn_net_t *n, nn_conn_t *c)
            (unsigned long long)c->serial, c->established_ever ? "with" : "(never established) with", a,
            nn_net_close_reason_str(c->reason));
   }
-  if (penalized_reason(c->reason) && n->policy.penalize) {
+  /* Only a peer that completed the handshake can be held to account: before that, a failure may
+   * be anyone's behind a shared address (carrier-grade NAT, an office, a Tor exit), and what
+   * limits it is the per-address rate of handshakes, not a penalty that would ban them all. */
+  if (c->established_ever && penalized_reason(c->reason) && n->policy.penalize) {
     char why[96];
     snprintf(why, sizeof(why), "channel closed: %s", nn_net_close_reason_str(c->reason));
     n->policy.penalize(n->policy.ctx, &info, NN_NET_PENALTY_CLOSE, why);
@@ -439,6 +445,57 @@ chan_cfg(const nn_net_t *n, nn_chan_config_t *cc)
   cc->rng = n->cfg.rng;
 }
 
+/* The oldest inbound channel still handshaking: a slow or stalled one, since honest handshakes
+ * take a round trip or two. */
+static nn_conn_t *
+oldest_half_open(const nn_net_t *n)
+{
+  nn_conn_t *v = NULL;
+  for (nn_conn_t *c = n->conns; c; c = c->next)
+    if (c->counted_half_open && !c->close_requested && !c->reported && (!v || c->since_ms < v->since_ms))
+      v = c;
+  return v;
+}
+
+/* The least useful inbound channel: established, held by no tenant (no protocol wants it kept),
+ * the least recently used. Held ones (gossip peers) are never given up for a newcomer. */
+static nn_conn_t *
+least_useful_inbound(const nn_net_t *n)
+{
+  nn_conn_t *v = NULL;
+  for (nn_conn_t *c = n->conns; c; c = c->next)
+    if (c->inbound && c->state == C_OPEN && !c->holds && !c->close_requested && !c->reported &&
+        (!v || c->last_used_ms < v->last_used_ms))
+      v = c;
+  return v;
+}
+
+/* Admission said a global cap is full: close an older channel for the newcomer, or refuse it. */
+static int
+make_room(nn_net_t *n, const nn_admit_ticket_t *t)
+{
+  nn_conn_t *hv = t->evict_half_open ? oldest_half_open(n) : NULL;
+  nn_conn_t *iv = t->evict_inbound ? least_useful_inbound(n) : NULL;
+  if ((t->evict_half_open && !hv) || (t->evict_inbound && !iv)) {
+    if (t->evict_half_open && !hv)
+      n->st.refused_half_open++;
+    else
+      n->st.refused_conns++;
+    return 0;
+  }
+  if (hv) {
+    n->st.evicted_half_open++;
+    log_close(n, hv, "the oldest handshake, for a newcomer (half-open cap)");
+    nn_net_mark_close(n, hv, NN_CLOSE_TIMEOUT);
+  }
+  if (iv) {
+    n->st.evicted_inbound++;
+    log_close(n, iv, "the least recently used unheld inbound channel, for a newcomer (connection cap)");
+    nn_net_mark_close(n, iv, NN_CLOSE_LOCAL);
+  }
+  return 1;
+}
+
 static int
 host_accept(void *ctx, nn_stream_t *s)
 {
@@ -458,6 +515,10 @@ host_accept(void *ctx, nn_stream_t *s)
   }
   if (!nn_admit_stream(&n->admit, &s->peer, s->t->peer_addrs, now, &ticket))
     return 0;
+  if (!make_room(n, &ticket)) {
+    nn_admit_release(&n->admit, &ticket, now);
+    return 0;
+  }
   if (!(c = nn_conn_new(n, s, 1))) {
     nn_admit_release(&n->admit, &ticket, now);
     st->refused_internal++;
@@ -469,6 +530,7 @@ host_accept(void *ctx, nn_stream_t *s)
   cc.identity = n->cfg.identity;
   cc.require_peer_identity = n->cfg.require_peer_identity;
   cc.handshake_timeout_ms = n->cfg.limits.handshake_timeout_ms;
+  cc.msg1_timeout_ms = n->cfg.limits.msg1_timeout_ms;
   cc.cookies = n->jar;
   cc.peer_addr = c->ticket.ip;
   cc.peer_addr_len = c->ticket.ip_len;

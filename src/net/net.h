@@ -62,14 +62,19 @@ const char *nn_net_close_reason_str(nn_close_reason_t r);
 
 /** Limits of inbound streams. Start from nn_net_limits_default() and change what you need. */
 typedef struct nn_net_limits_t {
-  uint32_t max_conns;            /**< inbound connections in all, lingering included (1024) */
-  uint32_t max_half_open;        /**< of which still handshaking: hard cap (256) */
-  uint32_t load_half_open;       /**< from this many half-open on, require a cookie (32; 0 = always) */
-  uint32_t max_per_ip;           /**< concurrent connections per IP or /64 (8; 0 = no limit) */
-  double ip_rate;                /**< new handshakes per second per IP or /64 (20; 0 = no limit) */
-  uint32_t ip_burst;             /**< bucket size (5) */
-  uint32_t max_tracked_ips;      /**< per-address table size (4096) */
-  uint32_t handshake_timeout_ms; /**< from the accept (NN_CHAN_DEFAULT_HS_TIMEOUT_MS: 10 s) */
+  uint32_t max_conns;               /**< inbound connections in all, lingering included (1024): a
+                                      newcomer above it closes the least useful inbound channel
+                                      (one no tenant holds, the least recently used), if any */
+  uint32_t max_half_open;           /**< of which still handshaking (256): a newcomer above it
+                                      closes the oldest half-open one */
+  uint32_t max_half_open_per_group; /**< still handshaking per IPv4 /24 or IPv6 /48 (32; 0 = no limit) */
+  uint32_t load_half_open;          /**< from this many half-open on, require a cookie (32; 0 = always) */
+  uint32_t max_per_ip;              /**< concurrent connections per IP or /64 (8; 0 = no limit) */
+  double ip_rate;                   /**< new handshakes per second per IP or /64 (20; 0 = no limit) */
+  uint32_t ip_burst;                /**< bucket size (5) */
+  uint32_t max_tracked_ips;         /**< per-address table size (4096) */
+  uint32_t handshake_timeout_ms;    /**< from the accept (NN_CHAN_DEFAULT_HS_TIMEOUT_MS: 10 s) */
+  uint32_t msg1_timeout_ms;         /**< a whole first message within this of the accept (4 s) */
 } nn_net_limits_t;
 
 void nn_net_limits_default(nn_net_limits_t *l);
@@ -80,8 +85,11 @@ typedef struct nn_net_stats_t {
   uint64_t admitted;                 /**< ... on which a channel started */
   uint64_t refused_ip_conns;         /**< refused: per-address concurrent limit */
   uint64_t refused_ip_rate;          /**< refused: per-address token bucket empty */
-  uint64_t refused_half_open;        /**< refused: max_half_open reached */
-  uint64_t refused_conns;            /**< refused: max_conns reached */
+  uint64_t refused_half_open;        /**< refused: max_half_open passed by an eighth (evictions pending) */
+  uint64_t refused_group_half_open;  /**< refused: max_half_open_per_group reached */
+  uint64_t evicted_half_open;        /**< half-open channels closed to make room for a newcomer */
+  uint64_t evicted_inbound;          /**< inbound channels closed to make room for a newcomer */
+  uint64_t refused_conns;            /**< refused: max_conns reached and no channel to give up */
   uint64_t refused_policy;           /**< refused: the policy (a banned host) */
   uint64_t refused_internal;         /**< refused: out of memory */
   uint64_t untracked;                /**< admitted without a per-address entry (table full; cookie required) */
@@ -138,8 +146,9 @@ typedef struct nn_net_policy_t {
   /** May we talk to \a a? Asked before dialling and, for transports with real peer
    *  addresses, before an inbound stream's handshake. 0 refuses (a ban). */
   int (*allowed)(void *ctx, const nn_addr_t *a, int inbound);
-  /** A channel misbehaved: a tenant penalized it (nn_net_penalize), or it closed with
-   *  NN_CLOSE_PROTOCOL, NN_CLOSE_AUTH or NN_CLOSE_TOO_LARGE (\a points 10). */
+  /** A channel misbehaved: a tenant penalized it (nn_net_penalize), or, once established, it
+   *  closed with NN_CLOSE_PROTOCOL, NN_CLOSE_AUTH or NN_CLOSE_TOO_LARGE (\a points 10). Failures
+   *  before the handshake completes are never penalized (the per-address rate limits them). */
   void (*penalize)(void *ctx, const nn_net_conn_info_t *c, int points, const char *why);
   void *ctx;
 } nn_net_policy_t;

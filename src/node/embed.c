@@ -93,6 +93,7 @@ nn_node_settings_default(nn_node_settings_t *s)
   s->max_channels = net.max_idle_outbound;
   s->listen_max_per_ip = lim.max_per_ip;
   s->listen_ip_rate = lim.ip_rate;
+  s->listen_half_open_per_group = lim.max_half_open_per_group;
   s->stem_rate = g.stem_rate;
   s->stem_burst = g.stem_burst;
   s->max_tx_bytes = dl.max_tx_bytes;
@@ -156,6 +157,7 @@ nn_node_cfg_from_settings(nn_node_cfg_t *c, const nn_node_settings_t *s, char *w
   /* channels and admission */
   c->net.limits.max_per_ip = s->listen_max_per_ip;
   c->net.limits.ip_rate = s->listen_ip_rate;
+  c->net.limits.max_half_open_per_group = s->listen_half_open_per_group;
   c->net.max_idle_outbound = s->max_channels;
   /* discovery */
   nn_disco_cfg_t *d = &c->disco;

@@ -50,6 +50,7 @@ struct nn_chan_t {
   int was_open; /* reached NN_ST_OPEN at some point: info stays valid after close */
   nn_close_reason_t reason;
   uint64_t deadline;
+  uint64_t msg1_deadline; /* responder: the first message must be whole by then */
   nn_hs_t *hs;
   nn_rec_dir_t tx, rx;
   nn_chan_info_t info;

@@ -148,6 +148,7 @@ nn_chan_new(nn_chan_t **out, const nn_chan_config_t *cfg, uint64_t now_ms)
   if (!c->cfg.handshake_timeout_ms)
     c->cfg.handshake_timeout_ms = NN_CHAN_DEFAULT_HS_TIMEOUT_MS;
   c->deadline = now_ms + c->cfg.handshake_timeout_ms;
+  c->msg1_deadline = c->cfg.msg1_timeout_ms ? now_ms + c->cfg.msg1_timeout_ms : UINT64_MAX;
   if (cfg->role == NN_CHAN_INITIATOR) {
     c->st = NN_ST_I_WAIT_MSG2;
     err = nn_hs_start_initiator(c);
@@ -436,14 +437,18 @@ nn_chan_output_consume(nn_chan_t *c, size_t n)
 void
 nn_chan_tick(nn_chan_t *c, uint64_t now_ms)
 {
-  if (c->st != NN_ST_OPEN && c->st != NN_ST_CLOSED && now_ms >= c->deadline)
+  if (c->st != NN_ST_OPEN && c->st != NN_ST_CLOSED && now_ms >= nn_chan_deadline(c))
     close_with(c, NN_CLOSE_TIMEOUT, 0);
 }
 
 uint64_t
 nn_chan_deadline(const nn_chan_t *c)
 {
-  return c->st == NN_ST_OPEN || c->st == NN_ST_CLOSED ? UINT64_MAX : c->deadline;
+  if (c->st == NN_ST_OPEN || c->st == NN_ST_CLOSED)
+    return UINT64_MAX;
+  if (c->st == NN_ST_R_WAIT_MSG1 && c->msg1_deadline < c->deadline)
+    return c->msg1_deadline;
+  return c->deadline;
 }
 
 int

@@ -99,6 +99,7 @@ pub struct NnNodeSettings {
     pub max_channels: u32,
     pub listen_max_per_ip: u32,
     pub listen_ip_rate: f64,
+    pub listen_half_open_per_group: u32,
     pub dht_per_table_wide: u32,
     pub route: NnRoute,
     pub fluff_prob: f64,
@@ -190,12 +191,12 @@ const _: () = {
     assert!(size_of::<NnError>() == 260);
     assert!(size_of::<NnNodeTx>() == 144);
     assert!(offset_of!(NnNodeTx, from) == 72);
-    assert!(size_of::<NnNodeSettings>() == 264);
+    assert!(size_of::<NnNodeSettings>() == 272);
     assert!(offset_of!(NnNodeSettings, listen_ip_rate) == 128);
-    assert!(offset_of!(NnNodeSettings, route) == 140);
-    assert!(offset_of!(NnNodeSettings, max_tx_bytes) == 192);
-    assert!(offset_of!(NnNodeSettings, on_tx) == 240);
-    assert!(offset_of!(NnNodeSettings, ctx) == 256);
+    assert!(offset_of!(NnNodeSettings, route) == 144);
+    assert!(offset_of!(NnNodeSettings, max_tx_bytes) == 200);
+    assert!(offset_of!(NnNodeSettings, on_tx) == 248);
+    assert!(offset_of!(NnNodeSettings, ctx) == 264);
     assert!(size_of::<NnNodeStatus>() == 584);
     assert!(offset_of!(NnNodeStatus, uptime_s) == 328);
     assert!(offset_of!(NnNodeStatus, bytes_in) == 360);
