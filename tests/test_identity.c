@@ -8,13 +8,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "crypto/identity.h"
 #include "crypto/sha3.h"
+#include "lib/file.h"
 #include "node/keyfile.h"
 
 typedef struct fixture_t {
@@ -220,6 +223,77 @@ test_symlink_and_directory_refused(void **state)
   assert_int_not_equal(nn_identity_load_or_create(missing, &a, NULL), NN_OK);
 }
 
+static int
+files_in(const char *dir)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int n = 0;
+  assert_non_null(d);
+  while ((e = readdir(d)))
+    n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+/* A file created only if absent: the second creation fails with NN_ERR_EXISTS and changes
+ * nothing, and no temporary file is left behind either way. */
+static void
+test_create_never_replaces(void **state)
+{
+  fixture_t *f = *state;
+  uint8_t a[8] = "first..", b[8] = "second.", got[16];
+  size_t n = 0;
+  assert_int_equal(nn_file_create_private(f->path, a, sizeof(a)), NN_OK);
+  assert_int_equal(nn_file_create_private(f->path, b, sizeof(b)), NN_ERR_EXISTS);
+  assert_int_equal(nn_file_read_private(f->path, got, sizeof(got), &n), NN_OK);
+  assert_int_equal(n, sizeof(a));
+  assert_memory_equal(got, a, sizeof(a));
+  assert_int_equal(files_in(f->dir), 1);
+}
+
+/* Two processes start on one empty data directory at once (issue 10, item 12): each loads or
+ * creates the identity, and both end with the same one; the file is never replaced. Raced
+ * many times, since the window is small. */
+static void
+test_load_or_create_race(void **state)
+{
+  fixture_t *f = *state;
+  for (int round = 0; round < 20; round++) {
+    int fds[2][2];
+    nn_node_id_t ids[2];
+    pid_t pid[2];
+    unlink(f->path);
+    for (int k = 0; k < 2; k++) {
+      assert_int_equal(pipe(fds[k]), 0);
+      pid[k] = fork();
+      assert_true(pid[k] >= 0);
+      if (!pid[k]) {
+        nn_identity_t *id = NULL;
+        close(fds[k][0]);
+        if (nn_identity_load_or_create(f->path, &id, NULL) != NN_OK)
+          _exit(1);
+        ssize_t w = write(fds[k][1], nn_identity_node_id(id)->b, NN_NODE_ID_LEN);
+        _exit(w == NN_NODE_ID_LEN ? 0 : 2);
+      }
+      close(fds[k][1]);
+    }
+    for (int k = 0; k < 2; k++) {
+      int status = 0;
+      assert_int_equal(read(fds[k][0], ids[k].b, NN_NODE_ID_LEN), NN_NODE_ID_LEN);
+      close(fds[k][0]);
+      assert_int_equal(waitpid(pid[k], &status, 0), pid[k]);
+      assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    assert_memory_equal(ids[0].b, ids[1].b, NN_NODE_ID_LEN);
+    nn_identity_t *now = NULL;
+    assert_int_equal(nn_identity_load(f->path, &now), NN_OK);
+    assert_memory_equal(nn_identity_node_id(now)->b, ids[0].b, NN_NODE_ID_LEN);
+    nn_identity_free(now);
+    assert_int_equal(files_in(f->dir), 1);
+  }
+}
+
 int
 main(void)
 {
@@ -230,6 +304,8 @@ main(void)
     cmocka_unit_test_setup_teardown(test_every_corruption_is_an_error, setup, teardown),
     cmocka_unit_test(test_version_and_magic),
     cmocka_unit_test_setup_teardown(test_symlink_and_directory_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_create_never_replaces, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_load_or_create_race, setup, teardown),
   };
   return cmocka_run_group_tests_name("identity", tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@ typedef enum nn_err_t {
   NN_ERR_IO,        /**< a file or socket operation failed; errno tells more */
   NN_ERR_PERM,      /**< a file has unsafe permissions */
   NN_ERR_NOTFOUND,  /**< a file or an entry does not exist */
+  NN_ERR_EXISTS,    /**< a file that must not be replaced exists already */
 } nn_err_t;
 
 /** A short, stable English description of \a err (never NULL). */

@@ -18,6 +18,7 @@ nn_err_str(nn_err_t err)
   case NN_ERR_IO: return "I/O error";
   case NN_ERR_PERM: return "unsafe file permissions";
   case NN_ERR_NOTFOUND: return "not found";
+  case NN_ERR_EXISTS: return "exists already";
   }
   return "unknown error";
 }

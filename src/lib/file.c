@@ -76,8 +76,11 @@ write_all(int fd, const uint8_t *p, size_t n)
   return NN_OK;
 }
 
-nn_err_t
-nn_file_write_private(const char *path, const uint8_t *data, size_t len)
+/* Write a private temporary file beside \a path, then either rename it over \a path or, when
+ * \a replace is 0, link it there (which fails if \a path exists: no window in which two
+ * processes each create their own and one replaces the other's). */
+static nn_err_t
+write_private(const char *path, const uint8_t *data, size_t len, int replace)
 {
   size_t plen = strlen(path);
   char *tmp = malloc(plen + 16), *dircopy = NULL;
@@ -99,8 +102,13 @@ nn_file_write_private(const char *path, const uint8_t *data, size_t len)
     goto out;
   }
   fd = -1;
-  if (rename(tmp, path) != 0)
+  if (replace ? rename(tmp, path) != 0 : link(tmp, path) != 0) {
+    if (!replace && errno == EEXIST)
+      err = NN_ERR_EXISTS;
     goto out;
+  }
+  if (!replace)
+    unlink(tmp);
   if ((dircopy = strdup(path))) {
     int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -112,11 +120,26 @@ nn_file_write_private(const char *path, const uint8_t *data, size_t len)
 out:
   if (fd >= 0)
     close(fd);
-  if (err)
+  if (err) {
+    int saved = errno;
     unlink(tmp);
+    errno = saved;
+  }
   free(tmp);
   free(dircopy);
   return err;
+}
+
+nn_err_t
+nn_file_write_private(const char *path, const uint8_t *data, size_t len)
+{
+  return write_private(path, data, len, 1);
+}
+
+nn_err_t
+nn_file_create_private(const char *path, const uint8_t *data, size_t len)
+{
+  return write_private(path, data, len, 0);
 }
 
 nn_err_t

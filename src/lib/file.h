@@ -23,6 +23,14 @@ nn_err_t nn_file_read_private(const char *path, uint8_t *buf, size_t cap, size_t
  */
 nn_err_t nn_file_write_private(const char *path, const uint8_t *data, size_t len);
 
+/**
+ * Create \a path with \a len bytes at mode 0600, only if it does not exist (NN_ERR_EXISTS
+ * otherwise): written and fsynced under a temporary name, then hard-linked into place. Two
+ * processes that both found no file can both call this; one wins, the other learns so and reads
+ * the winner's file, and an identity or token is never replaced.
+ */
+nn_err_t nn_file_create_private(const char *path, const uint8_t *data, size_t len);
+
 /** Create directory \a path (mode 0700) if it does not exist. */
 nn_err_t nn_dir_ensure_private(const char *path);
 

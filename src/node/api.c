@@ -836,15 +836,24 @@ load_token(nn_api_t *api, const char *path, char *why, size_t why_len)
   nn_err_t err = nn_file_read_private(path, buf, sizeof(buf), &len);
 
   if (err == NN_ERR_NOTFOUND) {
+    /* Created only if still absent: two nodes starting on one data directory share one token
+     * (the loser of the race reads the winner's), and a running node's is never replaced. */
     if ((err = nn_rng_fill(NULL, api->token, sizeof(api->token)))) {
       say(why, why_len, "cannot draw a random API token: %s", nn_err_str(err));
       return err;
     }
     nn_hex_encode(hex, api->token, sizeof(api->token));
     hex[NN_API_TOKEN_HEX] = '\n';
-    err = nn_file_write_private(path, (const uint8_t *)hex, NN_API_TOKEN_HEX + 1);
+    err = nn_file_create_private(path, (const uint8_t *)hex, NN_API_TOKEN_HEX + 1);
     OPENSSL_cleanse(hex, sizeof(hex));
-    if (err)
+    if (err == NN_ERR_EXISTS) {
+      OPENSSL_cleanse(api->token, sizeof(api->token));
+      if (!(err = nn_file_read_private(path, buf, sizeof(buf), &len)))
+        err = nn_api_parse_token(buf, len, api->token);
+      if (err)
+        say(why, why_len, "API token file %s appeared while it was being created and cannot be read: %s", path,
+            nn_err_str(err));
+    } else if (err)
       say(why, why_len, "cannot create the API token file %s: %s (%s); is its directory writable?", path,
           nn_err_str(err), strerror(errno));
   } else if (err == NN_ERR_PERM) {

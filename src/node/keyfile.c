@@ -119,6 +119,7 @@ nn_err_t
 nn_identity_load_or_create(const char *path, nn_identity_t **out, int *created)
 {
   nn_err_t err = nn_identity_load(path, out);
+  uint8_t buf[NN_KEYFILE_LEN];
 
   if (created)
     *created = 0;
@@ -126,10 +127,14 @@ nn_identity_load_or_create(const char *path, nn_identity_t **out, int *created)
     return err;
   if ((err = nn_identity_generate(out)))
     return err;
-  if ((err = nn_identity_save(path, *out))) {
+  if (!(err = nn_keyfile_encode(buf, *out)))
+    err = nn_file_create_private(path, buf, sizeof(buf));
+  OPENSSL_cleanse(buf, sizeof(buf));
+  if (err) {
     nn_identity_free(*out);
     *out = NULL;
-    return err;
+    /* another process created it between our look and our write: its identity is the one */
+    return err == NN_ERR_EXISTS ? nn_identity_load(path, out) : err;
   }
   if (created)
     *created = 1;
