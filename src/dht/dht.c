@@ -569,25 +569,49 @@ responsible_for(const nn_dht_t *d, const nn_node_id_t *key)
   return nn_node_id_cmp_distance(key, &d->self, &closest[n - 1].id) < 0;
 }
 
+static value_t *
+value_find(nn_dht_t *d, const nn_node_id_t *key)
+{
+  for (size_t i = 0; i < d->nvalues; i++)
+    if (!memcmp(d->values[i].key.b, key->b, NN_NODE_ID_LEN))
+      return &d->values[i];
+  return NULL;
+}
+
+/* Does a valid value (seq, exp, v) replace the stored \a x? The order of docs/PROTOCOL.md 6.3:
+ * seq, then expiry, then the record format's own tie-break, so that every node keeps the same
+ * value whatever order the copies arrive in. */
+static int
+replaces(const nn_dht_t *d, uint64_t seq, uint64_t exp, const uint8_t *v, size_t len, const value_t *x)
+{
+  if (seq != x->seq)
+    return seq > x->seq;
+  if (exp != x->expires_ms)
+    return exp > x->expires_ms;
+  return d->cfg.newer && d->cfg.newer(d->cfg.validate_ctx, v, len, x->data, x->len);
+}
+
 static uint8_t
 value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now_ms, int own, int *forged)
 {
   uint64_t seq = 0, exp = 0;
   int ok;
+  value_t *x = value_find(d, key);
   *forged = 0;
   if (!d->cfg.validate)
     return NN_STORE_INVALID;
+  /* A copy of what we hold (and still serve) costs a comparison, not a signature check:
+   * re-sending one record is no way to burn our CPU. */
+  if (x && x->expires_ms > now_ms && x->len == len && !memcmp(x->data, v, len))
+    return NN_STORE_OK;
   ok = d->cfg.validate(d->cfg.validate_ctx, key, v, len, now_ms, &seq, &exp);
   if (ok != 0) {
     *forged = ok < 0;
     return NN_STORE_INVALID;
   }
-  for (size_t i = 0; i < d->nvalues; i++) {
-    value_t *x = &d->values[i];
-    if (memcmp(x->key.b, key->b, NN_NODE_ID_LEN))
-      continue;
-    if (seq < x->seq || (seq == x->seq && exp <= x->expires_ms))
-      return seq == x->seq && len == x->len && !memcmp(v, x->data, len) ? NN_STORE_OK : NN_STORE_OLDER;
+  if (x) {
+    if (!replaces(d, seq, exp, v, len, x))
+      return NN_STORE_OLDER;
     uint8_t *nd = malloc(len);
     if (!nd)
       return NN_STORE_FULL;
@@ -610,7 +634,7 @@ value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, 
       return NN_STORE_FULL;
     d->values = nv;
   }
-  value_t *x = &d->values[d->nvalues];
+  x = &d->values[d->nvalues];
   if (!(x->data = malloc(len)))
     return NN_STORE_FULL;
   memcpy(x->data, v, len);

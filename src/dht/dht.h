@@ -26,6 +26,10 @@ typedef struct nn_dht_t nn_dht_t;
 typedef int (*nn_dht_validate_fn)(void *ctx, const nn_node_id_t *key, const uint8_t *value, size_t len, uint64_t now_ms,
                                   uint64_t *seq, uint64_t *expires_ms);
 
+/** Of two valid values of one key with equal seq and expiry: 1 if \a a replaces \b b (the
+ *  record format's total order, docs/PROTOCOL.md 6.3), else 0. */
+typedef int (*nn_dht_newer_fn)(void *ctx, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
 typedef struct nn_dht_io_t {
   /** Send one DHT message to node \a to: an answer goes back on \a reply_conn (the handle
    *  given to nn_dht_on_message; a relayed answer comes up to a second later, so the driver
@@ -52,8 +56,9 @@ typedef struct nn_dht_cfg_t {
   unsigned relay;              /**< first-round value lookups are relayed this many hops over
                                    open channels (0 = plain iterative, default 2, max 3) */
   nn_dht_validate_fn validate; /**< required for FIND_VALUE/STORE; NULL refuses every value */
-  void *validate_ctx;
-  int has_self_addr; /**< advertise self_addr in requests (hidden nodes: 0) */
+  nn_dht_newer_fn newer;       /**< the tie-break at equal seq and expiry (NULL: the stored one stays) */
+  void *validate_ctx;          /**< for both */
+  int has_self_addr;           /**< advertise self_addr in requests (hidden nodes: 0) */
   nn_addr_t self_addr;
   const nn_rng_t *rng;
 } nn_dht_cfg_t;

@@ -381,6 +381,7 @@ validate(void *ctx, const nn_node_id_t *key, const uint8_t *value, size_t len, u
     r = -1;
   } else {
     nn_err_t err = nn_peer_record_verify(rec, d->network, now_ms / 1000, &why);
+    d->st.verifications++;
     if (err == NN_OK) {
       *seq = rec->seq;
       *expires_ms = rec->expires_at * 1000;
@@ -392,6 +393,19 @@ validate(void *ctx, const nn_node_id_t *key, const uint8_t *value, size_t len, u
     }
   }
   free(rec);
+  return r;
+}
+
+/* Two valid records of one node with equal seq and expiry: the order of docs/PROTOCOL.md 6.3. */
+static int
+newer(void *ctx, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+  nn_peer_record_t *ra = malloc(2 * sizeof(*ra));
+  int r = 0;
+  (void)ctx;
+  if (ra && nn_peer_record_decode(a, alen, ra) == NN_OK && nn_peer_record_decode(b, blen, ra + 1) == NN_OK)
+    r = nn_peer_record_newer(ra, ra + 1);
+  free(ra);
   return r;
 }
 
@@ -914,6 +928,7 @@ start_dht(nn_disco_t *d, char *why, size_t why_len)
   nn_dht_cfg_t dc = d->cfg.dht;
   nn_err_t err;
   dc.validate = validate;
+  dc.newer = newer;
   dc.validate_ctx = d;
   dc.has_self_addr = d->has_addr;
   dc.self_addr = d->self_addr;

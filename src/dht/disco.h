@@ -93,6 +93,7 @@ typedef struct nn_disco_stats_t {
   uint64_t published;         /**< times our record was put (first publish + republishes) */
   uint64_t record_seq;        /**< seq of our current record (0: none) */
   uint64_t msgs_in, msgs_out; /**< DHT messages */
+  uint64_t verifications;     /**< record signatures checked (the costly part of a STORE) */
   uint64_t penalties;         /**< penalties passed to the peer store */
   uint64_t bans;              /**< hosts banned by those penalties */
   uint64_t refused_banned;    /**< dials and inbound streams refused for a banned host */
