@@ -38,6 +38,7 @@
 #include "lib/hex.h"
 #include "node/api.h"
 #include "app/api_client.h"
+#include "node/api_gate.h"
 #include "node/api_parse.h"
 
 #define SAFETY_S 30
@@ -421,10 +422,24 @@ connect_to(const char *address)
 /* Send req over fd and collect the answer until EOF (or until \a until appears), running the
  * server's loop meanwhile. Returns the bytes read (NUL-terminated in out). */
 static size_t
-raw_exchange(fx_t *f, int fd, const void *req, size_t len, char *out, size_t cap, const char *until)
+raw_exchange(fx_t *f, int fd, const void *req_in, size_t len, char *out, size_t cap, const char *until)
 {
   size_t sent = 0, got = 0;
   double end = now_s() + SAFETY_S;
+  /* "Host: x" in a request stands for the API's own address, which the API checks (DNS
+   * rebinding); the tests of foreign hosts spell theirs out */
+  const char *hx = memmem(req_in, len, "\r\nHost: x\r\n", 11);
+  char *req = malloc(len + 128);
+  assert_non_null(req);
+  if (hx) {
+    size_t pre = (size_t)(hx - (const char *)req_in) + 8, n;
+    memcpy(req, req_in, pre);
+    n = (size_t)snprintf(req + pre, 100, "%s", nn_api_address(f->api));
+    memcpy(req + pre + n, hx + 9, len - pre - 1);
+    len += n - 1;
+  } else {
+    memcpy(req, req_in, len);
+  }
   out[0] = 0;
   for (;;) {
     if (sent < len) {
@@ -448,6 +463,7 @@ raw_exchange(fx_t *f, int fd, const void *req, size_t len, char *out, size_t cap
       fail_msg("raw exchange: no end within %d s (got %zu bytes)", SAFETY_S, got);
     event_base_loop(f->base, EVLOOP_ONCE);
   }
+  free(req);
   return got;
 }
 
@@ -668,7 +684,7 @@ test_submit_bad_input(void **state)
   raw_exchange(f, fd, req, hl + blen + 7, out, sizeof(out), NULL);
   close(fd);
   free(req);
-  assert_int_equal(raw_status(out), 413);
+  assert_int_equal(raw_status(out), 411); /* bodies must say their length (api_gate.h) */
 
   /* malformed HTTP: a 400 from libevent, the node untouched */
   raw(f, nn_api_address(f->api), "GARBAGE\r\n\r\n", out, sizeof(out));
@@ -695,7 +711,7 @@ test_auth(void **state)
   wrong[63] = wrong[63] == '0' ? '1' : '0';
   request(f, wrong, "POST", "/v1/tx", "\x01\x02", 2, "application/octet-stream", &r);
   assert_int_equal(r.status, 401);
-  assert_non_null(strstr(r.body, "wrong API token"));
+  assert_non_null(strstr(r.body, "unauthorized"));
   resp_free(&r);
   request(f, wrong, "GET", "/v1/status", NULL, 0, NULL, &r);
   assert_int_equal(r.status, 401);
@@ -726,6 +742,168 @@ test_auth(void **state)
   nn_api_counts(f->api, &served, &refused);
   assert_int_equal(served, 7);
   assert_int_equal(refused, 7);
+  assert_null(strcasestr(out, "realm")); /* nothing that names the product (issue 10, item 11) */
+  assert_null(strcasestr(out, "nepnet"));
+
+  /* refused on the headers alone (issue 10, item 10): a 16 MB upload without the token is
+   * answered before its body is sent (the client here never sends it); a page's request (Origin)
+   * and a foreign Host (DNS rebinding) are refused even with the token */
+  raw(f, nn_api_address(f->api),
+      "POST /v1/tx HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 16000000\r\n\r\n", out,
+      sizeof(out));
+  assert_int_equal(raw_status(out), 401);
+  snprintf(req, sizeof(req),
+           "GET /v1/status HTTP/1.1\r\nHost: x\r\nOrigin: http://example.com\r\nAuthorization: Bearer %s\r\n\r\n",
+           TOKEN(f));
+  raw(f, nn_api_address(f->api), req, out, sizeof(out));
+  assert_int_equal(raw_status(out), 403);
+  snprintf(req, sizeof(req), "GET /v1/status HTTP/1.1\r\nHost: rebind.example:80\r\nAuthorization: Bearer %s\r\n\r\n",
+           TOKEN(f));
+  raw(f, nn_api_address(f->api), req, out, sizeof(out));
+  assert_int_equal(raw_status(out), 403);
+  /* a route that takes no body refuses one above 4 KiB, before reading it */
+  snprintf(req, sizeof(req),
+           "POST /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 100000\r\n\r\n",
+           TOKEN(f));
+  raw(f, nn_api_address(f->api), req, out, sizeof(out));
+  assert_int_equal(raw_status(out), 413);
+  /* a forged refusal (no nonce) is just an unknown route */
+  snprintf(req, sizeof(req),
+           "GET " NN_API_GATE_REFUSED_PATH " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n" NN_API_GATE_HEADER
+           ": 200 00000000000000000000000000000000\r\nConnection: close\r\n\r\n",
+           TOKEN(f));
+  raw(f, nn_api_address(f->api), req, out, sizeof(out));
+  assert_int_equal(raw_status(out), 404);
+}
+
+/* ---- the gate on its own (api_gate.h) ---- */
+
+typedef struct gate_sink_t {
+  char buf[8192];
+  size_t len;
+} gate_sink_t;
+
+static void
+gate_sink(void *ctx, const uint8_t *p, size_t n)
+{
+  gate_sink_t *k = ctx;
+  assert_true(k->len + n < sizeof(k->buf));
+  memcpy(k->buf + k->len, p, n);
+  k->len += n;
+  k->buf[k->len] = 0;
+}
+
+static nn_api_gate_cfg_t gate_cfg_for_tests;
+
+/* Feed \a req whole, or byte by byte; what passed lands in \a k. */
+static int
+gate_run(const char *req, size_t len, int bytewise, gate_sink_t *k)
+{
+  static nn_api_gate_t g;
+  int st = 0;
+  nn_api_gate_init(&g, &gate_cfg_for_tests);
+  memset(k, 0, sizeof(*k));
+  if (!bytewise)
+    return nn_api_gate_feed(&g, (const uint8_t *)req, len, gate_sink, k);
+  for (size_t i = 0; i < len; i++)
+    st = nn_api_gate_feed(&g, (const uint8_t *)req + i, 1, gate_sink, k);
+  return st;
+}
+
+/* \a tmpl with @T replaced by the token in hex, @W by a wrong one; returns the length. */
+static size_t
+subst(char *out, const char *tmpl, const char *tokhex)
+{
+  size_t n = 0;
+  for (const char *p = tmpl; *p; p++) {
+    if (p[0] == '@' && (p[1] == 'T' || p[1] == 'W')) {
+      memcpy(out + n, tokhex, NN_API_TOKEN_HEX);
+      if (p[1] == 'W')
+        out[n] = out[n] == '0' ? '1' : '0';
+      n += NN_API_TOKEN_HEX;
+      p++;
+      continue;
+    }
+    out[n++] = *p;
+  }
+  out[n] = 0;
+  return n;
+}
+
+static void
+test_gate(void **state)
+{
+  (void)state;
+  nn_api_gate_cfg_t *c = &gate_cfg_for_tests;
+  char tokhex[NN_API_TOKEN_HEX + 1], req[20000];
+  gate_sink_t k;
+  memset(c, 0, sizeof(*c));
+  memset(c->token, 0x5c, sizeof(c->token));
+  nn_hex_encode(tokhex, c->token, sizeof(c->token));
+  snprintf(c->hosts[0], sizeof(c->hosts[0]), "127.0.0.1:9801");
+  snprintf(c->hosts[1], sizeof(c->hosts[1]), "localhost:9801");
+  c->nhosts = 2;
+  c->small_body = 16;
+  c->big_body = 100;
+  memset(c->nonce, 'a', NN_API_GATE_NONCE_HEX);
+
+  for (int bytewise = 0; bytewise < 2; bytewise++) {
+    /* two pipelined requests, the first with a body, the host in another case: all passes */
+    int n = snprintf(req, sizeof(req),
+                     "\r\nPOST /v1/tx?x=1 HTTP/1.1\r\nHost: LOCALHOST:9801\r\nauthorization:  Bearer %s \r\n"
+                     "Content-Length: 5\r\n\r\nhelloGET /v1/status HTTP/1.1\nHost: 127.0.0.1:9801\n"
+                     "Authorization: Bearer %s\n\n",
+                     tokhex, tokhex);
+    assert_int_equal(gate_run(req, (size_t)n, bytewise, &k), 0);
+    assert_int_equal(k.len, (size_t)n - 2); /* the blank line before the first request is dropped */
+    assert_memory_equal(k.buf, req + 2, k.len);
+
+    /* each refusal, with the status and the nonce in the synthetic request, and nothing after */
+    static const struct {
+      const char *head;
+      int status;
+    } cases[] = {
+      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\nOrigin: null\r\nAuthorization: Bearer @T\r\n\r\n", 403 },
+      { "GET /v1/status HTTP/1.1\r\nHost: evil:9801\r\nAuthorization: Bearer @T\r\n\r\n", 403 },
+      { "GET /v1/status HTTP/1.1\r\nAuthorization: Bearer @T\r\n\r\n", 403 }, /* no Host */
+      { "POST /v1/tx HTTP/1.1\r\nHost: localhost:9801\r\nTransfer-Encoding: chunked\r\nAuthorization: Bearer "
+        "@T\r\n\r\n",
+        411 },
+      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\nX: @T\r\n\r\n", 401 },
+      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @W\r\n\r\n", 401 },
+      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\nContent-Length: 17\r\n\r\n",
+        413 },
+      { "POST /v1/tx HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\nContent-Length: 101\r\n\r\n",
+        413 },
+      { "POST /v1/tx HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\nContent-Length: 1\r\n"
+        "Content-Length: 1\r\n\r\n",
+        400 },
+      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\n folded\r\nAuthorization: Bearer @T\r\n\r\n", 400 },
+      { "GET /v1/status\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\n\r\n", 400 },
+      { "POST /v1/tx HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\nContent-Length: 1x\r\n\r\n", 400 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+      char want[64];
+      n = (int)subst(req, cases[i].head, tokhex);
+      memcpy(req + n, "trailing bytes", 14); /* a body that must never pass */
+      int st = gate_run(req, (size_t)n + 14, bytewise, &k);
+      if (st != cases[i].status)
+        fail_msg("case %zu (@T): status %d, want %d", i, bytewise ? "bytewise" : "whole", st, cases[i].status);
+      snprintf(want, sizeof(want), NN_API_GATE_HEADER ": %d aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", st);
+      assert_non_null(strstr(k.buf, want));
+      assert_non_null(strstr(k.buf, "GET " NN_API_GATE_REFUSED_PATH " HTTP/1.1\r\n"));
+      assert_null(strstr(k.buf, "trailing"));
+      assert_null(strstr(k.buf, tokhex)); /* the token never reaches evhttp from a refused request */
+    }
+  }
+  /* a header section that never ends: refused at NN_API_GATE_HEAD_MAX */
+  memset(req, 'a', sizeof(req));
+  assert_int_equal(gate_run(req, NN_API_GATE_HEAD_MAX + 10, 0, &k), 431);
+  /* no hosts configured (a Unix socket): any Host, or none, is fine */
+  c->nhosts = 0;
+  int n = snprintf(req, sizeof(req), "GET /v1/status HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n", tokhex);
+  assert_int_equal(gate_run(req, (size_t)n, 0, &k), 0);
+  assert_int_equal(k.len, (size_t)n);
 }
 
 static void
@@ -1043,9 +1221,9 @@ test_stream_backpressure(void **state)
   /* a client that asks for a stream and then does not read */
   fd = connect_to(nn_api_address(f->api));
   snprintf(req, sizeof(req),
-           "GET /v1/txs/stream?data=1 HTTP/1.1\r\nHost: x\r\nAuthorization: "
+           "GET /v1/txs/stream?data=1 HTTP/1.1\r\nHost: %s\r\nAuthorization: "
            "Bearer %s\r\nConnection: close\r\n\r\n",
-           TOKEN(f));
+           nn_api_address(f->api), TOKEN(f));
   assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
   wait_streams(f, 1);
 
@@ -1348,7 +1526,8 @@ test_max_conns(void **state)
   int a, b;
   f->cfg.max_conns = 1;
   assert_int_equal(fx_start(f), NN_OK);
-  snprintf(req, sizeof(req), "GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", TOKEN(f));
+  snprintf(req, sizeof(req), "GET /v1/status HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n",
+           nn_api_address(f->api), TOKEN(f));
   a = connect_to(nn_api_address(f->api));
   raw_exchange(f, a, req, strlen(req), out1, sizeof(out1), "\"rx_seq\":0}\n");
   assert_int_equal(raw_status(out1), 200); /* a stays open (keep-alive) */
@@ -1368,6 +1547,7 @@ main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parsers),
+    cmocka_unit_test(test_gate),
     cmocka_unit_test_setup_teardown(test_submit_raw_and_json, setup, teardown),
     cmocka_unit_test_setup_teardown(test_submit_bad_input, setup, teardown),
     cmocka_unit_test_setup_teardown(test_auth, setup, teardown),

@@ -40,6 +40,7 @@
 #include "lib/file.h"
 #include "lib/hex.h"
 #include "lib/addr.h"
+#include "node/api_gate.h"
 #include "node/api_parse.h"
 
 #define WHY_LEN 512
@@ -85,6 +86,7 @@ struct nn_api_t {
   char address[sizeof(((struct sockaddr_un *)0)->sun_path) + 8];
   uint8_t token[NN_API_TOKEN_LEN];
   char token_hex[NN_API_TOKEN_HEX + 1];
+  nn_api_gate_cfg_t gate; /* what every connection's gate checks (api_gate.h) */
   uint64_t served, refused;
   api_conn_t *conns;
   size_t nconns;
@@ -148,13 +150,70 @@ common_headers(struct evhttp_request *req, const char *ctype)
   evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 }
 
+/* ---- sending through the gate ---- */
+
+/* The gate's bufferevent filter (libevent 2.1) passes on output only when data arrives while
+ * writing is enabled, and evhttp queues a reply first and enables writing after: every reply
+ * call is followed by a flush. A reference keeps the bufferevent alive in case evhttp frees the
+ * connection meanwhile. */
+static struct bufferevent *
+hold_bev(struct evhttp_request *req)
+{
+  struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+  struct bufferevent *b = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+  if (b)
+    bufferevent_incref(b);
+  return b;
+}
+
+static void
+flush_bev(struct bufferevent *b)
+{
+  if (!b)
+    return;
+  bufferevent_flush(b, EV_WRITE, BEV_NORMAL);
+  bufferevent_decref(b);
+}
+
+static void
+send_reply(struct evhttp_request *req, int code, struct evbuffer *body)
+{
+  struct bufferevent *b = hold_bev(req);
+  evhttp_send_reply(req, code, NULL, body);
+  flush_bev(b);
+}
+
+static void
+send_start(struct evhttp_request *req, int code)
+{
+  struct bufferevent *b = hold_bev(req);
+  evhttp_send_reply_start(req, code, NULL);
+  flush_bev(b);
+}
+
+static void
+send_chunk(struct evhttp_request *req, struct evbuffer *body)
+{
+  struct bufferevent *b = hold_bev(req);
+  evhttp_send_reply_chunk(req, body);
+  flush_bev(b);
+}
+
+static void
+send_end(struct evhttp_request *req)
+{
+  struct bufferevent *b = hold_bev(req);
+  evhttp_send_reply_end(req);
+  flush_bev(b);
+}
+
 static void
 reply(nn_api_t *api, struct evhttp_request *req, int code, const char *ctype, struct evbuffer *body)
 {
   common_headers(req, ctype);
   if (code >= 400)
     api->refused++;
-  evhttp_send_reply(req, code, NULL, body);
+  send_reply(req, code, body);
 }
 
 /* {"error": msg} with status code. Messages are ASCII (client bytes in them are quoted by
@@ -184,8 +243,8 @@ reply_error(nn_api_t *api, struct evhttp_request *req, int code, const char *fmt
       evbuffer_add_printf(b, "{\"error\":\"request refused\"}\n");
   }
   free(s);
-  if (code == 401)
-    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer realm=\"nepnet\"");
+  if (code == 401) /* no realm: nothing that names the product to a page probing 127.0.0.1 */
+    evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
   reply(api, req, code, "application/json", b);
   evbuffer_free(b);
 }
@@ -403,6 +462,15 @@ wait_bev(api_wait_t *w)
   return evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
 }
 
+/* Output not yet in the kernel: the gate's filter's, and its socket's below it. */
+static size_t
+pending_out(struct bufferevent *bev)
+{
+  struct bufferevent *sock = bufferevent_get_underlying(bev);
+  return evbuffer_get_length(bufferevent_get_output(bev)) +
+         (sock ? evbuffer_get_length(bufferevent_get_output(sock)) : 0);
+}
+
 /* Send \a body (may be NULL) as the last chunk and end the reply; the connection goes back to
  * normal request handling (its usual timeouts, no read limit). */
 static void
@@ -417,8 +485,8 @@ wait_finish(api_wait_t *w, struct evbuffer *body)
   }
   wait_release(w);
   if (body && evbuffer_get_length(body))
-    evhttp_send_reply_chunk(req, body);
-  evhttp_send_reply_end(req);
+    send_chunk(req, body);
+  send_end(req);
 }
 
 static void
@@ -468,7 +536,7 @@ stream_push(api_wait_t *w)
     for (size_t i = 0; i < n; i++) {
       if (rx[i].seq < w->since)
         continue; /* the node owes us only seq >= since; never repeat one */
-      if (evbuffer_get_length(out) + evbuffer_get_length(b) + tx_cost(&rx[i], w->data) > api->cfg.max_output) {
+      if (pending_out(bev) + evbuffer_get_length(b) + tx_cost(&rx[i], w->data) > api->cfg.max_output) {
         char msg[WHY_LEN];
         snprintf(msg, sizeof(msg),
                  "stream dropped: the client is not reading fast enough (over "
@@ -487,12 +555,12 @@ stream_push(api_wait_t *w)
       w->since = rx[i].seq + 1;
     }
     /* flush per batch, so that the pending-output check above sees what we queued */
-    evhttp_send_reply_chunk(w->req, b);
+    send_chunk(w->req, b);
     if (n < STREAM_BATCH || w->since == before)
       break; /* all there is, or a node that keeps returning old ones: stop, never spin */
   }
   if (evbuffer_get_length(b))
-    evhttp_send_reply_chunk(w->req, b);
+    send_chunk(w->req, b);
   evbuffer_free(b);
 }
 
@@ -532,7 +600,7 @@ wait_open(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, int strea
   api->nwaits++;
   conn->wait = w;
   common_headers(req, stream ? "application/x-ndjson" : "application/json");
-  evhttp_send_reply_start(req, 200, NULL);
+  send_start(req, 200);
   /* No read timeout while it waits (the wait is bounded by max_wait_s or by the client), the
    * usual write timeout, and a cap on what a client may send meanwhile. */
   bufferevent_set_timeouts(bev, NULL, &api->tv);
@@ -760,6 +828,38 @@ static const route_t routes[] = {
   { "/metrics", EVHTTP_REQ_GET, 0, h_metrics },
 };
 
+/* The synthetic request a connection's gate put in place of one it refused (api_gate.h): answer
+ * with its status and close. 0 for any other request (one that only names the path is a 404
+ * once authenticated: it lacks the nonce). */
+static int
+gate_refused(nn_api_t *api, struct evhttp_request *req)
+{
+  const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+  const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+  const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), NN_API_GATE_HEADER);
+  char *end = NULL;
+  long status;
+  if (!path || strcmp(path, NN_API_GATE_REFUSED_PATH) || !h)
+    return 0;
+  status = strtol(h, &end, 10);
+  if (!end || *end != ' ' || strlen(end + 1) != NN_API_GATE_NONCE_HEX ||
+      CRYPTO_memcmp(end + 1, api->gate.nonce, NN_API_GATE_NONCE_HEX) || status < 400 || status > 499)
+    return 0;
+  evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+  switch (status) {
+  case 401: reply_error(api, req, 401, "unauthorized: send \"Authorization: Bearer TOKEN\""); break;
+  case 403: reply_error(api, req, 403, "forbidden: a request with an Origin header or a foreign Host"); break;
+  case 411: reply_error(api, req, 411, "length required: send a body with Content-Length, not chunked"); break;
+  case 413:
+    reply_error(api, req, 413, "body over the limit of this route (%zu bytes for POST /v1/tx, %zu for others)",
+                api->gate.big_body, api->gate.small_body);
+    break;
+  case 431: reply_error(api, req, 431, "header section over %u bytes", NN_API_GATE_HEAD_MAX); break;
+  default: reply_error(api, req, 400, "malformed request"); break;
+  }
+  return 1;
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -776,6 +876,8 @@ on_request(struct evhttp_request *req, void *arg)
   int ok;
 
   api->served++;
+  if (gate_refused(api, req))
+    return;
   if (!evcon || !(conn = conn_track(api, evcon))) {
     evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
     reply_error(api, req, 503, "too many API connections open (%zu): close idle ones and retry", api->cfg.max_conns);
@@ -785,17 +887,13 @@ on_request(struct evhttp_request *req, void *arg)
    * which routes exist. */
   auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
   if (!auth) {
-    reply_error(api, req, 401,
-                "missing Authorization header: send \"Authorization: Bearer TOKEN\" "
-                "with the token from the node's token file (DATADIR/api.token)");
+    reply_error(api, req, 401, "unauthorized: send \"Authorization: Bearer TOKEN\"");
     return;
   }
   ok = nn_api_parse_bearer(auth, tok) == NN_OK && CRYPTO_memcmp(tok, api->token, NN_API_TOKEN_LEN) == 0;
   OPENSSL_cleanse(tok, sizeof(tok));
   if (!ok) {
-    reply_error(api, req, 401,
-                "wrong API token: send \"Authorization: Bearer TOKEN\" with the 64 "
-                "hex digits of the node's token file (DATADIR/api.token)");
+    reply_error(api, req, 401, "unauthorized: send \"Authorization: Bearer TOKEN\"");
     return;
   }
   path = uri ? evhttp_uri_get_path(uri) : NULL;
@@ -878,6 +976,138 @@ load_token(nn_api_t *api, const char *path, char *why, size_t why_len)
   else
     nn_hex_encode(api->token_hex, api->token, sizeof(api->token));
   return err;
+}
+
+/* ---- the gate in front of evhttp ---- */
+
+/* One connection's gate and its socket, under a bufferevent filter that evhttp reads from and
+ * writes to. */
+typedef struct gate_conn_t {
+  struct bufferevent *sock, *filter;
+  struct event *retry; /* the kernel took none of a reply's last byte: try again shortly */
+  nn_api_gate_t gate;
+} gate_conn_t;
+
+static void
+gate_out(void *ctx, const uint8_t *p, size_t n)
+{
+  evbuffer_add(ctx, p, n);
+}
+
+static enum bufferevent_filter_result
+gate_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit, enum bufferevent_flush_mode mode, void *ctx)
+{
+  nn_api_gate_t *g = &((gate_conn_t *)ctx)->gate;
+  struct evbuffer_iovec v[8];
+  (void)limit;
+  (void)mode;
+  while (evbuffer_get_length(src)) {
+    int n = evbuffer_peek(src, -1, NULL, v, 8);
+    size_t used = 0;
+    for (int i = 0; i < n && i < 8; i++) {
+      nn_api_gate_feed(g, v[i].iov_base, v[i].iov_len, gate_out, dst);
+      used += v[i].iov_len;
+    }
+    evbuffer_drain(src, used);
+  }
+  return BEV_OK;
+}
+
+/* Replies go out through the socket's buffer, but the filter tells evhttp a reply is written
+ * when its own buffer is empty, and evhttp then shuts the socket down (after a "Connection:
+ * close" request): bytes still in the socket's buffer would be lost. So the last bytes of every
+ * reply are kept back until the socket's buffer is empty, and then written straight into the
+ * kernel: once evhttp hears "written", they are. */
+static enum bufferevent_filter_result
+gate_out_filter(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit, enum bufferevent_flush_mode mode,
+                void *ctx)
+{
+  gate_conn_t *gc = ctx;
+  evutil_socket_t fd = bufferevent_getfd(gc->sock);
+  size_t left;
+  (void)limit;
+  (void)mode;
+  if (evbuffer_get_length(dst))
+    return BEV_NEED_MORE; /* called again when the socket has sent it (be_filter_writecb) */
+  if (fd >= 0)
+    (void)evbuffer_write(src, fd);
+  if ((left = evbuffer_get_length(src)) > 1) {
+    evbuffer_remove_buffer(src, dst, left - 1);
+    return BEV_OK;
+  }
+  if (left) { /* the socket's buffer is empty and the kernel's full: nobody would call us again */
+    struct timeval tv = { 0, 2000 };
+    evtimer_add(gc->retry, &tv);
+    return BEV_NEED_MORE;
+  }
+  return BEV_OK;
+}
+
+static void
+gate_retry(evutil_socket_t fd, short what, void *arg)
+{
+  gate_conn_t *gc = arg;
+  (void)fd;
+  (void)what;
+  bufferevent_flush(gc->filter, EV_WRITE, BEV_FLUSH);
+}
+
+static void
+gate_free(void *ctx)
+{
+  gate_conn_t *gc = ctx;
+  nn_api_gate_clear(&gc->gate);
+  if (gc->retry)
+    event_free(gc->retry);
+  free(gc);
+}
+
+/* Every connection's bufferevent: the socket's, behind a filter that runs the gate. */
+static struct bufferevent *
+make_bev(struct event_base *base, void *arg)
+{
+  nn_api_t *api = arg;
+  gate_conn_t *gc = calloc(1, sizeof(*gc));
+  if (!gc || !(gc->retry = evtimer_new(base, gate_retry, gc)) ||
+      !(gc->sock = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)))
+    goto fail;
+  nn_api_gate_init(&gc->gate, &api->gate);
+  if (!(gc->filter = bufferevent_filter_new(gc->sock, gate_in, gate_out_filter, BEV_OPT_CLOSE_ON_FREE, gate_free, gc)))
+    goto fail;
+  return gc->filter;
+fail:
+  if (gc && gc->sock)
+    bufferevent_free(gc->sock);
+  if (gc && gc->retry)
+    event_free(gc->retry);
+  free(gc);
+  return NULL;
+}
+
+static nn_err_t
+gate_setup(nn_api_t *api)
+{
+  uint8_t nonce[NN_API_GATE_NONCE_HEX / 2];
+  nn_err_t err = nn_rng_fill(NULL, nonce, sizeof(nonce));
+  if (err)
+    return err;
+  nn_hex_encode(api->gate.nonce, nonce, sizeof(nonce));
+  OPENSSL_cleanse(nonce, sizeof(nonce));
+  memcpy(api->gate.token, api->token, NN_API_TOKEN_LEN);
+  api->gate.small_body = 4096; /* no route but POST /v1/tx takes a body */
+  api->gate.big_body = api->cfg.max_body;
+  evhttp_set_bevcb(api->http, make_bev, api);
+  return NN_OK;
+}
+
+/* The Host values a client of this listener sends: its address, or localhost and its port. */
+static void
+gate_hosts(nn_api_t *api, uint16_t port)
+{
+  nn_api_gate_cfg_t *g = &api->gate;
+  snprintf(g->hosts[0], sizeof(g->hosts[0]), "%.100s", api->address);
+  snprintf(g->hosts[1], sizeof(g->hosts[1]), "localhost:%u", (unsigned)port);
+  g->nhosts = 2;
 }
 
 /* ---- listening ---- */
@@ -971,6 +1201,7 @@ listen_tcp(nn_api_t *api, const char *spec, char *why, size_t why_len)
   }
   nn_addr_from_sockaddr((struct sockaddr *)&ss, &a);
   nn_addr_format(&a, api->address);
+  gate_hosts(api, a.port);
   return bind_fd(api, fd, why, why_len);
 }
 
@@ -1112,6 +1343,8 @@ nn_api_new(nn_api_t **out, struct event_base *base, const nn_api_cfg_t *cfg, con
    * instead of a reset. */
   evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);
   evhttp_set_gencb(api->http, on_request, api);
+  if ((err = gate_setup(api)))
+    goto fail;
   if (!strncmp(cfg->listen, "unix:", 5))
     err = listen_unix(api, cfg->listen + 5, why, why_len);
   else
@@ -1153,6 +1386,7 @@ nn_api_free(nn_api_t *api)
   free(api->token_file);
   OPENSSL_cleanse(api->token, sizeof(api->token));
   OPENSSL_cleanse(api->token_hex, sizeof(api->token_hex));
+  OPENSSL_cleanse(&api->gate, sizeof(api->gate));
   free(api);
 }
 

@@ -1,0 +1,264 @@
+/* The control API's gate (api_gate.h). */
+#include "node/api_gate.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "node/api_parse.h"
+
+enum { GATE_HEAD, GATE_BODY, GATE_DROP };
+
+void
+nn_api_gate_init(nn_api_gate_t *g, const nn_api_gate_cfg_t *cfg)
+{
+  memset(g, 0, sizeof(*g) - sizeof(g->head));
+  g->cfg = cfg;
+  g->state = GATE_HEAD;
+}
+
+void
+nn_api_gate_clear(nn_api_gate_t *g)
+{
+  OPENSSL_cleanse(g->head, g->head_len);
+  g->head_len = 0;
+}
+
+/* What one header section says, as far as the gate cares. */
+typedef struct head_t {
+  const uint8_t *method, *path, *host, *auth;
+  size_t method_len, path_len, host_len, auth_len;
+  int origin, chunked, has_length, dup;
+  uint64_t length;
+} head_t;
+
+static int
+name_is(const uint8_t *p, size_t n, const char *name)
+{
+  size_t k = strlen(name);
+  if (n != k)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    uint8_t c = p[i] >= 'A' && p[i] <= 'Z' ? (uint8_t)(p[i] + 32) : p[i];
+    if (c != (uint8_t)name[i])
+      return 0;
+  }
+  return 1;
+}
+
+/* "METHOD SP TARGET SP HTTP/x.y"; the path is the target up to '?'. */
+static int
+parse_request_line(const uint8_t *p, size_t n, head_t *h)
+{
+  const uint8_t *sp1 = memchr(p, ' ', n), *sp2;
+  if (!sp1 || sp1 == p)
+    return 0;
+  h->method = p;
+  h->method_len = (size_t)(sp1 - p);
+  sp2 = memchr(sp1 + 1, ' ', n - h->method_len - 1);
+  if (!sp2 || sp2 == sp1 + 1 || (size_t)(p + n - sp2 - 1) < 5 || memcmp(sp2 + 1, "HTTP/", 5))
+    return 0;
+  h->path = sp1 + 1;
+  h->path_len = (size_t)(sp2 - h->path);
+  const uint8_t *q = memchr(h->path, '?', h->path_len);
+  if (q)
+    h->path_len = (size_t)(q - h->path);
+  return 1;
+}
+
+static int
+parse_length(const uint8_t *v, size_t n, uint64_t *out)
+{
+  uint64_t x = 0;
+  if (!n || n > 18)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    if (v[i] < '0' || v[i] > '9')
+      return 0;
+    x = x * 10 + (uint64_t)(v[i] - '0');
+  }
+  *out = x;
+  return 1;
+}
+
+/* One "Name: value" line. 0 if malformed. */
+static int
+parse_header(const uint8_t *p, size_t n, head_t *h)
+{
+  const uint8_t *colon = memchr(p, ':', n), *v;
+  size_t nl, vl;
+  if (!colon || colon == p || p[0] == ' ' || p[0] == '\t')
+    return 0; /* no name, or an obsolete folded line */
+  nl = (size_t)(colon - p);
+  if (memchr(p, ' ', nl) || memchr(p, '\t', nl))
+    return 0;
+  v = colon + 1;
+  vl = n - nl - 1;
+  while (vl && (*v == ' ' || *v == '\t'))
+    v++, vl--;
+  while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+    vl--;
+  if (name_is(p, nl, "origin")) {
+    h->origin = 1;
+  } else if (name_is(p, nl, "transfer-encoding")) {
+    h->chunked = 1;
+  } else if (name_is(p, nl, "host")) {
+    h->dup |= h->host != NULL;
+    h->host = v;
+    h->host_len = vl;
+  } else if (name_is(p, nl, "authorization")) {
+    h->dup |= h->auth != NULL;
+    h->auth = v;
+    h->auth_len = vl;
+  } else if (name_is(p, nl, "content-length")) {
+    h->dup |= h->has_length;
+    h->has_length = 1;
+    if (!parse_length(v, vl, &h->length))
+      return 0;
+  }
+  return 1;
+}
+
+static int
+parse_head(const uint8_t *p, size_t n, head_t *h)
+{
+  int first = 1;
+  memset(h, 0, sizeof(*h));
+  while (n) {
+    const uint8_t *nl = memchr(p, '\n', n);
+    size_t len = nl ? (size_t)(nl - p) : n, adv = nl ? len + 1 : n;
+    if (len && p[len - 1] == '\r')
+      len--;
+    if (!len) /* the empty line that ends the section */
+      break;
+    if (first ? !parse_request_line(p, len, h) : !parse_header(p, len, h))
+      return 0;
+    first = 0;
+    p += adv;
+    n -= adv;
+  }
+  return !first && !h->dup;
+}
+
+static int
+token_ok(const nn_api_gate_t *g, const head_t *h)
+{
+  char v[NN_API_TOKEN_HEX + 64];
+  uint8_t tok[NN_API_TOKEN_LEN];
+  int ok = 0;
+  if (!h->auth || h->auth_len >= sizeof(v))
+    return 0;
+  memcpy(v, h->auth, h->auth_len);
+  v[h->auth_len] = 0;
+  if (nn_api_parse_bearer(v, tok) == NN_OK)
+    ok = CRYPTO_memcmp(tok, g->cfg->token, NN_API_TOKEN_LEN) == 0;
+  OPENSSL_cleanse(tok, sizeof(tok));
+  OPENSSL_cleanse(v, sizeof(v));
+  return ok;
+}
+
+static int
+host_ok(const nn_api_gate_t *g, const head_t *h)
+{
+  if (!g->cfg->nhosts)
+    return 1;
+  for (size_t i = 0; h->host && i < g->cfg->nhosts; i++)
+    if (strlen(g->cfg->hosts[i]) == h->host_len && name_is(h->host, h->host_len, g->cfg->hosts[i]))
+      return 1;
+  return 0;
+}
+
+/* The status that refuses the request in g->head[0..n), or 0 to let it through. */
+static int
+judge(const nn_api_gate_t *g, size_t n, uint64_t *body)
+{
+  head_t h;
+  if (!parse_head(g->head, n, &h))
+    return 400;
+  if (h.origin || !host_ok(g, &h))
+    return 403;
+  if (h.chunked)
+    return 411;
+  if (!token_ok(g, &h))
+    return 401;
+  int submit = name_is(h.method, h.method_len, "post") && h.path_len == 6 && !memcmp(h.path, "/v1/tx", 6);
+  if (h.length > (submit ? g->cfg->big_body : g->cfg->small_body))
+    return 413;
+  *body = h.length;
+  return 0;
+}
+
+static int
+refuse(nn_api_gate_t *g, int status, nn_api_gate_out_fn out, void *ctx)
+{
+  char req[256];
+  int n = snprintf(req, sizeof(req),
+                   "GET " NN_API_GATE_REFUSED_PATH " HTTP/1.1\r\nHost: gate\r\n" NN_API_GATE_HEADER
+                   ": %d %s\r\nConnection: close\r\n\r\n",
+                   status, g->cfg->nonce);
+  nn_api_gate_clear(g);
+  g->state = GATE_DROP;
+  g->refused = status;
+  out(ctx, (const uint8_t *)req, (size_t)n);
+  return status;
+}
+
+/* The end of the header section in head[0..n) (the index after its empty line), or 0. */
+static size_t
+head_end(const uint8_t *h, size_t from, size_t n)
+{
+  for (size_t i = from; i < n; i++) {
+    if (h[i] != '\n')
+      continue;
+    if (i + 1 < n && h[i + 1] == '\n')
+      return i + 2;
+    if (i + 2 < n && h[i + 1] == '\r' && h[i + 2] == '\n')
+      return i + 3;
+  }
+  return 0;
+}
+
+int
+nn_api_gate_feed(nn_api_gate_t *g, const uint8_t *in, size_t len, nn_api_gate_out_fn out, void *ctx)
+{
+  while (len && g->state != GATE_DROP) {
+    if (g->state == GATE_BODY) {
+      size_t n = len < g->body_left ? len : (size_t)g->body_left;
+      out(ctx, in, n);
+      in += n;
+      len -= n;
+      if (!(g->body_left -= n))
+        g->state = GATE_HEAD;
+      continue;
+    }
+    /* blank lines between requests are dropped, as servers may */
+    while (!g->head_len && len && (*in == '\r' || *in == '\n'))
+      in++, len--;
+    if (!len)
+      break;
+    size_t old = g->head_len, room = NN_API_GATE_HEAD_MAX - old, take = len < room ? len : room;
+    memcpy(g->head + old, in, take);
+    size_t end = head_end(g->head, old > 2 ? old - 2 : 0, old + take);
+    if (!end) {
+      g->head_len = old + take;
+      in += take;
+      len -= take;
+      if (g->head_len == NN_API_GATE_HEAD_MAX)
+        return refuse(g, 431, out, ctx);
+      continue;
+    }
+    uint64_t body = 0;
+    int status = judge(g, end, &body);
+    g->head_len = end;
+    if (status)
+      return refuse(g, status, out, ctx);
+    out(ctx, g->head, end);
+    nn_api_gate_clear(g);
+    in += end - old;
+    len -= end - old;
+    g->body_left = body;
+    g->state = body ? GATE_BODY : GATE_HEAD;
+  }
+  return g->refused;
+}
