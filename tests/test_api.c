@@ -888,7 +888,7 @@ test_gate(void **state)
       memcpy(req + n, "trailing bytes", 14); /* a body that must never pass */
       int st = gate_run(req, (size_t)n + 14, bytewise, &k);
       if (st != cases[i].status)
-        fail_msg("case %zu (@T): status %d, want %d", i, bytewise ? "bytewise" : "whole", st, cases[i].status);
+        fail_msg("case %zu (%s): status %d, want %d", i, bytewise ? "bytewise" : "whole", st, cases[i].status);
       snprintf(want, sizeof(want), NN_API_GATE_HEADER ": %d aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", st);
       assert_non_null(strstr(k.buf, want));
       assert_non_null(strstr(k.buf, "GET " NN_API_GATE_REFUSED_PATH " HTTP/1.1\r\n"));
