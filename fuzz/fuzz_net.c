@@ -20,7 +20,7 @@
  *                 bit3 small pipes: 4 KiB a direction, max_output 16 KiB (back-pressure)
  *                 bit4 two more pipe transports, for IPv4 and IPv6 addresses
  *   CFG           per manager, two bytes (also the arguments of `restart`):
- *     u8 a        bit0-1 max_message: default (8 MiB), 256, 4096, 65536
+ *     u8 a        bit0-1 max_message: default (8 MiB), 65536 (the least allowed), 131072, 262144
  *                 bit2 anonymous dials; bit3 require_peer_identity
  *                 bit4 no identity at all (cannot listen or accept; dials anonymously)
  *                 bit5 queue_max 2 (else 64); bit6 max_idle_outbound 1 (else 64)
@@ -70,7 +70,7 @@
  *   P, S = u8 p: tenant handle p % 18 - 1 (-1 and 16 are out of range)
  *   K = u8 k: < 0xa0: kind 0x10 + k % 0x40 (the ranges of tenants A..D); else u8 raw kind
  *   L = u8 l: < 0xe0: l bytes (0: empty); 0xe0..0xef: (l - 0xdf) KiB; 0xf0..0xfd: (l - 0xef) *
- *       4681 bytes; 0xfe u8 d: 256, 4096 or 65536 (d % 3) + (d / 3) % 5 - 2 (around a peer's
+ *       4681 bytes; 0xfe u8 d: 65536, 131072 or 262144 (d % 3) + (d / 3) % 5 - 2 (around a peer's
  *       max_message); 0xff: MSG_MAX_LEN (300000) bytes
  *   RANGES: A 10-1f, B 20-2f, C 30-3f, D 40-4f, 00-00, ff-ff, 18-27, 00-ff, 50-7f, 20-10 (lo >
  *       hi: refused), 80-fe, 10-10
@@ -1172,7 +1172,7 @@ run_quiet(void)
 static void
 mgr_create(int i, uint8_t a, uint8_t b)
 {
-  static const uint32_t maxmsg[4] = { 0, 256, 4096, 65536 };
+  static const uint32_t maxmsg[4] = { 0, 65536, 131072, 262144 };
   static const int start[4][4] = { { 0, 1, -1 }, { 0, -1 }, { -1 }, { 0, 1, 2, -1 } };
   mgr_t *m = &g.m[i];
   nn_err_t e;
@@ -1306,7 +1306,7 @@ pick_conn(const mgr_t *m, uint8_t c)
 static int
 get_len(nn_wire_reader_t *r, size_t *len)
 {
-  static const size_t around[3] = { 256, 4096, 65536 };
+  static const size_t around[3] = { 65536, 131072, 262144 };
   uint8_t l, d;
   if (nn_wire_get_u8(r, &l))
     return 0;

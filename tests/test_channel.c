@@ -1113,9 +1113,10 @@ test_message_cap(void **state)
   free(w);
   pair_free(&p);
 
-  /* a one-record message above a small cap */
-  s.max_r = 1000;
+  /* a one-record message above a small cap (below what the handshake allows: set behind its back) */
   ct_established(&p, &s);
+  p.r.ch->cfg.max_message = 1000;
+  p.i.ch->info.peer_max_message = 1000;
   assert_int_equal(nn_chan_send(p.i.ch, buf, 1000), NN_OK);
   pair_pump(&p);
   assert_int_equal(p.r.nmsgs, 1);
@@ -1126,6 +1127,22 @@ test_message_cap(void **state)
   free(w);
   pair_free(&p);
   free(buf);
+
+  /* the minimum (issue 10, item 14): a channel is not made with less, and a peer that announces
+   * less (here the responder, changed behind nn_chan_new's back) is refused in the handshake */
+  nn_chan_config_t cc = { .role = NN_CHAN_INITIATOR, .network = NN_NET_REGTEST, .max_message = 65535 };
+  nn_chan_t *ch = NULL;
+  assert_int_equal(nn_chan_new(&ch, &cc, 0), NN_ERR_ARG);
+  cc.max_message = NN_CHAN_MIN_MAX_MESSAGE;
+  assert_int_equal(nn_chan_new(&ch, &cc, 0), NN_OK);
+  nn_chan_free(ch);
+  s.max_r = 0;
+  ct_start(&p, &s);
+  p.r.ch->cfg.max_message = NN_CHAN_MIN_MAX_MESSAGE - 1;
+  pair_pump(&p);
+  assert_false(p.i.established);
+  assert_int_equal(nn_chan_close_reason(p.i.ch), NN_CLOSE_PROTOCOL);
+  pair_free(&p);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -537,13 +537,13 @@ test_queued_too_long_counted(void **state)
   setup_wire();
   node_init(&srv, 15, 0);
   node_init(&cli, 16, 0);
-  nn_net_free(srv.net); /* again, taking messages of 256 bytes at most */
+  nn_net_free(srv.net); /* again, taking messages of 64 KiB at most */
   {
     nn_net_cfg_t cfg;
     nn_net_cfg_default(&cfg);
     cfg.identity = srv.id;
     cfg.network = NN_NET_REGTEST;
-    cfg.max_message = 256;
+    cfg.max_message = NN_CHAN_MIN_MAX_MESSAGE;
     assert_int_equal(nn_net_new(&srv.net, base, &cfg), NN_OK);
     assert_int_equal(nn_net_add_transport(srv.net, pipe_transport_new(wire, "pipe-onion", NN_ADDR_ONION)), NN_OK);
     nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down, &srv.a };
@@ -552,7 +552,8 @@ test_queued_too_long_counted(void **state)
   assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
   assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
   assert_int_equal(nn_net_dial(cli.net, cli.ha, &onion, nn_identity_node_id(srv.id), &c), NN_OK);
-  uint8_t big[300], small[10];
+  static uint8_t big[NN_CHAN_MIN_MAX_MESSAGE + 1];
+  uint8_t small[10];
   memset(big, 0x11, sizeof(big));
   memset(small, 0x12, sizeof(small));
   assert_int_equal(nn_net_send(cli.net, c, big, sizeof(big)), NN_OK); /* the peer's cap is not known yet */

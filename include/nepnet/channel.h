@@ -34,6 +34,9 @@ extern "C" {
 #define NN_NET_REGTEST 0x4e455052u /* "NEPR" */
 
 #define NN_CHAN_DEFAULT_MAX_MESSAGE (8u << 20) /* 8 MiB: STARK-proof transactions are 0.3-2 MB */
+/** The smallest max_message a channel may announce (one record's content): a peer that announces
+ *  less is refused in the handshake, so every message of up to 64 KiB can be sent to any peer. */
+#define NN_CHAN_MIN_MAX_MESSAGE 65536u
 #define NN_CHAN_DEFAULT_HS_TIMEOUT_MS 10000
 
 typedef struct nn_chan_t nn_chan_t;
@@ -79,7 +82,7 @@ typedef struct nn_chan_config_t {
   const nn_node_id_t *expected_peer;
   /** Responder: refuse anonymous initiators. */
   int require_peer_identity;
-  uint32_t max_message; /**< reassembly cap; 0 = NN_CHAN_DEFAULT_MAX_MESSAGE */
+  uint32_t max_message; /**< reassembly cap, at least NN_CHAN_MIN_MAX_MESSAGE; 0 = NN_CHAN_DEFAULT_MAX_MESSAGE */
   /** Records per traffic secret in our sending direction (0 = 1024, at most 2^24). Announced in
    *  the handshake: the peer ratchets its receiving keys at the same points. */
   uint64_t rekey_interval;

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nepnet/channel.h"
 #include "nepnet/error.h"
 #include "nepnet/identity.h"
 #include "nepnet/types.h"
@@ -38,9 +39,9 @@
 #define NN_PEER_RECORD_CHAN_VERSION 1 /**< the secure channel of PROTOCOL.md section 5 */
 #define NN_PEER_RECORD_CONTEXT "nepnet/v1 peer record"
 #define NN_PEER_RECORD_MAX_ADDRS 8
-#define NN_PEER_RECORD_MAX_LIFETIME (48u * 3600u) /**< expires_at - issued_at, seconds */
-#define NN_PEER_RECORD_MAX_SKEW 600u              /**< issued_at may lead the reader's clock by this */
-#define NN_PEER_RECORD_MIN_MAX_MESSAGE 65536u     /**< smallest max_message a record may announce */
+#define NN_PEER_RECORD_MAX_LIFETIME (48u * 3600u)              /**< expires_at - issued_at, seconds */
+#define NN_PEER_RECORD_MAX_SKEW 600u                           /**< issued_at may lead the reader's clock by this */
+#define NN_PEER_RECORD_MIN_MAX_MESSAGE NN_CHAN_MIN_MAX_MESSAGE /**< smallest max_message a record may announce */
 
 /* flags */
 #define NN_PEER_RECORD_F_RELAY 0x0001u   /**< relays traffic for peers behind NAT */

@@ -134,7 +134,8 @@ nn_chan_new(nn_chan_t **out, const nn_chan_config_t *cfg, uint64_t now_ms)
   nn_err_t err = NN_OK;
 
   *out = NULL;
-  if (cfg->role == NN_CHAN_RESPONDER && !cfg->identity)
+  if ((cfg->role == NN_CHAN_RESPONDER && !cfg->identity) ||
+      (cfg->max_message && cfg->max_message < NN_CHAN_MIN_MAX_MESSAGE))
     return NN_ERR_ARG;
   if (!(c = calloc(1, sizeof(*c))))
     return NN_ERR_NOMEM;

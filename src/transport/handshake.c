@@ -213,7 +213,8 @@ parse_payload(hs_payload_t *p, int always_id, uint8_t known_flags)
   }
   nn_wire_get_var(&r, 2, NN_HS_MAX_PAD, &pad, &padlen);
   p->signed_len = p->pk ? ID_PART : PARAMS_LEN;
-  return nn_wire_finish(&r) || (p->flags & ~known_flags) || !rekey_ok(p->rekey_interval);
+  return nn_wire_finish(&r) || (p->flags & ~known_flags) || !rekey_ok(p->rekey_interval) ||
+         p->max_message < NN_CHAN_MIN_MAX_MESSAGE;
 }
 
 /* Open a received payload under a handshake key (its IV is the nonce: each key seals once) with
