@@ -14,7 +14,7 @@
 #define NN_HS_VERSION 1
 #define NN_HS_FRAME_HDR 2
 #define NN_HS_MAX_FRAME 16384 /* largest handshake body accepted (msg2 is 8843 bytes) */
-#define NN_HS_MAX_PAD 1024
+#define NN_HS_MAX_PAD 7424    /* an anonymous P3 pads 7219 bytes; msg2 + this stays within NN_HS_MAX_FRAME */
 
 enum {
   NN_HS_MSG1 = 0x01,

@@ -168,11 +168,13 @@ put_params(const nn_chan_t *c, uint8_t *p, uint8_t flags)
 
 /*
  * Write and absorb our payload: params and pk, the signature over the transcript at that point
- * (TH_R or TH_I) under \a sign_ctx, an empty padding field; \a *th_after is then TH2 or TH3.
- * sign_ctx NULL: an anonymous initiator, whose payload is the params alone.
+ * (TH_R or TH_I) under \a sign_ctx, then the padding field: the last \a pad bytes of the
+ * \a plen are zero padding. \a *th_after is then TH2 or TH3. sign_ctx NULL: an anonymous
+ * initiator, whose payload is the params and its padding.
  */
 static nn_err_t
-write_payload(nn_chan_t *c, uint8_t *p, size_t plen, uint8_t flags, const char *sign_ctx, nn_hash_t *th_after)
+write_payload(nn_chan_t *c, uint8_t *p, size_t plen, size_t pad, uint8_t flags, const char *sign_ctx,
+              nn_hash_t *th_after)
 {
   nn_hs_t *hs = c->hs;
   size_t signed_len = sign_ctx ? ID_PART : PARAMS_LEN;
@@ -188,7 +190,8 @@ write_payload(nn_chan_t *c, uint8_t *p, size_t plen, uint8_t flags, const char *
                    (err = nn_mldsa_sign((nn_mldsa_sig_t *)(p + ID_PART), nn_identity_key(c->cfg.identity),
                                         (const uint8_t *)sign_ctx, strlen(sign_ctx), th.b, NN_HASH_LEN, c->cfg.rng))))
     return err;
-  nn_be16_put(p + plen - 2, 0); /* no padding */
+  nn_be16_put(p + plen - pad - 2, (uint16_t)pad);
+  memset(p + plen - pad, 0, pad);
   if ((err = nn_sha3_update(&hs->th, p + signed_len, plen - signed_len)))
     return err;
   return nn_sha3_peek(&hs->th, th_after);
@@ -410,7 +413,7 @@ build_msg2(nn_chan_t *c, const uint8_t *keys)
     goto out;
   why = NN_CLOSE_INTERNAL;
   if (!(payload = malloc(plen)) || !(frame = malloc(NN_HS_FRAME_HDR + blen)) || mix_kem(c, blen, &ct, &ss, &th1) ||
-      write_payload(c, payload, plen, c->cfg.require_peer_identity ? FLAG_REQUIRE_ID : 0, CTX_RESPONDER, &hs->th2))
+      write_payload(c, payload, plen, 0, c->cfg.require_peer_identity ? FLAG_REQUIRE_ID : 0, CTX_RESPONDER, &hs->th2))
     goto out;
   put_frame_hdr(frame, blen, NN_HS_MSG2);
   memcpy(frame + 3, ct.x.b, NN_X25519_LEN);
@@ -515,7 +518,9 @@ build_msg3(nn_chan_t *c, const nn_hash_t *th2, uint32_t peer_rekey)
 {
   nn_hs_t *hs = c->hs;
   int ident = c->cfg.identity != NULL;
-  size_t plen = ident ? PAYLOAD_ID_LEN : PAYLOAD_ANON_LEN;
+  /* An anonymous initiator pads its payload to an identified one's size: on the wire, a wallet's
+   * msg3 looks like a node's. */
+  size_t plen = PAYLOAD_ID_LEN, pad = ident ? 0 : PAYLOAD_ID_LEN - PAYLOAD_ANON_LEN;
   size_t blen = 1 + plen + NN_AEAD_TAG_LEN;
   uint8_t *frame = NULL, *payload = NULL;
   nn_hash_t th3;
@@ -523,7 +528,7 @@ build_msg3(nn_chan_t *c, const nn_hash_t *th2, uint32_t peer_rekey)
 
   if (!(payload = malloc(plen)) || !(frame = malloc(NN_HS_FRAME_HDR + blen)) ||
       th_absorb_frame_hdr(hs, blen, NN_HS_MSG3) ||
-      write_payload(c, payload, plen, ident ? FLAG_IDENTIFIED : 0, ident ? CTX_INITIATOR : NULL, &th3))
+      write_payload(c, payload, plen, pad, ident ? FLAG_IDENTIFIED : 0, ident ? CTX_INITIATOR : NULL, &th3))
     goto out;
   put_frame_hdr(frame, blen, NN_HS_MSG3);
   if (seal_frame(c, frame, 3, &hs->k_i2r, &hs->iv_i2r, th2, payload, plen) || derive_app_keys(c, &th3, peer_rekey))
