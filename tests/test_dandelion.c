@@ -331,6 +331,36 @@ test_stemming_until_evicted_or_fluffed(void **s)
   nn_dl_free(dl);
 }
 
+/* A peer flooding stems cannot push our own out of the stempool (issue 10, item 8): the oldest
+ * stem that is not ours makes room, and when only ours are left a peer's stem is refused. */
+static void
+test_own_stems_never_evicted_for_peers(void **s)
+{
+  (void)s;
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
+  cfg.stem_max_count = 2;
+  nn_dl_t *dl = mk_role(&cfg, 0, 2, 2);
+  uint8_t own[] = "ours", a[] = "a", b[] = "b", c[] = "c", own2[] = "ours too";
+  nn_hash_t ido = idof(own, sizeof own), ida = idof(a, sizeof a), idb = idof(b, sizeof b);
+  assert_int_equal(nn_dl_submit(dl, own, sizeof own, 0), NN_OK); /* the oldest of all */
+  assert_int_equal(nn_dl_on_stem(dl, 100, a, sizeof a, 0), NN_OK);
+  assert_int_equal(nn_dl_on_stem(dl, 100, b, sizeof b, 0), NN_OK);
+  assert_int_equal(nn_dl_stemming(dl, &ido), 2);
+  assert_int_equal(nn_dl_stemming(dl, &ida), 0); /* the oldest peer's stem went, not ours */
+  assert_int_equal(nn_dl_stemming(dl, &idb), 1);
+  /* only ours left: a peer's stem finds no room */
+  assert_int_equal(nn_dl_submit(dl, own2, sizeof own2, 0), NN_OK);
+  assert_int_equal(nn_dl_stemming(dl, &idb), 0);
+  assert_int_equal(nn_dl_on_stem(dl, 101, c, sizeof c, 0), NN_ERR_NOSPACE);
+  assert_int_equal(nn_dl_stemming(dl, &ido), 2);
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.evicted, 2);
+  assert_int_equal(st.refused, 1);
+  nn_dl_free(dl);
+}
+
 /* Our own stem waits two mean embargoes longer than a relayed one, so that when a stem dies the
  * relays holding it fluff first, not the origin. */
 static void
@@ -950,6 +980,7 @@ main(void)
     cmocka_unit_test(test_index_key_independent),
     cmocka_unit_test(test_restem_own_not_to_looper),
     cmocka_unit_test(test_stemming_until_evicted_or_fluffed),
+    cmocka_unit_test(test_own_stems_never_evicted_for_peers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -460,9 +460,21 @@ inv_pop(nn_dl_t *dl)
     inv_down(dl, 0);
 }
 
-/* Evict the oldest of \a state until \a len more bytes and one more entry fit. */
-static void
-make_room(nn_dl_t *dl, int state, size_t len)
+/* The oldest stem that is not ours, else (for one of ours) the oldest of ours. */
+static dl_ent_t *
+stem_victim(nn_dl_t *dl, int own)
+{
+  for (dl_ent_t *e = dl->stem.head; e; e = e->next)
+    if (!((dl_tx_t *)e)->own)
+      return e;
+  return own ? dl->stem.head : NULL;
+}
+
+/* Evict the oldest of \a state until \a len more bytes and one more entry fit; 0 if they cannot.
+ * Our own stems never make room for someone else's (a peer flooding stems cannot push the
+ * node's own transactions out of the stempool before they are fluffed). */
+static int
+make_room(nn_dl_t *dl, int state, size_t len, int own)
 {
   size_t maxc = state == ST_STEM ? dl->cfg.stem_max_count : dl->cfg.mem_max_count;
   size_t maxb = state == ST_STEM ? dl->cfg.stem_max_bytes : dl->cfg.mem_max_bytes;
@@ -470,10 +482,10 @@ make_room(nn_dl_t *dl, int state, size_t len)
     size_t c = state == ST_STEM ? dl->stem_count : dl->mem_count;
     size_t b = state == ST_STEM ? dl->stem_bytes : dl->mem_bytes;
     if (c + 1 <= maxc && b + len <= maxb)
-      return;
-    dl_ent_t *old = state == ST_STEM ? dl->stem.head : dl->mem.head;
+      return 1;
+    dl_ent_t *old = state == ST_STEM ? stem_victim(dl, own) : dl->mem.head;
     if (!old)
-      return;
+      return 0;
     tx_drop(dl, (dl_tx_t *)old);
     dl->st.evicted++;
   }
@@ -496,12 +508,11 @@ pool_append(nn_dl_t *dl, dl_tx_t *t, int state)
 }
 
 static dl_tx_t *
-tx_add(nn_dl_t *dl, const nn_hash_t *id, const uint8_t *data, size_t len, int state)
+tx_add(nn_dl_t *dl, const nn_hash_t *id, const uint8_t *data, size_t len, int state, int own)
 {
   size_t maxb = state == ST_STEM ? dl->cfg.stem_max_bytes : dl->cfg.mem_max_bytes;
-  if (len > maxb)
+  if (len > maxb || !make_room(dl, state, len, own))
     return NULL;
-  make_room(dl, state, len);
   dl_tx_t *t = malloc(sizeof *t + len); /* len <= max_tx_bytes: no overflow */
   if (!t)
     return NULL;
@@ -584,10 +595,10 @@ to_mempool(nn_dl_t *dl, dl_tx_t *t, const nn_hash_t *id, const uint8_t *data, si
       tx_free(t);
       return NN_ERR_NOMEM;
     }
-    make_room(dl, ST_MEM, t->len);
+    (void)make_room(dl, ST_MEM, t->len, 0); /* the mempool evicts its oldest: always room */
     pool_append(dl, t, ST_MEM);
   } else {
-    t = tx_add(dl, id, data, len, ST_MEM);
+    t = tx_add(dl, id, data, len, ST_MEM, 0);
   }
   if (!t)
     return NN_ERR_NOMEM;
@@ -617,9 +628,11 @@ static nn_err_t
 stem(nn_dl_t *dl, const nn_hash_t *id, const uint8_t *tx, size_t len, uint32_t relay, uint32_t from, uint64_t now)
 {
   int own = from == NO_PEER;
-  dl_tx_t *t = tx_add(dl, id, tx, len, ST_STEM);
-  if (!t)
-    return NN_ERR_NOMEM;
+  dl_tx_t *t = tx_add(dl, id, tx, len, ST_STEM, own);
+  if (!t) { /* out of memory, or a stempool full of our own stems: someone else's waits */
+    dl->st.refused++;
+    return NN_ERR_NOSPACE;
+  }
   t->own = own ? 1 : 0;
   t->from = from;
   t->loop_from = NO_PEER;
@@ -942,7 +955,7 @@ int
 nn_dl_stemming(const nn_dl_t *dl, const nn_hash_t *id)
 {
   const dl_tx_t *t = tx_find(dl, id);
-  return t && t->state == ST_STEM;
+  return t && t->state == ST_STEM ? 1 + t->own : 0;
 }
 
 void

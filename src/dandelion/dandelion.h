@@ -116,8 +116,8 @@ uint64_t nn_dl_deadline(const nn_dl_t *dl);
 
 /* Introspection, for tests, the simulator and the status page. */
 int nn_dl_fluff_epoch(const nn_dl_t *dl);
-/** 1 if \a id is in the stempool (stemmed, not yet fluffed, not evicted). Local introspection
- *  only: never consulted to answer a peer. */
+/** Is \a id in the stempool (stemmed, not yet fluffed, not evicted)? 0 no, 1 a peer's stem, 2 our
+ *  own. Local introspection only: never consulted to answer a peer. */
 int nn_dl_stemming(const nn_dl_t *dl, const nn_hash_t *id);
 /** The stem relays of this epoch (0..2) into \a out; returns the count. */
 size_t nn_dl_relays(const nn_dl_t *dl, uint32_t out[2]);
