@@ -671,6 +671,38 @@ test_unsolicited_and_stem_rate(void **state)
   base_drain_free(base);
 }
 
+/* STEMs are limited per host and per network group too (issue 10, item 8): the keys the buckets
+ * are shared by. Public hosts by address whatever the port, one /16 a group; loopback hosts by
+ * address and port (a devnet). */
+static void
+test_stem_rate_keys(void **state)
+{
+  (void)state;
+  uint8_t k1[NN_GOSSIP_STEM_KEY_MAX], k2[NN_GOSSIP_STEM_KEY_MAX];
+  nn_addr_t a, b;
+  size_t n1, n2;
+#define SAME(x, y, grp, want)                                                                                          \
+  do {                                                                                                                 \
+    assert_int_equal(nn_addr_parse(&a, x), NN_OK);                                                                     \
+    assert_int_equal(nn_addr_parse(&b, y), NN_OK);                                                                     \
+    n1 = nn_gossip_stem_key(&a, grp, k1);                                                                              \
+    n2 = nn_gossip_stem_key(&b, grp, k2);                                                                              \
+    assert_int_equal(n1 == n2 && !memcmp(k1, k2, n1), want);                                                           \
+  } while (0)
+  SAME("198.51.100.7:1000", "198.51.100.7:2000", 0, 1); /* one host, two channels */
+  SAME("198.51.100.7:1000", "198.51.100.8:1000", 0, 0);
+  SAME("198.51.100.7:1000", "198.51.7.8:1000", 1, 1); /* one /16 */
+  SAME("198.51.100.7:1000", "198.52.100.7:1000", 1, 0);
+  SAME("[2001:db8:1:2::1]:9800", "[2001:db8:1:2::99]:1", 0, 1); /* one /64 */
+  SAME("127.0.0.1:9800", "127.0.0.1:9802", 0, 0);               /* devnet nodes */
+#undef SAME
+  /* a host's key is never a group's */
+  assert_int_equal(nn_addr_parse(&a, "127.0.0.1:9800"), NN_OK);
+  n1 = nn_gossip_stem_key(&a, 0, k1);
+  n2 = nn_gossip_stem_key(&a, 1, k2);
+  assert_false(n1 == n2 && !memcmp(k1, k2, n1));
+}
+
 /* One inbound slot: the first HELLO is accepted, the second answered FULL. */
 static void
 test_inbound_full(void **state)
@@ -906,6 +938,7 @@ main(void)
     cmocka_unit_test(test_misbehaving_peers),
     cmocka_unit_test(test_inbound_full),
     cmocka_unit_test(test_unsolicited_and_stem_rate),
+    cmocka_unit_test(test_stem_rate_keys),
     cmocka_unit_test(test_outbound_groups),
     cmocka_unit_test(test_embed_own_thread),
   };

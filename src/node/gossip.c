@@ -65,6 +65,16 @@ typedef struct cand_t {
   int has_id;
 } cand_t;
 
+/* A token bucket of STEMs shared by every channel of one host, or of one network group: many
+ * channels from a few addresses get no more than one peer would (issue 10, item 8). */
+#define STEM_BUCKETS 128
+typedef struct stem_bucket_t {
+  uint8_t key[NN_GOSSIP_STEM_KEY_MAX];
+  size_t key_len;
+  double tokens;
+  uint64_t refill_ms;
+} stem_bucket_t;
+
 struct nn_gossip_t {
   nn_net_t *net;
   nn_disco_t *disco;
@@ -78,6 +88,8 @@ struct nn_gossip_t {
   uint32_t next_handle;
   backoff_t backoff[MAX_BACKOFF];
   size_t nbackoff;
+  stem_bucket_t stem_buckets[STEM_BUCKETS];
+  size_t n_stem_buckets;
   struct event *ev_dl, *ev_kick, *ev_maint;
   int kicked, freeing, registered;
   nn_gossip_stats_t st;
@@ -113,6 +125,15 @@ nn_gossip_group(const nn_addr_t *a, uint8_t out[1 + NN_ADDR_HOST_MAX + 2])
   out[1 + hl] = (uint8_t)(a->port >> 8);
   out[2 + hl] = (uint8_t)a->port;
   return 3 + hl;
+}
+
+size_t
+nn_gossip_stem_key(const nn_addr_t *a, int group, uint8_t out[NN_GOSSIP_STEM_KEY_MAX])
+{
+  out[0] = group ? 'g' : 'h';
+  if (group || !nn_addr_is_public(a))
+    return 1 + nn_gossip_group(a, out + 1);
+  return 1 + nn_addr_group(a, 32, 64, out + 1); /* a public host: its IPv4 address or IPv6 /64 */
 }
 
 static void
@@ -471,21 +492,60 @@ on_hello(nn_gossip_t *g, npeer_t *p, const nn_dlmsg_t *m)
   peer_to_gossip(g, p);
 }
 
+/* Refill a bucket of \a burst tokens at \a rate per second; 1 if a token was there (not taken). */
+static int
+bucket_has(double *tokens, uint64_t *refill_ms, double rate, double burst, uint64_t now)
+{
+  if (!*refill_ms) {
+    *tokens = burst;
+    *refill_ms = now;
+  }
+  *tokens += (double)(now - *refill_ms) * rate / 1000.0;
+  *refill_ms = now;
+  if (*tokens > burst)
+    *tokens = burst;
+  return *tokens >= 1.0;
+}
+
+/* The shared bucket for \a key: found, or taken over from the one idle longest. */
+static stem_bucket_t *
+stem_bucket(nn_gossip_t *g, const uint8_t *key, size_t len)
+{
+  stem_bucket_t *oldest = NULL;
+  for (size_t i = 0; i < g->n_stem_buckets; i++) {
+    stem_bucket_t *b = &g->stem_buckets[i];
+    if (b->key_len == len && !memcmp(b->key, key, len))
+      return b;
+    if (!oldest || b->refill_ms < oldest->refill_ms)
+      oldest = b;
+  }
+  stem_bucket_t *b = g->n_stem_buckets < STEM_BUCKETS ? &g->stem_buckets[g->n_stem_buckets++] : oldest;
+  memset(b, 0, sizeof(*b));
+  memcpy(b->key, key, len);
+  b->key_len = len;
+  return b;
+}
+
+/* A STEM from \a p within its own rate, its host's and its network group's (nn_gossip_group)?
+ * Hosts: public ones by address (their ports are ephemeral), loopback and private ones by address
+ * and port (a devnet's nodes share 127.0.0.1), as inbound_room keys them. A group gets twice a
+ * host's rate. */
 static int
 stem_allowed(nn_gossip_t *g, npeer_t *p, uint64_t now)
 {
-  double burst = (double)g->cfg.stem_burst;
-  if (!p->stem_refill_ms) {
-    p->stem_tokens = burst;
-    p->stem_refill_ms = now;
-  }
-  p->stem_tokens += (double)(now - p->stem_refill_ms) * g->cfg.stem_rate / 1000.0;
-  p->stem_refill_ms = now;
-  if (p->stem_tokens > burst)
-    p->stem_tokens = burst;
-  if (p->stem_tokens < 1.0)
+  double rate = g->cfg.stem_rate, burst = (double)g->cfg.stem_burst;
+  uint8_t key[NN_GOSSIP_STEM_KEY_MAX];
+  size_t n = nn_gossip_stem_key(&p->pen, 0, key);
+  stem_bucket_t *hb = stem_bucket(g, key, n);
+  n = nn_gossip_stem_key(&p->pen, 1, key);
+  stem_bucket_t *gb = stem_bucket(g, key, n);
+  if (!bucket_has(&p->stem_tokens, &p->stem_refill_ms, rate, burst, now) ||
+      !bucket_has(&hb->tokens, &hb->refill_ms, rate, burst, now) ||
+      !bucket_has(&gb->tokens, &gb->refill_ms, 2 * rate, 2 * burst, now))
     return 0;
   p->stem_tokens -= 1.0;
+  hb->tokens -= 1.0;
+  gb->tokens -= 1.0;
   return 1;
 }
 

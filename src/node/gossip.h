@@ -49,8 +49,8 @@ typedef struct nn_gossip_cfg_t {
    *  gossip peers are still accepted. Parsed (and checked) by nn_gossip_new. */
   const char *const *connect;
   size_t n_connect;
-  double stem_rate;    /**< STEMs per second one peer may send (10) ... */
-  unsigned stem_burst; /**< ... in bursts of up to (100); beyond, dropped */
+  double stem_rate;    /**< STEMs per second one peer, and all peers of one host, may send (10) ... */
+  unsigned stem_burst; /**< ... in bursts of up to (100); beyond, dropped; a network group gets twice both */
   const nn_log_t *log; /**< NULL: stderr, INFO and above */
   /** A transaction entered the mempool; \a from is its sender's node id (NULL: none, or an
    *  anonymous peer). */
@@ -101,5 +101,11 @@ int nn_gossip_relay(nn_gossip_t *g, size_t i, nn_node_id_t *id);
  *  public IPv4 address, /32 for IPv6, the address and port for loopback and private ones.
  *  Writes up to 1 + NN_ADDR_HOST_MAX + 2 bytes; returns the length. */
 size_t nn_gossip_group(const nn_addr_t *a, uint8_t out[1 + NN_ADDR_HOST_MAX + 2]);
+
+#define NN_GOSSIP_STEM_KEY_MAX (2 + NN_ADDR_HOST_MAX + 2)
+/** The key of the STEM rate shared by peers of one host (\a group 0: a public IPv4 address or
+ *  IPv6 /64; a loopback or private address with its port, as a devnet's nodes share an address)
+ *  or of one network group (\a group 1: nn_gossip_group). */
+size_t nn_gossip_stem_key(const nn_addr_t *a, int group, uint8_t out[NN_GOSSIP_STEM_KEY_MAX]);
 
 #endif
