@@ -460,8 +460,9 @@ op_stem(uint32_t peer, const uint8_t *tx, size_t len)
     CHECK(e == NN_ERR_TOO_LONG);
   else if (!is_current(peer))
     CHECK(e == NN_OK || e == NN_ERR_ARG); /* a known tx is absorbed, an unknown one refused */
-  else if (e == NN_ERR_NOSPACE)
-    CHECK(stempool_all_own()); /* our own stems never make room for a peer's */
+  else if (e == NN_ERR_NOSPACE)           /* larger than the stempool, or it holds only ours: they never
+                                 * make room for a peer's (the peers' went first) */
+    CHECK(len > g.cfg.stem_max_bytes || stempool_all_own());
   else if (len <= g.cfg.mem_max_bytes && len <= g.cfg.stem_max_bytes)
     CHECK(e == NN_OK);
   else
