@@ -45,7 +45,7 @@ out(void *ctx, const uint8_t *p, size_t n)
 static int
 known(int st)
 {
-  return st == 0 || st == 400 || st == 401 || st == 403 || st == 411 || st == 413 || st == 431;
+  return st == 0 || st == 400 || st == 401 || st == 403 || st == 411 || st == 413 || st == 431 || st == 503;
 }
 
 int

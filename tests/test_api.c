@@ -801,6 +801,7 @@ gate_run(const char *req, size_t len, int bytewise, gate_sink_t *k)
 {
   static nn_api_gate_t g;
   int st = 0;
+  nn_api_gate_clear(&g); /* what the previous run left */
   nn_api_gate_init(&g, &gate_cfg_for_tests);
   memset(k, 0, sizeof(*k));
   if (!bytewise)
@@ -904,6 +905,7 @@ test_gate(void **state)
   int n = snprintf(req, sizeof(req), "GET /v1/status HTTP/1.1\r\nAuthorization: Bearer %s\r\n\r\n", tokhex);
   assert_int_equal(gate_run(req, (size_t)n, 0, &k), 0);
   assert_int_equal(k.len, (size_t)n);
+  gate_run("", 0, 0, &k); /* frees the last run's buffer */
 }
 
 static void

@@ -843,7 +843,7 @@ gate_refused(nn_api_t *api, struct evhttp_request *req)
     return 0;
   status = strtol(h, &end, 10);
   if (!end || *end != ' ' || strlen(end + 1) != NN_API_GATE_NONCE_HEX ||
-      CRYPTO_memcmp(end + 1, api->gate.nonce, NN_API_GATE_NONCE_HEX) || status < 400 || status > 499)
+      CRYPTO_memcmp(end + 1, api->gate.nonce, NN_API_GATE_NONCE_HEX) || status < 400 || status > 599)
     return 0;
   evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
   switch (status) {
@@ -855,6 +855,7 @@ gate_refused(nn_api_t *api, struct evhttp_request *req)
                 api->gate.big_body, api->gate.small_body);
     break;
   case 431: reply_error(api, req, 431, "header section over %u bytes", NN_API_GATE_HEAD_MAX); break;
+  case 503: reply_error(api, req, 503, "out of memory: retry later"); break;
   default: reply_error(api, req, 400, "malformed request"); break;
   }
   return 1;

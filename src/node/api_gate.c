@@ -13,7 +13,7 @@ enum { GATE_HEAD, GATE_BODY, GATE_DROP };
 void
 nn_api_gate_init(nn_api_gate_t *g, const nn_api_gate_cfg_t *cfg)
 {
-  memset(g, 0, sizeof(*g) - sizeof(g->head));
+  memset(g, 0, sizeof(*g));
   g->cfg = cfg;
   g->state = GATE_HEAD;
 }
@@ -21,8 +21,36 @@ nn_api_gate_init(nn_api_gate_t *g, const nn_api_gate_cfg_t *cfg)
 void
 nn_api_gate_clear(nn_api_gate_t *g)
 {
-  OPENSSL_cleanse(g->head, g->head_len);
-  g->head_len = 0;
+  if (g->head) {
+    OPENSSL_cleanse(g->head, g->head_cap);
+    free(g->head);
+  }
+  g->head = NULL;
+  g->head_len = g->head_cap = 0;
+}
+
+/* Room for \a need bytes of header section (at most NN_API_GATE_HEAD_MAX): 0 if out of memory. */
+static int
+head_room(nn_api_gate_t *g, size_t need)
+{
+  size_t cap = g->head_cap ? g->head_cap : 1024;
+  uint8_t *nb;
+  if (need <= g->head_cap)
+    return 1;
+  while (cap < need)
+    cap *= 2;
+  if (cap > NN_API_GATE_HEAD_MAX)
+    cap = NN_API_GATE_HEAD_MAX;
+  if (!(nb = malloc(cap)))
+    return 0;
+  if (g->head) {
+    memcpy(nb, g->head, g->head_len);
+    OPENSSL_cleanse(g->head, g->head_cap);
+    free(g->head);
+  }
+  g->head = nb;
+  g->head_cap = cap;
+  return 1;
 }
 
 /* What one header section says, as far as the gate cares. */
@@ -238,6 +266,8 @@ nn_api_gate_feed(nn_api_gate_t *g, const uint8_t *in, size_t len, nn_api_gate_ou
     if (!len)
       break;
     size_t old = g->head_len, room = NN_API_GATE_HEAD_MAX - old, take = len < room ? len : room;
+    if (!head_room(g, old + take))
+      return refuse(g, 503, out, ctx);
     memcpy(g->head + old, in, take);
     size_t end = head_end(g->head, old > 2 ? old - 2 : 0, old + take);
     if (!end) {

@@ -18,7 +18,8 @@
  * listener's secret nonce in a header, so that a client cannot forge one) and everything the
  * client sends after it is dropped as it arrives: the server answers with that status and closes.
  *
- * Sans-I/O, no allocation after init, bounded: at most NN_API_GATE_HEAD_MAX bytes held.
+ * Sans-I/O and bounded: a header section partly received is held in a buffer that grows to at most
+ * NN_API_GATE_HEAD_MAX and is freed once the section is judged (an idle connection holds none).
  */
 #ifndef NN_NODE_API_GATE_H
 #define NN_NODE_API_GATE_H
@@ -48,8 +49,8 @@ typedef struct nn_api_gate_t {
   int state;   /* GATE_HEAD, GATE_BODY, GATE_DROP */
   int refused; /* the status of the refusal, once refused */
   uint64_t body_left;
-  size_t head_len;
-  uint8_t head[NN_API_GATE_HEAD_MAX];
+  size_t head_len, head_cap;
+  uint8_t *head;
 } nn_api_gate_t;
 
 /** What the gate lets through: append \a n bytes for evhttp. */
@@ -59,10 +60,10 @@ void nn_api_gate_init(nn_api_gate_t *g, const nn_api_gate_cfg_t *cfg);
 /**
  * Feed \a len bytes from the client. What evhttp may see goes to \a out. Returns 0 while the
  * connection is good, else the status of the refusal (from the call that refused on, every call
- * returns it and drops its bytes).
+ * returns it and drops its bytes; out of memory refuses with 503).
  */
 int nn_api_gate_feed(nn_api_gate_t *g, const uint8_t *in, size_t len, nn_api_gate_out_fn out, void *ctx);
-/** Wipe the header bytes held (they may hold the token). */
+/** Wipe and free the header bytes held (they may hold the token); call it when the connection ends. */
 void nn_api_gate_clear(nn_api_gate_t *g);
 
 #endif
