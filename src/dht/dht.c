@@ -76,6 +76,16 @@ typedef struct value_t {
   size_t len;
 } value_t;
 
+/* A token bucket of STOREs: each costs a signature check, so a host (and all of them together)
+ * gets a rate; the oldest idle host's bucket is reused for a newcomer. */
+#define STORE_BUCKETS 32
+typedef struct store_bucket_t {
+  uint8_t key[NN_ADDR_HOST_KEY_MAX];
+  size_t key_len;
+  double tokens;
+  uint64_t at_ms;
+} store_bucket_t;
+
 struct nn_dht_t {
   nn_node_id_t self;
   nn_dht_cfg_t cfg;
@@ -92,7 +102,53 @@ struct nn_dht_t {
   uint64_t req_counter;
   uint64_t next_timeout; /* earliest in-flight timeout; exact unless timeout_dirty */
   int timeout_dirty;
+  store_bucket_t *store_buckets; /* STORE rates per host (STORE_BUCKETS, allocated on first use) */
+  store_bucket_t store_all;      /* ... and of all hosts together */
 };
+
+static int
+bucket_take(store_bucket_t *b, double rate, double burst, uint64_t now_ms)
+{
+  if (!b->at_ms) {
+    b->tokens = burst;
+    b->at_ms = now_ms;
+  }
+  if (now_ms > b->at_ms)
+    b->tokens += (double)(now_ms - b->at_ms) * rate / 1000.0;
+  b->at_ms = now_ms > b->at_ms ? now_ms : b->at_ms;
+  if (b->tokens > burst)
+    b->tokens = burst;
+  if (b->tokens < 1.0)
+    return 0;
+  b->tokens -= 1.0;
+  return 1;
+}
+
+/* May a STORE from \a from be looked at now? */
+static int
+store_allowed(nn_dht_t *d, const nn_addr_t *from, uint64_t now_ms)
+{
+  uint8_t key[NN_ADDR_HOST_KEY_MAX];
+  size_t n = nn_addr_host_key(from, key);
+  store_bucket_t *b = NULL, *oldest = NULL;
+  if (!d->store_buckets && !(d->store_buckets = calloc(STORE_BUCKETS, sizeof(*d->store_buckets))))
+    return 0;
+  for (size_t i = 0; i < STORE_BUCKETS && !b; i++) {
+    store_bucket_t *x = &d->store_buckets[i];
+    if (x->key_len == n && !memcmp(x->key, key, n))
+      b = x;
+    else if (!oldest || x->at_ms < oldest->at_ms)
+      oldest = x;
+  }
+  if (!b) {
+    b = oldest;
+    memset(b, 0, sizeof(*b));
+    memcpy(b->key, key, n);
+    b->key_len = n;
+  }
+  double rate = d->cfg.store_rate, burst = (double)d->cfg.store_burst;
+  return bucket_take(&d->store_all, 16 * rate, 16 * burst, now_ms) && bucket_take(b, rate, burst, now_ms);
+}
 
 void
 nn_dht_cfg_default(nn_dht_cfg_t *cfg)
@@ -107,6 +163,8 @@ nn_dht_cfg_default(nn_dht_cfg_t *cfg)
   cfg->max_inflight = 256;
   cfg->max_lookups = 64;
   cfg->max_values = 4096;
+  cfg->store_rate = 4.0;
+  cfg->store_burst = 64;
   cfg->per_referrer = NN_RPC_MAX_NODES;
   cfg->relay = 2;
 }
@@ -136,6 +194,10 @@ nn_dht_new(nn_dht_t **out, const nn_node_id_t *self, const nn_dht_cfg_t *cfg, co
     d->cfg.max_inflight = 256;
   if (!d->cfg.max_lookups)
     d->cfg.max_lookups = 64;
+  if (!(d->cfg.store_rate > 0) || !d->cfg.store_burst) { /* 0: the defaults */
+    d->cfg.store_rate = 4.0;
+    d->cfg.store_burst = 64;
+  }
   if (!d->cfg.per_referrer || d->cfg.per_referrer > NN_RPC_MAX_NODES)
     d->cfg.per_referrer = NN_RPC_MAX_NODES;
   if (d->cfg.relay > NN_RPC_MAX_RELAY_HOPS + 1)
@@ -175,6 +237,7 @@ nn_dht_free(nn_dht_t *d)
   for (size_t i = 0; i < d->nvalues; i++)
     free(d->values[i].data);
   free(d->values);
+  free(d->store_buckets);
   free(d->lookups);
   free(d->inflight);
   nn_dht_table_free(d->table);
@@ -809,7 +872,10 @@ on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t
     break;
   case NN_RPC_STORE:
     a.kind = NN_RPC_STORED;
-    a.status = value_store(d, &m->target, m->value, m->value_len, now_ms, 0, &forged);
+    /* over the rate: "no room", before any signature check (issue 10, item 6) */
+    a.status = store_allowed(d, from_addr, now_ms)
+                 ? value_store(d, &m->target, m->value, m->value_len, now_ms, 0, &forged)
+                 : NN_STORE_FULL;
     if (forged)
       penalize(d, from_id, from_addr, 20, "stored an invalid record");
     break;

@@ -52,6 +52,9 @@ typedef struct nn_dht_cfg_t {
   unsigned max_inflight;       /**< outstanding RPCs across all lookups (256) */
   unsigned max_lookups;        /**< concurrent lookups (64) */
   unsigned max_values;         /**< stored values (4096) */
+  double store_rate;           /**< STOREs per second one host may send (4) ... */
+  unsigned store_burst;        /**< ... in bursts of (64); the node takes 16 times both from all hosts;
+                                    beyond, answered "no room" before any signature check */
   unsigned per_referrer;       /**< closest referrals taken from one answer (20 = all) */
   unsigned relay;              /**< first-round value lookups are relayed this many hops over
                                    open channels (0 = plain iterative, default 2, max 3) */

@@ -346,6 +346,19 @@ nn_addr_group(const nn_addr_t *a, unsigned v4_bits, unsigned v6_bits, uint8_t ou
   return 1 + bytes;
 }
 
+size_t
+nn_addr_host_key(const nn_addr_t *a, uint8_t out[NN_ADDR_HOST_KEY_MAX])
+{
+  if (nn_addr_is_public(a))
+    return nn_addr_group(a, 32, 64, out);
+  size_t hl = nn_addr_host_len(a->type);
+  out[0] = a->type;
+  memcpy(out + 1, a->host, hl);
+  out[1 + hl] = (uint8_t)(a->port >> 8);
+  out[2 + hl] = (uint8_t)a->port;
+  return 3 + hl;
+}
+
 int
 nn_addr_is_public(const nn_addr_t *a)
 {

@@ -65,6 +65,12 @@ int nn_addr_is_any(const nn_addr_t *a);
  */
 size_t nn_addr_group(const nn_addr_t *a, unsigned v4_bits, unsigned v6_bits, uint8_t out[1 + NN_ADDR_HOST_MAX]);
 
+#define NN_ADDR_HOST_KEY_MAX (1 + NN_ADDR_HOST_MAX + 2)
+/** The key of "one host" for per-host rate limits: a public address by its IPv4 address or IPv6
+ *  /64 (a port costs nothing); a loopback or private one with its port (a devnet's nodes share
+ *  127.0.0.1); onion and I2P ones by their key. */
+size_t nn_addr_host_key(const nn_addr_t *a, uint8_t out[NN_ADDR_HOST_KEY_MAX]);
+
 /** Is this a routable public address (not loopback, private, link-local, multicast...)? */
 int nn_addr_is_public(const nn_addr_t *a);
 

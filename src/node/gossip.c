@@ -131,9 +131,7 @@ size_t
 nn_gossip_stem_key(const nn_addr_t *a, int group, uint8_t out[NN_GOSSIP_STEM_KEY_MAX])
 {
   out[0] = group ? 'g' : 'h';
-  if (group || !nn_addr_is_public(a))
-    return 1 + nn_gossip_group(a, out + 1);
-  return 1 + nn_addr_group(a, 32, 64, out + 1); /* a public host: its IPv4 address or IPv6 /64 */
+  return 1 + (group ? nn_gossip_group(a, out + 1) : nn_addr_host_key(a, out + 1));
 }
 
 static void
