@@ -117,14 +117,8 @@ peer_name(const npeer_t *p, char out[NN_ADDR_STR_MAX + 24])
 size_t
 nn_gossip_group(const nn_addr_t *a, uint8_t out[1 + NN_ADDR_HOST_MAX + 2])
 {
-  if (nn_addr_is_public(a))
-    return nn_addr_group(a, 16, 32, out);
-  size_t hl = nn_addr_host_len(a->type);
-  out[0] = a->type;
-  memcpy(out + 1, a->host, hl);
-  out[1 + hl] = (uint8_t)(a->port >> 8);
-  out[2 + hl] = (uint8_t)a->port;
-  return 3 + hl;
+  /* public: /16 or /32; loopback and private: each address and port is a group of its own */
+  return nn_addr_is_public(a) ? nn_addr_group(a, 16, 32, out) : nn_addr_host_key(a, out);
 }
 
 size_t
