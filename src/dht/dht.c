@@ -873,6 +873,7 @@ on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t
   case NN_RPC_STORE:
     a.kind = NN_RPC_STORED;
     /* over the rate: "no room", before any signature check (issue 10, item 6) */
+    forged = 0;
     a.status = store_allowed(d, from_addr, now_ms)
                  ? value_store(d, &m->target, m->value, m->value_len, now_ms, 0, &forged)
                  : NN_STORE_FULL;
