@@ -1232,7 +1232,7 @@ mgr_create(int i, uint8_t a, uint8_t b)
     API(e = nn_net_add_transport(m->n, m->tr[t]));
     CHECK(e == NN_OK);
   }
-  nn_net_policy_t pol = { pol_allowed, pol_penalize, m };
+  nn_net_policy_t pol = { .allowed = pol_allowed, .penalize = pol_penalize, .ctx = m };
   m->policy_on = 1;
   API(nn_net_set_policy(m->n, &pol));
   if (!(b & 0x20)) {
@@ -1507,7 +1507,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       if (nn_wire_get_u8(&r, &x))
         goto done;
       if (m->n) {
-        nn_net_policy_t pol = { pol_allowed, pol_penalize, m };
+        nn_net_policy_t pol = { .allowed = pol_allowed, .penalize = pol_penalize, .ctx = m };
         m->ban_out = x & 1;
         m->ban_in = (x >> 1) & 1;
         m->policy_on = !(x & 4);

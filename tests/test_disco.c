@@ -621,6 +621,14 @@ standing_of(node_t *n, const nn_addr_t *a)
   return s;
 }
 
+static int32_t
+node_standing(node_t *n, const nn_node_id_t *id)
+{
+  int32_t s = 0;
+  assert_int_equal(nn_peerstore_node_standing(nn_disco_peerstore(n->d), id, &s), NN_OK);
+  return s;
+}
+
 /* ---- 3. bad records ---- */
 
 static void
@@ -646,37 +654,35 @@ test_bad_records(void **state)
 
   raw_connect(&r, base, t_id, &n[0]);
   assert_true(r.established);
-  /* the raw client's host: inbound loopback peers are judged by host, port 0 (disco.c) */
-  nn_addr_t me = n[1].addr;
-  me.port = 0;
-  int32_t s0 = standing_of(&n[0], &me);
+  /* the raw client is identified: its misbehaviour is held against its node id (disco.c) */
+  int32_t s0 = node_standing(&n[0], t);
 
   /* a valid record, then the same node's older one (replayed): OLDER, no penalty */
   size_t len = make_record(t_id, 10, 0, 3600, rec);
   assert_int_equal(raw_store(&r, base, t, rec, len, 1), NN_STORE_OK);
   len = make_record(t_id, 5, 0, 3600, rec);
   assert_int_equal(raw_store(&r, base, t, rec, len, 2), NN_STORE_OLDER);
-  assert_int_equal(standing_of(&n[0], &me), s0);
+  assert_int_equal(node_standing(&n[0], t), s0);
   /* expired (honestly signed, stale): INVALID, no penalty */
   len = make_record(x_id, 20, -7200, -3600, rec);
   assert_int_equal(raw_store(&r, base, x, rec, len, 3), NN_STORE_INVALID);
-  assert_int_equal(standing_of(&n[0], &me), s0);
+  assert_int_equal(node_standing(&n[0], t), s0);
   /* forged: a record that claims X's node id, signed by T's key: INVALID and a penalty */
   len = make_record(t_id, 30, 0, 3600, rec);
   memcpy(rec + 5, x->b, 32);
   assert_int_equal(raw_store(&r, base, x, rec, len, 4), NN_STORE_INVALID);
-  int32_t s1 = standing_of(&n[0], &me);
+  int32_t s1 = node_standing(&n[0], t);
   assert_true(s1 < s0);
   /* wrongly signed: X's own record with one signature byte flipped */
   len = make_record(x_id, 31, 0, 3600, rec);
   rec[len - 100] ^= 0x01;
   assert_int_equal(raw_store(&r, base, x, rec, len, 5), NN_STORE_INVALID);
-  int32_t s2 = standing_of(&n[0], &me);
+  int32_t s2 = node_standing(&n[0], t);
   assert_true(s2 < s1);
   /* a valid record stored under another key: INVALID and a penalty */
   len = make_record(t_id, 11, 0, 3600, rec);
   assert_int_equal(raw_store(&r, base, x, rec, len, 6), NN_STORE_INVALID);
-  assert_true(standing_of(&n[0], &me) < s2);
+  assert_true(node_standing(&n[0], t) < s2);
   /* garbage as a value */
   memset(rec, 0xee, 100);
   assert_int_equal(raw_store(&r, base, x, rec, 100, 7), NN_STORE_INVALID);
@@ -717,7 +723,7 @@ test_bad_records(void **state)
   find_one(base, &n[0], t, &o);
   assert_true(o.found && o.rec.seq == 40);
   assert_memory_equal(o.rec.sig.b, dhi->sig.b, sizeof(dhi->sig.b));
-  printf("standing of the client's host: %d -> %d -> %d -> %d\n", s0, s1, s2, standing_of(&n[0], &me));
+  printf("standing of the client's host: %d -> %d -> %d -> %d\n", s0, s1, s2, node_standing(&n[0], t));
 
   /* lookups return the good record of T (seq 40) and nothing for X, from both nodes */
   for (int i = 0; i < 2; i++) {
@@ -755,9 +761,11 @@ test_bad_rpcs(void **state)
   (void)w;
   raw_connect(&r, base, t_id, &n[0]);
   assert_true(r.established);
+  const nn_node_id_t *tid = nn_identity_node_id(t_id);
+  nn_peerstore_t *ps = nn_disco_peerstore(n[0].d);
   nn_addr_t host = n[0].addr;
   host.port = 0; /* inbound loopback peers are judged by host (disco.c) */
-  assert_int_equal(standing_of(&n[0], &host), 0);
+  assert_int_equal(node_standing(&n[0], tid), 0);
 
   /* a ping first: answered */
   nn_rpc_t m;
@@ -784,11 +792,10 @@ test_bad_rpcs(void **state)
     assert_int_equal(nn_net_send(r.net, r.conn, junks[rounds % 6], jl[rounds % 6]), NN_OK);
     m.id = 200 + (uint64_t)rounds;
     raw_call(&r, base, buf, enc_rpc(&m, buf, sizeof(buf)), m.id);
-    assert_int_equal(
-      nn_peerstore_is_banned(nn_disco_peerstore(n[0].d), &host, (uint64_t)time(NULL), &banned, NULL, NULL), NN_OK);
+    assert_int_equal(nn_peerstore_node_banned(ps, tid, (uint64_t)time(NULL), &banned, NULL, NULL), NN_OK);
     if (banned)
       break;
-    int32_t st = standing_of(&n[0], &host);
+    int32_t st = node_standing(&n[0], tid);
     assert_true(st < prev); /* every malformed message costs standing */
     prev = st;
   }
@@ -797,22 +804,71 @@ test_bad_rpcs(void **state)
   nn_disco_stats(n[0].d, &st);
   printf("banned after %d malformed messages (%llu penalties)\n", rounds + 1, (unsigned long long)st.penalties);
   assert_true(st.bans >= 1);
-  /* the node closes the channel of the banned host... */
+  /* the node, not its host, is banned: neighbours behind the same address keep their standing */
+  assert_int_equal(nn_peerstore_is_banned(ps, &host, (uint64_t)time(NULL), &banned, NULL, NULL), NN_OK);
+  assert_false(banned);
+  assert_int_equal(standing_of(&n[0], &host), 0);
+  /* the node closes the banned node's channel... */
   assert_true(run_until(base, raw_is_closed, &r, SAFETY_S));
-  /* ...and refuses a new one from it */
+  /* ...and closes a new one as soon as its handshake proves the banned id */
   uint64_t refused = st.refused_banned;
   raw_t r2;
   raw_connect(&r2, base, t_id, &n[0]);
-  assert_true(run_until(base, raw_is_closed, &r2, SAFETY_S)); /* refused before its handshake */
-  assert_true(r2.closed);
-  assert_false(r2.established);
+  assert_true(run_until(base, raw_is_closed, &r2, SAFETY_S));
   nn_disco_stats(n[0].d, &st);
-  assert_true(st.refused_banned > refused);
-  assert_int_equal(nn_net_stats(n[0].net)->refused_policy, st.refused_banned);
+  assert_int_equal(st.refused_banned, refused + 1);
+  assert_int_equal(nn_net_stats(n[0].net)->refused_admit, 1);
+  assert_int_equal(nn_net_stats(n[0].net)->refused_policy, 0);
+
+  /* a neighbour (another node at the same address) and an anonymous peer there are served */
+  nn_identity_t *u_id;
+  memset(s.b, 0x74, 32);
+  assert_int_equal(nn_identity_from_seed(&u_id, &s), NN_OK);
+  raw_t r3, r4;
+  raw_connect(&r3, base, u_id, &n[0]);
+  assert_true(r3.established && !r3.closed);
+  m.id = 300;
+  raw_call(&r3, base, buf, enc_rpc(&m, buf, sizeof(buf)), m.id);
+  assert_true(r3.got_want);
+  raw_connect(&r4, base, NULL, &n[0]);
+  assert_true(r4.established && !r4.closed);
+  m.id = 301;
+  raw_call(&r4, base, buf, enc_rpc(&m, buf, sizeof(buf)), m.id);
+  assert_true(r4.got_want);
+
+  /* an anonymous peer's misbehaviour is held against the host's anonymous peers only */
+  for (rounds = 0; rounds < 40 && !r4.closed; rounds++) {
+    assert_int_equal(nn_net_send(r4.net, r4.conn, junks[rounds % 6], jl[rounds % 6]), NN_OK);
+    m.id = 400 + (uint64_t)rounds;
+    raw_call(&r4, base, buf, enc_rpc(&m, buf, sizeof(buf)), m.id);
+    assert_int_equal(nn_peerstore_anon_banned(ps, &host, (uint64_t)time(NULL), &banned), NN_OK);
+    if (banned)
+      break;
+  }
+  assert_true(banned);
+  assert_true(run_until(base, raw_is_closed, &r4, SAFETY_S));
+  raw_t r5;
+  raw_connect(&r5, base, NULL, &n[0]); /* another anonymous peer from there: closed */
+  assert_true(run_until(base, raw_is_closed, &r5, SAFETY_S));
+  assert_int_equal(nn_net_stats(n[0].net)->refused_admit, 2);
+  /* the neighbouring node is still served, and its host is not banned */
+  assert_false(r3.closed);
+  m.id = 500;
+  raw_call(&r3, base, buf, enc_rpc(&m, buf, sizeof(buf)), m.id);
+  assert_true(r3.got_want);
+  assert_int_equal(nn_peerstore_is_banned(ps, &host, (uint64_t)time(NULL), &banned, NULL, NULL), NN_OK);
+  assert_false(banned);
+  assert_int_equal(nn_peerstore_node_banned(ps, nn_identity_node_id(u_id), (uint64_t)time(NULL), &banned, NULL, NULL),
+                   NN_OK);
+  assert_false(banned);
   raw_free(&r);
   raw_free(&r2);
+  raw_free(&r3);
+  raw_free(&r4);
+  raw_free(&r5);
   node_cleanup(&n[0]);
   nn_identity_free(t_id);
+  nn_identity_free(u_id);
   base_drain_free(base);
 }
 

@@ -125,7 +125,7 @@ node_init_with(node_t *n, uint8_t seed, int with_tcp, void (*tweak)(nn_net_cfg_t
     assert_int_equal(nn_tcp_transport_new(&t, base, NULL), NN_OK);
     assert_int_equal(nn_net_add_transport(n->net, t), NN_OK);
   }
-  nn_net_policy_t pol = { p_allowed, NULL, n };
+  nn_net_policy_t pol = { .allowed = p_allowed, .ctx = n };
   nn_net_set_policy(n->net, &pol);
   nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down, &n->a };
   nn_net_proto_t b = { "b", 0x20, 0x2f, t_up, t_msg, t_down, &n->b };

@@ -599,10 +599,14 @@ test_misbehaving_peers(void **state)
     }
     assert_true(run_until(base, is_closed, &r, 5000));
     assert_int_equal(bad_msgs(&x), i + 1);
+    /* held against the peer's node id, not against its host (its neighbours) */
+    int32_t ns = 0;
+    (void)nn_peerstore_node_standing(nn_disco_peerstore(nn_node_disco(x.n)), nn_identity_node_id(r.id), &ns);
+    assert_true(ns < 0);
     raw_free(&r);
   }
   (void)nn_peerstore_standing(nn_disco_peerstore(nn_node_disco(x.n)), &host, &standing1);
-  assert_true(standing1 < standing0);
+  assert_int_equal(standing1, standing0);
   /* a newer gossip version is no misbehaviour: closed, not penalized */
   {
     rawpeer_t r;
@@ -615,8 +619,8 @@ test_misbehaving_peers(void **state)
     nn_node_stats(x.n, &st);
     assert_int_equal(st.gossip.version_mismatch, 1);
     assert_int_equal(st.gossip.bad_msgs, sizeof(cases) / sizeof(cases[0]));
-    (void)nn_peerstore_standing(nn_disco_peerstore(nn_node_disco(x.n)), &host, &standing2);
-    assert_int_equal(standing2, standing1);
+    (void)nn_peerstore_node_standing(nn_disco_peerstore(nn_node_disco(x.n)), nn_identity_node_id(r.id), &standing2);
+    assert_int_equal(standing2, 0);
     raw_free(&r);
   }
   tnode_stop(&x);

@@ -389,6 +389,72 @@ test_standing_and_bans(void **state)
   nn_peerstore_close(ps);
 }
 
+/* Nodes and a host's anonymous peers have reputations of their own: banning one bans neither
+ * the host nor the other nodes behind it, and a banned node's addresses are not selected. */
+static void
+test_node_and_anon_subjects(void **state)
+{
+  fixture_t *f = *state;
+  nn_peerstore_t *ps = open_ok(f, NULL);
+  nn_addr_t a = v4(5, 6, 7, 8, 9000), b = v4(5, 6, 7, 8, 9001), c = v4(9, 6, 7, 8, 9000);
+  nn_node_id_t x, y;
+  int banned = -1, in_tried = 0;
+  int32_t standing = 1;
+  memset(x.b, 0x11, sizeof(x.b));
+  memset(y.b, 0x22, sizeof(y.b));
+
+  /* x at a, y at b: the same host */
+  assert_int_equal(add(ps, a, NULL, T0), NN_PEERSTORE_ADDED);
+  assert_int_equal(add(ps, b, NULL, T0), NN_PEERSTORE_ADDED);
+  assert_int_equal(add(ps, c, NULL, T0), NN_PEERSTORE_ADDED);
+  assert_int_equal(nn_peerstore_success(ps, &a, &x, T0, &in_tried), NN_OK);
+  assert_int_equal(nn_peerstore_success(ps, &b, &y, T0, &in_tried), NN_OK);
+  assert_int_equal(nn_peerstore_penalize_node(ps, &x, 60, "bad", T0, &banned), NN_OK);
+  assert_int_equal(banned, 0);
+  assert_int_equal(nn_peerstore_node_standing(ps, &x, &standing), NN_OK);
+  assert_int_equal(standing, -60);
+  assert_int_equal(nn_peerstore_standing(ps, &a, &standing), NN_OK);
+  assert_int_equal(standing, 2); /* the host's two successes, untouched */
+  assert_int_equal(nn_peerstore_penalize_node(ps, &x, 60, "bad", T0, &banned), NN_OK);
+  assert_int_equal(banned, 1);
+  assert_int_equal(nn_peerstore_node_banned(ps, &x, T0, &banned, NULL, NULL), NN_OK);
+  assert_int_equal(banned, 1);
+  assert_int_equal(nn_peerstore_node_banned(ps, &y, T0, &banned, NULL, NULL), NN_OK);
+  assert_int_equal(banned, 0);
+  assert_int_equal(nn_peerstore_is_banned(ps, &a, T0, &banned, NULL, NULL), NN_OK);
+  assert_int_equal(banned, 0);
+  assert_int_equal(nn_peerstore_anon_banned(ps, &a, T0, &banned), NN_OK);
+  assert_int_equal(banned, 0);
+  /* x's address is no longer selected; y's, at the same host, and c are */
+  for (uint64_t seed = 0; seed < 10; seed++) {
+    nn_addr_t out[8];
+    size_t got = 0;
+    select_n(ps, seed, 8, T0 + 1, out, &got);
+    assert_int_equal(got, 2);
+    for (size_t i = 0; i < got; i++)
+      assert_false(nn_addr_equal(&out[i], &a));
+  }
+
+  /* the anonymous peers of a host: their own reputation (by host, whatever the port) */
+  assert_int_equal(nn_peerstore_penalize_anon(ps, &c, 101, "junk", T0, &banned), NN_OK);
+  assert_int_equal(banned, 1);
+  nn_addr_t c2 = c;
+  c2.port = 1;
+  assert_int_equal(nn_peerstore_anon_banned(ps, &c2, T0, &banned), NN_OK);
+  assert_int_equal(banned, 1);
+  assert_int_equal(nn_peerstore_anon_standing(ps, &c, &standing), NN_OK);
+  assert_int_equal(standing, 0); /* the ban is the punishment */
+  assert_int_equal(nn_peerstore_is_banned(ps, &c, T0, &banned, NULL, NULL), NN_OK);
+  assert_int_equal(banned, 0);
+  /* and a host ban is not an anonymous one */
+  assert_int_equal(nn_peerstore_ban(ps, &a, T0 + 100, "operator", T0), NN_OK);
+  assert_int_equal(nn_peerstore_anon_banned(ps, &a, T0, &banned), NN_OK);
+  assert_int_equal(banned, 0);
+  assert_int_equal(nn_peerstore_node_banned(ps, &y, T0, &banned, NULL, NULL), NN_OK);
+  assert_int_equal(banned, 0);
+  nn_peerstore_close(ps);
+}
+
 /* ---- Sybil ----------------------------------------------------------------------------------- */
 
 static size_t
@@ -922,6 +988,7 @@ main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_persist_across_reopen, setup, teardown),
     cmocka_unit_test_setup_teardown(test_standing_and_bans, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_node_and_anon_subjects, setup, teardown),
     cmocka_unit_test_setup_teardown(test_sybil_new_table, setup, teardown),
     cmocka_unit_test_setup_teardown(test_sybil_tried_table, setup, teardown),
     cmocka_unit_test_setup_teardown(test_select_diverse_and_mixed, setup, teardown),

@@ -1217,7 +1217,7 @@ test_junk_not_penalized(void **state)
   lim.max_per_ip = 0;
   lim.ip_rate = 0;
   srv_t l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
-  nn_net_policy_t pol = { NULL, count_penalty, &penalties };
+  nn_net_policy_t pol = { .penalize = count_penalty, .ctx = &penalties };
   nn_net_set_policy(l.net, &pol);
   const nn_net_stats_t *st = nn_net_stats(l.net);
   struct pollfd pfd[12];

@@ -211,48 +211,108 @@ policy_allowed(void *ctx, const nn_addr_t *a, int inbound)
   return 0;
 }
 
+/* Who a channel's misbehaviour is held against: an identified peer by its node id, so that one
+ * bad node does not ban its neighbours behind the same address (carrier-grade NAT, an office, a
+ * Tor exit); a peer that proved no identity by its host, but only as the host's anonymous peers,
+ * so that the identified nodes there stay welcome. */
+typedef struct subject_t {
+  int node; /* else the anonymous peers of host */
+  nn_node_id_t id;
+  nn_addr_t host;
+} subject_t;
+
+static subject_t
+subject_of(const nn_net_conn_info_t *c)
+{
+  subject_t s;
+  memset(&s, 0, sizeof(s));
+  s.node = c->has_id && (c->established || !c->inbound);
+  if (s.node)
+    s.id = c->id;
+  else
+    s.host = nn_disco_pen_key(&c->addr, c->inbound);
+  return s;
+}
+
+static int
+same_subject(const subject_t *a, const subject_t *b)
+{
+  if (a->node != b->node)
+    return 0;
+  return a->node ? id_eq(&a->id, &b->id) : same_ban_key(&a->host, &b->host);
+}
+
+static int
+subject_banned(nn_disco_t *d, const subject_t *s)
+{
+  int banned = 0;
+  uint64_t now = nn_unix_ms() / 1000;
+  nn_err_t e = s->node ? nn_peerstore_node_banned(d->ps, &s->id, now, &banned, NULL, NULL)
+                       : nn_peerstore_anon_banned(d->ps, &s->host, now, &banned);
+  return !e && banned;
+}
+
+static int
+policy_admit(void *ctx, const nn_net_conn_info_t *c)
+{
+  nn_disco_t *d = ctx;
+  subject_t s = subject_of(c);
+  if (!subject_banned(d, &s))
+    return 1;
+  d->st.refused_banned++;
+  return 0;
+}
+
 typedef struct ban_walk_t {
   nn_disco_t *d;
-  const nn_addr_t *key;
+  const subject_t *s;
 } ban_walk_t;
 
 static void
 close_if_banned(void *ctx, const nn_net_conn_info_t *c)
 {
   ban_walk_t *w = ctx;
-  nn_addr_t k = nn_disco_pen_key(&c->addr, c->inbound);
-  if (!c->closing && same_ban_key(&k, w->key))
+  subject_t s = subject_of(c);
+  if (!c->closing && same_subject(&s, w->s))
     nn_net_close(w->d->net, c->conn, NN_CLOSE_LOCAL);
 }
 
 static void
-penalize_key(nn_disco_t *d, const nn_addr_t *key, int points, const char *why)
+penalize_subject(nn_disco_t *d, const subject_t *sub, int points, const char *why)
 {
-  char s[NN_ADDR_STR_MAX];
+  char s[NN_ADDR_STR_MAX > 2 * NN_NODE_ID_LEN + 1 ? NN_ADDR_STR_MAX : 2 * NN_NODE_ID_LEN + 1];
+  uint64_t now = nn_unix_ms() / 1000;
   int banned = 0;
+  nn_err_t e;
   if (points <= 0)
     return;
   d->st.penalties++;
-  nn_addr_format(key, s);
-  if (nn_peerstore_penalize(d->ps, key, points, why, nn_unix_ms() / 1000, &banned)) {
-    dlog(d, NN_LOG_WARN, "peer store: cannot record a penalty for %s: %s", s, nn_peerstore_last_error(d->ps));
+  if (sub->node) {
+    nn_hex_encode(s, sub->id.b, NN_NODE_ID_LEN);
+    e = nn_peerstore_penalize_node(d->ps, &sub->id, points, why, now, &banned);
+  } else {
+    nn_addr_format(&sub->host, s);
+    e = nn_peerstore_penalize_anon(d->ps, &sub->host, points, why, now, &banned);
+  }
+  const char *what = sub->node ? "node" : "anonymous peers of";
+  if (e) {
+    dlog(d, NN_LOG_WARN, "peer store: cannot record a penalty for %s %s: %s", what, s, nn_peerstore_last_error(d->ps));
     return;
   }
-  dlog(d, NN_LOG_DEBUG, "penalized %s by %d: %s", s, points, why);
+  dlog(d, NN_LOG_DEBUG, "penalized %s %s by %d: %s", what, s, points, why);
   if (!banned)
     return;
   d->st.bans++;
-  dlog(d, NN_LOG_WARN, "banned host of %s (%s); closing its channels", s, why);
-  ban_walk_t w = { d, key };
+  dlog(d, NN_LOG_WARN, "banned %s %s (%s); closing its channels", what, s, why);
+  ban_walk_t w = { d, sub };
   nn_net_each(d->net, close_if_banned, &w);
 }
 
 static void
 policy_penalize(void *ctx, const nn_net_conn_info_t *c, int points, const char *why)
 {
-  nn_disco_t *d = ctx;
-  nn_addr_t k = nn_disco_pen_key(&c->addr, c->inbound);
-  penalize_key(d, &k, points, why);
+  subject_t s = subject_of(c);
+  penalize_subject(ctx, &s, points, why);
 }
 
 /* ---- the DHT's io ---- */
@@ -261,15 +321,24 @@ static void
 io_penalize(void *ctx, const nn_node_id_t *id, const nn_addr_t *addr, int points, const char *why)
 {
   nn_disco_t *d = ctx;
-  /* the DHT names the address a message came from, or a node id: find its channel, whose
-   * direction decides the ban key; with none, the address itself */
+  /* the DHT names the address a message came from, or a node id: find its channel, which
+   * decides whom it is held against; with none, the node id, or the address's anonymous peers */
   uint64_t conn = addr ? nn_net_find_addr(d->net, addr) : id ? nn_net_find(d->net, id, 0) : 0;
+  subject_t s;
+  memset(&s, 0, sizeof(s));
   if (conn) {
     nn_net_penalize(d->net, conn, points, why);
-  } else if (addr) {
-    nn_addr_t k = nn_disco_pen_key(addr, 0);
-    penalize_key(d, &k, points, why);
+    return;
   }
+  if (id) {
+    s.node = 1;
+    s.id = *id;
+  } else if (addr) {
+    s.host = nn_disco_pen_key(addr, 0);
+  } else {
+    return;
+  }
+  penalize_subject(d, &s, points, why);
 }
 
 static void
@@ -287,6 +356,12 @@ io_send(void *ctx, const nn_rpc_node_t *to, void *reply_conn, const uint8_t *msg
   if (id_eq(&to->id, &d->self))
     return;
   if (!(conn = nn_net_find(d->net, &to->id, 0))) {
+    subject_t sub = { .node = 1, .id = to->id };
+    if (subject_banned(d, &sub)) {
+      dlog(d, NN_LOG_DEBUG, "not dialling a banned node for a DHT request");
+      defer_unreachable(d, &to->id);
+      return;
+    }
     nn_err_t e = nn_net_dial(d->net, d->proto, &to->addr, &to->id, &conn);
     if (e) {
       if (e == NN_ERR_PERM)
@@ -636,7 +711,10 @@ boot_from_peerstore(nn_disco_t *d, uint64_t now_s)
   for (size_t i = 0; i < got + nsel; i++) {
     nn_peerstore_entry_t e;
     int known = nn_peerstore_get(d->ps, &a[i], &e) == NN_OK && e.has_node_id;
-    if (host_banned(d, &a[i]))
+    subject_t sub = { .node = 1 };
+    if (known)
+      sub.id = e.node_id;
+    if (host_banned(d, &a[i]) || (known && subject_banned(d, &sub)))
       continue;
     d->tried_ps++;
     boot_dial(d, &a[i], known ? &e.node_id : NULL);
@@ -945,7 +1023,7 @@ static nn_err_t
 join_manager(nn_disco_t *d, char *why, size_t why_len)
 {
   nn_net_proto_t p = { "dht", NN_KIND_DHT_FIRST, NN_KIND_DHT_LAST, t_up, t_message, t_down, d };
-  nn_net_policy_t pol = { policy_allowed, policy_penalize, d };
+  nn_net_policy_t pol = { .allowed = policy_allowed, .admit = policy_admit, .penalize = policy_penalize, .ctx = d };
   nn_err_t err = nn_net_register(d->net, &p, &d->proto);
   if (err) {
     set_why(why, why_len, "cannot register the DHT's message kinds with the connection manager: %s", nn_err_str(err));

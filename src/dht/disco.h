@@ -13,11 +13,16 @@
  *   so a relayed answer that comes after the channel closed is recognised and dropped. An
  *   unreachable node is reported to the DHT (nn_dht_on_unreachable).
  * - is the manager's policy (nn_net_policy_t), since it owns the peer store: penalties (the
- *   DHT's, other tenants', and channels that close for protocol/authentication failures) lower
- *   the standing of the peer's host; banned hosts are never dialled, and an inbound stream from
- *   one is refused before its handshake. The peer store keys loopback/private addresses by
- *   address and port; an inbound peer's port is ephemeral, so inbound loopback/private peers
- *   are judged by host with port 0 (nn_disco_pen_key).
+ *   DHT's, other tenants', and channels that close for protocol/authentication failures after
+ *   the handshake) lower the standing of an identified peer's node id, or of an anonymous
+ *   peer's host as a host of anonymous peers; failures before the handshake are nobody's
+ *   (admission rate-limits them). A banned node is never dialled and is closed as soon as its
+ *   handshake proves its id; the anonymous peers of a banned host are closed as soon as theirs
+ *   completes, and the identified nodes at that host are unaffected. Banned hosts (the peer
+ *   store's nn_peerstore_ban) are never dialled and refused before the handshake. The peer
+ *   store keys loopback/private addresses by address and port; an inbound peer's port is
+ *   ephemeral, so inbound loopback/private peers are judged by host with port 0
+ *   (nn_disco_pen_key).
  * - values are peer records: the DHT's validate callback decodes and verifies them against the
  *   network and the current unix time, and checks that the key is the record's node id.
  * - publishes its own signed record under its node id once it has contacts (after bootstrap and
@@ -95,8 +100,8 @@ typedef struct nn_disco_stats_t {
   uint64_t msgs_in, msgs_out; /**< DHT messages */
   uint64_t verifications;     /**< record signatures checked (the costly part of a STORE) */
   uint64_t penalties;         /**< penalties passed to the peer store */
-  uint64_t bans;              /**< hosts banned by those penalties */
-  uint64_t refused_banned;    /**< dials and inbound streams refused for a banned host */
+  uint64_t bans;              /**< nodes and anonymous hosts banned by those penalties */
+  uint64_t refused_banned;    /**< dials, inbound streams and handshakes refused for a ban */
   uint64_t unreachable;       /**< nodes reported unreachable to the DHT */
   int bootstrapped;           /**< a bootstrap peer answered, or the table gained contacts */
   uint32_t boot_rounds;       /**< bootstrap rounds started */

@@ -22,8 +22,10 @@
 
 /* Schema version 1. Addresses are stored in their wire form (docs/PROTOCOL.md 6.1), IPv4-mapped
  * IPv6 addresses as IPv4. grp: network group of addr; bkey: ban key of addr (its host); src_grp:
- * group of whoever told us. Reputation is per ban key, so inbound peers that are not in addrs
- * have one too. Times are Unix seconds, 0 = never. */
+ * group of whoever told us. Reputation is per key, so inbound peers that are not in addrs have
+ * one too: a host's key starts with its address type (4, 6, 0x0d, 0x0e) and is never 32 bytes
+ * long; a node's key is its 32-byte node id (so addrs.node_id joins it); the anonymous peers of a
+ * host have 0xff followed by the host's key. Times are Unix seconds, 0 = never. */
 static const char schema_v1[] = "CREATE TABLE meta("
                                 "  name TEXT PRIMARY KEY,"
                                 "  value BLOB NOT NULL"
@@ -126,7 +128,8 @@ static const char *const sql_text[NQ] = {
   [Q_COUNT] = "SELECT tbl, count(*) FROM addrs GROUP BY tbl",
   [Q_COUNT_GROUP] = "SELECT tbl, count(*) FROM addrs WHERE grp = ?1 GROUP BY tbl",
   [Q_CANDIDATES] = "SELECT a.addr, a.grp, a.tbl FROM addrs a LEFT JOIN reputation r"
-                   " ON r.bkey = a.bkey WHERE coalesce(r.ban_until, 0) <= ?1"
+                   " ON r.bkey = a.bkey LEFT JOIN reputation n ON n.bkey = a.node_id"
+                   " WHERE coalesce(r.ban_until, 0) <= ?1 AND coalesce(n.ban_until, 0) <= ?1"
                    " AND (a.last_attempt = 0"
                    "      OR a.last_attempt + min(?2 << min(a.failures, 20), ?3) <= ?1)"
                    " ORDER BY a.id",
@@ -153,10 +156,12 @@ typedef struct akey_t {
   size_t wire_len;
   uint8_t grp[GROUP_MAX];
   size_t grp_len;
-  uint8_t bkey[GROUP_MAX];
+  uint8_t bkey[1 + GROUP_MAX]; /* the reputation key (see the schema) */
   size_t bkey_len;
   int routable;
 } akey_t;
+
+#define ANON_TAG 0xff
 
 /* One row of addrs, with its host's reputation. */
 typedef struct row_t {
@@ -1306,11 +1311,29 @@ out:
 
 /* ---- reputation and bans --------------------------------------------------------------------- */
 
-nn_err_t
-nn_peerstore_penalize(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points, const char *reason, uint64_t now_s,
-                      int *banned)
+/* A node's reputation key is its id; an anonymous peer's is its host's, tagged. */
+static void
+node_key(const nn_node_id_t *id, akey_t *k)
 {
-  akey_t k;
+  memset(k, 0, sizeof(*k));
+  memcpy(k->bkey, id->b, NN_NODE_ID_LEN);
+  k->bkey_len = NN_NODE_ID_LEN;
+}
+
+static nn_err_t
+anon_key(const nn_addr_t *addr, akey_t *k)
+{
+  if (addr_keys(addr, k))
+    return NN_ERR_ARG;
+  memmove(k->bkey + 1, k->bkey, k->bkey_len);
+  k->bkey[0] = ANON_TAG;
+  k->bkey_len++;
+  return NN_OK;
+}
+
+static nn_err_t
+penalize_key(nn_peerstore_t *ps, const akey_t *k, int32_t points, const char *reason, uint64_t now_s, int *banned)
+{
   rep_t rep;
   int ban = 0;
   nn_err_t err;
@@ -1319,11 +1342,9 @@ nn_peerstore_penalize(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points,
     *banned = 0;
   if (points <= 0)
     return ps_fail(ps, NN_ERR_ARG, "penalty points must be positive");
-  if (addr_keys(addr, &k))
-    return ps_fail(ps, NN_ERR_ARG, "unknown address type");
   if ((err = txn_begin(ps)))
     return err;
-  if ((err = rep_get(ps, &k, &rep)))
+  if ((err = rep_get(ps, k, &rep)))
     goto out;
   rep.standing = clamp_standing((int64_t)rep.standing - points);
   if (rep.standing < ps->cfg.ban_threshold && rep.ban_until <= now_s) {
@@ -1340,15 +1361,49 @@ nn_peerstore_penalize(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points,
     rep.standing = 0; /* the ban is the punishment; afterwards the host starts again from 0 */
     ban = 1;
   }
-  if ((err = rep_put(ps, &k, &rep, ban ? (reason ? reason : "misbehaviour") : NULL, now_s)))
+  if ((err = rep_put(ps, k, &rep, ban ? (reason ? reason : "misbehaviour") : NULL, now_s)))
     goto out;
-  if (ban)
-    err = drop_anchors(ps, &k);
+  if (ban && k->addr.type)
+    err = drop_anchors(ps, k); /* a host's ban; a node's keeps its addresses from being selected */
 out:
   err = txn_end(ps, err);
   if (!err && banned)
     *banned = ban;
   return err;
+}
+
+nn_err_t
+nn_peerstore_penalize(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points, const char *reason, uint64_t now_s,
+                      int *banned)
+{
+  akey_t k;
+  if (banned)
+    *banned = 0;
+  if (addr_keys(addr, &k))
+    return ps_fail(ps, NN_ERR_ARG, "unknown address type");
+  return penalize_key(ps, &k, points, reason, now_s, banned);
+}
+
+nn_err_t
+nn_peerstore_penalize_node(nn_peerstore_t *ps, const nn_node_id_t *id, int32_t points, const char *reason,
+                           uint64_t now_s, int *banned)
+{
+  akey_t k;
+  node_key(id, &k);
+  return penalize_key(ps, &k, points, reason, now_s, banned);
+}
+
+nn_err_t
+nn_peerstore_penalize_anon(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points, const char *reason,
+                           uint64_t now_s, int *banned)
+{
+  akey_t k;
+  if (banned)
+    *banned = 0;
+  if (anon_key(addr, &k))
+    return ps_fail(ps, NN_ERR_ARG, "unknown address type");
+  k.addr.type = 0; /* anchors are identified nodes: nothing to drop */
+  return penalize_key(ps, &k, points, reason, now_s, banned);
 }
 
 nn_err_t
@@ -1371,19 +1426,43 @@ nn_peerstore_reward(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points, u
   return txn_end(ps, err);
 }
 
+static nn_err_t
+standing_key(nn_peerstore_t *ps, const akey_t *k, int32_t *standing)
+{
+  rep_t rep;
+  nn_err_t err;
+  if (!(err = rep_get(ps, k, &rep)))
+    *standing = rep.standing;
+  return err;
+}
+
 nn_err_t
 nn_peerstore_standing(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t *standing)
 {
   akey_t k;
-  rep_t rep;
-  nn_err_t err;
-
   *standing = 0;
   if (addr_keys(addr, &k))
     return ps_fail(ps, NN_ERR_ARG, "unknown address type");
-  if (!(err = rep_get(ps, &k, &rep)))
-    *standing = rep.standing;
-  return err;
+  return standing_key(ps, &k, standing);
+}
+
+nn_err_t
+nn_peerstore_node_standing(nn_peerstore_t *ps, const nn_node_id_t *id, int32_t *standing)
+{
+  akey_t k;
+  *standing = 0;
+  node_key(id, &k);
+  return standing_key(ps, &k, standing);
+}
+
+nn_err_t
+nn_peerstore_anon_standing(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t *standing)
+{
+  akey_t k;
+  *standing = 0;
+  if (anon_key(addr, &k))
+    return ps_fail(ps, NN_ERR_ARG, "unknown address type");
+  return standing_key(ps, &k, standing);
 }
 
 nn_err_t
@@ -1408,22 +1487,12 @@ out:
   return txn_end(ps, err);
 }
 
-nn_err_t
-nn_peerstore_is_banned(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t now_s, int *banned, uint64_t *until_s,
-                       uint32_t *ban_count)
+static nn_err_t
+banned_key(nn_peerstore_t *ps, const akey_t *k, uint64_t now_s, int *banned, uint64_t *until_s, uint32_t *ban_count)
 {
-  akey_t k;
   rep_t rep;
   nn_err_t err;
-
-  *banned = 0;
-  if (until_s)
-    *until_s = 0;
-  if (ban_count)
-    *ban_count = 0;
-  if (addr_keys(addr, &k))
-    return ps_fail(ps, NN_ERR_ARG, "unknown address type");
-  if ((err = rep_get(ps, &k, &rep)))
+  if ((err = rep_get(ps, k, &rep)))
     return err;
   *banned = rep.ban_until > now_s;
   if (until_s)
@@ -1431,6 +1500,41 @@ nn_peerstore_is_banned(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t now_s
   if (ban_count)
     *ban_count = rep.ban_count;
   return NN_OK;
+}
+
+nn_err_t
+nn_peerstore_is_banned(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t now_s, int *banned, uint64_t *until_s,
+                       uint32_t *ban_count)
+{
+  akey_t k;
+  *banned = 0;
+  if (until_s)
+    *until_s = 0;
+  if (ban_count)
+    *ban_count = 0;
+  if (addr_keys(addr, &k))
+    return ps_fail(ps, NN_ERR_ARG, "unknown address type");
+  return banned_key(ps, &k, now_s, banned, until_s, ban_count);
+}
+
+nn_err_t
+nn_peerstore_node_banned(nn_peerstore_t *ps, const nn_node_id_t *id, uint64_t now_s, int *banned, uint64_t *until_s,
+                         uint32_t *ban_count)
+{
+  akey_t k;
+  *banned = 0;
+  node_key(id, &k);
+  return banned_key(ps, &k, now_s, banned, until_s, ban_count);
+}
+
+nn_err_t
+nn_peerstore_anon_banned(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t now_s, int *banned)
+{
+  akey_t k;
+  *banned = 0;
+  if (anon_key(addr, &k))
+    return ps_fail(ps, NN_ERR_ARG, "unknown address type");
+  return banned_key(ps, &k, now_s, banned, NULL, NULL);
 }
 
 /* ---- selection ------------------------------------------------------------------------------- */

@@ -26,11 +26,16 @@
  * hash inputs. An occupied slot keeps its entry unless that entry is "terrible" (see
  * nn_peerstore_add); there is no test-before-evict connection.
  *
- * Reputation and bans are per host, not per address, since a port costs nothing: the ban key is
- * the IPv4 address (/32), the IPv6 /64, or the onion/I2P key. Standing starts at 0, penalties
- * lower it, rewards and successful sessions raise it (at most NN_PEERSTORE_STANDING_MAX); when
- * it drops below the threshold the host is banned for ban_seconds, doubled for each earlier ban
- * (up to ban_max_seconds), and its standing starts again from 0.
+ * Reputation and bans have three kinds of subject. A host, not an address, since a port costs
+ * nothing: the IPv4 address (/32), the IPv6 /64, or the onion/I2P key; a banned host is never
+ * selected and (in a node) refused before any handshake byte. An identified node, by its node id,
+ * whoever its neighbours behind the same address are: its addresses are not selected while it is
+ * banned. The anonymous peers of a host (keyed like the host): what a node can hold against a
+ * peer that proved no identity without banning the identified nodes at that address. For each,
+ * standing starts at 0, penalties lower it, rewards and successful sessions raise it (at most
+ * NN_PEERSTORE_STANDING_MAX); when it drops below the threshold the subject is banned for
+ * ban_seconds, doubled for each earlier ban (up to ban_max_seconds), and its standing starts
+ * again from 0.
  *
  * Times are Unix seconds supplied by the caller (the store never reads a clock), randomness is
  * injected, and there is no global state: each nn_peerstore_t is its own SQLite connection.
@@ -178,10 +183,19 @@ nn_err_t nn_peerstore_failure(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_
  */
 nn_err_t nn_peerstore_penalize(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points, const char *reason,
                                uint64_t now_s, int *banned);
+/** nn_peerstore_penalize for the node \a id (its anchors stay, but it is not selected). */
+nn_err_t nn_peerstore_penalize_node(nn_peerstore_t *ps, const nn_node_id_t *id, int32_t points, const char *reason,
+                                    uint64_t now_s, int *banned);
+/** nn_peerstore_penalize for the anonymous peers of \a addr's host (the host itself is untouched). */
+nn_err_t nn_peerstore_penalize_anon(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points, const char *reason,
+                                    uint64_t now_s, int *banned);
 /** Raise the standing of \a addr's host by \a points (> 0), up to NN_PEERSTORE_STANDING_MAX. */
 nn_err_t nn_peerstore_reward(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t points, uint64_t now_s);
 /** The standing of \a addr's host (0 if it has no record). */
 nn_err_t nn_peerstore_standing(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t *standing);
+/** The standing of the node \a id, and of the anonymous peers of \a addr's host (0: no record). */
+nn_err_t nn_peerstore_node_standing(nn_peerstore_t *ps, const nn_node_id_t *id, int32_t *standing);
+nn_err_t nn_peerstore_anon_standing(nn_peerstore_t *ps, const nn_addr_t *addr, int32_t *standing);
 /**
  * Ban \a addr's host until \a until_s (Unix seconds) regardless of standing, or lift its ban
  * with \a until_s = 0. Does not count towards escalation. Banned addresses leave the anchors.
@@ -194,11 +208,15 @@ nn_err_t nn_peerstore_ban(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t un
  */
 nn_err_t nn_peerstore_is_banned(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t now_s, int *banned,
                                 uint64_t *until_s, uint32_t *ban_count);
+/** nn_peerstore_is_banned for the node \a id, and for the anonymous peers of \a addr's host. */
+nn_err_t nn_peerstore_node_banned(nn_peerstore_t *ps, const nn_node_id_t *id, uint64_t now_s, int *banned,
+                                  uint64_t *until_s, uint32_t *ban_count);
+nn_err_t nn_peerstore_anon_banned(nn_peerstore_t *ps, const nn_addr_t *addr, uint64_t now_s, int *banned);
 
 /**
  * Up to \a n candidates for outbound connections in \a out, \a got of them: each one drawn from
  * tried or from new with probability 1/2 (the other table when one is empty), uniformly within
- * the table, skipping banned hosts, addresses attempted less than
+ * the table, skipping banned hosts and banned nodes, addresses attempted less than
  * min(retry_seconds << failures, retry_max_seconds) ago, and any network group already chosen
  * in this call (so at most one per /16). Deterministic for a given \a rng state.
  */

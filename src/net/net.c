@@ -350,6 +350,17 @@ nn_net_on_established(nn_net_t *n, nn_conn_t *c)
     c->id = ci->peer_id;
     c->has_id = 1;
   }
+  if (n->policy.admit) {
+    nn_net_conn_info_t info;
+    nn_conn_info(c, &info);
+    if (!n->policy.admit(n->policy.ctx, &info)) {
+      n->st.refused_admit++;
+      c->refused = 1;
+      c->close_requested = 1;
+      c->close_with = NN_CLOSE_LOCAL;
+      return;
+    }
+  }
   for (qmsg_t *m = c->q, *nx; m; m = nx) {
     nx = m->next;
     if (nn_chan_send(c->chan, m->b, m->len) == NN_OK) {
@@ -424,7 +435,7 @@ nn_net_on_closed(nn_net_t *n, nn_conn_t *c)
   /* a failed dial is news to every tenant; an inbound stream that never got established is
    * nobody's business. c->told is read afresh for each tenant: an on_down may unregister a
    * tenant and register another in its handle, which was never told of this channel. */
-  uint32_t failed_dial = !c->inbound && !c->established_ever ? ~0u : 0;
+  uint32_t failed_dial = !c->inbound && (!c->established_ever || c->refused) ? ~0u : 0;
   for (int t = 0; t < NN_NET_MAX_PROTOCOLS; t++) {
     tenant_t *tn = &n->tenants[t];
     if (((c->told | failed_dial) & (1u << t)) && tn->active && tn->p.on_down)

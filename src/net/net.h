@@ -91,6 +91,7 @@ typedef struct nn_net_stats_t {
   uint64_t evicted_inbound;          /**< inbound channels closed to make room for a newcomer */
   uint64_t refused_conns;            /**< refused: max_conns reached and no channel to give up */
   uint64_t refused_policy;           /**< refused: the policy (a banned host) */
+  uint64_t refused_admit;            /**< closed once established: the policy (a banned node) */
   uint64_t refused_internal;         /**< refused: out of memory */
   uint64_t untracked;                /**< admitted without a per-address entry (table full; cookie required) */
   uint64_t cookie_required;          /**< inbound handshakes started under load (cookie required) */
@@ -141,11 +142,17 @@ typedef struct nn_net_conn_info_t {
   int sys_errno;            /**< behind NN_NET_CLOSE_IO / NN_NET_CLOSE_CONNECT */
 } nn_net_conn_info_t;
 
-/** Who decides on reputation: discovery's peer store, in a node. Either function may be NULL. */
+/** Who decides on reputation: discovery's peer store, in a node. Any function may be NULL. */
 typedef struct nn_net_policy_t {
   /** May we talk to \a a? Asked before dialling and, for transports with real peer
-   *  addresses, before an inbound stream's handshake. 0 refuses (a ban). */
+   *  addresses, before an inbound stream's handshake. 0 refuses (a ban of the host). */
   int (*allowed)(void *ctx, const nn_addr_t *a, int inbound);
+  /** The handshake of \a c completed (its node id, if any, is proved): may it stay? Asked
+   *  before any tenant hears of it; 0 closes it (NN_CLOSE_LOCAL, counted in refused_admit; a dial
+   *  closed so fails like one that never connected). This
+   *  is where bans of identified nodes, and of a host's anonymous peers, take effect, so that
+   *  neither keeps the host's other peers out. */
+  int (*admit)(void *ctx, const nn_net_conn_info_t *c);
   /** A channel misbehaved: a tenant penalized it (nn_net_penalize), or, once established, it
    *  closed with NN_CLOSE_PROTOCOL, NN_CLOSE_AUTH or NN_CLOSE_TOO_LARGE (\a points 10). Failures
    *  before the handshake completes are never penalized (the per-address rate limits them). */

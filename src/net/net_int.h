@@ -44,6 +44,7 @@ struct nn_conn_t {
   int sys_errno;
   nn_close_reason_t reason, close_with;
   uint8_t inbound, established_ever, reported, close_requested, chan_closed, cookie_round;
+  uint8_t refused; /* established, then closed by the policy's admit */
   uint8_t counted_half_open, counted_open, io_failed, dirty;
   uint64_t tm_armed, linger_deadline, since_ms, last_used_ms;
   size_t discarded;

@@ -265,7 +265,7 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
   M("epochs_total", "Dandelion++ epochs begun.", 1, NULL, dls.epochs);
   M("bad_messages_total", "Gossip messages that closed a channel.", 1, NULL, gs.bad_msgs);
   M("penalties_total", "Penalties passed to the peer store.", 1, NULL, ds.penalties);
-  M("bans_total", "Hosts banned.", 1, NULL, ds.bans);
+  M("bans_total", "Peers banned (identified nodes, and the anonymous peers of a host).", 1, NULL, ds.bans);
   M("refused_full_total", "HELLOs refused or refused to us for lack of slots.", 1, NULL, gs.refused_full);
   M("dials_total", "Outbound gossip dials.", 1, NULL, gs.dials);
   M("dial_failures_total", "Outbound gossip dials that failed.", 1, NULL, gs.dial_failures);
