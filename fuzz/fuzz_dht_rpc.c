@@ -72,7 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       nn_dht_table_seen(nn_dht_table(d), &id, &a, 0, 10, &probe);
     }
     nn_dht_lookup(d, &peer, 1, NULL, NULL, 0);
-    nn_dht_on_message(d, (void *)1, &peer, &a, buf, size, 10);
+    nn_dht_on_message(d, (void *)1, &peer, &a, size & 1, buf, size, 10);
     nn_dht_tick(d, 5000);
     nn_dht_free(d);
   }

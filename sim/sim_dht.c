@@ -309,6 +309,23 @@ adversary_answer(sim_t *s, uint32_t self, uint32_t from, const uint8_t *msg, siz
     break;
   default: {
     a.kind = m.kind == NN_RPC_FIND_VALUE ? NN_RPC_VALUE : NN_RPC_NODES;
+    if (s->cfg->forge) {
+      /* made-up node ids that share the target's first 24 bytes, closer to it than any real
+       * node: asking them only times out. What per_referrer limits. */
+      for (uint32_t i = 0; i < NN_DHT_K; i++) {
+        uint8_t in[40];
+        memcpy(in, m.target.b, 32);
+        nn_be32_put(in + 32, self);
+        nn_be32_put(in + 36, i);
+        a.nodes[i].id = m.target;
+        nn_be64_put(a.nodes[i].id.b + 24, nn_keyhash(&s->seal, in, sizeof(in)));
+        if (!memcmp(a.nodes[i].id.b, m.target.b, 32))
+          a.nodes[i].id.b[31] ^= 1;
+        a.nodes[i].addr = s->nodes[self].addr;
+      }
+      a.nnodes = NN_DHT_K;
+      break;
+    }
     /* the adversaries closest to the target (insertion into a small sorted list) */
     for (uint32_t i = 0; i < s->nadv; i++) {
       const node_t *x = &s->nodes[s->adv[i]];
@@ -344,7 +361,8 @@ deliver(sim_t *s, event_t *e)
     return;
   }
   s->cur = e->node;
-  nn_dht_on_message(n->dht, (void *)(uintptr_t)(e->from + 1), &s->nodes[e->from].id, &s->nodes[e->from].addr, e->msg,
+  /* every simulated channel reaches the node at its own address: as good as a dialled one */
+  nn_dht_on_message(n->dht, (void *)(uintptr_t)(e->from + 1), &s->nodes[e->from].id, &s->nodes[e->from].addr, 1, e->msg,
                     e->len, s->now);
   schedule_tick(s, e->node);
 }
@@ -394,6 +412,8 @@ node_init(sim_t *s, uint32_t i, int adversary)
     cfg.relay = 0;
   if (s->cfg->relay_hops)
     cfg.relay = s->cfg->relay_hops;
+  if (s->cfg->per_referrer)
+    cfg.per_referrer = s->cfg->per_referrer;
   if (nn_dht_new(&n->dht, &n->id, &cfg, &io, s->now))
     abort();
 }

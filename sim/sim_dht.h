@@ -17,6 +17,7 @@
 typedef struct sim_dht_cfg_t {
   uint32_t nodes;        /* honest + adversarial */
   double adversaries;    /* fraction of nodes that lie (return each other, drop values) */
+  int forge;             /* the liars answer with made-up ids next to the target instead */
   double churn_per_hour; /* fraction of nodes replaced per simulated hour */
   double hours;          /* measured period after bootstrap */
   uint32_t lookups;      /* lookups spread over the measured period */
@@ -26,6 +27,7 @@ typedef struct sim_dht_cfg_t {
   uint32_t handshake_cpu_us; /* CPU per side per secure-channel handshake */
   int no_relay;              /* plain iterative FIND_VALUE (no relay) */
   uint32_t relay_hops;       /* relay hops of first-round value lookups (0 = the default) */
+  uint32_t per_referrer;     /* closest referrals taken from one answer (0 = the default) */
   uint64_t seed;
   const char *csv; /* per-lookup results, or NULL */
   const char *png; /* latency CDF plot via gnuplot, or NULL */

@@ -127,6 +127,7 @@ test_rpc_hostile(void **state)
 /* ---- one node, driven by hand ---- */
 
 typedef struct box_t {
+  nn_rpc_node_t last_to;
   uint8_t last[NN_RPC_MAX_LEN];
   size_t last_len, sent;
   int penalties, points;
@@ -137,8 +138,8 @@ static void
 box_send(void *ctx, const nn_rpc_node_t *to, void *reply, const uint8_t *msg, size_t len)
 {
   box_t *b = ctx;
-  (void)to;
   (void)reply;
+  b->last_to = *to;
   memcpy(b->last, msg, len);
   b->last_len = len;
   b->sent++;
@@ -193,7 +194,7 @@ test_node_answers_and_penalizes(void **state)
   size_t n = encode(&m, buf, sizeof(buf));
   nn_addr_t conn = paddr;
   conn.port = 40000;
-  assert_int_equal(nn_dht_on_message(d, (void *)1, &peer, &conn, buf, n, 1000), NN_OK);
+  assert_int_equal(nn_dht_on_message(d, (void *)1, &peer, &conn, 0, buf, n, 1000), NN_OK);
   assert_int_equal(box.sent, 1);
   assert_int_equal(nn_rpc_decode(&a, box.last, box.last_len), NN_OK);
   assert_int_equal(a.kind, NN_RPC_NODES);
@@ -208,14 +209,14 @@ test_node_answers_and_penalizes(void **state)
   m.value = junk;
   m.value_len = sizeof(junk);
   n = encode(&m, buf, sizeof(buf));
-  assert_int_equal(nn_dht_on_message(d, (void *)1, &peer, &conn, buf, n, 1000), NN_OK);
+  assert_int_equal(nn_dht_on_message(d, (void *)1, &peer, &conn, 0, buf, n, 1000), NN_OK);
   assert_int_equal(nn_rpc_decode(&a, box.last, box.last_len), NN_OK);
   assert_int_equal(a.status, NN_STORE_INVALID);
   assert_int_equal(box.penalties, 1);
   assert_int_equal(nn_dht_values(d), 0);
   /* malformed bytes: an error, a penalty, no answer */
   size_t sent = box.sent;
-  assert_int_not_equal(nn_dht_on_message(d, (void *)1, &peer, &conn, junk, sizeof(junk), 1000), NN_OK);
+  assert_int_not_equal(nn_dht_on_message(d, (void *)1, &peer, &conn, 0, junk, sizeof(junk), 1000), NN_OK);
   assert_int_equal(box.penalties, 2);
   assert_int_equal(box.sent, sent);
   /* an answer nobody asked for: penalized, ignored */
@@ -224,7 +225,7 @@ test_node_answers_and_penalizes(void **state)
   m.id = 12345;
   m.addr = paddr;
   n = encode(&m, buf, sizeof(buf));
-  assert_int_equal(nn_dht_on_message(d, (void *)1, &peer, &conn, buf, n, 1000), NN_OK);
+  assert_int_equal(nn_dht_on_message(d, (void *)1, &peer, &conn, 0, buf, n, 1000), NN_OK);
   assert_int_equal(box.penalties, 3);
   /* an anonymous requester is served but never enters the table */
   memset(&m, 0, sizeof(m));
@@ -232,12 +233,84 @@ test_node_answers_and_penalizes(void **state)
   m.id = 5;
   n = encode(&m, buf, sizeof(buf));
   size_t before = nn_dht_table_size(nn_dht_table(d));
-  assert_int_equal(nn_dht_on_message(d, (void *)2, NULL, &conn, buf, n, 1000), NN_OK);
+  assert_int_equal(nn_dht_on_message(d, (void *)2, NULL, &conn, 0, buf, n, 1000), NN_OK);
   assert_int_equal(nn_rpc_decode(&a, box.last, box.last_len), NN_OK);
   assert_int_equal(a.kind, NN_RPC_PONG);
   assert_int_equal(nn_dht_table_size(nn_dht_table(d)), before);
   nn_dht_free(d);
   nn_dht_free(NULL);
+}
+
+/* The last request the node sent: to whom, at which address, and its id. */
+static uint64_t
+last_request(const box_t *b, const nn_node_id_t *to, const nn_addr_t *at)
+{
+  nn_rpc_t m;
+  assert_int_equal(nn_rpc_decode(&m, b->last, b->last_len), NN_OK);
+  assert_true(nn_rpc_is_request(m.kind));
+  assert_memory_equal(b->last_to.id.b, to->b, 32);
+  assert_true(nn_addr_equal(&b->last_to.addr, at));
+  return m.id;
+}
+
+static void
+answer_nodes_from(nn_dht_t *d, uint64_t id, const nn_node_id_t *from, const nn_addr_t *at, int dialled,
+                  const nn_rpc_node_t *nodes, size_t n, uint64_t now)
+{
+  nn_rpc_t m;
+  uint8_t buf[NN_RPC_MAX_LEN];
+  memset(&m, 0, sizeof(m));
+  m.kind = NN_RPC_NODES;
+  m.id = id;
+  m.nnodes = n;
+  for (size_t i = 0; i < n; i++)
+    m.nodes[i] = nodes[i];
+  size_t len = encode(&m, buf, sizeof(buf));
+  assert_int_equal(nn_dht_on_message(d, (void *)1, from, at, dialled, buf, len, now), NN_OK);
+}
+
+/* Issue 10, item 7: a referrer's NODES answer (X, V) must not put X into the table at V when X
+ * answers over a channel at its real address. */
+static void
+test_referral_cannot_poison_address(void **state)
+{
+  (void)state;
+  box_t box;
+  nn_dht_t *d;
+  nn_dht_cfg_t cfg;
+  nn_dht_io_t io = { box_send, box_penalize, &box };
+  nn_node_id_t self = id_of(0x80), r = id_of(0x40), x = id_of(0x42), target = id_of(0x43);
+  nn_addr_t raddr = addr_of(1), xreal = addr_of(2), fake = addr_of(66), xfrom = addr_of(2);
+  nn_dht_contact_t probe;
+  nn_drbg_t drbg;
+  nn_drbg_init_u64(&drbg, 5);
+  nn_rng_t rng = nn_drbg_rng(&drbg);
+  xfrom.port = 40000; /* X's inbound channel: where it connects from */
+  memset(&box, 0, sizeof(box));
+  nn_dht_cfg_default(&cfg);
+  cfg.rng = &rng;
+  assert_int_equal(nn_dht_new(&d, &self, &cfg, &io, 0), NN_OK);
+  nn_dht_table_t *t = nn_dht_table(d);
+  nn_dht_table_seen(t, &r, &raddr, 1000, 10, &probe);
+  nn_rpc_node_t liar = { x, fake };
+
+  /* 1. X unknown; its answer comes over its inbound channel: not in the table at all */
+  assert_true(nn_dht_lookup(d, &target, 0, NULL, NULL, 1000) != 0);
+  answer_nodes_from(d, last_request(&box, &r, &raddr), &r, &raddr, 1, &liar, 1, 1010);
+  answer_nodes_from(d, last_request(&box, &x, &fake), &x, &xfrom, 0, NULL, 0, 1020);
+  assert_null(nn_dht_table_find(t, &x));
+  assert_null(nn_dht_table_find_replacement(t, &x));
+  nn_dht_tick(d, 100000);
+
+  /* 2. over a channel we dialled to its real address: in the table there, not at V */
+  assert_true(nn_dht_lookup(d, &target, 0, NULL, NULL, 200000) != 0);
+  answer_nodes_from(d, last_request(&box, &r, &raddr), &r, &raddr, 1, &liar, 1, 200010);
+  answer_nodes_from(d, last_request(&box, &x, &fake), &x, &xreal, 1, NULL, 0, 200020);
+  const nn_dht_contact_t *c = nn_dht_table_find(t, &x);
+  assert_non_null(c);
+  assert_true(nn_addr_equal(&c->addr, &xreal));
+
+  nn_dht_free(d);
 }
 
 static void
@@ -407,6 +480,7 @@ main(void)
     cmocka_unit_test(test_rpc_hostile),
     cmocka_unit_test(test_node_answers_and_penalizes),
     cmocka_unit_test(test_lookup_times_out_without_answers),
+    cmocka_unit_test(test_referral_cannot_poison_address),
     cmocka_unit_test(test_request_ids),
     cmocka_unit_test(test_sim_network),
     cmocka_unit_test(test_sim_adversaries),

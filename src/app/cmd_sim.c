@@ -14,6 +14,7 @@
 
 #include "app/commands.h"
 #include "sim/sim_dandelion.h"
+#include "dht/rpc.h"
 #include "sim/sim_dht.h"
 
 static const char sim_usage[] =
@@ -32,6 +33,8 @@ static const char sim_usage[] =
   "  --nodes N          nodes in the network (default 10000)\n"
   "  --adversaries F    fraction of nodes that lie: they answer every query with each other\n"
   "                     and never serve values (default 0)\n"
+  "  --forge            the adversaries answer with made-up node ids next to the target\n"
+  "                     instead (closer than any real node; asking them times out)\n"
   "  --churn F          fraction of nodes replaced per simulated hour (default 0.2)\n"
   "  --hours H          measured period after bootstrap (default 1)\n"
   "  --lookups M        lookups of random nodes' records over that period (default 2000)\n"
@@ -44,6 +47,8 @@ static const char sim_usage[] =
   "  --no-relay         plain iterative value lookups (default: first-round contacts relay\n"
   "                     the request further over their open channels, FIND_VALUE_RELAY)\n"
   "  --relay-hops R     how far a first-round value request is relayed (1-3, default 2)\n"
+  "  --per-referrer K   closest referrals a lookup takes from one answer (1-20, default 8,\n"
+  "                     as in a node)\n"
   "  --quiet            no progress output\n";
 
 static const char sim_dandelion_usage[] =
@@ -376,6 +381,8 @@ static const struct option sim_dht_opts[] = {
   { "help", no_argument, NULL, 'h' },
   { "no-relay", no_argument, NULL, 'R' },
   { "relay-hops", required_argument, NULL, 'r' },
+  { "per-referrer", required_argument, NULL, 'K' },
+  { "forge", no_argument, NULL, 'F' },
   { NULL, 0, NULL, 0 },
 };
 
@@ -397,6 +404,8 @@ sim_dht_opt(int c, const char *arg, sim_dht_cfg_t *cfg, const char **out, char *
   case 'q': cfg->quiet = 1; return 0;
   case 'R': cfg->no_relay = 1; return 0;
   case 'r': cfg->relay_hops = (uint32_t)strtoul(arg, end, 10); return 0;
+  case 'F': cfg->forge = 1; return 0;
+  case 'K': cfg->per_referrer = (uint32_t)strtoul(arg, end, 10); return 0;
   case 'h': fputs(sim_usage, stdout); return SIM_HELP;
   default: fputs(sim_usage, stderr); return 2;
   }
@@ -417,9 +426,11 @@ sim_dht_parse(int argc, char **argv, sim_dht_cfg_t *cfg, const char **out)
     }
   }
   if (cfg->nodes < 50 || cfg->adversaries < 0 || cfg->adversaries >= 0.9 || cfg->churn_per_hour < 0 ||
-      cfg->hours <= 0 || !cfg->lookups || !cfg->paths || cfg->paths > 8 || !cfg->alpha || cfg->channel_cap < 8) {
+      cfg->hours <= 0 || !cfg->lookups || !cfg->paths || cfg->paths > 8 || !cfg->alpha || cfg->channel_cap < 8 ||
+      cfg->per_referrer > NN_RPC_MAX_NODES) {
     fprintf(stderr, "nepnet sim dht: out-of-range option (need --nodes >= 50, 0 <= --adversaries < 0.9,\n"
-                    "--hours > 0, --lookups >= 1, 1 <= --paths <= 8, --alpha >= 1, --channels >= 8)\n");
+                    "--hours > 0, --lookups >= 1, 1 <= --paths <= 8, --alpha >= 1, --channels >= 8,\n"
+                    "--per-referrer <= 20)\n");
     return 2;
   }
   return 0;

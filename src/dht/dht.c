@@ -165,7 +165,7 @@ nn_dht_cfg_default(nn_dht_cfg_t *cfg)
   cfg->max_values = 4096;
   cfg->store_rate = 4.0;
   cfg->store_burst = 64;
-  cfg->per_referrer = NN_RPC_MAX_NODES;
+  cfg->per_referrer = 8;
   cfg->relay = 2;
 }
 
@@ -889,13 +889,25 @@ on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t
   send_msg(d, &to, conn, &a);
 }
 
+/* A node failed at \a addr: that counts against its contact only if the contact is at that
+ * address. A referrer that names a known node at a dead address must not get it evicted. */
+static void
+table_failed_at(nn_dht_t *d, const nn_node_id_t *id, const nn_addr_t *addr, uint64_t now_ms)
+{
+  const nn_dht_contact_t *c = nn_dht_table_find(d->table, id);
+  if (!c)
+    c = nn_dht_table_find_replacement(d->table, id);
+  if (c && nn_addr_equal(&c->addr, addr))
+    nn_dht_table_failed(d->table, id, now_ms);
+}
+
 static void
 rpc_failed(nn_dht_t *d, inflight_t *f, uint64_t now_ms)
 {
   inflight_t copy = *f;
   memset(f, 0, sizeof(*f));
   d->timeout_dirty = 1;
-  nn_dht_table_failed(d->table, &copy.to.id, now_ms);
+  table_failed_at(d, &copy.to.id, &copy.to.addr, now_ms);
   if (copy.purpose == RPC_PROBE)
     nn_dht_table_probe_result(d->table, &copy.to.id, 0, now_ms);
   if (copy.purpose == RPC_RELAY)
@@ -913,8 +925,28 @@ rpc_failed(nn_dht_t *d, inflight_t *f, uint64_t now_ms)
   lookup_step(d, l, now_ms);
 }
 
+/* The table takes only an address the node itself proved: the one we reached it at (a channel
+ * we dialled). The address a referrer named proves nothing, since the request may have gone over
+ * a channel the node already had with us (issue 10, item 7); an inbound channel shows where the
+ * node connects from, not where it listens. Over one of those, a known contact is refreshed at
+ * its known address and an unknown node waits until it advertises its address itself (a
+ * request's address field, on its own host) or we reach it. */
 static void
-on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, const nn_rpc_t *m, uint64_t now_ms)
+answer_alive(nn_dht_t *d, const nn_node_id_t *id, const nn_addr_t *from_addr, int dialled, uint64_t now_ms,
+             uint32_t rtt)
+{
+  const nn_dht_contact_t *c;
+  if (dialled) {
+    contact_alive(d, id, from_addr, now_ms, rtt);
+  } else if ((c = nn_dht_table_find(d->table, id)) || (c = nn_dht_table_find_replacement(d->table, id))) {
+    nn_addr_t known = c->addr;
+    contact_alive(d, id, &known, now_ms, rtt);
+  }
+}
+
+static void
+on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, int dialled, const nn_rpc_t *m,
+          uint64_t now_ms)
 {
   inflight_t *f = NULL;
   for (size_t i = 0; i < d->cfg.max_inflight; i++)
@@ -940,7 +972,7 @@ on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, 
     return;
   }
   uint64_t rtt = now_ms - req.sent_ms;
-  contact_alive(d, from_id, &req.to.addr, now_ms, rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt);
+  answer_alive(d, from_id, from_addr, dialled, now_ms, rtt > UINT32_MAX ? UINT32_MAX : (uint32_t)rtt);
   if (req.purpose == RPC_PROBE)
     nn_dht_table_probe_result(d->table, from_id, 1, now_ms);
   if (req.purpose == RPC_RELAY)
@@ -991,8 +1023,8 @@ on_answer(nn_dht_t *d, const nn_node_id_t *from_id, const nn_addr_t *from_addr, 
 }
 
 nn_err_t
-nn_dht_on_message(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr, const uint8_t *msg,
-                  size_t len, uint64_t now_ms)
+nn_dht_on_message(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr, int dialled,
+                  const uint8_t *msg, size_t len, uint64_t now_ms)
 {
   nn_rpc_t *m = malloc(sizeof(*m)); /* ~1.3 KB: keep it off the stack of deep simulations */
   nn_err_t err;
@@ -1003,7 +1035,7 @@ nn_dht_on_message(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn
   } else if (nn_rpc_is_request(m->kind)) {
     on_request(d, conn, from_id, from_addr, m, now_ms);
   } else {
-    on_answer(d, from_id, from_addr, m, now_ms);
+    on_answer(d, from_id, from_addr, dialled, m, now_ms);
   }
   free(m);
   return err;

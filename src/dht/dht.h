@@ -55,7 +55,8 @@ typedef struct nn_dht_cfg_t {
   double store_rate;           /**< STOREs per second one host may send (4) ... */
   unsigned store_burst;        /**< ... in bursts of (64); the node takes 16 times both from all hosts;
                                     beyond, answered "no room" before any signature check */
-  unsigned per_referrer;       /**< closest referrals taken from one answer (20 = all) */
+  unsigned per_referrer;       /**< closest referrals taken from one answer (8 of at most 20, so one
+                                    liar's answer never fills a lookup's shortlist of 20) */
   unsigned relay;              /**< first-round value lookups are relayed this many hops over
                                    open channels (0 = plain iterative, default 2, max 3) */
   nn_dht_validate_fn validate; /**< required for FIND_VALUE/STORE; NULL refuses every value */
@@ -90,12 +91,14 @@ void nn_dht_free(nn_dht_t *d);
 void nn_dht_add_contact(nn_dht_t *d, const nn_rpc_node_t *node, uint64_t now_ms);
 /**
  * One DHT message from \a from_id over the channel \a conn (an opaque handle of the driver's)
- * whose remote address is \a from_addr.
+ * whose remote address is \a from_addr: with \a dialled, the address we dialled and the peer
+ * proved by completing the handshake there (the only kind of address an answer can put into the
+ * routing table); else the address an inbound peer connects from.
  * \a from_id is NULL for an anonymous peer (served, never added to the table). A malformed
  * message is penalized and returned as an error.
  */
 nn_err_t nn_dht_on_message(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr,
-                           const uint8_t *msg, size_t len, uint64_t now_ms);
+                           int dialled, const uint8_t *msg, size_t len, uint64_t now_ms);
 /** The driver could not reach \a id: fail its outstanding RPCs now rather than at the timeout. */
 void nn_dht_on_unreachable(nn_dht_t *d, const nn_node_id_t *id, uint64_t now_ms);
 void nn_dht_tick(nn_dht_t *d, uint64_t now_ms);

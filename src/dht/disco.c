@@ -415,8 +415,8 @@ t_message(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
     return;
   d->st.msgs_in++;
   /* The DHT refuses (and penalizes) what does not parse as one of its messages. */
-  (void)nn_dht_on_message(d->dht, (void *)(uintptr_t)conn, info.has_id ? &info.id : NULL, &info.addr, msg, len,
-                          nn_unix_ms());
+  (void)nn_dht_on_message(d->dht, (void *)(uintptr_t)conn, info.has_id ? &info.id : NULL, &info.addr, !info.inbound,
+                          msg, len, nn_unix_ms());
   schedule_tick(d);
 }
 
