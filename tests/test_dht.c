@@ -241,6 +241,142 @@ test_node_answers_and_penalizes(void **state)
   nn_dht_free(NULL);
 }
 
+static int
+accept_all(void *ctx, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now, uint64_t *seq, uint64_t *exp)
+{
+  (void)ctx, (void)key, (void)v, (void)len;
+  *seq = 1;
+  *exp = now + 3600000;
+  return 0;
+}
+
+/* A STORE of a small value under \a key from \a from (dialled or inbound); the STORED status. */
+static int
+store_from(nn_dht_t *d, box_t *box, const nn_node_id_t *key, const nn_addr_t *from, int dialled, uint64_t now)
+{
+  static const uint8_t v[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+  nn_node_id_t peer = id_of(0x33);
+  uint8_t buf[NN_RPC_MAX_LEN];
+  nn_rpc_t m, a;
+  memset(&m, 0, sizeof(m));
+  m.kind = NN_RPC_STORE;
+  m.id = 9;
+  m.target = *key;
+  m.value = v;
+  m.value_len = sizeof(v);
+  size_t n = encode(&m, buf, sizeof(buf));
+  assert_int_equal(nn_dht_on_message(d, (void *)1, &peer, from, dialled, buf, n, now), NN_OK);
+  assert_int_equal(nn_rpc_decode(&a, box->last, box->last_len), NN_OK);
+  assert_int_equal(a.kind, NN_RPC_STORED);
+  return a.status;
+}
+
+static nn_addr_t
+host_at(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
+{
+  uint8_t ip[4] = { a, b, c, d };
+  return nn_addr_ipv4(ip, port);
+}
+
+/* Issue 10, item 5: one host (or one /24) gets a share of the value store, refused before any
+ * signature check and with a point off; a full store takes a newcomer closer to our id in place of
+ * the farthest value that nobody else asked for. */
+static void
+test_value_store_quotas(void **state)
+{
+  (void)state;
+  box_t box;
+  nn_dht_t *d;
+  nn_dht_cfg_t cfg;
+  nn_dht_io_t io = { box_send, box_penalize, &box };
+  nn_node_id_t self = id_of(0x80);
+  nn_dht_store_stats_t st;
+  nn_drbg_t drbg;
+  nn_drbg_init_u64(&drbg, 6);
+  nn_rng_t rng = nn_drbg_rng(&drbg);
+  memset(&box, 0, sizeof(box));
+  nn_dht_cfg_default(&cfg);
+  cfg.rng = &rng;
+  cfg.validate = accept_all;
+  cfg.max_values = 64; /* 4 per host, 8 per /24 */
+  assert_int_equal(nn_dht_new(&d, &self, &cfg, &io, 0), NN_OK);
+  uint64_t now = 1000;
+  nn_node_id_t key;
+  uint32_t next = 0;
+#define FAR_KEY() (key = id_of(0x00), nn_be32_put(key.b + 28, ++next), &key)
+
+  /* one host, whatever port it comes from: 4 */
+  nn_addr_t a1 = host_at(198, 51, 100, 5, 40000), a2 = host_at(198, 51, 100, 5, 40001);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(store_from(d, &box, FAR_KEY(), i % 2 ? &a1 : &a2, 0, now), NN_STORE_OK);
+  nn_dht_store_stats(d, &st);
+  uint64_t verified = st.verified;
+  int points = box.points;
+  assert_int_equal(store_from(d, &box, FAR_KEY(), &a2, 0, now), NN_STORE_FULL);
+  nn_dht_store_stats(d, &st);
+  assert_int_equal(st.refused_quota, 1);
+  assert_int_equal(st.verified, verified); /* refused before the signature check */
+  assert_int_equal(box.points, points + 1);
+  /* the /24: 8 */
+  for (uint8_t h = 6; h < 7; h++)
+    for (int i = 0; i < 4; i++) {
+      nn_addr_t b = host_at(198, 51, 100, h, 9800);
+      assert_int_equal(store_from(d, &box, FAR_KEY(), &b, 1, now), NN_STORE_OK);
+    }
+  nn_addr_t c = host_at(198, 51, 100, 7, 9800);
+  assert_int_equal(store_from(d, &box, FAR_KEY(), &c, 1, now), NN_STORE_FULL);
+  nn_dht_store_stats(d, &st);
+  assert_int_equal(st.refused_quota, 2);
+  assert_int_equal(nn_dht_values(d), 8);
+
+  /* fill the store from other /24s (4 a host, a host per /24), each STORE in its own second */
+  for (uint8_t g = 1; nn_dht_values(d) < 64; g++) {
+    nn_addr_t h = host_at(203, 0, g, 1, 9800);
+    for (int i = 0; i < 4 && nn_dht_values(d) < 64; i++)
+      assert_int_equal(store_from(d, &box, FAR_KEY(), &h, 1, now += 1000), NN_STORE_OK);
+  }
+  /* full: a newcomer no closer than the farthest value is refused, without a penalty */
+  nn_addr_t n1 = host_at(192, 0, 2, 1, 9800);
+  points = box.points;
+  nn_node_id_t farthest = id_of(0x7f); /* distance 0xff..: farther than any stored value */
+  assert_int_equal(store_from(d, &box, &farthest, &n1, 1, now), NN_STORE_FULL);
+  nn_dht_store_stats(d, &st);
+  assert_int_equal(st.refused_full, 1);
+  assert_int_equal(box.points, points);
+  /* the value farthest from us is the one with the largest counter (XOR with 0x80 0x00...) ...
+   * unless someone other than its storer asked for it: then the next one goes */
+  nn_node_id_t last = id_of(0x00), second = id_of(0x00);
+  nn_be32_put(last.b + 28, next);
+  nn_be32_put(second.b + 28, next - 1);
+  {
+    nn_rpc_t m;
+    uint8_t buf[NN_RPC_MAX_LEN];
+    memset(&m, 0, sizeof(m));
+    m.kind = NN_RPC_FIND_VALUE;
+    m.id = 10;
+    m.target = last;
+    size_t n = encode(&m, buf, sizeof(buf));
+    nn_addr_t asker = host_at(192, 0, 2, 99, 9800);
+    assert_int_equal(nn_dht_on_message(d, (void *)1, &self, &asker, 1, buf, n, now), NN_OK);
+  }
+  nn_node_id_t close = id_of(0x81); /* distance 0x01..: closer than all */
+  assert_int_equal(store_from(d, &box, &close, &n1, 1, now), NN_STORE_OK);
+  nn_dht_store_stats(d, &st);
+  assert_int_equal(st.evicted, 1);
+  size_t len;
+  assert_non_null(nn_dht_get_local(d, &last, &len));
+  assert_null(nn_dht_get_local(d, &second, &len));
+  assert_non_null(nn_dht_get_local(d, &close, &len));
+  assert_int_equal(nn_dht_values(d), 64);
+  /* our own value always finds a place */
+  nn_node_id_t mine = id_of(0x01);
+  assert_int_equal(nn_dht_put(d, &mine, (const uint8_t *)"own", 3, now), NN_OK);
+  assert_non_null(nn_dht_get_local(d, &mine, &len));
+  assert_int_equal(nn_dht_values(d), 64);
+#undef FAR_KEY
+  nn_dht_free(d);
+}
+
 /* The last request the node sent: to whom, at which address, and its id. */
 static uint64_t
 last_request(const box_t *b, const nn_node_id_t *to, const nn_addr_t *at)
@@ -481,6 +617,7 @@ main(void)
     cmocka_unit_test(test_node_answers_and_penalizes),
     cmocka_unit_test(test_lookup_times_out_without_answers),
     cmocka_unit_test(test_referral_cannot_poison_address),
+    cmocka_unit_test(test_value_store_quotas),
     cmocka_unit_test(test_request_ids),
     cmocka_unit_test(test_sim_network),
     cmocka_unit_test(test_sim_adversaries),

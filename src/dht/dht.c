@@ -69,12 +69,26 @@ typedef struct inflight_t {
   nn_node_id_t probe_for; /* RPC_PROBE: unused, the probed node is `to` */
 } inflight_t;
 
+/* Who made us hold a value: the storer's host (nn_addr_host_key; an inbound peer's without its
+ * ephemeral port) and its group (IPv4 /24, IPv6 /48; loopback and private hosts are their own
+ * group). The value store's quotas count these. */
+typedef struct storer_t {
+  uint8_t host[NN_ADDR_HOST_KEY_MAX], grp[NN_ADDR_HOST_KEY_MAX];
+  uint8_t host_len, grp_len;
+} storer_t;
+
 typedef struct value_t {
   nn_node_id_t key;
   uint64_t seq, expires_ms;
   uint8_t *data;
   size_t len;
+  uint64_t asked_ms; /* last served to a FIND_VALUE from a host other than the storer's (0: never) */
+  int own;           /* ours: never evicted, in no quota */
+  storer_t by;
 } value_t;
+
+/* A value someone other than its storer asked for within this long is not evicted for a newcomer. */
+#define VALUE_ASKED_KEEP_MS (30u * 60u * 1000u)
 
 /* A token bucket of STOREs: each costs a signature check, so a host (and all of them together)
  * gets a rate; the oldest idle host's bucket is reused for a newcomer. */
@@ -104,6 +118,7 @@ struct nn_dht_t {
   int timeout_dirty;
   store_bucket_t *store_buckets; /* STORE rates per host (STORE_BUCKETS, allocated on first use) */
   store_bucket_t store_all;      /* ... and of all hosts together */
+  nn_dht_store_stats_t sst;
 };
 
 static int
@@ -124,12 +139,28 @@ bucket_take(store_bucket_t *b, double rate, double burst, uint64_t now_ms)
   return 1;
 }
 
-/* May a STORE from \a from be looked at now? */
-static int
-store_allowed(nn_dht_t *d, const nn_addr_t *from, uint64_t now_ms)
+static void
+storer_of(const nn_addr_t *from, int dialled, storer_t *s)
 {
-  uint8_t key[NN_ADDR_HOST_KEY_MAX];
-  size_t n = nn_addr_host_key(from, key);
+  nn_addr_t a = *from;
+  if (!dialled)
+    a.port = 0; /* an inbound peer's port changes with every connection */
+  memset(s, 0, sizeof(*s));
+  s->host_len = (uint8_t)nn_addr_host_key(&a, s->host);
+  if (nn_addr_is_public(&a)) {
+    s->grp_len = (uint8_t)nn_addr_group(&a, 24, 48, s->grp);
+  } else {
+    memcpy(s->grp, s->host, s->host_len);
+    s->grp_len = s->host_len;
+  }
+}
+
+/* May a STORE from \a st be looked at now? */
+static int
+store_allowed(nn_dht_t *d, const storer_t *st, uint64_t now_ms)
+{
+  const uint8_t *key = st->host;
+  size_t n = st->host_len;
   store_bucket_t *b = NULL, *oldest = NULL;
   if (!d->store_buckets && !(d->store_buckets = calloc(STORE_BUCKETS, sizeof(*d->store_buckets))))
     return 0;
@@ -162,7 +193,7 @@ nn_dht_cfg_default(nn_dht_cfg_t *cfg)
   cfg->refresh_ms = 3600 * 1000;
   cfg->max_inflight = 256;
   cfg->max_lookups = 64;
-  cfg->max_values = 4096;
+  cfg->max_values = 4096; /* values_per_host and _group 0: max_values / 16 and / 8 */
   cfg->store_rate = 4.0;
   cfg->store_burst = 64;
   cfg->per_referrer = 8;
@@ -200,6 +231,10 @@ nn_dht_new(nn_dht_t **out, const nn_node_id_t *self, const nn_dht_cfg_t *cfg, co
   }
   if (!d->cfg.per_referrer || d->cfg.per_referrer > NN_RPC_MAX_NODES)
     d->cfg.per_referrer = NN_RPC_MAX_NODES;
+  if (!d->cfg.values_per_host) /* 0: a sixteenth and an eighth of the store */
+    d->cfg.values_per_host = d->cfg.max_values / 16 ? d->cfg.max_values / 16 : 1;
+  if (!d->cfg.values_per_group)
+    d->cfg.values_per_group = d->cfg.max_values / 8 ? d->cfg.max_values / 8 : 1;
   if (d->cfg.relay > NN_RPC_MAX_RELAY_HOPS + 1)
     d->cfg.relay = NN_RPC_MAX_RELAY_HOPS + 1;
   d->next_handle = 1;
@@ -381,8 +416,8 @@ contact_alive(nn_dht_t *d, const nn_node_id_t *id, const nn_addr_t *addr, uint64
   ping(d, &n, RPC_PROBE, now_ms);
 }
 
-static uint8_t value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now_ms, int own,
-                           int *forged);
+static uint8_t value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now_ms,
+                           const storer_t *by, int *refused);
 
 /* ---- lookups ---- */
 
@@ -582,7 +617,7 @@ nn_dht_put(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *value, size_t le
   if (len > NN_RPC_MAX_VALUE)
     return NN_ERR_TOO_LONG;
   /* Kept locally too: the owner of a record answers for it, whatever the table says. */
-  uint8_t st = value_store(d, key, value, len, now_ms, 1, &forged);
+  uint8_t st = value_store(d, key, value, len, now_ms, NULL, &forged);
   if (st == NN_STORE_INVALID)
     return NN_ERR_VERIFY;
   if (st != NN_STORE_OK)
@@ -654,22 +689,73 @@ replaces(const nn_dht_t *d, uint64_t seq, uint64_t exp, const uint8_t *v, size_t
   return d->cfg.newer && d->cfg.newer(d->cfg.validate_ctx, v, len, x->data, x->len);
 }
 
+static int
+same_key(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+  return al == bl && !memcmp(a, b, al);
+}
+
+/* Has \a by used up its share of the store (per host, per group)? */
+static int
+over_quota(const nn_dht_t *d, const storer_t *by)
+{
+  unsigned host = 0, grp = 0;
+  for (size_t i = 0; i < d->nvalues; i++) {
+    const value_t *x = &d->values[i];
+    if (x->own)
+      continue;
+    host += same_key(x->by.host, x->by.host_len, by->host, by->host_len);
+    grp += same_key(x->by.grp, x->by.grp_len, by->grp, by->grp_len);
+  }
+  return host >= d->cfg.values_per_host || grp >= d->cfg.values_per_group;
+}
+
+/* The store is full: the value a newcomer for \a key may replace, or SIZE_MAX. Never our own,
+ * nor one that others asked for lately; of the rest the one farthest from our id, if the
+ * newcomer is closer (what we are responsible for first: Kademlia's replicas are the closest)
+ * or is our own (\a own). */
+static size_t
+eviction_victim(const nn_dht_t *d, const nn_node_id_t *key, int own, uint64_t now_ms)
+{
+  size_t v = SIZE_MAX;
+  for (size_t i = 0; i < d->nvalues; i++) {
+    const value_t *x = &d->values[i];
+    if (x->own || (x->asked_ms && now_ms - x->asked_ms < VALUE_ASKED_KEEP_MS))
+      continue;
+    if (v == SIZE_MAX || nn_node_id_cmp_distance(&d->self, &x->key, &d->values[v].key) > 0)
+      v = i;
+  }
+  if (v != SIZE_MAX && !own && nn_node_id_cmp_distance(&d->self, key, &d->values[v].key) >= 0)
+    v = SIZE_MAX;
+  return v;
+}
+
+/* Store a value from \a by (NULL: our own). \a refused: 1 if it is the storer's fault (forged, or
+ * over its quota), for a penalty. */
 static uint8_t
-value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now_ms, int own, int *forged)
+value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, uint64_t now_ms, const storer_t *by,
+            int *refused)
 {
   uint64_t seq = 0, exp = 0;
   int ok;
   value_t *x = value_find(d, key);
-  *forged = 0;
+  *refused = 0;
   if (!d->cfg.validate)
     return NN_STORE_INVALID;
   /* A copy of what we hold (and still serve) costs a comparison, not a signature check:
    * re-sending one record is no way to burn our CPU. */
   if (x && x->expires_ms > now_ms && x->len == len && !memcmp(x->data, v, len))
     return NN_STORE_OK;
+  /* A new entry counts against its storer's share, before the signature check (issue 10, item 5). */
+  if (!x && by && over_quota(d, by)) {
+    d->sst.refused_quota++;
+    *refused = 1;
+    return NN_STORE_FULL;
+  }
+  d->sst.verified++;
   ok = d->cfg.validate(d->cfg.validate_ctx, key, v, len, now_ms, &seq, &exp);
   if (ok != 0) {
-    *forged = ok < 0;
+    *refused = ok < 0;
     return NN_STORE_INVALID;
   }
   if (x) {
@@ -684,12 +770,20 @@ value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, 
     x->len = len;
     x->seq = seq;
     x->expires_ms = exp;
+    x->own |= by == NULL;
     return NN_STORE_OK;
   }
-  if (!own && !responsible_for(d, key))
+  if (by && !responsible_for(d, key))
     return NN_STORE_NOT_CLOSE;
-  if (d->nvalues >= d->cfg.max_values)
-    return NN_STORE_FULL;
+  if (d->nvalues >= d->cfg.max_values) {
+    size_t victim = eviction_victim(d, key, by == NULL, now_ms);
+    if (victim == SIZE_MAX) {
+      d->sst.refused_full++;
+      return NN_STORE_FULL;
+    }
+    d->sst.evicted++;
+    value_drop(d, victim);
+  }
   if (!(d->nvalues & (d->nvalues - 1)) || !d->values) { /* grow at powers of two */
     size_t cap = d->nvalues ? d->nvalues * 2 : 4;
     value_t *nv = realloc(d->values, cap * sizeof(*nv));
@@ -698,6 +792,7 @@ value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, 
     d->values = nv;
   }
   x = &d->values[d->nvalues];
+  memset(x, 0, sizeof(*x));
   if (!(x->data = malloc(len)))
     return NN_STORE_FULL;
   memcpy(x->data, v, len);
@@ -705,8 +800,17 @@ value_store(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *v, size_t len, 
   x->len = len;
   x->seq = seq;
   x->expires_ms = exp;
+  x->own = by == NULL;
+  if (by)
+    x->by = *by;
   d->nvalues++;
   return NN_STORE_OK;
+}
+
+void
+nn_dht_store_stats(const nn_dht_t *d, nn_dht_store_stats_t *out)
+{
+  *out = d->sst;
 }
 
 /* ---- incoming messages ---- */
@@ -838,12 +942,13 @@ relay_result(nn_dht_t *d, uint32_t idx, const nn_rpc_t *m, uint64_t now_ms)
 }
 
 static void
-on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr, const nn_rpc_t *m,
-           uint64_t now_ms)
+on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t *from_addr, int dialled,
+           const nn_rpc_t *m, uint64_t now_ms)
 {
   nn_rpc_t a;
   nn_rpc_node_t to;
-  int forged;
+  storer_t by;
+  int refused = 0;
 
   memset(&a, 0, sizeof(a));
   a.id = m->id;
@@ -861,24 +966,39 @@ on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t
     answer_nodes(d, &a, &m->target, from_id);
     break;
   case NN_RPC_FIND_VALUE_RELAY:
-  case NN_RPC_FIND_VALUE:
+  case NN_RPC_FIND_VALUE: {
     a.kind = NN_RPC_VALUE;
-    a.value = nn_dht_get_local(d, &m->target, &a.value_len);
+    value_t *x = value_find(d, &m->target);
+    if (x) {
+      a.value = x->data;
+      a.value_len = x->len;
+      storer_of(from_addr, dialled, &by);
+      if (!same_key(x->by.host, x->by.host_len, by.host, by.host_len))
+        x->asked_ms = now_ms; /* wanted by someone other than whoever put it here */
+    }
     a.has_value = a.value != NULL;
     if (!a.has_value && m->kind == NN_RPC_FIND_VALUE_RELAY && relay_start(d, conn, from_id, from_addr, m, now_ms))
       return; /* answered when the relayed requests come back */
     if (!a.has_value)
       answer_nodes(d, &a, &m->target, from_id);
     break;
+  }
   case NN_RPC_STORE:
     a.kind = NN_RPC_STORED;
-    /* over the rate: "no room", before any signature check (issue 10, item 6) */
-    forged = 0;
-    a.status = store_allowed(d, from_addr, now_ms)
-                 ? value_store(d, &m->target, m->value, m->value_len, now_ms, 0, &forged)
-                 : NN_STORE_FULL;
-    if (forged)
+    storer_of(from_addr, dialled, &by);
+    /* over the rate: "no room", before any signature check (issue 10, item 6), and a point off:
+     * an honest node sends a few STOREs a minute */
+    if (!store_allowed(d, &by, now_ms)) {
+      d->sst.refused_rate++;
+      a.status = NN_STORE_FULL;
+      penalize(d, from_id, from_addr, 1, "STOREs above the rate");
+      break;
+    }
+    a.status = value_store(d, &m->target, m->value, m->value_len, now_ms, &by, &refused);
+    if (refused && a.status == NN_STORE_INVALID)
       penalize(d, from_id, from_addr, 20, "stored an invalid record");
+    else if (refused)
+      penalize(d, from_id, from_addr, 1, "STOREs above its share of the value store");
     break;
   default: return;
   }
@@ -1033,7 +1153,7 @@ nn_dht_on_message(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn
   if ((err = nn_rpc_decode(m, msg, len))) {
     penalize(d, from_id, from_addr, 10, "malformed DHT message");
   } else if (nn_rpc_is_request(m->kind)) {
-    on_request(d, conn, from_id, from_addr, m, now_ms);
+    on_request(d, conn, from_id, from_addr, dialled, m, now_ms);
   } else {
     on_answer(d, from_id, from_addr, dialled, m, now_ms);
   }

@@ -51,7 +51,13 @@ typedef struct nn_dht_cfg_t {
   uint32_t refresh_ms;         /**< refresh a bucket not looked into for this long (3,600,000) */
   unsigned max_inflight;       /**< outstanding RPCs across all lookups (256) */
   unsigned max_lookups;        /**< concurrent lookups (64) */
-  unsigned max_values;         /**< stored values (4096) */
+  unsigned max_values;         /**< stored values (4096); when full, a newcomer closer to our id
+                                    replaces the farthest value nobody but its storer asked for in
+                                    the last 30 minutes (our own values are never replaced) */
+  unsigned values_per_host;    /**< values one storer's host may have us hold (0: max_values / 16,
+                                    256); an inbound peer's host is its address without the port */
+  unsigned values_per_group;   /**< ... and one IPv4 /24 or IPv6 /48 (0: max_values / 8, 512);
+                                    beyond, "no room" before any signature check and a point off */
   double store_rate;           /**< STOREs per second one host may send (4) ... */
   unsigned store_burst;        /**< ... in bursts of (64); the node takes 16 times both from all hosts;
                                     beyond, answered "no room" before any signature check */
@@ -109,6 +115,15 @@ uint32_t nn_dht_lookup(nn_dht_t *d, const nn_node_id_t *target, int want_value, 
                        uint64_t now_ms);
 /** Store \a value under \a key locally and at the k closest nodes (a lookup, then STOREs). */
 nn_err_t nn_dht_put(nn_dht_t *d, const nn_node_id_t *key, const uint8_t *value, size_t len, uint64_t now_ms);
+/** What became of STOREs (issue 10, items 5 and 6). */
+typedef struct nn_dht_store_stats_t {
+  uint64_t verified;      /**< signature checks of stored values */
+  uint64_t refused_rate;  /**< refused above the storer's (or all storers') rate */
+  uint64_t refused_quota; /**< refused above the storer's share (values_per_host/_group) */
+  uint64_t refused_full;  /**< refused: full of values closer to us or asked for */
+  uint64_t evicted;       /**< values replaced by a closer newcomer */
+} nn_dht_store_stats_t;
+void nn_dht_store_stats(const nn_dht_t *d, nn_dht_store_stats_t *out);
 /** A locally stored value, or NULL. */
 const uint8_t *nn_dht_get_local(const nn_dht_t *d, const nn_node_id_t *key, size_t *len);
 

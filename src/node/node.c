@@ -233,10 +233,12 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
   nn_disco_stats_t ds;
   nn_dl_stats_t dls;
   nn_dl_t *dl = nn_gossip_dl(n->gossip);
+  nn_dht_store_stats_t ss;
   size_t k = 0;
   nn_gossip_stats(n->gossip, &gs);
   nn_disco_stats(n->disco, &ds);
   nn_dl_stats(dl, &dls);
+  nn_dht_store_stats(nn_disco_dht(n->disco), &ss);
 #define M(nm, hp, ctr, lb, v)                                                                                          \
   do {                                                                                                                 \
     if (k < max)                                                                                                       \
@@ -248,6 +250,13 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
   M("channels", "Open secure channels (DHT and gossip).", 0, NULL, ds.channels);
   M("dht_table_size", "Contacts in the DHT routing table.", 0, NULL, ds.table_size);
   M("dht_values", "Peer records stored.", 0, NULL, ds.values);
+  M("dht_store_refused_total", "STOREs refused before a signature check or for lack of room.", 1, "reason=\"rate\"",
+    ss.refused_rate);
+  M("dht_store_refused_total", "STOREs refused before a signature check or for lack of room.", 1, "reason=\"quota\"",
+    ss.refused_quota);
+  M("dht_store_refused_total", "STOREs refused before a signature check or for lack of room.", 1, "reason=\"full\"",
+    ss.refused_full);
+  M("dht_values_evicted_total", "Stored peer records replaced by ones closer to our id.", 1, NULL, ss.evicted);
   M("epoch_fluff", "1 in a Dandelion++ fluff epoch, 0 in a stem epoch.", 0, NULL, nn_dl_fluff_epoch(dl));
   M("mempool_transactions", "Transactions in the mempool.", 0, NULL, dls.mem_count);
   M("mempool_bytes", "Bytes in the mempool.", 0, NULL, dls.mem_bytes);
