@@ -5,3 +5,16 @@ nepnet_test(test_config)
 if(TARGET nepnetd)
   add_test(NAME cli_nepnetd COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nepnetd.sh $<TARGET_FILE:nepnetd> $<TARGET_FILE:nepnet-cli>)
 endif()
+# The hostile suite (issue 10): the hardening issue's attacks against a real nepnetd, each with
+# its memory bound and legitimate peers connecting during the attack. Under the sanitizers the
+# node's memory is the sanitizer's, so only the behaviour is checked there.
+if(TARGET nepnetd)
+  add_executable(hostile hostile/hostile.c hostile/hostile_lib.c)
+  target_link_libraries(hostile PRIVATE nepnet nepnet_tools PkgConfig::JANSSON)
+  if(NEPNET_SANITIZE)
+    add_test(NAME hostile COMMAND hostile --no-memory-bounds $<TARGET_FILE:nepnetd>)
+  else()
+    add_test(NAME hostile COMMAND hostile $<TARGET_FILE:nepnetd>)
+  endif()
+  set_tests_properties(hostile PROPERTIES TIMEOUT 900 RUN_SERIAL TRUE)
+endif()

@@ -5,6 +5,9 @@
  * thin program over the embedding API (nepnet/node.h): options in, nn_node_start, a loop.
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +61,14 @@ main(int argc, char **argv)
 {
   nn_conf_t conf;
   daemon_t d;
+#ifdef __GLIBC__
+  /* Large buffers (messages in reassembly, queued output: up to 8 MiB each) from mmap, always, so
+   * that what a closed channel held goes back to the system at once. Left to itself glibc raises
+   * its mmap threshold to the size of each freed mmapped block (up to 32 MiB), after which those
+   * buffers come from the heap and a burst of them leaves RSS high long after (the hostile
+   * suite's partial-message attack: 62 MiB peak for a 32 MiB budget; docs/ARCHITECTURE.md). */
+  (void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+#endif
   nn_error_t err;
   char why[512];
   int rc = 1, r;

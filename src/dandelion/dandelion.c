@@ -128,9 +128,9 @@ nn_dl_cfg_default(nn_dl_cfg_t *c)
   c->max_tx_bytes = 8u << 20;
   c->max_peers = 256;
   c->stem_max_count = 1000;
-  c->stem_max_bytes = 64u << 20;
+  c->stem_max_bytes = 16u << 20; /* the node's worst case: docs/ARCHITECTURE.md, Memory budgets */
   c->mem_max_count = 10000;
-  c->mem_max_bytes = 256u << 20;
+  c->mem_max_bytes = 64u << 20;
   c->max_pending_inv = 65536;
   c->max_requests = 4096;
   c->max_requests_per_peer = 256;

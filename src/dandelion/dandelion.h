@@ -66,9 +66,10 @@ typedef struct nn_dl_cfg_t {
   size_t max_tx_bytes;          /**< largest transaction accepted (8 MiB) */
   size_t max_peers;             /**< peers, hence per-peer pinning entries (256) */
   size_t stem_max_count;        /**< stempool cap, oldest evicted (1,000) */
-  size_t stem_max_bytes;        /**< (64 MiB) */
+  size_t stem_max_bytes;        /**< (16 MiB) */
   size_t mem_max_count;         /**< mempool cap, oldest evicted (10,000) */
-  size_t mem_max_bytes;         /**< (256 MiB) */
+  size_t mem_max_bytes;         /**< (64 MiB: a relay's cache of what it diffuses; the wallet's
+                                     node keeps the full mempool) */
   size_t max_pending_inv;       /**< scheduled announcements; beyond, new ones are dropped (65,536) */
   size_t max_requests;          /**< outstanding GETDATAs (4,096) */
   size_t max_requests_per_peer; /**< ... of which asked of one peer (256: a sixteenth, so a few

@@ -52,8 +52,8 @@ nn_net_cfg_default(nn_net_cfg_t *cfg)
   cfg->linger_ms = 2000;
   cfg->max_output = 1u << 20;
   cfg->max_output_hard = 16u << 20;
-  cfg->output_budget = 32u << 20;
-  cfg->reassembly_budget = 64u << 20;
+  cfg->output_budget = 24u << 20; /* the node's worst case: docs/ARCHITECTURE.md, Memory budgets */
+  cfg->reassembly_budget = 32u << 20;
   cfg->backlog_budget = 16u << 20;
   cfg->stall_ms = 30000;
   cfg->min_out_rate = 16u << 10;
@@ -132,6 +132,9 @@ nn_net_unlink(nn_net_t *n, nn_conn_t *c)
   n->st.conns--;
   if (c->inbound)
     n->st.inbound--;
+  if (c->evicting)
+    n->evicting--;
+  c->evicting = 0;
   if (c->counted_half_open)
     n->st.half_open--;
   if (c->counted_open)
@@ -485,7 +488,7 @@ least_useful_inbound(const nn_net_t *n)
 static int
 make_room(nn_net_t *n, const nn_admit_ticket_t *t)
 {
-  nn_conn_t *hv = t->evict_half_open ? oldest_half_open(n) : NULL;
+  nn_conn_t *hv = t->evict_half_open && n->evicting < n->cfg.limits.max_half_open ? oldest_half_open(n) : NULL;
   nn_conn_t *iv = t->evict_inbound ? least_useful_inbound(n) : NULL;
   if ((t->evict_half_open && !hv) || (t->evict_inbound && !iv)) {
     if (t->evict_half_open && !hv)
@@ -495,8 +498,17 @@ make_room(nn_net_t *n, const nn_admit_ticket_t *t)
     return 0;
   }
   if (hv) {
+    /* Its slot is the newcomer's at once: a burst of accepts evicts many before the event loop
+     * gets to closing them, and if they still counted as half-open the cap would refuse the
+     * honest newcomers among the burst (the hostile suite's garbage attack). What they hold
+     * until they are gone is bounded apart (max_half_open of them). */
     n->st.evicted_half_open++;
     log_close(n, hv, "the oldest handshake, for a newcomer (half-open cap)");
+    hv->counted_half_open = 0;
+    n->st.half_open--;
+    nn_admit_handshake_done(&n->admit, &hv->ticket, nn_mono_us());
+    hv->evicting = 1;
+    n->evicting++;
     nn_net_mark_close(n, hv, NN_CLOSE_TIMEOUT);
   }
   if (iv) {

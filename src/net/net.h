@@ -179,9 +179,9 @@ typedef struct nn_net_cfg_t {
                                  much waiting stops reading it (1 MiB) */
   size_t max_output_hard;     /**< per channel: a send above this fails with NN_ERR_NOSPACE (16 MiB) */
   size_t output_budget;       /**< node: unsent output above which channels that owe output pause
-                                 (32 MiB); a send that would take the total above twice this fails */
+                                 (24 MiB); a send that would take the total above twice this fails */
   size_t reassembly_budget;   /**< node: partial incoming messages; above it the channel with the
-                                 oldest partial message closes (NN_CLOSE_SLOW) (64 MiB) */
+                                 oldest partial message closes (NN_CLOSE_SLOW) (32 MiB) */
   size_t backlog_budget;      /**< node: messages read but not yet delivered (paused channels); above
                                  it the channel with the largest backlog closes (16 MiB) */
   uint32_t stall_ms;          /**< output pending this long must have moved at min_out_rate (30 s) */

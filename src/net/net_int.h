@@ -44,7 +44,8 @@ struct nn_conn_t {
   int sys_errno;
   nn_close_reason_t reason, close_with;
   uint8_t inbound, established_ever, reported, close_requested, chan_closed, cookie_round;
-  uint8_t refused; /* established, then closed by the policy's admit */
+  uint8_t refused;  /* established, then closed by the policy's admit */
+  uint8_t evicting; /* a half-open connection given up for a newcomer, not yet gone */
   uint8_t counted_half_open, counted_open, io_failed, dirty;
   uint64_t tm_armed, linger_deadline, since_ms, last_used_ms;
   size_t discarded;
@@ -87,6 +88,7 @@ struct nn_net_t {
   struct event *ev_kick, *ev_maint;
   int kicked, freeing;
   nn_net_stats_t st;
+  uint32_t evicting; /* half-open connections given up for newcomers, not yet gone */
 };
 
 /* conn.c: the secure channel over one stream */

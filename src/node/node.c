@@ -256,10 +256,12 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
     ss.refused_quota);
   M("dht_store_refused_total", "STOREs refused before a signature check or for lack of room.", 1, "reason=\"full\"",
     ss.refused_full);
+  M("dht_store_verified_total", "Signature checks of stored peer records.", 1, NULL, ss.verified);
   M("dht_values_evicted_total", "Stored peer records replaced by ones closer to our id.", 1, NULL, ss.evicted);
   M("epoch_fluff", "1 in a Dandelion++ fluff epoch, 0 in a stem epoch.", 0, NULL, nn_dl_fluff_epoch(dl));
   M("mempool_transactions", "Transactions in the mempool.", 0, NULL, dls.mem_count);
   M("mempool_bytes", "Bytes in the mempool.", 0, NULL, dls.mem_bytes);
+  M("stempool_bytes", "Bytes in the stempool.", 0, NULL, dls.stem_bytes);
   M("stempool_transactions", "Transactions in the stempool.", 0, NULL, dls.stem_count);
   M("gossip_bytes_in_total", "Gossip bytes received.", 1, NULL, gs.bytes_in);
   M("gossip_bytes_out_total", "Gossip bytes sent.", 1, NULL, gs.bytes_out);
@@ -291,6 +293,20 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
   M("channels_closed_slow_total", "Channels closed for leaving output unread or a message unfinished.", 1, NULL,
     ns->closed_stalled + ns->closed_message_time + ns->evicted_reassembly + ns->evicted_backlog);
   M("channels_closed_idle_total", "Inbound channels closed after idling unheld.", 1, NULL, ns->closed_idle);
+  M("handshakes_half_open", "Inbound handshakes under way.", 0, NULL, ns->half_open);
+#define R(why, v)                                                                                                      \
+  M("inbound_refused_total", "Inbound connections refused before any handshake work.", 1, "reason=\"" why "\"", v)
+  R("per_ip_connections", ns->refused_ip_conns);
+  R("per_ip_rate", ns->refused_ip_rate);
+  R("per_group_half_open", ns->refused_group_half_open);
+  R("half_open", ns->refused_half_open);
+  R("connections", ns->refused_conns);
+  R("banned", ns->refused_policy);
+#undef R
+  M("inbound_evicted_total", "Inbound connections closed to make room for a newcomer.", 1, "state=\"half_open\"",
+    ns->evicted_half_open);
+  M("inbound_evicted_total", "Inbound connections closed to make room for a newcomer.", 1, "state=\"open\"",
+    ns->evicted_inbound);
 #undef M
   return k;
 }
@@ -340,7 +356,7 @@ nn_node_cfg_default(nn_node_cfg_t *cfg)
   nn_gossip_cfg_default(&cfg->gossip);
   cfg->listen = "0.0.0.0:9800";
   cfg->rx_max_count = 1024;
-  cfg->rx_max_bytes = 64u << 20;
+  cfg->rx_max_bytes = 16u << 20;
   cfg->api_enabled = 1;
   nn_api_cfg_default(&cfg->api);
   cfg->preset = "balanced";
@@ -449,6 +465,17 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
   n->base = base;
   n->identity = identity;
   n->cfg = *cfg;
+  {
+    /* the pools' byte caps are sized for the default max-tx-bytes (8 MiB); a larger one raises
+     * them so that a few of the largest transactions still fit (docs/ARCHITECTURE.md, Memory) */
+    nn_dl_cfg_t *dl = &n->cfg.gossip.dl;
+    if (dl->stem_max_bytes < 2 * dl->max_tx_bytes)
+      dl->stem_max_bytes = 2 * dl->max_tx_bytes;
+    if (dl->mem_max_bytes < 8 * dl->max_tx_bytes)
+      dl->mem_max_bytes = 8 * dl->max_tx_bytes;
+    if (n->cfg.rx_max_bytes < 2 * dl->max_tx_bytes)
+      n->cfg.rx_max_bytes = 2 * dl->max_tx_bytes;
+  }
   n->network = network;
   n->start_mono_ms = nn_mono_ms();
   nn_hex_encode(n->hexid, nn_identity_node_id(identity)->b, NN_NODE_ID_LEN);

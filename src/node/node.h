@@ -37,7 +37,7 @@ typedef struct nn_node_cfg_t {
   nn_disco_cfg_t disco;                             /**< discovery (advertise, peers, seeds, DHT...) */
   nn_gossip_cfg_t gossip;                           /**< gossip and Dandelion++ (gossip.dl) */
   size_t rx_max_count;                              /**< received transactions kept for the API (1024) */
-  size_t rx_max_bytes;                              /**< (64 MiB) */
+  size_t rx_max_bytes;                              /**< (16 MiB) */
   int api_enabled;                                  /**< start the control API (1) */
   nn_api_cfg_t api;                                 /**< its settings; token_file NULL = DATADIR/api.token */
   const char *preset;                               /**< shown in status ("balanced") */
