@@ -1016,7 +1016,7 @@ check_mgr(int mi)
     CHECK(pend == in[s].pending);
     if (k.live[s]) {
       open += (unsigned)in[s].established;
-      half += (unsigned)(in[s].inbound && !in[s].established);
+      half += (unsigned)(in[s].inbound && !in[s].established && !in[s].closing); /* a closing one: slot free */
     }
   }
   CHECK(st->conns == conns && st->inbound == inbound && st->open == open && st->half_open == half);

@@ -1084,13 +1084,14 @@ test_hard_caps(void **state)
   srv_t l = mk_listener(base, &srv, &lim, 0, NN_NET_REGTEST);
   const nn_net_stats_t *st = nn_net_stats(l.net);
   batch_t b = { .st = st };
-  open_raw(&b, fds, 10, l.addr.port, NULL);
+  open_raw(&b, fds, 8, l.addr.port, NULL);
   assert_true(run_until(base, c_accepted, &b));
   assert_true(run_until(base, c_half_open_settled, (void *)st));
-  /* each of the 6 beyond the cap evicted an older one, or (when more arrived in one accept batch
-   * than evictions had freed) was refused */
-  assert_int_equal(st->evicted_half_open + st->refused_half_open, 6);
-  assert_true(st->evicted_half_open >= 1);
+  /* each of the 4 beyond the cap evicted an older one, even when they all arrived in one accept
+   * batch, before the event loop closed any of those evicted: a connection being closed no longer
+   * holds its slot (the hostile suite's garbage attack found them refused) */
+  assert_int_equal(st->evicted_half_open, 4);
+  assert_int_equal(st->refused_half_open, 0);
   assert_int_equal(st->half_open, 4);
   /* an honest peer gets in while they are held */
   uint64_t ev0 = st->evicted_half_open;
@@ -1099,7 +1100,7 @@ test_hard_caps(void **state)
   assert_true(run_until(base, c_established, pair));
   assert_int_equal(st->evicted_half_open, ev0 + 1);
   assert_int_equal(st->handshakes, 1);
-  for (int i = 0; i < 10; i++)
+  for (int i = 0; i < 8; i++)
     raw_rst(fds[i]);
   rec_close(&cli);
   assert_true(run_until(base, c_no_conns, (void *)st));

@@ -149,6 +149,7 @@ chan_on_event(void *ctx, nn_chan_event_t ev)
   nn_conn_t *c = ctx;
   if (ev == NN_CHAN_EV_CLOSED) {
     c->chan_closed = 1; /* reported by settle, outside the channel */
+    nn_net_uncount_half_open(c->net, c);
     return;
   }
   if (ev != NN_CHAN_EV_ESTABLISHED)

@@ -182,6 +182,19 @@ trim_idle(nn_net_t *n)
   }
 }
 
+/* A handshake that is being closed is no longer under way: its half-open slot is free at once. A
+ * burst of accepts evicts many before the event loop gets to closing them, and if they still
+ * counted the cap would refuse the honest newcomers among the burst (the hostile suite's garbage
+ * attack); what they hold until they are gone is bounded apart (make_room). */
+void
+nn_net_uncount_half_open(nn_net_t *n, nn_conn_t *c)
+{
+  if (!c->counted_half_open)
+    return;
+  c->counted_half_open = 0;
+  n->st.half_open--;
+}
+
 void
 nn_net_mark_close(nn_net_t *n, nn_conn_t *c, nn_close_reason_t reason)
 {
@@ -191,6 +204,7 @@ nn_net_mark_close(nn_net_t *n, nn_conn_t *c, nn_close_reason_t reason)
   c->close_with = reason;
   c->dirty = 1;
   nn_conn_account(c); /* a closing channel counts nothing: the budgets see the room at once */
+  nn_net_uncount_half_open(n, c);
   if (!c->busy)
     nn_conn_backlog_drop(c);
   nn_net_kick(n);
@@ -498,14 +512,10 @@ make_room(nn_net_t *n, const nn_admit_ticket_t *t)
     return 0;
   }
   if (hv) {
-    /* Its slot is the newcomer's at once: a burst of accepts evicts many before the event loop
-     * gets to closing them, and if they still counted as half-open the cap would refuse the
-     * honest newcomers among the burst (the hostile suite's garbage attack). What they hold
-     * until they are gone is bounded apart (max_half_open of them). */
+    /* Its slot is the newcomer's at once (nn_net_mark_close); those being given up but not yet
+     * gone are at most max_half_open. */
     n->st.evicted_half_open++;
     log_close(n, hv, "the oldest handshake, for a newcomer (half-open cap)");
-    hv->counted_half_open = 0;
-    n->st.half_open--;
     nn_admit_handshake_done(&n->admit, &hv->ticket, nn_mono_us());
     hv->evicting = 1;
     n->evicting++;

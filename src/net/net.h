@@ -85,7 +85,7 @@ typedef struct nn_net_stats_t {
   uint64_t admitted;                 /**< ... on which a channel started */
   uint64_t refused_ip_conns;         /**< refused: per-address concurrent limit */
   uint64_t refused_ip_rate;          /**< refused: per-address token bucket empty */
-  uint64_t refused_half_open;        /**< refused: max_half_open passed by an eighth (evictions pending) */
+  uint64_t refused_half_open;        /**< refused: max_half_open reached and max_half_open already being evicted */
   uint64_t refused_group_half_open;  /**< refused: max_half_open_per_group reached */
   uint64_t evicted_half_open;        /**< half-open channels closed to make room for a newcomer */
   uint64_t evicted_inbound;          /**< inbound channels closed to make room for a newcomer */
@@ -113,7 +113,7 @@ typedef struct nn_net_stats_t {
   uint64_t bytes_in, bytes_out;      /**< stream bytes, both directions */
   uint32_t conns;                    /**< channels alive (both directions, lingering included) */
   uint32_t inbound;                  /**< of which inbound (max_conns caps them) */
-  uint32_t half_open;                /**< inbound ones still handshaking */
+  uint32_t half_open;                /**< inbound ones still handshaking (not being closed) */
   uint32_t open;                     /**< established and not closed (both directions) */
   uint32_t tracked_ips;              /**< per-address table entries */
   uint64_t output;                   /**< unsent output of every channel, bytes */

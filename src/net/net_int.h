@@ -119,6 +119,7 @@ void nn_net_on_closed(nn_net_t *n, nn_conn_t *c);
 void nn_net_unlink(nn_net_t *n, nn_conn_t *c);
 /** Close \a c from inside the manager with \a reason (no callbacks; settled by the kick). */
 void nn_net_mark_close(nn_net_t *n, nn_conn_t *c, nn_close_reason_t reason);
+void nn_net_uncount_half_open(nn_net_t *n, nn_conn_t *c);
 /** The node's output total fell below output_budget: re-examine paused channels. */
 void nn_net_resume(nn_net_t *n);
 /** The reassembly or backlog total is above its budget: close the channel that costs most. */
