@@ -900,6 +900,7 @@ nn_net_close(nn_net_t *n, uint64_t conn, nn_close_reason_t reason)
    * the manager's own stream reasons (32 and up: never on the wire). */
   c->close_with = reason && reason != NN_CLOSE_PEER && (int)reason < 32 ? reason : NN_CLOSE_LOCAL;
   c->dirty = 1;
+  nn_net_uncount_half_open(n, c);
   nn_net_kick(n);
 }
 
