@@ -168,6 +168,28 @@ test_x25519_low_order_rejected(void **state)
   assert_int_equal(nn_x25519_shared(&ss, &sk, &zero), NN_ERR_CRYPTO);
   zero.b[0] = 1; /* u = 1, order 4 */
   assert_int_equal(nn_x25519_shared(&ss, &sk, &zero), NN_ERR_CRYPTO);
+
+  /* the key object: the same secret from the same draw, the same shared secret, the same refusal */
+  nn_drbg_t d1, d2;
+  nn_x25519_key_t *k = NULL;
+  nn_x25519_pk_t kpk, other;
+  nn_x25519_sk_t osk, ksk;
+  nn_secret_t s1, s2;
+  nn_drbg_init_u64(&d1, 42);
+  nn_drbg_init_u64(&d2, 42);
+  nn_rng_t r1 = nn_drbg_rng(&d1), r2 = nn_drbg_rng(&d2);
+  assert_int_equal(nn_x25519_key_new(&k, &kpk, &r1), NN_OK);
+  assert_int_equal(nn_rng_fill(&r2, ksk.b, 32), NN_OK);
+  assert_int_equal(nn_x25519_public(&other, &ksk), NN_OK);
+  assert_memory_equal(other.b, kpk.b, 32);
+  assert_int_equal(nn_x25519_keygen(&osk, &other, NULL), NN_OK);
+  assert_int_equal(nn_x25519_key_shared(&s1, k, &other), NN_OK);
+  assert_int_equal(nn_x25519_shared(&s2, &osk, &kpk), NN_OK);
+  assert_memory_equal(s1.b, s2.b, 32);
+  assert_int_equal(nn_x25519_key_shared(&s1, k, &zero), NN_ERR_CRYPTO);
+  assert_int_equal(nn_x25519_key_shared(&s1, NULL, &other), NN_ERR_CRYPTO);
+  nn_x25519_key_free(k);
+  nn_x25519_key_free(NULL);
 }
 
 static void

@@ -35,7 +35,7 @@ nn_hybrid_keygen(nn_hybrid_key_t *k, const nn_rng_t *rng)
   nn_err_t err;
 
   memset(k, 0, sizeof(*k));
-  if ((err = nn_x25519_keygen(&k->xsk, &k->pk.x, rng)) || (err = nn_mlkem_keygen(&k->mkey, rng))) {
+  if ((err = nn_x25519_key_new(&k->xkey, &k->pk.x, rng)) || (err = nn_mlkem_keygen(&k->mkey, rng))) {
     nn_hybrid_key_clear(k);
     return err;
   }
@@ -49,22 +49,23 @@ nn_hybrid_key_clear(nn_hybrid_key_t *k)
   if (!k)
     return;
   nn_mlkem_key_free(k->mkey);
+  nn_x25519_key_free(k->xkey);
   OPENSSL_cleanse(k, sizeof(*k));
 }
 
 nn_err_t
 nn_hybrid_encaps(nn_hybrid_ct_t *ct, nn_secret_t *ss, const nn_hybrid_pk_t *pk, const nn_rng_t *rng)
 {
-  nn_x25519_sk_t esk;
+  nn_x25519_key_t *ek = NULL;
   nn_secret_t ss_x, ss_m;
   nn_err_t err;
 
-  if ((err = nn_x25519_keygen(&esk, &ct->x, rng)) || (err = nn_x25519_shared(&ss_x, &esk, &pk->x)) ||
+  if ((err = nn_x25519_key_new(&ek, &ct->x, rng)) || (err = nn_x25519_key_shared(&ss_x, ek, &pk->x)) ||
       (err = nn_mlkem_encaps(&ct->m, &ss_m, &pk->m, rng)))
     goto out;
   err = nn_hybrid_combine(ss, &ss_m, &ss_x, ct, pk);
 out:
-  OPENSSL_cleanse(&esk, sizeof(esk));
+  nn_x25519_key_free(ek);
   OPENSSL_cleanse(&ss_x, sizeof(ss_x));
   OPENSSL_cleanse(&ss_m, sizeof(ss_m));
   if (err)
@@ -78,7 +79,7 @@ nn_hybrid_decaps(nn_secret_t *ss, const nn_hybrid_key_t *k, const nn_hybrid_ct_t
   nn_secret_t ss_x, ss_m;
   nn_err_t err;
 
-  if ((err = nn_x25519_shared(&ss_x, &k->xsk, &ct->x)) || (err = nn_mlkem_decaps(&ss_m, k->mkey, &ct->m)))
+  if ((err = nn_x25519_key_shared(&ss_x, k->xkey, &ct->x)) || (err = nn_mlkem_decaps(&ss_m, k->mkey, &ct->m)))
     goto out;
   err = nn_hybrid_combine(ss, &ss_m, &ss_x, ct, &k->pk);
 out:

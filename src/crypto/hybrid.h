@@ -31,7 +31,7 @@ typedef struct nn_hybrid_ct_t {
 } nn_hybrid_ct_t;
 
 typedef struct nn_hybrid_key_t {
-  nn_x25519_sk_t xsk;
+  nn_x25519_key_t *xkey;
   nn_mlkem_key_t *mkey;
   nn_hybrid_pk_t pk;
 } nn_hybrid_key_t;
