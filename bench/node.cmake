@@ -5,3 +5,12 @@ if(TARGET nepnetd)
   target_compile_definitions(bench_devnet PRIVATE NEPNET_NEPNETD="$<TARGET_FILE:nepnetd>")
   add_dependencies(bench_devnet nepnetd)
 endif()
+
+# One nepnetd under a flood of handshakes from client processes: rate, cores used and CPU per
+# handshake against the size of its worker pool; idle CPU and RSS.
+if(TARGET nepnetd)
+  add_executable(bench_listener bench_listener.c)
+  target_link_libraries(bench_listener PRIVATE nepnet)
+  target_compile_definitions(bench_listener PRIVATE NEPNET_NEPNETD="$<TARGET_FILE:nepnetd>")
+  add_dependencies(bench_listener nepnetd)
+endif()

@@ -65,8 +65,8 @@ set(NEPNET_EXTERNAL_ALL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::SQLITE Pkg
 # yet (nat, overlay, mixnet) are skipped until they do.
 nepnet_layer_uses(lib       EXTERNAL nepnet::crypto) # onion-name checksum, OPENSSL_cleanse
 nepnet_layer_uses(crypto    LAYERS lib EXTERNAL nepnet::crypto)
-nepnet_layer_uses(transport LAYERS crypto lib EXTERNAL nepnet::crypto) # sans-I/O: no event loop
-nepnet_layer_uses(net       LAYERS transport crypto lib EXTERNAL nepnet::crypto PkgConfig::LIBEVENT)
+nepnet_layer_uses(transport LAYERS crypto lib EXTERNAL nepnet::crypto Threads::Threads) # sans-I/O: no event loop
+nepnet_layer_uses(net       LAYERS transport crypto lib EXTERNAL nepnet::crypto PkgConfig::LIBEVENT Threads::Threads)
 nepnet_layer_uses(dht       LAYERS net transport crypto lib
                             EXTERNAL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::SQLITE)
 nepnet_layer_uses(dandelion LAYERS crypto lib EXTERNAL nepnet::crypto m)

@@ -8,7 +8,7 @@
 #include <event2/event.h>
 
 #define PIPE_CAP (8u << 20) /* bytes one direction holds before a write is short */
-#define MAX_TR 16
+#define MAX_TR 64
 #define MAX_LISTEN 8
 
 typedef struct pipe_tr_t pipe_tr_t;

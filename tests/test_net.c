@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -18,6 +19,7 @@
 #include "crypto/identity.h"
 #include "net/net.h"
 #include "net/tcp.h"
+#include "net/workers.h"
 #include "pipe_transport.h"
 
 #define ONION_A "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion:9800"
@@ -51,6 +53,7 @@ typedef struct node_t {
 
 static struct event_base *base;
 static pipe_wire_t *wire;
+static unsigned workers; /* --workers N: every manager takes its handshake steps on N threads */
 
 static void
 t_up(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
@@ -115,6 +118,10 @@ node_init_with(node_t *n, uint8_t seed, int with_tcp, void (*tweak)(nn_net_cfg_t
   cfg.network = NN_NET_REGTEST;
   cfg.rng = &n->rng;
   cfg.idle_ms = 0;
+  if (workers) {
+    cfg.workers = workers;
+    cfg.rng = NULL; /* a pool needs the thread-safe CSPRNG */
+  }
   if (tweak)
     tweak(&cfg);
   assert_int_equal(nn_net_new(&n->net, base, &cfg), NN_OK);
@@ -186,6 +193,13 @@ has_msg(void *arg)
   return ((seen_t *)arg)->msgs > 0;
 }
 
+static int
+both_msgs(void *arg)
+{
+  node_t *n = arg;
+  return n->a.msgs > 0 && n->b.msgs > 0;
+}
+
 static void
 setup_wire(void)
 {
@@ -227,8 +241,7 @@ test_two_fake_transports(void **state)
   const uint8_t hello_a[] = { 0x11, 'h', 'i' }, hello_b[] = { 0x2a, 'y', 'o', '!' };
   assert_int_equal(nn_net_send(cli.net, c1, hello_a, sizeof(hello_a)), NN_OK);
   assert_int_equal(nn_net_send(cli.net, c2, hello_b, sizeof(hello_b)), NN_OK);
-  while (srv.a.msgs < 1 || srv.b.msgs < 1)
-    run_until(has_msg, &srv.b);
+  run_until(both_msgs, &srv);
   assert_int_equal(srv.a.msgs, 1);
   assert_int_equal(srv.a.last_kind, 0x11);
   assert_int_equal(srv.b.msgs, 1);
@@ -953,9 +966,125 @@ test_idle_inbound_closed(void **state)
   teardown_wire();
 }
 
-int
-main(void)
+/* ---- handshake steps on worker threads ---- */
+
+static void
+tweak_pool_cookies(nn_net_cfg_t *cfg)
 {
+  cfg->workers = 2;
+  cfg->rng = NULL;
+  cfg->limits.max_per_ip = 0;
+  cfg->limits.ip_rate = 0;
+  cfg->limits.max_half_open_per_group = 0;
+  cfg->limits.load_half_open = 0; /* a cookie round for every handshake: the jar is read on workers */
+}
+
+typedef struct many_t {
+  node_t *srv;
+  int want;
+} many_t;
+
+static int
+srv_has_msgs(void *arg)
+{
+  many_t *m = arg;
+  return m->srv->a.msgs >= m->want;
+}
+
+/* Sixteen clients at once against a listener whose handshake steps run on two workers, each
+ * through a cookie round: every channel comes up, every message queued before its handshake
+ * ended arrives (it travels behind msg3, so the responder's worker records it and the loop
+ * replays it after ESTABLISHED), and no step is left out. */
+static void
+test_handshakes_on_workers(void **state)
+{
+  (void)state;
+  enum { N = 16 };
+  node_t srv, cli[N];
+  nn_addr_t at;
+  uint64_t c;
+  setup_wire();
+  node_init_with(&srv, 40, 1, tweak_pool_cookies);
+  assert_int_equal(nn_net_listen(srv.net, "tcp", "127.0.0.1:0", &at, NULL, 0), NN_OK);
+  for (int i = 0; i < N; i++) {
+    uint8_t hello[] = { 0x11, (uint8_t)i };
+    node_init(&cli[i], (uint8_t)(41 + i), 1);
+    assert_int_equal(nn_net_dial(cli[i].net, cli[i].ha, &at, nn_identity_node_id(srv.id), &c), NN_OK);
+    assert_int_equal(nn_net_send(cli[i].net, c, hello, sizeof(hello)), NN_OK);
+  }
+  many_t m = { &srv, N };
+  for (int k = 0; k < 10 && srv.a.msgs < N; k++)
+    run_until(srv_has_msgs, &m);
+  const nn_net_stats_t *st = nn_net_stats(srv.net);
+  assert_int_equal(srv.a.ups, N);
+  assert_int_equal(srv.a.msgs, N);
+  assert_int_equal(st->handshakes, N);
+  assert_int_equal(st->cookies_sent, N);
+  assert_int_equal(st->hs_workers, 2);
+  assert_true(st->hs_offloaded >= 3 * N); /* msg1, its retry with the cookie, msg3 */
+  assert_int_equal(st->hs_out, 0);
+  assert_true(st->hs_max_out >= 1);
+  assert_int_equal(st->half_open, 0);
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(cli[i].a.ups, 1);
+    if (!workers) /* the clients take their steps on the loop unless the whole suite runs on pools */
+      assert_int_equal(nn_net_stats(cli[i].net)->hs_offloaded, 0);
+  }
+  /* Freed while a step is out: the step finishes on its worker, the channel is freed after it
+   * (the sanitizer build checks nothing leaks and nothing is touched after free). */
+  node_t late;
+  node_init(&late, 99, 1);
+  assert_int_equal(nn_net_dial(late.net, late.ha, &at, nn_identity_node_id(srv.id), &c), NN_OK);
+  uint64_t before = st->hs_offloaded;
+  for (int i = 0; i < 200000 && !st->hs_out; i++)
+    event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+  assert_true(st->hs_out == 1 && st->hs_offloaded == before + 1);
+  node_free(&srv);
+  node_free(&late);
+  for (int i = 0; i < N; i++)
+    node_free(&cli[i]);
+  teardown_wire();
+}
+
+/* A pool needs OpenSSL's generator: a caller's would be called from several threads. */
+static void
+tweak_pool_with_rng(nn_net_cfg_t *cfg)
+{
+  cfg->workers = 2;
+}
+
+static void
+test_pool_refuses_own_rng(void **state)
+{
+  (void)state;
+  nn_net_cfg_t cfg;
+  nn_drbg_t drbg;
+  nn_rng_t rng;
+  nn_net_t *n;
+  setup_wire();
+  nn_drbg_init_u64(&drbg, 7);
+  rng = nn_drbg_rng(&drbg);
+  nn_net_cfg_default(&cfg);
+  cfg.network = NN_NET_REGTEST;
+  cfg.rng = &rng;
+  tweak_pool_with_rng(&cfg);
+  assert_int_equal(nn_net_new(&n, base, &cfg), NN_ERR_ARG);
+  assert_null(n);
+  cfg.workers = NN_WORKERS_MAX + 1;
+  cfg.rng = NULL;
+  assert_int_equal(nn_net_new(&n, base, &cfg), NN_ERR_ARG);
+  cfg.workers = 1;
+  assert_int_equal(nn_net_new(&n, base, &cfg), NN_OK);
+  assert_int_equal(nn_net_stats(n)->hs_workers, 1);
+  nn_net_free(n);
+  teardown_wire();
+}
+
+int
+main(int argc, char **argv)
+{
+  if (argc == 3 && !strcmp(argv[1], "--workers"))
+    workers = (unsigned)atoi(argv[2]);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_two_fake_transports),     cmocka_unit_test(test_unregistered_kind),
     cmocka_unit_test(test_banned_before_handshake), cmocka_unit_test(test_register_at_run_time),
@@ -965,6 +1094,7 @@ main(void)
     cmocka_unit_test(test_stalled_reader_closed),   cmocka_unit_test(test_crossing_large_messages),
     cmocka_unit_test(test_send_hard_caps),          cmocka_unit_test(test_reassembly_budget_oldest_goes),
     cmocka_unit_test(test_message_deadline),        cmocka_unit_test(test_idle_inbound_closed),
+    cmocka_unit_test(test_handshakes_on_workers),   cmocka_unit_test(test_pool_refuses_own_rng),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,6 +87,8 @@ typedef struct nn_node_settings_t {
   double listen_ip_rate;               /**< new inbound handshakes per second per IP (20) */
   uint32_t listen_half_open_per_group; /**< inbound handshakes at once per /24 or /48 (32; 0 = no limit) */
   uint32_t dht_per_table_wide;         /**< DHT contacts per /16 or /32 (0 = no limit) */
+  uint32_t workers;                    /**< threads for handshake crypto (the number of cores; 0: the
+                                          event loop's thread does it) */
   nn_route_t route;                    /**< NN_ROUTE_DANDELION (default) or NN_ROUTE_DIRECT */
   double fluff_prob;                   /**< Dandelion++ q (0.1) */
   uint32_t epoch_s;                    /**< Dandelion++ epoch (600) */

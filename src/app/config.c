@@ -67,6 +67,9 @@ static const opt_t opts[] = {
       "new inbound handshakes per second per IP (20; 0 = no limit)"),
   NUM("listen-half-open-per-group", T_U32, listen_half_open_per_group, 0, 65535, "N",
       "inbound handshakes at once per IPv4 /24 or IPv6 /48 (32; 0 = no limit)"),
+  NUM("workers", T_U32, workers, 0, 256, "N",
+      "threads for the crypto of handshakes, beside the event loop\n"
+      "(default: one per core; 0 = all on the event loop's thread)"),
   NUM("dht-per-table-wide", T_U32, dht_per_table_wide, 0, 4096, "N",
       "DHT contacts per /16 (IPv4) or /32 (IPv6) in the whole table (0 = no limit)"),
   ONE("route", T_ROUTE, route, "MODE",

@@ -7,6 +7,14 @@
  * inside nn_chan_recv (messages, established); those go to the manager, which calls tenants.
  * While a channel is `busy` nothing frees it and a close is only recorded; nn_conn_settle runs
  * when the outermost entry point unwinds: deferred close, close report, output, events, free.
+ *
+ * With a worker pool (nn_net_cfg_t.workers), the bytes of a channel that is still handshaking
+ * go to a worker with the channel (hs_job_t): nn_chan_recv runs there, where the signatures and
+ * KEMs are, and the loop stops reading the stream and holds the channel busy until the job is
+ * back. The channel's callbacks, which would reach the manager, are recorded by the job instead
+ * and replayed on the loop in the order they came (hs_done), so the manager, the policy and the
+ * tenants run on one thread as before. The sans-I/O channel does not know: it is driven by one
+ * thread at a time, only not always the same one.
  */
 #include "net/net_int.h"
 
@@ -26,6 +34,8 @@ nn_conn_pending(const nn_conn_t *c)
 {
   const uint8_t *d;
   size_t n = 0;
+  if (c->job)
+    return c->out_acct; /* the channel is a worker's: what it owed when it left */
   if (c->chan)
     nn_chan_output(c->chan, &d, &n);
   return n;
@@ -42,6 +52,8 @@ nn_conn_account(nn_conn_t *c)
 {
   nn_net_t *n = c->net;
   nn_net_stats_t *st = &n->st;
+  if (c->job)
+    return; /* counted as it left (submit_step); brought up to date when it is back */
   /* A closing channel counts nothing: its buffers go when it is settled, this loop turn. */
   size_t out = closing(c) ? 0 : nn_conn_pending(c);
   size_t part = closing(c) ? 0 : nn_chan_partial(c->chan);
@@ -127,12 +139,141 @@ backlog_deliver(nn_conn_t *c)
   }
 }
 
+/* ---- handshake steps on a worker ---- */
+
+/* What the channel reported during a step on a worker: an event (len 0, ev set) or a message. */
+typedef struct hs_rec_t {
+  struct hs_rec_t *next;
+  nn_chan_event_t ev;
+  size_t len;
+  uint8_t b[];
+} hs_rec_t;
+
+struct hs_job_t {
+  nn_work_t w; /* first: the pool hands back this pointer */
+  nn_conn_t *c;
+  uint64_t now_ms;
+  hs_rec_t *recs, **rtail;
+  int nomem; /* a record could not be kept: the channel closes (internal) when it is back */
+  size_t len;
+  uint8_t in[];
+};
+
+/* On the worker: keep what the channel reports for the loop. */
+static void
+hs_record(hs_job_t *j, nn_chan_event_t ev, const uint8_t *msg, size_t len)
+{
+  hs_rec_t *r = malloc(sizeof(*r) + len);
+  if (!r) {
+    j->nomem = 1;
+    return;
+  }
+  r->next = NULL;
+  r->ev = ev;
+  r->len = len;
+  if (len)
+    memcpy(r->b, msg, len);
+  *j->rtail = r;
+  j->rtail = &r->next;
+}
+
+static void
+hs_run(nn_work_t *w)
+{
+  hs_job_t *j = (hs_job_t *)w;
+  nn_chan_recv(j->c->chan, j->in, j->len, j->now_ms);
+}
+
+static void chan_on_message(void *ctx, const uint8_t *msg, size_t len);
+static void chan_on_event(void *ctx, nn_chan_event_t ev);
+static void note_cookie(nn_conn_t *c);
+
+static void
+hs_job_free(hs_job_t *j)
+{
+  for (hs_rec_t *r = j->recs, *nx; r; r = nx) {
+    nx = r->next;
+    OPENSSL_cleanse(r->b, r->len);
+    free(r);
+  }
+  OPENSSL_cleanse(j->in, j->len);
+  free(j);
+}
+
+/* On the loop: the channel is ours again. Replay what it reported, as nn_chan_recv's callbacks
+ * would have run it, unless the stream ended meanwhile (then it was reported as a failed
+ * handshake, and an ESTABLISHED now would revive it). */
+static void
+hs_done(nn_work_t *w, int cancelled)
+{
+  hs_job_t *j = (hs_job_t *)w;
+  nn_conn_t *c = j->c;
+  c->job = NULL;
+  if (!cancelled && c->state == C_HANDSHAKE && !c->reported) {
+    note_cookie(c);
+    for (hs_rec_t *r = j->recs; r; r = r->next) {
+      if (r->len)
+        chan_on_message(c, r->b, r->len);
+      else
+        chan_on_event(c, r->ev);
+    }
+    if (j->nomem)
+      nn_net_mark_close(c->net, c, NN_CLOSE_INTERNAL);
+  }
+  hs_job_free(j);
+  c->net->st.hs_out--;
+  c->busy--;
+  if (cancelled)
+    return; /* the manager is being freed: it frees the channel next */
+  nn_conn_account(c);
+  if (c->net->st.reassembly > c->net->cfg.reassembly_budget)
+    nn_net_enforce_budgets(c->net);
+  nn_conn_settle(c); /* output, the next read, deadlines; may free c */
+}
+
+/* Hand a handshake step to the pool. The copy of the bytes counts as partial input until the
+ * job is back, so the node's reassembly budget bounds what jobs hold. */
+static int
+submit_step(nn_conn_t *c, const uint8_t *d, size_t len)
+{
+  nn_net_t *n = c->net;
+  hs_job_t *j = malloc(sizeof(*j) + len);
+  if (!j)
+    return 0; /* run it here instead */
+  memset(j, 0, sizeof(*j));
+  j->w.run = hs_run;
+  j->w.done = hs_done;
+  j->c = c;
+  j->now_ms = nn_mono_ms();
+  j->rtail = &j->recs;
+  j->len = len;
+  memcpy(j->in, d, len);
+  n->st.reassembly += len;
+  c->part_acct += len;
+  if (!c->part_since_ms)
+    c->part_since_ms = nn_mono_ms();
+  c->busy++;
+  c->job = j;
+  /* Neither input nor output until the step is back: settle would find the channel busy, and a
+   * level-triggered write event would spin. */
+  c->s->t->want(c->s, 0, 0);
+  n->st.hs_offloaded++;
+  if (++n->st.hs_out > n->st.hs_max_out)
+    n->st.hs_max_out = n->st.hs_out;
+  nn_workers_submit(n->workers, &j->w);
+  return 1;
+}
+
 /* ---- the channel's callbacks ---- */
 
 static void
 chan_on_message(void *ctx, const uint8_t *msg, size_t len)
 {
   nn_conn_t *c = ctx;
+  if (c->job) { /* on a worker: for the loop to replay */
+    hs_record(c->job, 0, msg, len);
+    return;
+  }
   if (closing(c))
     return; /* closed by a tenant: the rest of this read is dropped */
   /* A peer that does not read our replies gets no more of them: its requests wait, in order. */
@@ -147,6 +288,10 @@ static void
 chan_on_event(void *ctx, nn_chan_event_t ev)
 {
   nn_conn_t *c = ctx;
+  if (c->job) {
+    hs_record(c->job, ev, NULL, 0);
+    return;
+  }
   if (ev == NN_CHAN_EV_CLOSED) {
     c->chan_closed = 1; /* reported by settle, outside the channel */
     nn_net_uncount_half_open(c->net, c);
@@ -356,6 +501,14 @@ on_data(void *ctx, const uint8_t *d, size_t len)
   }
   if (c->state != C_HANDSHAKE && c->state != C_OPEN)
     return 0;
+  if (c->job) {
+    /* The transport reads no more once asked not to (transport.h): this is a driver bug, and
+     * dropping bytes of a handshake would only fail it later, so say so now. */
+    nn_net_mark_close(c->net, c, NN_CLOSE_INTERNAL);
+    return 0;
+  }
+  if (c->state == C_HANDSHAKE && c->net->workers && !closing(c) && submit_step(c, d, len))
+    return 0;
   c->busy++;
   nn_chan_recv(c->chan, d, len, nn_mono_ms());
   if (c->state == C_HANDSHAKE)
@@ -403,6 +556,8 @@ on_timer(evutil_socket_t fd, short what, void *arg)
   (void)fd;
   (void)what;
   c->tm_armed = UINT64_MAX;
+  if (c->job)
+    return; /* the channel is a worker's; re-armed when it is back */
   if (c->state <= C_OPEN) {
     c->busy++;
     nn_chan_tick(c->chan, now);

@@ -628,6 +628,16 @@ nn_net_new(nn_net_t **out, struct event_base *base, const nn_net_cfg_t *cfg)
   if ((e = nn_admit_init(&n->admit, &n->cfg.limits, n->cfg.rng, &n->st)) ||
       (e = nn_cookie_jar_new(&n->jar, n->cfg.rng, nn_mono_ms())))
     goto fail;
+  if (n->cfg.workers) {
+    /* a caller's generator would be called from several threads at once */
+    if (n->cfg.rng || n->cfg.workers > NN_WORKERS_MAX) {
+      e = NN_ERR_ARG;
+      goto fail;
+    }
+    if ((e = nn_workers_new(&n->workers, base, n->cfg.workers)))
+      goto fail;
+    n->st.hs_workers = n->cfg.workers;
+  }
   struct timeval tv = { MAINT_MS / 1000, (MAINT_MS % 1000) * 1000 };
   event_add(n->ev_maint, &tv);
   *out = n;
@@ -661,6 +671,9 @@ nn_net_free(nn_net_t *n)
   if (!n)
     return;
   n->freeing = 1;
+  /* The channels out on workers come back first (their steps finish; nothing is replayed). */
+  nn_workers_free(n->workers);
+  n->workers = NULL;
   while (n->conns)
     close_at_exit(n->conns);
   for (size_t i = 0; i < n->ntransports; i++)
@@ -961,6 +974,7 @@ nn_net_stats(const nn_net_t *n)
 {
   return &n->st;
 }
+
 const nn_log_t *
 nn_net_log(const nn_net_t *n)
 {

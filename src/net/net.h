@@ -29,7 +29,11 @@
  * Channels are named by a 64-bit handle that is never reused (0 is never a channel), so a
  * late reply to a channel that is gone is recognised and dropped.
  *
- * Threads: none; every call from the thread that runs the event_base. No globals.
+ * Threads: every call from the thread that runs the event_base. With cfg.workers, the
+ * handshake steps of channels (nn_chan_recv while handshaking: signatures, KEMs, the key
+ * schedule) run on a pool of worker threads (workers.h); a channel is then out of the loop's
+ * hands until its step is back, and what it reported (established, closed, messages) is
+ * replayed on the loop in order, so tenants and the policy see no threads. No globals.
  */
 #ifndef NN_NET_NET_H
 #define NN_NET_NET_H
@@ -97,6 +101,7 @@ typedef struct nn_net_stats_t {
   uint64_t cookie_required;          /**< inbound handshakes started under load (cookie required) */
   uint64_t cookies_sent;             /**< cookie replies sent */
   uint64_t handshakes;               /**< handshakes completed, both directions */
+  uint64_t hs_offloaded;             /**< handshake steps run on a worker thread */
   uint64_t dials;                    /**< outbound channels started */
   uint64_t unknown_kind;             /**< messages of a kind nobody registered (each closed its channel) */
   uint64_t trimmed;                  /**< idle outbound channels closed by the cap */
@@ -119,6 +124,9 @@ typedef struct nn_net_stats_t {
   uint64_t output;                   /**< unsent output of every channel, bytes */
   uint64_t reassembly;               /**< partial incoming messages, bytes */
   uint64_t backlog;                  /**< messages read and not yet delivered, bytes */
+  uint32_t hs_workers;               /**< worker threads (cfg.workers) */
+  uint32_t hs_out;                   /**< handshake steps out on workers now ... */
+  uint32_t hs_max_out;               /**< ... and the most that ever were at once */
 } nn_net_stats_t;
 
 /** One channel as tenants see it. Pointers are valid until the next event-loop turn. */
@@ -191,9 +199,13 @@ typedef struct nn_net_cfg_t {
   unsigned max_idle_outbound; /**< outbound channels no tenant holds, kept open (64) ... */
   uint32_t idle_ms;           /**< ... the least recently used one idle this long closes first (2000) */
   unsigned queue_max;         /**< messages queued on a channel still handshaking (64) */
-  nn_net_limits_t limits;     /**< inbound admission */
-  const nn_rng_t *rng;        /**< NULL: OpenSSL's CSPRNG */
-  const nn_log_t *log;        /**< NULL: stderr, INFO and above */
+  /** Worker threads for the handshakes' crypto (0: none, every step on the loop's thread;
+   *  at most NN_WORKERS_MAX). With workers, \a rng must be NULL (OpenSSL's CSPRNG is safe to
+   *  share between threads; a caller's generator is not assumed to be). */
+  unsigned workers;
+  nn_net_limits_t limits; /**< inbound admission */
+  const nn_rng_t *rng;    /**< NULL: OpenSSL's CSPRNG */
+  const nn_log_t *log;    /**< NULL: stderr, INFO and above */
 } nn_net_cfg_t;
 
 /** The defaults documented above. */

@@ -7,6 +7,7 @@
 
 #include "net/admit.h"
 #include "net/net.h"
+#include "net/workers.h"
 
 struct event;
 
@@ -30,6 +31,7 @@ typedef struct qmsg_t {
 } qmsg_t;
 
 typedef struct nn_conn_t nn_conn_t;
+typedef struct hs_job_t hs_job_t;
 
 struct nn_conn_t {
   nn_net_t *net;
@@ -41,6 +43,9 @@ struct nn_conn_t {
   struct event *ev_tm;
   conn_state_t state;
   int busy; /* inside one of this channel's entry points: nothing frees it */
+  /* The channel is out on a worker (its handshake step): the loop touches neither it nor what
+   * it reports until the job is back (conn.c, hs_done); busy is held meanwhile. */
+  hs_job_t *job;
   int sys_errno;
   nn_close_reason_t reason, close_with;
   uint8_t inbound, established_ever, reported, close_requested, chan_closed, cookie_round;
@@ -88,7 +93,8 @@ struct nn_net_t {
   struct event *ev_kick, *ev_maint;
   int kicked, freeing;
   nn_net_stats_t st;
-  uint32_t evicting; /* half-open connections given up for newcomers, not yet gone */
+  uint32_t evicting;     /* half-open connections given up for newcomers, not yet gone */
+  nn_workers_t *workers; /* NULL: every handshake step on the loop's thread */
 };
 
 /* conn.c: the secure channel over one stream */

@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "lib/file.h"
+#include "net/workers.h"
 
 enum { CALL_SUBMIT, CALL_STATUS, CALL_PEERS, CALL_STOP };
 
@@ -94,6 +95,7 @@ nn_node_settings_default(nn_node_settings_t *s)
   s->listen_max_per_ip = lim.max_per_ip;
   s->listen_ip_rate = lim.ip_rate;
   s->listen_half_open_per_group = lim.max_half_open_per_group;
+  s->workers = nn_workers_cores();
   s->stem_rate = g.stem_rate;
   s->stem_burst = g.stem_burst;
   s->max_tx_bytes = dl.max_tx_bytes;
@@ -159,6 +161,7 @@ nn_node_cfg_from_settings(nn_node_cfg_t *c, const nn_node_settings_t *s, char *w
   c->net.limits.ip_rate = s->listen_ip_rate;
   c->net.limits.max_half_open_per_group = s->listen_half_open_per_group;
   c->net.max_idle_outbound = s->max_channels;
+  c->net.workers = s->workers;
   /* discovery */
   nn_disco_cfg_t *d = &c->disco;
   d->advertise = s->advertise;

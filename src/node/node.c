@@ -294,6 +294,10 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
     ns->closed_stalled + ns->closed_message_time + ns->evicted_reassembly + ns->evicted_backlog);
   M("channels_closed_idle_total", "Inbound channels closed after idling unheld.", 1, NULL, ns->closed_idle);
   M("handshakes_half_open", "Inbound handshakes under way.", 0, NULL, ns->half_open);
+  M("handshake_workers", "Threads that run handshake crypto beside the event loop (0: the loop does).", 0, NULL,
+    ns->hs_workers);
+  M("handshake_steps_offloaded_total", "Handshake steps run on a worker thread.", 1, NULL, ns->hs_offloaded);
+  M("handshake_steps_out", "Handshake steps out on workers now.", 0, NULL, ns->hs_out);
 #define R(why, v)                                                                                                      \
   M("inbound_refused_total", "Inbound connections refused before any handshake work.", 1, "reason=\"" why "\"", v)
   R("per_ip_connections", ns->refused_ip_conns);
@@ -400,6 +404,11 @@ start_net(nn_node_t *n, char *adv, size_t adv_len, char *why, size_t why_len)
   nc.anonymous = n->cfg.disco.hidden;
   nc.network = n->network;
   nc.rng = n->cfg.gossip.dl.rng;
+  if (nc.rng && nc.workers) {
+    snprintf(why, why_len,
+             "a node with its own random generator runs handshakes on the loop's thread: set workers to 0");
+    return NN_ERR_ARG;
+  }
   nc.log = &n->log;
   if (n->cfg.disco.dht.rpc_timeout_ms)
     nc.idle_ms = n->cfg.disco.dht.rpc_timeout_ms; /* an idle channel has no DHT answer outstanding */

@@ -16,6 +16,10 @@ nn_cookie_jar_new(nn_cookie_jar_t **out, const nn_rng_t *rng, uint64_t now_ms)
   *out = NULL;
   if (!j)
     return NN_ERR_NOMEM;
+  if (pthread_mutex_init(&j->mu, NULL)) {
+    free(j);
+    return NN_ERR_NOMEM;
+  }
   j->rng = rng;
   if ((err = nn_rng_fill(rng, j->secret[0], 32)) || (err = nn_rng_fill(rng, j->secret[1], 32))) {
     nn_cookie_jar_free(j);
@@ -29,11 +33,20 @@ nn_cookie_jar_new(nn_cookie_jar_t **out, const nn_rng_t *rng, uint64_t now_ms)
 nn_err_t
 nn_cookie_jar_tick(nn_cookie_jar_t *j, uint64_t now_ms)
 {
-  if (now_ms - j->rotated_ms < NN_COOKIE_ROTATE_MS)
+  uint8_t fresh[32];
+  nn_err_t err;
+  if (now_ms - j->rotated_ms < NN_COOKIE_ROTATE_MS) /* only the loop's thread writes rotated_ms */
     return NN_OK;
+  if ((err = nn_rng_fill(j->rng, fresh, 32)))
+    goto out;
+  pthread_mutex_lock(&j->mu);
   memcpy(j->secret[1], j->secret[0], 32);
+  memcpy(j->secret[0], fresh, 32);
   j->rotated_ms = now_ms;
-  return nn_rng_fill(j->rng, j->secret[0], 32);
+  pthread_mutex_unlock(&j->mu);
+out:
+  OPENSSL_cleanse(fresh, sizeof(fresh));
+  return err;
 }
 
 void
@@ -41,6 +54,7 @@ nn_cookie_jar_free(nn_cookie_jar_t *j)
 {
   if (!j)
     return;
+  pthread_mutex_destroy(&j->mu);
   OPENSSL_cleanse(j, sizeof(*j));
   free(j);
 }
@@ -49,22 +63,28 @@ nn_err_t
 nn_cookie_make(const nn_cookie_jar_t *j, int which, uint32_t network, const uint8_t *addr, size_t addrlen,
                const uint8_t *keys, size_t keyslen, uint8_t out[NN_COOKIE_LEN])
 {
-  uint8_t net[4];
+  uint8_t net[4], secret[32];
   nn_sha3_t h;
   nn_hash_t d;
   nn_err_t err;
 
   nn_be32_put(net, network);
+  /* the lock is taken by a const jar: it guards the secrets, not the jar's meaning */
+  pthread_mutex_lock((pthread_mutex_t *)&j->mu);
+  memcpy(secret, j->secret[which], 32);
+  pthread_mutex_unlock((pthread_mutex_t *)&j->mu);
   if ((err = nn_sha3_init(&h)))
-    return err;
-  if ((err = nn_sha3_update(&h, j->secret[which], 32)) || (err = nn_sha3_update(&h, net, 4)) ||
+    goto out;
+  if ((err = nn_sha3_update(&h, secret, 32)) || (err = nn_sha3_update(&h, net, 4)) ||
       (err = nn_sha3_update(&h, addr, addrlen)) || (err = nn_sha3_update(&h, keys, keyslen))) {
     nn_sha3_free(&h);
-    return err;
+    goto out;
   }
   if (!(err = nn_sha3_final(&h, &d)))
     memcpy(out, d.b, NN_COOKIE_LEN);
+out:
   OPENSSL_cleanse(&d, sizeof(d));
+  OPENSSL_cleanse(secret, sizeof(secret));
   return err;
 }
 

@@ -10,6 +10,7 @@
 #ifndef NN_TRANSPORT_COOKIE_H
 #define NN_TRANSPORT_COOKIE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,7 +20,11 @@
 #define NN_COOKIE_LEN 16
 #define NN_COOKIE_ROTATE_MS 120000
 
+/* One jar serves every responder channel of a listener, and those channels may take their
+ * handshake steps on worker threads (src/net/workers.h) while the loop rotates the secrets: the
+ * secrets are read and rotated under the lock. */
 struct nn_cookie_jar_t {
+  pthread_mutex_t mu;
   uint8_t secret[2][32]; /* [0] current, [1] previous */
   uint64_t rotated_ms;
   const nn_rng_t *rng;

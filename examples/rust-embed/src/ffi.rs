@@ -101,6 +101,7 @@ pub struct NnNodeSettings {
     pub listen_ip_rate: f64,
     pub listen_half_open_per_group: u32,
     pub dht_per_table_wide: u32,
+    pub workers: u32,
     pub route: NnRoute,
     pub fluff_prob: f64,
     pub epoch_s: u32,
