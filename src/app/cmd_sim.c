@@ -1,7 +1,8 @@
 /*
  * `nepnet sim ...`: the simulator front end: `sim dht` (discovery) and `sim dandelion` (the
  * first-spy attack on Dandelion++ and on two baselines: flooding as Neptune does it today, with
- * no announcement delay, and Bitcoin-style diffusion, with random per-peer delays).
+ * no announcement delay, and Bitcoin-style diffusion, with random per-peer delays; or, with
+ * `--model reference`, the setting of the Dandelion++ paper's simulations, sim/sim_dandelion_ref.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -14,6 +15,7 @@
 
 #include "app/commands.h"
 #include "sim/sim_dandelion.h"
+#include "sim/sim_dandelion_ref.h"
 #include "dht/rpc.h"
 #include "sim/sim_dht.h"
 
@@ -93,7 +95,56 @@ static const char sim_dandelion_usage[] =
   "  --out DIR          write DIR/sim-dandelion.csv (one line per p) and DIR/sim-dandelion.png\n"
   "                     (precision and recall against p for the three, gnuplot) (default: no\n"
   "                     files)\n"
-  "  --quiet            no progress output\n";
+  "  --quiet            no progress output\n"
+  "  --model M          nepnet (default): all of the above, the node's own code. reference:\n"
+  "                     the setting of the Dandelion++ paper's simulations instead (below)\n"
+  "\n"
+  "nepnet sim dandelion --model reference [OPTIONS]\n"
+  "\n"
+  "A separate, small model of the setting of the Dandelion++ paper's simulations (Fanti et al.,\n"
+  "SIGMETRICS 2018; the authors' code is github.com/gfanti/dandelion-simulations), to check this\n"
+  "simulator against theirs where both model the same thing. It runs no node code: no latency,\n"
+  "no timers, only who hands a transaction to whom. With the defaults:\n"
+  "  graph        100 nodes, the union of 2 random directed Hamiltonian cycles: an exact\n"
+  "               4-regular graph, 2 out-edges and 2 in-edges per node (an edge drawn twice\n"
+  "               counts once). floor(p*N) spies, drawn anew for each graph\n"
+  "  Dandelion++  q = 0: a stem goes on until it reaches a spy. One-to-one forwarding, drawn\n"
+  "               anew each trial: a node maps its in-edges one to one onto its out-edges and\n"
+  "               sends its own transaction to a random out-edge; a stem back on a node of its\n"
+  "               own path leaves by another out-edge than the mapped one, and one of more\n"
+  "               than N hops is attributed to the node it stops at (as the authors' code)\n"
+  "  diffusion    every edge from an informed to an uninformed node, in either direction,\n"
+  "               fires after an independent exponential delay of one mean (so the next node\n"
+  "               informed is the end of a uniformly random such edge); spies never relay\n"
+  "  estimator    first spy: a transaction is attributed to the honest node that handed it to\n"
+  "               the first spy to see it; precision and recall as above, per trial\n"
+  "Every honest node sends one transaction per trial. Printed per p and protocol: the mean\n"
+  "over graphs of each graph's mean over its trials, +- 1.96 standard errors of it (a 95%\n"
+  "interval), and, in this setting, what the authors' code gives at p = 0.05, 0.1, 0.2 and 0.3\n"
+  "(at p = 0.1: precision 0.036, recall 0.105 for Dandelion++; 0.094, 0.235 for diffusion).\n"
+  "Under a second.\n"
+  "\n"
+  "  --nodes N          nodes, spies included (20-100000, default 100)\n"
+  "  --p LIST           spy fractions, comma-separated, each in (0, 0.9] with floor(p*N) >= 1,\n"
+  "                     up to 16 values (default 0.1)\n"
+  "  --graphs G         random graphs per p (1-100000, default 20, as the authors' code)\n"
+  "  --trials T         trials per graph (1-10000, default 30, as the authors' code)\n"
+  "  --graph KIND       cycles (default, above) or outbound: each node dials D distinct random\n"
+  "                     peers (no cap on inbound) and stems to K of them, drawn each trial\n"
+  "  --degree D         cycles: total degree, even (2-32, default 4: D/2 cycles)\n"
+  "  --outbound D       outbound: peers each node dials (1-32 and below N/2, default 8);\n"
+  "                     diffusion runs over both directions of every connection\n"
+  "  --stems K          outbound: stem relays per node (1-D, default 2, as a nepnet node)\n"
+  "  --forwarding F     one-to-one (default) or per-tx: a random out-edge at every hop of every\n"
+  "                     transaction\n"
+  "  --q Q              fluff probability (0-0.5, default 0). Above 0 this is nepnet's rule, not\n"
+  "                     the authors' code: each relay is a fluffer for the whole trial with\n"
+  "                     probability Q, and a stem reaching one is diffused from it as above\n"
+  "  --seed S           random seed; the same seed replays the same numbers (default 1)\n"
+  "  --quiet            no progress output\n"
+  "--max-inbound, --inv-out-ms, --inv-in-ms, --embargo-base-ms, --embargo-mean-ms, --txs and\n"
+  "--out belong to --model nepnet; --graphs, --trials, --graph, --degree, --stems and\n"
+  "--forwarding to --model reference.\n";
 
 /* A non-negative integer option in [lo, hi]; 0 after printing why not. */
 static int
@@ -140,9 +191,10 @@ sim_u32_opt(const char *flag, const char *arg, unsigned long long lo, unsigned l
   return 0;
 }
 
-/* --p LIST, split on a copy: strtok_r writes into the string it splits, and optarg is argv's. */
+/* --p LIST into p[0..*np), split on a copy: strtok_r writes into the string it splits, and
+ * optarg is argv's. */
 static int
-sim_p_list_opt(const char *arg, sim_dandelion_cfg_t *cfg)
+sim_p_list_opt(const char *arg, double *p, uint32_t *np_out)
 {
   char buf[512], *save = NULL;
   uint32_t np = 0;
@@ -156,7 +208,7 @@ sim_p_list_opt(const char *arg, sim_dandelion_cfg_t *cfg)
       fprintf(stderr, "nepnet sim dandelion: --p takes at most %d values\n", SIM_DANDELION_MAX_P);
       return 2;
     }
-    if (!sim_double_opt("p", tok, 0, 0.9, 1, &cfg->p[np]))
+    if (!sim_double_opt("p", tok, 0, 0.9, 1, &p[np]))
       return 2;
     np++;
   }
@@ -164,63 +216,172 @@ sim_p_list_opt(const char *arg, sim_dandelion_cfg_t *cfg)
     fprintf(stderr, "nepnet sim dandelion: --p wants a comma-separated list of numbers in (0, 0.9]\n");
     return 2;
   }
-  cfg->np = np;
+  *np_out = np;
   return 0;
 }
 
-/* One option of `sim dandelion` (getopt's \a c and \a arg). */
+/* One --p parser for both models. */
+_Static_assert(SIM_DANDELION_MAX_P == SIM_DLREF_MAX_P, "both models take the same number of p values");
+
+/* What `sim dandelion` parses into: the model (found before the other options, whose ranges
+ * and defaults depend on it), each model's settings, and the reference options given (some
+ * belong to one kind of graph only). */
+typedef struct sim_dl_args_t {
+  int reference;
+  sim_dandelion_cfg_t *cfg;
+  sim_dlref_cfg_t *ref;
+  const char *out;
+  int given_degree, given_outbound, given_stems;
+} sim_dl_args_t;
+
+/* An option of the other model: named, with the two ways out. */
 static int
-sim_dandelion_opt(int c, const char *arg, sim_dandelion_cfg_t *cfg, const char **out)
+sim_dl_other_model(const char *flag, int reference)
 {
+  const char *m = reference ? "nepnet" : "reference";
+  fprintf(stderr, "nepnet sim dandelion: --%s applies to --model %s only: drop --%s, or add --model %s\n", flag, m,
+          flag, m);
+  return 2;
+}
+
+static int
+sim_dl_model_opt(const char *arg, int *reference)
+{
+  if (!strcmp(arg, "nepnet") || !strcmp(arg, "reference")) {
+    *reference = !strcmp(arg, "reference");
+    return 0;
+  }
+  fprintf(stderr, "nepnet sim dandelion: --model wants nepnet or reference, got '%s'\n", arg);
+  return 2;
+}
+
+/* An option of the reference model (sim_dandelion_ref.h). */
+static int
+sim_dlref_opt(int c, const char *flag, const char *arg, sim_dl_args_t *a)
+{
+  sim_dlref_cfg_t *ref = a->ref;
+  if (!a->reference)
+    return sim_dl_other_model(flag, 0);
+  switch (c) {
+  case 'g': return sim_u32_opt("graphs", arg, 1, 100000, &ref->graphs);
+  case 'T': return sim_u32_opt("trials", arg, 1, 10000, &ref->trials);
+  case 'D': a->given_degree = 1; return sim_u32_opt("degree", arg, 2, 32, &ref->degree);
+  case 'S': a->given_stems = 1; return sim_u32_opt("stems", arg, 1, 32, &ref->stems);
+  case 'G':
+    if (!strcmp(arg, "cycles") || !strcmp(arg, "outbound")) {
+      ref->graph = !strcmp(arg, "cycles") ? SIM_DLREF_CYCLES : SIM_DLREF_OUTBOUND;
+      return 0;
+    }
+    fprintf(stderr, "nepnet sim dandelion: --graph wants cycles or outbound, got '%s'\n", arg);
+    return 2;
+  case 'F':
+    if (!strcmp(arg, "one-to-one") || !strcmp(arg, "per-tx")) {
+      ref->forwarding = !strcmp(arg, "one-to-one") ? SIM_DLREF_ONE_TO_ONE : SIM_DLREF_PER_TX;
+      return 0;
+    }
+    fprintf(stderr, "nepnet sim dandelion: --forwarding wants one-to-one or per-tx, got '%s'\n", arg);
+    return 2;
+  default: return 2;
+  }
+}
+
+/* One option of `sim dandelion` (getopt's \a c, the option's name and \a arg). The options both
+ * models have take each model's range. */
+static int
+sim_dandelion_opt(int c, const char *flag, const char *arg, sim_dl_args_t *a)
+{
+  sim_dandelion_cfg_t *cfg = a->cfg;
+  sim_dlref_cfg_t *ref = a->ref;
   unsigned long long u;
   switch (c) {
-  case 'n': return sim_u32_opt("nodes", arg, 100, 1000000, &cfg->nodes);
-  case 'd': return sim_u32_opt("outbound", arg, 1, 32, &cfg->outbound);
-  case 'i': return sim_u32_opt("max-inbound", arg, 1, 1023, &cfg->max_inbound);
-  case 'Q': return sim_double_opt("q", arg, 0.05, 0.5, 0, &cfg->q) ? 0 : 2;
-  case 'p': return sim_p_list_opt(arg, cfg);
-  case 't': return sim_u32_opt("txs", arg, 1, 1000000, &cfg->txs);
+  case 'n':
+    return a->reference ? sim_u32_opt("nodes", arg, 20, 100000, &ref->nodes)
+                        : sim_u32_opt("nodes", arg, 100, 1000000, &cfg->nodes);
+  case 'd':
+    a->given_outbound = 1;
+    return sim_u32_opt("outbound", arg, 1, 32, a->reference ? &ref->outbound : &cfg->outbound);
+  case 'Q': return sim_double_opt("q", arg, a->reference ? 0 : 0.05, 0.5, 0, a->reference ? &ref->q : &cfg->q) ? 0 : 2;
+  case 'p': return a->reference ? sim_p_list_opt(arg, ref->p, &ref->np) : sim_p_list_opt(arg, cfg->p, &cfg->np);
   case 's':
     if (!sim_uint_opt("seed", arg, 0, UINT64_MAX, &u))
       return 2;
     cfg->seed = u;
+    ref->seed = u;
     return 0;
+  case 'q':
+    cfg->quiet = 1;
+    ref->quiet = 1;
+    return 0;
+  case 'm': return sim_dl_model_opt(arg, &a->reference); /* already read by the first pass */
+  case 'g':
+  case 'T':
+  case 'D':
+  case 'S':
+  case 'G':
+  case 'F': return sim_dlref_opt(c, flag, arg, a);
+  case 'h': fputs(sim_dandelion_usage, stdout); return SIM_HELP;
+  default: break;
+  }
+  if (a->reference && strchr("itOIBMo", c))
+    return sim_dl_other_model(flag, 1);
+  switch (c) {
+  case 'i': return sim_u32_opt("max-inbound", arg, 1, 1023, &cfg->max_inbound);
+  case 't': return sim_u32_opt("txs", arg, 1, 1000000, &cfg->txs);
   case 'O': return sim_u32_opt("inv-out-ms", arg, 0, 600000, &cfg->inv_out_ms);
   case 'I': return sim_u32_opt("inv-in-ms", arg, 0, 600000, &cfg->inv_in_ms);
   case 'B': return sim_u32_opt("embargo-base-ms", arg, 0, 3600000, &cfg->embargo_base_ms);
   case 'M': return sim_u32_opt("embargo-mean-ms", arg, 1, 3600000, &cfg->embargo_mean_ms);
-  case 'o': *out = arg; return 0;
-  case 'q': cfg->quiet = 1; return 0;
-  case 'h': fputs(sim_dandelion_usage, stdout); return SIM_HELP;
+  case 'o': a->out = arg; return 0;
   default: fputs(sim_dandelion_usage, stderr); return 2;
   }
 }
 
+static const struct option sim_dandelion_opts[] = {
+  { "nodes", required_argument, NULL, 'n' },
+  { "outbound", required_argument, NULL, 'd' },
+  { "max-inbound", required_argument, NULL, 'i' },
+  { "q", required_argument, NULL, 'Q' },
+  { "p", required_argument, NULL, 'p' },
+  { "txs", required_argument, NULL, 't' },
+  { "seed", required_argument, NULL, 's' },
+  { "out", required_argument, NULL, 'o' },
+  { "quiet", no_argument, NULL, 'q' },
+  { "help", no_argument, NULL, 'h' },
+  { "inv-out-ms", required_argument, NULL, 'O' },
+  { "inv-in-ms", required_argument, NULL, 'I' },
+  { "embargo-base-ms", required_argument, NULL, 'B' },
+  { "embargo-mean-ms", required_argument, NULL, 'M' },
+  { "model", required_argument, NULL, 'm' },
+  { "graphs", required_argument, NULL, 'g' },
+  { "trials", required_argument, NULL, 'T' },
+  { "graph", required_argument, NULL, 'G' },
+  { "degree", required_argument, NULL, 'D' },
+  { "stems", required_argument, NULL, 'S' },
+  { "forwarding", required_argument, NULL, 'F' },
+  { NULL, 0, NULL, 0 },
+};
+
 static int
-sim_dandelion_parse(int argc, char **argv, sim_dandelion_cfg_t *cfg, const char **out)
+sim_dandelion_parse(int argc, char **argv, sim_dl_args_t *a)
 {
-  static const struct option opts[] = {
-    { "nodes", required_argument, NULL, 'n' },
-    { "outbound", required_argument, NULL, 'd' },
-    { "max-inbound", required_argument, NULL, 'i' },
-    { "q", required_argument, NULL, 'Q' },
-    { "p", required_argument, NULL, 'p' },
-    { "txs", required_argument, NULL, 't' },
-    { "seed", required_argument, NULL, 's' },
-    { "out", required_argument, NULL, 'o' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "inv-out-ms", required_argument, NULL, 'O' },
-    { "inv-in-ms", required_argument, NULL, 'I' },
-    { "embargo-base-ms", required_argument, NULL, 'B' },
-    { "embargo-mean-ms", required_argument, NULL, 'M' },
-    { NULL, 0, NULL, 0 },
-  };
-  int c, rc;
+  int c, rc, which = -1, err = opterr;
+  /* First pass: only --model, since the other options' ranges depend on it. Errors wait for
+   * the second pass, which reports them. */
+  opterr = 0;
   optind = 2;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
-    if ((rc = sim_dandelion_opt(c, optarg, cfg, out)))
+  while ((c = getopt_long(argc, argv, "h", sim_dandelion_opts, NULL)) != -1)
+    if (c == 'm' && sim_dl_model_opt(optarg, &a->reference)) {
+      opterr = err;
+      return 2;
+    }
+  opterr = err;
+  optind = 2;
+  while ((c = getopt_long(argc, argv, "h", sim_dandelion_opts, &which)) != -1) {
+    const char *flag = which >= 0 ? sim_dandelion_opts[which].name : "?";
+    if ((rc = sim_dandelion_opt(c, flag, optarg, a)))
       return rc;
+    which = -1;
+  }
   if (optind < argc) {
     fprintf(stderr, "nepnet sim dandelion: unexpected argument '%s'\n", argv[optind]);
     return 2;
@@ -249,6 +410,49 @@ sim_dandelion_check(const sim_dandelion_cfg_t *cfg)
               cfg->nodes, 0.5 / cfg->nodes);
       return 2;
     }
+  return 0;
+}
+
+/* The same for --model reference. */
+static int
+sim_dlref_check(const sim_dl_args_t *a)
+{
+  const sim_dlref_cfg_t *ref = a->ref;
+  if (ref->graph == SIM_DLREF_CYCLES && (a->given_outbound || a->given_stems)) {
+    fprintf(stderr, "nepnet sim dandelion: --%s applies to --graph outbound only: drop it, or add --graph outbound\n",
+            a->given_outbound ? "outbound" : "stems");
+    return 2;
+  }
+  if (ref->graph == SIM_DLREF_OUTBOUND && a->given_degree) {
+    fprintf(stderr, "nepnet sim dandelion: --degree applies to --graph cycles only (with --graph outbound, "
+                    "--outbound sets the degree)\n");
+    return 2;
+  }
+  if (ref->graph == SIM_DLREF_CYCLES && ref->degree % 2) {
+    fprintf(stderr,
+            "nepnet sim dandelion: --degree must be even (D/2 cycles, each adds one out- and one in-edge), "
+            "got %u\n",
+            ref->degree);
+    return 2;
+  }
+  if (ref->graph == SIM_DLREF_OUTBOUND && 2 * ref->outbound >= ref->nodes) {
+    fprintf(stderr, "nepnet sim dandelion: --outbound must be below half of --nodes (%u)\n", ref->nodes);
+    return 2;
+  }
+  if (ref->graph == SIM_DLREF_OUTBOUND && ref->stems > ref->outbound) {
+    fprintf(stderr, "nepnet sim dandelion: --stems must be at most --outbound (%u)\n", ref->outbound);
+    return 2;
+  }
+  for (uint32_t i = 0; i < ref->np; i++) {
+    double s = floor(ref->p[i] * ref->nodes + 1e-9);
+    if (s < 1 || s >= ref->nodes) {
+      fprintf(stderr,
+              "nepnet sim dandelion: --p %g gives %.0f spies among %u nodes (floor(p*N) must be 1 to N-1: "
+              "need p >= %g)\n",
+              ref->p[i], s, ref->nodes, 1.0 / ref->nodes);
+      return 2;
+    }
+  }
   return 0;
 }
 
@@ -333,24 +537,110 @@ sim_dandelion_print_files(const sim_dandelion_cfg_t *cfg, const sim_dandelion_st
   return 0;
 }
 
+/* --model reference: what was modelled, then one line per p and protocol, with the authors'
+ * figures beside when the setting is theirs. */
+static void
+sim_dlref_print(const sim_dlref_cfg_t *ref, const sim_dlref_stats_t *st)
+{
+  int paper = sim_dlref_is_paper_setting(ref);
+  printf("model reference: the Dandelion++ paper's simulation setting (Fanti et al. 2018; the authors' code is\n"
+         "  gfanti/dandelion-simulations), not the node's code%s\n",
+         paper ? "" : ", with the options' changes");
+  if (ref->graph == SIM_DLREF_CYCLES)
+    printf("graph:       %u nodes, union of %u random directed Hamiltonian cycles (%u-regular: out-degree = in-degree\n"
+           "  %.3f, %.2f edges per graph drawn twice and counted once)\n",
+           ref->nodes, ref->degree / 2, ref->degree, st->mean_out, (double)st->merged_edges / (double)ref->graphs);
+  else
+    printf("graph:       %u nodes, each dials %u distinct random peers (no inbound cap; mean degree %.1f), %u stem\n"
+           "  relays per node drawn from its outbound each trial\n",
+           ref->nodes, ref->outbound, 2 * st->mean_out, ref->stems);
+  printf("spies:       floor(p*N), drawn anew for each graph; estimator: first spy\n");
+  if (ref->q > 0)
+    printf("Dandelion++: q %.2f (nepnet's rule: a relay fluffs for the whole trial with probability q, then\n"
+           "  diffusion from it), ",
+           ref->q);
+  else
+    printf("Dandelion++: q 0 (a stem ends only at a spy), ");
+  printf("%s forwarding drawn anew each trial\n",
+         ref->forwarding == SIM_DLREF_ONE_TO_ONE ? "one-to-one" : "per-transaction random");
+  printf("diffusion:   equal exponential delays on every edge, both directions\n");
+  printf("%u graphs x %u trials per p, every honest node sends one transaction per trial, seed %llu\n", ref->graphs,
+         ref->trials, (unsigned long long)ref->seed);
+  printf("    p  spies  protocol      precision           recall              mean hops%s\n",
+         paper ? "   authors' code: precision  recall" : "");
+  for (uint32_t i = 0; i < st->np; i++) {
+    sim_dlref_paper_t pp;
+    int known = paper && sim_dlref_paper(st->p[i], &pp);
+    for (int k = 0; k < 2; k++) {
+      const sim_dlref_result_t *r = k ? &st->diffusion[i] : &st->dandelion[i];
+      printf(" %4.2f %6u  %-12s  %6.4f +- %6.4f   %6.4f +- %6.4f   %6.2f", st->p[i], st->spies[i],
+             k ? "diffusion" : "Dandelion++", r->precision, 1.96 * r->precision_se, r->recall, 1.96 * r->recall_se,
+             r->mean_hops);
+      if (known)
+        printf("                   %6.4f  %6.4f", k ? pp.diff_precision : pp.dl_precision,
+               k ? pp.diff_recall : pp.dl_recall);
+      printf("\n");
+    }
+  }
+  printf("(+- is 1.96 standard errors of the mean of the per-graph means: a 95%% interval; mean hops: stem\n"
+         " hops to the spy%s for Dandelion++, honest nodes informed before a spy for diffusion)\n",
+         ref->q > 0 ? " or fluffer" : "");
+  for (uint32_t i = 0; i < st->np; i++) {
+    const sim_dlref_result_t *d = &st->dandelion[i], *x = &st->diffusion[i];
+    if (d->unattributed || x->unattributed || d->fallback)
+      printf("p %.2f: %llu (Dandelion++) and %llu (diffusion) of %llu transactions reached no spy; %llu stems were\n"
+             "  cut after N hops and attributed to the node they stopped at\n",
+             st->p[i], (unsigned long long)d->unattributed, (unsigned long long)x->unattributed,
+             (unsigned long long)d->txs, (unsigned long long)d->fallback);
+    if (d->fluffed)
+      printf("p %.2f: %.1f%% of the stems ended at a fluffer\n", st->p[i], 100.0 * (double)d->fluffed / (double)d->txs);
+  }
+  if (paper)
+    printf("authors' code: their simulators in this setting, run by us with 300-13,000 graphs "
+           "(sim/sim_dandelion_ref.h)\n");
+}
+
+static int
+sim_dlref_main(const sim_dl_args_t *a)
+{
+  sim_dlref_stats_t st;
+  int rc = sim_dlref_check(a);
+  if (rc)
+    return rc;
+  nn_err_t err = sim_dlref_run(a->ref, &st, stderr);
+  if (err) {
+    fprintf(stderr, "nepnet sim dandelion: %s\n", err == NN_ERR_ARG ? "option out of range" : "out of memory");
+    return err == NN_ERR_ARG ? 2 : 1;
+  }
+  sim_dlref_print(a->ref, &st);
+  printf("wall time %.1f s\n", st.wall_s);
+  return 0;
+}
+
 static int
 sim_dandelion_main(int argc, char **argv)
 {
   sim_dandelion_cfg_t cfg;
   sim_dandelion_stats_t st;
+  sim_dlref_cfg_t ref;
+  sim_dl_args_t a = { .cfg = &cfg, .ref = &ref };
   char csv[1024], png[1024];
-  const char *out = NULL;
   int rc;
 
   sim_dandelion_cfg_default(&cfg);
-  if ((rc = sim_dandelion_parse(argc, argv, &cfg, &out)) || (rc = sim_dandelion_check(&cfg)))
+  sim_dlref_cfg_default(&ref);
+  if ((rc = sim_dandelion_parse(argc, argv, &a)))
     return rc == SIM_HELP ? 0 : rc;
-  if (out) {
-    if (mkdir(out, 0755) && errno != EEXIST) {
-      fprintf(stderr, "nepnet sim dandelion: cannot create %s: %s\n", out, strerror(errno));
+  if (a.reference)
+    return sim_dlref_main(&a);
+  if ((rc = sim_dandelion_check(&cfg)))
+    return rc;
+  if (a.out) {
+    if (mkdir(a.out, 0755) && errno != EEXIST) {
+      fprintf(stderr, "nepnet sim dandelion: cannot create %s: %s\n", a.out, strerror(errno));
       return 1;
     }
-    sim_out_paths(out, "sim-dandelion", csv, png, sizeof(csv));
+    sim_out_paths(a.out, "sim-dandelion", csv, png, sizeof(csv));
     cfg.csv = csv;
     cfg.png = png;
   }
