@@ -5,6 +5,10 @@
  * banned host is refused on TCP before any handshake work; tenants register and unregister at
  * run time; the pre-handshake queue; holds and the idle cap (LRU).
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
@@ -1046,6 +1052,73 @@ test_handshakes_on_workers(void **state)
   teardown_wire();
 }
 
+/* A raw initiator over a non-blocking TCP socket, driven between turns of the event loop. */
+static int
+raw_flush(nn_chan_t *ch, int fd)
+{
+  const uint8_t *d;
+  size_t n;
+  nn_chan_output(ch, &d, &n);
+  if (!n)
+    return 0;
+  ssize_t w = send(fd, d, n, MSG_NOSIGNAL);
+  if (w > 0)
+    nn_chan_output_consume(ch, (size_t)w);
+  return w < 0 && errno != EAGAIN ? -1 : 0;
+}
+
+/* An empty message right behind msg3 reaches the responder's worker with msg3: replayed on the
+ * loop it closes the channel as a protocol violation, exactly as without a pool (an empty
+ * message has no kind). */
+static void
+test_empty_message_behind_msg3(void **state)
+{
+  (void)state;
+  node_t srv;
+  nn_addr_t at;
+  setup_wire();
+  node_init_with(&srv, 60, 1, tweak_pool_cookies);
+  assert_int_equal(nn_net_listen(srv.net, "tcp", "127.0.0.1:0", &at, NULL, 0), NN_OK);
+  struct sockaddr_in sa = { 0 };
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sa.sin_port = htons(at.port);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+  nn_chan_config_t cc = { 0 };
+  nn_chan_t *ch;
+  cc.role = NN_CHAN_INITIATOR;
+  cc.network = NN_NET_REGTEST;
+  assert_int_equal(nn_chan_new(&ch, &cc, 0), NN_OK);
+  uint8_t buf[16384];
+  int sent_empty = 0;
+  for (int i = 0; i < 5000 && !nn_chan_is_closed(ch); i++) {
+    assert_int_equal(raw_flush(ch, fd), 0);
+    run_for_ms(1);
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n == 0)
+      break; /* the server closed */
+    if (n > 0)
+      (void)nn_chan_recv(ch, buf, (size_t)n, 0);
+    if (nn_chan_is_established(ch) && !sent_empty) {
+      assert_int_equal(nn_chan_send(ch, buf, 0), NN_OK); /* queued behind msg3, one write */
+      sent_empty = 1;
+    }
+  }
+  const nn_net_stats_t *st = nn_net_stats(srv.net);
+  assert_true(sent_empty);
+  assert_int_equal(st->handshakes, 1);
+  assert_int_equal(st->unknown_kind, 1);
+  assert_int_equal(st->closed[NN_CLOSE_PROTOCOL], 1);
+  assert_true(st->hs_offloaded >= 2);
+  nn_chan_free(ch);
+  close(fd);
+  node_free(&srv);
+  teardown_wire();
+}
+
 /* A pool needs OpenSSL's generator: a caller's would be called from several threads. */
 static void
 tweak_pool_with_rng(nn_net_cfg_t *cfg)
@@ -1086,15 +1159,25 @@ main(int argc, char **argv)
   if (argc == 3 && !strcmp(argv[1], "--workers"))
     workers = (unsigned)atoi(argv[2]);
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_two_fake_transports),     cmocka_unit_test(test_unregistered_kind),
-    cmocka_unit_test(test_banned_before_handshake), cmocka_unit_test(test_register_at_run_time),
-    cmocka_unit_test(test_idle_cap_and_holds),      cmocka_unit_test(test_listener_freed_before_accept),
-    cmocka_unit_test(test_replaced_in_on_down),     cmocka_unit_test(test_queued_too_long_counted),
-    cmocka_unit_test(test_close_reason_sent),       cmocka_unit_test(test_unread_replies_pause_requests),
-    cmocka_unit_test(test_stalled_reader_closed),   cmocka_unit_test(test_crossing_large_messages),
-    cmocka_unit_test(test_send_hard_caps),          cmocka_unit_test(test_reassembly_budget_oldest_goes),
-    cmocka_unit_test(test_message_deadline),        cmocka_unit_test(test_idle_inbound_closed),
-    cmocka_unit_test(test_handshakes_on_workers),   cmocka_unit_test(test_pool_refuses_own_rng),
+    cmocka_unit_test(test_two_fake_transports),
+    cmocka_unit_test(test_unregistered_kind),
+    cmocka_unit_test(test_banned_before_handshake),
+    cmocka_unit_test(test_register_at_run_time),
+    cmocka_unit_test(test_idle_cap_and_holds),
+    cmocka_unit_test(test_listener_freed_before_accept),
+    cmocka_unit_test(test_replaced_in_on_down),
+    cmocka_unit_test(test_queued_too_long_counted),
+    cmocka_unit_test(test_close_reason_sent),
+    cmocka_unit_test(test_unread_replies_pause_requests),
+    cmocka_unit_test(test_stalled_reader_closed),
+    cmocka_unit_test(test_crossing_large_messages),
+    cmocka_unit_test(test_send_hard_caps),
+    cmocka_unit_test(test_reassembly_budget_oldest_goes),
+    cmocka_unit_test(test_message_deadline),
+    cmocka_unit_test(test_idle_inbound_closed),
+    cmocka_unit_test(test_handshakes_on_workers),
+    cmocka_unit_test(test_pool_refuses_own_rng),
+    cmocka_unit_test(test_empty_message_behind_msg3),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

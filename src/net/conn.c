@@ -141,10 +141,10 @@ backlog_deliver(nn_conn_t *c)
 
 /* ---- handshake steps on a worker ---- */
 
-/* What the channel reported during a step on a worker: an event (len 0, ev set) or a message. */
+/* What the channel reported during a step on a worker: an event, or a message (maybe empty). */
 typedef struct hs_rec_t {
   struct hs_rec_t *next;
-  nn_chan_event_t ev;
+  nn_chan_event_t ev; /* 0: a message */
   size_t len;
   uint8_t b[];
 } hs_rec_t;
@@ -212,10 +212,10 @@ hs_done(nn_work_t *w, int cancelled)
   if (!cancelled && c->state == C_HANDSHAKE && !c->reported) {
     note_cookie(c);
     for (hs_rec_t *r = j->recs; r; r = r->next) {
-      if (r->len)
-        chan_on_message(c, r->b, r->len);
-      else
+      if (r->ev)
         chan_on_event(c, r->ev);
+      else
+        chan_on_message(c, r->b, r->len);
     }
     if (j->nomem)
       nn_net_mark_close(c->net, c, NN_CLOSE_INTERNAL);
