@@ -194,7 +194,8 @@ const _: () = {
     assert!(offset_of!(NnNodeTx, from) == 72);
     assert!(size_of::<NnNodeSettings>() == 272);
     assert!(offset_of!(NnNodeSettings, listen_ip_rate) == 128);
-    assert!(offset_of!(NnNodeSettings, route) == 144);
+    assert!(offset_of!(NnNodeSettings, workers) == 144);
+    assert!(offset_of!(NnNodeSettings, route) == 148);
     assert!(offset_of!(NnNodeSettings, max_tx_bytes) == 200);
     assert!(offset_of!(NnNodeSettings, on_tx) == 248);
     assert!(offset_of!(NnNodeSettings, ctx) == 264);
