@@ -24,6 +24,8 @@
  * **Budgets (defaults).** At most max_packets (2,048) packets in the mix at once, decrypting or
  * held, of which max_packets_per_peer (256) from one previous hop: 64 MiB of 32 KiB packets in
  * the worst case, plus the replay filters (three epochs at most, 7.2 MiB each for 2^21 tags).
+ * A packet's buffer is kept for the next one when it leaves (no malloc and free per packet), so
+ * the buffers stay at the most ever in the mix at once, within the same 64 MiB.
  * A delay above max_delay_ms (60 s) is dropped, not shortened: the sender knows the cap.
  */
 #ifndef NN_MIXNET_MIX_H
