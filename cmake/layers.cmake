@@ -15,7 +15,7 @@
 # CMakeLists.txt. A layer whose directory is missing or has no *.c file yet is skipped.
 #
 # Needs, defined before inclusion: nepnet::crypto (cmake/openssl.cmake), PkgConfig::LIBEVENT,
-# PkgConfig::SQLITE, PkgConfig::JANSSON, Threads::Threads.
+# PkgConfig::SQLITE, PkgConfig::JANSSON, PkgConfig::ISAL, Threads::Threads.
 
 include(${CMAKE_CURRENT_LIST_DIR}/layer_order.cmake)
 
@@ -58,7 +58,7 @@ function(nepnet_layer_uses layer)
 endfunction()
 
 # Every external library a layer may link, in link order.
-set(NEPNET_EXTERNAL_ALL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::SQLITE PkgConfig::JANSSON
+set(NEPNET_EXTERNAL_ALL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::SQLITE PkgConfig::JANSSON PkgConfig::ISAL
     Threads::Threads m)
 
 # What each layer uses (measured with nm on the objects). Layers named here that have no sources
@@ -69,7 +69,7 @@ nepnet_layer_uses(transport LAYERS crypto lib EXTERNAL nepnet::crypto Threads::T
 nepnet_layer_uses(net       LAYERS transport crypto lib EXTERNAL nepnet::crypto PkgConfig::LIBEVENT Threads::Threads)
 nepnet_layer_uses(dht       LAYERS net transport crypto lib
                             EXTERNAL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::SQLITE)
-nepnet_layer_uses(mixnet    LAYERS crypto lib EXTERNAL nepnet::crypto)
+nepnet_layer_uses(mixnet    LAYERS crypto lib EXTERNAL nepnet::crypto PkgConfig::ISAL)
 nepnet_layer_uses(dandelion LAYERS crypto lib EXTERNAL nepnet::crypto m)
 nepnet_layer_uses(node      LAYERS mixnet overlay nat dandelion dht net transport crypto lib
                             EXTERNAL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::JANSSON Threads::Threads)

@@ -1,2 +1,4 @@
 # Mixnet parsers: a mix hop on any bytes (each input costs a hybrid decapsulation or three).
 nepnet_fuzzer(fuzz_sphinx 3000 60000)
+# The exit's reassembly on any sequence of bodies.
+nepnet_fuzzer(fuzz_reasm 20000 300000)

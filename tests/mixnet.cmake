@@ -4,3 +4,6 @@ nepnet_test(test_sphinx)
 target_compile_definitions(test_sphinx PRIVATE NEPNET_DOC_DIR="${PROJECT_SOURCE_DIR}/docs")
 # The mix core in virtual time, and with a real pool of worker threads.
 nepnet_test(test_mix)
+# Messages as packet bodies with forward error correction, and their reassembly (PROTOCOL.md 9.6).
+nepnet_test(test_frag)
+target_compile_definitions(test_frag PRIVATE NEPNET_DOC_DIR="${PROJECT_SOURCE_DIR}/docs")

@@ -83,7 +83,7 @@ if [ $have_rustc = 1 ]; then
   say "rustc $(rustc --version | cut -d' ' -f2): plain rustc build"
   rustc --edition 2021 -C opt-level=2 -o "$work/rust-embed-rustc" "$example/src/main.rs" \
     -L "native=$libdir" -L "native=$NEPNET_OPENSSL_LIB" \
-    -l static=nepnet -l "$crypto_flag" -l event -l sqlite3 -l jansson -l pthread -l dl -l m ||
+    -l static=nepnet -l "$crypto_flag" -l event -l sqlite3 -l jansson -l isal -l pthread -l dl -l m ||
     fail "rustc build failed"
   [ -n "$bin" ] || bin="$work/rust-embed-rustc"
 fi

@@ -12,7 +12,7 @@
 //
 // Order matters with static archives: the linker resolves an archive's undefined symbols only
 // from what follows it, so nepnet comes before crypto, and the shared libraries both need
-// (libevent, sqlite3, jansson, pthread, dl, m) come last.
+// (libevent, sqlite3, jansson, isal, pthread, dl, m) come last.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -66,7 +66,7 @@ fn main() {
     } else {
         println!("cargo:rustc-link-lib=static=crypto");
     }
-    for l in ["event", "sqlite3", "jansson", "pthread", "dl", "m"] {
+    for l in ["event", "sqlite3", "jansson", "isal", "pthread", "dl", "m"] {
         println!("cargo:rustc-link-lib=dylib={l}");
     }
     println!("cargo:rerun-if-changed=build.rs");
