@@ -7,3 +7,6 @@ nepnet_test(test_mix)
 # Messages as packet bodies with forward error correction, and their reassembly (PROTOCOL.md 9.6).
 nepnet_test(test_frag)
 target_compile_definitions(test_frag PRIVATE NEPNET_DOC_DIR="${PROJECT_SOURCE_DIR}/docs")
+# Mix descriptors and the directory (PROTOCOL.md 9.7).
+nepnet_test(test_dir)
+target_compile_definitions(test_dir PRIVATE NEPNET_DOC_DIR="${PROJECT_SOURCE_DIR}/docs")

@@ -1,0 +1,369 @@
+#include "mixnet/dir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/identity.h"
+#include "crypto/mldsa.h"
+#include "crypto/sha3.h"
+#include "lib/wire.h"
+
+/* ---- descriptors ---- */
+
+static void
+put_hybrid_pk(nn_wire_writer_t *w, const nn_hybrid_pk_t *pk)
+{
+  (void)nn_wire_put_bytes(w, pk->x.b, NN_X25519_LEN);
+  (void)nn_wire_put_bytes(w, pk->m.b, NN_MLKEM_PK_LEN);
+}
+
+nn_err_t
+nn_mixdesc_build(const nn_mixdesc_t *d, const nn_identity_t *id, const nn_rng_t *rng, uint8_t *out, size_t cap,
+                 size_t *len)
+{
+  static const char ctx[] = NN_MIXDESC_CONTEXT;
+  nn_wire_writer_t w;
+  nn_mldsa_sig_t sig;
+  nn_err_t err;
+
+  *len = 0;
+  if (!d->n_addrs || d->n_addrs > NN_MIXDESC_MAX_ADDRS)
+    return NN_ERR_ARG;
+  nn_wire_writer_init_fixed(&w, out, cap);
+  (void)nn_wire_put_u8(&w, NN_MIXDESC_VERSION);
+  (void)nn_wire_put_u32(&w, d->network);
+  (void)nn_wire_put_bytes(&w, nn_identity_public_key(id)->b, NN_MLDSA_PK_LEN);
+  (void)nn_wire_put_u32(&w, d->epoch);
+  (void)nn_wire_put_u64(&w, d->issued_at);
+  (void)nn_wire_put_u8(&w, d->n_addrs);
+  for (unsigned i = 0; i < d->n_addrs; i++)
+    (void)nn_addr_put(&w, &d->addrs[i]);
+  put_hybrid_pk(&w, &d->keys[0]);
+  put_hybrid_pk(&w, &d->keys[1]);
+  if (w.err)
+    return w.err;
+  if ((err = nn_mldsa_sign(&sig, nn_identity_key(id), (const uint8_t *)ctx, sizeof(ctx) - 1, out, w.len, rng)))
+    return err;
+  if ((err = nn_wire_put_bytes(&w, sig.b, NN_MLDSA_SIG_LEN)))
+    return err;
+  *len = w.len;
+  return NN_OK;
+}
+
+static void
+get_hybrid_pk(nn_wire_reader_t *r, nn_hybrid_pk_t *pk)
+{
+  (void)nn_wire_get_bytes(r, pk->x.b, NN_X25519_LEN);
+  (void)nn_wire_get_bytes(r, pk->m.b, NN_MLKEM_PK_LEN);
+}
+
+nn_mixdesc_status_t
+nn_mixdesc_parse(nn_mixdesc_t *d, const uint8_t *in, size_t len, uint32_t network, uint64_t now_s)
+{
+  static const char ctx[] = NN_MIXDESC_CONTEXT;
+  nn_wire_reader_t r;
+  nn_mldsa_sig_t sig;
+  uint8_t version = 0;
+  size_t signed_len;
+
+  memset(d, 0, sizeof(*d));
+  if (len > NN_MIXDESC_MAX_LEN || len < NN_MLDSA_SIG_LEN)
+    return NN_MIXDESC_MALFORMED;
+  nn_wire_reader_init(&r, in, len);
+  (void)nn_wire_get_u8(&r, &version);
+  (void)nn_wire_get_u32(&r, &d->network);
+  (void)nn_wire_get_bytes(&r, d->pk.b, NN_MLDSA_PK_LEN);
+  (void)nn_wire_get_u32(&r, &d->epoch);
+  (void)nn_wire_get_u64(&r, &d->issued_at);
+  (void)nn_wire_get_u8(&r, &d->n_addrs);
+  if (!r.err && (!d->n_addrs || d->n_addrs > NN_MIXDESC_MAX_ADDRS))
+    return NN_MIXDESC_MALFORMED;
+  for (unsigned i = 0; i < d->n_addrs && !r.err; i++)
+    (void)nn_addr_get(&r, &d->addrs[i]);
+  get_hybrid_pk(&r, &d->keys[0]);
+  get_hybrid_pk(&r, &d->keys[1]);
+  signed_len = r.off;
+  (void)nn_wire_get_bytes(&r, sig.b, NN_MLDSA_SIG_LEN);
+  if (nn_wire_finish(&r) || version != NN_MIXDESC_VERSION)
+    return NN_MIXDESC_MALFORMED;
+  for (unsigned i = 0; i < d->n_addrs; i++)
+    if (!d->addrs[i].port)
+      return NN_MIXDESC_MALFORMED;
+  if (d->network != network)
+    return NN_MIXDESC_NETWORK;
+  if (d->issued_at > now_s + NN_MIXDESC_MAX_SKEW)
+    return NN_MIXDESC_FUTURE;
+  if (nn_mldsa_verify(&d->pk, (const uint8_t *)ctx, sizeof(ctx) - 1, in, signed_len, &sig) ||
+      nn_node_id_from_public_key(&d->node_id, &d->pk) || nn_sha3_256(&d->hash, in, len))
+    return NN_MIXDESC_SIGNATURE;
+  return NN_MIXDESC_OK;
+}
+
+unsigned
+nn_mix_layer(const nn_node_id_t *id, uint32_t epoch, unsigned hops)
+{
+  uint8_t in[16 + NN_NODE_ID_LEN + 4];
+  nn_hash_t h;
+  uint64_t v = 0;
+
+  if (!hops)
+    return 0;
+  memcpy(in, "nepnet-mix-layer", 16);
+  memcpy(in + 16, id->b, NN_NODE_ID_LEN);
+  in[48] = (uint8_t)(epoch >> 24);
+  in[49] = (uint8_t)(epoch >> 16);
+  in[50] = (uint8_t)(epoch >> 8);
+  in[51] = (uint8_t)epoch;
+  if (nn_sha3_256(&h, in, sizeof(in)))
+    return 0;
+  for (int i = 0; i < 8; i++)
+    v = v << 8 | h.b[i];
+  return (unsigned)(v % hops);
+}
+
+/* ---- the directory ---- */
+
+typedef struct rel_t {
+  nn_node_id_t id;
+  uint32_t sent, back;
+} rel_t;
+
+struct nn_mixdir_t {
+  nn_mixdir_cfg_t cfg;
+  nn_mixdesc_t *d; /* every epoch's, unordered */
+  size_t n, cap;
+  rel_t *rel; /* reliability by mix, oldest overwritten when full */
+  size_t nrel, relcap, rel_next;
+};
+
+void
+nn_mixdir_cfg_default(nn_mixdir_cfg_t *cfg, uint32_t network)
+{
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->network = network;
+  cfg->hops = NN_SPHINX_DEFAULT_HOPS;
+  cfg->max_mixes = 1024;
+  cfg->max_per_group = 2;
+  cfg->min_reliability = 0.6;
+  cfg->min_loops = 10;
+}
+
+nn_err_t
+nn_mixdir_new(nn_mixdir_t **out, const nn_mixdir_cfg_t *cfg)
+{
+  nn_mixdir_t *dir;
+
+  *out = NULL;
+  if (cfg->hops < 1 || cfg->hops > NN_SPHINX_MAX_HOPS || !cfg->max_mixes || cfg->max_mixes > 65536 ||
+      !cfg->max_per_group)
+    return NN_ERR_ARG;
+  if (!(dir = calloc(1, sizeof(*dir))))
+    return NN_ERR_NOMEM;
+  dir->cfg = *cfg;
+  dir->cap = 3 * cfg->max_mixes; /* three epochs at most: previous, current, next */
+  dir->relcap = 2 * cfg->max_mixes;
+  if (!(dir->d = calloc(dir->cap, sizeof(*dir->d))) || !(dir->rel = calloc(dir->relcap, sizeof(*dir->rel)))) {
+    nn_mixdir_free(dir);
+    return NN_ERR_NOMEM;
+  }
+  *out = dir;
+  return NN_OK;
+}
+
+void
+nn_mixdir_free(nn_mixdir_t *dir)
+{
+  if (!dir)
+    return;
+  free(dir->d);
+  free(dir->rel);
+  free(dir);
+}
+
+static int
+same_group(const nn_mixdesc_t *a, const nn_mixdesc_t *b)
+{
+  uint8_t ga[1 + NN_ADDR_HOST_MAX], gb[1 + NN_ADDR_HOST_MAX];
+  size_t la = nn_addr_group(&a->addrs[0], 16, 32, ga), lb = nn_addr_group(&b->addrs[0], 16, 32, gb);
+  return la == lb && !memcmp(ga, gb, la);
+}
+
+nn_mixdir_add_t
+nn_mixdir_add(nn_mixdir_t *dir, const uint8_t *in, size_t len, uint32_t epoch_now, uint64_t now_s)
+{
+  nn_mixdesc_t d;
+  size_t in_epoch = 0, in_group = 0;
+
+  if (nn_mixdesc_parse(&d, in, len, dir->cfg.network, now_s))
+    return NN_MIXDIR_INVALID;
+  if ((uint64_t)d.epoch + 1 < epoch_now || d.epoch > epoch_now + 1)
+    return NN_MIXDIR_STALE; /* over, or too far ahead to be worth holding */
+  for (size_t i = 0; i < dir->n; i++) {
+    nn_mixdesc_t *o = &dir->d[i];
+    if (o->epoch != d.epoch)
+      continue;
+    if (!memcmp(o->node_id.b, d.node_id.b, NN_NODE_ID_LEN)) {
+      if (o->issued_at >= d.issued_at)
+        return NN_MIXDIR_KNOWN;
+      *o = d;
+      return NN_MIXDIR_REPLACED;
+    }
+    in_epoch++;
+    in_group += same_group(o, &d);
+  }
+  if (in_epoch >= dir->cfg.max_mixes || dir->n >= dir->cap)
+    return NN_MIXDIR_FULL;
+  if (in_group >= dir->cfg.max_per_group)
+    return NN_MIXDIR_GROUP_FULL;
+  dir->d[dir->n++] = d;
+  return NN_MIXDIR_ADDED;
+}
+
+void
+nn_mixdir_expire(nn_mixdir_t *dir, uint32_t epoch_now)
+{
+  for (size_t i = 0; i < dir->n;)
+    if ((uint64_t)dir->d[i].epoch + 1 < epoch_now)
+      dir->d[i] = dir->d[--dir->n];
+    else
+      i++;
+}
+
+/* The key a descriptor gives for \a epoch, NULL if none. Of two descriptors of one mix that both
+ * cover the epoch, the caller prefers the one made for it (usable() below). */
+static const nn_hybrid_pk_t *
+key_for(const nn_mixdesc_t *d, uint32_t epoch)
+{
+  if (d->epoch == epoch)
+    return &d->keys[0];
+  if ((uint64_t)d->epoch + 1 == epoch)
+    return &d->keys[1];
+  return NULL;
+}
+
+/* Is d the descriptor to use for this mix in epoch: it covers it, and no descriptor of the same
+ * mix made for the epoch itself is there. */
+static int
+usable(const nn_mixdir_t *dir, const nn_mixdesc_t *d, uint32_t epoch)
+{
+  if (!key_for(d, epoch))
+    return 0;
+  if (d->epoch == epoch)
+    return 1;
+  for (size_t j = 0; j < dir->n; j++)
+    if (dir->d[j].epoch == epoch && !memcmp(dir->d[j].node_id.b, d->node_id.b, NN_NODE_ID_LEN))
+      return 0;
+  return 1;
+}
+
+static int
+cmp_hash(const void *a, const void *b)
+{
+  return memcmp(a, b, NN_HASH_LEN);
+}
+
+size_t
+nn_mixdir_digest(const nn_mixdir_t *dir, uint32_t epoch, nn_hash_t *digest)
+{
+  nn_hash_t *h = malloc((dir->n ? dir->n : 1) * sizeof(*h));
+  size_t k = 0;
+  nn_sha3_t s;
+
+  memset(digest, 0, sizeof(*digest));
+  if (!h)
+    return 0;
+  for (size_t i = 0; i < dir->n; i++)
+    if (usable(dir, &dir->d[i], epoch))
+      h[k++] = dir->d[i].hash;
+  qsort(h, k, sizeof(*h), cmp_hash);
+  if (!nn_sha3_init(&s)) {
+    int bad = 0;
+    for (size_t i = 0; i < k; i++)
+      bad |= nn_sha3_update(&s, h[i].b, NN_HASH_LEN) != NN_OK;
+    if (nn_sha3_final(&s, digest) || bad)
+      memset(digest, 0, sizeof(*digest));
+  }
+  free(h);
+  return k;
+}
+
+static rel_t *
+rel_find(const nn_mixdir_t *dir, const nn_node_id_t *id)
+{
+  for (size_t i = 0; i < dir->nrel; i++)
+    if (!memcmp(dir->rel[i].id.b, id->b, NN_NODE_ID_LEN))
+      return &dir->rel[i];
+  return NULL;
+}
+
+void
+nn_mixdir_report(nn_mixdir_t *dir, const nn_node_id_t *mix, int ok)
+{
+  rel_t *r = rel_find(dir, mix);
+  if (!r) {
+    if (dir->nrel < dir->relcap)
+      r = &dir->rel[dir->nrel++];
+    else {
+      r = &dir->rel[dir->rel_next];
+      dir->rel_next = (dir->rel_next + 1) % dir->relcap;
+    }
+    memset(r, 0, sizeof(*r));
+    r->id = *mix;
+  }
+  if (r->sent == UINT32_MAX) { /* halve both: the score stays, old loops weigh less */
+    r->sent /= 2;
+    r->back /= 2;
+  }
+  r->sent++;
+  r->back += ok != 0;
+}
+
+double
+nn_mixdir_reliability(const nn_mixdir_t *dir, const nn_node_id_t *mix)
+{
+  const rel_t *r = rel_find(dir, mix);
+  return r ? ((double)r->back + 1) / ((double)r->sent + 2) : 0.5;
+}
+
+static int
+poor(const nn_mixdir_t *dir, const nn_node_id_t *id)
+{
+  const rel_t *r = rel_find(dir, id);
+  return r && r->sent >= dir->cfg.min_loops && nn_mixdir_reliability(dir, id) < dir->cfg.min_reliability;
+}
+
+nn_err_t
+nn_mixdir_route(nn_mixdir_t *dir, uint32_t epoch, nn_sphinx_hop_t *route, size_t hops)
+{
+  if (hops != dir->cfg.hops)
+    return NN_ERR_ARG;
+  for (size_t layer = 0; layer < hops; layer++) {
+    size_t count = 0, pick;
+    for (size_t i = 0; i < dir->n; i++) {
+      const nn_mixdesc_t *d = &dir->d[i];
+      count +=
+        usable(dir, d, epoch) && nn_mix_layer(&d->node_id, epoch, dir->cfg.hops) == layer && !poor(dir, &d->node_id);
+    }
+    if (!count)
+      return NN_ERR_NOTFOUND;
+    uint8_t rb[8];
+    uint64_t x = 0;
+    if (nn_rng_fill(dir->cfg.rng, rb, sizeof(rb)))
+      return NN_ERR_CRYPTO;
+    for (int i = 0; i < 8; i++)
+      x = x << 8 | rb[i];
+    pick = (size_t)(x % count);
+    for (size_t i = 0; i < dir->n; i++) {
+      const nn_mixdesc_t *d = &dir->d[i];
+      if (!usable(dir, d, epoch) || nn_mix_layer(&d->node_id, epoch, dir->cfg.hops) != layer || poor(dir, &d->node_id))
+        continue;
+      if (pick-- == 0) {
+        memcpy(route[layer].node.b, d->node_id.b, NN_HASH_LEN);
+        route[layer].pk = key_for(d, epoch);
+        route[layer].delay_ms = 0;
+        break;
+      }
+    }
+  }
+  return NN_OK;
+}
