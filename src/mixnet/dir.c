@@ -132,7 +132,14 @@ struct nn_mixdir_t {
   nn_mixdir_cfg_t cfg;
   nn_mixdesc_t *d; /* every epoch's, unordered */
   size_t n, cap;
-  rel_t *rel; /* reliability by mix, oldest overwritten when full */
+  uint64_t gen; /* changes with every add, replacement and expiry */
+  /* the mixes usable in one epoch, with their layers: made once per change, not per route */
+  uint64_t view_gen;
+  uint32_t view_epoch;
+  int view_valid;
+  size_t *view, nview;
+  uint8_t *view_layer; /* the layer of each, or 0xff: poor, not used */
+  rel_t *rel;          /* reliability by mix, oldest overwritten when full */
   size_t nrel, relcap, rel_next;
 };
 
@@ -162,7 +169,8 @@ nn_mixdir_new(nn_mixdir_t **out, const nn_mixdir_cfg_t *cfg)
   dir->cfg = *cfg;
   dir->cap = 3 * cfg->max_mixes; /* three epochs at most: previous, current, next */
   dir->relcap = 2 * cfg->max_mixes;
-  if (!(dir->d = calloc(dir->cap, sizeof(*dir->d))) || !(dir->rel = calloc(dir->relcap, sizeof(*dir->rel)))) {
+  if (!(dir->d = calloc(dir->cap, sizeof(*dir->d))) || !(dir->rel = calloc(dir->relcap, sizeof(*dir->rel))) ||
+      !(dir->view = calloc(dir->cap, sizeof(*dir->view))) || !(dir->view_layer = calloc(dir->cap, 1))) {
     nn_mixdir_free(dir);
     return NN_ERR_NOMEM;
   }
@@ -177,6 +185,8 @@ nn_mixdir_free(nn_mixdir_t *dir)
     return;
   free(dir->d);
   free(dir->rel);
+  free(dir->view);
+  free(dir->view_layer);
   free(dir);
 }
 
@@ -191,7 +201,7 @@ same_group(const nn_mixdesc_t *a, const nn_mixdesc_t *b)
 nn_mixdir_add_t
 nn_mixdir_add(nn_mixdir_t *dir, const uint8_t *in, size_t len, uint32_t epoch_now, uint64_t now_s)
 {
-  nn_mixdesc_t d;
+  nn_mixdesc_t d, *mine = NULL;
   size_t in_epoch = 0, in_group = 0;
 
   if (nn_mixdesc_parse(&d, in, len, dir->cfg.network, now_s))
@@ -205,17 +215,25 @@ nn_mixdir_add(nn_mixdir_t *dir, const uint8_t *in, size_t len, uint32_t epoch_no
     if (!memcmp(o->node_id.b, d.node_id.b, NN_NODE_ID_LEN)) {
       if (o->issued_at >= d.issued_at)
         return NN_MIXDIR_KNOWN;
-      *o = d;
-      return NN_MIXDIR_REPLACED;
+      mine = o;
+      continue;
     }
     in_epoch++;
     in_group += same_group(o, &d);
+  }
+  if (mine) { /* a newer descriptor of a mix we hold: it may not move into a full group */
+    if (in_group >= dir->cfg.max_per_group)
+      return NN_MIXDIR_GROUP_FULL;
+    *mine = d;
+    dir->gen++;
+    return NN_MIXDIR_REPLACED;
   }
   if (in_epoch >= dir->cfg.max_mixes || dir->n >= dir->cap)
     return NN_MIXDIR_FULL;
   if (in_group >= dir->cfg.max_per_group)
     return NN_MIXDIR_GROUP_FULL;
   dir->d[dir->n++] = d;
+  dir->gen++;
   return NN_MIXDIR_ADDED;
 }
 
@@ -223,14 +241,16 @@ void
 nn_mixdir_expire(nn_mixdir_t *dir, uint32_t epoch_now)
 {
   for (size_t i = 0; i < dir->n;)
-    if ((uint64_t)dir->d[i].epoch + 1 < epoch_now)
+    if ((uint64_t)dir->d[i].epoch + 1 < epoch_now) {
       dir->d[i] = dir->d[--dir->n];
-    else
+      dir->gen++;
+    } else {
       i++;
+    }
 }
 
 /* The key a descriptor gives for \a epoch, NULL if none. Of two descriptors of one mix that both
- * cover the epoch, the caller prefers the one made for it (usable() below). */
+ * cover the epoch, the view prefers the one made for it (build_view() below). */
 static const nn_hybrid_pk_t *
 key_for(const nn_mixdesc_t *d, uint32_t epoch)
 {
@@ -241,19 +261,66 @@ key_for(const nn_mixdesc_t *d, uint32_t epoch)
   return NULL;
 }
 
-/* Is d the descriptor to use for this mix in epoch: it covers it, and no descriptor of the same
- * mix made for the epoch itself is there. */
-static int
-usable(const nn_mixdir_t *dir, const nn_mixdesc_t *d, uint32_t epoch)
+static rel_t *
+rel_find(const nn_mixdir_t *dir, const nn_node_id_t *id)
 {
-  if (!key_for(d, epoch))
-    return 0;
-  if (d->epoch == epoch)
-    return 1;
-  for (size_t j = 0; j < dir->n; j++)
-    if (dir->d[j].epoch == epoch && !memcmp(dir->d[j].node_id.b, d->node_id.b, NN_NODE_ID_LEN))
-      return 0;
-  return 1;
+  for (size_t i = 0; i < dir->nrel; i++)
+    if (!memcmp(dir->rel[i].id.b, id->b, NN_NODE_ID_LEN))
+      return &dir->rel[i];
+  return NULL;
+}
+
+static int
+poor(const nn_mixdir_t *dir, const nn_node_id_t *id)
+{
+  const rel_t *r = rel_find(dir, id);
+  return r && r->sent >= dir->cfg.min_loops && nn_mixdir_reliability(dir, id) < dir->cfg.min_reliability;
+}
+
+/* The usable mixes of \a epoch and their layers, rebuilt only when the directory changed. With
+ * a descriptor for the epoch itself, a mix's older one (for epoch - 1) is not usable: sorting by
+ * (node id, epoch) puts the two side by side, so this is n log n, not n^2. */
+typedef struct view_key_t {
+  nn_node_id_t id;
+  uint32_t epoch;
+  size_t index;
+} view_key_t;
+
+static int
+cmp_mix(const void *a, const void *b)
+{
+  const view_key_t *x = a, *y = b;
+  int c = memcmp(x->id.b, y->id.b, NN_NODE_ID_LEN);
+  return c ? c : (x->epoch > y->epoch) - (x->epoch < y->epoch);
+}
+
+static void
+build_view(nn_mixdir_t *dir, uint32_t epoch)
+{
+  size_t k = 0;
+  view_key_t *keys;
+  if (dir->view_valid && dir->view_gen == dir->gen && dir->view_epoch == epoch)
+    return;
+  dir->nview = 0;
+  dir->view_valid = 0;
+  if (!(keys = malloc((dir->n ? dir->n : 1) * sizeof(*keys))))
+    return; /* an empty view: no route now, the next call tries again */
+  for (size_t i = 0; i < dir->n; i++)
+    if (key_for(&dir->d[i], epoch))
+      keys[k++] = (view_key_t){ dir->d[i].node_id, dir->d[i].epoch, i };
+  qsort(keys, k, sizeof(*keys), cmp_mix);
+  for (size_t i = 0; i < k; i++) {
+    /* the same mix's next entry (its later epoch) wins */
+    if (i + 1 < k && !memcmp(keys[i + 1].id.b, keys[i].id.b, NN_NODE_ID_LEN))
+      continue;
+    dir->view_layer[dir->nview] =
+      poor(dir, &keys[i].id) ? 0xff : (uint8_t)nn_mix_layer(&keys[i].id, epoch, dir->cfg.hops);
+    dir->view[dir->nview++] = keys[i].index;
+  }
+  free(keys);
+  dir->view_gen = dir->gen;
+  dir->view_epoch = epoch;
+  dir->view_valid = 1;
 }
 
 static int
@@ -263,18 +330,18 @@ cmp_hash(const void *a, const void *b)
 }
 
 size_t
-nn_mixdir_digest(const nn_mixdir_t *dir, uint32_t epoch, nn_hash_t *digest)
+nn_mixdir_digest(nn_mixdir_t *dir, uint32_t epoch, nn_hash_t *digest)
 {
-  nn_hash_t *h = malloc((dir->n ? dir->n : 1) * sizeof(*h));
-  size_t k = 0;
+  nn_hash_t *h;
+  size_t k;
   nn_sha3_t s;
 
   memset(digest, 0, sizeof(*digest));
-  if (!h)
+  build_view(dir, epoch);
+  if (!(h = malloc((dir->nview ? dir->nview : 1) * sizeof(*h))))
     return 0;
-  for (size_t i = 0; i < dir->n; i++)
-    if (usable(dir, &dir->d[i], epoch))
-      h[k++] = dir->d[i].hash;
+  for (k = 0; k < dir->nview; k++)
+    h[k] = dir->d[dir->view[k]].hash;
   qsort(h, k, sizeof(*h), cmp_hash);
   if (!nn_sha3_init(&s)) {
     int bad = 0;
@@ -287,15 +354,6 @@ nn_mixdir_digest(const nn_mixdir_t *dir, uint32_t epoch, nn_hash_t *digest)
   return k;
 }
 
-static rel_t *
-rel_find(const nn_mixdir_t *dir, const nn_node_id_t *id)
-{
-  for (size_t i = 0; i < dir->nrel; i++)
-    if (!memcmp(dir->rel[i].id.b, id->b, NN_NODE_ID_LEN))
-      return &dir->rel[i];
-  return NULL;
-}
-
 void
 nn_mixdir_report(nn_mixdir_t *dir, const nn_node_id_t *mix, int ok)
 {
@@ -306,16 +364,20 @@ nn_mixdir_report(nn_mixdir_t *dir, const nn_node_id_t *mix, int ok)
     else {
       r = &dir->rel[dir->rel_next];
       dir->rel_next = (dir->rel_next + 1) % dir->relcap;
+      dir->gen++; /* the mix forgotten may have been poor */
     }
     memset(r, 0, sizeof(*r));
     r->id = *mix;
   }
+  int was_poor = poor(dir, mix);
   if (r->sent == UINT32_MAX) { /* halve both: the score stays, old loops weigh less */
     r->sent /= 2;
     r->back /= 2;
   }
   r->sent++;
   r->back += ok != 0;
+  if (poor(dir, mix) != was_poor)
+    dir->gen++; /* the routes' view changes */
 }
 
 double
@@ -325,25 +387,16 @@ nn_mixdir_reliability(const nn_mixdir_t *dir, const nn_node_id_t *mix)
   return r ? ((double)r->back + 1) / ((double)r->sent + 2) : 0.5;
 }
 
-static int
-poor(const nn_mixdir_t *dir, const nn_node_id_t *id)
-{
-  const rel_t *r = rel_find(dir, id);
-  return r && r->sent >= dir->cfg.min_loops && nn_mixdir_reliability(dir, id) < dir->cfg.min_reliability;
-}
-
 nn_err_t
 nn_mixdir_route(nn_mixdir_t *dir, uint32_t epoch, nn_sphinx_hop_t *route, size_t hops)
 {
   if (hops != dir->cfg.hops)
     return NN_ERR_ARG;
+  build_view(dir, epoch);
   for (size_t layer = 0; layer < hops; layer++) {
     size_t count = 0, pick;
-    for (size_t i = 0; i < dir->n; i++) {
-      const nn_mixdesc_t *d = &dir->d[i];
-      count +=
-        usable(dir, d, epoch) && nn_mix_layer(&d->node_id, epoch, dir->cfg.hops) == layer && !poor(dir, &d->node_id);
-    }
+    for (size_t v = 0; v < dir->nview; v++)
+      count += dir->view_layer[v] == layer;
     if (!count)
       return NN_ERR_NOTFOUND;
     uint8_t rb[8];
@@ -353,9 +406,9 @@ nn_mixdir_route(nn_mixdir_t *dir, uint32_t epoch, nn_sphinx_hop_t *route, size_t
     for (int i = 0; i < 8; i++)
       x = x << 8 | rb[i];
     pick = (size_t)(x % count);
-    for (size_t i = 0; i < dir->n; i++) {
-      const nn_mixdesc_t *d = &dir->d[i];
-      if (!usable(dir, d, epoch) || nn_mix_layer(&d->node_id, epoch, dir->cfg.hops) != layer || poor(dir, &d->node_id))
+    for (size_t v = 0; v < dir->nview; v++) {
+      const nn_mixdesc_t *d = &dir->d[dir->view[v]];
+      if (dir->view_layer[v] != layer)
         continue;
       if (pick-- == 0) {
         memcpy(route[layer].node.b, d->node_id.b, NN_HASH_LEN);

@@ -111,7 +111,7 @@ void nn_mixdir_expire(nn_mixdir_t *dir, uint32_t epoch_now);
 /** The mixes usable in \a epoch (a descriptor for epoch or for epoch - 1), and the digest of
  *  that set: SHA3-256 of the sorted descriptor hashes (two nodes with the same view have the
  *  same digest). */
-size_t nn_mixdir_digest(const nn_mixdir_t *dir, uint32_t epoch, nn_hash_t *digest);
+size_t nn_mixdir_digest(nn_mixdir_t *dir, uint32_t epoch, nn_hash_t *digest);
 
 /** A stratified route for \a epoch: route[i] from layer i, i = 0..hops-1, uniformly among the
  *  layer's mixes that are not poor; each hop's delay_ms is left 0 for the caller.
