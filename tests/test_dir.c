@@ -296,7 +296,7 @@ test_mix_publishes(void **state)
   nn_mixdir_cfg_t c;
   nn_mixdir_t *dir;
   nn_mixdir_cfg_default(&c, NET);
-  c.hops = 1;
+  c.layers = 1;
   assert_int_equal(nn_mixdir_new(&dir, &c), NN_OK);
   assert_int_equal(nn_mixdir_add(dir, buf, len, e, NOW), NN_MIXDIR_ADDED);
   nn_sphinx_hop_t route[2];

@@ -19,7 +19,7 @@
 #include "mixnet/frag.h"
 #include "mixnet/sphinx.h"
 
-#define BODY 27756 /* the default geometry's */
+#define BODY 30183 /* the default geometry's */
 
 static uint8_t *
 random_bytes(size_t n, uint64_t seed)
@@ -61,15 +61,15 @@ test_sizes(void **state)
 {
   (void)state;
   nn_sphinx_geom_t g;
-  assert_int_equal(nn_sphinx_geom_init(&g, 3, NN_SPHINX_DEFAULT_LEN), NN_OK);
+  assert_int_equal(nn_sphinx_geom_init(&g, NN_SPHINX_DEFAULT_HOPS, NN_SPHINX_DEFAULT_LEN), NN_OK);
   assert_int_equal(g.body_len, BODY);
-  assert_int_equal(nn_frag_shard_len(BODY), 27731);
+  assert_int_equal(nn_frag_shard_len(BODY), 30158);
   assert_int_equal(nn_frag_data_count(BODY, 1), 1);
-  assert_int_equal(nn_frag_data_count(BODY, 27731), 1);
-  assert_int_equal(nn_frag_data_count(BODY, 27732), 2);
-  assert_int_equal(nn_frag_data_count(BODY, 2000000), 73);
-  assert_int_equal(nn_frag_data_count(BODY, 200 * 27731), 200);
-  assert_int_equal(nn_frag_data_count(BODY, 200 * 27731 + 1), 0);
+  assert_int_equal(nn_frag_data_count(BODY, 30158), 1);
+  assert_int_equal(nn_frag_data_count(BODY, 30159), 2);
+  assert_int_equal(nn_frag_data_count(BODY, 2000000), 67);
+  assert_int_equal(nn_frag_data_count(BODY, 200 * 30158), 200);
+  assert_int_equal(nn_frag_data_count(BODY, 200 * 30158 + 1), 0);
   assert_int_equal(nn_frag_data_count(BODY, 0), 0);
   size_t n;
   uint8_t id[16] = { 0 }, b[BODY * 3];
@@ -86,7 +86,7 @@ test_two_megabytes(void **state)
   size_t len = 2000000, n;
   uint8_t *msg = random_bytes(len, 1), *frags = split(msg, len, 37, 0x22, &n);
   size_t k = n - 37;
-  assert_int_equal(k, 73);
+  assert_int_equal(k, 67);
   for (int trial = 0; trial < 4; trial++) {
     nn_reasm_t *r = reasm();
     /* trial 0: data fragments only; 1: all parity first, then data from the back; 2, 3: random */
@@ -170,7 +170,7 @@ static void
 test_bad_fragments(void **state)
 {
   (void)state;
-  size_t n, len = 60000; /* k = 3 */
+  size_t n, len = 80000; /* k = 3 */
   uint8_t *msg = random_bytes(len, 2), *frags = split(msg, len, 2, 0x44, &n);
   nn_reasm_t *r = reasm();
   const uint8_t *b = frags + BODY;                            /* fragment 1 */
@@ -197,25 +197,25 @@ test_bad_fragments(void **state)
 }
 
 /* The parser alone: fields, the length cap, a body too short, and a changed length that is
- * still consistent (60000 = 0xea60; 0x00 in its lowest byte gives 59904, still 3 fragments). */
+ * still consistent (80000 = 0xea60; 0x00 in its lowest byte gives 59904, still 3 fragments). */
 static void
 test_parse(void **state)
 {
   (void)state;
-  size_t n, len = 60000;
+  size_t n, len = 80000;
   uint8_t *msg = random_bytes(len, 2), *frags = split(msg, len, 2, 0x44, &n), *b = malloc(BODY);
   assert_non_null(b);
   nn_frag_hdr_t h;
   assert_int_equal(nn_frag_parse(frags + 4 * BODY, BODY, 1 << 22, &h), NN_OK);
-  assert_int_equal(h.len, 60000);
+  assert_int_equal(h.len, 80000);
   assert_int_equal(h.k, 3);
   assert_int_equal(h.n, 5);
   assert_int_equal(h.index, 4);
   assert_ptr_equal(h.fragment, frags + 4 * BODY + NN_FRAG_HDR_LEN);
-  assert_int_equal(nn_frag_parse(frags, BODY, 59999, &h), NN_ERR_TOO_LONG);
+  assert_int_equal(nn_frag_parse(frags, BODY, 79999, &h), NN_ERR_TOO_LONG);
   assert_int_equal(nn_frag_parse(frags, NN_FRAG_HDR_LEN, 1 << 22, &h), NN_ERR_TRUNCATED);
   memcpy(b, frags, BODY);
-  b[21] = 0; /* len 59904: still 3 fragments, a valid header */
+  b[21] = 0; /* len 79872: still 3 fragments, a valid header */
   assert_int_equal(nn_frag_parse(b, BODY, 1 << 22, &h), NN_OK);
   free(b);
   free(frags);
@@ -233,7 +233,7 @@ test_caps_and_expiry(void **state)
   c.max_messages = 3;
   c.max_bytes = 5 * (BODY - NN_FRAG_HDR_LEN);
   assert_int_equal(nn_reasm_new(&r, &c), NN_OK);
-  size_t n, len = 60000;
+  size_t n, len = 80000;
   uint8_t *msg = random_bytes(len, 3), *out, deliver;
   uint8_t *f[5];
   for (int i = 0; i < 5; i++)
@@ -292,7 +292,7 @@ gf_inv_slow(uint8_t a)
   return 0;
 }
 
-/* docs/PROTOCOL.md 9.6: 60000 bytes drawn from DRBG(6), id 16 x 11, deliver 1, 2 parity. The
+/* docs/PROTOCOL.md 9.6: 80000 bytes drawn from DRBG(6), id 16 x 11, deliver 1, 2 parity. The
  * parity fragments are recomputed here from the section's formula. */
 static void
 test_vectors(void **state)
@@ -311,7 +311,7 @@ test_vectors(void **state)
   const char *at = strstr(doc, "### 9.6");
   assert_non_null(at);
 
-  size_t len = 60000, n;
+  size_t len = 80000, n;
   uint8_t *msg = random_bytes(len, 6), *frags = split(msg, len, 2, 0x11, &n);
   int missing = 0;
   size_t S = BODY - NN_FRAG_HDR_LEN;

@@ -90,15 +90,17 @@ test_geometry(void **state)
 {
   (void)state;
   nn_sphinx_geom_t g;
+  assert_int_equal(nn_sphinx_geom_init(&g, NN_SPHINX_DEFAULT_HOPS, NN_SPHINX_DEFAULT_LEN), NN_OK);
+  assert_int_equal(g.beta_len, 3 * 1669 + 5);
+  assert_int_equal(g.header_len, 6649);
+  assert_int_equal(g.body_len, 36864 - 6649 - 32);
+  assert_true(g.header_len * 5 <= g.packet_len); /* the bound: <= 20% with 3 mix layers */
   assert_int_equal(nn_sphinx_geom_init(&g, 3, NN_SPHINX_DEFAULT_LEN), NN_OK);
-  assert_int_equal(g.beta_len, 2 * 1669 + 5);
   assert_int_equal(g.header_len, 4980);
-  assert_int_equal(g.body_len, 32768 - 4980 - 32);
-  assert_true(g.header_len * 5 <= g.packet_len); /* the bound: <= 20% at 3 hops */
-  assert_int_equal(nn_sphinx_geom_init(&g, 5, NN_SPHINX_DEFAULT_LEN), NN_OK);
-  assert_int_equal(g.header_len, 8318);
+  assert_int_equal(nn_sphinx_geom_init(&g, 6, NN_SPHINX_DEFAULT_LEN), NN_OK);
+  assert_int_equal(g.header_len, 9987);
   assert_int_equal(nn_sphinx_geom_init(&g, 0, NN_SPHINX_DEFAULT_LEN), NN_ERR_ARG);
-  assert_int_equal(nn_sphinx_geom_init(&g, 6, NN_SPHINX_DEFAULT_LEN), NN_ERR_ARG);
+  assert_int_equal(nn_sphinx_geom_init(&g, 7, NN_SPHINX_DEFAULT_LEN), NN_ERR_ARG);
   assert_int_equal(nn_sphinx_geom_init(&g, 3, 4980 + 63), NN_ERR_ARG);
   assert_int_equal(nn_sphinx_geom_init(&g, 3, 4980 + 64), NN_OK);
   assert_int_equal(nn_sphinx_geom_init(&g, 3, NN_SPHINX_MAX_LEN + 1), NN_ERR_ARG);
@@ -138,16 +140,19 @@ round_trips(fixture_t *f, unsigned hops, size_t len)
   free(body);
 }
 
+/* 3 mix layers and the recipient (the default), and every shorter route */
 static void
 test_round_trip_3(void **state)
 {
+  round_trips(*state, NN_SPHINX_DEFAULT_HOPS, NN_SPHINX_DEFAULT_LEN);
   round_trips(*state, 3, NN_SPHINX_DEFAULT_LEN);
 }
 
+/* 5 mix layers and the recipient */
 static void
 test_round_trip_5(void **state)
 {
-  round_trips(*state, 5, NN_SPHINX_DEFAULT_LEN);
+  round_trips(*state, 6, NN_SPHINX_DEFAULT_LEN);
   round_trips(*state, 5, 8318 + 64); /* the smallest packet a 5-hop geometry allows */
 }
 
@@ -455,9 +460,9 @@ expect_hash_quoted(const char *doc, const char *name, const uint8_t *b, size_t n
 }
 
 /*
- * The vector: three mixes with keys from DRBG(100), DRBG(101), DRBG(102) (2.2), node ids
- * 32 x a0, a1, a2, delays 1007, 2007, 3007 ms, epoch 77, the default geometry (3 hops, 32768
- * bytes), the body DRBG(3)'s first draw of body_len bytes, built with DRBG(4).
+ * The vector: four hops with keys from DRBG(100) .. DRBG(103) (2.2), node ids 32 x a0 .. a3,
+ * delays 1007 .. 4007 ms, epoch 77, the default geometry (4 hops, 36864 bytes), the body
+ * DRBG(3)'s first draw of body_len bytes, built with DRBG(4).
  */
 static void
 test_vectors(void **state)
@@ -465,20 +470,20 @@ test_vectors(void **state)
   fixture_t *f = *state;
   nn_sphinx_geom_t g;
   char *doc = read_doc();
-  assert_int_equal(nn_sphinx_geom_init(&g, 3, NN_SPHINX_DEFAULT_LEN), NN_OK);
-  uint8_t *body = make_body(&g, 3), *p = make_packet(f, &g, 3, body, 4);
+  assert_int_equal(nn_sphinx_geom_init(&g, NN_SPHINX_DEFAULT_HOPS, NN_SPHINX_DEFAULT_LEN), NN_OK);
+  uint8_t *body = make_body(&g, 3), *p = make_packet(f, &g, NN_SPHINX_DEFAULT_HOPS, body, 4);
   failures = 0;
   expect_hash_quoted(doc, "body", body, g.body_len);
   expect_hash_quoted(doc, "packet", p, g.packet_len);
   expect_quoted(doc, "packet[0..36]", p, 37);
   expect_quoted(doc, "gamma", p + g.header_len - 32, 32);
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < NN_SPHINX_DEFAULT_HOPS; i++) {
     nn_sphinx_out_t out;
     char name[32];
     nn_sphinx_unwrap(f->sym, &g, &f->key[i], p, g.packet_len, &out);
     snprintf(name, sizeof(name), "replay tag %d", i + 1);
     expect_quoted(doc, name, out.replay, 32);
-    if (i < 2) {
+    if (i + 1 < NN_SPHINX_DEFAULT_HOPS) {
       snprintf(name, sizeof(name), "packet after hop %d", i + 1);
       expect_hash_quoted(doc, name, p, g.packet_len);
     } else {

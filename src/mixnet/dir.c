@@ -100,13 +100,13 @@ nn_mixdesc_parse(nn_mixdesc_t *d, const uint8_t *in, size_t len, uint32_t networ
 }
 
 unsigned
-nn_mix_layer(const nn_node_id_t *id, uint32_t epoch, unsigned hops)
+nn_mix_layer(const nn_node_id_t *id, uint32_t epoch, unsigned layers)
 {
   uint8_t in[16 + NN_NODE_ID_LEN + 4];
   nn_hash_t h;
   uint64_t v = 0;
 
-  if (!hops)
+  if (!layers)
     return 0;
   memcpy(in, "nepnet-mix-layer", 16);
   memcpy(in + 16, id->b, NN_NODE_ID_LEN);
@@ -118,7 +118,7 @@ nn_mix_layer(const nn_node_id_t *id, uint32_t epoch, unsigned hops)
     return 0;
   for (int i = 0; i < 8; i++)
     v = v << 8 | h.b[i];
-  return (unsigned)(v % hops);
+  return (unsigned)(v % layers);
 }
 
 /* ---- the directory ---- */
@@ -148,7 +148,7 @@ nn_mixdir_cfg_default(nn_mixdir_cfg_t *cfg, uint32_t network)
 {
   memset(cfg, 0, sizeof(*cfg));
   cfg->network = network;
-  cfg->hops = NN_SPHINX_DEFAULT_HOPS;
+  cfg->layers = NN_SPHINX_DEFAULT_LAYERS;
   cfg->max_mixes = 1024;
   cfg->max_per_group = 2;
   cfg->min_reliability = 0.6;
@@ -161,7 +161,7 @@ nn_mixdir_new(nn_mixdir_t **out, const nn_mixdir_cfg_t *cfg)
   nn_mixdir_t *dir;
 
   *out = NULL;
-  if (cfg->hops < 1 || cfg->hops > NN_SPHINX_MAX_HOPS || !cfg->max_mixes || cfg->max_mixes > 65536 ||
+  if (cfg->layers < 1 || cfg->layers >= NN_SPHINX_MAX_HOPS || !cfg->max_mixes || cfg->max_mixes > 65536 ||
       !cfg->max_per_group)
     return NN_ERR_ARG;
   if (!(dir = calloc(1, sizeof(*dir))))
@@ -314,7 +314,7 @@ build_view(nn_mixdir_t *dir, uint32_t epoch)
     if (i + 1 < k && !memcmp(keys[i + 1].id.b, keys[i].id.b, NN_NODE_ID_LEN))
       continue;
     dir->view_layer[dir->nview] =
-      poor(dir, &keys[i].id) ? 0xff : (uint8_t)nn_mix_layer(&keys[i].id, epoch, dir->cfg.hops);
+      poor(dir, &keys[i].id) ? 0xff : (uint8_t)nn_mix_layer(&keys[i].id, epoch, dir->cfg.layers);
     dir->view[dir->nview++] = keys[i].index;
   }
   free(keys);
@@ -390,7 +390,7 @@ nn_mixdir_reliability(const nn_mixdir_t *dir, const nn_node_id_t *mix)
 nn_err_t
 nn_mixdir_route(nn_mixdir_t *dir, uint32_t epoch, nn_sphinx_hop_t *route, size_t hops)
 {
-  if (hops != dir->cfg.hops)
+  if (hops != dir->cfg.layers)
     return NN_ERR_ARG;
   build_view(dir, epoch);
   for (size_t layer = 0; layer < hops; layer++) {

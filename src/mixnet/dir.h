@@ -69,9 +69,9 @@ typedef enum nn_mixdesc_status_t {
 /** Parse and verify \a in (the whole descriptor) for \a network at \a now_s (unix seconds). */
 nn_mixdesc_status_t nn_mixdesc_parse(nn_mixdesc_t *d, const uint8_t *in, size_t len, uint32_t network, uint64_t now_s);
 
-/** The layer (0..hops-1) of a mix in \a epoch: the first 8 bytes of
- *  SHA3-256("nepnet-mix-layer" || node id || u32 epoch) as a big-endian number, modulo hops. */
-unsigned nn_mix_layer(const nn_node_id_t *id, uint32_t epoch, unsigned hops);
+/** The layer (0..layers-1) of a mix in \a epoch: the first 8 bytes of
+ *  SHA3-256("nepnet-mix-layer" || node id || u32 epoch) as a big-endian number, modulo layers. */
+unsigned nn_mix_layer(const nn_node_id_t *id, uint32_t epoch, unsigned layers);
 
 /* ---- the directory ---- */
 
@@ -79,7 +79,7 @@ typedef struct nn_mixdir_t nn_mixdir_t;
 
 typedef struct nn_mixdir_cfg_t {
   uint32_t network;
-  unsigned hops;          /**< the geometry's (3) */
+  unsigned layers;        /**< mix layers: the geometry's hops - 1 (3) */
   size_t max_mixes;       /**< descriptors per epoch (1,024) */
   unsigned max_per_group; /**< mixes per network group per epoch (2) */
   double min_reliability; /**< a mix whose score is below this is skipped... (0.6) */
@@ -113,8 +113,9 @@ void nn_mixdir_expire(nn_mixdir_t *dir, uint32_t epoch_now);
  *  same digest). */
 size_t nn_mixdir_digest(nn_mixdir_t *dir, uint32_t epoch, nn_hash_t *digest);
 
-/** A stratified route for \a epoch: route[i] from layer i, i = 0..hops-1, uniformly among the
- *  layer's mixes that are not poor; each hop's delay_ms is left 0 for the caller.
+/** A stratified route for \a epoch: route[i] from layer i, i = 0..layers-1 (\a hops must be
+ *  the number of layers), uniformly among the layer's mixes that are not poor; each hop's
+ *  delay_ms is left 0 for the caller, who appends the recipient.
  *  NN_ERR_NOTFOUND if a layer has no usable mix. The keys point into the directory: valid until
  *  the next add or expire. */
 nn_err_t nn_mixdir_route(nn_mixdir_t *dir, uint32_t epoch, nn_sphinx_hop_t *route, size_t hops);

@@ -209,7 +209,7 @@ heap_pop(nn_mix_t *m)
 /* ---- jobs ---- */
 
 /* A packet leaves the mix. Its job and buffer are kept for the next one: a mix that allocated
- * and freed 32 KiB per packet had malloc return the memory to the kernel and fault it back in,
+ * and freed 36 KiB per packet had malloc return the memory to the kernel and fault it back in,
  * and with workers beside it the page faults contended for the address space's lock (2 workers
  * mixed 1.1-1.3x what one did, instead of 1.8-1.9x). At most max_packets are ever kept. */
 static void

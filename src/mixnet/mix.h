@@ -22,10 +22,10 @@
  * worker, which must run nn_mix_job_run and have the caller's thread call nn_mix_job_done.
  *
  * **Budgets (defaults).** At most max_packets (2,048) packets in the mix at once, decrypting or
- * held, of which max_packets_per_peer (256) from one previous hop: 64 MiB of 32 KiB packets in
+ * held, of which max_packets_per_peer (256) from one previous hop: 72 MiB of 36 KiB packets in
  * the worst case, plus the replay filters (three epochs at most, 7.2 MiB each for 2^21 tags).
  * A packet's buffer is kept for the next one when it leaves (no malloc and free per packet), so
- * the buffers stay at the most ever in the mix at once, within the same 64 MiB.
+ * the buffers stay at the most ever in the mix at once, within the same 72 MiB.
  * A delay above max_delay_ms (60 s) is dropped, not shortened: the sender knows the cap.
  */
 #ifndef NN_MIXNET_MIX_H
@@ -89,7 +89,7 @@ typedef struct nn_mix_io_t {
 } nn_mix_io_t;
 
 typedef struct nn_mix_cfg_t {
-  nn_sphinx_geom_t geom;       /**< the network's (default: 3 hops, 32768 bytes) */
+  nn_sphinx_geom_t geom;       /**< the network's (default: 4 hops, 36864 bytes) */
   uint64_t epoch_ms;           /**< key epoch (3,600,000) */
   uint64_t grace_ms;           /**< the previous epoch's key lives this long into the next (300,000) */
   uint32_t max_delay_ms;       /**< (60,000) */

@@ -206,7 +206,7 @@ void
 nn_sphinx_unwrap(nn_sym_t *s, const nn_sphinx_geom_t *g, const nn_hybrid_key_t *key, uint8_t *packet, size_t len,
                  nn_sphinx_out_t *out)
 {
-  /* beta || 0^S after decryption; the largest geometry's is (5 - 1) * S + F + S = 8350 bytes */
+  /* beta || 0^S after decryption; the largest geometry's is (6 - 1) * S + F + S = 10019 bytes */
   uint8_t d[(NN_SPHINX_MAX_HOPS - 1) * S + F + S], mac[NN_SPHINX_MAC_LEN];
   const size_t L = g->beta_len, H = g->header_len;
   uint8_t *beta = packet + NN_SPHINX_PREFIX_LEN + NN_SPHINX_CT_LEN;

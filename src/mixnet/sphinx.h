@@ -37,9 +37,12 @@
 #include "crypto/types.h"
 
 #define NN_SPHINX_VERSION 1
-#define NN_SPHINX_MAX_HOPS 5
-#define NN_SPHINX_DEFAULT_HOPS 3
-#define NN_SPHINX_DEFAULT_LEN 32768                        /* docs/PROTOCOL.md 9.1 argues the size */
+/* A route is its mix layers and then the recipient: an exit node for a message, the sender
+ * itself for a loop, so that the last mix forwards every packet alike (docs/PROTOCOL.md 9.1). */
+#define NN_SPHINX_MAX_HOPS 6     /* 5 mix layers and the recipient */
+#define NN_SPHINX_DEFAULT_HOPS 4 /* 3 mix layers and the recipient */
+#define NN_SPHINX_DEFAULT_LAYERS (NN_SPHINX_DEFAULT_HOPS - 1)
+#define NN_SPHINX_DEFAULT_LEN 36864                        /* docs/PROTOCOL.md 9.1 argues the size */
 #define NN_SPHINX_MAX_LEN (1u << 20)                       /* a geometry larger than this is refused */
 #define NN_SPHINX_PREFIX_LEN 5                             /* version, epoch */
 #define NN_SPHINX_CT_LEN (NN_X25519_LEN + NN_MLKEM_CT_LEN) /* 1600 */
@@ -56,7 +59,7 @@
 
 /** The sizes every packet of a mixnet shares; the network fixes hops and packet_len. */
 typedef struct nn_sphinx_geom_t {
-  unsigned hops;      /**< the most hops a route may have (1..5) */
+  unsigned hops;      /**< the most hops a route may have (1..6): mix layers + 1 */
   size_t packet_len;  /**< every packet, on every link, at every position */
   size_t beta_len;    /**< L */
   size_t header_len;  /**< prefix + ct + beta + gamma */
@@ -64,7 +67,7 @@ typedef struct nn_sphinx_geom_t {
   size_t body_len;    /**< payload_len - 32: what a packet carries */
 } nn_sphinx_geom_t;
 
-/** Fill \a g for \a hops and \a packet_len; NN_ERR_ARG if hops is outside 1..5 or the packet is
+/** Fill \a g for \a hops and \a packet_len; NN_ERR_ARG if hops is outside 1..6 or the packet is
  *  too small for the header and 64 bytes of payload, or above NN_SPHINX_MAX_LEN. */
 nn_err_t nn_sphinx_geom_init(nn_sphinx_geom_t *g, unsigned hops, size_t packet_len);
 
