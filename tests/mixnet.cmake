@@ -10,3 +10,5 @@ target_compile_definitions(test_frag PRIVATE NEPNET_DOC_DIR="${PROJECT_SOURCE_DI
 # Mix descriptors and the directory (PROTOCOL.md 9.7).
 nepnet_test(test_dir)
 target_compile_definitions(test_dir PRIVATE NEPNET_DOC_DIR="${PROJECT_SOURCE_DIR}/docs")
+# The client's streams, routes and loops against real mix cores in virtual time.
+nepnet_test(test_client)

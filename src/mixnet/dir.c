@@ -138,7 +138,7 @@ struct nn_mixdir_t {
   uint32_t view_epoch;
   int view_valid;
   size_t *view, nview;
-  uint8_t *view_layer; /* the layer of each, or 0xff: poor, not used */
+  uint8_t *view_layer; /* the layer of each, with 0x80 set when the mix is poor */
   rel_t *rel;          /* reliability by mix, oldest overwritten when full */
   size_t nrel, relcap, rel_next;
 };
@@ -314,7 +314,7 @@ build_view(nn_mixdir_t *dir, uint32_t epoch)
     if (i + 1 < k && !memcmp(keys[i + 1].id.b, keys[i].id.b, NN_NODE_ID_LEN))
       continue;
     dir->view_layer[dir->nview] =
-      poor(dir, &keys[i].id) ? 0xff : (uint8_t)nn_mix_layer(&keys[i].id, epoch, dir->cfg.layers);
+      (uint8_t)(nn_mix_layer(&keys[i].id, epoch, dir->cfg.layers) | (poor(dir, &keys[i].id) ? 0x80 : 0));
     dir->view[dir->nview++] = keys[i].index;
   }
   free(keys);
@@ -394,21 +394,26 @@ nn_mixdir_route(nn_mixdir_t *dir, uint32_t epoch, nn_sphinx_hop_t *route, size_t
     return NN_ERR_ARG;
   build_view(dir, epoch);
   for (size_t layer = 0; layer < hops; layer++) {
-    size_t count = 0, pick;
-    for (size_t v = 0; v < dir->nview; v++)
-      count += dir->view_layer[v] == layer;
-    if (!count)
+    /* the layer's mixes that are not poor; if all are, all of them: a client whose own link
+     * fails sees every loop lost, and must not stop sending for it */
+    size_t good = 0, all = 0, pick;
+    for (size_t v = 0; v < dir->nview; v++) {
+      all += (dir->view_layer[v] & 0x7f) == layer;
+      good += dir->view_layer[v] == layer;
+    }
+    if (!all)
       return NN_ERR_NOTFOUND;
+    uint8_t want_mask = good ? 0xff : 0x7f;
     uint8_t rb[8];
     uint64_t x = 0;
     if (nn_rng_fill(dir->cfg.rng, rb, sizeof(rb)))
       return NN_ERR_CRYPTO;
     for (int i = 0; i < 8; i++)
       x = x << 8 | rb[i];
-    pick = (size_t)(x % count);
+    pick = (size_t)(x % (good ? good : all));
     for (size_t v = 0; v < dir->nview; v++) {
       const nn_mixdesc_t *d = &dir->d[dir->view[v]];
-      if (dir->view_layer[v] != layer)
+      if ((dir->view_layer[v] & want_mask) != layer)
         continue;
       if (pick-- == 0) {
         memcpy(route[layer].node.b, d->node_id.b, NN_HASH_LEN);

@@ -114,8 +114,9 @@ void nn_mixdir_expire(nn_mixdir_t *dir, uint32_t epoch_now);
 size_t nn_mixdir_digest(nn_mixdir_t *dir, uint32_t epoch, nn_hash_t *digest);
 
 /** A stratified route for \a epoch: route[i] from layer i, i = 0..layers-1 (\a hops must be
- *  the number of layers), uniformly among the layer's mixes that are not poor; each hop's
- *  delay_ms is left 0 for the caller, who appends the recipient.
+ *  the number of layers), uniformly among the layer's mixes that are not poor (among all of
+ *  them when every one is); each hop's delay_ms is left 0 for the caller, who appends the
+ *  recipient.
  *  NN_ERR_NOTFOUND if a layer has no usable mix. The keys point into the directory: valid until
  *  the next add or expire. */
 nn_err_t nn_mixdir_route(nn_mixdir_t *dir, uint32_t epoch, nn_sphinx_hop_t *route, size_t hops);

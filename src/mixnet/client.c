@@ -1,0 +1,362 @@
+#include "mixnet/client.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "mixnet/frag.h"
+
+typedef struct queued_t {
+  uint8_t *body;
+  nn_hash_t exit;
+  nn_hybrid_pk_t exit_pk;
+} queued_t;
+
+typedef struct loop_t {
+  uint8_t id[NN_LOOP_ID_LEN];
+  uint64_t sent;
+  size_t n;
+  nn_node_id_t mix[NN_SPHINX_MAX_HOPS];
+} loop_t;
+
+typedef struct self_key_t {
+  int set;
+  uint32_t epoch;
+  nn_hybrid_pk_t pk;
+} self_key_t;
+
+struct nn_mixclient_t {
+  nn_mixclient_cfg_t cfg;
+  nn_mixclient_io_t io;
+  nn_mixdir_t *dir;
+  nn_sym_t *sym;
+  queued_t *q; /* a ring */
+  size_t qhead, qlen;
+  uint64_t next_payload, next_loop;
+  self_key_t self[2];
+  loop_t *loops;
+  size_t nloops;
+  uint8_t *packet, *body;
+  nn_mixclient_stats_t st;
+};
+
+void
+nn_mixclient_cfg_default(nn_mixclient_cfg_t *cfg)
+{
+  memset(cfg, 0, sizeof(*cfg));
+  (void)nn_sphinx_geom_init(&cfg->geom, NN_SPHINX_DEFAULT_HOPS, NN_SPHINX_DEFAULT_LEN);
+  cfg->epoch_ms = 3600000;
+  cfg->payload_rate = 1.0;
+  cfg->loop_rate = 0.2;
+  cfg->mean_delay_ms = 50;
+  cfg->max_delay_ms = 60000;
+  cfg->redundancy = 0.5;
+  cfg->max_queue = 4096;
+  cfg->loop_timeout_ms = 30000;
+  cfg->max_loops = 256;
+}
+
+/* A uniform number in (0, 1] from 53 random bits. */
+static double
+uniform(const nn_rng_t *rng)
+{
+  uint8_t b[8];
+  uint64_t x = 0;
+  if (nn_rng_fill(rng, b, sizeof(b)))
+    return 1.0;
+  for (int i = 0; i < 8; i++)
+    x = x << 8 | b[i];
+  return (double)((x >> 11) + 1) / 9007199254740992.0;
+}
+
+/* An exponential draw of mean \a mean_ms, in whole milliseconds. */
+static uint64_t
+exp_ms(const nn_rng_t *rng, double mean_ms)
+{
+  double v = -log(uniform(rng)) * mean_ms;
+  return v >= 1e15 ? (uint64_t)1e15 : (uint64_t)v;
+}
+
+static uint64_t
+next_event(const nn_mixclient_t *c, double rate, uint64_t now)
+{
+  return rate > 0 ? now + 1 + exp_ms(c->cfg.rng, 1000.0 / rate) : UINT64_MAX;
+}
+
+nn_err_t
+nn_mixclient_new(nn_mixclient_t **out, const nn_mixclient_cfg_t *cfg, const nn_mixclient_io_t *io, nn_mixdir_t *dir,
+                 uint64_t now_ms)
+{
+  nn_mixclient_t *c;
+  nn_err_t err;
+
+  *out = NULL;
+  if (!cfg->geom.packet_len || cfg->geom.hops < 2 || cfg->epoch_ms < 1000 || !cfg->max_queue ||
+      cfg->max_queue > (1u << 20) || !cfg->max_loops || cfg->max_loops > 65536 || cfg->redundancy < 0 ||
+      cfg->redundancy > 4 || !io->send || !io->pick_exit || !dir)
+    return NN_ERR_ARG;
+  if (!(c = calloc(1, sizeof(*c))))
+    return NN_ERR_NOMEM;
+  c->cfg = *cfg;
+  c->io = *io;
+  c->dir = dir;
+  if (!(c->q = calloc(cfg->max_queue, sizeof(*c->q))) || !(c->loops = calloc(cfg->max_loops, sizeof(*c->loops))) ||
+      !(c->packet = malloc(cfg->geom.packet_len)) || !(c->body = malloc(cfg->geom.body_len))) {
+    nn_mixclient_free(c);
+    return NN_ERR_NOMEM;
+  }
+  if ((err = nn_sym_new(&c->sym))) {
+    nn_mixclient_free(c);
+    return err;
+  }
+  c->next_payload = next_event(c, cfg->payload_rate, now_ms);
+  c->next_loop = next_event(c, cfg->loop_rate, now_ms);
+  *out = c;
+  return NN_OK;
+}
+
+void
+nn_mixclient_free(nn_mixclient_t *c)
+{
+  if (!c)
+    return;
+  for (size_t i = 0; c->q && i < c->qlen; i++)
+    free(c->q[(c->qhead + i) % c->cfg.max_queue].body);
+  free(c->q);
+  free(c->loops);
+  free(c->packet);
+  free(c->body);
+  nn_sym_free(c->sym);
+  free(c);
+}
+
+void
+nn_mixclient_set_self_key(nn_mixclient_t *c, uint32_t epoch, const nn_hybrid_pk_t *pk)
+{
+  self_key_t *slot = c->self[0].set && c->self[0].epoch == epoch                                  ? &c->self[0]
+                     : c->self[1].set && c->self[1].epoch == epoch                                ? &c->self[1]
+                     : !c->self[0].set || (c->self[1].set && c->self[0].epoch < c->self[1].epoch) ? &c->self[0]
+                                                                                                  : &c->self[1];
+  slot->set = 1;
+  slot->epoch = epoch;
+  slot->pk = *pk;
+}
+
+nn_err_t
+nn_mixclient_send(nn_mixclient_t *c, const uint8_t *msg, size_t len, uint8_t deliver, const nn_hash_t *exit,
+                  const nn_hybrid_pk_t *exit_pk, uint64_t now_ms)
+{
+  size_t body_len = c->cfg.geom.body_len, k = nn_frag_data_count(body_len, len), n;
+  uint8_t id[NN_FRAG_ID_LEN], *all;
+  unsigned parity;
+  nn_err_t err;
+
+  (void)now_ms;
+  if (!k)
+    return len ? NN_ERR_TOO_LONG : NN_ERR_ARG;
+  parity = (unsigned)ceil((double)k * c->cfg.redundancy);
+  if (k + parity > NN_FRAG_MAX_TOTAL)
+    parity = (unsigned)(NN_FRAG_MAX_TOTAL - k);
+  if (c->qlen + k + parity > c->cfg.max_queue)
+    return NN_ERR_NOSPACE;
+  if (!(all = malloc((k + parity) * body_len)))
+    return NN_ERR_NOMEM;
+  if ((err = nn_rng_fill(NULL, id, sizeof(id))) ||
+      (err = nn_frag_split(body_len, id, deliver, msg, len, parity, all, &n))) {
+    free(all);
+    return err;
+  }
+  /* fragments leave in a random order: the exit needs any k, a watcher of one mix learns less */
+  for (size_t i = 0; i < n; i++) {
+    queued_t *q = &c->q[(c->qhead + c->qlen + i) % c->cfg.max_queue];
+    if (!(q->body = malloc(body_len))) {
+      for (size_t j = 0; j < i; j++)
+        free(c->q[(c->qhead + c->qlen + j) % c->cfg.max_queue].body);
+      free(all);
+      return NN_ERR_NOMEM;
+    }
+    memcpy(q->body, all + i * body_len, body_len);
+    q->exit = *exit;
+    q->exit_pk = *exit_pk;
+  }
+  for (size_t i = n; i > 1; i--) {
+    uint8_t rb[4];
+    if (nn_rng_fill(NULL, rb, sizeof(rb)))
+      break;
+    size_t j = ((size_t)rb[0] << 24 | (size_t)rb[1] << 16 | (size_t)rb[2] << 8 | rb[3]) % i;
+    queued_t *a = &c->q[(c->qhead + c->qlen + i - 1) % c->cfg.max_queue],
+             *b = &c->q[(c->qhead + c->qlen + j) % c->cfg.max_queue], t = *a;
+    *a = *b;
+    *b = t;
+  }
+  c->qlen += n;
+  free(all);
+  return NN_OK;
+}
+
+/* Route, delays and recipient; build and send. Returns 0 if no packet could be built. */
+static int
+emit(nn_mixclient_t *c, uint64_t now, const uint8_t *body, const nn_hash_t *to, const nn_hybrid_pk_t *to_pk,
+     loop_t *loop)
+{
+  size_t layers = c->cfg.geom.hops - 1;
+  uint32_t epoch = (uint32_t)(now / c->cfg.epoch_ms);
+  nn_sphinx_hop_t route[NN_SPHINX_MAX_HOPS];
+  nn_hash_t exit;
+  nn_hybrid_pk_t exit_pk;
+
+  /* the same draws whatever the packet carries: the route, then a delay per mix */
+  if (nn_mixdir_route(c->dir, epoch, route, layers))
+    return 0;
+  for (size_t i = 0; i < layers; i++) {
+    uint64_t d;
+    int tries = 0;
+    do
+      d = exp_ms(c->cfg.rng, c->cfg.mean_delay_ms);
+    while (d > c->cfg.max_delay_ms && ++tries < 64);
+    route[i].delay_ms = (uint32_t)(d > c->cfg.max_delay_ms ? c->cfg.max_delay_ms : d);
+  }
+  if (!to) {
+    if (!c->io.pick_exit(c->io.ctx, epoch, &exit, &exit_pk))
+      return 0;
+    to = &exit;
+    to_pk = &exit_pk;
+  }
+  route[layers].node = *to;
+  route[layers].pk = to_pk;
+  route[layers].delay_ms = 0;
+  if (nn_sphinx_build(c->sym, &c->cfg.geom, epoch, route, layers + 1, body, NULL, c->packet))
+    return 0;
+  if (loop) {
+    loop->n = layers;
+    for (size_t i = 0; i < layers; i++)
+      memcpy(loop->mix[i].b, route[i].node.b, NN_HASH_LEN);
+  }
+  c->io.send(c->io.ctx, &route[0].node, c->packet, c->cfg.geom.packet_len);
+  return 1;
+}
+
+static void
+payload_event(nn_mixclient_t *c, uint64_t now)
+{
+  if (c->qlen) {
+    queued_t *q = &c->q[c->qhead];
+    if (emit(c, now, q->body, &q->exit, &q->exit_pk, NULL)) {
+      free(q->body);
+      q->body = NULL;
+      c->qhead = (c->qhead + 1) % c->cfg.max_queue;
+      c->qlen--;
+      c->st.real_sent++;
+    } else {
+      c->st.no_route++;
+    }
+    return;
+  }
+  c->body[0] = NN_BODY_DROP;
+  if (nn_rng_fill(NULL, c->body + 1, c->cfg.geom.body_len - 1) || !emit(c, now, c->body, NULL, NULL, NULL))
+    c->st.no_route++;
+  else
+    c->st.drop_sent++;
+}
+
+static const self_key_t *
+self_key(const nn_mixclient_t *c, uint32_t epoch)
+{
+  for (int i = 0; i < 2; i++)
+    if (c->self[i].set && c->self[i].epoch == epoch)
+      return &c->self[i];
+  return NULL;
+}
+
+static void
+loop_event(nn_mixclient_t *c, uint64_t now)
+{
+  const self_key_t *k = self_key(c, (uint32_t)(now / c->cfg.epoch_ms));
+  loop_t *l;
+  if (!k || c->nloops >= c->cfg.max_loops) {
+    c->st.no_route++;
+    return;
+  }
+  l = &c->loops[c->nloops];
+  memset(l, 0, sizeof(*l));
+  c->body[0] = NN_BODY_LOOP;
+  if (nn_rng_fill(NULL, l->id, NN_LOOP_ID_LEN) || nn_rng_fill(NULL, c->body + 1, c->cfg.geom.body_len - 1)) {
+    c->st.no_route++;
+    return;
+  }
+  memcpy(c->body + 1, l->id, NN_LOOP_ID_LEN);
+  if (!emit(c, now, c->body, &c->cfg.self, &k->pk, l)) {
+    c->st.no_route++;
+    return;
+  }
+  l->sent = now;
+  c->nloops++;
+  c->st.loops_sent++;
+}
+
+int
+nn_mixclient_loop_back(nn_mixclient_t *c, const uint8_t *body, size_t len, uint64_t now_ms)
+{
+  if (len < 1 + NN_LOOP_ID_LEN || body[0] != NN_BODY_LOOP)
+    return 0;
+  for (size_t i = 0; i < c->nloops; i++) {
+    loop_t *l = &c->loops[i];
+    if (CRYPTO_memcmp(l->id, body + 1, NN_LOOP_ID_LEN))
+      continue;
+    for (size_t m = 0; m < l->n; m++)
+      nn_mixdir_report(c->dir, &l->mix[m], 1);
+    c->st.loops_back++;
+    c->st.loop_rtt_ms_sum += now_ms - l->sent;
+    c->loops[i] = c->loops[--c->nloops];
+    return 1;
+  }
+  return 0;
+}
+
+void
+nn_mixclient_tick(nn_mixclient_t *c, uint64_t now_ms)
+{
+  for (size_t i = 0; i < c->nloops;) {
+    loop_t *l = &c->loops[i];
+    if (now_ms >= l->sent + c->cfg.loop_timeout_ms) {
+      for (size_t m = 0; m < l->n; m++)
+        nn_mixdir_report(c->dir, &l->mix[m], 0);
+      c->st.loops_lost++;
+      c->loops[i] = c->loops[--c->nloops];
+    } else {
+      i++;
+    }
+  }
+  /* each event draws the next time first: what the event sends cannot move the stream */
+  while (c->next_payload <= now_ms) {
+    uint64_t at = c->next_payload;
+    int burst = c->qlen && c->cfg.burst_rate > c->cfg.payload_rate;
+    c->next_payload = next_event(c, burst ? c->cfg.burst_rate : c->cfg.payload_rate, at);
+    payload_event(c, at);
+  }
+  while (c->next_loop <= now_ms) {
+    uint64_t at = c->next_loop;
+    c->next_loop = next_event(c, c->cfg.loop_rate, at);
+    loop_event(c, at);
+  }
+}
+
+uint64_t
+nn_mixclient_deadline(const nn_mixclient_t *c)
+{
+  uint64_t d = c->next_payload < c->next_loop ? c->next_payload : c->next_loop;
+  for (size_t i = 0; i < c->nloops; i++)
+    if (c->loops[i].sent + c->cfg.loop_timeout_ms < d)
+      d = c->loops[i].sent + c->cfg.loop_timeout_ms;
+  return d;
+}
+
+void
+nn_mixclient_stats(const nn_mixclient_t *c, nn_mixclient_stats_t *st)
+{
+  *st = c->st;
+  st->queued = c->qlen;
+  st->loops_out = c->nloops;
+}
