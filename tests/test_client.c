@@ -164,7 +164,9 @@ world_new(uint64_t seed, int deliver)
     n->w = w;
     n->me = i;
     nn_mix_io_t io = { mix_send, mix_deliver, NULL, n };
-    assert_int_equal(nn_mix_new(&n->mix, &mc, &io, NULL, 0, w->now), NN_OK);
+    nn_mix_cfg_t c = mc;
+    c.relay = i < NMIX; /* the client and the exit only receive */
+    assert_int_equal(nn_mix_new(&n->mix, &c, &io, NULL, 0, w->now), NN_OK);
     memset(n->id.b, 0xc0 + i, NN_HASH_LEN);
   }
   uint32_t e = nn_mix_epoch_at(w->node[0].mix, w->now);

@@ -326,6 +326,33 @@ test_drops(void **state)
   net_free(n);
 }
 
+/* A node that only receives (an exit, a client) passes nothing on. */
+static void
+test_recipient_only(void **state)
+{
+  (void)state;
+  net_t *n = net_new(0, T0);
+  nn_mix_free(n->mix[0]);
+  nn_mix_cfg_t c = n->cfg;
+  c.rng = &n->rng[0];
+  c.relay = 0;
+  nn_mix_io_t io = { on_send, on_deliver, NULL, &ios[0] };
+  assert_int_equal(nn_mix_new(&n->mix[0], &c, &io, NULL, 0, n->now), NN_OK);
+  int through[3] = { 0, 1, 2 }, to_it[2] = { 1, 0 };
+  uint32_t e = nn_mix_epoch_at(n->mix[0], T0);
+  uint8_t *body = body_of(n, 8), *p = packet_for(n, through, 3, body, e, 10), *q = packet_for(n, to_it, 2, body, e, 10);
+  expect_drop(n, 0, p, n->cfg.geom.packet_len, NN_MIX_NOT_A_MIX, 0);
+  /* but what ends there is delivered */
+  assert_int_equal(nn_mix_recv(n->mix[1], &n->id[2], q, n->cfg.geom.packet_len, n->now), NN_MIX_ACCEPTED);
+  run(n);
+  assert_int_equal(n->ndelivered, 1);
+  assert_int_equal(n->delivered_at, 0);
+  free(p);
+  free(q);
+  free(body);
+  net_free(n);
+}
+
 static void
 test_full(void **state)
 {
@@ -562,7 +589,7 @@ main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_route_3), cmocka_unit_test(test_route_5),     cmocka_unit_test(test_drops),
     cmocka_unit_test(test_full),    cmocka_unit_test(test_epochs),      cmocka_unit_test(test_restart_keeps_keys),
-    cmocka_unit_test(test_offload), cmocka_unit_test(test_worker_pool),
+    cmocka_unit_test(test_offload), cmocka_unit_test(test_worker_pool), cmocka_unit_test(test_recipient_only),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,8 +39,8 @@ struct nn_mix_t {
 };
 
 static const char *drop_names[NN_MIX_DROPS] = {
-  "accepted", "forward", "bad_length",    "bad_version", "bad_ct", "bad_mac", "bad_command",
-  "tagged",   "crypto",  "unknown_epoch", "replay",      "delay",  "full",    "peer_full",
+  "accepted", "forward",       "bad_length", "bad_version", "bad_ct", "bad_mac",   "bad_command", "tagged",
+  "crypto",   "unknown_epoch", "replay",     "delay",       "full",   "peer_full", "not_a_mix",
 };
 
 const char *
@@ -60,6 +60,7 @@ nn_mix_cfg_default(nn_mix_cfg_t *cfg)
   cfg->max_packets = 2048;
   cfg->max_packets_per_peer = 256;
   cfg->replay_capacity = (size_t)1 << 21;
+  cfg->relay = 1;
 }
 
 /* ---- epochs ---- */
@@ -327,6 +328,8 @@ nn_mix_job_done(nn_mix_t *m, nn_mix_job_t *j, uint64_t now_ms, int cancelled)
     why = NN_MIX_REPLAY;
   else if (j->out.delay_ms > m->cfg.max_delay_ms)
     why = NN_MIX_DELAY;
+  else if (j->out.verdict == NN_SPHINX_FORWARD && !m->cfg.relay)
+    why = NN_MIX_NOT_A_MIX;
   e->jobs_out--;
   j->epoch = NULL;
   if (!e->accept && !e->jobs_out)

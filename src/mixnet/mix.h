@@ -58,6 +58,7 @@ typedef enum nn_mix_drop_t {
   NN_MIX_DELAY,                              /**< it asked for more than max_delay_ms */
   NN_MIX_FULL,                               /**< max_packets reached */
   NN_MIX_PEER_FULL,                          /**< max_packets_per_peer reached */
+  NN_MIX_NOT_A_MIX,                          /**< a packet to pass on, at a node that only receives */
   NN_MIX_DROPS
 } nn_mix_drop_t;
 
@@ -96,6 +97,8 @@ typedef struct nn_mix_cfg_t {
   size_t max_packets;          /**< (2,048) */
   size_t max_packets_per_peer; /**< (256) */
   size_t replay_capacity;      /**< tags per epoch at a 1e-6 false-positive rate (2^21) */
+  int relay;                   /**< 1: a mix, passes packets on; 0: a recipient only (an exit, a
+                                    client taking its loops), which drops what it would pass on (1) */
   const nn_rng_t *rng;         /**< key seeds; NULL = OpenSSL's CSPRNG */
 } nn_mix_cfg_t;
 
