@@ -66,7 +66,7 @@ const char *nn_mix_drop_name(nn_mix_drop_t d);
 
 /** One packet in the mix. The mix owns it; io.offload borrows it. */
 typedef struct nn_mix_job_t {
-  nn_work_t work; /**< for the driver's pool: set run and done, then submit */
+  nn_work_t work; /**< for the driver's pool: set run and done (lazy is set), then submit */
   struct nn_mix_t *mix;
   struct mix_epoch_t *epoch;
   nn_sym_t *sym;

@@ -32,6 +32,9 @@ typedef struct nn_work_t {
   /** On the loop's thread, after \c run. \a cancelled: the pool is being freed (run has still
    *  happened; the owner must release what it holds, and call nobody back). */
   void (*done)(struct nn_work_t *w, int cancelled);
+  /** 0: hand back as soon as possible. 1: may wait until the queue is empty or a batch of
+   *  finished jobs has gathered (throughput work that is not waited for: mixnet packets). */
+  int lazy;
 } nn_work_t;
 
 typedef struct nn_workers_stats_t {
