@@ -12,3 +12,6 @@ nepnet_test(test_dir)
 target_compile_definitions(test_dir PRIVATE NEPNET_DOC_DIR="${PROJECT_SOURCE_DIR}/docs")
 # The client's streams, routes and loops against real mix cores in virtual time.
 nepnet_test(test_client)
+# The mixnet's channel messages (PROTOCOL.md 9.9).
+nepnet_test(test_mxmsg)
+target_compile_definitions(test_mxmsg PRIVATE NEPNET_DOC_DIR="${PROJECT_SOURCE_DIR}/docs")

@@ -15,7 +15,7 @@
 #define NN_KIND_DHT_LAST 0x1f
 #define NN_KIND_GOSSIP_FIRST 0x20 /**< transaction gossip, Dandelion++ (docs/PROTOCOL.md 8) */
 #define NN_KIND_GOSSIP_LAST 0x2f
-#define NN_KIND_MIXNET_FIRST 0x30 /**< the Sphinx mixnet: packets, directory (reserved) */
+#define NN_KIND_MIXNET_FIRST 0x30 /**< the Sphinx mixnet: packets, recipient keys, directory (src/mixnet/msg.h) */
 #define NN_KIND_MIXNET_LAST 0x3f
 #define NN_KIND_NAT_FIRST 0x40 /**< NAT traversal and relay signalling (reserved) */
 #define NN_KIND_NAT_LAST 0x4f
