@@ -143,11 +143,11 @@ cli_pick_exit(void *ctx, uint32_t epoch, nn_hash_t *exit, nn_hybrid_pk_t *pk)
 }
 
 static world_t *
-world_new(uint64_t seed, int deliver)
+world_new_at(uint64_t seed, uint64_t start)
 {
   world_t *w = calloc(1, sizeof(*w));
   assert_non_null(w);
-  w->now = T0;
+  w->now = start;
   w->dead_mix = -1;
   nn_drbg_init_u64(&w->dir_drbg, seed);
   w->dir_rng = nn_drbg_rng(&w->dir_drbg);
@@ -204,8 +204,14 @@ world_new(uint64_t seed, int deliver)
   nn_reasm_cfg_t rc;
   nn_reasm_cfg_default(&rc, mc.geom.body_len);
   assert_int_equal(nn_reasm_new(&w->reasm, &rc), NN_OK);
-  (void)deliver;
   return w;
+}
+
+static world_t *
+world_new(uint64_t seed, int deliver)
+{
+  (void)deliver;
+  return world_new_at(seed, T0);
 }
 
 static void
@@ -252,6 +258,16 @@ run(world_t *w, uint64_t until, int carry)
   }
 }
 
+/* The exit's recipient keys for the epoch at \a now and the next, as its RKEY gives them. */
+static uint32_t
+exit_keys(world_t *w, uint64_t now, nn_hybrid_pk_t keys[2])
+{
+  uint32_t e = nn_mix_epoch_at(w->node[EXIT].mix, now);
+  keys[0] = *nn_mix_public_key(w->node[EXIT].mix, e);
+  keys[1] = *nn_mix_public_key(w->node[EXIT].mix, e + 1);
+  return e;
+}
+
 static uint8_t *
 message(size_t len)
 {
@@ -269,10 +285,9 @@ test_message_and_loops(void **state)
   world_t *w = world_new(1, 1);
   size_t len = 100000; /* 4 fragments and 2 parity */
   uint8_t *m = message(len);
-  assert_int_equal(nn_mixclient_send(w->cli, m, len, NN_FRAG_TO_DANDELION, &w->node[EXIT].id,
-                                     nn_mix_public_key(w->node[EXIT].mix, nn_mix_epoch_at(w->node[0].mix, w->now)),
-                                     w->now),
-                   NN_OK);
+  nn_hybrid_pk_t xk[2];
+  uint32_t xe = exit_keys(w, w->now, xk);
+  assert_int_equal(nn_mixclient_send(w->cli, m, len, NN_FRAG_TO_DANDELION, &w->node[EXIT].id, xe, xk, w->now), NN_OK);
   run(w, T0 + 60000, 1);
   assert_non_null(w->got);
   assert_int_equal(w->got_len, len);
@@ -287,6 +302,40 @@ test_message_and_loops(void **state)
   assert_int_equal(st.no_route, 0);
   for (int i = 0; i < NMIX; i++) /* every mix that carried loops is credited */
     assert_true(nn_mixdir_reliability(w->dir, nn_identity_node_id(w->ident[i])) >= 0.5);
+  free(m);
+  world_free(w);
+}
+
+/* A message whose fragments leave on both sides of a key epoch's end: those after it use the
+ * mixes' and the exit's next keys, and the message arrives; one queued for an epoch long gone is
+ * dropped, not sent to keys nobody holds. */
+static void
+test_epoch_crossing(void **state)
+{
+  (void)state;
+  uint64_t start = EPOCH_MS * 490001 - 600; /* 0.6 s before epoch 490001 */
+  world_t *w = world_new_at(11, start);
+  size_t len = 100000;
+  uint8_t *m = message(len);
+  nn_hybrid_pk_t xk[2];
+  uint32_t xe = exit_keys(w, w->now, xk);
+  assert_int_equal(xe, 490000);
+  assert_int_equal(nn_mixclient_send(w->cli, m, len, NN_FRAG_TO_DANDELION, &w->node[EXIT].id, xe, xk, w->now), NN_OK);
+  run(w, start + 30000, 1);
+  nn_mixclient_stats_t st;
+  nn_mixclient_stats(w->cli, &st);
+  assert_non_null(w->got);
+  assert_memory_equal(w->got, m, len);
+  assert_true(w->send_times[0] < EPOCH_MS * 490001); /* some before the switch ... */
+  assert_int_equal(st.real_sent, 6);
+  assert_int_equal(st.expired, 0);
+  /* keys for 490000 and 490001, sent in 490002: dropped */
+  assert_int_equal(nn_mixclient_send(w->cli, m, len, NN_FRAG_TO_DANDELION, &w->node[EXIT].id, xe, xk, w->now), NN_OK);
+  uint64_t later = EPOCH_MS * 490002 + 1000;
+  w->now = later - 1;
+  run(w, later + 10000, 0);
+  nn_mixclient_stats(w->cli, &st);
+  assert_true(st.expired > 0);
   free(m);
   world_free(w);
 }
@@ -324,10 +373,9 @@ test_message_does_not_move_the_stream(void **state)
   world_t *a = world_new(5, 0), *b = world_new(5, 0);
   size_t len = 200000;
   uint8_t *m = message(len);
-  uint32_t e = nn_mix_epoch_at(b->node[0].mix, b->now);
-  assert_int_equal(nn_mixclient_send(b->cli, m, len, NN_FRAG_TO_BROADCAST, &b->node[EXIT].id,
-                                     nn_mix_public_key(b->node[EXIT].mix, e), b->now),
-                   NN_OK);
+  nn_hybrid_pk_t xk[2];
+  uint32_t xe = exit_keys(b, b->now, xk);
+  assert_int_equal(nn_mixclient_send(b->cli, m, len, NN_FRAG_TO_BROADCAST, &b->node[EXIT].id, xe, xk, b->now), NN_OK);
   run(a, T0 + 10000, 0);
   run(b, T0 + 10000, 0);
   nn_mixclient_stats_t sa, sb;
@@ -363,15 +411,15 @@ test_caps(void **state)
 {
   (void)state;
   world_t *w = world_new(9, 0);
-  uint32_t e = nn_mix_epoch_at(w->node[0].mix, w->now);
-  const nn_hybrid_pk_t *pk = nn_mix_public_key(w->node[EXIT].mix, e);
+  nn_hybrid_pk_t pk[2];
+  uint32_t e = exit_keys(w, w->now, pk);
   size_t big = 201 * (NN_SPHINX_DEFAULT_LEN - 6649 - 32 - 25);
   uint8_t *m = message(big);
-  assert_int_equal(nn_mixclient_send(w->cli, m, big, 1, &w->node[EXIT].id, pk, w->now), NN_ERR_TOO_LONG);
-  assert_int_equal(nn_mixclient_send(w->cli, m, 0, 1, &w->node[EXIT].id, pk, w->now), NN_ERR_ARG);
+  assert_int_equal(nn_mixclient_send(w->cli, m, big, 1, &w->node[EXIT].id, e, pk, w->now), NN_ERR_TOO_LONG);
+  assert_int_equal(nn_mixclient_send(w->cli, m, 0, 1, &w->node[EXIT].id, e, pk, w->now), NN_ERR_ARG);
   /* 4096 packets: 2 MB messages of 67 + 34 fragments fit 40 times */
   size_t two = 2000000, n = 0;
-  while (nn_mixclient_send(w->cli, m, two, 1, &w->node[EXIT].id, pk, w->now) == NN_OK)
+  while (nn_mixclient_send(w->cli, m, two, 1, &w->node[EXIT].id, e, pk, w->now) == NN_OK)
     n++;
   assert_int_equal(n, 4096 / 101);
   nn_mixclient_stats_t st;
@@ -386,6 +434,7 @@ main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_message_and_loops),
+    cmocka_unit_test(test_epoch_crossing),
     cmocka_unit_test(test_dead_mix),
     cmocka_unit_test(test_message_does_not_move_the_stream),
     cmocka_unit_test(test_rate),

@@ -8,10 +8,17 @@
 
 #include "mixnet/frag.h"
 
+/* The exit of a queued message: its keys for two epochs, shared by its fragments. */
+typedef struct exit_t {
+  size_t refs; /* fragments queued; 0: a free slot */
+  nn_hash_t id;
+  uint32_t epoch;
+  nn_hybrid_pk_t pk[2];
+} exit_t;
+
 typedef struct queued_t {
   uint8_t *body;
-  nn_hash_t exit;
-  nn_hybrid_pk_t exit_pk;
+  unsigned exit; /* index into exits */
 } queued_t;
 
 typedef struct loop_t {
@@ -20,6 +27,8 @@ typedef struct loop_t {
   size_t n;
   nn_node_id_t mix[NN_SPHINX_MAX_HOPS];
 } loop_t;
+
+#define STALL_MS 2000 /* a stream event this late was missed, not delayed */
 
 typedef struct self_key_t {
   int set;
@@ -34,6 +43,7 @@ struct nn_mixclient_t {
   nn_sym_t *sym;
   queued_t *q; /* a ring */
   size_t qhead, qlen;
+  exit_t exits[NN_MIXCLIENT_MAX_MESSAGES];
   uint64_t next_payload, next_loop;
   self_key_t self[2];
   loop_t *loops;
@@ -146,11 +156,11 @@ nn_mixclient_set_self_key(nn_mixclient_t *c, uint32_t epoch, const nn_hybrid_pk_
 
 nn_err_t
 nn_mixclient_send(nn_mixclient_t *c, const uint8_t *msg, size_t len, uint8_t deliver, const nn_hash_t *exit,
-                  const nn_hybrid_pk_t *exit_pk, uint64_t now_ms)
+                  uint32_t exit_epoch, const nn_hybrid_pk_t exit_keys[2], uint64_t now_ms)
 {
   size_t body_len = c->cfg.geom.body_len, k = nn_frag_data_count(body_len, len), n;
   uint8_t id[NN_FRAG_ID_LEN], *all;
-  unsigned parity;
+  unsigned parity, x = NN_MIXCLIENT_MAX_MESSAGES;
   nn_err_t err;
 
   (void)now_ms;
@@ -159,7 +169,10 @@ nn_mixclient_send(nn_mixclient_t *c, const uint8_t *msg, size_t len, uint8_t del
   parity = (unsigned)ceil((double)k * c->cfg.redundancy);
   if (k + parity > NN_FRAG_MAX_TOTAL)
     parity = (unsigned)(NN_FRAG_MAX_TOTAL - k);
-  if (c->qlen + k + parity > c->cfg.max_queue)
+  for (unsigned i = 0; i < NN_MIXCLIENT_MAX_MESSAGES && x == NN_MIXCLIENT_MAX_MESSAGES; i++)
+    if (!c->exits[i].refs)
+      x = i;
+  if (x == NN_MIXCLIENT_MAX_MESSAGES || c->qlen + k + parity > c->cfg.max_queue)
     return NN_ERR_NOSPACE;
   if (!(all = malloc((k + parity) * body_len)))
     return NN_ERR_NOMEM;
@@ -168,7 +181,6 @@ nn_mixclient_send(nn_mixclient_t *c, const uint8_t *msg, size_t len, uint8_t del
     free(all);
     return err;
   }
-  /* fragments leave in a random order: the exit needs any k, a watcher of one mix learns less */
   for (size_t i = 0; i < n; i++) {
     queued_t *q = &c->q[(c->qhead + c->qlen + i) % c->cfg.max_queue];
     if (!(q->body = malloc(body_len))) {
@@ -178,9 +190,9 @@ nn_mixclient_send(nn_mixclient_t *c, const uint8_t *msg, size_t len, uint8_t del
       return NN_ERR_NOMEM;
     }
     memcpy(q->body, all + i * body_len, body_len);
-    q->exit = *exit;
-    q->exit_pk = *exit_pk;
+    q->exit = x;
   }
+  /* fragments leave in a random order: the exit needs any k, a watcher of one mix learns less */
   for (size_t i = n; i > 1; i--) {
     uint8_t rb[4];
     if (nn_rng_fill(NULL, rb, sizeof(rb)))
@@ -191,6 +203,11 @@ nn_mixclient_send(nn_mixclient_t *c, const uint8_t *msg, size_t len, uint8_t del
     *a = *b;
     *b = t;
   }
+  c->exits[x].refs = n;
+  c->exits[x].id = *exit;
+  c->exits[x].epoch = exit_epoch;
+  c->exits[x].pk[0] = exit_keys[0];
+  c->exits[x].pk[1] = exit_keys[1];
   c->qlen += n;
   free(all);
   return NN_OK;
@@ -238,16 +255,33 @@ emit(nn_mixclient_t *c, uint64_t now, const uint8_t *body, const nn_hash_t *to, 
   return 1;
 }
 
+/* The head of the queue leaves (sent or expired). */
+static void
+dequeue(nn_mixclient_t *c)
+{
+  queued_t *q = &c->q[c->qhead];
+  free(q->body);
+  q->body = NULL;
+  c->exits[q->exit].refs--;
+  c->qhead = (c->qhead + 1) % c->cfg.max_queue;
+  c->qlen--;
+}
+
 static void
 payload_event(nn_mixclient_t *c, uint64_t now)
 {
-  if (c->qlen) {
+  uint32_t epoch = (uint32_t)(now / c->cfg.epoch_ms);
+  while (c->qlen) {
     queued_t *q = &c->q[c->qhead];
-    if (emit(c, now, q->body, &q->exit, &q->exit_pk, NULL)) {
-      free(q->body);
-      q->body = NULL;
-      c->qhead = (c->qhead + 1) % c->cfg.max_queue;
-      c->qlen--;
+    const exit_t *x = &c->exits[q->exit];
+    const nn_hybrid_pk_t *pk = epoch == x->epoch ? &x->pk[0] : epoch == x->epoch + 1 ? &x->pk[1] : NULL;
+    if (!pk) { /* its exit's keys are for epochs gone by: the exit could not read it */
+      dequeue(c);
+      c->st.expired++;
+      continue;
+    }
+    if (emit(c, now, q->body, &x->id, pk, NULL)) {
+      dequeue(c);
       c->st.real_sent++;
     } else {
       c->st.no_route++;
@@ -329,6 +363,12 @@ nn_mixclient_tick(nn_mixclient_t *c, uint64_t now_ms)
       i++;
     }
   }
+  /* after a stall of the caller (a suspended machine), the events missed are not made up in a
+   * burst: the streams start afresh from now */
+  if (c->next_payload + STALL_MS < now_ms)
+    c->next_payload = next_event(c, c->cfg.payload_rate, now_ms);
+  if (c->next_loop + STALL_MS < now_ms)
+    c->next_loop = next_event(c, c->cfg.loop_rate, now_ms);
   /* each event draws the next time first: what the event sends cannot move the stream */
   while (c->next_payload <= now_ms) {
     uint64_t at = c->next_payload;

@@ -12,7 +12,9 @@
  *   - the loop stream, rate loop_rate: packets through every layer and back to the client,
  *     which learn which mixes pass packets on (nn_mixdir_report) and how long a round trip takes.
  * Optionally, burst_rate > payload_rate lets real packets leave faster while any wait: a visible
- * burst, traded for latency (what it costs in anonymity is measured by the simulator).
+ * burst, traded for latency (what it costs in anonymity is measured by the simulator). Events
+ * missed by more than 2 s (the caller stalled: a suspended machine) are not made up in a burst;
+ * the streams start afresh.
  *
  * Every packet follows a fresh stratified route from the directory, then its recipient (the
  * exit node for a message's fragments and for drop cover, chosen by the driver through
@@ -80,13 +82,16 @@ void nn_mixclient_free(nn_mixclient_t *c);
 void nn_mixclient_set_self_key(nn_mixclient_t *c, uint32_t epoch, const nn_hybrid_pk_t *pk);
 
 /**
- * Queue a message (a transaction) for the exit \a exit with key \a exit_pk (for the current
- * epoch): split into fragments with parity (docs/PROTOCOL.md 9.6), each sent at a payload-stream
- * event. NN_ERR_TOO_LONG if it needs more than 200 data fragments, NN_ERR_NOSPACE if the queue
- * cannot take all its fragments.
+ * Queue a message (a transaction) for the exit \a exit, whose recipient keys for \a exit_epoch
+ * and the epoch after are \a exit_keys (what its RKEY gives): split into fragments with parity
+ * (docs/PROTOCOL.md 9.6), each sent at a payload-stream event, in the key epoch of that moment;
+ * a fragment still waiting when neither key fits is dropped (stats.expired). NN_ERR_TOO_LONG if
+ * it needs more than 200 data fragments, NN_ERR_NOSPACE if the queue cannot take all its
+ * fragments or NN_MIXCLIENT_MAX_MESSAGES messages wait already.
  */
+#define NN_MIXCLIENT_MAX_MESSAGES 64
 nn_err_t nn_mixclient_send(nn_mixclient_t *c, const uint8_t *msg, size_t len, uint8_t deliver, const nn_hash_t *exit,
-                           const nn_hybrid_pk_t *exit_pk, uint64_t now_ms);
+                           uint32_t exit_epoch, const nn_hybrid_pk_t exit_keys[2], uint64_t now_ms);
 
 /** A body of type NN_BODY_LOOP delivered to this node: 1 if it was one of our loops (its mixes
  *  are credited), 0 otherwise. */
@@ -98,6 +103,7 @@ uint64_t nn_mixclient_deadline(const nn_mixclient_t *c);
 typedef struct nn_mixclient_stats_t {
   uint64_t real_sent, drop_sent, loops_sent, loops_back, loops_lost;
   uint64_t no_route; /**< events that passed without a packet: no route or no exit */
+  uint64_t expired;  /**< fragments dropped: the exit's keys were for epochs gone by */
   size_t queued;     /**< real packets waiting */
   size_t loops_out;
   uint64_t loop_rtt_ms_sum; /**< of the loops back */
