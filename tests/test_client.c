@@ -416,6 +416,8 @@ test_caps(void **state)
   size_t big = 201 * (NN_SPHINX_DEFAULT_LEN - 6649 - 32 - 25);
   uint8_t *m = message(big);
   assert_int_equal(nn_mixclient_send(w->cli, m, big, 1, &w->node[EXIT].id, e, pk, w->now), NN_ERR_TOO_LONG);
+  assert_int_equal(nn_mixclient_send(w->cli, m, ((size_t)4 << 20) + 1, 1, &w->node[EXIT].id, e, pk, w->now),
+                   NN_ERR_TOO_LONG); /* fits 200 fragments, but no exit takes it */
   assert_int_equal(nn_mixclient_send(w->cli, m, 0, 1, &w->node[EXIT].id, e, pk, w->now), NN_ERR_ARG);
   /* 4096 packets: 2 MB messages of 67 + 34 fragments fit 40 times */
   size_t two = 2000000, n = 0;

@@ -189,6 +189,16 @@ test_group_cap(void **state)
     assert_int_equal(nn_mixdir_add(a, nd, nl, EPOCH, NOW), i < 2 ? NN_MIXDIR_ADDED : NN_MIXDIR_GROUP_FULL);
     free(nd);
   }
+  /* two more of the same /16 through descriptors for the epoch before: the view still holds 2 */
+  for (int i = 3; i < 5; i++) {
+    uint8_t *nd;
+    size_t nl;
+    make_desc(f, i, EPOCH - 1, NOW, 77, &nd, &nl);
+    assert_int_equal(nn_mixdir_add(a, nd, nl, EPOCH, NOW), NN_MIXDIR_ADDED);
+    free(nd);
+  }
+  nn_hash_t dg;
+  assert_int_equal(nn_mixdir_digest(a, EPOCH, &dg), 2);
   nn_mixdir_free(a);
   nn_mixdir_cfg_t c;
   nn_mixdir_cfg_default(&c, NET);
@@ -197,6 +207,43 @@ test_group_cap(void **state)
   for (int i = 0; i < 6; i++)
     assert_int_equal(nn_mixdir_add(a, f->desc[i], f->len[i], EPOCH, NOW), i < 4 ? NN_MIXDIR_ADDED : NN_MIXDIR_FULL);
   nn_mixdir_free(a);
+}
+
+/* A mix that signs two descriptors for one epoch at the same second: every directory keeps the
+ * same one, whichever came first. */
+static void
+test_equivocation(void **state)
+{
+  fixture_t *f = *state;
+  nn_mixdesc_t d;
+  memset(&d, 0, sizeof(d));
+  d.network = NET;
+  d.epoch = EPOCH;
+  d.issued_at = NOW;
+  d.n_addrs = 1;
+  assert_int_equal(nn_addr_parse(&d.addrs[0], "100.20.30.40:9798"), NN_OK);
+  uint8_t *one, *two = malloc(NN_MIXDESC_MAX_LEN);
+  size_t l1, l2;
+  assert_non_null(two);
+  make_desc(f, 6, EPOCH, NOW, 106, &one, &l1);
+  d.addrs[0].host[0] = 106;
+  d.keys[0] = f->key[7][0].pk; /* other keys, same second */
+  d.keys[1] = f->key[7][1].pk;
+  assert_int_equal(nn_mixdesc_build(&d, f->id[6], NULL, two, NN_MIXDESC_MAX_LEN, &l2), NN_OK);
+  nn_mixdir_t *a = dir_new(), *b = dir_new();
+  nn_mixdir_add_t ra1 = nn_mixdir_add(a, one, l1, EPOCH, NOW), ra2 = nn_mixdir_add(a, two, l2, EPOCH, NOW);
+  nn_mixdir_add_t rb1 = nn_mixdir_add(b, two, l2, EPOCH, NOW), rb2 = nn_mixdir_add(b, one, l1, EPOCH, NOW);
+  assert_int_equal(ra1, NN_MIXDIR_ADDED);
+  assert_int_equal(rb1, NN_MIXDIR_ADDED);
+  assert_true((ra2 == NN_MIXDIR_REPLACED) != (rb2 == NN_MIXDIR_REPLACED)); /* one order replaces */
+  nn_hash_t da, db;
+  assert_int_equal(nn_mixdir_digest(a, EPOCH, &da), 1);
+  assert_int_equal(nn_mixdir_digest(b, EPOCH, &db), 1);
+  assert_memory_equal(da.b, db.b, 32);
+  nn_mixdir_free(a);
+  nn_mixdir_free(b);
+  free(one);
+  free(two);
 }
 
 /* Routes: one mix per layer, the layer derived; poor mixes skipped; a layer of poor mixes only
@@ -363,7 +410,12 @@ test_vectors(void **state)
       missing++;
     }
   }
-  char layer[32];
+  char layer[64];
+  snprintf(layer, sizeof(layer), "length                   = %zu bytes", f->len[0]);
+  if (!strstr(at, layer)) {
+    fprintf(stderr, "PROTOCOL.md 9.7 does not say %s\n", layer);
+    missing++;
+  }
   snprintf(layer, sizeof(layer), "layer %u", nn_mix_layer(&d.node_id, EPOCH, 3));
   if (!strstr(at, layer)) {
     fprintf(stderr, "PROTOCOL.md 9.7 does not say %s\n", layer);
@@ -377,8 +429,9 @@ int
 main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_descriptor), cmocka_unit_test(test_directory),     cmocka_unit_test(test_group_cap),
-    cmocka_unit_test(test_routes),     cmocka_unit_test(test_mix_publishes), cmocka_unit_test(test_vectors),
+    cmocka_unit_test(test_descriptor),   cmocka_unit_test(test_directory), cmocka_unit_test(test_group_cap),
+    cmocka_unit_test(test_equivocation), cmocka_unit_test(test_routes),    cmocka_unit_test(test_mix_publishes),
+    cmocka_unit_test(test_vectors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

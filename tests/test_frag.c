@@ -182,6 +182,17 @@ test_bad_fragments(void **state)
   assert_int_equal(add_edited(r, b, 23, 2), NN_REASM_BAD);    /* n < k */
   assert_int_equal(add_edited(r, b, 24, 5), NN_REASM_BAD);    /* index >= n */
   assert_int_equal(add_edited(r, b, 22, 0), NN_REASM_BAD);    /* k = 0 */
+  /* len 0 and k 0: no message */
+  {
+    uint8_t *z = malloc(BODY), *out = NULL, deliver;
+    size_t zl;
+    assert_non_null(z);
+    memcpy(z, b, BODY);
+    memset(z + 18, 0, 5);
+    assert_int_equal(nn_reasm_add(r, z, 0, &out, &zl, &deliver), NN_REASM_BAD);
+    assert_null(out);
+    free(z);
+  }
   /* the genuine fragment, a duplicate, and fragments of the same id disagreeing with it */
   assert_int_equal(add_edited(r, b, 30, b[30]), NN_REASM_STORED);
   assert_int_equal(add_edited(r, b, 30, b[30] ^ 1), NN_REASM_DUPLICATE);
@@ -189,7 +200,7 @@ test_bad_fragments(void **state)
   assert_int_equal(add_edited(r, frags, 17, NN_FRAG_TO_BROADCAST), NN_REASM_MISMATCH);
   nn_reasm_stats_t st;
   nn_reasm_stats(r, &st);
-  assert_int_equal(st.results[NN_REASM_BAD], 8);
+  assert_int_equal(st.results[NN_REASM_BAD], 9);
   assert_int_equal(st.messages, 1);
   nn_reasm_free(r);
   free(frags);

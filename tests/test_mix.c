@@ -297,6 +297,20 @@ test_drops(void **state)
   n->nsent = 0;
   expect_drop(n, 0, p, len, NN_MIX_REPLAY, 0);
 
+  /* a copy whose payload was changed spends the tag at its last hop: the original that follows
+   * is a replay there, not delivered (PROTOCOL 9.4 step 3 comes before the command) */
+  {
+    int one[1] = { 2 };
+    uint8_t *o = packet_for(n, one, 1, body, e, 10), *c = malloc(len);
+    assert_non_null(c);
+    memcpy(c, o, len);
+    c[len - 1] ^= 1;
+    expect_drop(n, 2, c, len, NN_MIX_TAGGED, 0);
+    expect_drop(n, 2, o, len, NN_MIX_REPLAY, 0);
+    free(o);
+    free(c);
+  }
+
   /* a delay above the cap */
   uint8_t *slow = packet_for(n, order, 3, body, e, n->cfg.max_delay_ms + 1);
   expect_drop(n, 0, slow, len, NN_MIX_DELAY, 0);
@@ -391,17 +405,18 @@ test_epochs(void **state)
   int order[3] = { 0, 1, 2 };
   uint8_t *body = body_of(n, 3);
   assert_non_null(nn_mix_public_key(n->mix[0], 480001));
-  assert_null(nn_mix_public_key(n->mix[0], 480002));
+  assert_non_null(nn_mix_public_key(n->mix[0], 480002)); /* held for the descriptor, not taken yet */
+  assert_null(nn_mix_public_key(n->mix[0], 480003));
   uint8_t *p = packet_for(n, order, 3, body, 480000, 2000); /* held 2 s by mix 0: past the switch */
   assert_int_equal(nn_mix_recv(n->mix[0], &n->id[0], p, n->cfg.geom.packet_len, n->now), NN_MIX_ACCEPTED);
   run(n);
   assert_int_equal(n->ndelivered, 1);
   assert_true(n->now > EPOCH_MS * 480001);
-  assert_non_null(nn_mix_public_key(n->mix[1], 480002)); /* turned: current 480001, next 480002 */
+  assert_non_null(nn_mix_public_key(n->mix[1], 480003)); /* turned: current 480001, next 480002 */
   nn_mix_stats_t st;
   nn_mix_stats(n->mix[1], &st);
   assert_int_equal(st.epoch, 480001);
-  assert_int_equal(st.keys, 3); /* previous (in grace), current, next */
+  assert_int_equal(st.keys, 4); /* previous (in grace), current, next, the one after */
 
   /* after the grace: the old epoch's packets are refused and its key is gone */
   uint8_t *q = packet_for(n, order, 3, body, 480000, 10);
@@ -410,7 +425,7 @@ test_epochs(void **state)
     nn_mix_tick(n->mix[i], n->now);
   assert_null(nn_mix_public_key(n->mix[0], 480000));
   nn_mix_stats(n->mix[0], &st);
-  assert_int_equal(st.keys, 2);
+  assert_int_equal(st.keys, 3);
   assert_int_equal(st.keys_wiped, 1);
   expect_drop(n, 0, q, n->cfg.geom.packet_len, NN_MIX_UNKNOWN_EPOCH, 1);
   free(p);
@@ -428,9 +443,9 @@ test_restart_keeps_keys(void **state)
   int order[3] = { 0, 1, 2 };
   uint32_t e = nn_mix_epoch_at(n->mix[0], T0);
   uint8_t *body = body_of(n, 4), *p = packet_for(n, order, 3, body, e, 10);
-  nn_mix_saved_key_t saved[3];
+  nn_mix_saved_key_t saved[NN_MIX_SAVED_KEYS];
   size_t ns = nn_mix_saved_keys(n->mix[1], saved);
-  assert_int_equal(ns, 2);
+  assert_int_equal(ns, 3); /* current, next, and the one after */
   nn_hybrid_pk_t before = *nn_mix_public_key(n->mix[1], e);
   nn_mix_free(n->mix[1]);
   nn_mix_cfg_t c = n->cfg;
@@ -473,14 +488,14 @@ test_offload(void **state)
   n->now = EPOCH_MS * 480001 + n->cfg.grace_ms + 1;
   nn_mix_tick(n->mix[0], n->now);
   nn_mix_stats(n->mix[0], &st);
-  assert_int_equal(st.keys, 3); /* current, next, and the retiring one */
+  assert_int_equal(st.keys, 4); /* current, next, the one after, and the retiring one */
   for (size_t k = n->njobs; k-- > 0;) {
     nn_mix_job_run(n->jobs[k]);
     nn_mix_job_done(n->mix[0], n->jobs[k], n->now, 0);
   }
   n->njobs = 0;
   nn_mix_stats(n->mix[0], &st);
-  assert_int_equal(st.keys, 2);
+  assert_int_equal(st.keys, 3);
   assert_int_equal(st.decrypting, 0);
   nn_mix_tick(n->mix[0], n->now + 10);
   assert_int_equal(n->nsent, 4);

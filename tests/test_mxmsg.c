@@ -72,9 +72,11 @@ test_packet_and_desc(void **state)
   assert_int_equal(nn_mxmsg_parse(&m, b, len, P - 1), NN_ERR_FORMAT);
   assert_int_equal(nn_mxmsg_parse(&m, b, 1, P), NN_ERR_FORMAT);
   /* descriptors: views, with a cap */
-  assert_int_equal(nn_mxmsg_wrap(b, P + 2, &len, NN_MXMSG_DESC, pkt, 10435), NN_OK);
+  assert_int_equal(nn_mxmsg_wrap(b, P + 2, &len, NN_MXMSG_DESC, pkt, NN_MIXDESC_FIXED_LEN), NN_OK);
   assert_int_equal(nn_mxmsg_parse(&m, b, len, P), NN_OK);
-  assert_int_equal(m.data_len, 10435);
+  assert_int_equal(m.data_len, NN_MIXDESC_FIXED_LEN);
+  assert_int_equal(NN_MIXDESC_FIXED_LEN, 10437);
+  assert_int_equal(NN_MIXDESC_MAX_LEN, 10717);
   assert_int_equal(nn_mxmsg_wrap(b, P + 2, &len, NN_MXMSG_DESC, pkt, NN_MIXDESC_MAX_LEN + 1), NN_OK);
   assert_int_equal(nn_mxmsg_parse(&m, b, len, P), NN_ERR_TOO_LONG);
   assert_int_equal(nn_mxmsg_parse(&m, b, 1, P), NN_ERR_TRUNCATED);

@@ -63,6 +63,7 @@ nn_mixclient_cfg_default(nn_mixclient_cfg_t *cfg)
   cfg->mean_delay_ms = 50;
   cfg->max_delay_ms = 60000;
   cfg->redundancy = 0.5;
+  cfg->max_msg_len = (size_t)4 << 20;
   cfg->max_queue = 4096;
   cfg->loop_timeout_ms = 30000;
   cfg->max_loops = 256;
@@ -164,6 +165,8 @@ nn_mixclient_send(nn_mixclient_t *c, const uint8_t *msg, size_t len, uint8_t del
   nn_err_t err;
 
   (void)now_ms;
+  if (len > c->cfg.max_msg_len) /* the exit would refuse every fragment */
+    return NN_ERR_TOO_LONG;
   if (!k)
     return len ? NN_ERR_TOO_LONG : NN_ERR_ARG;
   parity = (unsigned)ceil((double)k * c->cfg.redundancy);

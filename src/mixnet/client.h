@@ -63,6 +63,7 @@ typedef struct nn_mixclient_cfg_t {
   uint32_t mean_delay_ms;   /**< per mix, exponential (50) */
   uint32_t max_delay_ms;    /**< the network's cap; longer draws are drawn again (60,000) */
   double redundancy;        /**< parity fragments per data fragment (0.5) */
+  size_t max_msg_len;       /**< the largest message an exit takes (4 MiB, nn_reasm_cfg_t's) */
   size_t max_queue;         /**< real packets waiting; a message that does not fit is refused (4,096) */
   uint32_t loop_timeout_ms; /**< a loop not back by then counts against its mixes (30,000) */
   size_t max_loops;         /**< loops out at once (256) */
@@ -86,7 +87,7 @@ void nn_mixclient_set_self_key(nn_mixclient_t *c, uint32_t epoch, const nn_hybri
  * and the epoch after are \a exit_keys (what its RKEY gives): split into fragments with parity
  * (docs/PROTOCOL.md 9.6), each sent at a payload-stream event, in the key epoch of that moment;
  * a fragment still waiting when neither key fits is dropped (stats.expired). NN_ERR_TOO_LONG if
- * it needs more than 200 data fragments, NN_ERR_NOSPACE if the queue cannot take all its
+ * it is above max_msg_len or needs more than 200 data fragments, NN_ERR_NOSPACE if the queue cannot take all its
  * fragments or NN_MIXCLIENT_MAX_MESSAGES messages wait already.
  */
 #define NN_MIXCLIENT_MAX_MESSAGES 64

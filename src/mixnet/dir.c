@@ -213,7 +213,9 @@ nn_mixdir_add(nn_mixdir_t *dir, const uint8_t *in, size_t len, uint32_t epoch_no
     if (o->epoch != d.epoch)
       continue;
     if (!memcmp(o->node_id.b, d.node_id.b, NN_NODE_ID_LEN)) {
-      if (o->issued_at >= d.issued_at)
+      /* the later one wins; of two issued at the same second, the lower hash, so that a mix
+       * that signs two cannot keep different nodes on different ones */
+      if (o->issued_at > d.issued_at || (o->issued_at == d.issued_at && memcmp(d.hash.b, o->hash.b, NN_HASH_LEN) >= 0))
         return NN_MIXDIR_KNOWN;
       mine = o;
       continue;
@@ -294,17 +296,49 @@ cmp_mix(const void *a, const void *b)
   return c ? c : (x->epoch > y->epoch) - (x->epoch < y->epoch);
 }
 
+/* The caps hold for the view, not only per descriptor epoch: a view mixes descriptors for e and
+ * for e - 1. Trimmed the same way everywhere (per network group, then overall, lowest hashes
+ * first), so that nodes holding the same descriptors hold the same view. */
+typedef struct cap_key_t {
+  uint8_t group[1 + NN_ADDR_HOST_MAX];
+  size_t glen;
+  nn_hash_t hash;
+  size_t index;
+} cap_key_t;
+
+static int
+cmp_group_hash(const void *a, const void *b)
+{
+  const cap_key_t *x = a, *y = b;
+  if (x->glen != y->glen)
+    return x->glen < y->glen ? -1 : 1;
+  int c = memcmp(x->group, y->group, x->glen);
+  return c ? c : memcmp(x->hash.b, y->hash.b, NN_HASH_LEN);
+}
+
+static int
+cmp_cap_hash(const void *a, const void *b)
+{
+  return memcmp(((const cap_key_t *)a)->hash.b, ((const cap_key_t *)b)->hash.b, NN_HASH_LEN);
+}
+
 static void
 build_view(nn_mixdir_t *dir, uint32_t epoch)
 {
-  size_t k = 0;
+  size_t k = 0, m = 0, kept = 0;
   view_key_t *keys;
+  cap_key_t *caps;
   if (dir->view_valid && dir->view_gen == dir->gen && dir->view_epoch == epoch)
     return;
   dir->nview = 0;
   dir->view_valid = 0;
-  if (!(keys = malloc((dir->n ? dir->n : 1) * sizeof(*keys))))
-    return; /* an empty view: no route now, the next call tries again */
+  keys = malloc((dir->n ? dir->n : 1) * sizeof(*keys));
+  caps = malloc((dir->n ? dir->n : 1) * sizeof(*caps));
+  if (!keys || !caps) { /* an empty view: no route now, the next call tries again */
+    free(keys);
+    free(caps);
+    return;
+  }
   for (size_t i = 0; i < dir->n; i++)
     if (key_for(&dir->d[i], epoch))
       keys[k++] = (view_key_t){ dir->d[i].node_id, dir->d[i].epoch, i };
@@ -313,11 +347,29 @@ build_view(nn_mixdir_t *dir, uint32_t epoch)
     /* the same mix's next entry (its later epoch) wins */
     if (i + 1 < k && !memcmp(keys[i + 1].id.b, keys[i].id.b, NN_NODE_ID_LEN))
       continue;
-    dir->view_layer[dir->nview] =
-      (uint8_t)(nn_mix_layer(&keys[i].id, epoch, dir->cfg.layers) | (poor(dir, &keys[i].id) ? 0x80 : 0));
-    dir->view[dir->nview++] = keys[i].index;
+    const nn_mixdesc_t *d = &dir->d[keys[i].index];
+    caps[m].glen = nn_addr_group(&d->addrs[0], 16, 32, caps[m].group);
+    caps[m].hash = d->hash;
+    caps[m].index = keys[i].index;
+    m++;
+  }
+  qsort(caps, m, sizeof(*caps), cmp_group_hash);
+  for (size_t i = 0, run = 0; i < m; i++) {
+    run =
+      i && caps[i].glen == caps[i - 1].glen && !memcmp(caps[i].group, caps[i - 1].group, caps[i].glen) ? run + 1 : 0;
+    if (run < dir->cfg.max_per_group)
+      caps[kept++] = caps[i];
+  }
+  qsort(caps, kept, sizeof(*caps), cmp_cap_hash);
+  if (kept > dir->cfg.max_mixes)
+    kept = dir->cfg.max_mixes;
+  for (size_t i = 0; i < kept; i++) {
+    const nn_node_id_t *id = &dir->d[caps[i].index].node_id;
+    dir->view_layer[dir->nview] = (uint8_t)(nn_mix_layer(id, epoch, dir->cfg.layers) | (poor(dir, id) ? 0x80 : 0));
+    dir->view[dir->nview++] = caps[i].index;
   }
   free(keys);
+  free(caps);
   dir->view_gen = dir->gen;
   dir->view_epoch = epoch;
   dir->view_valid = 1;

@@ -36,7 +36,8 @@
 #define NN_MIXDESC_MAX_ADDRS 8
 #define NN_MIXDESC_MAX_SKEW 600 /* issued_at may lead the reader's clock by this many seconds */
 #define NN_MIXDESC_FIXED_LEN                                                                                           \
-  (1 + 4 + NN_MLDSA_PK_LEN + 4 + 8 + 1 + 2 * NN_SPHINX_CT_LEN + NN_MLDSA_SIG_LEN) /* 10435 + addresses */
+  (1 + 4 + NN_MLDSA_PK_LEN + 4 + 8 + 1 + 2 * (NN_X25519_LEN + NN_MLKEM_PK_LEN) +                                       \
+   NN_MLDSA_SIG_LEN) /* 10437 + addresses */
 #define NN_MIXDESC_MAX_LEN (NN_MIXDESC_FIXED_LEN + NN_MIXDESC_MAX_ADDRS * NN_ADDR_WIRE_MAX)
 
 /** A descriptor, decoded (about 11 KB, no pointers). */

@@ -108,8 +108,8 @@ nn_frag_parse(const uint8_t *body, size_t body_len, size_t max_len, nn_frag_hdr_
   h->len = len;
   if (len > max_len)
     return NN_ERR_TOO_LONG;
-  if (type != NN_FRAG_TYPE || (h->deliver != NN_FRAG_TO_DANDELION && h->deliver != NN_FRAG_TO_BROADCAST) ||
-      h->k != nn_frag_data_count(body_len, len) || h->n < h->k || h->index >= h->n)
+  if (type != NN_FRAG_TYPE || (h->deliver != NN_FRAG_TO_DANDELION && h->deliver != NN_FRAG_TO_BROADCAST) || !len ||
+      !h->k || h->k != nn_frag_data_count(body_len, len) || h->n < h->k || h->index >= h->n)
     return NN_ERR_FORMAT;
   h->fragment = body + NN_FRAG_HDR_LEN;
   return NN_OK;
@@ -148,7 +148,7 @@ nn_reasm_cfg_default(nn_reasm_cfg_t *cfg, size_t body_len)
 {
   cfg->body_len = body_len;
   cfg->max_msg_len = (size_t)4 << 20;
-  cfg->max_messages = 32;
+  cfg->max_messages = 256;
   cfg->max_bytes = (size_t)64 << 20;
   cfg->timeout_ms = 120000;
   cfg->recent = 1024;

@@ -28,7 +28,7 @@
 #define NN_FRAG_TYPE 0x01 /* first byte of a body that is a fragment */
 #define NN_FRAG_HDR_LEN 25
 #define NN_FRAG_ID_LEN 16
-#define NN_FRAG_MAX_DATA 200  /* k: with 27,731-byte fragments, messages up to 5.5 MB */
+#define NN_FRAG_MAX_DATA 200  /* k: with 30,158-byte fragments, messages up to 6.03 MB */
 #define NN_FRAG_MAX_TOTAL 255 /* n */
 
 /** What the exit does with a message. */
@@ -65,9 +65,9 @@ nn_err_t nn_frag_parse(const uint8_t *body, size_t body_len, size_t max_len, nn_
 typedef struct nn_reasm_t nn_reasm_t;
 
 typedef struct nn_reasm_cfg_t {
-  size_t body_len;     /**< the network's (27,756 at the default geometry) */
+  size_t body_len;     /**< the network's (30,183 at the default geometry) */
   size_t max_msg_len;  /**< largest message taken (4 MiB) */
-  size_t max_messages; /**< messages under way at once (32) */
+  size_t max_messages; /**< messages under way at once (256) */
   size_t max_bytes;    /**< fragment bytes held, all messages (64 MiB) */
   uint32_t timeout_ms; /**< a message not complete this long after its first fragment is dropped (120,000) */
   size_t recent;       /**< ids of completed messages remembered, so late fragments are not a new message (1,024) */

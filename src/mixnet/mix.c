@@ -8,12 +8,13 @@
 #include "crypto/keyhash.h"
 #include "mixnet/replay.h"
 
-#define SLOTS 4     /* previous, current, next, and one retiring with jobs still out */
+#define SLOTS 5     /* previous, current, next, the one after, and one retiring with jobs still out */
 #define BUCKETS 256 /* per-peer budget: previous hops hashed into this many shares */
 
 typedef struct mix_epoch_t {
   int used;
-  int accept; /* one of previous (in grace), current, next */
+  int accept; /* one of previous (in grace), current, next: packets for it are taken */
+  int keep;   /* accept, or the epoch after next: its key is published, not used yet */
   uint32_t id;
   uint8_t seed[32];
   nn_hybrid_key_t key;
@@ -100,8 +101,6 @@ make_epoch(nn_mix_t *m, mix_epoch_t *e, uint32_t id, const uint8_t seed[32])
   r = nn_drbg_rng(&d);
   err = nn_hybrid_keygen(&e->key, &r);
   OPENSSL_cleanse(&d, sizeof(d));
-  if (!err && (err = nn_replay_new(&e->seen, m->cfg.replay_capacity)))
-    nn_hybrid_key_clear(&e->key);
   if (err) {
     OPENSSL_cleanse(e, sizeof(*e));
     return err;
@@ -109,7 +108,7 @@ make_epoch(nn_mix_t *m, mix_epoch_t *e, uint32_t id, const uint8_t seed[32])
   e->used = 1;
   e->id = id;
   m->st.keys_made++;
-  return NN_OK;
+  return NN_OK; /* the replay filter comes with the epoch's first packet */
 }
 
 uint32_t
@@ -118,25 +117,30 @@ nn_mix_epoch_at(const nn_mix_t *m, uint64_t now_ms)
   return (uint32_t)(now_ms / m->cfg.epoch_ms);
 }
 
-/* Keep previous (within grace), current and next; wipe the rest once no job uses them. */
+/* Take packets for the previous epoch (within grace), the current one and the next; hold the key
+ * of the one after (a descriptor published during an epoch announces the next two); wipe the rest
+ * once no job uses them. */
 static nn_err_t
 turn(nn_mix_t *m, uint64_t now, const nn_mix_saved_key_t *saved, size_t nsaved)
 {
   uint32_t cur = nn_mix_epoch_at(m, now);
   uint64_t start = (uint64_t)cur * m->cfg.epoch_ms;
-  int prev_wanted = cur > 0 && now < start + m->cfg.grace_ms;
-  uint32_t want[3] = { cur, cur + 1, cur - 1 };
-  int nwant = prev_wanted ? 3 : 2;
+  int prev_wanted = cur > 0 && now < start + m->cfg.grace_ms, complete = 1;
+  uint32_t want[4] = { cur, cur + 1, cur + 2, cur - 1 }; /* want[2] is kept, not accepted */
+  int nwant = prev_wanted ? 4 : 3;
   nn_err_t err = NN_OK;
 
   for (int i = 0; i < SLOTS; i++) {
     mix_epoch_t *e = &m->ep[i];
     if (!e->used)
       continue;
-    e->accept = 0;
+    e->accept = e->keep = 0;
     for (int w = 0; w < nwant; w++)
-      e->accept |= e->id == want[w];
-    if (!e->accept && !e->jobs_out)
+      if (e->id == want[w]) {
+        e->keep = 1;
+        e->accept = w != 2;
+      }
+    if (!e->keep && !e->jobs_out)
       wipe_epoch(m, e);
   }
   for (int w = 0; w < nwant && !err; w++) {
@@ -146,18 +150,24 @@ turn(nn_mix_t *m, uint64_t now, const nn_mix_saved_key_t *saved, size_t nsaved)
     for (size_t s = 0; s < nsaved; s++)
       if (saved[s].epoch == want[w])
         seed = saved[s].seed;
-    if (w == 2 && !seed) /* a previous epoch is only worth keeping with the key it had */
+    if (w == 3 && !seed) /* a previous epoch is only worth keeping with the key it had */
       continue;
     mix_epoch_t *slot = NULL;
     for (int i = 0; i < SLOTS && !slot; i++)
       if (!m->ep[i].used)
         slot = &m->ep[i];
-    if (!slot) /* every slot holds a retiring epoch with jobs out: try again at the next tick */
+    if (!slot) { /* every slot holds a retiring epoch with jobs out */
+      complete = 0;
       break;
-    if (!(err = make_epoch(m, slot, want[w], seed)))
-      slot->accept = 1;
+    }
+    if (!(err = make_epoch(m, slot, want[w], seed))) {
+      slot->keep = 1;
+      slot->accept = w != 2;
+    }
   }
   m->next_turn = prev_wanted ? start + m->cfg.grace_ms : start + m->cfg.epoch_ms;
+  if (err || !complete) /* a key is missing: try again in a second, not at the next turn */
+    m->next_turn = now + 1000;
   m->st.epoch = cur;
   return err;
 }
@@ -321,19 +331,23 @@ nn_mix_job_done(nn_mix_t *m, nn_mix_job_t *j, uint64_t now_ms, int cancelled)
     m->st.decrypting--;
   m->syms[m->nsyms++] = j->sym; /* room for one per job: the array holds max_packets */
   j->sym = NULL;
-  if (cancelled)
+  /* every packet whose MAC verified spends its tag, whatever it turns out to be (PROTOCOL 9.4
+   * step 3); the filter lives with the key this job holds, and is made with the first packet */
+  if (!cancelled && j->out.have_replay && !e->seen && nn_replay_new(&e->seen, m->cfg.replay_capacity))
+    why = NN_MIX_CRYPTO; /* no memory for the filter: no packet of the epoch can be checked */
+  else if (cancelled)
     why = NN_MIX_CRYPTO;
+  else if (j->out.have_replay && nn_replay_check_and_add(e->seen, j->out.replay))
+    why = NN_MIX_REPLAY;
   else if (j->out.verdict != NN_SPHINX_FORWARD && j->out.verdict != NN_SPHINX_DELIVER)
     why = (nn_mix_drop_t)j->out.verdict;
-  else if (nn_replay_check_and_add(e->seen, j->out.replay)) /* kept while this job held the key */
-    why = NN_MIX_REPLAY;
   else if (j->out.delay_ms > m->cfg.max_delay_ms)
     why = NN_MIX_DELAY;
   else if (j->out.verdict == NN_SPHINX_FORWARD && !m->cfg.relay)
     why = NN_MIX_NOT_A_MIX;
   e->jobs_out--;
   j->epoch = NULL;
-  if (!e->accept && !e->jobs_out)
+  if (!e->keep && !e->jobs_out)
     wipe_epoch(m, e);
   if (why) {
     drop(m, j, why);
@@ -378,12 +392,14 @@ nn_mix_new(nn_mix_t **out, const nn_mix_cfg_t *cfg, const nn_mix_io_t *io, const
            size_t nsaved, uint64_t now_ms)
 {
   nn_mix_t *m;
+  nn_sphinx_geom_t g;
   nn_err_t err;
 
   *out = NULL;
-  if (!cfg->geom.packet_len || cfg->epoch_ms < 1000 || cfg->grace_ms >= cfg->epoch_ms || !cfg->max_packets ||
-      !cfg->max_packets_per_peer || !cfg->replay_capacity || cfg->replay_capacity > NN_REPLAY_MAX_CAPACITY ||
-      !io->send || !io->deliver || now_ms / cfg->epoch_ms >= UINT32_MAX - 1)
+  if (nn_sphinx_geom_init(&g, cfg->geom.hops, cfg->geom.packet_len) || memcmp(&g, &cfg->geom, sizeof(g)) ||
+      cfg->epoch_ms < 1000 || cfg->grace_ms >= cfg->epoch_ms || !cfg->max_packets || !cfg->max_packets_per_peer ||
+      !cfg->replay_capacity || cfg->replay_capacity > NN_REPLAY_MAX_CAPACITY || !io->send || !io->deliver ||
+      now_ms / cfg->epoch_ms >= UINT32_MAX - 1)
     return NN_ERR_ARG;
   if (!(m = calloc(1, sizeof(*m))))
     return NN_ERR_NOMEM;
@@ -430,17 +446,17 @@ const nn_hybrid_pk_t *
 nn_mix_public_key(const nn_mix_t *m, uint32_t epoch)
 {
   for (int i = 0; i < SLOTS; i++)
-    if (m->ep[i].used && m->ep[i].accept && m->ep[i].id == epoch)
+    if (m->ep[i].used && m->ep[i].keep && m->ep[i].id == epoch)
       return &m->ep[i].key.pk;
   return NULL;
 }
 
 size_t
-nn_mix_saved_keys(const nn_mix_t *m, nn_mix_saved_key_t out[3])
+nn_mix_saved_keys(const nn_mix_t *m, nn_mix_saved_key_t out[NN_MIX_SAVED_KEYS])
 {
   size_t n = 0;
-  for (int i = 0; i < SLOTS && n < 3; i++)
-    if (m->ep[i].used && m->ep[i].accept) {
+  for (int i = 0; i < SLOTS && n < NN_MIX_SAVED_KEYS; i++)
+    if (m->ep[i].used && m->ep[i].keep) {
       out[n].epoch = m->ep[i].id;
       memcpy(out[n].seed, m->ep[i].seed, 32);
       n++;
@@ -459,6 +475,8 @@ nn_mix_stats(const nn_mix_t *m, nn_mix_stats_t *st)
     if (!m->ep[i].used)
       continue;
     st->keys++;
+    if (!m->ep[i].seen)
+      continue;
     st->replay_bytes += nn_replay_bytes(m->ep[i].seen);
     if (m->ep[i].id == m->st.epoch)
       st->replay_tags = nn_replay_count(m->ep[i].seen);

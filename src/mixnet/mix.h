@@ -8,13 +8,21 @@
  * for this hop; time comes in with every call (wall-clock milliseconds: key epochs are numbered
  * from the Unix epoch, so every node agrees on them), randomness from the configuration.
  *
- * **Epochs.** Epoch e runs from e * epoch_ms to (e + 1) * epoch_ms. The mix holds the keys of
+ * **Epochs.** Epoch e runs from e * epoch_ms to (e + 1) * epoch_ms. The mix takes packets for
  * the current epoch and the next one (a client that builds a route just before the switch, or
- * whose clock runs ahead, uses the next), and keeps the previous one for grace_ms after the
+ * whose clock runs ahead, uses the next), and for the previous one during grace_ms after the
  * switch, so that packets in flight survive it; then that key is wiped, and its replay filter
- * goes with it (a packet for a wiped key cannot be processed, hence cannot be replayed). Each
- * key comes from a 32-byte seed, which is all the mix needs to save to keep its keys across a
- * restart (nn_mix_saved_keys, and nn_mix_new's \a saved).
+ * goes with it (a packet for a wiped key cannot be processed, hence cannot be replayed). It also
+ * holds the key of the epoch after next, unused: the descriptor it publishes during epoch e - 1
+ * announces the keys of e and e + 1 (docs/PROTOCOL.md 9.7). Each key comes from a 32-byte seed,
+ * which is all the mix needs to save to keep its keys across a restart (nn_mix_saved_keys, and
+ * nn_mix_new's \a saved). The replay filters are not saved: a mix restarted within an epoch
+ * would pass on again a packet it passed before the restart; saving them with the seeds (on a
+ * clean stop, and periodically) is the node's job, and until it does, the window is the restart.
+ *
+ * **Calls.** nn_mix_recv may run nn_mix_tick (a turn of the epoch is due), so io.send and
+ * io.deliver can be called from inside it; they must not call nn_mix_recv or nn_mix_tick of the
+ * same mix (queue the packet and hand it over from the loop).
  *
  * **Threads.** The crypto of a packet (nn_mix_job_run: decapsulation, MAC, LIONESS) touches only
  * its job and the epoch's key, which the mix keeps until every job using it is back; it can run
@@ -23,7 +31,8 @@
  *
  * **Budgets (defaults).** At most max_packets (2,048) packets in the mix at once, decrypting or
  * held, of which max_packets_per_peer (256) from one previous hop: 72 MiB of 36 KiB packets in
- * the worst case, plus the replay filters (three epochs at most, 7.2 MiB each for 2^21 tags).
+ * the worst case, plus the replay filters (each made with its epoch's first packet; three epochs
+ * at most, 7.2 MiB each for 2^21 tags).
  * A packet's buffer is kept for the next one when it leaves (no malloc and free per packet), so
  * the buffers stay at the most ever in the mix at once, within the same 72 MiB.
  * A delay above max_delay_ms (60 s) is dropped, not shortened: the sender knows the cap.
@@ -137,8 +146,9 @@ uint64_t nn_mix_deadline(const nn_mix_t *m);
 uint32_t nn_mix_epoch_at(const nn_mix_t *m, uint64_t now_ms);
 /** The public key of \a epoch, NULL if the mix holds none. */
 const nn_hybrid_pk_t *nn_mix_public_key(const nn_mix_t *m, uint32_t epoch);
-/** The seeds of the keys held now (at most 3); \a out must hold 3. Secret. */
-size_t nn_mix_saved_keys(const nn_mix_t *m, nn_mix_saved_key_t out[3]);
+/** The seeds of the keys held now (at most NN_MIX_SAVED_KEYS); secret. */
+#define NN_MIX_SAVED_KEYS 4
+size_t nn_mix_saved_keys(const nn_mix_t *m, nn_mix_saved_key_t out[NN_MIX_SAVED_KEYS]);
 
 typedef struct nn_mix_stats_t {
   uint64_t received, forwarded, delivered;

@@ -8,7 +8,7 @@
  *   0x31 PACKET   bytes[packet_len]                       one Sphinx packet (9.3)
  *   0x32 RKEY     epoch u32 | key_e bytes[1600] | key_e+1 bytes[1600]
  *                 the sender's recipient keys (hybrid, 2.1), authenticated by the channel
- *   0x33 DESC     a mix descriptor (9.7), 10,435 .. 10,435 + 8 x 35 bytes
+ *   0x33 DESC     a mix descriptor (9.7), 10,437 .. 10,717 bytes
  *   0x34 DIGEST   epoch u32 | count u16 | digest bytes[32]     the sender's view of an epoch
  *   0x35 INV      epoch u32 | count u16 (1..1024) | count x 32-byte descriptor hash
  *   0x36 GETDESC  epoch u32 | count u16 (1..1024) | count x 32-byte descriptor hash

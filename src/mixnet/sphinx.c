@@ -194,7 +194,10 @@ out:
   }
   free(filler);
   free(beta);
-  free(next);
+  if (next) { /* the plaintext forward slots: the route */
+    OPENSSL_cleanse(next, L);
+    free(next);
+  }
   OPENSSL_cleanse(&ss, sizeof(ss));
   nn_sym_wipe(s);
   if (err)
@@ -218,8 +221,8 @@ nn_sphinx_unwrap(nn_sym_t *s, const nn_sphinx_geom_t *g, const nn_hybrid_key_t *
   memset(&k, 0, sizeof(k));
   memset(&ss, 0, sizeof(ss));
   out->verdict = NN_SPHINX_CRYPTO;
-  if (!g->packet_len || len != g->packet_len) {
-    out->verdict = NN_SPHINX_BAD_LENGTH;
+  if (!g->packet_len || len != g->packet_len || L + S > sizeof(d) || H + NN_LIONESS_MIN_LEN > len) {
+    out->verdict = NN_SPHINX_BAD_LENGTH; /* or a geometry that nn_sphinx_geom_init did not make */
     return;
   }
   if (packet[0] != NN_SPHINX_VERSION) {
