@@ -280,6 +280,40 @@ test_caps_and_expiry(void **state)
   nn_reasm_free(r);
 }
 
+/* Every slot taken by messages that stopped getting fragments: after stall_ms the one that stalled
+ * longest makes room for a new message; one that keeps progressing is never pushed out. */
+static void
+test_stalled_make_room(void **state)
+{
+  (void)state;
+  nn_reasm_cfg_t c;
+  nn_reasm_t *r;
+  nn_reasm_cfg_default(&c, BODY);
+  c.max_messages = 2;
+  assert_int_equal(nn_reasm_new(&r, &c), NN_OK);
+  size_t n, len = 80000;
+  uint8_t *msg = random_bytes(len, 4), *out, deliver;
+  uint8_t *a = split(msg, len, 2, 0x61, &n), *b = split(msg, len, 2, 0x62, &n), *x = split(msg, len, 2, 0x63, &n);
+  assert_int_equal(nn_reasm_add(r, a, 0, &out, &len, &deliver), NN_REASM_STORED);  /* a stalls */
+  assert_int_equal(nn_reasm_add(r, b, 0, &out, &len, &deliver), NN_REASM_STORED);  /* b progresses */
+  assert_int_equal(nn_reasm_add(r, x, 5000, &out, &len, &deliver), NN_REASM_FULL); /* nobody stalled 10 s */
+  assert_int_equal(nn_reasm_add(r, b + BODY, 8000, &out, &len, &deliver), NN_REASM_STORED);
+  assert_int_equal(nn_reasm_add(r, x, 10000, &out, &len, &deliver), NN_REASM_STORED); /* a makes room */
+  nn_reasm_stats_t st;
+  nn_reasm_stats(r, &st);
+  assert_int_equal(st.evicted, 1);
+  assert_int_equal(st.messages, 2);
+  assert_int_equal(nn_reasm_add(r, a + BODY, 10001, &out, &len, &deliver), NN_REASM_LATE); /* a is gone */
+  assert_int_equal(nn_reasm_add(r, b + 2 * BODY, 10002, &out, &len, &deliver), NN_REASM_COMPLETE);
+  assert_memory_equal(out, msg, 80000);
+  free(out);
+  free(a);
+  free(b);
+  free(x);
+  free(msg);
+  nn_reasm_free(r);
+}
+
 /* GF(2^8) modulo x^8 + x^4 + x^3 + x^2 + 1, by the book: the document's code, not ISA-L's. */
 static uint8_t
 gf_mul_slow(uint8_t a, uint8_t b)
@@ -365,8 +399,13 @@ int
 main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_sizes),         cmocka_unit_test(test_two_megabytes), cmocka_unit_test(test_one_byte),
-    cmocka_unit_test(test_bad_fragments), cmocka_unit_test(test_parse),         cmocka_unit_test(test_caps_and_expiry),
+    cmocka_unit_test(test_sizes),
+    cmocka_unit_test(test_two_megabytes),
+    cmocka_unit_test(test_one_byte),
+    cmocka_unit_test(test_bad_fragments),
+    cmocka_unit_test(test_parse),
+    cmocka_unit_test(test_caps_and_expiry),
+    cmocka_unit_test(test_stalled_make_room),
     cmocka_unit_test(test_vectors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -122,7 +122,7 @@ typedef struct msg_t {
   uint8_t id[NN_FRAG_ID_LEN];
   uint8_t deliver, k, n, count;
   uint32_t len;
-  uint64_t first;
+  uint64_t first, last;             /* when its first and its latest fragment came */
   uint8_t *frag[NN_FRAG_MAX_TOTAL]; /* by index; at most k are ever held */
 } msg_t;
 
@@ -151,6 +151,7 @@ nn_reasm_cfg_default(nn_reasm_cfg_t *cfg, size_t body_len)
   cfg->max_messages = 256;
   cfg->max_bytes = (size_t)64 << 20;
   cfg->timeout_ms = 120000;
+  cfg->stall_ms = 10000;
   cfg->recent = 1024;
 }
 
@@ -289,6 +290,19 @@ nn_reasm_add(nn_reasm_t *r, const uint8_t *body, uint64_t now_ms, uint8_t **msg,
   if (!m) {
     if (is_recent(r, h.id))
       return count(r, NN_REASM_LATE);
+    if (!free_slot) { /* every slot taken: the message that stalled longest makes room, if any did */
+      msg_t *victim = NULL;
+      for (size_t i = 0; i < r->cfg.max_messages; i++) {
+        msg_t *o = &r->msgs[i];
+        if (now_ms >= o->last + r->cfg.stall_ms && (!victim || o->last < victim->last))
+          victim = o;
+      }
+      if (victim) {
+        r->st.evicted++;
+        forget(r, victim);
+        free_slot = victim;
+      }
+    }
     if (!free_slot || r->st.bytes + s > r->cfg.max_bytes)
       return count(r, NN_REASM_FULL);
     m = free_slot;
@@ -298,7 +312,7 @@ nn_reasm_add(nn_reasm_t *r, const uint8_t *body, uint64_t now_ms, uint8_t **msg,
     m->len = h.len;
     m->k = h.k;
     m->n = h.n;
-    m->first = now_ms;
+    m->first = m->last = now_ms;
     r->st.messages++;
   } else if (m->len != h.len || m->k != h.k || m->n != h.n || m->deliver != h.deliver) {
     return count(r, NN_REASM_MISMATCH);
@@ -308,6 +322,7 @@ nn_reasm_add(nn_reasm_t *r, const uint8_t *body, uint64_t now_ms, uint8_t **msg,
   if (r->st.bytes + s > r->cfg.max_bytes || !(m->frag[h.index] = malloc(s)))
     return count(r, NN_REASM_FULL);
   memcpy(m->frag[h.index], h.fragment, s);
+  m->last = now_ms;
   r->st.bytes += s;
   if (++m->count < m->k)
     return count(r, NN_REASM_STORED);

@@ -14,8 +14,9 @@
  *
  * Sans-I/O: bytes and time in, whole messages out. The reassembler is hostile-input code (its
  * senders are anonymous by design, so no per-sender budget can exist): everything it holds is
- * capped (messages, bytes, age) and what does not fit is refused, not evicted, so a flood cannot
- * push out messages already under way; docs/PROTOCOL.md 9.6 writes the worst case down.
+ * capped (messages, bytes, age) and what does not fit is refused, so a flood cannot push out
+ * messages already under way; only a message that stopped getting fragments (stall_ms) makes
+ * room when every slot is taken. docs/PROTOCOL.md 9.6 writes the worst case down.
  */
 #ifndef NN_MIXNET_FRAG_H
 #define NN_MIXNET_FRAG_H
@@ -70,6 +71,8 @@ typedef struct nn_reasm_cfg_t {
   size_t max_messages; /**< messages under way at once (256) */
   size_t max_bytes;    /**< fragment bytes held, all messages (64 MiB) */
   uint32_t timeout_ms; /**< a message not complete this long after its first fragment is dropped (120,000) */
+  uint32_t stall_ms;   /**< when every slot is taken, a message without a new fragment for this long
+                            makes room for a new one (10,000) */
   size_t recent;       /**< ids of completed messages remembered, so late fragments are not a new message (1,024) */
 } nn_reasm_cfg_t;
 
@@ -103,6 +106,7 @@ uint64_t nn_reasm_deadline(const nn_reasm_t *r);
 typedef struct nn_reasm_stats_t {
   size_t messages, bytes; /**< under way now */
   uint64_t completed, expired;
+  uint64_t evicted; /**< stalled messages that made room for new ones */
   uint64_t results[NN_REASM_RESULTS];
 } nn_reasm_stats_t;
 void nn_reasm_stats(const nn_reasm_t *r, nn_reasm_stats_t *st);
