@@ -29,7 +29,8 @@ expect_err() { # args... ; the last one is the text the message must contain
   grep -qF -- "$want" <<<"$err" || fail "nepnetd ${*:1:$#-1}: message '$err' lacks '$want'"
 }
 expect_err --max-peers 0 "--max-peers: '0'"
-expect_err --route mixnet "not available"
+expect_err --route carrier-pigeon "dandelion+mixnet"
+expect_err --cover loud "off, low, standard or constant"
 expect_err --listen-ip-rate abc "a number"
 expect_err --bogus 1 "unknown option 'bogus'"
 expect_err --preset turbo "fast, balanced or private"

@@ -1,5 +1,11 @@
 # The node layer in one process: settings, nodes in one event loop.
+add_library(nn_nodeloop STATIC nodeloop.c)
+target_link_libraries(nn_nodeloop PUBLIC nepnet PkgConfig::CMOCKA)
 nepnet_test(test_node)
+target_link_libraries(test_node PRIVATE nn_nodeloop)
+# The mixnet in nodes: directory flooding, a transaction through mixes to every node, restarts.
+nepnet_test(test_mixnode)
+target_link_libraries(test_mixnode PRIVATE nn_nodeloop)
 nepnet_test(test_config)
 # nepnetd end to end: settings and their errors, start, API files, status/send, SIGTERM.
 if(TARGET nepnetd)

@@ -105,6 +105,12 @@ test_config(void **state)
   assert_int_equal(c.s.hidden, 1);
   assert_int_equal(c.s.route, NN_ROUTE_DIRECT);
   nn_conf_free(&c);
+  assert_int_equal(
+    parse(&c, why, sizeof(why), "--datadir", tmpdir, "--route", "mixnet", "--cover", "low", "--mix", "1", NULL), 0);
+  assert_int_equal(c.s.route, NN_ROUTE_MIXNET);
+  assert_string_equal(c.s.cover, "low");
+  assert_int_equal(c.s.mix, 1);
+  nn_conf_free(&c);
 
   /* errors name the option, the origin and the value */
   static const struct {
@@ -113,8 +119,9 @@ test_config(void **state)
     { "--max-peers", "0", "--max-peers", "'0'" },
     { "--max-peers", "12x", "--max-peers", "integer" },
     { "--fluff-prob", "0.9", "--fluff-prob", "0.05" },
-    { "--route", "mixnet", "--route", "not available" },
-    { "--route", "carrier-pigeon", "--route", "dandelion or direct" },
+    { "--route", "carrier-pigeon", "--route", "dandelion, direct, mixnet or dandelion+mixnet" },
+    { "--cover", "loud", "--cover", "off, low, standard or constant" },
+    { "--mix-epoch-s", "5", "--mix-epoch-s", "60" },
     { "--network", "moon", "--network", "mainnet, testnet or regtest" },
     { "--peer", "nowhere", "--peer", "NODEID@HOST:PORT" },
     { "--preset", "turbo", "preset 'turbo'", "fast, balanced or private" },

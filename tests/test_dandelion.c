@@ -666,16 +666,41 @@ test_oversized_and_modes(void **s)
   nn_dl_stats(dl, &st);
   assert_int_equal(st.pending_inv, 3);
   nn_dl_free(dl);
-  /* Mixnet modes refused; q out of range refused. */
+  /* Out of the mixnet at its exit: into the mempool, never stemmed; `mixnet` announces to every
+   * peer at once, `dandelion+mixnet` after the diffusion delays. */
+  for (int at_once = 0; at_once < 2; at_once++) {
+    nn_dl_cfg_default(&cfg);
+    cfg.inv_mean_out_ms = cfg.inv_mean_in_ms = 5000;
+    dl = mk(&cfg, 21, 2, 2);
+    uint8_t mtx[] = "out of the mixnet";
+    nn_hash_t mid = idof(mtx, sizeof mtx);
+    assert_int_equal(nn_dl_from_mixnet(dl, mtx, sizeof mtx, at_once, 0), NN_OK);
+    assert_int_equal(nn_dl_from_mixnet(dl, mtx, sizeof mtx, at_once, 0), NN_OK); /* a duplicate: nothing more */
+    assert_int_equal(g_rec.nstem, 0);
+    assert_int_equal(g_rec.ndeliver, 1);
+    assert_true(nn_dl_have(dl, &mid));
+    assert_false(nn_dl_stemming(dl, &mid));
+    nn_dl_tick(dl, 1);
+    if (at_once)
+      assert_int_equal(g_rec.ninv, 4);
+    else
+      assert_true(g_rec.ninv < 4); /* four exponential delays of mean 5 s, all under 1 ms: p < 1e-12 */
+    nn_dl_free(dl);
+  }
+  /* The mixnet modes are the node's: the core takes them (its own transactions would stem). */
   nn_dl_io_t io = { 0 };
   nn_dl_t *x = (nn_dl_t *)1;
   nn_dl_cfg_default(&cfg);
   cfg.route = NN_ROUTE_MIXNET;
-  assert_int_equal(nn_dl_new(&x, &cfg, &io, 0), NN_ERR_ARG);
-  assert_null(x);
+  assert_int_equal(nn_dl_new(&x, &cfg, &io, 0), NN_OK);
+  nn_dl_free(x);
   cfg.route = NN_ROUTE_DANDELION_MIXNET;
-  assert_int_equal(nn_dl_new(&x, &cfg, &io, 0), NN_ERR_ARG);
-  assert_non_null(strstr(nn_dl_route_str(NN_ROUTE_MIXNET), "not available"));
+  assert_int_equal(nn_dl_new(&x, &cfg, &io, 0), NN_OK);
+  nn_dl_free(x);
+  assert_string_equal(nn_dl_route_str(NN_ROUTE_MIXNET), "mixnet");
+  assert_string_equal(nn_dl_via_str(NN_DL_VIA_MIXNET), "mixnet");
+  /* q out of range refused */
+  x = (nn_dl_t *)1;
   cfg.route = NN_ROUTE_DANDELION;
   cfg.fluff_prob = 0.6;
   assert_int_equal(nn_dl_new(&x, &cfg, &io, 0), NN_ERR_ARG);

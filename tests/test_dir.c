@@ -181,25 +181,35 @@ static void
 test_group_cap(void **state)
 {
   fixture_t *f = *state;
-  nn_mixdir_t *a = dir_new();
-  for (int i = 0; i < 3; i++) {
-    uint8_t *nd;
-    size_t nl;
-    make_desc(f, i, EPOCH, NOW, 77, &nd, &nl); /* all in 77.20.0.0/16 */
-    assert_int_equal(nn_mixdir_add(a, nd, nl, EPOCH, NOW), i < 2 ? NN_MIXDIR_ADDED : NN_MIXDIR_GROUP_FULL);
-    free(nd);
+  nn_mixdir_t *a = dir_new(), *b = dir_new();
+  uint8_t *nd[10];
+  size_t nl[10];
+  /* the store keeps 8 of one /16 (4 x max_per_group), the view the 2 with the lowest hashes:
+   * two directories that got them in opposite orders agree */
+  for (int i = 0; i < 9; i++)
+    make_desc(f, i, EPOCH, NOW, 77, &nd[i], &nl[i]); /* all in 77.20.0.0/16 */
+  for (int i = 0; i < 9; i++) {
+    assert_int_equal(nn_mixdir_add(a, nd[i], nl[i], EPOCH, NOW), i < 8 ? NN_MIXDIR_ADDED : NN_MIXDIR_GROUP_FULL);
+    assert_int_equal(nn_mixdir_add(b, nd[7 - (i % 8)], nl[7 - (i % 8)], EPOCH, NOW),
+                     i < 8 ? NN_MIXDIR_ADDED : NN_MIXDIR_KNOWN);
   }
-  /* two more of the same /16 through descriptors for the epoch before: the view still holds 2 */
-  for (int i = 3; i < 5; i++) {
-    uint8_t *nd;
-    size_t nl;
-    make_desc(f, i, EPOCH - 1, NOW, 77, &nd, &nl);
-    assert_int_equal(nn_mixdir_add(a, nd, nl, EPOCH, NOW), NN_MIXDIR_ADDED);
-    free(nd);
-  }
-  nn_hash_t dg;
+  nn_hash_t dg, dgb;
   assert_int_equal(nn_mixdir_digest(a, EPOCH, &dg), 2);
+  assert_int_equal(nn_mixdir_digest(b, EPOCH, &dgb), 2);
+  assert_memory_equal(dg.b, dgb.b, 32);
+  /* two more of the same /16 through descriptors for the epoch before: the view still holds 2 */
+  for (int i = 9; i < 11; i++) {
+    uint8_t *x;
+    size_t xl;
+    make_desc(f, i, EPOCH - 1, NOW, 77, &x, &xl);
+    assert_int_equal(nn_mixdir_add(a, x, xl, EPOCH, NOW), NN_MIXDIR_ADDED);
+    free(x);
+  }
+  assert_int_equal(nn_mixdir_digest(a, EPOCH, &dg), 2);
+  for (int i = 0; i < 9; i++)
+    free(nd[i]);
   nn_mixdir_free(a);
+  nn_mixdir_free(b);
   nn_mixdir_cfg_t c;
   nn_mixdir_cfg_default(&c, NET);
   c.max_mixes = 4;
@@ -207,6 +217,37 @@ test_group_cap(void **state)
   for (int i = 0; i < 6; i++)
     assert_int_equal(nn_mixdir_add(a, f->desc[i], f->len[i], EPOCH, NOW), i < 4 ? NN_MIXDIR_ADDED : NN_MIXDIR_FULL);
   nn_mixdir_free(a);
+  /* a private address: refused unless the directory is a devnet's, where each address and port
+   * is a group of its own */
+  nn_mixdesc_t d;
+  uint8_t *pd = malloc(NN_MIXDESC_MAX_LEN);
+  size_t pl;
+  memset(&d, 0, sizeof(d));
+  d.network = NET;
+  d.epoch = EPOCH;
+  d.issued_at = NOW;
+  d.n_addrs = 1;
+  d.keys[0] = f->key[0][0].pk;
+  d.keys[1] = f->key[0][1].pk;
+  assert_int_equal(nn_addr_parse(&d.addrs[0], "127.0.0.1:9798"), NN_OK);
+  assert_int_equal(nn_mixdesc_build(&d, f->id[0], NULL, pd, NN_MIXDESC_MAX_LEN, &pl), NN_OK);
+  a = dir_new();
+  assert_int_equal(nn_mixdir_add(a, pd, pl, EPOCH, NOW), NN_MIXDIR_ADDRESS);
+  nn_mixdir_free(a);
+  c.allow_private = 1;
+  c.max_mixes = 1024;
+  assert_int_equal(nn_mixdir_new(&a, &c), NN_OK);
+  assert_int_equal(nn_mixdir_add(a, pd, pl, EPOCH, NOW), NN_MIXDIR_ADDED);
+  for (int i = 1; i < 4; i++) { /* same host, other ports: groups of their own */
+    d.addrs[0].port = (uint16_t)(9798 + i);
+    d.keys[0] = f->key[i][0].pk;
+    d.keys[1] = f->key[i][1].pk;
+    assert_int_equal(nn_mixdesc_build(&d, f->id[i], NULL, pd, NN_MIXDESC_MAX_LEN, &pl), NN_OK);
+    assert_int_equal(nn_mixdir_add(a, pd, pl, EPOCH, NOW), NN_MIXDIR_ADDED);
+  }
+  assert_int_equal(nn_mixdir_digest(a, EPOCH, &dg), 4);
+  nn_mixdir_free(a);
+  free(pd);
 }
 
 /* A mix that signs two descriptors for one epoch at the same second: every directory keeps the

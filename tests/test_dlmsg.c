@@ -68,6 +68,10 @@ test_vectors(void **state)
   assert_int_equal(m.max_tx, 8u << 20);
   nn_dlmsg_hello(hello, NN_DLMSG_HELLO_FULL, 8u << 20);
   expect_quoted(doc, "FULL", hello, sizeof(hello));
+  nn_dlmsg_hello(hello, NN_DLMSG_HELLO_MIXNET, 8u << 20);
+  expect_quoted(doc, "MIXNET", hello, sizeof(hello));
+  assert_int_equal(nn_dlmsg_parse(&m, hello, sizeof(hello), 100), NN_OK);
+  assert_int_equal(m.flags, NN_DLMSG_HELLO_MIXNET);
   assert_int_equal(nn_dlmsg_ids(buf, sizeof(buf), &len, NN_DLMSG_INV, &id, 1), NN_OK);
   expect_quoted(doc, "INV", buf, len);
   assert_int_equal(nn_dlmsg_parse(&m, buf, len, 100), NN_OK);
@@ -104,7 +108,7 @@ test_bad_messages(void **state)
     { "200100008000", 100, NN_ERR_TRUNCATED, "HELLO short" },
     { "2001000080000000", 100, NN_ERR_TRAILING, "HELLO long" },
     { "20020000800000", 100, NN_ERR_VERSION, "HELLO version 2" },
-    { "20010200800000", 100, NN_ERR_FORMAT, "HELLO reserved flag" },
+    { "20010400800000", 100, NN_ERR_FORMAT, "HELLO reserved flag" },
     { "21", 100, NN_ERR_TRUNCATED, "empty STEM" },
     { "24", 100, NN_ERR_TRUNCATED, "empty TX" },
     { "21000102", 2, NN_ERR_TOO_LONG, "STEM above max_tx" },

@@ -89,7 +89,8 @@ typedef struct nn_node_settings_t {
   uint32_t dht_per_table_wide;         /**< DHT contacts per /16 or /32 (0 = no limit) */
   uint32_t workers;                    /**< threads for handshake crypto (the number of cores; 0: the
                                           event loop's thread does it) */
-  nn_route_t route;                    /**< NN_ROUTE_DANDELION (default) or NN_ROUTE_DIRECT */
+  nn_route_t route;                    /**< NN_ROUTE_DANDELION (default), NN_ROUTE_DIRECT, NN_ROUTE_MIXNET or
+                                          NN_ROUTE_DANDELION_MIXNET (the last two need cover) */
   double fluff_prob;                   /**< Dandelion++ q (0.1) */
   uint32_t epoch_s;                    /**< Dandelion++ epoch (600) */
   uint32_t embargo_base_ms;            /**< embargo: a constant ... */
@@ -105,6 +106,12 @@ typedef struct nn_node_settings_t {
                                        NULL or "off": none (the default for an embedded node) */
   const char *api_token_file;          /**< NULL: DATADIR/api.token */
   int log_level;                       /**< 0 debug, 1 info (default), 2 warn, 3 error */
+  int mixnet;                          /**< speak the mixnet: directory, loops, deliveries (1) */
+  int mix;                             /**< be a mix and an exit (0; needs a reachable address) */
+  const char *cover;                   /**< the client's streams: "off", "low", "standard", "constant"
+                                          (the preset's: standard for private, else off) */
+  uint32_t mix_delay_ms;               /**< mean delay per mix of our packets (50) */
+  uint32_t mix_epoch_s;                /**< the network's key epoch (3600); devnets shorten it */
   /** A transaction entered the mempool (also for our own, once it is fluffed back to us). */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx);
   /** Log lines (no newline); NULL: stderr. \a module is "net", "disco", "gossip", "api"... */
@@ -154,7 +161,11 @@ typedef struct nn_node_status_t {
   char relays[2][65]; /**< their node ids in hex */
   uint64_t mempool_count, mempool_bytes, stempool_count, stempool_bytes;
   uint64_t tx_received, tx_submitted;
-  uint64_t rx_seq; /**< seq of the last transaction received */
+  uint64_t rx_seq;    /**< seq of the last transaction received */
+  int mix;            /**< 1: this node is a mix (and an exit) */
+  uint32_t mix_epoch; /**< the mixnet's key epoch now (0: mixnet off) */
+  uint32_t mixes;     /**< mixes in this epoch's directory view */
+  uint64_t mix_packets_in, mix_packets_out;
 } nn_node_status_t;
 
 nn_err_t nn_node_status(nn_node_t *n, nn_node_status_t *st);

@@ -11,7 +11,19 @@
 #include "dht/disco.h"
 #include "lib/log.h"
 
-typedef enum { T_U32, T_SIZE, T_DOUBLE, T_BOOL, T_STR, T_LIST, T_ROUTE, T_NETWORK, T_LOGLEVEL, T_PRESET } otype_t;
+typedef enum {
+  T_U32,
+  T_SIZE,
+  T_DOUBLE,
+  T_BOOL,
+  T_STR,
+  T_LIST,
+  T_ROUTE,
+  T_NETWORK,
+  T_LOGLEVEL,
+  T_PRESET,
+  T_COVER
+} otype_t;
 
 /* One option: its name, its type and the settings field(s) it writes. */
 typedef struct opt_t {
@@ -73,8 +85,9 @@ static const opt_t opts[] = {
   NUM("dht-per-table-wide", T_U32, dht_per_table_wide, 0, 4096, "N",
       "DHT contacts per /16 (IPv4) or /32 (IPv6) in the whole table (0 = no limit)"),
   ONE("route", T_ROUTE, route, "MODE",
-      "how our own transactions leave: dandelion (default) or direct;\n"
-      "mixnet and dandelion+mixnet come with the mixnet"),
+      "how our own transactions leave: dandelion (default), direct, mixnet\n"
+      "(through the mixnet, then broadcast by its exit) or dandelion+mixnet\n"
+      "(through the mixnet, then Dandelion++'s fluff; the private preset's)"),
   NUM("fluff-prob", T_DOUBLE, fluff_prob, 0.05, 0.5, "Q",
       "Dandelion++: probability that an epoch is a fluff epoch (0.1)"),
   NUM("epoch-s", T_U32, epoch_s, 10, 86400, "S", "Dandelion++ epoch length in seconds (600; randomized by +/- 5%)"),
@@ -90,6 +103,15 @@ static const opt_t opts[] = {
   NUM("max-tx-bytes", T_SIZE, max_tx_bytes, 1, 64 << 20, "BYTES", "largest transaction accepted (8388608)"),
   NUM("mempool-max-count", T_SIZE, mempool_max_count, 16, 10000000, "N", "mempool cap, oldest evicted (10000)"),
   NUM("stempool-max-count", T_SIZE, stempool_max_count, 16, 1000000, "N", "stempool cap, oldest evicted (1000)"),
+  ONE("mixnet", T_BOOL, mixnet, "0|1", "speak the mixnet: its directory, our loops, deliveries to us (1)"),
+  ONE("mix", T_BOOL, mix, "0|1",
+      "be a mix and an exit: pass others' packets on and publish a descriptor\n"
+      "(0; needs an address others reach; keys in DATADIR/mix.keys)"),
+  ONE("cover", T_COVER, cover, "PRESET",
+      "our cover traffic: off, low (9 KB/s), standard (30 KB/s) or constant\n"
+      "(81 KB/s, sending changes nothing a link shows); private: standard, else off"),
+  NUM("mix-delay-ms", T_U32, mix_delay_ms, 1, 10000, "MS", "mean delay each mix holds our packets (50)"),
+  NUM("mix-epoch-s", T_U32, mix_epoch_s, 60, 86400, "S", "the mixnet's key epoch (3600; the same on every node)"),
   ONE("api", T_STR, api, "ADDR", "control API: 127.0.0.1:PORT, [::1]:PORT, unix:/PATH or off (127.0.0.1:9801)"),
   ONE("api-token-file", T_STR, api_token_file, "FILE", "API bearer token, created 0600 if missing (DATADIR/api.token)"),
   ONE("log-level", T_LOGLEVEL, log_level, "LEVEL", "debug, info (default), warn or error"),
@@ -250,11 +272,12 @@ set_enum(nn_conf_t *c, const opt_t *o, const char *v, const char *origin, char *
       *AT(&c->s, o, nn_route_t) = NN_ROUTE_DANDELION;
     else if (!strcmp(v, "direct"))
       *AT(&c->s, o, nn_route_t) = NN_ROUTE_DIRECT;
-    else if (!strcmp(v, "mixnet") || !strcmp(v, "dandelion+mixnet"))
-      return fail(why, why_len, origin, v, "is not available in this build (the mixnet is not built yet)",
-                  "dandelion or direct");
+    else if (!strcmp(v, "mixnet"))
+      *AT(&c->s, o, nn_route_t) = NN_ROUTE_MIXNET;
+    else if (!strcmp(v, "dandelion+mixnet"))
+      *AT(&c->s, o, nn_route_t) = NN_ROUTE_DANDELION_MIXNET;
     else
-      return fail(why, why_len, origin, v, "is not a route", "dandelion or direct");
+      return fail(why, why_len, origin, v, "is not a route", "dandelion, direct, mixnet or dandelion+mixnet");
     return 0;
   case T_NETWORK:
     if (!strcmp(v, "mainnet"))
@@ -266,6 +289,15 @@ set_enum(nn_conf_t *c, const opt_t *o, const char *v, const char *origin, char *
     else
       return fail(why, why_len, origin, v, "is not a network", "mainnet, testnet or regtest");
     return 0;
+  case T_COVER: {
+    static const char *const names[] = { "off", "low", "standard", "constant" };
+    for (size_t i = 0; i < 4; i++)
+      if (!strcmp(v, names[i])) {
+        *AT(&c->s, o, cstr_t) = names[i];
+        return 0;
+      }
+    return fail(why, why_len, origin, v, "is not a cover preset", "off, low, standard or constant");
+  }
   case T_LOGLEVEL: {
     int l = nn_log_level_parse(v);
     if (l < 0)
@@ -436,6 +468,7 @@ print_opt(const nn_conf_t *c, const opt_t *o, FILE *f)
   case T_BOOL: fprintf(f, "%s = %d\n", o->name, *AT_C(s, o, int)); break;
   case T_STR:
   case T_PRESET:
+  case T_COVER:
     if (*AT_C(s, o, cstr_t))
       fprintf(f, "%s = %s\n", o->name, *AT_C(s, o, cstr_t));
     break;

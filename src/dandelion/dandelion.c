@@ -97,7 +97,7 @@ struct nn_dl_t {
 int
 nn_dl_route_available(nn_route_t m)
 {
-  return m == NN_ROUTE_DIRECT || m == NN_ROUTE_DANDELION;
+  return m == NN_ROUTE_DIRECT || m == NN_ROUTE_DANDELION || m == NN_ROUTE_MIXNET || m == NN_ROUTE_DANDELION_MIXNET;
 }
 
 const char *
@@ -106,8 +106,8 @@ nn_dl_route_str(nn_route_t m)
   switch (m) {
   case NN_ROUTE_DIRECT: return "direct";
   case NN_ROUTE_DANDELION: return "dandelion";
-  case NN_ROUTE_MIXNET: return "mixnet (not available yet)";
-  case NN_ROUTE_DANDELION_MIXNET: return "dandelion+mixnet (not available yet)";
+  case NN_ROUTE_MIXNET: return "mixnet";
+  case NN_ROUTE_DANDELION_MIXNET: return "dandelion+mixnet";
   }
   return "unknown";
 }
@@ -551,7 +551,7 @@ req_forget(nn_dl_t *dl, const nn_hash_t *id)
 /* Schedule the INV of \a id to every peer but \a from, each after its own exponential delay
  * (diffusion: no single arrival order for a spy to read the origin from). */
 static void
-announce(nn_dl_t *dl, const nn_hash_t *id, uint32_t from, uint64_t now)
+announce(nn_dl_t *dl, const nn_hash_t *id, uint32_t from, int at_once, uint64_t now)
 {
   for (size_t i = 0; i < dl->npeers; i++) {
     if (dl->peers[i].id == from)
@@ -576,7 +576,7 @@ announce(nn_dl_t *dl, const nn_hash_t *id, uint32_t from, uint64_t now)
     dl_inv_t *v = &dl->invs[dl->ninv++];
     v->id = *id;
     v->peer = dl->peers[i].id;
-    v->at = now + 1 + rnd_exp(dl, mean);
+    v->at = now + 1 + (at_once ? 0 : rnd_exp(dl, mean));
     inv_up(dl, dl->ninv - 1);
   }
 }
@@ -584,7 +584,7 @@ announce(nn_dl_t *dl, const nn_hash_t *id, uint32_t from, uint64_t now)
 /* \a t (stem, or NULL with data) enters the mempool: deliver and announce. */
 static nn_err_t
 to_mempool(nn_dl_t *dl, dl_tx_t *t, const nn_hash_t *id, const uint8_t *data, size_t len, uint32_t from,
-           nn_dl_via_t via, uint64_t now)
+           nn_dl_via_t via, int at_once, uint64_t now)
 {
   if (t) { /* promote: cancel the embargo by leaving the stempool; it is the newest of the mempool */
     list_unlink(&dl->stem, &t->e);
@@ -606,7 +606,7 @@ to_mempool(nn_dl_t *dl, dl_tx_t *t, const nn_hash_t *id, const uint8_t *data, si
   req_forget(dl, &tid);
   if (dl->io.deliver)
     dl->io.deliver(dl->io.ctx, t->data, t->len, via, from);
-  announce(dl, &tid, from, now);
+  announce(dl, &tid, from, at_once, now);
   return NN_OK;
 }
 
@@ -843,9 +843,22 @@ nn_dl_submit(nn_dl_t *dl, const uint8_t *tx, size_t len, uint64_t now)
   if (tx_find(dl, &id))
     return NN_OK;
   if (dl->cfg.route == NN_ROUTE_DIRECT)
-    return to_mempool(dl, NULL, &id, tx, len, NO_PEER, NN_DL_VIA_DIRECT, now);
+    return to_mempool(dl, NULL, &id, tx, len, NO_PEER, NN_DL_VIA_DIRECT, 0, now);
   /* Always stemmed, even in a fluff epoch: fluffing our own would make us the first fluffer. */
   return stem(dl, &id, tx, len, pinned_relay(dl, &dl->own_pin, NO_PEER), NO_PEER, now);
+}
+
+nn_err_t
+nn_dl_from_mixnet(nn_dl_t *dl, const uint8_t *tx, size_t len, int at_once, uint64_t now)
+{
+  nn_hash_t id;
+  nn_err_t e = check(dl, tx, len, &id);
+  if (e)
+    return e;
+  dl_tx_t *t = tx_find(dl, &id);
+  if (t && t->state == ST_MEM)
+    return NN_OK;
+  return to_mempool(dl, t, &id, tx, len, NO_PEER, NN_DL_VIA_MIXNET, at_once, now);
 }
 
 nn_err_t
@@ -867,12 +880,12 @@ nn_dl_on_stem(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len, uint64_
   dl->st.stems_in++;
   if (dl->fluff) {
     dl->st.stem_fluffed++;
-    return to_mempool(dl, NULL, &id, tx, len, peer, NN_DL_VIA_STEM_FLUFF, now);
+    return to_mempool(dl, NULL, &id, tx, len, peer, NN_DL_VIA_STEM_FLUFF, 0, now);
   }
   uint32_t relay = pinned_relay(dl, &p->pin, peer);
   if (relay == NO_PEER) { /* nowhere to stem */
     dl->st.stem_fluffed++;
-    return to_mempool(dl, NULL, &id, tx, len, peer, NN_DL_VIA_STEM_FLUFF, now);
+    return to_mempool(dl, NULL, &id, tx, len, peer, NN_DL_VIA_STEM_FLUFF, 0, now);
   }
   return stem(dl, &id, tx, len, relay, peer, now);
 }
@@ -894,7 +907,7 @@ nn_dl_on_fluff(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len, uint64
     dl->st.unsolicited++;
     return NN_ERR_NOTFOUND;
   }
-  return to_mempool(dl, t, &id, tx, len, peer, NN_DL_VIA_FLUFF, now);
+  return to_mempool(dl, t, &id, tx, len, peer, NN_DL_VIA_FLUFF, 0, now);
 }
 
 void
@@ -971,7 +984,7 @@ nn_dl_tick(nn_dl_t *dl, uint64_t now)
     dl_tx_t *t = (dl_tx_t *)e;
     if (now >= t->embargo_at) {
       dl->st.embargo_fired++;
-      (void)to_mempool(dl, t, NULL, NULL, 0, NO_PEER, NN_DL_VIA_EMBARGO, now);
+      (void)to_mempool(dl, t, NULL, NULL, 0, NO_PEER, NN_DL_VIA_EMBARGO, 0, now);
       e = dl->stem.head;
     } else {
       e = e->next;
@@ -1009,6 +1022,7 @@ nn_dl_via_str(nn_dl_via_t via)
   case NN_DL_VIA_STEM_FLUFF: return "stem-fluff";
   case NN_DL_VIA_EMBARGO: return "embargo";
   case NN_DL_VIA_DIRECT: return "direct";
+  case NN_DL_VIA_MIXNET: return "mixnet";
   }
   return "?";
 }

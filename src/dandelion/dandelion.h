@@ -23,7 +23,8 @@ typedef struct nn_dl_t nn_dl_t;
 
 /* nn_route_t (nepnet/types.h): how the node's own transactions leave it. */
 
-/** 1 when this build implements \a mode; nn_dl_new returns NN_ERR_ARG for the others. */
+/** 1 when this build implements \a mode; nn_dl_new returns NN_ERR_ARG for the others. The
+ *  mixnet modes are the node's (node/mixnode.h sends its own transactions); nn_dl_submit stems. */
 int nn_dl_route_available(nn_route_t mode);
 /** A short description, e.g. "mixnet (not available yet)"; never NULL. */
 const char *nn_dl_route_str(nn_route_t mode);
@@ -33,7 +34,8 @@ typedef enum nn_dl_via_t {
   NN_DL_VIA_FLUFF = 0,      /**< fluffed to us by \a from (a GETDATA answer or a push) */
   NN_DL_VIA_STEM_FLUFF = 1, /**< a stem from \a from that we fluffed (fluff epoch, or no relay) */
   NN_DL_VIA_EMBARGO = 2,    /**< our embargo timer fired on a stem transaction */
-  NN_DL_VIA_DIRECT = 3      /**< our own, route DIRECT: fluffed at once */
+  NN_DL_VIA_DIRECT = 3,     /**< our own, route DIRECT: fluffed at once */
+  NN_DL_VIA_MIXNET = 4      /**< out of the mixnet, at its exit (nn_dl_from_mixnet) */
 } nn_dl_via_t;
 const char *nn_dl_via_str(nn_dl_via_t via);
 
@@ -95,6 +97,10 @@ void nn_dl_peer_remove(nn_dl_t *dl, uint32_t peer, uint64_t now_ms);
 /** Our own transaction: stemmed (always, even in a fluff epoch) unless route is DIRECT.
  *  NN_ERR_TOO_LONG above max_tx_bytes, NN_ERR_ARG when empty. A duplicate is NN_OK, ignored. */
 nn_err_t nn_dl_submit(nn_dl_t *dl, const uint8_t *tx, size_t len, uint64_t now_ms);
+/** A transaction that came out of the mixnet here, at its exit: into the mempool and announced
+ *  to every peer, after the diffusion delays (\a at_once 0: the routing mode dandelion+mixnet,
+ *  whose fluff is Dandelion++'s) or at once (1: mixnet, a plain broadcast). A duplicate is NN_OK. */
+nn_err_t nn_dl_from_mixnet(nn_dl_t *dl, const uint8_t *tx, size_t len, int at_once, uint64_t now_ms);
 /** A stem transaction from \a peer. */
 nn_err_t nn_dl_on_stem(nn_dl_t *dl, uint32_t peer, const uint8_t *tx, size_t len, uint64_t now_ms);
 /** A fluffed transaction from \a peer: accepted only as the answer to our GETDATA to that peer

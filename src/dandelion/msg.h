@@ -32,8 +32,9 @@ enum {
 #define NN_DLMSG_VERSION 1
 #define NN_DLMSG_MAX_IDS 1024 /* ids per INV/GETDATA: 32 KiB */
 #define NN_DLMSG_HELLO_LEN 7
-#define NN_DLMSG_HELLO_FULL 0x01u  /* flags: refused, no slot (the channel carries no gossip) */
-#define NN_DLMSG_HELLO_KNOWN 0x01u /* all flags this version defines */
+#define NN_DLMSG_HELLO_FULL 0x01u   /* flags: refused, no slot (the channel carries no gossip) */
+#define NN_DLMSG_HELLO_MIXNET 0x02u /* flags: the sender speaks the mixnet (kinds 0x30..0x3f) here */
+#define NN_DLMSG_HELLO_KNOWN 0x03u  /* all flags this version defines */
 
 typedef struct nn_dlmsg_t {
   uint8_t kind;

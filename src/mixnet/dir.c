@@ -131,6 +131,8 @@ typedef struct rel_t {
 struct nn_mixdir_t {
   nn_mixdir_cfg_t cfg;
   nn_mixdesc_t *d; /* every epoch's, unordered */
+  uint8_t **raw;   /* d[i]'s encoding, to pass on (DESC) */
+  size_t *raw_len;
   size_t n, cap;
   uint64_t gen; /* changes with every add, replacement and expiry */
   /* the mixes usable in one epoch, with their layers: made once per change, not per route */
@@ -149,7 +151,7 @@ nn_mixdir_cfg_default(nn_mixdir_cfg_t *cfg, uint32_t network)
   memset(cfg, 0, sizeof(*cfg));
   cfg->network = network;
   cfg->layers = NN_SPHINX_DEFAULT_LAYERS;
-  cfg->max_mixes = 1024;
+  cfg->max_mixes = 256;
   cfg->max_per_group = 2;
   cfg->min_reliability = 0.6;
   cfg->min_loops = 10;
@@ -170,6 +172,7 @@ nn_mixdir_new(nn_mixdir_t **out, const nn_mixdir_cfg_t *cfg)
   dir->cap = 3 * cfg->max_mixes; /* three epochs at most: previous, current, next */
   dir->relcap = 2 * cfg->max_mixes;
   if (!(dir->d = calloc(dir->cap, sizeof(*dir->d))) || !(dir->rel = calloc(dir->relcap, sizeof(*dir->rel))) ||
+      !(dir->raw = calloc(dir->cap, sizeof(*dir->raw))) || !(dir->raw_len = calloc(dir->cap, sizeof(*dir->raw_len))) ||
       !(dir->view = calloc(dir->cap, sizeof(*dir->view))) || !(dir->view_layer = calloc(dir->cap, 1))) {
     nn_mixdir_free(dir);
     return NN_ERR_NOMEM;
@@ -183,6 +186,10 @@ nn_mixdir_free(nn_mixdir_t *dir)
 {
   if (!dir)
     return;
+  for (size_t i = 0; dir->raw && i < dir->n; i++)
+    free(dir->raw[i]);
+  free(dir->raw);
+  free(dir->raw_len);
   free(dir->d);
   free(dir->rel);
   free(dir->view);
@@ -190,11 +197,21 @@ nn_mixdir_free(nn_mixdir_t *dir)
   free(dir);
 }
 
+/* A mix's network group: the /16 (IPv4) or /32 (IPv6) of its first address; on a devnet
+ * (allow_private), a loopback or private address with its port is a group of its own, as for
+ * gossip's outbound peers. */
+static size_t
+group_of(const nn_mixdesc_t *d, uint8_t out[NN_ADDR_HOST_KEY_MAX])
+{
+  return nn_addr_is_public(&d->addrs[0]) ? nn_addr_group(&d->addrs[0], 16, 32, out)
+                                         : nn_addr_host_key(&d->addrs[0], out);
+}
+
 static int
 same_group(const nn_mixdesc_t *a, const nn_mixdesc_t *b)
 {
-  uint8_t ga[1 + NN_ADDR_HOST_MAX], gb[1 + NN_ADDR_HOST_MAX];
-  size_t la = nn_addr_group(&a->addrs[0], 16, 32, ga), lb = nn_addr_group(&b->addrs[0], 16, 32, gb);
+  uint8_t ga[NN_ADDR_HOST_KEY_MAX], gb[NN_ADDR_HOST_KEY_MAX];
+  size_t la = group_of(a, ga), lb = group_of(b, gb);
   return la == lb && !memcmp(ga, gb, la);
 }
 
@@ -203,11 +220,14 @@ nn_mixdir_add(nn_mixdir_t *dir, const uint8_t *in, size_t len, uint32_t epoch_no
 {
   nn_mixdesc_t d, *mine = NULL;
   size_t in_epoch = 0, in_group = 0;
+  uint8_t *copy;
 
   if (nn_mixdesc_parse(&d, in, len, dir->cfg.network, now_s))
     return NN_MIXDIR_INVALID;
   if ((uint64_t)d.epoch + 1 < epoch_now || d.epoch > epoch_now + 1)
     return NN_MIXDIR_STALE; /* over, or too far ahead to be worth holding */
+  if (!dir->cfg.allow_private && !nn_addr_is_public(&d.addrs[0]))
+    return NN_MIXDIR_ADDRESS;
   for (size_t i = 0; i < dir->n; i++) {
     nn_mixdesc_t *o = &dir->d[i];
     if (o->epoch != d.epoch)
@@ -223,17 +243,33 @@ nn_mixdir_add(nn_mixdir_t *dir, const uint8_t *in, size_t len, uint32_t epoch_no
     in_epoch++;
     in_group += same_group(o, &d);
   }
+  /* The store holds up to 4 x max_per_group per group and the view the max_per_group with the
+   * lowest hashes, so nodes that saw a group's descriptors in different orders still agree on
+   * the view (up to 4 x max_per_group of one group: beyond, who was first decides). */
+  size_t group_cap = 4 * (size_t)dir->cfg.max_per_group;
   if (mine) { /* a newer descriptor of a mix we hold: it may not move into a full group */
-    if (in_group >= dir->cfg.max_per_group)
+    if (in_group >= group_cap)
       return NN_MIXDIR_GROUP_FULL;
+    size_t i = (size_t)(mine - dir->d);
+    if (!(copy = malloc(len)))
+      return NN_MIXDIR_FULL;
+    memcpy(copy, in, len);
+    free(dir->raw[i]);
+    dir->raw[i] = copy;
+    dir->raw_len[i] = len;
     *mine = d;
     dir->gen++;
     return NN_MIXDIR_REPLACED;
   }
   if (in_epoch >= dir->cfg.max_mixes || dir->n >= dir->cap)
     return NN_MIXDIR_FULL;
-  if (in_group >= dir->cfg.max_per_group)
+  if (in_group >= group_cap)
     return NN_MIXDIR_GROUP_FULL;
+  if (!(copy = malloc(len)))
+    return NN_MIXDIR_FULL;
+  memcpy(copy, in, len);
+  dir->raw[dir->n] = copy;
+  dir->raw_len[dir->n] = len;
   dir->d[dir->n++] = d;
   dir->gen++;
   return NN_MIXDIR_ADDED;
@@ -244,7 +280,12 @@ nn_mixdir_expire(nn_mixdir_t *dir, uint32_t epoch_now)
 {
   for (size_t i = 0; i < dir->n;)
     if ((uint64_t)dir->d[i].epoch + 1 < epoch_now) {
-      dir->d[i] = dir->d[--dir->n];
+      free(dir->raw[i]);
+      dir->n--;
+      dir->d[i] = dir->d[dir->n];
+      dir->raw[i] = dir->raw[dir->n];
+      dir->raw_len[i] = dir->raw_len[dir->n];
+      dir->raw[dir->n] = NULL;
       dir->gen++;
     } else {
       i++;
@@ -300,7 +341,7 @@ cmp_mix(const void *a, const void *b)
  * for e - 1. Trimmed the same way everywhere (per network group, then overall, lowest hashes
  * first), so that nodes holding the same descriptors hold the same view. */
 typedef struct cap_key_t {
-  uint8_t group[1 + NN_ADDR_HOST_MAX];
+  uint8_t group[NN_ADDR_HOST_KEY_MAX];
   size_t glen;
   nn_hash_t hash;
   size_t index;
@@ -348,7 +389,7 @@ build_view(nn_mixdir_t *dir, uint32_t epoch)
     if (i + 1 < k && !memcmp(keys[i + 1].id.b, keys[i].id.b, NN_NODE_ID_LEN))
       continue;
     const nn_mixdesc_t *d = &dir->d[keys[i].index];
-    caps[m].glen = nn_addr_group(&d->addrs[0], 16, 32, caps[m].group);
+    caps[m].glen = group_of(d, caps[m].group);
     caps[m].hash = d->hash;
     caps[m].index = keys[i].index;
     m++;
@@ -476,4 +517,92 @@ nn_mixdir_route(nn_mixdir_t *dir, uint32_t epoch, nn_sphinx_hop_t *route, size_t
     }
   }
   return NN_OK;
+}
+
+/* ---- lookups for the node's tenant ---- */
+
+static const nn_mixdesc_t *
+by_hash(const nn_mixdir_t *dir, const nn_hash_t *h, size_t *index)
+{
+  for (size_t i = 0; i < dir->n; i++)
+    if (!memcmp(dir->d[i].hash.b, h->b, NN_HASH_LEN)) {
+      *index = i;
+      return &dir->d[i];
+    }
+  return NULL;
+}
+
+const uint8_t *
+nn_mixdir_get(const nn_mixdir_t *dir, const nn_hash_t *hash, size_t *len)
+{
+  size_t i;
+  if (!by_hash(dir, hash, &i))
+    return NULL;
+  *len = dir->raw_len[i];
+  return dir->raw[i];
+}
+
+size_t
+nn_mixdir_hashes(nn_mixdir_t *dir, uint32_t epoch, nn_hash_t *out, size_t max)
+{
+  size_t k = 0;
+  build_view(dir, epoch);
+  for (size_t v = 0; v < dir->nview && k < max; v++)
+    out[k++] = dir->d[dir->view[v]].hash;
+  return k;
+}
+
+const nn_mixdesc_t *
+nn_mixdir_find(const nn_mixdir_t *dir, const nn_node_id_t *id)
+{
+  const nn_mixdesc_t *best = NULL;
+  for (size_t i = 0; i < dir->n; i++)
+    if (!memcmp(dir->d[i].node_id.b, id->b, NN_NODE_ID_LEN) && (!best || dir->d[i].epoch > best->epoch))
+      best = &dir->d[i];
+  return best;
+}
+
+size_t
+nn_mixdir_view(nn_mixdir_t *dir, uint32_t epoch, size_t i, const nn_mixdesc_t **d, unsigned *layer)
+{
+  build_view(dir, epoch);
+  if (i < dir->nview) {
+    *d = &dir->d[dir->view[i]];
+    *layer = dir->view_layer[i] & 0x7f;
+  }
+  return dir->nview;
+}
+
+const nn_mixdesc_t *
+nn_mixdir_pick(nn_mixdir_t *dir, uint32_t epoch, int own_epoch)
+{
+  size_t good = 0, all = 0;
+  uint8_t rb[8];
+  uint64_t x = 0;
+  build_view(dir, epoch);
+  for (size_t v = 0; v < dir->nview; v++) {
+    if (own_epoch && dir->d[dir->view[v]].epoch != epoch)
+      continue;
+    all++;
+    good += !(dir->view_layer[v] & 0x80);
+  }
+  if (!all || nn_rng_fill(dir->cfg.rng, rb, sizeof(rb)))
+    return NULL;
+  for (int i = 0; i < 8; i++)
+    x = x << 8 | rb[i];
+  size_t pick = (size_t)(x % (good ? good : all));
+  for (size_t v = 0; v < dir->nview; v++) {
+    const nn_mixdesc_t *d = &dir->d[dir->view[v]];
+    if ((own_epoch && d->epoch != epoch) || (good && (dir->view_layer[v] & 0x80)))
+      continue;
+    if (pick-- == 0)
+      return d;
+  }
+  return NULL;
+}
+
+const nn_hybrid_pk_t *
+nn_mixdesc_key(const nn_mixdesc_t *d, uint32_t epoch)
+{
+  return key_for(d, epoch);
 }

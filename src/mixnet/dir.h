@@ -81,8 +81,10 @@ typedef struct nn_mixdir_t nn_mixdir_t;
 typedef struct nn_mixdir_cfg_t {
   uint32_t network;
   unsigned layers;        /**< mix layers: the geometry's hops - 1 (3) */
-  size_t max_mixes;       /**< descriptors per epoch (1,024) */
-  unsigned max_per_group; /**< mixes per network group per epoch (2) */
+  size_t max_mixes;       /**< mixes in a view, descriptors per epoch (256) */
+  unsigned max_per_group; /**< mixes per network group in a view (2; the store keeps 4 times as many) */
+  int allow_private;      /**< take mixes at loopback and private addresses, each address and port
+                               a group of its own (devnets only; 0) */
   double min_reliability; /**< a mix whose score is below this is skipped... (0.6) */
   uint32_t min_loops;     /**< ... once this many loops went through it (10) */
   const nn_rng_t *rng;    /**< route choice; NULL = CSPRNG */
@@ -92,12 +94,13 @@ void nn_mixdir_cfg_default(nn_mixdir_cfg_t *cfg, uint32_t network);
 
 typedef enum nn_mixdir_add_t {
   NN_MIXDIR_ADDED = 0,
-  NN_MIXDIR_REPLACED,  /**< a newer descriptor of the same mix and epoch */
-  NN_MIXDIR_KNOWN,     /**< this one, or a newer one, is here already */
-  NN_MIXDIR_INVALID,   /**< nn_mixdesc_parse refused it */
-  NN_MIXDIR_STALE,     /**< for an epoch that is over */
-  NN_MIXDIR_FULL,      /**< max_mixes for its epoch */
-  NN_MIXDIR_GROUP_FULL /**< max_per_group for its epoch and network group */
+  NN_MIXDIR_REPLACED,   /**< a newer descriptor of the same mix and epoch */
+  NN_MIXDIR_KNOWN,      /**< this one, or a newer one, is here already */
+  NN_MIXDIR_INVALID,    /**< nn_mixdesc_parse refused it */
+  NN_MIXDIR_STALE,      /**< for an epoch that is over */
+  NN_MIXDIR_FULL,       /**< max_mixes for its epoch */
+  NN_MIXDIR_GROUP_FULL, /**< 4 x max_per_group for its epoch and network group */
+  NN_MIXDIR_ADDRESS     /**< its address is not public (and allow_private is off) */
 } nn_mixdir_add_t;
 
 nn_err_t nn_mixdir_new(nn_mixdir_t **out, const nn_mixdir_cfg_t *cfg);
@@ -121,6 +124,22 @@ size_t nn_mixdir_digest(nn_mixdir_t *dir, uint32_t epoch, nn_hash_t *digest);
  *  NN_ERR_NOTFOUND if a layer has no usable mix. The keys point into the directory: valid until
  *  the next add or expire. */
 nn_err_t nn_mixdir_route(nn_mixdir_t *dir, uint32_t epoch, nn_sphinx_hop_t *route, size_t hops);
+
+/** The encoding of the descriptor whose SHA3-256 is \a hash (to pass on), or NULL; valid until
+ *  the next add or expire. */
+const uint8_t *nn_mixdir_get(const nn_mixdir_t *dir, const nn_hash_t *hash, size_t *len);
+/** Up to \a max hashes of the descriptors in \a epoch's view (what its digest is made of). */
+size_t nn_mixdir_hashes(nn_mixdir_t *dir, uint32_t epoch, nn_hash_t *out, size_t max);
+/** The latest descriptor held of mix \a id (its addresses), or NULL. */
+const nn_mixdesc_t *nn_mixdir_find(const nn_mixdir_t *dir, const nn_node_id_t *id);
+/** The size of \a epoch's view; when \a i is below it, \a *d and \a *layer are its i-th mix. */
+size_t nn_mixdir_view(nn_mixdir_t *dir, uint32_t epoch, size_t i, const nn_mixdesc_t **d, unsigned *layer);
+/** A mix of \a epoch's view drawn uniformly among those that are not poor (among all when every
+ *  one is): an exit. \a own_epoch: only mixes whose descriptor is for \a epoch itself (its two
+ *  keys are then for epoch and epoch + 1). NULL if none. */
+const nn_mixdesc_t *nn_mixdir_pick(nn_mixdir_t *dir, uint32_t epoch, int own_epoch);
+/** The key \a d gives for \a epoch (its epoch or the next), else NULL. */
+const nn_hybrid_pk_t *nn_mixdesc_key(const nn_mixdesc_t *d, uint32_t epoch);
 
 /** A loop that went through \a mix came back (\a ok) or did not. */
 void nn_mixdir_report(nn_mixdir_t *dir, const nn_node_id_t *mix, int ok);

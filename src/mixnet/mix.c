@@ -307,6 +307,7 @@ nn_mix_recv(nn_mix_t *m, const nn_hash_t *from, const uint8_t *packet, size_t le
   if (m->io.offload) {
     m->st.decrypting++;
     j->work.lazy = 1; /* a packet waits in the mix anyway: the pool may batch its hand-back */
+    j->ctx = m->io.ctx;
     m->io.offload(m->io.ctx, j);
   } else {
     nn_mix_job_run(j);

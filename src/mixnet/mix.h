@@ -77,6 +77,7 @@ const char *nn_mix_drop_name(nn_mix_drop_t d);
 typedef struct nn_mix_job_t {
   nn_work_t work; /**< for the driver's pool: set run and done (lazy is set), then submit */
   struct nn_mix_t *mix;
+  void *ctx; /**< the io's ctx, for the driver's done */
   struct mix_epoch_t *epoch;
   nn_sym_t *sym;
   nn_sphinx_out_t out;

@@ -726,16 +726,27 @@ status_json(const nn_node_status_t *st)
                       : NULL;
   if (!epoch)
     return NULL;
-  return json_pack(
-    "{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:o, s:{s:I,s:I}, "
-    "s:{s:I,s:I}, s:I, s:I, s:I}",
-    "node_id", st->node_id, "network", st->network, "peer", st->peer, "preset", st->preset, "route", st->route,
-    "uptime_s", (json_int_t)st->uptime_s, "peers_in", (json_int_t)st->peers_in, "peers_out", (json_int_t)st->peers_out,
-    "dialing", (json_int_t)st->dialing, "channels", (json_int_t)st->channels, "dht_size", (json_int_t)st->dht_size,
-    "bootstrapped", st->bootstrapped, "bytes_in", (json_int_t)st->bytes_in, "bytes_out", (json_int_t)st->bytes_out,
-    "epoch", epoch, "mempool", "count", (json_int_t)st->mempool_count, "bytes", (json_int_t)st->mempool_bytes,
-    "stempool", "count", (json_int_t)st->stempool_count, "bytes", (json_int_t)st->stempool_bytes, "tx_received",
-    (json_int_t)st->tx_received, "tx_submitted", (json_int_t)st->tx_submitted, "rx_seq", (json_int_t)st->rx_seq);
+  json_t *mix = json_pack("{s:s, s:I, s:I, s:I, s:I}", "role",
+                          !st->mix_epoch ? "off"
+                          : st->mix      ? "mix"
+                                         : "client",
+                          "epoch", (json_int_t)st->mix_epoch, "mixes", (json_int_t)st->mixes, "packets_in",
+                          (json_int_t)st->mix_packets_in, "packets_out", (json_int_t)st->mix_packets_out);
+  if (!mix) {
+    json_decref(epoch);
+    return NULL;
+  }
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:o, s:{s:I,s:I}, "
+                   "s:{s:I,s:I}, s:I, s:I, s:I, s:o}",
+                   "node_id", st->node_id, "network", st->network, "peer", st->peer, "preset", st->preset, "route",
+                   st->route, "uptime_s", (json_int_t)st->uptime_s, "peers_in", (json_int_t)st->peers_in, "peers_out",
+                   (json_int_t)st->peers_out, "dialing", (json_int_t)st->dialing, "channels", (json_int_t)st->channels,
+                   "dht_size", (json_int_t)st->dht_size, "bootstrapped", st->bootstrapped, "bytes_in",
+                   (json_int_t)st->bytes_in, "bytes_out", (json_int_t)st->bytes_out, "epoch", epoch, "mempool", "count",
+                   (json_int_t)st->mempool_count, "bytes", (json_int_t)st->mempool_bytes, "stempool", "count",
+                   (json_int_t)st->stempool_count, "bytes", (json_int_t)st->stempool_bytes, "tx_received",
+                   (json_int_t)st->tx_received, "tx_submitted", (json_int_t)st->tx_submitted, "rx_seq",
+                   (json_int_t)st->rx_seq, "mixnet", mix);
 }
 
 static void
@@ -747,6 +758,19 @@ h_status(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_a
   (void)q;
   if (api->ops.status(api->ops.ctx, &st) != NN_OK || !(o = status_json(&st))) {
     reply_error(api, req, 503, "the node could not report its status now; retry");
+    return;
+  }
+  reply_json(api, req, o);
+}
+
+static void
+h_mixnet(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api_query_t *q)
+{
+  json_t *o;
+  (void)conn;
+  (void)q;
+  if (!api->ops.mixnet || !(o = api->ops.mixnet(api->ops.ctx))) {
+    reply_error(api, req, 404, "this node does not speak the mixnet (mixnet = 0 in its settings)");
     return;
   }
   reply_json(api, req, o);
@@ -825,6 +849,7 @@ static const route_t routes[] = {
   { "/v1/txs/stream", EVHTTP_REQ_GET, NN_API_Q_SINCE | NN_API_Q_DATA, h_stream },
   { "/v1/status", EVHTTP_REQ_GET, 0, h_status },
   { "/v1/peers", EVHTTP_REQ_GET, 0, h_peers },
+  { "/v1/mixnet", EVHTTP_REQ_GET, 0, h_mixnet },
   { "/metrics", EVHTTP_REQ_GET, 0, h_metrics },
 };
 

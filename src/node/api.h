@@ -45,7 +45,7 @@ typedef struct nn_api_metric_t {
   uint64_t value;
 } nn_api_metric_t;
 
-#define NN_API_METRICS_MAX 64
+#define NN_API_METRICS_MAX 128
 #define NN_API_PEERS_MAX 512
 
 /** The node, as the API sees it. Every callback is required. */
@@ -64,6 +64,8 @@ typedef struct nn_api_ops_t {
   size_t (*peers)(void *ctx, nn_node_peer_t *out, size_t max);
   /** Up to \a max metrics into \a out; returns the count. */
   size_t (*metrics)(void *ctx, nn_api_metric_t *out, size_t max);
+  /** The mixnet's state as a JSON object (a new reference; GET /v1/mixnet), NULL when off. */
+  struct json_t *(*mixnet)(void *ctx);
   void *ctx;
 } nn_api_ops_t;
 

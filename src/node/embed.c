@@ -102,13 +102,17 @@ nn_node_settings_default(nn_node_settings_t *s)
   s->mempool_max_count = dl.mem_max_count;
   s->stempool_max_count = dl.stem_max_count;
   s->log_level = NN_LOG_INFO;
+  s->mixnet = 1;
+  s->mix_delay_ms = 50;
+  s->mix_epoch_s = 3600;
   (void)nn_node_settings_preset(s, "balanced");
 }
 
 /* The presets. balanced is Monero-like Dandelion++ with Bitcoin-like diffusion, tuned so a
  * fluffed transaction reaches a 100-node network in about 2 s; private trades latency for
- * Monero's diffusion delays, a longer embargo and a hidden node; fast shortens stems (q = 0.2,
- * the paper's highest recommended) and every timer. */
+ * Monero's diffusion delays, a longer embargo, a hidden node, and sends its own transactions
+ * through the mixnet (dandelion+mixnet, standard cover: about 30 KB/s always on); fast shortens
+ * stems (q = 0.2, the paper's highest recommended) and every timer. */
 nn_err_t
 nn_node_settings_preset(nn_node_settings_t *s, const char *name)
 {
@@ -126,7 +130,8 @@ nn_node_settings_preset(nn_node_settings_t *s, const char *name)
     if (strcmp(name, p[i].name))
       continue;
     s->preset = p[i].name;
-    s->route = NN_ROUTE_DANDELION;
+    s->route = p[i].hidden ? NN_ROUTE_DANDELION_MIXNET : NN_ROUTE_DANDELION;
+    s->cover = p[i].hidden ? "standard" : "off";
     s->epoch_s = 600;
     s->max_peers = 64;
     s->max_outbound = p[i].max_out;
@@ -198,6 +203,20 @@ nn_node_cfg_from_settings(nn_node_cfg_t *c, const nn_node_settings_t *s, char *w
   g->dl.max_tx_bytes = s->max_tx_bytes;
   g->dl.mem_max_count = s->mempool_max_count;
   g->dl.stem_max_count = s->stempool_max_count;
+  /* the mixnet */
+  c->mixnet = s->mixnet;
+  c->mix.mix = s->mix;
+  if (s->cover && nn_mixnode_cover_preset(&c->mix, s->cover)) {
+    snprintf(why, why_len, "cover '%s' does not exist: give off, low, standard or constant", s->cover);
+    return NN_ERR_ARG;
+  }
+  if (!s->mix_delay_ms || s->mix_delay_ms > 10000 || !s->mix_epoch_s || s->mix_epoch_s > 86400) {
+    snprintf(why, why_len, "mix-delay-ms must be 1..10000 and mix-epoch-s 1..86400 (got %u and %u)", s->mix_delay_ms,
+             s->mix_epoch_s);
+    return NN_ERR_ARG;
+  }
+  c->mix.client.mean_delay_ms = s->mix_delay_ms;
+  c->mix.epoch_ms = (uint64_t)s->mix_epoch_s * 1000;
   /* the control API */
   c->api_enabled = s->api && strcmp(s->api, "off");
   c->api.listen = s->api;

@@ -44,6 +44,7 @@ typedef struct npeer_t {
   size_t group_len;
   uint64_t since_ms, hello_at_ms; /* monotonic */
   uint32_t peer_max_tx;           /* from its HELLO: we send it nothing larger */
+  int peer_mixnet;                /* its HELLO says it speaks the mixnet */
   int refused;                    /* we answered its HELLO with FULL */
   uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
   uint64_t stems_in, stems_out, txs_in, txs_out;
@@ -248,6 +249,8 @@ static void
 send_hello(nn_gossip_t *g, npeer_t *p, uint8_t flags)
 {
   uint8_t m[NN_DLMSG_HELLO_LEN];
+  if (g->cfg.mixnet)
+    flags |= NN_DLMSG_HELLO_MIXNET;
   nn_dlmsg_hello(m, flags, (uint32_t)g->cfg.dl.max_tx_bytes);
   (void)peer_send(g, p, m, sizeof(m));
 }
@@ -382,6 +385,8 @@ peer_to_gossip(nn_gossip_t *g, npeer_t *p)
     backoff_clear(g, &p->addr);
   peer_name(p, name);
   glog(g, NN_LOG_INFO, "gossip peer %s %s", p->outbound ? "to" : "from", name);
+  if (g->cfg.on_peer && g->cfg.mixnet && p->peer_mixnet)
+    g->cfg.on_peer(g->cfg.ctx, p->conn);
   schedule_dl(g);
 }
 
@@ -450,6 +455,7 @@ static void
 on_hello(nn_gossip_t *g, npeer_t *p, const nn_dlmsg_t *m)
 {
   p->peer_max_tx = m->max_tx;
+  p->peer_mixnet = (m->flags & NN_DLMSG_HELLO_MIXNET) != 0;
   if (p->outbound) {
     if (p->state != P_HELLO_SENT) {
       peer_misbehaved(g, p, PEN_OUT_OF_PLACE, "HELLO we did not ask for");
@@ -1002,6 +1008,21 @@ nn_gossip_submit(nn_gossip_t *g, const uint8_t *tx, size_t len)
   if ((e = nn_dl_submit(g->dl, tx, len, nn_mono_ms())))
     return e;
   g->st.tx_submitted++;
+  flush_invs(g);
+  schedule_dl(g);
+  return NN_OK;
+}
+
+nn_err_t
+nn_gossip_from_mixnet(nn_gossip_t *g, const uint8_t *tx, size_t len, int at_once)
+{
+  nn_err_t e;
+  if (!len)
+    return NN_ERR_ARG;
+  if (len > g->cfg.dl.max_tx_bytes)
+    return NN_ERR_TOO_LONG;
+  if ((e = nn_dl_from_mixnet(g->dl, tx, len, at_once, nn_mono_ms())))
+    return e;
   flush_invs(g);
   schedule_dl(g);
   return NN_OK;

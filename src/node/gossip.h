@@ -55,6 +55,11 @@ typedef struct nn_gossip_cfg_t {
   /** A transaction entered the mempool; \a from is its sender's node id (NULL: none, or an
    *  anonymous peer). */
   void (*deliver)(void *ctx, const uint8_t *tx, size_t len, nn_dl_via_t via, const nn_node_id_t *from);
+  /** We speak the mixnet: our HELLO says so (flag MIXNET), and on_peer hears of each gossip peer
+   *  whose HELLO said so too (the mixnet's directory floods along them). Peers that do not
+   *  speak it never get a mixnet message, which they would close the channel for. */
+  int mixnet;
+  void (*on_peer)(void *ctx, uint64_t conn);
   void *ctx;
 } nn_gossip_cfg_t;
 
@@ -78,6 +83,9 @@ void nn_gossip_free(nn_gossip_t *g);
 
 /** Broadcast our own transaction in the configured route. */
 nn_err_t nn_gossip_submit(nn_gossip_t *g, const uint8_t *tx, size_t len);
+
+/** A transaction out of the mixnet at this node, its exit (nn_dl_from_mixnet). */
+nn_err_t nn_gossip_from_mixnet(nn_gossip_t *g, const uint8_t *tx, size_t len, int at_once);
 
 void nn_gossip_stats(const nn_gossip_t *g, nn_gossip_stats_t *st);
 nn_dl_t *nn_gossip_dl(nn_gossip_t *g);

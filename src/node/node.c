@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "crypto/sha3.h"
 #include "lib/clock.h"
 #include "lib/file.h"
@@ -31,12 +33,14 @@ struct nn_node_t {
   struct event_base *base;
   const nn_identity_t *identity;
   nn_node_cfg_t cfg;
-  char *datadir, *addr_file, *token_file, *preset;
+  char *datadir, *addr_file, *token_file, *preset, *mix_keys;
+  uint64_t mix_submitted;
   uint32_t network;
   nn_log_t log;
   nn_net_t *net;
   nn_disco_t *disco;
   nn_gossip_t *gossip;
+  nn_mixnode_t *mixnode;
   nn_api_t *api;
   rx_t *rx; /* ring of rx_max_count */
   size_t rx_head, rx_n, rx_bytes;
@@ -137,8 +141,20 @@ nn_node_submit_here(nn_node_t *n, const uint8_t *tx, size_t len, nn_hash_t *id)
   nn_err_t e;
   if (len && (e = nn_sha3_256(id, tx, len)))
     return e;
-  if ((e = nn_gossip_submit(n->gossip, tx, len)))
+  nn_route_t route = n->cfg.gossip.dl.route;
+  if (route == NN_ROUTE_MIXNET || route == NN_ROUTE_DANDELION_MIXNET) {
+    if (!len)
+      return NN_ERR_ARG;
+    if (len > n->cfg.gossip.dl.max_tx_bytes)
+      return NN_ERR_TOO_LONG;
+    if (!n->mixnode) /* held, not leaked: the caller hears why */
+      return NN_ERR_PERM;
+    if ((e = nn_mixnode_send(n->mixnode, tx, len, route == NN_ROUTE_MIXNET)))
+      return e;
+    n->mix_submitted++;
+  } else if ((e = nn_gossip_submit(n->gossip, tx, len))) {
     return e;
+  }
   if (nn_log_enabled(&n->log, NN_LOG_INFO)) {
     char h[17];
     nn_hex_encode(h, id->b, 8);
@@ -196,8 +212,17 @@ nn_node_status_here(nn_node_t *n, nn_node_status_t *st)
   st->stempool_count = dls.stem_count;
   st->stempool_bytes = dls.stem_bytes;
   st->tx_received = n->tx_received;
-  st->tx_submitted = gs.tx_submitted;
+  st->tx_submitted = gs.tx_submitted + n->mix_submitted;
   st->rx_seq = n->rx_seq;
+  if (n->mixnode) {
+    nn_mixnode_stats_t ms;
+    nn_mixnode_stats(n->mixnode, &ms);
+    st->mix = ms.mix;
+    st->mix_epoch = ms.epoch;
+    st->mixes = (uint32_t)ms.view;
+    st->mix_packets_in = ms.packets_in;
+    st->mix_packets_out = ms.packets_out;
+  }
   return NN_OK;
 }
 
@@ -311,6 +336,44 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
     ns->evicted_half_open);
   M("inbound_evicted_total", "Inbound connections closed to make room for a newcomer.", 1, "state=\"open\"",
     ns->evicted_inbound);
+  if (n->mixnode) {
+    /* the mix core's drop reasons (nn_mix_drop_t), as labels */
+    static const char *const drop_labels[NN_MIX_DROPS] = {
+      NULL,
+      NULL,
+      "reason=\"bad_length\"",
+      "reason=\"bad_version\"",
+      "reason=\"bad_ct\"",
+      "reason=\"bad_mac\"",
+      "reason=\"bad_command\"",
+      "reason=\"tagged\"",
+      "reason=\"crypto\"",
+      "reason=\"unknown_epoch\"",
+      "reason=\"replay\"",
+      "reason=\"delay\"",
+      "reason=\"full\"",
+      "reason=\"peer_full\"",
+      "reason=\"not_a_mix\"",
+    };
+    nn_mixnode_stats_t mx;
+    nn_mixnode_stats(n->mixnode, &mx);
+    M("mix_role", "1: this node is a mix (and an exit); 0: a client of the mixnet.", 0, NULL, mx.mix);
+    M("mix_epoch", "The mixnet's key epoch now.", 0, NULL, mx.epoch);
+    M("mix_directory_mixes", "Mixes in this epoch's directory view.", 0, NULL, mx.view);
+    M("mix_packets_in_total", "Mixnet packets received.", 1, NULL, mx.packets_in);
+    M("mix_packets_out_total", "Mixnet packets sent (passed on, and our own).", 1, NULL, mx.packets_out);
+    M("mix_packets_mixed_total", "Packets this mix passed on.", 1, NULL, mx.core.forwarded);
+    M("mix_packets_delivered_total", "Packets whose last hop was this node.", 1, NULL, mx.core.delivered);
+    for (int r = 2; r < NN_MIX_DROPS; r++)
+      M("mix_packets_dropped_total", "Mixnet packets dropped, by reason.", 1, drop_labels[r], mx.core.dropped[r]);
+    M("mix_packets_unreachable_total", "Packets whose next hop could not be reached in time.", 1, NULL, mx.unreachable);
+    M("mix_cover_bytes_out_total", "Bytes of our own mixnet packets (cover and real).", 1, NULL, mx.cover_bytes_out);
+    M("mix_loops_sent_total", "Loop packets sent.", 1, NULL, mx.client.loops_sent);
+    M("mix_loops_back_total", "Loop packets that came back.", 1, NULL, mx.client.loops_back);
+    M("mix_loops_lost_total", "Loop packets not back in time.", 1, NULL, mx.client.loops_lost);
+    M("mix_messages_out_total", "Messages that left the mixnet here (this node was their exit).", 1, NULL,
+      mx.messages_out);
+  }
 #undef M
   return k;
 }
@@ -358,6 +421,9 @@ nn_node_cfg_default(nn_node_cfg_t *cfg)
   nn_net_cfg_default(&cfg->net);
   nn_disco_cfg_default(&cfg->disco);
   nn_gossip_cfg_default(&cfg->gossip);
+  cfg->mixnet = 1;
+  nn_mixnode_cfg_default(&cfg->mix);
+  (void)nn_mixnode_cover_preset(&cfg->mix, "off"); /* cover costs bandwidth: on with a mixnet route or on request */
   cfg->listen = "0.0.0.0:9800";
   cfg->rx_max_count = 1024;
   cfg->rx_max_bytes = 16u << 20;
@@ -436,12 +502,127 @@ start_net(nn_node_t *n, char *adv, size_t adv_len, char *why, size_t why_len)
   return NN_OK;
 }
 
+static void
+on_gossip_peer(void *ctx, uint64_t conn)
+{
+  nn_node_t *n = ctx;
+  nn_mixnode_peer(n->mixnode, conn);
+}
+
+static void
+on_mix_deliver(void *ctx, const uint8_t *msg, size_t len, int at_once)
+{
+  nn_node_t *n = ctx;
+  nn_err_t e = nn_gossip_from_mixnet(n->gossip, msg, len, at_once);
+  if (e)
+    nn_log(&n->log, NN_LOG_INFO, "mix", "a %zu-byte message out of the mixnet was not taken into the mempool: %s", len,
+           nn_err_str(e));
+}
+
+static nn_err_t
+start_mixnet(nn_node_t *n, char *why, size_t why_len)
+{
+  nn_mixnode_cfg_t *mc = &n->cfg.mix;
+  nn_route_t route = n->cfg.gossip.dl.route;
+  if (!n->cfg.mixnet) {
+    if (route == NN_ROUTE_MIXNET || route == NN_ROUTE_DANDELION_MIXNET) {
+      snprintf(why, why_len, "route %s needs the mixnet: set mixnet = 1 or choose another route", nn_route_str(route));
+      return NN_ERR_ARG;
+    }
+    return NN_OK;
+  }
+  if (route == NN_ROUTE_MIXNET || route == NN_ROUTE_DANDELION_MIXNET) {
+    if (!mc->cover) {
+      snprintf(why, why_len, "route %s sends through the client's cover stream: set cover to low, standard or constant",
+               nn_route_str(route));
+      return NN_ERR_ARG;
+    }
+  }
+  if (mc->mix && n->cfg.disco.hidden) {
+    snprintf(why, why_len, "a hidden node cannot be a mix (others must reach it): set mix = 0 or hidden = 0");
+    return NN_ERR_ARG;
+  }
+  if (!mc->keys_file) {
+    if (!(n->mix_keys = path_join(n->datadir, "mix.keys")))
+      return NN_ERR_NOMEM;
+    mc->keys_file = n->mix_keys;
+  }
+  mc->log = &n->log;
+  mc->dir.allow_private = n->cfg.disco.dht.table.allow_private; /* a devnet's mixes are on loopback */
+  mc->deliver = on_mix_deliver;
+  mc->ctx = n;
+  if (mc->mix && !mc->workers)
+    mc->workers = n->cfg.net.workers;
+  return nn_mixnode_new(&n->mixnode, n->net, n->disco, n->identity, n->network, mc, why, why_len);
+}
+
+/* GET /v1/mixnet (docs/API.md). */
+static json_t *
+api_mixnet(void *ctx)
+{
+  nn_node_t *n = ctx;
+  nn_mixnode_stats_t st;
+  const nn_mixnode_cfg_t *c = &n->cfg.mix;
+  char digest[65], id[65], addr[NN_ADDR_STR_MAX];
+  json_t *o, *drops = NULL, *layers = NULL, *mixes = NULL;
+  nn_mixnode_mix_t *mx;
+  size_t nm;
+  if (!n->mixnode)
+    return NULL;
+  nn_mixnode_stats(n->mixnode, &st);
+  nn_hex_encode(digest, st.digest.b, NN_HASH_LEN);
+  if (!(drops = json_object()) || !(layers = json_array()) || !(mixes = json_array()))
+    goto fail;
+  for (int r = 1; r < NN_MIX_DROPS; r++)
+    json_object_set_new(drops, nn_mix_drop_name((nn_mix_drop_t)r), json_integer((json_int_t)st.core.dropped[r]));
+  for (unsigned l = 0; l + 1 < c->hops && l < NN_SPHINX_MAX_HOPS; l++)
+    json_array_append_new(layers, json_integer((json_int_t)st.layer_mixes[l]));
+  if ((mx = malloc(1024 * sizeof(*mx)))) {
+    nm = nn_mixnode_mixes(n->mixnode, mx, 1024);
+    for (size_t i = 0; i < nm; i++) {
+      nn_hex_encode(id, mx[i].id.b, NN_NODE_ID_LEN);
+      nn_addr_format(&mx[i].addr, addr);
+      json_array_append_new(mixes, json_pack("{s:s, s:I, s:s, s:f}", "node_id", id, "layer", (json_int_t)mx[i].layer,
+                                             "addr", addr, "reliability", mx[i].reliability));
+    }
+    free(mx);
+  }
+  double pps = st.cover ? c->client.payload_rate + c->client.loop_rate : 0;
+  o = json_pack(
+    "{s:s, s:I, s:I, s:{s:I, s:I, s:I}, "
+    "s:{s:b, s:f, s:f, s:f, s:I, s:I}, "
+    "s:{s:I, s:s, s:o, s:I}, "
+    "s:{s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I}, "
+    "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+    "s:{s:I, s:I, s:I}, s:o}",
+    "role", st.mix ? "mix" : "client", "epoch", (json_int_t)st.epoch, "epoch_s", (json_int_t)(c->epoch_ms / 1000),
+    "geometry", "hops", (json_int_t)c->hops, "packet_len", (json_int_t)c->packet_len, "peers", (json_int_t)st.peers,
+    "cover", "on", st.cover, "payload_rate", st.cover ? c->client.payload_rate : 0.0, "loop_rate",
+    st.cover ? c->client.loop_rate : 0.0, "burst_rate", st.cover ? c->client.burst_rate : 0.0, "bytes_per_s",
+    (json_int_t)(pps * (double)(c->packet_len + 1)), "mean_delay_ms", (json_int_t)c->client.mean_delay_ms, "directory",
+    "mixes", (json_int_t)st.view, "digest", digest, "layers", layers, "published", (json_int_t)st.published, "packets",
+    "in", (json_int_t)st.packets_in, "out", (json_int_t)st.packets_out, "mixed", (json_int_t)st.core.forwarded,
+    "delivered", (json_int_t)st.core.delivered, "dropped", drops, "unreachable", (json_int_t)st.unreachable,
+    "backlogged", (json_int_t)st.backlogged, "pending", (json_int_t)st.pending, "in_mix", (json_int_t)st.core.in_mix,
+    "client", "real_sent", (json_int_t)st.client.real_sent, "drop_sent", (json_int_t)st.client.drop_sent, "loops_sent",
+    (json_int_t)st.client.loops_sent, "loops_back", (json_int_t)st.client.loops_back, "loops_lost",
+    (json_int_t)st.client.loops_lost, "expired", (json_int_t)st.client.expired, "queued", (json_int_t)st.client.queued,
+    "no_route", (json_int_t)st.client.no_route, "exit", "messages_out", (json_int_t)st.messages_out, "reassembling",
+    (json_int_t)st.reasm.messages, "expired", (json_int_t)st.reasm.expired, "mixes", mixes);
+  return o;
+fail:
+  json_decref(drops);
+  json_decref(layers);
+  json_decref(mixes);
+  return NULL;
+}
+
 static nn_err_t
 start_api(nn_node_t *n, char *why, size_t why_len)
 {
   char line[300];
   nn_err_t e;
-  nn_api_ops_t ops = { api_submit, api_received, api_status, api_peers, api_metrics, n };
+  nn_api_ops_t ops = { api_submit, api_received, api_status, api_peers, api_metrics, api_mixnet, n };
   if (!n->cfg.api_enabled)
     return NN_OK;
   if ((e = nn_api_new(&n->api, n->base, &n->cfg.api, &ops, why, why_len)) != NN_OK)
@@ -499,13 +680,15 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
   n->cfg.preset = n->preset; /* shown by every status: the caller's string may be gone by then */
   n->cfg.disco.log = n->cfg.gossip.log = &n->log;
   n->cfg.gossip.deliver = on_deliver;
+  n->cfg.gossip.on_peer = on_gossip_peer;
+  n->cfg.gossip.mixnet = n->cfg.mixnet;
   n->cfg.gossip.ctx = n;
   if ((e = start_net(n, adv, sizeof(adv), why, why_len)))
     goto fail;
   n->cfg.disco.advertise = adv[0] ? adv : NULL;
   if ((e = nn_disco_new(&n->disco, n->net, identity, network, datadir, &n->cfg.disco, why, why_len)) ||
       (e = nn_gossip_new(&n->gossip, n->net, n->disco, &n->cfg.gossip, nn_mono_ms(), why, why_len)) ||
-      (e = start_api(n, why, why_len)))
+      (e = start_mixnet(n, why, why_len)) || (e = start_api(n, why, why_len)))
     goto fail;
   /* Every other string and list of the caller's was copied by the part that uses it (or used
    * only above): forget them, so that nothing can read them after the caller freed them. */
@@ -537,7 +720,8 @@ nn_node_free(nn_node_t *n)
   }
   nn_disco_free(n->disco); /* anchors, gossip's held channels first, while they are up */
   nn_gossip_free(n->gossip);
-  nn_net_free(n->net); /* CLOSE records, sockets */
+  nn_mixnode_free(n->mixnode); /* after disco: no lookup of its can answer into freed memory */
+  nn_net_free(n->net);         /* CLOSE records, sockets */
   if (n->rx)
     while (n->rx_n)
       rx_drop_oldest(n);
@@ -546,7 +730,14 @@ nn_node_free(nn_node_t *n)
   free(n->addr_file);
   free(n->token_file);
   free(n->preset);
+  free(n->mix_keys);
   free(n);
+}
+
+nn_mixnode_t *
+nn_node_mixnode(nn_node_t *n)
+{
+  return n->mixnode;
 }
 
 nn_net_t *

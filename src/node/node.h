@@ -24,6 +24,7 @@
 #include "net/net.h"
 #include "node/api.h"
 #include "node/gossip.h"
+#include "node/mixnode.h"
 
 struct event_base;
 
@@ -36,6 +37,8 @@ typedef struct nn_node_cfg_t {
   const char *listen;
   nn_disco_cfg_t disco;                             /**< discovery (advertise, peers, seeds, DHT...) */
   nn_gossip_cfg_t gossip;                           /**< gossip and Dandelion++ (gossip.dl) */
+  int mixnet;                                       /**< speak the mixnet (1) */
+  nn_mixnode_cfg_t mix;                             /**< its settings (keys_file NULL = DATADIR/mix.keys) */
   size_t rx_max_count;                              /**< received transactions kept for the API (1024) */
   size_t rx_max_bytes;                              /**< (16 MiB) */
   int api_enabled;                                  /**< start the control API (1) */
@@ -89,5 +92,6 @@ nn_disco_t *nn_node_disco(nn_node_t *n);
 nn_gossip_t *nn_node_gossip(nn_node_t *n);
 nn_dl_t *nn_node_dl(nn_node_t *n);
 nn_api_t *nn_node_api(nn_node_t *n);
+nn_mixnode_t *nn_node_mixnode(nn_node_t *n); /**< NULL when the mixnet is off */
 
 #endif

@@ -479,7 +479,7 @@ attack_stems(void)
     h[c].keep = 1;
     (void)hchan_send(&h[c], hello, sizeof(hello));
     hchan_pump(&h[c], 1, 5000, got_hello);
-    peers += got_hello(&h[c]) && !h[c].closed && h[c].last[2] == 0; /* HELLO, not FULL */
+    peers += got_hello(&h[c]) && !h[c].closed && !(h[c].last[2] & NN_DLMSG_HELLO_FULL); /* HELLO, not FULL */
   }
   uint64_t t0 = hmono_ms();
   for (int i = 0; i < STEMS; i++)

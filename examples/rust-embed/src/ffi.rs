@@ -117,6 +117,11 @@ pub struct NnNodeSettings {
     pub api: *const c_char,
     pub api_token_file: *const c_char,
     pub log_level: c_int,
+    pub mixnet: c_int,
+    pub mix: c_int,
+    pub cover: *const c_char,
+    pub mix_delay_ms: u32,
+    pub mix_epoch_s: u32,
     pub on_tx: Option<OnTx>,
     pub on_log: Option<OnLog>,
     pub ctx: *mut c_void,
@@ -150,6 +155,11 @@ pub struct NnNodeStatus {
     pub tx_received: u64,
     pub tx_submitted: u64,
     pub rx_seq: u64,
+    pub mix: c_int,
+    pub mix_epoch: u32,
+    pub mixes: u32,
+    pub mix_packets_in: u64,
+    pub mix_packets_out: u64,
 }
 
 /// `nn_node_peer_t`.
@@ -192,18 +202,20 @@ const _: () = {
     assert!(size_of::<NnError>() == 260);
     assert!(size_of::<NnNodeTx>() == 144);
     assert!(offset_of!(NnNodeTx, from) == 72);
-    assert!(size_of::<NnNodeSettings>() == 272);
+    assert!(size_of::<NnNodeSettings>() == 296);
     assert!(offset_of!(NnNodeSettings, listen_ip_rate) == 128);
     assert!(offset_of!(NnNodeSettings, workers) == 144);
     assert!(offset_of!(NnNodeSettings, route) == 148);
     assert!(offset_of!(NnNodeSettings, max_tx_bytes) == 200);
-    assert!(offset_of!(NnNodeSettings, on_tx) == 248);
-    assert!(offset_of!(NnNodeSettings, ctx) == 264);
-    assert!(size_of::<NnNodeStatus>() == 584);
+    assert!(offset_of!(NnNodeSettings, cover) == 256);
+    assert!(offset_of!(NnNodeSettings, on_tx) == 272);
+    assert!(offset_of!(NnNodeSettings, ctx) == 288);
+    assert!(size_of::<NnNodeStatus>() == 616);
     assert!(offset_of!(NnNodeStatus, uptime_s) == 328);
     assert!(offset_of!(NnNodeStatus, bytes_in) == 360);
     assert!(offset_of!(NnNodeStatus, relays) == 396);
     assert!(offset_of!(NnNodeStatus, rx_seq) == 576);
+    assert!(offset_of!(NnNodeStatus, mix_packets_out) == 608);
     assert!(size_of::<NnNodePeer>() == 200);
     assert!(offset_of!(NnNodePeer, since_s) == 152);
     assert!(offset_of!(NnNodePeer, stem_relay) == 192);
@@ -303,7 +315,8 @@ pub fn settings_default() -> Result<NnNodeSettings, String> {
     let s: NnNodeSettings = unsafe { std::ptr::read(g.ptr()) };
     let preset = cstr_ptr(s.preset);
     let listen = cstr_ptr(s.listen);
-    let checks: [(&str, bool); 12] = [
+    let cover = cstr_ptr(s.cover);
+    let checks: [(&str, bool); 14] = [
         ("network == NN_NET_MAINNET", s.network == NN_NET_MAINNET),
         ("max_peers == 64", s.max_peers == 64),
         ("max_outbound == 8", s.max_outbound == 8),
@@ -315,6 +328,8 @@ pub fn settings_default() -> Result<NnNodeSettings, String> {
         ("max_tx_bytes == 8 MiB", s.max_tx_bytes == 8 << 20),
         ("api == NULL", s.api.is_null()),
         ("log_level == NN_LOG_INFO", s.log_level == NN_LOG_INFO),
+        ("mixnet == 1", s.mixnet == 1),
+        ("cover == \"off\", mix_epoch_s == 3600", cover == "off" && s.mix_epoch_s == 3600),
         (
             "on_tx, on_log, ctx unset",
             s.on_tx.is_none() && s.on_log.is_none() && s.ctx.is_null(),
@@ -345,7 +360,7 @@ pub fn status(n: *mut NnNode) -> Result<NnNodeStatus, String> {
             "C wrote past the end of the Rust struct: the C struct is larger",
         ));
     }
-    // The last 8 bytes are rx_seq (a count): a smaller C struct would leave them at FILL.
+    // The last 8 bytes are mix_packets_out (a count): a smaller C struct would leave them at FILL.
     if tail_u64(g.bytes(0)) >= 1 << 48 {
         return Err(layout_error(
             "nn_node_status_t",
@@ -359,7 +374,8 @@ pub fn status(n: *mut NnNode) -> Result<NnNodeStatus, String> {
         && cstr_field(&st.route).is_some()
         && st.n_relays <= 2
         && st.tx_submitted < 1 << 40
-        && st.rx_seq < 1 << 40;
+        && st.rx_seq < 1 << 40
+        && st.mix_packets_out < 1 << 40;
     if !plausible {
         return Err(layout_error(
             "nn_node_status_t",
