@@ -34,6 +34,8 @@ static const char devnet_usage[] =
   "  --nepnetd PATH     the daemon (default: next to this nepnet binary, else on PATH)\n"
   "  --size BYTES       demo: transaction size (default 2048)\n"
   "  --keep             demo: leave the devnet running afterwards (stop with devnet down)\n"
+  "  --mixes M          nodes 0..M-1 are mixes (--mix 1): the mixnet needs at least one per\n"
+  "                     layer (3); send through it with --set route=mixnet --set cover=standard\n"
   "  --set NAME=VALUE   pass --NAME VALUE to every nepnetd (repeatable), e.g. --set fluff-prob=0.2\n";
 
 static int
@@ -173,6 +175,7 @@ typedef struct devnet_args_t {
   size_t nextra;
   size_t size; /* demo's transaction */
   int keep;
+  unsigned mixes;    /* nodes 0..mixes-1 run --mix 1 */
   const char *count; /* N: the first argument after the options, or NULL */
 } devnet_args_t;
 
@@ -202,6 +205,14 @@ devnet_set_opt(devnet_args_t *a, const char *arg)
   return 0;
 }
 
+/* Node i's own flags: the first --mixes nodes are mixes. */
+static const char *const *
+devnet_mix_flags(void *ctx, unsigned i)
+{
+  static const char *const mix[] = { "--mix", "1", NULL };
+  return i < ((const devnet_args_t *)ctx)->mixes ? mix : NULL;
+}
+
 /* One option (getopt's \a c and \a arg). */
 static int
 devnet_opt(int c, const char *arg, devnet_args_t *a)
@@ -227,6 +238,14 @@ devnet_opt(int c, const char *arg, devnet_args_t *a)
     }
     return 0;
   case 'k': a->keep = 1; return 0;
+  case 'm':
+    v = strtoul(arg, NULL, 10);
+    if (v > 512) {
+      fprintf(stderr, "nepnet devnet: --mixes %s: give 0..512 (at most the number of nodes)\n", arg);
+      return 2;
+    }
+    a->mixes = (unsigned)v;
+    return 0;
   case 'S': return devnet_set_opt(a, arg);
   case 'h': fputs(devnet_usage, stdout); return DEVNET_HELP;
   default: fputs(devnet_usage, stderr); return 2;
@@ -244,6 +263,7 @@ devnet_parse(int argc, char **argv, devnet_args_t *a)
     { "nepnetd", required_argument, NULL, 'n' },
     { "size", required_argument, NULL, 's' },
     { "keep", no_argument, NULL, 'k' },
+    { "mixes", required_argument, NULL, 'm' },
     { "set", required_argument, NULL, 'S' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -262,6 +282,10 @@ devnet_parse(int argc, char **argv, devnet_args_t *a)
       return rc;
   a->o.extra = (const char *const *)a->extra;
   a->o.n_extra = a->nextra;
+  if (a->mixes) {
+    a->o.node_extra = devnet_mix_flags;
+    a->o.node_ctx = a;
+  }
   a->count = optind < ac ? av[optind] : NULL;
   return 0;
 }
