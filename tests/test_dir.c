@@ -304,10 +304,26 @@ test_routes(void **state)
   int per_layer[3] = { 0 };
   for (int i = 0; i < NM; i++) {
     assert_int_equal(nn_mixdir_add(a, f->desc[i], f->len[i], EPOCH, NOW), NN_MIXDIR_ADDED);
-    per_layer[nn_mix_layer(nn_identity_node_id(f->id[i]), EPOCH, 3)]++;
+  }
+  for (int i = 0; i < NM; i++) {
+    unsigned l = nn_mixdir_layer(a, EPOCH, nn_identity_node_id(f->id[i]));
+    assert_true(l < 3);
+    per_layer[l]++;
   }
   for (int l = 0; l < 3; l++)
-    assert_true(per_layer[l] > 0);
+    assert_int_equal(per_layer[l], NM / 3); /* dealt round-robin: balanced */
+  /* the order of the layer keys decides: the mix with the lowest key is in layer 0 */
+  nn_hash_t lowest, lkey;
+  int low = 0;
+  nn_mix_layer_key(nn_identity_node_id(f->id[0]), EPOCH, &lowest);
+  for (int i = 1; i < NM; i++) {
+    nn_mix_layer_key(nn_identity_node_id(f->id[i]), EPOCH, &lkey);
+    if (memcmp(lkey.b, lowest.b, 32) < 0) {
+      lowest = lkey;
+      low = i;
+    }
+  }
+  assert_int_equal(nn_mixdir_layer(a, EPOCH, nn_identity_node_id(f->id[low])), 0);
   /* mix 0 is poor: 10 loops through it, 2 came back */
   for (int k = 0; k < 10; k++)
     nn_mixdir_report(a, nn_identity_node_id(f->id[0]), k < 2);
@@ -322,7 +338,7 @@ test_routes(void **state)
         if (!memcmp(route[l].node.b, nn_identity_node_id(f->id[i])->b, 32))
           who = i;
       assert_true(who >= 0);
-      assert_int_equal(nn_mix_layer(nn_identity_node_id(f->id[who]), EPOCH, 3), l);
+      assert_int_equal(nn_mixdir_layer(a, EPOCH, nn_identity_node_id(f->id[who])), l);
       assert_memory_equal(route[l].pk, &f->key[who][0].pk, sizeof(nn_hybrid_pk_t));
       used[who]++;
     }
@@ -332,9 +348,9 @@ test_routes(void **state)
     assert_true(used[i] > 0);
   /* every mix of mix 0's layer poor: all of them are used again (a client whose own link is
    * down would otherwise stop sending) */
-  unsigned l0 = nn_mix_layer(nn_identity_node_id(f->id[0]), EPOCH, 3);
+  unsigned l0 = nn_mixdir_layer(a, EPOCH, nn_identity_node_id(f->id[0]));
   for (int i = 0; i < NM; i++)
-    if (nn_mix_layer(nn_identity_node_id(f->id[i]), EPOCH, 3) == l0)
+    if (nn_mixdir_layer(a, EPOCH, nn_identity_node_id(f->id[i])) == l0)
       for (int k = 0; k < 10; k++)
         nn_mixdir_report(a, nn_identity_node_id(f->id[i]), 0);
   nn_sphinx_hop_t route[3];
@@ -457,9 +473,12 @@ test_vectors(void **state)
     fprintf(stderr, "PROTOCOL.md 9.7 does not say %s\n", layer);
     missing++;
   }
-  snprintf(layer, sizeof(layer), "layer %u", nn_mix_layer(&d.node_id, EPOCH, 3));
-  if (!strstr(at, layer)) {
-    fprintf(stderr, "PROTOCOL.md 9.7 does not say %s\n", layer);
+  nn_hash_t lk;
+  char lkh[65];
+  nn_mix_layer_key(&d.node_id, EPOCH, &lk);
+  nn_hex_encode(lkh, lk.b, 32);
+  if (!strstr(at, lkh)) {
+    fprintf(stderr, "PROTOCOL.md 9.7 does not quote layer key = %s\n", lkh);
     missing++;
   }
   assert_int_equal(missing, 0);

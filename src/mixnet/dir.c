@@ -99,26 +99,18 @@ nn_mixdesc_parse(nn_mixdesc_t *d, const uint8_t *in, size_t len, uint32_t networ
   return NN_MIXDESC_OK;
 }
 
-unsigned
-nn_mix_layer(const nn_node_id_t *id, uint32_t epoch, unsigned layers)
+void
+nn_mix_layer_key(const nn_node_id_t *id, uint32_t epoch, nn_hash_t *key)
 {
   uint8_t in[16 + NN_NODE_ID_LEN + 4];
-  nn_hash_t h;
-  uint64_t v = 0;
-
-  if (!layers)
-    return 0;
   memcpy(in, "nepnet-mix-layer", 16);
   memcpy(in + 16, id->b, NN_NODE_ID_LEN);
   in[48] = (uint8_t)(epoch >> 24);
   in[49] = (uint8_t)(epoch >> 16);
   in[50] = (uint8_t)(epoch >> 8);
   in[51] = (uint8_t)epoch;
-  if (nn_sha3_256(&h, in, sizeof(in)))
-    return 0;
-  for (int i = 0; i < 8; i++)
-    v = v << 8 | h.b[i];
-  return (unsigned)(v % layers);
+  if (nn_sha3_256(key, in, sizeof(in)))
+    memcpy(key->b, id->b, NN_HASH_LEN); /* cannot happen; still a fixed order */
 }
 
 /* ---- the directory ---- */
@@ -404,9 +396,14 @@ build_view(nn_mixdir_t *dir, uint32_t epoch)
   qsort(caps, kept, sizeof(*caps), cmp_cap_hash);
   if (kept > dir->cfg.max_mixes)
     kept = dir->cfg.max_mixes;
+  /* layers: the mixes in the order of their layer keys, dealt round-robin, so that the layers
+   * differ by at most one mix and nobody picks a layer */
+  for (size_t i = 0; i < kept; i++)
+    nn_mix_layer_key(&dir->d[caps[i].index].node_id, epoch, &caps[i].hash);
+  qsort(caps, kept, sizeof(*caps), cmp_cap_hash);
   for (size_t i = 0; i < kept; i++) {
     const nn_node_id_t *id = &dir->d[caps[i].index].node_id;
-    dir->view_layer[dir->nview] = (uint8_t)(nn_mix_layer(id, epoch, dir->cfg.layers) | (poor(dir, id) ? 0x80 : 0));
+    dir->view_layer[dir->nview] = (uint8_t)((i % dir->cfg.layers) | (poor(dir, id) ? 0x80 : 0));
     dir->view[dir->nview++] = caps[i].index;
   }
   free(keys);
@@ -605,4 +602,14 @@ const nn_hybrid_pk_t *
 nn_mixdesc_key(const nn_mixdesc_t *d, uint32_t epoch)
 {
   return key_for(d, epoch);
+}
+
+unsigned
+nn_mixdir_layer(nn_mixdir_t *dir, uint32_t epoch, const nn_node_id_t *id)
+{
+  build_view(dir, epoch);
+  for (size_t v = 0; v < dir->nview; v++)
+    if (!memcmp(dir->d[dir->view[v]].node_id.b, id->b, NN_NODE_ID_LEN))
+      return dir->view_layer[v] & 0x7f;
+  return NN_MIXDIR_NO_LAYER;
 }

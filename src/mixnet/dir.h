@@ -6,7 +6,7 @@
  * A descriptor announces one mix for key epochs e and e + 1: its identity key (its node id is
  * the key's SHA3-256), its addresses and its two hybrid KEM public keys (docs/PROTOCOL.md 9.7).
  * A mix publishes a new one every epoch, before e begins. Nobody chooses a mix's layer: it is
- * derived from the node id and the epoch (nn_mix_layer), so an operator of many mixes cannot
+ * dealt from the node id and the epoch (nn_mix_layer_key), so an operator of many mixes cannot
  * stack them in one layer, and every node that holds the same descriptors sees the same layers.
  *
  * The directory keeps the descriptors of the epochs in use (sans-I/O: bytes and time in), caps
@@ -70,9 +70,9 @@ typedef enum nn_mixdesc_status_t {
 /** Parse and verify \a in (the whole descriptor) for \a network at \a now_s (unix seconds). */
 nn_mixdesc_status_t nn_mixdesc_parse(nn_mixdesc_t *d, const uint8_t *in, size_t len, uint32_t network, uint64_t now_s);
 
-/** The layer (0..layers-1) of a mix in \a epoch: the first 8 bytes of
- *  SHA3-256("nepnet-mix-layer" || node id || u32 epoch) as a big-endian number, modulo layers. */
-unsigned nn_mix_layer(const nn_node_id_t *id, uint32_t epoch, unsigned layers);
+/** A mix's layer key in \a epoch: SHA3-256("nepnet-mix-layer" || node id || u32 epoch). A view
+ *  deals its mixes to the layers round-robin in the order of their keys (docs/PROTOCOL.md 9.7). */
+void nn_mix_layer_key(const nn_node_id_t *id, uint32_t epoch, nn_hash_t *key);
 
 /* ---- the directory ---- */
 
@@ -140,6 +140,10 @@ size_t nn_mixdir_view(nn_mixdir_t *dir, uint32_t epoch, size_t i, const nn_mixde
 const nn_mixdesc_t *nn_mixdir_pick(nn_mixdir_t *dir, uint32_t epoch, int own_epoch);
 /** The key \a d gives for \a epoch (its epoch or the next), else NULL. */
 const nn_hybrid_pk_t *nn_mixdesc_key(const nn_mixdesc_t *d, uint32_t epoch);
+
+/** The layer of mix \a id in \a epoch's view, NN_MIXDIR_NO_LAYER if it is not in it. */
+#define NN_MIXDIR_NO_LAYER 0xffu
+unsigned nn_mixdir_layer(nn_mixdir_t *dir, uint32_t epoch, const nn_node_id_t *id);
 
 /** A loop that went through \a mix came back (\a ok) or did not. */
 void nn_mixdir_report(nn_mixdir_t *dir, const nn_node_id_t *mix, int ok);

@@ -734,7 +734,7 @@ publish(nn_mixnode_t *m, uint32_t e, uint64_t now)
       m->published_epoch = e;
       m->has_published = 1;
       mlog(m, NN_LOG_INFO, "published our mix descriptor for key epoch %u (layer %u of %u)", (unsigned)e,
-           nn_mix_layer(&m->self, e, m->cfg.dir.layers), m->cfg.dir.layers);
+           nn_mixdir_layer(m->dir, e, &m->self), m->cfg.dir.layers);
     } else {
       mlog(m, NN_LOG_WARN, "our own descriptor for epoch %u was refused (%d): the directory is full", (unsigned)e,
            (int)r);
