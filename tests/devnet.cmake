@@ -8,3 +8,12 @@ if(TARGET nepnetd)
   add_dependencies(test_devnet nepnetd)
   set_tests_properties(test_devnet PROPERTIES TIMEOUT 900 RUN_SERIAL TRUE)
 endif()
+# The mixnet on 30 nepnetd processes, 9 mixes: 2 MB through lossy mixes, packet sizes, the
+# constant cover's rate with and without a transaction.
+if(TARGET nepnetd)
+  nepnet_test(test_devnet_mix)
+  target_compile_definitions(test_devnet_mix PRIVATE NEPNET_NEPNETD="$<TARGET_FILE:nepnetd>")
+  target_link_libraries(test_devnet_mix PRIVATE m)
+  add_dependencies(test_devnet_mix nepnetd)
+  set_tests_properties(test_devnet_mix PROPERTIES TIMEOUT 900 RUN_SERIAL TRUE)
+endif()

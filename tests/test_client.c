@@ -4,6 +4,7 @@
  * credit their mixes, a mix that drops everything loses its standing; a message changes what the
  * payload stream sends, never when; the stream's rate; the queue's caps.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -54,7 +55,8 @@ struct world_t {
   pkt_t *net;
   size_t nnet, capnet;
   uint64_t now;
-  int dead_mix; /* packets to this mix vanish (-1: none) */
+  int dead_mix;   /* packets to this mix vanish (-1: none) */
+  unsigned lossy; /* run(): carry > 1 drops every carry-th packet handed over */
   uint8_t *got;
   size_t got_len;
   uint64_t got_at;
@@ -232,14 +234,15 @@ world_free(world_t *w)
 }
 
 /* Run until \a until: packets in flight are handed over at once, then time moves to the next
- * deadline of any core. \a carry: 0 drops what the client sends (timing tests). */
+ * deadline of any core. \a carry: 0 drops what the client sends (timing tests), 1 carries
+ * everything, N > 1 every packet but each N-th. */
 static void
 run(world_t *w, uint64_t until, int carry)
 {
   while (w->now < until) {
     while (w->nnet) {
       pkt_t p = w->net[--w->nnet];
-      if (carry)
+      if (carry && (carry == 1 || ++w->lossy % (unsigned)carry))
         (void)nn_mix_recv(w->node[p.to].mix, &w->node[p.from].id, p.p, NN_SPHINX_DEFAULT_LEN, w->now);
       free(p.p);
     }
@@ -365,6 +368,35 @@ test_dead_mix(void **state)
   world_free(w);
 }
 
+/* Loops lost raise the parity of the next message so that it still arrives: here every 7th
+ * packet handed over is lost (about 46% of 4-hop paths). */
+static void
+test_loss_raises_parity(void **state)
+{
+  (void)state;
+  world_t *w = world_new(4, 1);
+  size_t len = 100000; /* k = 4: 2 parity fragments without loss */
+  uint8_t *m = message(len);
+  nn_hybrid_pk_t xk[2];
+  run(w, T0 + 60000, 7);
+  nn_mixclient_stats_t st;
+  nn_mixclient_stats(w->cli, &st);
+  assert_true(st.loops_back + st.loops_lost >= 20);
+  assert_true(st.loss > 0.2 && st.loss < 0.8);
+  uint32_t xe = exit_keys(w, w->now, xk);
+  assert_int_equal(nn_mixclient_send(w->cli, m, len, NN_FRAG_TO_DANDELION, &w->node[EXIT].id, xe, xk, w->now), NN_OK);
+  nn_mixclient_stats(w->cli, &st);
+  double p = st.loss > 0.5 ? 0.5 : st.loss;
+  assert_int_equal(st.queued, (size_t)(ceil(4 / (1 - 1.5 * p)) + 4)); /* more than 6 */
+  assert_true(st.queued > 6);
+  run(w, T0 + 180000, 7);
+  assert_non_null(w->got);
+  assert_int_equal(w->got_len, len);
+  assert_memory_equal(w->got, m, len);
+  free(m);
+  world_free(w);
+}
+
 /* The same seeds with and without a message: packets leave at the same instants. */
 static void
 test_message_does_not_move_the_stream(void **state)
@@ -438,6 +470,7 @@ main(void)
     cmocka_unit_test(test_message_and_loops),
     cmocka_unit_test(test_epoch_crossing),
     cmocka_unit_test(test_dead_mix),
+    cmocka_unit_test(test_loss_raises_parity),
     cmocka_unit_test(test_message_does_not_move_the_stream),
     cmocka_unit_test(test_rate),
     cmocka_unit_test(test_caps),

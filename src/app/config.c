@@ -112,6 +112,11 @@ static const opt_t opts[] = {
       "(81 KB/s, sending changes nothing a link shows); private: standard, else off"),
   NUM("mix-delay-ms", T_U32, mix_delay_ms, 1, 10000, "MS", "mean delay each mix holds our packets (50)"),
   NUM("mix-epoch-s", T_U32, mix_epoch_s, 60, 86400, "S", "the mixnet's key epoch (3600; the same on every node)"),
+  NUM("mix-redundancy", T_DOUBLE, mix_redundancy, 0, 4, "R",
+      "parity fragments per data fragment of our messages, at least (0.5;\n"
+      "more when our loops measure loss)"),
+  NUM("mix-test-loss", T_DOUBLE, mix_test_loss, 0, 0.9, "P",
+      "tests only: a mix drops this share of the packets it passes to another mix (0)"),
   ONE("api", T_STR, api, "ADDR", "control API: 127.0.0.1:PORT, [::1]:PORT, unix:/PATH or off (127.0.0.1:9801)"),
   ONE("api-token-file", T_STR, api_token_file, "FILE", "API bearer token, created 0600 if missing (DATADIR/api.token)"),
   ONE("log-level", T_LOGLEVEL, log_level, "LEVEL", "debug, info (default), warn or error"),

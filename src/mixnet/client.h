@@ -62,7 +62,8 @@ typedef struct nn_mixclient_cfg_t {
   double loop_rate;         /**< loops/s (0.2) */
   uint32_t mean_delay_ms;   /**< per mix, exponential (50) */
   uint32_t max_delay_ms;    /**< the network's cap; longer draws are drawn again (60,000) */
-  double redundancy;        /**< parity fragments per data fragment (0.5) */
+  double redundancy;        /**< parity fragments per data fragment (0.5), more when loops are lost:
+                                 n >= k / (1 - 1.5 p) + 2 sqrt(k) for a loop loss p */
   size_t max_msg_len;       /**< the largest message an exit takes (4 MiB, nn_reasm_cfg_t's) */
   size_t max_queue;         /**< real packets waiting; a message that does not fit is refused (4,096) */
   uint32_t loop_timeout_ms; /**< a loop not back by then counts against its mixes (30,000) */
@@ -108,6 +109,8 @@ typedef struct nn_mixclient_stats_t {
   size_t queued;     /**< real packets waiting */
   size_t loops_out;
   uint64_t loop_rtt_ms_sum; /**< of the loops back */
+  double loss;              /**< loops lost, a moving average over ~32 (0 before 20 loops): a
+                                 message's parity covers it (nn_mixclient_send) */
 } nn_mixclient_stats_t;
 void nn_mixclient_stats(const nn_mixclient_t *c, nn_mixclient_stats_t *st);
 

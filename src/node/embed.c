@@ -105,6 +105,7 @@ nn_node_settings_default(nn_node_settings_t *s)
   s->mixnet = 1;
   s->mix_delay_ms = 50;
   s->mix_epoch_s = 3600;
+  s->mix_redundancy = 0.5;
   (void)nn_node_settings_preset(s, "balanced");
 }
 
@@ -217,6 +218,13 @@ nn_node_cfg_from_settings(nn_node_cfg_t *c, const nn_node_settings_t *s, char *w
   }
   c->mix.client.mean_delay_ms = s->mix_delay_ms;
   c->mix.epoch_ms = (uint64_t)s->mix_epoch_s * 1000;
+  if (!(s->mix_redundancy >= 0 && s->mix_redundancy <= 4) || !(s->mix_test_loss >= 0 && s->mix_test_loss <= 0.9)) {
+    snprintf(why, why_len, "mix-redundancy must be 0..4 and mix-test-loss 0..0.9 (got %g and %g)", s->mix_redundancy,
+             s->mix_test_loss);
+    return NN_ERR_ARG;
+  }
+  c->mix.client.redundancy = s->mix_redundancy;
+  c->mix.test_loss = s->mix_test_loss;
   /* the control API */
   c->api_enabled = s->api && strcmp(s->api, "off");
   c->api.listen = s->api;

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "crypto/rand.h"
 #include "crypto/sha3.h"
 #include "lib/clock.h"
 #include "lib/file.h"
@@ -465,7 +466,17 @@ route_send(nn_mixnode_t *m, const nn_hash_t *next, const uint8_t *packet, size_t
 static void
 mix_send(void *ctx, const nn_hash_t *next, const uint8_t *packet, size_t len)
 {
-  route_send(ctx, next, packet, len, 0);
+  nn_mixnode_t *m = ctx;
+  nn_node_id_t id;
+  memcpy(id.b, next->b, NN_NODE_ID_LEN);
+  if (m->cfg.test_loss > 0 && nn_mixdir_find(m->dir, &id)) { /* tests: a lossy mix-to-mix link */
+    uint32_t r = 0;
+    if (!nn_rng_fill(NULL, (uint8_t *)&r, sizeof(r)) && (double)r < m->cfg.test_loss * 4294967296.0) {
+      m->st.test_dropped++;
+      return;
+    }
+  }
+  route_send(m, next, packet, len, 0);
 }
 
 static void

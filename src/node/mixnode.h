@@ -70,6 +70,8 @@ typedef struct nn_mixnode_cfg_t {
   uint32_t reach_timeout_ms; /**< ... at most this long (10,000) */
   size_t max_pending_out;    /**< a peer owing this much output gets no more packets (4 MiB) */
   const char *keys_file;     /**< the mix keys' seeds (NULL: not saved) */
+  double test_loss;          /**< tests only: this share of the packets a mix passes to another
+                                  mix is dropped (a lossy link), counted in test_dropped (0) */
   const nn_log_t *log;       /**< NULL: stderr, INFO and above */
   /** A message came out of the mixnet here (an exit): \a at_once 1 for `mixnet` (broadcast at
    *  once), 0 for `dandelion+mixnet` (Dandelion++'s fluff). */
@@ -121,6 +123,7 @@ typedef struct nn_mixnode_stats_t {
   nn_mixclient_stats_t client;
   nn_reasm_stats_t reasm;
   uint64_t cover_bytes_out; /**< PACKET bytes we originated (the client's streams) */
+  uint64_t test_dropped;    /**< packets cfg.test_loss dropped */
 } nn_mixnode_stats_t;
 void nn_mixnode_stats(nn_mixnode_t *m, nn_mixnode_stats_t *st);
 

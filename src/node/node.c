@@ -592,8 +592,8 @@ api_mixnet(void *ctx)
     "{s:s, s:I, s:I, s:{s:I, s:I, s:I}, "
     "s:{s:b, s:f, s:f, s:f, s:I, s:I}, "
     "s:{s:I, s:s, s:o, s:I}, "
-    "s:{s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I}, "
-    "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+    "s:{s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+    "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}, "
     "s:{s:I, s:I, s:I}, s:o}",
     "role", st.mix ? "mix" : "client", "epoch", (json_int_t)st.epoch, "epoch_s", (json_int_t)(c->epoch_ms / 1000),
     "geometry", "hops", (json_int_t)c->hops, "packet_len", (json_int_t)c->packet_len, "peers", (json_int_t)st.peers,
@@ -604,10 +604,12 @@ api_mixnet(void *ctx)
     "in", (json_int_t)st.packets_in, "out", (json_int_t)st.packets_out, "mixed", (json_int_t)st.core.forwarded,
     "delivered", (json_int_t)st.core.delivered, "dropped", drops, "unreachable", (json_int_t)st.unreachable,
     "backlogged", (json_int_t)st.backlogged, "pending", (json_int_t)st.pending, "in_mix", (json_int_t)st.core.in_mix,
-    "client", "real_sent", (json_int_t)st.client.real_sent, "drop_sent", (json_int_t)st.client.drop_sent, "loops_sent",
-    (json_int_t)st.client.loops_sent, "loops_back", (json_int_t)st.client.loops_back, "loops_lost",
-    (json_int_t)st.client.loops_lost, "expired", (json_int_t)st.client.expired, "queued", (json_int_t)st.client.queued,
-    "no_route", (json_int_t)st.client.no_route, "exit", "messages_out", (json_int_t)st.messages_out, "reassembling",
+    "test_dropped", (json_int_t)st.test_dropped, "bad_msgs", (json_int_t)st.bad_msgs, "own_bytes",
+    (json_int_t)st.cover_bytes_out, "client", "real_sent", (json_int_t)st.client.real_sent, "drop_sent",
+    (json_int_t)st.client.drop_sent, "loops_sent", (json_int_t)st.client.loops_sent, "loops_back",
+    (json_int_t)st.client.loops_back, "loops_lost", (json_int_t)st.client.loops_lost, "expired",
+    (json_int_t)st.client.expired, "queued", (json_int_t)st.client.queued, "no_route", (json_int_t)st.client.no_route,
+    "loss", st.client.loss, "exit", "messages_out", (json_int_t)st.messages_out, "reassembling",
     (json_int_t)st.reasm.messages, "expired", (json_int_t)st.reasm.expired, "mixes", mixes);
   return o;
 fail:

@@ -122,6 +122,8 @@ pub struct NnNodeSettings {
     pub cover: *const c_char,
     pub mix_delay_ms: u32,
     pub mix_epoch_s: u32,
+    pub mix_redundancy: f64,
+    pub mix_test_loss: f64,
     pub on_tx: Option<OnTx>,
     pub on_log: Option<OnLog>,
     pub ctx: *mut c_void,
@@ -202,14 +204,15 @@ const _: () = {
     assert!(size_of::<NnError>() == 260);
     assert!(size_of::<NnNodeTx>() == 144);
     assert!(offset_of!(NnNodeTx, from) == 72);
-    assert!(size_of::<NnNodeSettings>() == 296);
+    assert!(size_of::<NnNodeSettings>() == 312);
     assert!(offset_of!(NnNodeSettings, listen_ip_rate) == 128);
     assert!(offset_of!(NnNodeSettings, workers) == 144);
     assert!(offset_of!(NnNodeSettings, route) == 148);
     assert!(offset_of!(NnNodeSettings, max_tx_bytes) == 200);
     assert!(offset_of!(NnNodeSettings, cover) == 256);
-    assert!(offset_of!(NnNodeSettings, on_tx) == 272);
-    assert!(offset_of!(NnNodeSettings, ctx) == 288);
+    assert!(offset_of!(NnNodeSettings, mix_redundancy) == 272);
+    assert!(offset_of!(NnNodeSettings, on_tx) == 288);
+    assert!(offset_of!(NnNodeSettings, ctx) == 304);
     assert!(size_of::<NnNodeStatus>() == 616);
     assert!(offset_of!(NnNodeStatus, uptime_s) == 328);
     assert!(offset_of!(NnNodeStatus, bytes_in) == 360);
@@ -329,7 +332,10 @@ pub fn settings_default() -> Result<NnNodeSettings, String> {
         ("api == NULL", s.api.is_null()),
         ("log_level == NN_LOG_INFO", s.log_level == NN_LOG_INFO),
         ("mixnet == 1", s.mixnet == 1),
-        ("cover == \"off\", mix_epoch_s == 3600", cover == "off" && s.mix_epoch_s == 3600),
+        (
+            "cover == \"off\", mix_epoch_s == 3600, mix_redundancy == 0.5",
+            cover == "off" && s.mix_epoch_s == 3600 && s.mix_redundancy == 0.5,
+        ),
         (
             "on_tx, on_log, ctx unset",
             s.on_tx.is_none() && s.on_log.is_none() && s.ctx.is_null(),
