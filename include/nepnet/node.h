@@ -114,6 +114,7 @@ typedef struct nn_node_settings_t {
   uint32_t mix_epoch_s;                /**< the network's key epoch (3600); devnets shorten it */
   double mix_redundancy;               /**< parity fragments per data fragment, at least (0.5) */
   double mix_test_loss;                /**< tests only: share of mix-to-mix packets a mix drops (0) */
+  double mix_send_rate;                /**< packets/s while our fragments wait (0: the cover preset's burst) */
   /** A transaction entered the mempool (also for our own, once it is fluffed back to us). */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx);
   /** Log lines (no newline); NULL: stderr. \a module is "net", "disco", "gossip", "api"... */

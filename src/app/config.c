@@ -115,6 +115,9 @@ static const opt_t opts[] = {
   NUM("mix-redundancy", T_DOUBLE, mix_redundancy, 0, 4, "R",
       "parity fragments per data fragment of our messages, at least (0.5;\n"
       "more when our loops measure loss)"),
+  NUM("mix-send-rate", T_DOUBLE, mix_send_rate, 0, 1000, "R",
+      "packets/s while our fragments wait (0: the cover preset's: 10, none\n"
+      "for constant); above the payload rate, a link observer sees the burst"),
   NUM("mix-test-loss", T_DOUBLE, mix_test_loss, 0, 0.9, "P",
       "tests only: a mix drops this share of the packets it passes to another mix (0)"),
   ONE("api", T_STR, api, "ADDR", "control API: 127.0.0.1:PORT, [::1]:PORT, unix:/PATH or off (127.0.0.1:9801)"),

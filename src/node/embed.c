@@ -224,6 +224,12 @@ nn_node_cfg_from_settings(nn_node_cfg_t *c, const nn_node_settings_t *s, char *w
     return NN_ERR_ARG;
   }
   c->mix.client.redundancy = s->mix_redundancy;
+  if (!(s->mix_send_rate >= 0 && s->mix_send_rate <= 1000)) {
+    snprintf(why, why_len, "mix-send-rate must be 0..1000 packets/s (got %g)", s->mix_send_rate);
+    return NN_ERR_ARG;
+  }
+  if (s->mix_send_rate > 0)
+    c->mix.client.burst_rate = s->mix_send_rate;
   c->mix.test_loss = s->mix_test_loss;
   /* the control API */
   c->api_enabled = s->api && strcmp(s->api, "off");

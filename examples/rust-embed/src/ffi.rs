@@ -124,6 +124,7 @@ pub struct NnNodeSettings {
     pub mix_epoch_s: u32,
     pub mix_redundancy: f64,
     pub mix_test_loss: f64,
+    pub mix_send_rate: f64,
     pub on_tx: Option<OnTx>,
     pub on_log: Option<OnLog>,
     pub ctx: *mut c_void,
@@ -204,15 +205,15 @@ const _: () = {
     assert!(size_of::<NnError>() == 260);
     assert!(size_of::<NnNodeTx>() == 144);
     assert!(offset_of!(NnNodeTx, from) == 72);
-    assert!(size_of::<NnNodeSettings>() == 312);
+    assert!(size_of::<NnNodeSettings>() == 320);
     assert!(offset_of!(NnNodeSettings, listen_ip_rate) == 128);
     assert!(offset_of!(NnNodeSettings, workers) == 144);
     assert!(offset_of!(NnNodeSettings, route) == 148);
     assert!(offset_of!(NnNodeSettings, max_tx_bytes) == 200);
     assert!(offset_of!(NnNodeSettings, cover) == 256);
     assert!(offset_of!(NnNodeSettings, mix_redundancy) == 272);
-    assert!(offset_of!(NnNodeSettings, on_tx) == 288);
-    assert!(offset_of!(NnNodeSettings, ctx) == 304);
+    assert!(offset_of!(NnNodeSettings, on_tx) == 296);
+    assert!(offset_of!(NnNodeSettings, ctx) == 312);
     assert!(size_of::<NnNodeStatus>() == 616);
     assert!(offset_of!(NnNodeStatus, uptime_s) == 328);
     assert!(offset_of!(NnNodeStatus, bytes_in) == 360);
