@@ -397,6 +397,41 @@ test_loss_raises_parity(void **state)
   world_free(w);
 }
 
+/* With a burst rate, a message's packets leave at that rate from the moment it is queued, not
+ * after the payload stream's next event (here 0.1/s: 10 s on average). */
+static void
+test_burst_starts_at_once(void **state)
+{
+  (void)state;
+  world_t *w = world_new(11, 1);
+  nn_mixclient_cfg_t cc;
+  nn_mixclient_cfg_default(&cc);
+  cc.rng = &w->cli_rng;
+  cc.self = w->node[CLIENT].id;
+  cc.payload_rate = 0.1;
+  cc.burst_rate = 20;
+  cc.loop_rate = 0.001;
+  nn_mixclient_free(w->cli);
+  nn_mixclient_io_t cio = { cli_send, cli_pick_exit, w };
+  assert_int_equal(nn_mixclient_new(&w->cli, &cc, &cio, w->dir, w->now), NN_OK);
+  run(w, T0 + 1000, 1);
+  size_t s0 = w->sends, len = 2048;
+  uint8_t *m = message(len);
+  nn_hybrid_pk_t xk[2];
+  uint32_t xe = exit_keys(w, w->now, xk);
+  assert_int_equal(nn_mixclient_send(w->cli, m, len, NN_FRAG_TO_BROADCAST, &w->node[EXIT].id, xe, xk, w->now), NN_OK);
+  run(w, w->now + 1000, 1); /* 2 fragments at 20/s: both out within 1 s but with p < 1e-6 */
+  assert_true(w->sends - s0 >= 2);
+  nn_mixclient_stats_t st;
+  nn_mixclient_stats(w->cli, &st);
+  assert_int_equal(st.real_sent, 2);
+  run(w, w->now + 10000, 1);
+  assert_non_null(w->got);
+  assert_memory_equal(w->got, m, len);
+  free(m);
+  world_free(w);
+}
+
 /* The same seeds with and without a message: packets leave at the same instants. */
 static void
 test_message_does_not_move_the_stream(void **state)
@@ -471,6 +506,7 @@ main(void)
     cmocka_unit_test(test_epoch_crossing),
     cmocka_unit_test(test_dead_mix),
     cmocka_unit_test(test_loss_raises_parity),
+    cmocka_unit_test(test_burst_starts_at_once),
     cmocka_unit_test(test_message_does_not_move_the_stream),
     cmocka_unit_test(test_rate),
     cmocka_unit_test(test_caps),

@@ -174,7 +174,6 @@ nn_mixclient_send(nn_mixclient_t *c, const uint8_t *msg, size_t len, uint8_t del
   unsigned parity, x = NN_MIXCLIENT_MAX_MESSAGES;
   nn_err_t err;
 
-  (void)now_ms;
   if (len > c->cfg.max_msg_len) /* the exit would refuse every fragment */
     return NN_ERR_TOO_LONG;
   if (!k)
@@ -232,6 +231,16 @@ nn_mixclient_send(nn_mixclient_t *c, const uint8_t *msg, size_t len, uint8_t del
   c->exits[x].epoch = exit_epoch;
   c->exits[x].pk[0] = exit_keys[0];
   c->exits[x].pk[1] = exit_keys[1];
+  /* A burst runs while real packets wait, from the moment they do: a stream of rate
+   * burst - payload joins the payload stream, whose next event stays where it was (an
+   * exponential wait has no memory, so the two together are a stream of rate burst). Without
+   * it a message would first wait for the payload stream's next event, 1 / payload_rate on
+   * average (1.7 s at 0.6/s; 5 s at P95). */
+  if (!c->qlen && c->cfg.burst_rate > c->cfg.payload_rate) {
+    uint64_t b = next_event(c, c->cfg.burst_rate - c->cfg.payload_rate, now_ms);
+    if (b < c->next_payload)
+      c->next_payload = b;
+  }
   c->qlen += n;
   free(all);
   return NN_OK;
