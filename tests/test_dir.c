@@ -166,6 +166,8 @@ test_directory(void **state)
   assert_int_equal(nn_mixdir_add(a, nd, nl, EPOCH, NOW), NN_MIXDIR_STALE);
   free(nd);
   assert_int_equal(nn_mixdir_add(a, f->desc[0], f->len[0] - 3, EPOCH, NOW), NN_MIXDIR_INVALID);
+  /* issued ahead of our clock by more than the skew: refused apart (a clock, not a forgery) */
+  assert_int_equal(nn_mixdir_add(a, f->desc[0], f->len[0], EPOCH, NOW - NN_MIXDESC_MAX_SKEW - 1), NN_MIXDIR_FUTURE);
   /* the next epoch's descriptor of mix 5 takes over from its keys[1] for EPOCH + 1 */
   make_desc(f, 5, EPOCH + 1, NOW, 105, &nd, &nl);
   assert_int_equal(nn_mixdir_add(a, nd, nl, EPOCH, NOW), NN_MIXDIR_ADDED);

@@ -12,10 +12,9 @@
  *   - the loop stream, rate loop_rate: packets through every layer and back to the client,
  *     which learn which mixes pass packets on (nn_mixdir_report) and how long a round trip takes.
  * Optionally, burst_rate > payload_rate lets real packets leave faster while any wait, from the
- * moment the first is queued: a visible
- * burst, traded for latency (what it costs in anonymity is measured by the simulator). Events
- * missed by more than 2 s (the caller stalled: a suspended machine) are not made up in a burst;
- * the streams start afresh.
+ * moment the first is queued: a visible burst, traded for latency (what it costs in anonymity is
+ * measured by the simulator). Events missed by more than 2 s (the caller stalled: a suspended
+ * machine) are not made up in a burst; the streams start afresh.
  *
  * Every packet follows a fresh stratified route from the directory, then its recipient (the
  * exit node for a message's fragments and for drop cover, chosen by the driver through

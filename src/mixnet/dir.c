@@ -214,7 +214,10 @@ nn_mixdir_add(nn_mixdir_t *dir, const uint8_t *in, size_t len, uint32_t epoch_no
   size_t in_epoch = 0, in_group = 0;
   uint8_t *copy;
 
-  if (nn_mixdesc_parse(&d, in, len, dir->cfg.network, now_s))
+  nn_mixdesc_status_t ps = nn_mixdesc_parse(&d, in, len, dir->cfg.network, now_s);
+  if (ps == NN_MIXDESC_FUTURE)
+    return NN_MIXDIR_FUTURE;
+  if (ps)
     return NN_MIXDIR_INVALID;
   if ((uint64_t)d.epoch + 1 < epoch_now || d.epoch > epoch_now + 1)
     return NN_MIXDIR_STALE; /* over, or too far ahead to be worth holding */

@@ -96,11 +96,13 @@ typedef enum nn_mixdir_add_t {
   NN_MIXDIR_ADDED = 0,
   NN_MIXDIR_REPLACED,   /**< a newer descriptor of the same mix and epoch */
   NN_MIXDIR_KNOWN,      /**< this one, or a newer one, is here already */
-  NN_MIXDIR_INVALID,    /**< nn_mixdesc_parse refused it */
+  NN_MIXDIR_INVALID,    /**< nn_mixdesc_parse refused it (malformed, another network, a bad signature) */
   NN_MIXDIR_STALE,      /**< for an epoch that is over */
   NN_MIXDIR_FULL,       /**< max_mixes for its epoch */
   NN_MIXDIR_GROUP_FULL, /**< 4 x max_per_group for its epoch and network group */
-  NN_MIXDIR_ADDRESS     /**< its address is not public (and allow_private is off) */
+  NN_MIXDIR_ADDRESS,    /**< its address is not public (and allow_private is off) */
+  NN_MIXDIR_FUTURE      /**< issued more than NN_MIXDESC_MAX_SKEW ahead of our clock: a clock
+                             off somewhere, not a forgery (whoever passed it on is not at fault) */
 } nn_mixdir_add_t;
 
 nn_err_t nn_mixdir_new(nn_mixdir_t **out, const nn_mixdir_cfg_t *cfg);

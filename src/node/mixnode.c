@@ -686,8 +686,10 @@ on_desc(nn_mixnode_t *m, mpeer_t *p, const nn_mxmsg_t *x)
     misbehaved(m, p, PEN_MALFORMED, "a mix descriptor that does not verify");
     return;
   }
-  if (r != NN_MIXDIR_ADDED && r != NN_MIXDIR_REPLACED && r != NN_MIXDIR_KNOWN)
-    refuse(m, &h); /* full, stale, a private address: asking again gives the same answer */
+  /* full, stale, a private address: asking again gives the same answer; one from the future is
+   * fetched again once our clock catches up */
+  if (r != NN_MIXDIR_ADDED && r != NN_MIXDIR_REPLACED && r != NN_MIXDIR_KNOWN && r != NN_MIXDIR_FUTURE)
+    refuse(m, &h);
   if (r == NN_MIXDIR_ADDED || r == NN_MIXDIR_REPLACED) {
     /* verified, so the epoch is where 9.7 puts it */
     const uint8_t *q = x->data + 1 + 4 + NN_MLDSA_PK_LEN;
