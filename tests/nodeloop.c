@@ -134,7 +134,8 @@ void
 tnode_stop(tnode_t *t)
 {
   char p[128];
-  static const char *const files[] = { "peers.sqlite", "peers.sqlite-wal", "peers.sqlite-shm", "mix.keys" };
+  static const char *const files[] = { "peers.sqlite", "peers.sqlite-wal", "peers.sqlite-shm", "mix.keys",
+                                       "mix.replay" };
   nn_node_free(t->n);
   t->n = NULL;
   for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {

@@ -18,7 +18,9 @@
 #include "crypto/identity.h"
 #include "crypto/sha3.h"
 #include "lib/clock.h"
+#include "crypto/sym.h"
 #include "mixnet/msg.h"
+#include "mixnet/sphinx.h"
 #include "net/tcp.h"
 #include "nodeloop.h"
 
@@ -393,6 +395,66 @@ test_bad_input(void **state)
   base_drain_free(base);
 }
 
+/* A packet a mix took before a clean restart is a replay after it (DATADIR/mix.replay). */
+static void
+test_replay_survives_restart(void **state)
+{
+  (void)state;
+  struct event_base *base = event_base_new();
+  tnode_t t;
+  nn_node_cfg_t c;
+  raw_t r;
+  char why[512];
+  nn_sphinx_geom_t g;
+  nn_sym_t *sym;
+  loop_cfg(&c);
+  c.mix.mix = 1;
+  memset(&t, 0, sizeof(t));
+  tnode_start(&t, base, 79, &c);
+  nn_mixnode_t *m = nn_node_mixnode(t.n);
+  uint32_t e = nn_mixnode_epoch_at(m, nn_unix_ms());
+  /* one hop: the mix is the recipient of a drop-cover body */
+  assert_int_equal(nn_sphinx_geom_init(&g, NN_SPHINX_DEFAULT_HOPS, NN_SPHINX_DEFAULT_LEN), NN_OK);
+  uint8_t *body = calloc(1, g.body_len), *pkt = malloc(1 + g.packet_len);
+  body[0] = NN_BODY_DROP;
+  nn_sphinx_hop_t hop = { .pk = nn_mixnode_public_key(m, e) };
+  memcpy(hop.node.b, nn_identity_node_id(t.id)->b, NN_HASH_LEN);
+  assert_int_equal(nn_sym_new(&sym), NN_OK);
+  assert_int_equal(nn_sphinx_build(sym, &g, e, &hop, 1, body, NULL, pkt + 1), NN_OK);
+  pkt[0] = NN_MXMSG_PACKET;
+  nn_mixnode_stats_t st;
+  for (int round = 0; round < 2; round++) {
+    raw_open(&r, base, &t, 510 + (unsigned)round);
+    raw_hello(&r);
+    raw_send(&r, pkt, 1 + g.packet_len);
+    for (int i = 0; i < 400; i++) {
+      event_base_loop(base, EVLOOP_NONBLOCK);
+      st = mstats(&t);
+      if (st.packets_in == 1)
+        break;
+      usleep(5000);
+    }
+    for (int i = 0; i < 50; i++)
+      event_base_loop(base, EVLOOP_NONBLOCK);
+    st = mstats(&t);
+    raw_close(&r);
+    if (round == 0) {
+      assert_int_equal(st.drop_in, 1); /* delivered here: a drop-cover body */
+      nn_node_free(t.n);               /* saves the filter */
+      assert_int_equal(nn_node_new(&t.n, base, t.id, NN_NET_REGTEST, t.dir, &c, why, sizeof(why)), NN_OK);
+      nn_disco_peer_string(nn_node_disco(t.n), t.peer, sizeof(t.peer)); /* a new port */
+    } else {
+      assert_int_equal(st.drop_in, 0);
+      assert_int_equal(st.core.dropped[NN_MIX_REPLAY], 1);
+    }
+  }
+  nn_sym_free(sym);
+  free(body);
+  free(pkt);
+  tnode_stop(&t);
+  base_drain_free(base);
+}
+
 int
 main(void)
 {
@@ -400,6 +462,7 @@ main(void)
     cmocka_unit_test(test_tx_through_mixnet),
     cmocka_unit_test(test_keys_survive_restart),
     cmocka_unit_test(test_bad_input),
+    cmocka_unit_test(test_replay_survives_restart),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -483,3 +483,26 @@ nn_mix_stats(const nn_mix_t *m, nn_mix_stats_t *st)
       st->replay_tags = nn_replay_count(m->ep[i].seen);
   }
 }
+
+const struct nn_replay_t *
+nn_mix_replay(const nn_mix_t *m, uint32_t epoch)
+{
+  for (int i = 0; i < SLOTS; i++)
+    if (m->ep[i].used && m->ep[i].id == epoch)
+      return m->ep[i].seen;
+  return NULL;
+}
+
+nn_err_t
+nn_mix_replay_restore(nn_mix_t *m, uint32_t epoch, const uint64_t *bits, size_t nwords, size_t count)
+{
+  for (int i = 0; i < SLOTS; i++) {
+    mix_epoch_t *e = &m->ep[i];
+    if (!e->used || e->id != epoch || !e->accept)
+      continue;
+    if (!e->seen && nn_replay_new(&e->seen, m->cfg.replay_capacity))
+      return NN_ERR_NOMEM;
+    return nn_replay_merge(e->seen, bits, nwords, count);
+  }
+  return NN_ERR_NOTFOUND;
+}

@@ -16,9 +16,9 @@
  * holds the key of the epoch after next, unused: the descriptor it publishes during epoch e - 1
  * announces the keys of e and e + 1 (docs/PROTOCOL.md 9.7). Each key comes from a 32-byte seed,
  * which is all the mix needs to save to keep its keys across a restart (nn_mix_saved_keys, and
- * nn_mix_new's \a saved). The replay filters are not saved: a mix restarted within an epoch
- * would pass on again a packet it passed before the restart; saving them with the seeds (on a
- * clean stop, and periodically) is the node's job, and until it does, the window is the restart.
+ * nn_mix_new's \a saved). The replay filters are the node's to save with the seeds
+ * (nn_mix_replay, nn_mix_replay_restore): a mix restarted within an epoch without them would
+ * pass on again a packet it passed before the restart.
  *
  * **Calls.** nn_mix_recv may run nn_mix_tick (a turn of the epoch is due), so io.send and
  * io.deliver can be called from inside it; they must not call nn_mix_recv or nn_mix_tick of the
@@ -150,6 +150,13 @@ const nn_hybrid_pk_t *nn_mix_public_key(const nn_mix_t *m, uint32_t epoch);
 /** The seeds of the keys held now (at most NN_MIX_SAVED_KEYS); secret. */
 #define NN_MIX_SAVED_KEYS 4
 size_t nn_mix_saved_keys(const nn_mix_t *m, nn_mix_saved_key_t out[NN_MIX_SAVED_KEYS]);
+
+/** The replay filter of \a epoch (NULL if none: no packet yet, or no key), to save it with the
+ *  seeds. */
+const struct nn_replay_t *nn_mix_replay(const nn_mix_t *m, uint32_t epoch);
+/** Merge a saved filter of \a epoch into the mix's (made if need be): NN_ERR_NOTFOUND if the mix
+ *  holds no key for that epoch (the filter is of no use), NN_ERR_ARG for another capacity. */
+nn_err_t nn_mix_replay_restore(nn_mix_t *m, uint32_t epoch, const uint64_t *bits, size_t nwords, size_t count);
 
 typedef struct nn_mix_stats_t {
   uint64_t received, forwarded, delivered;

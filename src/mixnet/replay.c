@@ -81,3 +81,21 @@ nn_replay_bytes(const nn_replay_t *r)
 {
   return (size_t)(r->nbits / 8);
 }
+
+const uint64_t *
+nn_replay_bits(const nn_replay_t *r, size_t *nwords)
+{
+  *nwords = (size_t)(r->nbits / 64);
+  return r->bits;
+}
+
+nn_err_t
+nn_replay_merge(nn_replay_t *r, const uint64_t *bits, size_t nwords, size_t count)
+{
+  if (nwords != r->nbits / 64)
+    return NN_ERR_ARG;
+  for (size_t i = 0; i < nwords; i++)
+    r->bits[i] |= bits[i];
+  r->count += count;
+  return NN_OK;
+}

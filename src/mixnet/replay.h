@@ -32,6 +32,12 @@ void nn_replay_free(nn_replay_t *r);
 /** 1 if \a tag was (probably) seen before; else records it and returns 0. */
 int nn_replay_check_and_add(nn_replay_t *r, const uint8_t tag[NN_REPLAY_TAG_LEN]);
 
+/** The filter's bits (\a *nwords 64-bit words) and tag count, to save it. */
+const uint64_t *nn_replay_bits(const nn_replay_t *r, size_t *nwords);
+/** Merge saved bits into \a r (OR: nothing it holds is forgotten), adding \a count to its tag
+ *  count. NN_ERR_ARG unless \a nwords is the filter's size (the same capacity). */
+nn_err_t nn_replay_merge(nn_replay_t *r, const uint64_t *bits, size_t nwords, size_t count);
+
 /** Tags recorded, and the filter's size in bytes. */
 size_t nn_replay_count(const nn_replay_t *r);
 size_t nn_replay_bytes(const nn_replay_t *r);

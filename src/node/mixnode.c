@@ -23,6 +23,7 @@
 #include "lib/hex.h"
 #include "lib/wire.h"
 #include "mixnet/msg.h"
+#include "mixnet/replay.h"
 #include "net/kinds.h"
 #include "net/workers.h"
 
@@ -37,6 +38,8 @@
 #define KEYS_MAGIC "NNMK"
 #define KEYS_VERSION 1
 #define KEYS_FILE_MAX (4 + 2 + 1 + NN_MIX_SAVED_KEYS * 36 + 32)
+#define REPLAY_MAGIC "NNMR"
+#define REPLAY_SAVE_MS 600000 /* the replay filters are saved this often, and on a clean stop */
 
 typedef struct mpeer_t {
   struct mpeer_t *next;
@@ -98,7 +101,7 @@ struct nn_mixnode_t {
   int has_published, warned_noaddr;
   uint32_t self_key_epoch;
   int self_key_set;
-  uint64_t next_maint, next_sync, keys_made_saved;
+  uint64_t next_maint, next_sync, keys_made_saved, next_replay_save;
   uint8_t *buf; /* 1 + packet_len: a PACKET message */
   struct event *ev;
   nn_mixnode_stats_t st;
@@ -828,6 +831,110 @@ keys_save(nn_mixnode_t *m)
   OPENSSL_cleanse(buf, sizeof(buf));
 }
 
+/* ---- the replay filters: u8[4] "NNMR" | u16 version | u8 n | n x (u32 epoch | u64 tags |
+ * u64 words | words x u64) | SHA3-256 of everything before. Not secret (a filter tells which
+ * tags were seen, and tags are unlinkable without the key), but written 0600 like the keys. ---- */
+
+static void
+replay_save(nn_mixnode_t *m)
+{
+  uint32_t e = epoch_now(m, now_ms());
+  uint32_t eps[3] = { e - 1, e, e + 1 };
+  const struct nn_replay_t *f[3];
+  size_t total = 4 + 2 + 1 + NN_HASH_LEN, n = 0, words;
+  nn_wire_writer_t w;
+  nn_hash_t check;
+  uint8_t *buf;
+  if (!m->cfg.replay_file || !m->mix)
+    return;
+  for (int i = 0; i < 3; i++)
+    if ((f[n] = nn_mix_replay(m->mix, eps[i]))) {
+      (void)nn_replay_bits(f[n], &words);
+      total += 4 + 8 + 8 + 8 * words;
+      eps[n++] = eps[i];
+    }
+  if (!n || !(buf = malloc(total)))
+    return;
+  nn_wire_writer_init_fixed(&w, buf, total);
+  (void)nn_wire_put_bytes(&w, (const uint8_t *)REPLAY_MAGIC, 4);
+  (void)nn_wire_put_u16(&w, 1);
+  (void)nn_wire_put_u8(&w, (uint8_t)n);
+  for (size_t i = 0; i < n; i++) {
+    const uint64_t *bits = nn_replay_bits(f[i], &words);
+    (void)nn_wire_put_u32(&w, eps[i]);
+    (void)nn_wire_put_u64(&w, nn_replay_count(f[i]));
+    (void)nn_wire_put_u64(&w, words);
+    for (size_t k = 0; k < words; k++)
+      (void)nn_wire_put_u64(&w, bits[k]);
+  }
+  if (w.err || nn_sha3_256(&check, buf, w.len) || nn_wire_put_bytes(&w, check.b, NN_HASH_LEN) ||
+      nn_file_write_private(m->cfg.replay_file, buf, w.len) != NN_OK)
+    mlog(m, NN_LOG_WARN, "could not save the replay filters to %s (a restart forgets which packets were seen)",
+         m->cfg.replay_file);
+  free(buf);
+}
+
+/* Merge the saved filters of epochs the mix still takes packets for; a missing, damaged or
+ * foreign file only costs the protection of the restart window, so it is logged, not fatal. */
+static void
+replay_load(nn_mixnode_t *m)
+{
+  size_t words = 0, cap, len = 0, merged = 0;
+  nn_replay_t *probe;
+  uint8_t *buf, magic[4], n = 0;
+  uint16_t version = 0;
+  nn_wire_reader_t r;
+  nn_hash_t want;
+  if (!m->cfg.replay_file || nn_replay_new(&probe, m->cfg.mix_cfg.replay_capacity))
+    return;
+  (void)nn_replay_bits(probe, &words);
+  nn_replay_free(probe);
+  cap = 4 + 2 + 1 + NN_HASH_LEN + 3 * (4 + 8 + 8 + 8 * words) + 1;
+  if (!(buf = malloc(cap)))
+    return;
+  nn_err_t e = nn_file_read_private(m->cfg.replay_file, buf, cap, &len);
+  if (e) {
+    if (e != NN_ERR_NOTFOUND)
+      mlog(m, NN_LOG_WARN, "%s: %s; not used", m->cfg.replay_file,
+           e == NN_ERR_PERM ? "readable by others (chmod 600)" : "unreadable or too large");
+    free(buf);
+    return;
+  }
+  if (len < NN_HASH_LEN || nn_sha3_256(&want, buf, len - NN_HASH_LEN) ||
+      CRYPTO_memcmp(want.b, buf + len - NN_HASH_LEN, NN_HASH_LEN)) {
+    mlog(m, NN_LOG_WARN, "%s is damaged; not used", m->cfg.replay_file);
+    free(buf);
+    return;
+  }
+  nn_wire_reader_init(&r, buf, len - NN_HASH_LEN);
+  (void)nn_wire_get_bytes(&r, magic, 4);
+  (void)nn_wire_get_u16(&r, &version);
+  (void)nn_wire_get_u8(&r, &n);
+  if (r.err || memcmp(magic, REPLAY_MAGIC, 4) || version != 1 || n > 3) {
+    mlog(m, NN_LOG_WARN, "%s is not a replay file of this version; not used", m->cfg.replay_file);
+    free(buf);
+    return;
+  }
+  uint64_t *bits = malloc(words * sizeof(*bits));
+  for (uint8_t i = 0; bits && i < n && !r.err; i++) {
+    uint32_t ep = 0;
+    uint64_t tags = 0, nw = 0;
+    (void)nn_wire_get_u32(&r, &ep);
+    (void)nn_wire_get_u64(&r, &tags);
+    (void)nn_wire_get_u64(&r, &nw);
+    if (r.err || nw != words) /* another capacity: of no use */
+      break;
+    for (size_t k = 0; k < words; k++)
+      (void)nn_wire_get_u64(&r, &bits[k]);
+    if (!r.err && nn_mix_replay_restore(m->mix, ep, bits, words, (size_t)tags) == NN_OK)
+      merged++;
+  }
+  if (merged)
+    mlog(m, NN_LOG_INFO, "replay filters of %zu epochs taken from %s", merged, m->cfg.replay_file);
+  free(bits);
+  free(buf);
+}
+
 /* ---- time ---- */
 
 static void
@@ -886,6 +993,11 @@ maintain(nn_mixnode_t *m, uint64_t now)
     if (ms.keys_made != m->keys_made_saved) {
       keys_save(m);
       m->keys_made_saved = ms.keys_made;
+    }
+    if (mono >= m->next_replay_save) {
+      if (m->next_replay_save)
+        replay_save(m);
+      m->next_replay_save = mono + REPLAY_SAVE_MS;
     }
   }
   if (mono >= m->next_sync) {
@@ -1169,6 +1281,8 @@ nn_mixnode_new(nn_mixnode_t **out, nn_net_t *net, nn_disco_t *disco, const nn_id
   }
   if (nsaved)
     mlog(m, NN_LOG_INFO, "mix keys of %zu epochs taken from %s", nsaved, m->cfg.keys_file);
+  if (m->cfg.mix)
+    replay_load(m);
   if (m->cfg.mix) {
     nn_mix_stats_t ms;
     nn_mix_stats(m->mix, &ms);
@@ -1219,8 +1333,10 @@ nn_mixnode_free(nn_mixnode_t *m)
   if (m->ev)
     event_free(m->ev);
   nn_workers_free(m->pool); /* cancelled jobs go back to the mix before it goes */
-  if (m->cfg.mix)
+  if (m->cfg.mix) {
     keys_save(m);
+    replay_save(m);
+  }
   nn_mixclient_free(m->client);
   nn_mix_free(m->mix);
   nn_reasm_free(m->reasm);

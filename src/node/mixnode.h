@@ -30,7 +30,9 @@
  *
  * Key epochs are numbered from the Unix epoch (wall-clock time), so all nodes agree on them;
  * the mix keys' seeds are saved in keys_file (0600, refused otherwise) so a mix restarted
- * within an epoch keeps working keys.
+ * within an epoch keeps working keys, and its replay filters in replay_file (every 10 minutes and
+ * on a clean stop) so that it still refuses packets it passed on before; after a crash, those of
+ * the last minutes before it are forgotten.
  *
  * Threads: everything on the event loop's thread but the packets' crypto. No globals.
  */
@@ -70,6 +72,7 @@ typedef struct nn_mixnode_cfg_t {
   uint32_t reach_timeout_ms; /**< ... at most this long (10,000) */
   size_t max_pending_out;    /**< a peer owing this much output gets no more packets (4 MiB) */
   const char *keys_file;     /**< the mix keys' seeds (NULL: not saved) */
+  const char *replay_file;   /**< the replay filters, saved every 10 min and on a clean stop (NULL: not) */
   double test_loss;          /**< tests only: this share of the packets a mix passes to another
                                   mix is dropped (a lossy link), counted in test_dropped (0) */
   const nn_log_t *log;       /**< NULL: stderr, INFO and above */

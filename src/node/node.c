@@ -33,7 +33,7 @@ struct nn_node_t {
   struct event_base *base;
   const nn_identity_t *identity;
   nn_node_cfg_t cfg;
-  char *datadir, *addr_file, *token_file, *preset, *mix_keys;
+  char *datadir, *addr_file, *token_file, *preset, *mix_keys, *mix_replay;
   uint64_t mix_submitted;
   uint32_t network;
   nn_log_t log;
@@ -547,6 +547,11 @@ start_mixnet(nn_node_t *n, char *why, size_t why_len)
       return NN_ERR_NOMEM;
     mc->keys_file = n->mix_keys;
   }
+  if (!mc->replay_file) {
+    if (!(n->mix_replay = path_join(n->datadir, "mix.replay")))
+      return NN_ERR_NOMEM;
+    mc->replay_file = n->mix_replay;
+  }
   mc->log = &n->log;
   mc->dir.allow_private = n->cfg.disco.dht.table.allow_private; /* a devnet's mixes are on loopback */
   mc->deliver = on_mix_deliver;
@@ -733,6 +738,7 @@ nn_node_free(nn_node_t *n)
   free(n->token_file);
   free(n->preset);
   free(n->mix_keys);
+  free(n->mix_replay);
   free(n);
 }
 

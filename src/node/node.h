@@ -35,15 +35,15 @@ typedef struct nn_node_cfg_t {
                                         are the node's) */
   /** "HOST:PORT" to listen on (port 0: any); NULL: no listener. Ignored when hidden. */
   const char *listen;
-  nn_disco_cfg_t disco;                             /**< discovery (advertise, peers, seeds, DHT...) */
-  nn_gossip_cfg_t gossip;                           /**< gossip and Dandelion++ (gossip.dl) */
-  int mixnet;                                       /**< speak the mixnet (1) */
-  nn_mixnode_cfg_t mix;                             /**< its settings (keys_file NULL = DATADIR/mix.keys) */
-  size_t rx_max_count;                              /**< received transactions kept for the API (1024) */
-  size_t rx_max_bytes;                              /**< (16 MiB) */
-  int api_enabled;                                  /**< start the control API (1) */
-  nn_api_cfg_t api;                                 /**< its settings; token_file NULL = DATADIR/api.token */
-  const char *preset;                               /**< shown in status ("balanced") */
+  nn_disco_cfg_t disco;   /**< discovery (advertise, peers, seeds, DHT...) */
+  nn_gossip_cfg_t gossip; /**< gossip and Dandelion++ (gossip.dl) */
+  int mixnet;             /**< speak the mixnet (1) */
+  nn_mixnode_cfg_t mix;   /**< its settings (keys_file, replay_file NULL: DATADIR/mix.keys, DATADIR/mix.replay) */
+  size_t rx_max_count;    /**< received transactions kept for the API (1024) */
+  size_t rx_max_bytes;    /**< (16 MiB) */
+  int api_enabled;        /**< start the control API (1) */
+  nn_api_cfg_t api;       /**< its settings; token_file NULL = DATADIR/api.token */
+  const char *preset;     /**< shown in status ("balanced") */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx); /**< nepnet/node.h */
   void *tx_ctx;
   /** Log lines of every layer (no newline); NULL = stderr. */
