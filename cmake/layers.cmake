@@ -73,7 +73,7 @@ nepnet_layer_uses(mixnet    LAYERS crypto lib EXTERNAL nepnet::crypto PkgConfig:
 nepnet_layer_uses(dandelion LAYERS crypto lib EXTERNAL nepnet::crypto m)
 nepnet_layer_uses(node      LAYERS mixnet overlay nat dandelion dht net transport crypto lib
                             EXTERNAL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::JANSSON Threads::Threads)
-nepnet_layer_uses(sim       LAYERS dandelion dht crypto lib EXTERNAL m)
+nepnet_layer_uses(sim       LAYERS mixnet dandelion dht crypto lib EXTERNAL m)
 
 # Every .c file under src/ and sim/ belongs to a layer (and so to a library, or to a program).
 file(GLOB_RECURSE _nepnet_all_c CONFIGURE_DEPENDS RELATIVE ${PROJECT_SOURCE_DIR}

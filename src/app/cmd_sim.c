@@ -24,6 +24,8 @@ static const char sim_usage[] =
   "       nepnet sim dandelion [OPTIONS]  first-spy precision/recall of Dandelion++ vs flooding\n"
   "                                       (Neptune today) and diffusion (Bitcoin)\n"
   "                                       (nepnet sim dandelion --help)\n"
+  "       nepnet sim mixnet [OPTIONS]     sender anonymity through the mixnet against delay,\n"
+  "                                       cover and bursts (nepnet sim mixnet --help)\n"
   "\n"
   "nepnet sim dht [OPTIONS]\n"
   "\n"
@@ -778,8 +780,10 @@ nepnet_cmd_sim(int argc, char **argv)
   }
   if (argc >= 2 && !strcmp(argv[1], "dandelion"))
     return sim_dandelion_main(argc, argv);
+  if (argc >= 2 && !strcmp(argv[1], "mixnet"))
+    return nepnet_cmd_sim_mixnet(argc, argv);
   if (argc < 2 || strcmp(argv[1], "dht")) {
-    fprintf(stderr, "nepnet sim: which simulation? (dht, dandelion)\n\n%s", sim_usage);
+    fprintf(stderr, "nepnet sim: which simulation? (dht, dandelion, mixnet)\n\n%s", sim_usage);
     return 2;
   }
   return sim_dht_main(argc, argv);

@@ -18,6 +18,8 @@ extern const char nepnet_usage[];
 
 /** `nepnet sim ...`; argv[0] is "sim". */
 int nepnet_cmd_sim(int argc, char **argv);
+/** `nepnet sim mixnet ...` (cmd_sim_mixnet.c); argv[0] is "sim". */
+int nepnet_cmd_sim_mixnet(int argc, char **argv);
 
 /** `nepnet send FILE`: submit a transaction through the API of the node at \a datadir
  *  (DATADIR/api.address and DATADIR/api.token, written by nepnetd); argv[0] is "send". */

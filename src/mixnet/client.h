@@ -74,6 +74,10 @@ typedef struct nn_mixclient_cfg_t {
 } nn_mixclient_cfg_t;
 
 void nn_mixclient_cfg_default(nn_mixclient_cfg_t *cfg);
+/** The cover presets nepnetd offers (--cover): "off" (*on = 0, \a cfg unchanged), "low",
+ *  "standard" and "constant" (*on = 1; payload, loop and burst rates set). NN_ERR_ARG for
+ *  another name. */
+nn_err_t nn_mixclient_cover_preset(nn_mixclient_cfg_t *cfg, const char *name, int *on);
 
 /** A client over \a dir (the caller's, which must outlive it), streams starting at \a now_ms. */
 nn_err_t nn_mixclient_new(nn_mixclient_t **out, const nn_mixclient_cfg_t *cfg, const nn_mixclient_io_t *io,

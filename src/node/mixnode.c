@@ -142,34 +142,17 @@ nn_mixnode_cfg_default(nn_mixnode_cfg_t *cfg)
   (void)nn_mixnode_cover_preset(cfg, "standard");
 }
 
-/* What each costs at 36,865-byte PACKET messages (payload + loop packets per second):
- *   low       0.2 + 0.05  =  9.2 KB/s     a 2 MB transaction bursts at 10/s
- *   standard  0.6 + 0.2   = 29.5 KB/s     (under a third of Nym's 110 kB/s)
- *   constant  2.0 + 0.2   = 81 KB/s       no burst: sending changes nothing on the link */
 nn_err_t
 nn_mixnode_cover_preset(nn_mixnode_cfg_t *cfg, const char *name)
 {
-  static const struct {
-    const char *name;
-    int on;
-    double payload, loop, burst;
-  } p[] = {
-    { "off", 0, 0, 0, 0 },
-    { "low", 1, 0.2, 0.05, 10 },
-    { "standard", 1, 0.6, 0.2, 10 },
-    { "constant", 1, 2.0, 0.2, 0 },
-  };
-  for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++)
-    if (!strcmp(name, p[i].name)) {
-      cfg->cover = p[i].on;
-      if (p[i].on) {
-        cfg->client.payload_rate = p[i].payload;
-        cfg->client.loop_rate = p[i].loop;
-        cfg->client.burst_rate = p[i].burst;
-      }
-      return NN_OK;
-    }
-  return NN_ERR_ARG;
+  int on;
+  nn_mixclient_cfg_t c = cfg->client;
+  if (nn_mixclient_cover_preset(&c, name, &on))
+    return NN_ERR_ARG;
+  cfg->cover = on;
+  if (on)
+    cfg->client = c;
+  return NN_OK;
 }
 
 /* ---- peers ---- */
