@@ -70,7 +70,7 @@ typedef struct msg_t {
 typedef struct run_t {
   const sim_mixnet_cfg_t *cfg;
   const sim_mixnet_cover_t *cover;
-  uint32_t layers, n; /* n: clients */
+  uint32_t layers, per_layer, n; /* n: clients */
   uint64_t delay_us;
   srand_t r;
   ev_t *heap;
@@ -82,6 +82,14 @@ typedef struct run_t {
   uint32_t nmsgs, done;
   uint64_t arrivals, measure_from;
   double *scratch;
+  uint32_t dim;     /* the pools' vectors: one weight per client (or per target, reference) */
+  uint64_t step_us; /* the client's extra wait per stream event (STEP_US; 0 in the reference) */
+  uint64_t proc_us; /* added to each hop's delay (0; the reference's Sphinx processing) */
+  /* --model reference: targets queued at client 0, sent in order; per target, the entropy of
+   * where its mass left the network */
+  int ref;
+  uint32_t ref_next, ref_queued;
+  double *ref_h;
 } run_t;
 
 /* ---- randomness ---- */
@@ -135,7 +143,7 @@ exp_us(srand_t *r, double mean_us)
 static uint64_t
 next_event(run_t *s, double rate, uint64_t at)
 {
-  return rate > 0 ? at + STEP_US + exp_us(&s->r, 1e6 / rate) : UINT64_MAX;
+  return rate > 0 ? at + s->step_us + exp_us(&s->r, 1e6 / rate) : UINT64_MAX;
 }
 
 /* ---- events (binary heap on (t, seq)) ---- */
@@ -203,17 +211,20 @@ pool_renorm(pool_t *p, uint32_t n)
   p->c = 1;
 }
 
-/* A packet that came straight from client \a from enters \a p. */
+/* A packet that came straight from a client enters \a p, with the one-hot vector of \a from, or
+ * the zero vector for NONE (the reference's packets that are no target). */
 static void
 pool_add_client(pool_t *p, uint32_t n, uint32_t from)
 {
   if (!p->n) {
     memset(p->w, 0, n * sizeof(double));
     p->c = 1;
-    p->w[from] = 1;
+    if (from != NONE)
+      p->w[from] = 1;
   } else {
     p->c *= (double)p->n / (p->n + 1.0);
-    p->w[from] += 1.0 / ((p->n + 1.0) * p->c);
+    if (from != NONE)
+      p->w[from] += 1.0 / ((p->n + 1.0) * p->c);
     pool_renorm(p, n);
   }
   p->n++;
@@ -238,21 +249,23 @@ pool_add_pool(pool_t *p, uint32_t n, const pool_t *src)
 
 /* ---- packets ---- */
 
+/* A packet enters a random mix of \a layer: from a client (with the one-hot vector of
+ * \a onehot, or zero for NONE) or from the pool \a from_pool it left. */
 static int
-enter_mix(run_t *s, uint32_t layer, uint32_t msg, uint32_t from_client, const pool_t *from_pool)
+enter_mix(run_t *s, uint32_t layer, uint32_t msg, uint32_t onehot, const pool_t *from_pool)
 {
-  uint32_t per = s->cfg->per_layer, mix = layer * per + below(&s->r, per);
+  uint32_t per = s->per_layer, mix = layer * per + below(&s->r, per);
   uint64_t d;
   if (from_pool)
-    pool_add_pool(&s->pools[mix], s->n, from_pool);
+    pool_add_pool(&s->pools[mix], s->dim, from_pool);
   else
-    pool_add_client(&s->pools[mix], s->n, from_client);
+    pool_add_client(&s->pools[mix], s->dim, onehot);
   if (s->now >= s->measure_from)
     s->arrivals++;
   do
     d = exp_us(&s->r, (double)s->delay_us);
   while (d > MAX_DELAY_US);
-  ev_t e = { .t = s->now + d, .a = mix, .b = msg, .kind = EV_DEPART, .layer = (uint8_t)layer };
+  ev_t e = { .t = s->now + d + s->proc_us, .a = mix, .b = msg, .kind = EV_DEPART, .layer = (uint8_t)layer };
   return push(s, e);
 }
 
@@ -301,8 +314,14 @@ depart(run_t *s, const ev_t *e)
   pool_t *p = &s->pools[e->a];
   p->n--;
   if (e->layer + 1u < s->layers)
-    return enter_mix(s, e->layer + 1u, e->b, 0, p);
-  if (e->b != NONE) /* to its exit; cover and loops leave the model here */
+    return enter_mix(s, e->layer + 1u, e->b, NONE, p);
+  if (s->ref) /* every packet leaving the network is where a target may have gone */
+    for (uint32_t i = 0; i < s->dim; i++) {
+      double q = p->c * p->w[i];
+      if (q > 0)
+        s->ref_h[i] -= q * log2(q);
+    }
+  else if (e->b != NONE) /* to its exit; cover and loops leave the model here */
     fragment_at_exit(s, &s->msgs[e->b], p);
   return 0;
 }
@@ -315,6 +334,15 @@ payload_event(run_t *s, uint32_t ci, uint64_t at)
   int burst = c->queued && cv->burst_rate > cv->payload_rate;
   uint32_t msg = NONE;
   c->next_payload = next_event(s, burst ? cv->burst_rate : cv->payload_rate, at);
+  if (s->ref) {
+    uint32_t target = NONE;
+    if (ci == 0 && s->ref_queued) {
+      target = s->ref_next++;
+      s->ref_queued--;
+    }
+    ev_t e = { .t = c->next_payload, .a = ci, .kind = EV_PAYLOAD };
+    return push(s, e) || enter_mix(s, 0, NONE, target, NULL);
+  }
   if (c->queued) {
     msg = c->msg;
     if (!--c->queued)
@@ -462,50 +490,97 @@ score(run_t *s, sim_mixnet_row_t *rows, double duration_s)
   free(lat);
 }
 
+/* Pools for \a mixes mixes of \a dim weights, \a n clients whose streams start at 0. */
+static int
+run_setup(run_t *s, uint32_t mixes, uint32_t dim, uint32_t n)
+{
+  s->dim = dim;
+  s->n = n;
+  s->pools = calloc(mixes, sizeof(pool_t));
+  s->clients = calloc(n, sizeof(client_t));
+  s->scratch = malloc((dim > n ? dim : n) * sizeof(double));
+  if (!s->pools || !s->clients || !s->scratch)
+    return -1;
+  for (uint32_t i = 0; i < mixes; i++) {
+    s->pools[i].c = 1;
+    if (!(s->pools[i].w = calloc(dim, sizeof(double))))
+      return -1;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    client_t *c = &s->clients[i];
+    c->msg = NONE;
+    c->next_payload = next_event(s, s->cover->payload_rate, 0);
+    c->next_loop = next_event(s, s->cover->loop_rate, 0);
+    ev_t p = { .t = c->next_payload, .a = i, .kind = EV_PAYLOAD };
+    ev_t l = { .t = c->next_loop, .a = i, .kind = EV_LOOP };
+    if ((c->next_payload != UINT64_MAX && push(s, p)) || (c->next_loop != UINT64_MAX && push(s, l)))
+      return -1;
+  }
+  return 0;
+}
+
+/* Run events up to \a stop (or until every transaction is in, in the sender model). */
+static int
+run_events(run_t *s, uint64_t stop)
+{
+  while (s->nheap && (s->ref || s->done < s->nmsgs)) {
+    ev_t e = pop(s);
+    if (e.t > stop)
+      break;
+    s->now = e.t;
+    s->events++;
+    int rc = 0;
+    switch (e.kind) {
+    case EV_PAYLOAD:
+      if (e.t == s->clients[e.a].next_payload) /* else moved earlier by a burst: stale */
+        rc = payload_event(s, e.a, e.t);
+      break;
+    case EV_LOOP: {
+      client_t *c = &s->clients[e.a];
+      c->next_loop = next_event(s, s->cover->loop_rate, e.t);
+      ev_t l = { .t = c->next_loop, .a = e.a, .kind = EV_LOOP };
+      rc = push(s, l) || enter_mix(s, 0, NONE, s->ref ? NONE : e.a, NULL);
+      break;
+    }
+    case EV_SUBMIT:
+      if (s->ref)
+        s->ref_queued++;
+      else
+        rc = submit(s, e.a);
+      break;
+    case EV_DEPART: rc = depart(s, &e); break;
+    }
+    if (rc)
+      return -1;
+  }
+  return 0;
+}
+
 static nn_err_t
 run_one(const sim_mixnet_cfg_t *cfg, uint32_t layers, const sim_mixnet_cover_t *cover, uint32_t delay_ms,
         uint64_t run_id, sim_mixnet_row_t *rows, uint64_t *events)
 {
   run_t s;
-  uint32_t n = cfg->clients, mixes = layers * cfg->per_layer;
+  uint32_t n = cfg->clients, mixes = layers * cfg->per_layer, *order = NULL;
   nn_err_t err = NN_ERR_NOMEM;
   memset(&s, 0, sizeof(s));
   s.cfg = cfg;
   s.cover = cover;
   s.layers = layers;
-  s.n = n;
+  s.per_layer = cfg->per_layer;
+  s.step_us = STEP_US;
   s.delay_us = (uint64_t)delay_ms * 1000;
   s.nmsgs = cfg->messages * cfg->nsizes;
   srand_init(&s.r, cfg->seed, "nnsim-mix", run_id);
-  s.pools = calloc(mixes, sizeof(pool_t));
-  s.clients = calloc(n, sizeof(client_t));
-  s.msgs = calloc(s.nmsgs, sizeof(msg_t));
-  s.scratch = malloc(n * sizeof(double));
-  if (!s.pools || !s.clients || !s.msgs || !s.scratch)
+  if (!(s.msgs = calloc(s.nmsgs, sizeof(msg_t))) || run_setup(&s, mixes, n, n) ||
+      !(order = malloc(n * sizeof(uint32_t))))
     goto out;
-  for (uint32_t i = 0; i < mixes; i++)
-    if (!(s.pools[i].w = calloc(n, sizeof(double))))
-      goto out;
-  for (uint32_t i = 0; i < mixes; i++)
-    s.pools[i].c = 1;
 
-  /* Streams start at 0; transactions at random times of the window, from distinct clients. */
-  for (uint32_t i = 0; i < n; i++) {
-    client_t *c = &s.clients[i];
-    c->msg = NONE;
-    c->next_payload = next_event(&s, cover->payload_rate, 0);
-    c->next_loop = next_event(&s, cover->loop_rate, 0);
-    ev_t p = { .t = c->next_payload, .a = i, .kind = EV_PAYLOAD };
-    ev_t l = { .t = c->next_loop, .a = i, .kind = EV_LOOP };
-    if ((c->next_payload != UINT64_MAX && push(&s, p)) || (c->next_loop != UINT64_MAX && push(&s, l)))
-      goto out;
-  }
-  uint32_t *order = s.scratch ? malloc(n * sizeof(uint32_t)) : NULL;
-  if (!order)
-    goto out;
+  /* Transactions at random times, from distinct clients (a partial Fisher-Yates: the first
+   * nmsgs of order are the senders). */
   for (uint32_t i = 0; i < n; i++)
     order[i] = i;
-  for (uint32_t i = 0; i < s.nmsgs; i++) { /* a partial Fisher-Yates: the first nmsgs are senders */
+  for (uint32_t i = 0; i < s.nmsgs; i++) {
     uint32_t j = i + below(&s.r, n - i), t = order[i];
     order[i] = order[j];
     order[j] = t;
@@ -522,43 +597,94 @@ run_one(const sim_mixnet_cfg_t *cfg, uint32_t layers, const sim_mixnet_cover_t *
     ev_t e = { .t = s.measure_from + (uint64_t)(srand64(&s.r) % (uint64_t)(window_s * 1e6 + 1)),
                .a = i,
                .kind = EV_SUBMIT };
-    if (!m->logp || !m->ruled_out || push(&s, e)) {
-      free(order);
-      goto out;
-    }
-  }
-  free(order);
-
-  uint64_t stop = (uint64_t)(MAX_RUN_S * 1e6);
-  while (s.nheap && s.done < s.nmsgs) {
-    ev_t e = pop(&s);
-    if (e.t > stop)
-      break;
-    s.now = e.t;
-    s.events++;
-    int rc = 0;
-    switch (e.kind) {
-    case EV_PAYLOAD:
-      if (e.t == s.clients[e.a].next_payload) /* else moved earlier by a burst: stale */
-        rc = payload_event(&s, e.a, e.t);
-      break;
-    case EV_LOOP: {
-      client_t *c = &s.clients[e.a];
-      c->next_loop = next_event(&s, cover->loop_rate, e.t);
-      ev_t l = { .t = c->next_loop, .a = e.a, .kind = EV_LOOP };
-      rc = push(&s, l) || enter_mix(&s, 0, NONE, e.a, NULL);
-      break;
-    }
-    case EV_SUBMIT: rc = submit(&s, e.a); break;
-    case EV_DEPART: rc = depart(&s, &e); break;
-    }
-    if (rc)
+    if (!m->logp || !m->ruled_out || push(&s, e))
       goto out;
   }
+  if (run_events(&s, (uint64_t)(MAX_RUN_S * 1e6)))
+    goto out;
   score(&s, rows, s.now > s.measure_from ? (double)(s.now - s.measure_from) / 1e6 : 0);
   *events += s.events;
   err = NN_OK;
 out:
+  free(order);
+  run_free(&s, mixes);
+  return err;
+}
+
+/* ---- the reference model (the Loopix simulator's setting and metric) ---- */
+
+void
+sim_mixnet_ref_cfg_default(sim_mixnet_ref_cfg_t *cfg)
+{
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->clients = 100;
+  cfg->layers = 3;
+  cfg->per_layer = 3;
+  cfg->targets = 1000;
+  cfg->rate = 1;
+  cfg->cover_rate = 0;
+  cfg->gap_s = 1;
+  cfg->burnin_s = 100;
+  cfg->cooldown_s = 200;
+  cfg->delay_ms = 100;
+  cfg->proc_us = 386;
+  cfg->seed = 1;
+}
+
+nn_err_t
+sim_mixnet_ref_run(const sim_mixnet_ref_cfg_t *cfg, sim_mixnet_ref_result_t *out)
+{
+  run_t s;
+  sim_mixnet_cover_t cover;
+  uint32_t mixes = cfg->layers * cfg->per_layer;
+  nn_err_t err = NN_ERR_NOMEM;
+  memset(out, 0, sizeof(*out));
+  if (cfg->clients < 2 || cfg->clients > 100000 || cfg->layers < 1 || cfg->layers > 5 || !cfg->per_layer ||
+      cfg->per_layer > 256 || !cfg->targets || cfg->targets > 100000 || !(cfg->rate > 0 && cfg->rate <= 1000) ||
+      !(cfg->cover_rate >= 0 && cfg->cover_rate <= 1000) || !(cfg->gap_s >= 0 && cfg->gap_s <= 3600) ||
+      !(cfg->burnin_s >= 0 && cfg->burnin_s <= 3600) || !(cfg->cooldown_s >= 0 && cfg->cooldown_s <= 3600) ||
+      cfg->delay_ms > 60000 || cfg->proc_us > 1000000)
+    return NN_ERR_ARG;
+  memset(&s, 0, sizeof(s));
+  memset(&cover, 0, sizeof(cover));
+  cover.payload_rate = cfg->rate;
+  cover.loop_rate = cfg->cover_rate;
+  s.cover = &cover;
+  s.layers = cfg->layers;
+  s.per_layer = cfg->per_layer;
+  s.delay_us = (uint64_t)cfg->delay_ms * 1000;
+  s.proc_us = cfg->proc_us;
+  s.ref = 1;
+  srand_init(&s.r, cfg->seed, "nnsim-mix-ref", cfg->delay_ms);
+  if (run_setup(&s, mixes, cfg->targets, cfg->clients) || !(s.ref_h = calloc(cfg->targets, sizeof(double))))
+    goto out;
+  /* Target i is queued at client 0 at burnin + i * gap, sent at its stream's events in order. */
+  s.measure_from = (uint64_t)(cfg->burnin_s * 1e6);
+  for (uint32_t i = 0; i < cfg->targets; i++) {
+    ev_t e = { .t = s.measure_from + (uint64_t)(i * cfg->gap_s * 1e6), .a = i, .kind = EV_SUBMIT };
+    if (push(&s, e))
+      goto out;
+  }
+  uint64_t stop = s.measure_from + (uint64_t)(((cfg->targets - 1) * cfg->gap_s + cfg->cooldown_s) * 1e6);
+  if (run_events(&s, stop))
+    goto out;
+  double sum = 0, sq = 0, mn = INFINITY;
+  for (uint32_t i = 0; i < cfg->targets; i++) {
+    sum += s.ref_h[i];
+    sq += s.ref_h[i] * s.ref_h[i];
+    if (s.ref_h[i] < mn)
+      mn = s.ref_h[i];
+  }
+  out->h_mean = sum / cfg->targets;
+  out->h_sd = sqrt(fmax(0, sq / cfg->targets - out->h_mean * out->h_mean));
+  out->h_min = mn;
+  out->sent = s.ref_next;
+  double dur = (double)(s.now - s.measure_from) / 1e6;
+  out->pool = dur > 0 ? (double)s.arrivals / mixes / dur * (double)(s.delay_us + s.proc_us) / 1e6 : 0;
+  out->events = s.events;
+  err = NN_OK;
+out:
+  free(s.ref_h);
   run_free(&s, mixes);
   return err;
 }

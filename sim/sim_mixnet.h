@@ -121,4 +121,38 @@ nn_err_t sim_mixnet_cover(sim_mixnet_cover_t *c, const char *name);
 nn_err_t sim_mixnet_run(const sim_mixnet_cfg_t *cfg, sim_mixnet_stats_t *out, FILE *log);
 void sim_mixnet_stats_free(sim_mixnet_stats_t *st);
 
+/**
+ * `--model reference`: the setting and metric of the Loopix authors' simulator
+ * (github.com/aniampio/Simulator, test mode), to check this simulator's machinery against
+ * theirs where both model the same thing. Stratified layers x per_layer mixes, every packet
+ * delayed Exp(delay) + proc_us per hop; clients each send one Poisson stream at `rate`
+ * (a queued packet if any, else a dummy loop) and, with cover_rate > 0, loops at that rate;
+ * client 0 queues `targets` one-packet messages, one every gap_s after burn-in. A target starts
+ * with the one-hot vector of its index, every other packet with zeros; a mix keeps the mean of
+ * the vectors of the packets that entered since it was last empty and gives it to each packet
+ * that leaves. Per target i, H_i = -sum p log2 p over every packet that leaves the network:
+ * the entropy of where target i went, among all packets leaving (not among senders). Run until
+ * cooldown_s after the last target was queued, so all their mass has left.
+ */
+typedef struct sim_mixnet_ref_cfg_t {
+  uint32_t clients, layers, per_layer, targets;
+  double rate, cover_rate; /**< packets/s: real-or-dummy stream, loop stream (0 = off) */
+  double gap_s, burnin_s, cooldown_s;
+  uint32_t delay_ms; /**< mean per hop */
+  uint32_t proc_us;  /**< constant per hop (their 0.000386 s of Sphinx processing) */
+  uint64_t seed;
+} sim_mixnet_ref_cfg_t;
+
+typedef struct sim_mixnet_ref_result_t {
+  double h_mean, h_sd, h_min; /**< bits, over the targets */
+  double pool;                /**< packets in a mix on average (lambda/mu, measured) */
+  uint32_t sent;              /**< targets that left client 0 */
+  uint64_t events;
+} sim_mixnet_ref_result_t;
+
+/** 100 clients, 3 x 3 mixes, 1,000 targets 1 s apart, rate 1/s, no cover, 100 ms: their
+ *  test_config.json. */
+void sim_mixnet_ref_cfg_default(sim_mixnet_ref_cfg_t *cfg);
+nn_err_t sim_mixnet_ref_run(const sim_mixnet_ref_cfg_t *cfg, sim_mixnet_ref_result_t *out);
+
 #endif

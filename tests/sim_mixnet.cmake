@@ -10,3 +10,11 @@ add_test(NAME cli_sim_mixnet_bad_cover
          COMMAND $<TARGET_FILE:nepnet-cli> sim mixnet --covers off)
 set_tests_properties(cli_sim_mixnet_bad_cover PROPERTIES
                      PASS_REGULAR_EXPRESSION "--covers: 'off' is not a cover preset: give low, standard or constant")
+# --model reference: the Loopix authors' setting, their figure printed beside ours.
+add_test(NAME cli_sim_mixnet_reference
+         COMMAND $<TARGET_FILE:nepnet-cli> sim mixnet --model reference --delays 500 --cover-rates 0)
+set_tests_properties(cli_sim_mixnet_reference PROPERTIES PASS_REGULAR_EXPRESSION "0 +500 +16\\.[0-9]+ +8\\.[23][0-9]+ \\+- [0-9.]+ +[0-9.]+ +8\\.289")
+add_test(NAME cli_sim_mixnet_reference_bad_flag
+         COMMAND $<TARGET_FILE:nepnet-cli> sim mixnet --model reference --covers low)
+set_tests_properties(cli_sim_mixnet_reference_bad_flag PROPERTIES
+                     PASS_REGULAR_EXPRESSION "--covers belongs to --model nepnet")
