@@ -62,7 +62,7 @@ set(NEPNET_EXTERNAL_ALL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::SQLITE Pkg
     Threads::Threads m)
 
 # What each layer uses (measured with nm on the objects). Layers named here that have no sources
-# yet (nat, overlay) are skipped until they do.
+# yet (overlay) are skipped until they do.
 nepnet_layer_uses(lib       EXTERNAL nepnet::crypto) # onion-name checksum, OPENSSL_cleanse
 nepnet_layer_uses(crypto    LAYERS lib EXTERNAL nepnet::crypto)
 nepnet_layer_uses(transport LAYERS crypto lib EXTERNAL nepnet::crypto Threads::Threads) # sans-I/O: no event loop
@@ -70,6 +70,7 @@ nepnet_layer_uses(net       LAYERS transport crypto lib EXTERNAL nepnet::crypto 
 nepnet_layer_uses(dht       LAYERS net transport crypto lib
                             EXTERNAL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::SQLITE)
 nepnet_layer_uses(mixnet    LAYERS crypto lib EXTERNAL nepnet::crypto PkgConfig::ISAL m)
+nepnet_layer_uses(nat       LAYERS crypto lib EXTERNAL nepnet::crypto PkgConfig::ISAL)
 nepnet_layer_uses(dandelion LAYERS crypto lib EXTERNAL nepnet::crypto m)
 nepnet_layer_uses(node      LAYERS mixnet overlay nat dandelion dht net transport crypto lib
                             EXTERNAL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::JANSSON Threads::Threads)
