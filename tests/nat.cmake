@@ -3,3 +3,6 @@ nepnet_test(test_stun)
 # NAT behaviour discovery (RFC 5780) against the STUN server core through a model NAT of every
 # mapping and filtering behaviour; the server's budgets and errors.
 nepnet_test(test_natdisc)
+# STUN with coturn (a real, independent implementation), both ways, on loopback.
+add_test(NAME cli_nat_coturn COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nat_coturn.sh $<TARGET_FILE:nepnet-cli>)
+set_tests_properties(cli_nat_coturn PROPERTIES TIMEOUT 120)

@@ -18,6 +18,9 @@ extern const char nepnet_usage[];
 
 /** `nepnet sim ...`; argv[0] is "sim". */
 int nepnet_cmd_sim(int argc, char **argv);
+/** `nepnet nat ...` (cmd_nat.c): NAT behaviour discovery and a standalone STUN server; argv[0]
+ *  is "nat". */
+int nepnet_cmd_nat(int argc, char **argv);
 /** `nepnet sim mixnet ...` (cmd_sim_mixnet.c); argv[0] is "sim". */
 int nepnet_cmd_sim_mixnet(int argc, char **argv);
 

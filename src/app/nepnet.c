@@ -54,6 +54,10 @@ const char nepnet_usage[] =
   "  sim        run a simulation: nepnet sim dht [--nodes N] [--churn F] [--adversaries F]\n"
   "             [--lookups M] [--hours H] [--out DIR] ... (nepnet sim dht --help for all)\n"
   "             nepnet sim dandelion [--nodes N] [--out DIR] ... (first-spy precision/recall)\n"
+  "             nepnet sim mixnet [--out DIR] ... (sender anonymity through the mixnet)\n"
+  "  nat        what NAT is in front of this host, and a STUN server (nepnet nat --help):\n"
+  "               nepnet nat discover --server HOST:PORT   RFC 5780 mapping and filtering\n"
+  "               nepnet nat stun-server --listen HOST:PORT [--alt HOST:PORT]\n"
   "  devnet     local network of nepnetd processes on loopback:\n"
   "               nepnet devnet up N [--dir DIR] [--preset P]   start N nodes, show them join\n"
   "               nepnet devnet demo [N]    start, privately broadcast a transaction, show\n"
@@ -194,6 +198,8 @@ main(int argc, char **argv)
     rc = nepnet_cmd_connect(datadir, argc - optind, argv + optind);
   } else if (!strcmp(cmd, "sim")) {
     rc = nepnet_cmd_sim(argc - optind, argv + optind);
+  } else if (!strcmp(cmd, "nat")) {
+    rc = nepnet_cmd_nat(argc - optind, argv + optind);
   } else if (!strcmp(cmd, "send")) {
     rc = nepnet_cmd_send(datadir, argc - optind, argv + optind);
   } else if (!strcmp(cmd, "status")) {
