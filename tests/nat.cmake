@@ -6,3 +6,7 @@ nepnet_test(test_natdisc)
 # STUN with coturn (a real, independent implementation), both ways, on loopback.
 add_test(NAME cli_nat_coturn COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nat_coturn.sh $<TARGET_FILE:nepnet-cli>)
 set_tests_properties(cli_nat_coturn PROPERTIES TIMEOUT 120)
+# Through real NATs: network namespaces with iptables/nftables routers of each behaviour (full,
+# restricted and port-restricted cone, symmetric, double NAT); needs root (skipped without).
+add_test(NAME cli_nat_netns COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nat_netns.sh $<TARGET_FILE:nepnet-cli>)
+set_tests_properties(cli_nat_netns PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77)
