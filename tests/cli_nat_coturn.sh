@@ -22,7 +22,7 @@ fail() { echo "FAIL: $*"; for f in "$dir"/*.out "$dir"/log; do [ -f "$f" ] && { 
 
 turnserver -n --no-tls --no-dtls --no-tcp -S -z --no-cli -L 127.0.0.1 -L 127.0.0.2 \
   --listening-port "$base" --alt-listening-port $((base + 1)) --simple-log --log-file "$dir/log" \
-  --pidfile "$dir/pid" > "$dir/turnserver.out" 2>&1 &
+  --pidfile "$dir/pid" --db "$dir/turndb" > "$dir/turnserver.out" 2>&1 &
 for _ in $(seq 50); do
   "$nepnet" nat discover --server "127.0.0.1:$base" --rto-ms 100 --tries 3 > "$dir/discover.out" 2>&1 && break
   sleep 0.2
