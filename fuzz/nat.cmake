@@ -1,2 +1,4 @@
 # NAT traversal: STUN messages (RFC 8489) from anyone who can send us a datagram.
 nepnet_fuzzer(fuzz_stun 20000 1000000)
+# Relayed circuits: scripts of messages from four channels against a relay with small budgets.
+nepnet_fuzzer(fuzz_relay 20000 100000)

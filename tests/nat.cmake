@@ -10,3 +10,7 @@ set_tests_properties(cli_nat_coturn PROPERTIES TIMEOUT 120)
 # restricted and port-restricted cone, symmetric, double NAT); needs root (skipped without).
 add_test(NAME cli_nat_netns COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nat_netns.sh $<TARGET_FILE:nepnet-cli>)
 set_tests_properties(cli_nat_netns PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77)
+# Relayed circuits: the messages, the relay's core and its budgets, three nodes in one loop.
+nepnet_test(test_relay)
+target_link_libraries(test_relay PRIVATE nn_nodeloop)
+target_compile_definitions(test_relay PRIVATE NEPNET_DOC_DIR="${PROJECT_SOURCE_DIR}/docs")

@@ -225,8 +225,9 @@ p_can_dial(nn_transport_t *bt, const nn_addr_t *a)
 }
 
 static nn_err_t
-p_dial(nn_transport_t *bt, const nn_addr_t *to, nn_stream_t **out)
+p_dial(nn_transport_t *bt, const nn_addr_t *to, const nn_node_id_t *id, nn_stream_t **out)
 {
+  (void)id;
   pipe_tr_t *t = (pipe_tr_t *)bt;
   pipe_wire_t *w = t->w;
   for (size_t i = 0; i < w->ntr; i++) {

@@ -38,8 +38,16 @@ test_text_forms(void **state)
   round_trip("2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion:80", NN_ADDR_ONION);
   round_trip("duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion:443", NN_ADDR_ONION);
   round_trip("ukeu3k5oycgaauneqgtnvselmt4yemvoilkln7jpvamvfx7dnkdq.b32.i2p:9800", NN_ADDR_I2P);
+  /* through a relay: its node id, port 0; the longest text form there is */
+  round_trip("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.relay:0", NN_ADDR_RELAY);
 
   nn_addr_t a;
+  assert_int_equal(nn_addr_parse(&a, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.relay:0"),
+                   NN_OK);
+  assert_int_equal(a.host[0], 0x01);
+  assert_int_equal(a.port, 0);
+  assert_true(nn_addr_is_public(&a));
+  assert_int_equal(nn_addr_to_sockaddr(&a, &(struct sockaddr_storage){ 0 }, &(socklen_t){ 0 }), 0);
   assert_int_equal(nn_addr_parse(&a, "*:9800"), NN_OK);
   assert_true(nn_addr_is_any(&a));
   assert_int_equal(a.port, 9800);
@@ -77,6 +85,10 @@ test_parser_refuses(void **state)
     "ukeu3k5oycgaauneqgtnvselmt4yemvoilkln7jpvamvfx7dnkdr.b32.i2p:9800",
     "ukeu3k5oycgaauneqgtnvselmt4yemvoilkln7jpvamvfx7dnkd.b32.i2p:9800",
     "ukeu3k5oycgaauneqgtnvselmt4yemvoilkln7jpvamvfx7dnk1q.b32.i2p:9800",
+    /* a relay: 64 hex digits */
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde.relay:0",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg.relay:0",
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.relay",
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     nn_addr_t a;

@@ -201,7 +201,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 static nn_api_ops_t
 fake_ops(fake_t *f)
 {
-  nn_api_ops_t ops = { fake_submit, fake_received, fake_status, fake_peers, fake_metrics, NULL, f };
+  nn_api_ops_t ops = { fake_submit, fake_received, fake_status, fake_peers, fake_metrics, NULL, NULL, f };
   return ops;
 }
 

@@ -115,6 +115,17 @@ typedef struct nn_node_settings_t {
   double mix_redundancy;               /**< parity fragments per data fragment, at least (0.5) */
   double mix_test_loss;                /**< tests only: share of mix-to-mix packets a mix drops (0) */
   double mix_send_rate;                /**< packets/s while our fragments wait (0: the cover preset's burst) */
+  int relay;                           /**< relay circuits for nodes others cannot reach: -1 auto (when we
+                                          listen at an advertised address), 0, 1 */
+  int relay_reserve;                   /**< be reachable through relays: -1 auto (when we have no
+                                          advertised address), 0, 1 */
+  const char *const *relay_via;        /**< relays to reserve at first: "NODEID@HOST:PORT" */
+  size_t n_relay_via;
+  uint32_t relay_max_circuits;     /**< circuits through us at once (32) */
+  uint32_t relay_circuit_s;        /**< seconds one may live (1800) */
+  size_t relay_circuit_bytes;      /**< bytes one may carry, both directions (64 MiB) */
+  uint32_t relay_rate;             /**< bytes/s per direction of one (524288) */
+  uint32_t relay_max_reservations; /**< nodes reachable through us (64) */
   /** A transaction entered the mempool (also for our own, once it is fluffed back to us). */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx);
   /** Log lines (no newline); NULL: stderr. \a module is "net", "disco", "gossip", "api"... */

@@ -22,7 +22,8 @@ typedef enum {
   T_NETWORK,
   T_LOGLEVEL,
   T_PRESET,
-  T_COVER
+  T_COVER,
+  T_AUTO /* an int: -1 "auto", 0, 1 */
 } otype_t;
 
 /* One option: its name, its type and the settings field(s) it writes. */
@@ -120,6 +121,20 @@ static const opt_t opts[] = {
       "for constant); above the payload rate, a link observer sees the burst"),
   NUM("mix-test-loss", T_DOUBLE, mix_test_loss, 0, 0.9, "P",
       "tests only: a mix drops this share of the packets it passes to another mix (0)"),
+  ONE("relay", T_AUTO, relay, "auto|0|1",
+      "relay circuits for nodes that nothing can reach (auto: when we listen at an\n"
+      "advertised address; the limits below)"),
+  ONE("relay-reserve", T_AUTO, relay_reserve, "auto|0|1",
+      "be reachable through relays (auto: when we have no advertised address);\n"
+      "our record then names the relays"),
+  LIST("relay-via", relay_via, n_relay_via, "NODEID@HOST:PORT",
+       "a relay to reserve at first (repeatable); then outbound peers that relay"),
+  NUM("relay-max-circuits", T_U32, relay_max_circuits, 1, 4096, "N", "circuits through us at once (32)"),
+  NUM("relay-max-reservations", T_U32, relay_max_reservations, 0, 65536, "N", "nodes reachable through us (64)"),
+  NUM("relay-circuit-s", T_U32, relay_circuit_s, 1, 86400, "S", "seconds one circuit may live (1800)"),
+  NUM("relay-circuit-bytes", T_SIZE, relay_circuit_bytes, 1, 1e12, "BYTES",
+      "bytes one circuit may carry, both directions (67108864)"),
+  NUM("relay-rate", T_U32, relay_rate, 1, 1e9, "BYTES", "bytes per second per direction of one circuit (524288)"),
   ONE("api", T_STR, api, "ADDR", "control API: 127.0.0.1:PORT, [::1]:PORT, unix:/PATH or off (127.0.0.1:9801)"),
   ONE("api-token-file", T_STR, api_token_file, "FILE", "API bearer token, created 0600 if missing (DATADIR/api.token)"),
   ONE("log-level", T_LOGLEVEL, log_level, "LEVEL", "debug, info (default), warn or error"),
@@ -239,6 +254,18 @@ set_bool(nn_conf_t *c, const opt_t *o, const char *v, const char *origin, char *
 }
 
 static int
+set_auto(nn_conf_t *c, const opt_t *o, const char *v, const char *origin, char *why, size_t why_len)
+{
+  if (!strcmp(v, "auto")) {
+    *AT(&c->s, o, int) = -1;
+    return 0;
+  }
+  if (set_bool(c, o, v, origin, why, why_len))
+    return fail(why, why_len, origin, v, "is not allowed", "auto, 0 or 1");
+  return 0;
+}
+
+static int
 set_list(nn_conf_t *c, const opt_t *o, const char *v, const char *origin, int from_flags, char *why, size_t why_len)
 {
   const char **arr = (const char **)*AT(&c->s, o, cstrs_t);
@@ -253,7 +280,8 @@ set_list(nn_conf_t *c, const opt_t *o, const char *v, const char *origin, int fr
     snprintf(allowed, sizeof(allowed), "at most %d values", NN_CONF_LIST_MAX);
     return fail(why, why_len, origin, v, "is one value too many", allowed);
   }
-  if (o->off == offsetof(nn_node_settings_t, peers) || o->off == offsetof(nn_node_settings_t, connect)) {
+  if (o->off == offsetof(nn_node_settings_t, peers) || o->off == offsetof(nn_node_settings_t, connect) ||
+      o->off == offsetof(nn_node_settings_t, relay_via)) {
     nn_addr_t a;
     nn_node_id_t id;
     int has;
@@ -341,6 +369,7 @@ nn_conf_set(nn_conf_t *c, const char *name, const char *v, const char *origin, i
   case T_SIZE:
   case T_DOUBLE: return set_number(c, o, v, origin, why, why_len);
   case T_BOOL: return set_bool(c, o, v, origin, why, why_len);
+  case T_AUTO: return set_auto(c, o, v, origin, why, why_len);
   case T_STR:
     if (!*v)
       return fail(why, why_len, origin, v, "is empty", o->arg);
@@ -474,6 +503,12 @@ print_opt(const nn_conf_t *c, const opt_t *o, FILE *f)
   case T_SIZE: fprintf(f, "%s = %zu\n", o->name, *AT_C(s, o, size_t)); break;
   case T_DOUBLE: fprintf(f, "%s = %g\n", o->name, *AT_C(s, o, double)); break;
   case T_BOOL: fprintf(f, "%s = %d\n", o->name, *AT_C(s, o, int)); break;
+  case T_AUTO:
+    if (*AT_C(s, o, int) < 0)
+      fprintf(f, "%s = auto\n", o->name);
+    else
+      fprintf(f, "%s = %d\n", o->name, *AT_C(s, o, int));
+    break;
   case T_STR:
   case T_PRESET:
   case T_COVER:

@@ -69,6 +69,11 @@ struct nn_disco_t {
   nn_dht_t *dht;
   int has_addr;
   nn_addr_t self_addr;
+  /* relays that keep us reachable (PROTOCOL.md 10.4), published next to self_addr */
+  nn_addr_t relayed[NN_PEER_RECORD_MAX_ADDRS - 1];
+  size_t n_relayed;
+  int relay_service; /* we relay for others: the record's F_RELAY */
+  int republish;     /* what the record says changed */
   struct evdns_base *dns;
   dnsreq_t *dnsreqs;
   dconn_t *dconns;
@@ -501,9 +506,13 @@ publish(nn_disco_t *d)
   r->seq = d->rec_seq + 1 > now_ms ? d->rec_seq + 1 : now_ms;
   r->issued_at = now_s;
   r->expires_at = now_s + d->cfg.record_lifetime_s;
-  r->flags = NN_PEER_RECORD_F_INBOUND;
-  r->n_addrs = 1;
-  r->addrs[0] = d->self_addr;
+  r->flags = (uint16_t)((d->has_addr ? NN_PEER_RECORD_F_INBOUND : 0) | (d->relay_service ? NN_PEER_RECORD_F_RELAY : 0));
+  r->n_addrs = 0;
+  if (d->has_addr)
+    r->addrs[r->n_addrs++] = d->self_addr;
+  for (size_t i = 0; i < d->n_relayed; i++)
+    r->addrs[r->n_addrs++] = d->relayed[i];
+  d->republish = 0;
   if ((err = nn_peer_record_sign(r, d->identity, d->cfg.rng))) {
     dlog(d, NN_LOG_WARN, "cannot sign our peer record: %s", nn_err_str(err));
     d->have_rec = 0;
@@ -547,8 +556,8 @@ maintain(nn_disco_t *d)
     if (!d->boot_active)
       evtimer_del(d->ev_boot);
   }
-  if (!d->cfg.hidden && d->has_addr && tsize > 0 && !d->publishing) {
-    int due = !d->have_rec || nn_unix_ms() / 1000 >= d->rec.issued_at + d->cfg.record_lifetime_s / 2;
+  if (!d->cfg.hidden && (d->has_addr || d->n_relayed) && tsize > 0 && !d->publishing) {
+    int due = !d->have_rec || d->republish || nn_unix_ms() / 1000 >= d->rec.issued_at + d->cfg.record_lifetime_s / 2;
     if (due && !d->have_rec) {
       /* first publish: a self-lookup first, so that the put reaches the closest nodes */
       d->publishing = 1;
@@ -900,9 +909,28 @@ nn_disco_parse_peer(const char *s, nn_addr_t *addr, nn_node_id_t *id, int *has_i
     *has_id = 1;
     s = at + 1;
   }
-  if (nn_addr_parse(addr, s) != NN_OK || !addr->port)
+  if (nn_addr_parse(addr, s) != NN_OK || (!addr->port && addr->type != NN_ADDR_RELAY))
     return NN_ERR_FORMAT;
+  if (addr->type == NN_ADDR_RELAY && (!*has_id || addr->port))
+    return NN_ERR_FORMAT; /* a relay address names the relay: whom to reach through it must be said */
   return NN_OK;
+}
+
+void
+nn_disco_set_relayed(nn_disco_t *d, const nn_addr_t *relays, size_t n, int relay_service)
+{
+  if (n > NN_PEER_RECORD_MAX_ADDRS - 1)
+    n = NN_PEER_RECORD_MAX_ADDRS - 1;
+  if (d->cfg.hidden || (n == d->n_relayed && relay_service == d->relay_service &&
+                        (!n || !memcmp(d->relayed, relays, n * sizeof(*relays)))))
+    return;
+  memset(d->relayed, 0, sizeof(d->relayed));
+  if (n)
+    memcpy(d->relayed, relays, n * sizeof(*relays));
+  d->n_relayed = n;
+  d->relay_service = relay_service;
+  d->republish = 1;
+  kick(d); /* maintain() publishes from the loop */
 }
 
 /* ---- creation ---- */

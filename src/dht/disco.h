@@ -145,11 +145,20 @@ nn_dht_t *nn_disco_dht(nn_disco_t *d);
 /** Our current record, or NULL (hidden, or not published yet). */
 const nn_peer_record_t *nn_disco_record(const nn_disco_t *d);
 
+/**
+ * The relays we hold a reservation at (relay addresses, at most 7) and whether we relay for
+ * others: our record lists them after the advertised address, with F_RELAY and F_INBOUND set as
+ * they say, and is republished when they change. A node with no address of its own publishes a
+ * record once it has a relay.
+ */
+void nn_disco_set_relayed(nn_disco_t *d, const nn_addr_t *relays, size_t n, int relay_service);
+
 /** The key penalties and bans of a peer at \a a go to: the address itself, except an inbound
  *  loopback/private peer's ephemeral port, which is dropped (port 0). */
 nn_addr_t nn_disco_pen_key(const nn_addr_t *a, int inbound);
 
-/** Parse a static peer: "NODEID@HOST:PORT" (has_id = 1) or "HOST:PORT" (any node id). */
+/** Parse a static peer: "NODEID@HOST:PORT" (has_id = 1) or "HOST:PORT" (any node id), or
+ *  "NODEID@RELAYID.relay:0" (the node through that relay; the node id is required). */
 nn_err_t nn_disco_parse_peer(const char *s, nn_addr_t *addr, nn_node_id_t *id, int *has_id);
 
 #endif

@@ -41,7 +41,8 @@ static nn_err_t
 check_addr(const nn_addr_t *a)
 {
   size_t n = nn_addr_host_len(a->type);
-  if (!n || a->port == 0)
+  /* a relay address has port 0 (it names a node, not a socket); every other type a real port */
+  if (!n || (a->type == NN_ADDR_RELAY) != (a->port == 0))
     return NN_ERR_FORMAT;
   for (size_t i = n; i < NN_ADDR_HOST_MAX; i++)
     if (a->host[i]) /* decode leaves these zero; a hand-built record must too */

@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lib/addr.h"
+#include "lib/hex.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@ nn_addr_host_len(uint8_t type)
   case NN_ADDR_IPV6: return 16;
   case NN_ADDR_ONION: return 32;
   case NN_ADDR_I2P: return 32;
+  case NN_ADDR_RELAY: return 32;
   }
   return 0;
 }
@@ -152,6 +154,18 @@ parse_overlay(nn_addr_t *out, const char *host, size_t hl)
     *out = nn_addr_overlay(NN_ADDR_I2P, raw, out->port);
     return 1;
   }
+  if (ends_with(host, hl, ".relay", &stem)) {
+    uint8_t raw[32];
+    char hex[65];
+    if (stem != 64)
+      return 0;
+    memcpy(hex, host, 64);
+    hex[64] = 0;
+    if (nn_hex_decode(raw, sizeof(raw), hex) != NN_OK)
+      return 0;
+    *out = nn_addr_overlay(NN_ADDR_RELAY, raw, out->port);
+    return 1;
+  }
   return 0;
 }
 
@@ -225,16 +239,16 @@ nn_addr_parse(nn_addr_t *out, const char *s)
 void
 nn_addr_format(const nn_addr_t *a, char out[NN_ADDR_STR_MAX])
 {
-  char host[64];
+  char host[72]; /* the longest: 64 hex digits of a relay's node id and a NUL */
   uint8_t raw[35];
   switch (a->type) {
   case NN_ADDR_IPV4:
     inet_ntop(AF_INET, a->host, host, sizeof(host));
-    snprintf(out, NN_ADDR_STR_MAX, "%s:%u", host, a->port);
+    snprintf(out, NN_ADDR_STR_MAX, "%.46s:%u", host, a->port);
     return;
   case NN_ADDR_IPV6:
     inet_ntop(AF_INET6, a->host, host, sizeof(host));
-    snprintf(out, NN_ADDR_STR_MAX, "[%s]:%u", host, a->port);
+    snprintf(out, NN_ADDR_STR_MAX, "[%.46s]:%u", host, a->port);
     return;
   case NN_ADDR_ONION:
     memcpy(raw, a->host, 32);
@@ -242,11 +256,15 @@ nn_addr_format(const nn_addr_t *a, char out[NN_ADDR_STR_MAX])
     if (!onion_checksum(a->host, raw + 32))
       break;
     base32_encode(host, raw, 35);
-    snprintf(out, NN_ADDR_STR_MAX, "%s.onion:%u", host, a->port);
+    snprintf(out, NN_ADDR_STR_MAX, "%.56s.onion:%u", host, a->port);
     return;
   case NN_ADDR_I2P:
     base32_encode(host, a->host, 32);
-    snprintf(out, NN_ADDR_STR_MAX, "%s.b32.i2p:%u", host, a->port);
+    snprintf(out, NN_ADDR_STR_MAX, "%.52s.b32.i2p:%u", host, a->port);
+    return;
+  case NN_ADDR_RELAY:
+    nn_hex_encode(host, a->host, 32);
+    snprintf(out, NN_ADDR_STR_MAX, "%.64s.relay:%u", host, a->port);
     return;
   }
   snprintf(out, NN_ADDR_STR_MAX, "(unknown address type %u)", a->type);
@@ -392,7 +410,8 @@ nn_addr_is_public(const nn_addr_t *a)
         return 1;
     return 0; /* :: and ::1 */
   case NN_ADDR_ONION:
-  case NN_ADDR_I2P: return 1;
+  case NN_ADDR_I2P:
+  case NN_ADDR_RELAY: return 1;
   }
   return 0;
 }

@@ -11,6 +11,9 @@
  *   "<56 base32 chars>.onion:9800"   Tor v3: base32(key || checksum || 0x03), the checksum being
  *                                     the first two bytes of SHA3-256(".onion checksum" || key || 0x03)
  *   "<52 base32 chars>.b32.i2p:9800" I2P: base32 of the SHA-256 of the destination
+ *   "<64 hex chars>.relay:0"          through the relay with that node id (which the dialler
+ *                                     finds by its own peer record); the port is 0 where
+ *                                     it is used (records check it); parsing keeps any
  */
 #ifndef NN_LIB_ADDR_H
 #define NN_LIB_ADDR_H
@@ -27,11 +30,12 @@ typedef enum nn_addr_type_t {
   NN_ADDR_IPV6 = 6,
   NN_ADDR_ONION = 0x0d, /* Tor v3: the 32-byte ed25519 service key */
   NN_ADDR_I2P = 0x0e,   /* I2P: the 32-byte SHA-256 of the destination (the .b32 name) */
+  NN_ADDR_RELAY = 0x52, /* through a relay: the relay's 32-byte node id; port 0 (PROTOCOL.md 10.4) */
 } nn_addr_type_t;
 
 #define NN_ADDR_HOST_MAX 32
 #define NN_ADDR_WIRE_MAX (1 + NN_ADDR_HOST_MAX + 2)
-#define NN_ADDR_STR_MAX 80 /* "[v6]:port" or "<56 base32>.onion:port" and a NUL */
+#define NN_ADDR_STR_MAX 80 /* "[v6]:port", "<56 base32>.onion:port", "<64 hex>.relay:0" and a NUL */
 
 typedef struct nn_addr_t {
   uint8_t type;                   /* nn_addr_type_t; 0 = no address */

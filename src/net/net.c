@@ -799,7 +799,7 @@ nn_net_dial(nn_net_t *n, int proto, const nn_addr_t *a, const nn_node_id_t *id, 
     return NN_ERR_ARG;
   if (n->policy.allowed && !n->policy.allowed(n->policy.ctx, a, 0))
     return NN_ERR_PERM;
-  if ((e = t->dial(t, a, &s)))
+  if ((e = t->dial(t, a, id, &s)))
     return e;
   if (!(c = nn_conn_new(n, s, 0))) {
     t->close(s, 1);

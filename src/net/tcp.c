@@ -263,7 +263,7 @@ tcp_can_dial(nn_transport_t *t, const nn_addr_t *a)
 }
 
 static nn_err_t
-tcp_dial(nn_transport_t *bt, const nn_addr_t *to, nn_stream_t **out)
+tcp_dial(nn_transport_t *bt, const nn_addr_t *to, const nn_node_id_t *id, nn_stream_t **out)
 {
   tcp_transport_t *t = (tcp_transport_t *)bt;
   struct sockaddr_storage ss;
@@ -271,6 +271,7 @@ tcp_dial(nn_transport_t *bt, const nn_addr_t *to, nn_stream_t **out)
   tcp_stream_t *s;
   int fd, saved;
 
+  (void)id;
   *out = NULL;
   if (!nn_addr_to_sockaddr(to, &ss, &sl))
     return NN_ERR_ARG;

@@ -39,6 +39,7 @@
 #include <sys/types.h>
 
 #include "nepnet/error.h"
+#include "nepnet/types.h"
 #include "lib/addr.h"
 
 typedef struct nn_transport_t nn_transport_t;
@@ -81,9 +82,11 @@ struct nn_transport_t {
   int peer_addrs;
   /** Can this transport reach \a a? (TCP: IPv4 and IPv6; Tor: onion, ...) */
   int (*can_dial)(nn_transport_t *t, const nn_addr_t *a);
-  /** Start a stream to \a to; on_open or on_end(NN_STREAM_REFUSED) follows from the loop.
-   *  NN_ERR_IO (errno kept) if nothing could be started. */
-  nn_err_t (*dial)(nn_transport_t *t, const nn_addr_t *to, nn_stream_t **out);
+  /** Start a stream to \a to, for a channel to node \a id (NULL: any node; a relay transport
+   *  needs it, since the relay's address names the relay, not the node); on_open or
+   *  on_end(NN_STREAM_REFUSED) follows from the loop. NN_ERR_IO (errno kept) if nothing could
+   *  be started, NN_ERR_ARG if \a id is needed and NULL. */
+  nn_err_t (*dial)(nn_transport_t *t, const nn_addr_t *to, const nn_node_id_t *id, nn_stream_t **out);
   /** Start accepting on \a bind (transport-specific text, "HOST:PORT" for TCP); the address
    *  actually bound goes to \a bound. \a why (may be NULL) gets one line on failure. */
   nn_err_t (*listen)(nn_transport_t *t, const char *bind, nn_addr_t *bound, char *why, size_t why_len);

@@ -776,6 +776,19 @@ h_mixnet(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_a
   reply_json(api, req, o);
 }
 
+static void
+h_nat(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api_query_t *q)
+{
+  json_t *o;
+  (void)conn;
+  (void)q;
+  if (!api->ops.nat || !(o = api->ops.nat(api->ops.ctx))) {
+    reply_error(api, req, 503, "the node could not report its NAT state now; retry");
+    return;
+  }
+  reply_json(api, req, o);
+}
+
 static json_t *
 peer_json(const nn_node_peer_t *p)
 {
@@ -850,6 +863,7 @@ static const route_t routes[] = {
   { "/v1/status", EVHTTP_REQ_GET, 0, h_status },
   { "/v1/peers", EVHTTP_REQ_GET, 0, h_peers },
   { "/v1/mixnet", EVHTTP_REQ_GET, 0, h_mixnet },
+  { "/v1/nat", EVHTTP_REQ_GET, 0, h_nat },
   { "/metrics", EVHTTP_REQ_GET, 0, h_metrics },
 };
 

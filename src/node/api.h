@@ -66,6 +66,8 @@ typedef struct nn_api_ops_t {
   size_t (*metrics)(void *ctx, nn_api_metric_t *out, size_t max);
   /** The mixnet's state as a JSON object (a new reference; GET /v1/mixnet), NULL when off. */
   struct json_t *(*mixnet)(void *ctx);
+  /** NAT traversal and relays as a JSON object (a new reference; GET /v1/nat), NULL if none. */
+  struct json_t *(*nat)(void *ctx);
   void *ctx;
 } nn_api_ops_t;
 

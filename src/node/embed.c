@@ -106,6 +106,14 @@ nn_node_settings_default(nn_node_settings_t *s)
   s->mix_delay_ms = 50;
   s->mix_epoch_s = 3600;
   s->mix_redundancy = 0.5;
+  nn_relay_limits_t rl;
+  nn_relay_limits_default(&rl);
+  s->relay = s->relay_reserve = -1;
+  s->relay_max_circuits = rl.max_circuits;
+  s->relay_circuit_s = rl.circuit_s;
+  s->relay_circuit_bytes = (size_t)rl.circuit_bytes;
+  s->relay_rate = rl.rate;
+  s->relay_max_reservations = rl.max_reservations;
   (void)nn_node_settings_preset(s, "balanced");
 }
 
@@ -231,6 +239,30 @@ nn_node_cfg_from_settings(nn_node_cfg_t *c, const nn_node_settings_t *s, char *w
   if (s->mix_send_rate > 0)
     c->mix.client.burst_rate = s->mix_send_rate;
   c->mix.test_loss = s->mix_test_loss;
+  /* relayed circuits */
+  if (s->relay < -1 || s->relay > 1 || s->relay_reserve < -1 || s->relay_reserve > 1) {
+    snprintf(why, why_len, "relay and relay-reserve must be auto (-1), 0 or 1 (got %d and %d)", s->relay,
+             s->relay_reserve);
+    return NN_ERR_ARG;
+  }
+  if (!s->relay_max_circuits || s->relay_max_circuits > 4096 || !s->relay_circuit_s || !s->relay_circuit_bytes ||
+      !s->relay_rate || s->relay_max_reservations > 65536) {
+    snprintf(why, why_len,
+             "relay limits out of range: relay-max-circuits 1..4096, relay-circuit-s, relay-circuit-bytes and "
+             "relay-rate above 0, relay-max-reservations 0..65536");
+    return NN_ERR_ARG;
+  }
+  c->relay.service = s->relay;
+  c->relay.reserve = s->relay_reserve;
+  c->relay.relays = s->relay_via;
+  c->relay.n_relays = s->n_relay_via;
+  c->relay.limits.max_circuits = s->relay_max_circuits;
+  c->relay.limits.circuit_s = s->relay_circuit_s;
+  c->relay.limits.circuit_bytes = s->relay_circuit_bytes;
+  c->relay.limits.rate = s->relay_rate;
+  c->relay.limits.max_reservations = s->relay_max_reservations;
+  if (c->relay.limits.max_per_target > s->relay_max_circuits)
+    c->relay.limits.max_per_target = s->relay_max_circuits;
   /* the control API */
   c->api_enabled = s->api && strcmp(s->api, "off");
   c->api.listen = s->api;

@@ -41,6 +41,7 @@ struct nn_node_t {
   nn_disco_t *disco;
   nn_gossip_t *gossip;
   nn_mixnode_t *mixnode;
+  nn_relaynode_t *relay;
   nn_api_t *api;
   rx_t *rx; /* ring of rx_max_count */
   size_t rx_head, rx_n, rx_bytes;
@@ -423,6 +424,8 @@ nn_node_cfg_default(nn_node_cfg_t *cfg)
   nn_gossip_cfg_default(&cfg->gossip);
   cfg->mixnet = 1;
   nn_mixnode_cfg_default(&cfg->mix);
+  nn_relaynode_cfg_default(&cfg->relay);
+  cfg->relay.service = cfg->relay.reserve = -1;
   (void)nn_mixnode_cover_preset(&cfg->mix, "off"); /* cover costs bandwidth: on with a mixnet route or on request */
   cfg->listen = "0.0.0.0:9800";
   cfg->rx_max_count = 1024;
@@ -561,6 +564,72 @@ start_mixnet(nn_node_t *n, char *why, size_t why_len)
   return nn_mixnode_new(&n->mixnode, n->net, n->disco, n->identity, n->network, mc, why, why_len);
 }
 
+/* Relayed circuits: whether we relay and whether we reserve follow from how we are reached. */
+static nn_err_t
+start_relay(nn_node_t *n, int has_adv, char *why, size_t why_len)
+{
+  nn_relaynode_cfg_t rc = n->cfg.relay;
+  int listens = !n->cfg.disco.hidden && n->cfg.listen;
+  if (rc.service < 0)
+    rc.service = listens && has_adv;
+  if (rc.reserve < 0)
+    rc.reserve = !n->cfg.disco.hidden && !has_adv;
+  if (n->cfg.disco.hidden)
+    rc.service = rc.reserve = 0; /* a hidden node is reached by nobody, through nobody */
+  rc.log = &n->log;
+  n->cfg.relay.service = rc.service;
+  n->cfg.relay.reserve = rc.reserve;
+  return nn_relaynode_new(&n->relay, n->net, n->disco, &rc, why, why_len);
+}
+
+/* GET /v1/nat (docs/API.md): the relay role, our reservations, our relayed streams. */
+static json_t *
+api_nat(void *ctx)
+{
+  nn_node_t *n = ctx;
+  nn_relaynode_stats_t st;
+  nn_relaynode_resv_t rv[NN_RELAYNODE_MAX_RESV];
+  char id[65], addr[NN_ADDR_STR_MAX];
+  json_t *resv, *ended;
+  uint64_t now = nn_mono_ms();
+  if (!n->relay)
+    return NULL;
+  nn_relaynode_stats(n->relay, &st);
+  size_t nr = nn_relaynode_resvs(n->relay, rv, NN_RELAYNODE_MAX_RESV);
+  if (!(resv = json_array()) || !(ended = json_object())) {
+    json_decref(resv);
+    return NULL;
+  }
+  for (size_t i = 0; i < nr; i++) {
+    nn_hex_encode(id, rv[i].relay.b, NN_NODE_ID_LEN);
+    nn_addr_format(&rv[i].addr, addr);
+    json_array_append_new(
+      resv, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "relay", id, "addr", addr, "expires_in_s",
+                      (json_int_t)(rv[i].expires_ms > now ? (rv[i].expires_ms - now) / 1000 : 0), "max_circuits",
+                      (json_int_t)rv[i].max_circuits, "circuit_bytes", (json_int_t)rv[i].circuit_bytes, "circuit_s",
+                      (json_int_t)rv[i].circuit_s, "rate", (json_int_t)rv[i].rate));
+  }
+  for (int r = 1; r < NN_RELAY_END_MAX; r++)
+    json_object_set_new(ended, nn_relay_end_str((nn_relay_end_t)r), json_integer((json_int_t)st.relay.ended[r]));
+  const nn_relay_limits_t *l = &n->cfg.relay.limits;
+  return json_pack("{s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
+                   "s:I}}, s:{s:b, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+                   "relay", "service", n->cfg.relay.service, "reservations", (json_int_t)st.relay.reservations,
+                   "circuits", (json_int_t)st.relay.circuits, "reserved", (json_int_t)st.relay.reserved,
+                   "refused_reserve", (json_int_t)st.relay.refused_reserve, "opened", (json_int_t)st.relay.opened,
+                   "refused_connect", (json_int_t)st.relay.refused_connect, "bytes", (json_int_t)st.relay.bytes,
+                   "credits_held", (json_int_t)st.relay.credits_held, "violations", (json_int_t)st.relay.violations,
+                   "ended", ended, "limits", "max_reservations", (json_int_t)l->max_reservations, "reservation_s",
+                   (json_int_t)l->reservation_s, "max_circuits", (json_int_t)l->max_circuits, "max_per_target",
+                   (json_int_t)l->max_per_target, "max_per_source", (json_int_t)l->max_per_source, "circuit_bytes",
+                   (json_int_t)l->circuit_bytes, "rate", (json_int_t)l->rate, "client", "reserve", n->cfg.relay.reserve,
+                   "reservations", (json_int_t)st.reservations, "held", resv, "streams", (json_int_t)st.streams,
+                   "dialled", (json_int_t)st.dialled, "dial_failed", (json_int_t)st.dial_failed, "accepted",
+                   (json_int_t)st.accepted, "refused", (json_int_t)st.refused, "bytes_in", (json_int_t)st.bytes_in,
+                   "bytes_out", (json_int_t)st.bytes_out, "violations", (json_int_t)st.violations, "reserve_refused",
+                   (json_int_t)st.reserve_refused);
+}
+
 /* GET /v1/mixnet (docs/API.md). */
 static json_t *
 api_mixnet(void *ctx)
@@ -629,7 +698,7 @@ start_api(nn_node_t *n, char *why, size_t why_len)
 {
   char line[300];
   nn_err_t e;
-  nn_api_ops_t ops = { api_submit, api_received, api_status, api_peers, api_metrics, api_mixnet, n };
+  nn_api_ops_t ops = { api_submit, api_received, api_status, api_peers, api_metrics, api_mixnet, api_nat, n };
   if (!n->cfg.api_enabled)
     return NN_OK;
   if ((e = nn_api_new(&n->api, n->base, &n->cfg.api, &ops, why, why_len)) != NN_OK)
@@ -694,6 +763,7 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
     goto fail;
   n->cfg.disco.advertise = adv[0] ? adv : NULL;
   if ((e = nn_disco_new(&n->disco, n->net, identity, network, datadir, &n->cfg.disco, why, why_len)) ||
+      (e = start_relay(n, adv[0] != 0, why, why_len)) ||
       (e = nn_gossip_new(&n->gossip, n->net, n->disco, &n->cfg.gossip, nn_mono_ms(), why, why_len)) ||
       (e = start_mixnet(n, why, why_len)) || (e = start_api(n, why, why_len)))
     goto fail;
@@ -725,7 +795,8 @@ nn_node_free(nn_node_t *n)
     nn_api_free(n->api);
     (void)unlink(n->addr_file);
   }
-  nn_disco_free(n->disco); /* anchors, gossip's held channels first, while they are up */
+  nn_relaynode_free(n->relay); /* before disco: it publishes through it */
+  nn_disco_free(n->disco);     /* anchors, gossip's held channels first, while they are up */
   nn_gossip_free(n->gossip);
   nn_mixnode_free(n->mixnode); /* after disco: no lookup of its can answer into freed memory */
   nn_net_free(n->net);         /* CLOSE records, sockets */
@@ -740,6 +811,12 @@ nn_node_free(nn_node_t *n)
   free(n->mix_keys);
   free(n->mix_replay);
   free(n);
+}
+
+nn_relaynode_t *
+nn_node_relay(nn_node_t *n)
+{
+  return n->relay;
 }
 
 nn_mixnode_t *

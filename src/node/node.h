@@ -25,6 +25,7 @@
 #include "node/api.h"
 #include "node/gossip.h"
 #include "node/mixnode.h"
+#include "node/relaynode.h"
 
 struct event_base;
 
@@ -39,11 +40,15 @@ typedef struct nn_node_cfg_t {
   nn_gossip_cfg_t gossip; /**< gossip and Dandelion++ (gossip.dl) */
   int mixnet;             /**< speak the mixnet (1) */
   nn_mixnode_cfg_t mix;   /**< its settings (keys_file, replay_file NULL: DATADIR/mix.keys, DATADIR/mix.replay) */
-  size_t rx_max_count;    /**< received transactions kept for the API (1024) */
-  size_t rx_max_bytes;    /**< (16 MiB) */
-  int api_enabled;        /**< start the control API (1) */
-  nn_api_cfg_t api;       /**< its settings; token_file NULL = DATADIR/api.token */
-  const char *preset;     /**< shown in status ("balanced") */
+  /** Relayed circuits (PROTOCOL.md 10.4). relay.service and relay.reserve -1: decided at start
+   *  (a node with a listener relays for others; one without an advertised address reserves at
+   *  relays); a hidden node does neither. */
+  nn_relaynode_cfg_t relay;
+  size_t rx_max_count;                              /**< received transactions kept for the API (1024) */
+  size_t rx_max_bytes;                              /**< (16 MiB) */
+  int api_enabled;                                  /**< start the control API (1) */
+  nn_api_cfg_t api;                                 /**< its settings; token_file NULL = DATADIR/api.token */
+  const char *preset;                               /**< shown in status ("balanced") */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx); /**< nepnet/node.h */
   void *tx_ctx;
   /** Log lines of every layer (no newline); NULL = stderr. */
@@ -93,5 +98,6 @@ nn_gossip_t *nn_node_gossip(nn_node_t *n);
 nn_dl_t *nn_node_dl(nn_node_t *n);
 nn_api_t *nn_node_api(nn_node_t *n);
 nn_mixnode_t *nn_node_mixnode(nn_node_t *n); /**< NULL when the mixnet is off */
+nn_relaynode_t *nn_node_relay(nn_node_t *n);
 
 #endif

@@ -125,6 +125,15 @@ pub struct NnNodeSettings {
     pub mix_redundancy: f64,
     pub mix_test_loss: f64,
     pub mix_send_rate: f64,
+    pub relay: c_int,
+    pub relay_reserve: c_int,
+    pub relay_via: *const *const c_char,
+    pub n_relay_via: usize,
+    pub relay_max_circuits: u32,
+    pub relay_circuit_s: u32,
+    pub relay_circuit_bytes: usize,
+    pub relay_rate: u32,
+    pub relay_max_reservations: u32,
     pub on_tx: Option<OnTx>,
     pub on_log: Option<OnLog>,
     pub ctx: *mut c_void,
@@ -205,15 +214,17 @@ const _: () = {
     assert!(size_of::<NnError>() == 260);
     assert!(size_of::<NnNodeTx>() == 144);
     assert!(offset_of!(NnNodeTx, from) == 72);
-    assert!(size_of::<NnNodeSettings>() == 320);
+    assert!(size_of::<NnNodeSettings>() == 368);
     assert!(offset_of!(NnNodeSettings, listen_ip_rate) == 128);
     assert!(offset_of!(NnNodeSettings, workers) == 144);
     assert!(offset_of!(NnNodeSettings, route) == 148);
     assert!(offset_of!(NnNodeSettings, max_tx_bytes) == 200);
     assert!(offset_of!(NnNodeSettings, cover) == 256);
     assert!(offset_of!(NnNodeSettings, mix_redundancy) == 272);
-    assert!(offset_of!(NnNodeSettings, on_tx) == 296);
-    assert!(offset_of!(NnNodeSettings, ctx) == 312);
+    assert!(offset_of!(NnNodeSettings, relay_via) == 304);
+    assert!(offset_of!(NnNodeSettings, relay_circuit_bytes) == 328);
+    assert!(offset_of!(NnNodeSettings, on_tx) == 344);
+    assert!(offset_of!(NnNodeSettings, ctx) == 360);
     assert!(size_of::<NnNodeStatus>() == 616);
     assert!(offset_of!(NnNodeStatus, uptime_s) == 328);
     assert!(offset_of!(NnNodeStatus, bytes_in) == 360);
@@ -320,7 +331,7 @@ pub fn settings_default() -> Result<NnNodeSettings, String> {
     let preset = cstr_ptr(s.preset);
     let listen = cstr_ptr(s.listen);
     let cover = cstr_ptr(s.cover);
-    let checks: [(&str, bool); 14] = [
+    let checks: [(&str, bool); 15] = [
         ("network == NN_NET_MAINNET", s.network == NN_NET_MAINNET),
         ("max_peers == 64", s.max_peers == 64),
         ("max_outbound == 8", s.max_outbound == 8),
@@ -336,6 +347,10 @@ pub fn settings_default() -> Result<NnNodeSettings, String> {
         (
             "cover == \"off\", mix_epoch_s == 3600, mix_redundancy == 0.5",
             cover == "off" && s.mix_epoch_s == 3600 && s.mix_redundancy == 0.5,
+        ),
+        (
+            "relay == -1 (auto), relay_max_circuits == 32, relay_rate == 524288",
+            s.relay == -1 && s.relay_max_circuits == 32 && s.relay_rate == 524288,
         ),
         (
             "on_tx, on_log, ctx unset",
