@@ -26,12 +26,14 @@ w_send(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
   if (conn < 1 || conn > CONNS || nn_rlmsg_parse(&m, msg, len) != NN_OK)
     abort();
   switch (m.kind) {
-  case NN_RLMSG_RESERVED: break;
+  case NN_RLMSG_RESERVED:
+  case NN_RLMSG_OBSERVED: break;
   case NN_RLMSG_INCOMING:
   case NN_RLMSG_ACCEPT:
   case NN_RLMSG_DATA:
   case NN_RLMSG_CREDIT:
   case NN_RLMSG_END:
+  case NN_RLMSG_SHUT:
     if (!(m.cid & NN_RELAY_CID_FROM_RELAY))
       abort();
     break;
@@ -62,6 +64,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   nn_node_id_t ids[CONNS + 1];
   uint64_t now = 0;
   size_t i = 0;
+  static const uint8_t ip[4] = { 203, 0, 113, 7 };
+  nn_addr_t from = nn_addr_ipv4(ip, 40000);
   memset(&w, 0, sizeof(w));
   for (int k = 0; k <= CONNS; k++)
     memset(ids[k].b, 0x10 * k, sizeof(ids[k].b));
@@ -87,7 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     now += (uint64_t)(op >> 4) * 1000;
     nn_rlmsg_t m;
     (void)nn_rlmsg_parse(&m, data + i, len);
-    nn_relay_input(r, conn, (op & 4) ? NULL : &ids[conn], data + i, len, now);
+    nn_relay_input(r, conn, (op & 4) ? NULL : &ids[conn], &from, data + i, len, now);
     if (op & 8)
       nn_relay_down(r, conn, now);
     (void)nn_relay_tick(r, now);

@@ -282,7 +282,7 @@ relay(world_t *w, int service, const nn_relay_limits_t *lim)
 static void
 in(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, const uint8_t *m, size_t len, uint64_t now)
 {
-  nn_relay_input(r, conn, peer, m, len, now);
+  nn_relay_input(r, conn, peer, NULL, m, len, now);
 }
 
 static void
@@ -736,13 +736,97 @@ test_nodes(void **state)
   base_drain_free(base);
 }
 
+static int
+both_punched(void *arg)
+{
+  trio_t *t = arg;
+  nn_relaynode_stats_t a, b;
+  nn_relaynode_stats(nn_node_relay(t->a->n), &a);
+  nn_relaynode_stats(nn_node_relay(t->b->n), &b);
+  return a.punched >= 1 && b.punched >= 1;
+}
+
+/* B listens (on a wildcard, so it has no address to advertise and reserves at R); A reaches it
+ * through R, the two punch a direct connection, and the channel moves onto it: a transaction
+ * then goes from A to B without R carrying it. */
+static void
+test_punch(void **state)
+{
+  (void)state;
+  struct event_base *base = event_base_new();
+  tnode_t r, a, b;
+  trio_t t = { &r, &a, &b };
+  nn_node_cfg_t c;
+  const char *peers[1], *conn[1];
+  char target[300];
+  memset(&r, 0, sizeof(r));
+  memset(&a, 0, sizeof(a));
+  memset(&b, 0, sizeof(b));
+  loop_cfg(&c);
+  tnode_start(&r, base, 311, &c);
+  peers[0] = r.peer;
+  loop_cfg(&c);
+  c.listen = "0.0.0.0:0";
+  c.disco.peers = peers;
+  c.disco.n_peers = 1;
+  c.relay.relays = peers;
+  c.relay.n_relays = 1;
+  tnode_start(&b, base, 312, &c);
+  assert_true(run_until(base, b_reserved, &t, 20000));
+  const nn_peer_record_t *rec = nn_disco_record(nn_node_disco(b.n));
+  char bhex[65], raddr[NN_ADDR_STR_MAX];
+  nn_hex_encode(bhex, nn_disco_node_id(nn_node_disco(b.n))->b, 32);
+  nn_addr_format(&rec->addrs[0], raddr);
+  snprintf(target, sizeof(target), "%s@%s", bhex, raddr);
+  conn[0] = target;
+  /* A too has no address of its own: nothing but the punch can give them a direct connection */
+  loop_cfg(&c);
+  c.listen = "0.0.0.0:0";
+  c.disco.peers = peers;
+  c.disco.n_peers = 1;
+  c.gossip.connect = conn;
+  c.gossip.n_connect = 1;
+  tnode_start(&a, base, 313, &c);
+  assert_true(run_until(base, both_punched, &t, 30000));
+  nn_relaynode_stats_t rs0, rs1, as;
+  nn_relaynode_stats(nn_node_relay(r.n), &rs0);
+  assert_int_equal(rs0.relay.punched, 1);
+  assert_int_equal(rs0.relay.circuits, 0);
+
+  size_t len = 200000;
+  uint8_t *tx = malloc(len);
+  nn_hash_t id;
+  nn_error_t err;
+  for (size_t i = 0; i < len; i++)
+    tx[i] = (uint8_t)(i * 7 + 3);
+  assert_true(run_until(base, a_has_peer, &t, 20000));
+  assert_int_equal(nn_node_submit(a.n, tx, len, id.b, &err), NN_OK);
+  assert_true(run_until(base, b_received, &t, 30000));
+  nn_api_rx_t rx[2];
+  uint64_t nx;
+  assert_int_equal(nn_node_received(b.n, 0, rx, 2, &nx), 1);
+  assert_memory_equal(rx[0].tx, tx, len);
+  free(tx);
+  /* the transaction went over the punched connection: the relay carried none of it */
+  nn_relaynode_stats(nn_node_relay(r.n), &rs1);
+  assert_int_equal(rs1.relay.bytes, rs0.relay.bytes);
+  nn_relaynode_stats(nn_node_relay(a.n), &as);
+  assert_true(as.bytes_out >= len);
+  assert_int_equal(as.punch_bad_probe, 0);
+
+  tnode_stop(&a);
+  tnode_stop(&b);
+  tnode_stop(&r);
+  base_drain_free(base);
+}
+
 int
 main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_messages), cmocka_unit_test(test_vectors),  cmocka_unit_test(test_record_addrs),
     cmocka_unit_test(test_circuit),  cmocka_unit_test(test_refusals), cmocka_unit_test(test_abuse),
-    cmocka_unit_test(test_rate),     cmocka_unit_test(test_nodes),
+    cmocka_unit_test(test_rate),     cmocka_unit_test(test_nodes),    cmocka_unit_test(test_punch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

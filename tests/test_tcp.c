@@ -232,7 +232,7 @@ mk_net(struct event_base *base, rec_t *r, const nn_identity_t *me, uint32_t netw
   nn_net_cfg_t cfg;
   nn_net_t *n = NULL;
   nn_transport_t *t = NULL;
-  nn_tcp_opts_t o = { backlog, 0 };
+  nn_tcp_opts_t o = { backlog, 0, 0 };
   nn_net_cfg_default(&cfg);
   cfg.identity = me;
   cfg.anonymous = !me;

@@ -47,6 +47,7 @@ fixed_len(uint8_t kind)
   case NN_RLMSG_ACCEPT: return NN_RELAY_ACCEPT_LEN;
   case NN_RLMSG_CREDIT: return NN_RELAY_CREDIT_LEN;
   case NN_RLMSG_END: return NN_RELAY_END_LEN;
+  case NN_RLMSG_SHUT: return NN_RELAY_SHUT_LEN;
   default: return 0;
   }
 }
@@ -78,6 +79,36 @@ nn_rlmsg_parse(nn_rlmsg_t *m, const uint8_t *msg, size_t len)
     m->data = msg + 5;
     m->data_len = len - 5;
     return NN_OK;
+  }
+  if (m->kind == NN_RLMSG_SYNC)
+    return len == 1 ? NN_OK : NN_ERR_TRAILING;
+  if (m->kind == NN_RLMSG_PUNCH) {
+    uint8_t v = 0;
+    nn_wire_reader_init(&r, msg + 1, len - 1);
+    nn_wire_get_u8(&r, &v);
+    nn_wire_get_bytes(&r, m->token, NN_PUNCH_TOKEN_LEN);
+    nn_wire_get_u8(&r, &m->n_addrs);
+    if (r.err)
+      return r.err;
+    if (v != NN_RELAY_VERSION)
+      return NN_ERR_VERSION;
+    if (m->n_addrs > NN_PUNCH_MAX_ADDRS)
+      return NN_ERR_FORMAT;
+    for (uint8_t i = 0; i < m->n_addrs; i++) {
+      if (nn_addr_get(&r, &m->addrs[i]) != NN_OK)
+        return r.err == NN_ERR_TRUNCATED ? NN_ERR_TRUNCATED : NN_ERR_FORMAT;
+      if ((m->addrs[i].type != NN_ADDR_IPV4 && m->addrs[i].type != NN_ADDR_IPV6) || !m->addrs[i].port)
+        return NN_ERR_FORMAT;
+    }
+    return nn_wire_finish(&r);
+  }
+  if (m->kind == NN_RLMSG_OBSERVED) {
+    nn_wire_reader_init(&r, msg + 1, len - 1);
+    if (nn_addr_get(&r, &m->addr) != NN_OK)
+      return r.err == NN_ERR_TRUNCATED ? NN_ERR_TRUNCATED : NN_ERR_FORMAT;
+    if (m->addr.type != NN_ADDR_IPV4 && m->addr.type != NN_ADDR_IPV6)
+      return NN_ERR_FORMAT;
+    return nn_wire_finish(&r);
   }
   if (!(want = fixed_len(m->kind)))
     return NN_ERR_FORMAT;
@@ -118,7 +149,8 @@ nn_rlmsg_parse(nn_rlmsg_t *m, const uint8_t *msg, size_t len)
         (!(m->flags & NN_RELAY_INCOMING_F_ID) && !is_zero(m->node.b, NN_NODE_ID_LEN)))
       return NN_ERR_FORMAT;
     break;
-  case NN_RLMSG_ACCEPT: nn_wire_get_u32(&r, &m->cid); break;
+  case NN_RLMSG_ACCEPT:
+  case NN_RLMSG_SHUT: nn_wire_get_u32(&r, &m->cid); break;
   case NN_RLMSG_CREDIT:
     nn_wire_get_u32(&r, &m->cid);
     nn_wire_get_u32(&r, &m->credit);
@@ -205,6 +237,41 @@ nn_rlmsg_end(uint8_t out[NN_RELAY_END_LEN], uint32_t cid, uint8_t reason)
   out[5] = reason;
 }
 
+void
+nn_rlmsg_shut(uint8_t out[NN_RELAY_SHUT_LEN], uint32_t cid)
+{
+  out[0] = NN_RLMSG_SHUT;
+  nn_be32_put(out + 1, cid);
+}
+
+size_t
+nn_rlmsg_punch(uint8_t out[NN_PUNCH_MAX_LEN], const uint8_t token[NN_PUNCH_TOKEN_LEN], const nn_addr_t *addrs, size_t n)
+{
+  nn_wire_writer_t w;
+  if (n > NN_PUNCH_MAX_ADDRS)
+    return 0;
+  nn_wire_writer_init_fixed(&w, out, NN_PUNCH_MAX_LEN);
+  nn_wire_put_u8(&w, NN_RLMSG_PUNCH);
+  nn_wire_put_u8(&w, NN_RELAY_VERSION);
+  nn_wire_put_bytes(&w, token, NN_PUNCH_TOKEN_LEN);
+  nn_wire_put_u8(&w, (uint8_t)n);
+  for (size_t i = 0; i < n; i++)
+    if ((addrs[i].type != NN_ADDR_IPV4 && addrs[i].type != NN_ADDR_IPV6) || nn_addr_put(&w, &addrs[i]) != NN_OK)
+      return 0;
+  return w.err ? 0 : w.len;
+}
+
+size_t
+nn_rlmsg_observed(uint8_t out[NN_RELAY_OBSERVED_MAX], const nn_addr_t *a)
+{
+  nn_wire_writer_t w;
+  if (a->type != NN_ADDR_IPV4 && a->type != NN_ADDR_IPV6)
+    return 0;
+  out[0] = NN_RLMSG_OBSERVED;
+  nn_wire_writer_init_fixed(&w, out + 1, NN_RELAY_OBSERVED_MAX - 1);
+  return nn_addr_put(&w, a) == NN_OK ? 1 + w.len : 0;
+}
+
 int
 nn_relay_owns(const uint8_t *msg, size_t len)
 {
@@ -216,7 +283,8 @@ nn_relay_owns(const uint8_t *msg, size_t len)
   case NN_RLMSG_ACCEPT:
   case NN_RLMSG_DATA:
   case NN_RLMSG_CREDIT:
-  case NN_RLMSG_END: return len >= 5 && !(nn_be32_get(msg + 1) & NN_RELAY_CID_FROM_RELAY);
+  case NN_RLMSG_END:
+  case NN_RLMSG_SHUT: return len >= 5 && !(nn_be32_get(msg + 1) & NN_RELAY_CID_FROM_RELAY);
   default: return 0;
   }
 }
@@ -228,6 +296,7 @@ nn_relay_owns(const uint8_t *msg, size_t len)
 typedef struct side_t {
   uint64_t conn;
   uint32_t cid;
+  int shut;         /* SHUT: no more DATA from this side */
   uint64_t unacked; /* DATA of this side forwarded, not yet credited by the other side */
   uint64_t owed;    /* credits for this side that the rate holds back */
   double tokens;    /* the rate's bucket for this side's data */
@@ -239,7 +308,8 @@ typedef struct circ_t {
   int state;
   side_t s[2]; /* [0] the source (CONNECT), [1] the target (INCOMING) */
   uint64_t start_ms, refill_ms, bytes;
-  int resv; /* index of the target's reservation */
+  int resv;           /* index of the target's reservation */
+  nn_addr_t src_addr; /* where the source's channel comes from (OBSERVED with the ACCEPT) */
 } circ_t;
 
 typedef struct resv_t {
@@ -342,6 +412,15 @@ find(nn_relay_t *r, uint64_t conn, uint32_t cid, int *side)
 }
 
 static void
+send_observed(nn_relay_t *r, uint64_t conn, const nn_addr_t *a)
+{
+  uint8_t m[NN_RELAY_OBSERVED_MAX];
+  size_t n = a ? nn_rlmsg_observed(m, a) : 0;
+  if (n)
+    send_msg(r, conn, m, n);
+}
+
+static void
 send_end(nn_relay_t *r, const side_t *s, nn_relay_end_t why)
 {
   uint8_t m[NN_RELAY_END_LEN];
@@ -383,7 +462,7 @@ find_resv(nn_relay_t *r, const nn_node_id_t *id)
 }
 
 static void
-on_reserve(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, uint64_t now)
+on_reserve(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, const nn_addr_t *from, uint64_t now)
 {
   uint8_t m[NN_RELAY_RESERVED_LEN];
   nn_relay_status_t st = NN_RELAY_OK;
@@ -425,6 +504,7 @@ on_reserve(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, uint64_t now)
   nn_rlmsg_reserved(m, NN_RELAY_OK, r->lim.reservation_s, (uint16_t)r->lim.max_per_target, r->lim.circuit_bytes,
                     r->lim.circuit_s, r->lim.rate);
   send_msg(r, conn, m, sizeof(m));
+  send_observed(r, conn, from); /* the address a hole punch would reach it at */
 }
 
 static void
@@ -438,7 +518,8 @@ refuse_connect(nn_relay_t *r, uint64_t conn, uint32_t cid, nn_relay_end_t why)
 }
 
 static void
-on_connect(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, const nn_rlmsg_t *m, uint64_t now)
+on_connect(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, const nn_addr_t *from, const nn_rlmsg_t *m,
+           uint64_t now)
 {
   uint8_t out[NN_RELAY_INCOMING_LEN];
   uint32_t from_src = 0, i;
@@ -478,6 +559,8 @@ on_connect(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, const nn_rlms
   c->s[0].tokens = c->s[1].tokens = NN_RELAY_WINDOW;
   c->start_ms = c->refill_ms = now;
   c->resv = (int)(v - r->resv);
+  if (from)
+    c->src_addr = *from;
   v->circuits++;
   r->st.circuits++;
   hold(r, c->s[0].conn, 1);
@@ -541,15 +624,29 @@ on_circuit(nn_relay_t *r, uint64_t conn, const nn_rlmsg_t *m, const uint8_t *raw
     }
     c->state = C_OPEN;
     r->st.opened++;
+    send_observed(r, c->s[0].conn, &c->src_addr);
     nn_rlmsg_accept(out, c->s[0].cid | NN_RELAY_CID_FROM_RELAY);
     send_msg(r, c->s[0].conn, out, NN_RELAY_ACCEPT_LEN);
     return;
   case NN_RLMSG_END:
     end_circ(r, c, k == 1 && c->state == C_PENDING ? NN_RELAY_END_REFUSED : NN_RELAY_END_NORMAL, 1u << (1 - k));
     return;
+  case NN_RLMSG_SHUT:
+    if (c->state != C_OPEN || me->shut) {
+      violation(r, c, k, "relay: SHUT out of order");
+      return;
+    }
+    me->shut = 1;
+    nn_rlmsg_shut(out, other->cid | NN_RELAY_CID_FROM_RELAY);
+    send_msg(r, other->conn, out, NN_RELAY_SHUT_LEN);
+    if (other->shut) {
+      r->st.punched++;
+      end_circ(r, c, NN_RELAY_END_NORMAL, 0); /* both went elsewhere: nothing to tell */
+    }
+    return;
   case NN_RLMSG_DATA:
-    if (c->state != C_OPEN) {
-      violation(r, c, k, "relay: DATA before the circuit opened");
+    if (c->state != C_OPEN || me->shut) {
+      violation(r, c, k, "relay: DATA before the circuit opened or after SHUT");
       return;
     }
     if (me->unacked + me->owed + m->data_len > NN_RELAY_WINDOW) {
@@ -587,7 +684,8 @@ on_circuit(nn_relay_t *r, uint64_t conn, const nn_rlmsg_t *m, const uint8_t *raw
 }
 
 void
-nn_relay_input(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, const uint8_t *msg, size_t len, uint64_t now_ms)
+nn_relay_input(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, const nn_addr_t *from, const uint8_t *msg,
+               size_t len, uint64_t now_ms)
 {
   nn_rlmsg_t m;
   if (!nn_relay_owns(msg, len))
@@ -598,8 +696,8 @@ nn_relay_input(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, const uin
     return;
   }
   switch (m.kind) {
-  case NN_RLMSG_RESERVE: on_reserve(r, conn, peer, now_ms); break;
-  case NN_RLMSG_CONNECT: on_connect(r, conn, peer, &m, now_ms); break;
+  case NN_RLMSG_RESERVE: on_reserve(r, conn, peer, from, now_ms); break;
+  case NN_RLMSG_CONNECT: on_connect(r, conn, peer, from, &m, now_ms); break;
   default: on_circuit(r, conn, &m, msg, len, now_ms); break;
   }
 }

@@ -17,6 +17,9 @@
  *   0x45 DATA      cid u32 | bytes[1..16384]             stream bytes, in order
  *   0x46 CREDIT    cid u32 | bytes u32 (1..262144)       the receiver consumed this much
  *   0x47 END       cid u32 | reason u8                   the circuit is over (both directions)
+ *   0x48 OBSERVED  addr (6.1 wire form, IPv4 or IPv6)     relay -> node: your channel comes from here
+ *   0x49 SHUT      cid u32                               no more DATA from me (hole punched: the
+ *                                                        stream goes on over the punched socket)
  *
  * Circuit ids name a circuit on one channel. Two nodes may each relay for the other on the same
  * channel, and on one channel a relay may carry circuits both opened by its peer (CONNECT) and to
@@ -48,6 +51,7 @@
 
 #include "nepnet/error.h"
 #include "nepnet/types.h"
+#include "lib/addr.h"
 
 enum {
   NN_RLMSG_RESERVE = 0x40,
@@ -58,7 +62,16 @@ enum {
   NN_RLMSG_DATA = 0x45,
   NN_RLMSG_CREDIT = 0x46,
   NN_RLMSG_END = 0x47,
+  NN_RLMSG_OBSERVED = 0x48,
+  NN_RLMSG_SHUT = 0x49,
+  /* on the relayed channel itself, end to end (10.5) */
+  NN_RLMSG_PUNCH = 0x4a,
+  NN_RLMSG_SYNC = 0x4b,
 };
+#define NN_RLMSG_LAST NN_RLMSG_SYNC /**< the tenant's range is 0x40..this */
+#define NN_PUNCH_TOKEN_LEN 32
+#define NN_PUNCH_MAX_ADDRS 4
+#define NN_PUNCH_MAX_LEN (2 + NN_PUNCH_TOKEN_LEN + 1 + NN_PUNCH_MAX_ADDRS * NN_ADDR_WIRE_MAX)
 
 #define NN_RELAY_VERSION 1
 #define NN_RELAY_MAX_DATA 16384u       /**< payload of one DATA message */
@@ -73,6 +86,8 @@ enum {
 #define NN_RELAY_ACCEPT_LEN 5
 #define NN_RELAY_CREDIT_LEN 9
 #define NN_RELAY_END_LEN 6
+#define NN_RELAY_SHUT_LEN 5
+#define NN_RELAY_OBSERVED_MAX (1 + NN_ADDR_WIRE_MAX)
 #define NN_RELAY_INCOMING_F_ID 0x01u /**< INCOMING flags: the source proved its node id */
 
 /** RESERVED status. */
@@ -115,7 +130,11 @@ typedef struct nn_rlmsg_t {
   uint32_t credit;   /* CREDIT */
   uint8_t reason;    /* END */
   const uint8_t *data;
-  size_t data_len; /* DATA */
+  size_t data_len;                   /* DATA */
+  nn_addr_t addr;                    /* OBSERVED */
+  uint8_t token[NN_PUNCH_TOKEN_LEN]; /* PUNCH */
+  uint8_t n_addrs;                   /* PUNCH: 0 = cannot punch */
+  nn_addr_t addrs[NN_PUNCH_MAX_ADDRS];
 } nn_rlmsg_t;
 
 /**
@@ -123,7 +142,7 @@ typedef struct nn_rlmsg_t {
  * oversized DATA, a CREDIT of 0 or above the window, unknown INCOMING flags, an INCOMING whose
  * source is not zero without F_ID, a RESERVED status or END reason outside its set;
  * NN_ERR_VERSION for a RESERVE version other than 1; NN_ERR_TRUNCATED / NN_ERR_TRAILING for a
- * length that is not the kind's.
+ * length that is not the kind's; an OBSERVED address that is not IPv4 or IPv6 is NN_ERR_FORMAT.
  */
 nn_err_t nn_rlmsg_parse(nn_rlmsg_t *m, const uint8_t *msg, size_t len);
 
@@ -138,6 +157,13 @@ void nn_rlmsg_accept(uint8_t out[NN_RELAY_ACCEPT_LEN], uint32_t cid);
 void nn_rlmsg_data_head(uint8_t out[5], uint32_t cid);
 void nn_rlmsg_credit(uint8_t out[NN_RELAY_CREDIT_LEN], uint32_t cid, uint32_t bytes);
 void nn_rlmsg_end(uint8_t out[NN_RELAY_END_LEN], uint32_t cid, uint8_t reason);
+void nn_rlmsg_shut(uint8_t out[NN_RELAY_SHUT_LEN], uint32_t cid);
+/** PUNCH: version 1, \a token, up to 4 IPv4/IPv6 addresses; returns its length (0 if an
+ *  address is of another type or there are more than 4). */
+size_t nn_rlmsg_punch(uint8_t out[NN_PUNCH_MAX_LEN], const uint8_t token[NN_PUNCH_TOKEN_LEN], const nn_addr_t *addrs,
+                      size_t n);
+/** OBSERVED for an IPv4 or IPv6 address; returns its length (0 for another type). */
+size_t nn_rlmsg_observed(uint8_t out[NN_RELAY_OBSERVED_MAX], const nn_addr_t *a);
 
 /* ---- the relay ---- */
 
@@ -172,6 +198,7 @@ typedef struct nn_relay_stats_t {
   uint32_t reservations, circuits;       /**< now */
   uint64_t reserved, refused_reserve;    /**< RESERVEs granted (renewals included) / refused */
   uint64_t opened, refused_connect;      /**< circuits that reached ACCEPT / CONNECTs ended at once */
+  uint64_t punched;                      /**< circuits both ends left by SHUT (a hole punch took over) */
   uint64_t bytes;                        /**< DATA payload relayed, both directions */
   uint64_t credits_held;                 /**< times the rate limit held back a credit */
   uint64_t violations;                   /**< protocol violations (each ended its circuit) */
@@ -190,11 +217,12 @@ void nn_relay_free(nn_relay_t *r);
  *  are for the node's side of its own circuits. */
 int nn_relay_owns(const uint8_t *msg, size_t len);
 /**
- * A message of channel \a conn, whose peer proved node id \a peer (NULL: anonymous). Parsing
- * errors penalize \a conn; nothing here allocates per message.
+ * A message of channel \a conn, whose peer proved node id \a peer (NULL: anonymous) and whose
+ * stream comes from \a from (NULL or not IPv4/IPv6: no OBSERVED is sent to it). Parsing errors
+ * penalize \a conn; nothing here allocates per message.
  */
-void nn_relay_input(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, const uint8_t *msg, size_t len,
-                    uint64_t now_ms);
+void nn_relay_input(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, const nn_addr_t *from, const uint8_t *msg,
+                    size_t len, uint64_t now_ms);
 /** Channel \a conn is gone: its reservation and every circuit it carried end. */
 void nn_relay_down(nn_relay_t *r, uint64_t conn, uint64_t now_ms);
 /** Time passes: credits held back by the rate are released, limits end circuits, reservations

@@ -623,6 +623,7 @@ nn_conn_info(const nn_conn_t *c, nn_net_conn_info_t *o)
   o->has_id = c->has_id;
   o->id = c->id;
   o->transport = c->s ? c->s->t->name : "";
+  o->stream = c->s;
   o->chan = c->established_ever ? nn_chan_info(c->chan) : NULL;
   o->cookie_round = c->cookie_round;
   o->since_ms = c->since_ms;

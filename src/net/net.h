@@ -140,6 +140,7 @@ typedef struct nn_net_conn_info_t {
   int has_id;     /**< \a id is the expected (outbound) or authenticated node id */
   nn_node_id_t id;
   const char *transport;      /**< "tcp", ... */
+  const nn_stream_t *stream;  /**< the stream under it, for its transport's own tenant (relay) */
   const nn_chan_info_t *chan; /**< NULL until established */
   int cookie_round;           /**< the handshake went through a DoS cookie round */
   uint64_t since_ms;          /**< monotonic: when the channel started */

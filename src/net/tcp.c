@@ -33,12 +33,22 @@ typedef struct tcp_listener_t {
   struct event *ev_accept, *ev_pause;
 } tcp_listener_t;
 
+#define MAX_CLAIMS 16
+
+typedef struct claim_t {
+  nn_addr_t from;
+  void (*cb)(void *ctx, int fd);
+  void *ctx;
+} claim_t;
+
 struct tcp_transport_t {
   nn_transport_t base; /* first: the manager holds an nn_transport_t * */
   struct event_base *evb;
   nn_tcp_opts_t opts;
   tcp_listener_t *listeners;
   uint8_t *rbuf;
+  claim_t claims[MAX_CLAIMS];
+  size_t nclaims;
 };
 
 typedef struct tcp_stream_t {
@@ -57,6 +67,35 @@ set_nodelay(int fd)
 {
   int one = 1;
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void
+nn_tcp_keepalive(int fd)
+{
+  int one = 1, idle = 30, intvl = 15, cnt = 4;
+  (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+/* Bind \a fd to the port of a listener of the same family, for reuse_port; 0 if there is none
+ * or the bind failed (the dial then takes an ephemeral port). */
+static int
+bind_listen_port(tcp_transport_t *t, int fd, int family)
+{
+  int one = 1;
+  for (tcp_listener_t *l = t->listeners; l; l = l->next) {
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) < 0 || ss.ss_family != family)
+      continue;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+      return 0;
+    return bind(fd, (struct sockaddr *)&ss, sl) == 0;
+  }
+  return 0;
 }
 
 static void
@@ -269,30 +308,46 @@ tcp_dial(nn_transport_t *bt, const nn_addr_t *to, const nn_node_id_t *id, nn_str
   struct sockaddr_storage ss;
   socklen_t sl;
   tcp_stream_t *s;
-  int fd, saved;
+  int fd, rc, err, reuse = t->opts.reuse_port;
 
   (void)id;
   *out = NULL;
   if (!nn_addr_to_sockaddr(to, &ss, &sl))
     return NN_ERR_ARG;
-  if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
-    return NN_ERR_IO;
-  set_nodelay(fd);
-  if (!(s = stream_new(t, fd, to, 0)) || !make_events(s)) {
-    if (s)
-      stream_free(s);
-    else
-      close(fd);
-    return NN_ERR_NOMEM;
+  for (;;) {
+    if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+      return NN_ERR_IO;
+    set_nodelay(fd);
+    nn_tcp_keepalive(fd);
+    if (reuse && !bind_listen_port(t, fd, ss.ss_family)) {
+      close(fd); /* no listener of this family, or a half-done bind: an ephemeral port */
+      reuse = 0;
+      continue;
+    }
+    /* An immediate success (loopback) is reported like a slow one, from the write event, so
+     * that nothing is called back from inside this function. */
+    rc = connect(fd, (struct sockaddr *)&ss, sl);
+    err = errno;
+    if (reuse && rc < 0 && (err == EADDRNOTAVAIL || err == EADDRINUSE)) {
+      close(fd); /* this 4-tuple is taken (another channel to the peer, a TIME_WAIT) */
+      reuse = 0;
+      continue;
+    }
+    break;
   }
-  /* An immediate success (loopback) is reported like a slow one, from the write event, so
-   * that nothing is called back from inside this function. */
-  if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS && errno != EINTR) {
-    saved = errno;
-    s->reset = 1;
-    stream_free(s);
-    errno = saved;
+  if (rc < 0 && err != EINPROGRESS && err != EINTR) {
+    close_fd(fd, 1);
+    errno = err;
     return NN_ERR_IO;
+  }
+  if (!(s = stream_new(t, fd, to, 0)) || !make_events(s)) {
+    if (s) {
+      s->reset = 1;
+      stream_free(s);
+    } else {
+      close_fd(fd, 1);
+    }
+    return NN_ERR_NOMEM;
   }
   s->connecting = 1;
   update(s);
@@ -325,6 +380,18 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
       return;
     }
     tcp_stream_t *s = NULL;
+    size_t c;
+    if (nn_addr_from_sockaddr((struct sockaddr *)&ss, &peer)) {
+      for (c = 0; c < t->nclaims && !nn_addr_equal(&t->claims[c].from, &peer); c++)
+        ;
+      if (c < t->nclaims) {
+        claim_t cl = t->claims[c];
+        t->claims[c] = t->claims[--t->nclaims]; /* one connection per claim */
+        set_nodelay(fd);
+        cl.cb(cl.ctx, fd);
+        continue;
+      }
+    }
     if (!nn_addr_from_sockaddr((struct sockaddr *)&ss, &peer) || !(s = stream_new(t, fd, &peer, 1)) ||
         !t->base.host.accept(t->base.host.ctx, &s->base)) {
       free(s);
@@ -376,6 +443,7 @@ tcp_listen(nn_transport_t *bt, const char *bind_to, nn_addr_t *bound, char *why,
   l->t = t;
   if ((l->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
       setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+      (t->opts.reuse_port && setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
       bind(l->fd, (struct sockaddr *)&ss, sl) < 0 || listen(l->fd, t->opts.backlog) < 0 ||
       (sl = sizeof(ss), getsockname(l->fd, (struct sockaddr *)&ss, &sl)) < 0) {
     saved = errno;
@@ -424,6 +492,7 @@ nn_tcp_transport_new(nn_transport_t **out, struct event_base *evb, const nn_tcp_
   t->evb = evb;
   t->opts.backlog = opts && opts->backlog > 0 ? opts->backlog : 1024;
   t->opts.accept_batch = opts && opts->accept_batch ? opts->accept_batch : 64;
+  t->opts.reuse_port = opts ? opts->reuse_port : 0;
   t->base.name = "tcp";
   t->base.peer_addrs = 1;
   t->base.can_dial = tcp_can_dial;
@@ -436,4 +505,25 @@ nn_tcp_transport_new(nn_transport_t **out, struct event_base *evb, const nn_tcp_
   t->base.free = tcp_free;
   *out = &t->base;
   return NN_OK;
+}
+
+nn_err_t
+nn_tcp_claim(nn_transport_t *bt, const nn_addr_t *from, void (*cb)(void *ctx, int fd), void *ctx)
+{
+  tcp_transport_t *t = (tcp_transport_t *)bt;
+  if (t->nclaims == MAX_CLAIMS)
+    return NN_ERR_NOSPACE;
+  t->claims[t->nclaims++] = (claim_t){ *from, cb, ctx };
+  return NN_OK;
+}
+
+void
+nn_tcp_unclaim(nn_transport_t *bt, const nn_addr_t *from, void *ctx)
+{
+  tcp_transport_t *t = (tcp_transport_t *)bt;
+  for (size_t i = 0; i < t->nclaims; i++)
+    if (t->claims[i].ctx == ctx && nn_addr_equal(&t->claims[i].from, from)) {
+      t->claims[i] = t->claims[--t->nclaims];
+      return;
+    }
 }

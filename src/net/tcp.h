@@ -23,9 +23,22 @@ struct event_base;
 typedef struct nn_tcp_opts_t {
   int backlog;           /**< listen() backlog (1024) */
   uint32_t accept_batch; /**< accept() calls per wake-up (64) */
+  /** Dial from the listener's port (SO_REUSEPORT on both), so that peers see the port our NAT
+   *  maps for the listener, and a hole punch from it reaches what they saw (PROTOCOL.md 10.5).
+   *  A dial whose 4-tuple is taken falls back to an ephemeral port. (0) */
+  int reuse_port;
 } nn_tcp_opts_t;
 
 /** A TCP transport on \a base; \a opts NULL for the defaults. Add it with nn_net_add_transport. */
 nn_err_t nn_tcp_transport_new(nn_transport_t **out, struct event_base *base, const nn_tcp_opts_t *opts);
+
+/** A connection accepted from \a from is handed to \a cb (which owns the socket) instead of
+ *  the manager, until nn_tcp_unclaim: a hole punch whose peer's SYN reached our listener before
+ *  our own SYN left. At most 16 claims at once; NN_ERR_NOSPACE beyond. */
+nn_err_t nn_tcp_claim(nn_transport_t *t, const nn_addr_t *from, void (*cb)(void *ctx, int fd), void *ctx);
+void nn_tcp_unclaim(nn_transport_t *t, const nn_addr_t *from, void *ctx);
+
+/** Turn on TCP keepalives that hold a NAT's mapping open (idle 30 s, then every 15 s, 4 probes). */
+void nn_tcp_keepalive(int fd);
 
 #endif

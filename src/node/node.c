@@ -42,6 +42,8 @@ struct nn_node_t {
   nn_gossip_t *gossip;
   nn_mixnode_t *mixnode;
   nn_relaynode_t *relay;
+  nn_transport_t *tcp; /* owned by net */
+  nn_addr_t bound;     /* our listener's address (type 0: none) */
   nn_api_t *api;
   rx_t *rx; /* ring of rx_max_count */
   size_t rx_head, rx_n, rx_bytes;
@@ -484,9 +486,14 @@ start_net(nn_node_t *n, char *adv, size_t adv_len, char *why, size_t why_len)
   /* channels carry the largest transaction plus its kind byte */
   size_t need = n->cfg.gossip.dl.max_tx_bytes + 64;
   nc.max_message = (uint32_t)(need > NN_CHAN_DEFAULT_MAX_MESSAGE ? need : NN_CHAN_DEFAULT_MAX_MESSAGE);
-  if ((e = nn_net_new(&n->net, n->base, &nc)) || (e = nn_tcp_transport_new(&tcp, n->base, NULL)) ||
-      (e = nn_net_add_transport(n->net, tcp)))
+  /* a node that listens dials from its listener's port, so that a hole punch can reach what
+   * peers see (PROTOCOL.md 10.5) */
+  nn_tcp_opts_t to = { 0, 0, !n->cfg.disco.hidden && n->cfg.listen };
+  if ((e = nn_net_new(&n->net, n->base, &nc)) || (e = nn_tcp_transport_new(&tcp, n->base, &to)))
     return e;
+  if ((e = nn_net_add_transport(n->net, tcp)))
+    return e; /* the manager freed it */
+  n->tcp = tcp;
   adv[0] = 0;
   if (n->cfg.disco.hidden || !n->cfg.listen)
     return NN_OK;
@@ -495,6 +502,7 @@ start_net(nn_node_t *n, char *adv, size_t adv_len, char *why, size_t why_len)
     snprintf(why + l, why_len - l, "; choose another listen address or port");
     return e;
   }
+  n->bound = bound;
   if (n->cfg.disco.advertise)
     snprintf(adv, adv_len, "%s", n->cfg.disco.advertise);
   else if (!nn_addr_is_any(&bound))
@@ -577,6 +585,8 @@ start_relay(nn_node_t *n, int has_adv, char *why, size_t why_len)
   if (n->cfg.disco.hidden)
     rc.service = rc.reserve = 0; /* a hidden node is reached by nobody, through nobody */
   rc.log = &n->log;
+  rc.tcp = n->tcp;
+  rc.punch_from = n->bound;
   n->cfg.relay.service = rc.service;
   n->cfg.relay.reserve = rc.reserve;
   return nn_relaynode_new(&n->relay, n->net, n->disco, &rc, why, why_len);

@@ -1,5 +1,6 @@
 /* Relayed circuits in a node: the tenant of both roles and the "relay" transport (relaynode.h). */
 #include "node/relaynode.h"
+#include "node/relaynode_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -12,77 +13,6 @@
 #include "lib/clock.h"
 #include "lib/hex.h"
 
-enum { S_WAIT = 1, S_CONNECTING, S_ACCEPTING, S_OPEN, S_DONE };
-
-typedef struct rstream_t {
-  nn_stream_t base; /* first: the manager sees this */
-  struct nn_relaynode_t *t;
-  struct rstream_t *next;
-  struct event *ev;
-  int state;
-  nn_node_id_t relay, target;
-  uint64_t outer; /* our channel to the relay (0: none yet, or gone) */
-  int held;       /* we hold outer */
-  uint32_t cid;   /* the circuit's id on outer, without NN_RELAY_CID_FROM_RELAY */
-  int resolving;
-  uint64_t send_credit;
-  uint8_t *rx; /* received, not yet delivered: at most NN_RELAY_WINDOW */
-  size_t rx_len;
-  int want_read, want_write, write_blocked;
-  int pending_accept, pending_open, pending_end, end_reported;
-  nn_stream_end_t end_how;
-  int end_errno;
-  int kicked, in_cb, closed;
-} rstream_t;
-
-typedef struct hold_t {
-  uint64_t conn;
-  unsigned count;
-} hold_t;
-
-enum { R_NONE = 0, R_ASKED, R_HELD };
-
-typedef struct resv_t {
-  int state;
-  uint64_t conn;
-  nn_node_id_t relay;
-  nn_addr_t addr;
-  uint64_t expires_ms, renew_ms;
-  uint32_t max_circuits, circuit_s, rate;
-  uint64_t circuit_bytes;
-} resv_t;
-
-typedef struct cfgrelay_t {
-  nn_addr_t addr;
-  nn_node_id_t id;
-  uint64_t next_dial_ms;
-} cfgrelay_t;
-
-#define TRIED_MAX 64
-
-struct nn_relaynode_t {
-  nn_transport_t base; /* first: the manager owns and frees it as a transport */
-  nn_net_t *net;
-  nn_disco_t *disco;
-  struct event_base *evb;
-  int proto, registered, detached;
-  nn_relaynode_cfg_t cfg;
-  const nn_log_t *log;
-  nn_relay_t *relay;
-  struct event *ev_tick;
-  rstream_t *streams;
-  unsigned nstreams;
-  uint32_t next_cid;
-  hold_t *holds;
-  size_t nholds, capholds;
-  resv_t resv[NN_RELAYNODE_MAX_RESV];
-  uint64_t tried[TRIED_MAX]; /* channels asked for a reservation that said no (or are asked) */
-  size_t ntried;
-  cfgrelay_t *cfgrelays;
-  size_t ncfgrelays;
-  nn_relaynode_stats_t st;
-};
-
 void
 nn_relaynode_cfg_default(nn_relaynode_cfg_t *cfg)
 {
@@ -90,12 +20,13 @@ nn_relaynode_cfg_default(nn_relaynode_cfg_t *cfg)
   nn_relay_limits_default(&cfg->limits);
   cfg->want_relays = 2;
   cfg->max_streams = 64;
+  cfg->punch = 1;
+  cfg->punch_timeout_ms = 5000;
+  cfg->punch_rounds = 3;
 }
 
-static void rlog(nn_relaynode_t *t, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void
-rlog(nn_relaynode_t *t, int level, const char *fmt, ...)
+void
+nn_rn_log(nn_relaynode_t *t, int level, const char *fmt, ...)
 {
   char line[512];
   va_list ap;
@@ -109,8 +40,8 @@ rlog(nn_relaynode_t *t, int level, const char *fmt, ...)
 
 /* ---- holds, counted (nn_net_hold is one flag per tenant) ---- */
 
-static void
-hold(nn_relaynode_t *t, uint64_t conn, int on)
+void
+nn_rn_hold(nn_relaynode_t *t, uint64_t conn, int on)
 {
   size_t i;
   if (!conn || t->detached)
@@ -164,7 +95,7 @@ io_send(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
 static void
 io_hold(void *ctx, uint64_t conn, int on)
 {
-  hold(ctx, conn, on);
+  nn_rn_hold(ctx, conn, on);
 }
 
 static void
@@ -196,7 +127,6 @@ relay_ticked(nn_relaynode_t *t, uint64_t now)
 
 /* ---- streams ---- */
 
-static void stream_kick(rstream_t *s);
 static void on_stream_kick(evutil_socket_t fd, short what, void *arg);
 
 static void
@@ -204,7 +134,7 @@ stream_release(rstream_t *s)
 {
   nn_relaynode_t *t = s->t;
   if (s->held)
-    hold(t, s->outer, 0);
+    nn_rn_hold(t, s->outer, 0);
   s->held = 0;
   for (rstream_t **p = &t->streams; *p; p = &(*p)->next)
     if (*p == s) {
@@ -212,6 +142,7 @@ stream_release(rstream_t *s)
       t->nstreams--;
       break;
     }
+  nn_punch_close(s, 1);
   if (s->ev)
     event_free(s->ev);
   free(s->rx);
@@ -229,8 +160,8 @@ send_end(rstream_t *s, nn_relay_end_t why)
 }
 
 /* The stream is over: on_end follows from the loop (once what was received is delivered). */
-static void
-stream_end(rstream_t *s, nn_stream_end_t how, int err)
+void
+nn_rn_stream_end(rstream_t *s, nn_stream_end_t how, int err)
 {
   if (s->state == S_DONE)
     return;
@@ -238,7 +169,7 @@ stream_end(rstream_t *s, nn_stream_end_t how, int err)
   s->pending_end = 1;
   s->end_how = how;
   s->end_errno = err;
-  stream_kick(s);
+  nn_rn_stream_kick(s);
 }
 
 static rstream_t *
@@ -252,6 +183,7 @@ stream_new(nn_relaynode_t *t, const nn_node_id_t *relay, int inbound)
   s->base.inbound = inbound;
   s->base.peer = nn_addr_overlay(NN_ADDR_RELAY, relay->b, 0);
   s->relay = *relay;
+  s->pfd = -1;
   if (!(s->ev = event_new(t->evb, -1, 0, on_stream_kick, s))) {
     free(s);
     return NULL;
@@ -289,7 +221,7 @@ send_connect(rstream_t *s)
   nn_rlmsg_connect(m, s->cid, &s->target);
   if (nn_net_send(s->t->net, s->outer, m, sizeof(m)) != NN_OK) {
     s->t->st.dial_failed++;
-    stream_end(s, NN_STREAM_REFUSED, EHOSTUNREACH);
+    nn_rn_stream_end(s, NN_STREAM_REFUSED, EHOSTUNREACH);
     return;
   }
   s->state = S_CONNECTING;
@@ -302,7 +234,7 @@ stream_use_outer(rstream_t *s, uint64_t conn)
   nn_net_conn_info_t ci;
   s->outer = conn;
   s->held = 1;
-  hold(s->t, conn, 1);
+  nn_rn_hold(s->t, conn, 1);
   if (nn_net_conn_info(s->t->net, conn, &ci) && ci.established && !ci.closing)
     send_connect(s);
 }
@@ -327,7 +259,7 @@ dial_relay_for(nn_relaynode_t *t, const nn_node_id_t *relay, const nn_peer_recor
       stream_use_outer(s, c);
     } else {
       t->st.dial_failed++;
-      stream_end(s, NN_STREAM_REFUSED, EHOSTUNREACH);
+      nn_rn_stream_end(s, NN_STREAM_REFUSED, EHOSTUNREACH);
     }
   }
 }
@@ -363,7 +295,7 @@ stream_wait_step(rstream_t *s)
   if (nn_disco_find(t->disco, &s->relay, on_found, t) != NN_OK) {
     s->resolving = 0;
     t->st.dial_failed++;
-    stream_end(s, NN_STREAM_REFUSED, EAGAIN);
+    nn_rn_stream_end(s, NN_STREAM_REFUSED, EAGAIN);
   }
 }
 
@@ -399,7 +331,7 @@ stream_step(rstream_t *s)
     uint8_t m[NN_RELAY_ACCEPT_LEN];
     nn_rlmsg_accept(m, s->cid);
     if (nn_net_send(t->net, s->outer, m, sizeof(m)) != NN_OK) {
-      stream_end(s, NN_STREAM_ERROR, ECONNRESET);
+      nn_rn_stream_end(s, NN_STREAM_ERROR, ECONNRESET);
       return;
     }
     s->state = S_OPEN;
@@ -420,7 +352,9 @@ stream_step(rstream_t *s)
       return;
     send_credit(s, n);
   }
-  if (s->want_write && s->write_blocked && s->send_credit && s->state == S_OPEN && s->base.ev) {
+  if (s->tx_switched || s->rx_shut)
+    nn_punch_arm(s);
+  if (s->want_write && s->write_blocked && s->send_credit && !s->tx_switched && s->state == S_OPEN && s->base.ev) {
     s->write_blocked = 0;
     s->base.ev->on_writable(s->base.ctx);
     if (s->closed)
@@ -446,8 +380,14 @@ on_stream_kick(evutil_socket_t fd, short what, void *arg)
     stream_release(s);
 }
 
-static void
-stream_kick(rstream_t *s)
+void
+nn_rn_stream_release(rstream_t *s)
+{
+  stream_release(s);
+}
+
+void
+nn_rn_stream_kick(rstream_t *s)
 {
   if (s->kicked || s->closed)
     return;
@@ -484,7 +424,7 @@ tr_dial(nn_transport_t *bt, const nn_addr_t *to, const nn_node_id_t *id, nn_stre
     return NN_ERR_NOMEM;
   s->target = *id;
   s->state = S_WAIT;
-  stream_kick(s); /* the work starts from the loop: nothing calls back from inside a dial */
+  nn_rn_stream_kick(s); /* the work starts from the loop: nothing calls back from inside a dial */
   *out = &s->base;
   return NN_OK;
 }
@@ -510,6 +450,8 @@ tr_write(nn_stream_t *bs, const uint8_t *d, size_t n)
     errno = s->state == S_DONE ? EPIPE : ENOTCONN;
     return -1;
   }
+  if (s->tx_switched)
+    return nn_punch_write(s, d, n);
   while (taken < n && s->send_credit) {
     size_t c = n - taken;
     if (c > NN_RELAY_MAX_DATA)
@@ -539,9 +481,10 @@ tr_want(nn_stream_t *bs, int read, int write)
   rstream_t *s = (rstream_t *)bs;
   s->want_read = read;
   s->want_write = write;
+  nn_punch_arm(s);
   if ((read && s->rx_len) || (write && s->write_blocked && s->send_credit) || s->pending_open ||
       (s->pending_end && !s->end_reported))
-    stream_kick(s);
+    nn_rn_stream_kick(s);
 }
 
 static void
@@ -550,9 +493,13 @@ tr_shutdown(nn_stream_t *bs)
   rstream_t *s = (rstream_t *)bs;
   /* END closes both directions at the relay: what the peer sends after it is lost, which is
    * fine after our CLOSE record (the manager only lingers for the peer's end) */
+  if (s->tx_switched) {
+    nn_punch_shutdown(s); /* the peer's end follows on the socket */
+    return;
+  }
   if (s->state == S_OPEN) {
     send_end(s, NN_RELAY_END_NORMAL);
-    stream_end(s, NN_STREAM_EOF, 0);
+    nn_rn_stream_end(s, NN_STREAM_EOF, 0);
   }
 }
 
@@ -561,8 +508,8 @@ tr_close(nn_stream_t *bs, int reset)
 {
   rstream_t *s = (rstream_t *)bs;
   (void)reset;
-  if (s->state == S_CONNECTING || s->state == S_OPEN || s->state == S_ACCEPTING)
-    send_end(s, NN_RELAY_END_NORMAL);
+  if ((s->state == S_CONNECTING || s->state == S_OPEN || s->state == S_ACCEPTING) && !(s->tx_switched && s->rx_shut))
+    send_end(s, NN_RELAY_END_NORMAL); /* the circuit is still there (both SHUTs free it) */
   s->state = S_DONE;
   s->base.ev = NULL; /* no callback after close */
   s->closed = 1;
@@ -705,17 +652,17 @@ on_reserved(nn_relaynode_t *t, uint64_t conn, const nn_rlmsg_t *m)
   nn_hex_encode(hex, v->relay.b, 8);
   if (m->status != NN_RELAY_OK || !m->ttl_s) {
     if (v->state == R_HELD)
-      hold(t, conn, 0);
+      nn_rn_hold(t, conn, 0);
     v->state = R_NONE;
     t->st.reserve_refused++;
-    rlog(t, NN_LOG_DEBUG, "no reservation at %s: %s", hex, nn_relay_status_str((nn_relay_status_t)m->status));
+    nn_rn_log(t, NN_LOG_DEBUG, "no reservation at %s: %s", hex, nn_relay_status_str((nn_relay_status_t)m->status));
     publish_relays(t);
     return;
   }
   if (v->state != R_HELD) {
-    hold(t, conn, 1);
-    rlog(t, NN_LOG_INFO, "reachable through relay %s for %u s (circuits: %u, %llu bytes, %u s, %u bytes/s each)", hex,
-         m->ttl_s, m->max_circuits, (unsigned long long)m->circuit_bytes, m->circuit_s, m->rate);
+    nn_rn_hold(t, conn, 1);
+    nn_rn_log(t, NN_LOG_INFO, "reachable through relay %s for %u s (circuits: %u, %llu bytes, %u s, %u bytes/s each)",
+              hex, m->ttl_s, m->max_circuits, (unsigned long long)m->circuit_bytes, m->circuit_s, m->rate);
   }
   v->state = R_HELD;
   v->expires_ms = now + (uint64_t)m->ttl_s * 1000;
@@ -725,6 +672,18 @@ on_reserved(nn_relaynode_t *t, uint64_t conn, const nn_rlmsg_t *m)
   v->circuit_s = m->circuit_s;
   v->rate = m->rate;
   publish_relays(t);
+}
+
+/* The relay says where our channel to it comes from: the address a hole punch can reach. */
+static void
+on_observed(nn_relaynode_t *t, uint64_t conn, const nn_rlmsg_t *m)
+{
+  resv_t *v = resv_on(t, conn);
+  if (v)
+    v->observed = m->addr;
+  for (rstream_t *s = t->streams; s; s = s->next)
+    if (s->outer == conn && s->state == S_CONNECTING && !s->closed)
+      s->observed = m->addr;
 }
 
 static void
@@ -742,12 +701,13 @@ on_incoming(nn_relaynode_t *t, uint64_t conn, const nn_rlmsg_t *m)
     return;
   }
   s->state = S_ACCEPTING;
+  s->observed = v->observed;
   s->outer = conn;
   s->held = 1;
-  hold(t, conn, 1);
+  nn_rn_hold(t, conn, 1);
   s->cid = cid;
   s->pending_accept = 1;
-  stream_kick(s); /* the manager hears of it from the loop, not from inside its own dispatch */
+  nn_rn_stream_kick(s); /* the manager hears of it from the loop, not from inside its own dispatch */
 }
 
 static void
@@ -756,7 +716,7 @@ relay_broke(nn_relaynode_t *t, rstream_t *s, const char *why)
   t->st.violations++;
   nn_net_penalize(t->net, s->outer, 10, why);
   send_end(s, NN_RELAY_END_VIOLATION);
-  stream_end(s, NN_STREAM_ERROR, EPROTO);
+  nn_rn_stream_end(s, NN_STREAM_ERROR, EPROTO);
 }
 
 static void
@@ -775,23 +735,30 @@ on_circuit(nn_relaynode_t *t, uint64_t conn, const nn_rlmsg_t *m)
     s->send_credit = NN_RELAY_WINDOW;
     s->pending_open = 1;
     t->st.dialled++;
-    stream_kick(s);
+    nn_rn_stream_kick(s);
+    return;
+  case NN_RLMSG_SHUT:
+    if (s->state != S_OPEN || s->rx_shut || s->punch == P_NONE) {
+      relay_broke(t, s, "relay: SHUT on a circuit that was not punched");
+      return;
+    }
+    nn_punch_rx_shut(s);
     return;
   case NN_RLMSG_DATA:
-    if (s->state != S_OPEN || s->rx_len + m->data_len > NN_RELAY_WINDOW) {
+    if (s->state != S_OPEN || s->rx_shut || s->rx_len + m->data_len > NN_RELAY_WINDOW) {
       relay_broke(t, s, "relay: DATA beyond the window");
       return;
     }
     if (!s->rx && !(s->rx = malloc(NN_RELAY_WINDOW))) {
       send_end(s, NN_RELAY_END_NORMAL);
-      stream_end(s, NN_STREAM_ERROR, ENOMEM);
+      nn_rn_stream_end(s, NN_STREAM_ERROR, ENOMEM);
       return;
     }
     memcpy(s->rx + s->rx_len, m->data, m->data_len);
     s->rx_len += m->data_len;
     t->st.bytes_in += m->data_len;
     if (s->want_read)
-      stream_kick(s);
+      nn_rn_stream_kick(s);
     return;
   case NN_RLMSG_CREDIT:
     if (s->state != S_OPEN || s->send_credit + m->credit > NN_RELAY_WINDOW) {
@@ -800,15 +767,15 @@ on_circuit(nn_relaynode_t *t, uint64_t conn, const nn_rlmsg_t *m)
     }
     s->send_credit += m->credit;
     if (s->want_write && s->write_blocked)
-      stream_kick(s);
+      nn_rn_stream_kick(s);
     return;
   case NN_RLMSG_END:
     if (s->state == S_CONNECTING || s->state == S_ACCEPTING) {
       t->st.dial_failed += s->state == S_CONNECTING;
-      rlog(t, NN_LOG_DEBUG, "circuit refused: %s", nn_relay_end_str((nn_relay_end_t)m->reason));
-      stream_end(s, NN_STREAM_REFUSED, ECONNREFUSED);
+      nn_rn_log(t, NN_LOG_DEBUG, "circuit refused: %s", nn_relay_end_str((nn_relay_end_t)m->reason));
+      nn_rn_stream_end(s, NN_STREAM_REFUSED, ECONNREFUSED);
     } else {
-      stream_end(s, NN_STREAM_EOF, 0);
+      nn_rn_stream_end(s, NN_STREAM_EOF, 0);
     }
     return;
   default: return;
@@ -824,6 +791,10 @@ on_up(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
   for (rstream_t *s = t->streams; s; s = s->next)
     if (s->state == S_WAIT && s->outer == conn && !s->closed)
       send_connect(s);
+  if (info->stream && info->stream->t == &t->base) {
+    rstream_t *s = (rstream_t *)info->stream;
+    nn_punch_up(s, conn); /* a channel through one of our circuits: try to go direct */
+  }
   maybe_reserve(t, info);
 }
 
@@ -837,7 +808,7 @@ on_message(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
     uint64_t now = nn_mono_ms();
     if (!nn_net_conn_info(t->net, conn, &ci))
       return;
-    nn_relay_input(t->relay, conn, ci.has_id ? &ci.id : NULL, msg, len, now);
+    nn_relay_input(t->relay, conn, ci.has_id ? &ci.id : NULL, &ci.addr, msg, len, now);
     relay_ticked(t, now);
     return;
   }
@@ -849,6 +820,11 @@ on_message(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
   switch (m.kind) {
   case NN_RLMSG_RESERVED: on_reserved(t, conn, &m); break;
   case NN_RLMSG_INCOMING: on_incoming(t, conn, &m); break;
+  case NN_RLMSG_OBSERVED: on_observed(t, conn, &m); break;
+  case NN_RLMSG_PUNCH:
+  case NN_RLMSG_SYNC: nn_punch_msg(t, conn, &m); break;
+  case NN_RLMSG_RESERVE:
+  case NN_RLMSG_CONNECT: break; /* nn_relay_owns took them */
   default: on_circuit(t, conn, &m); break;
   }
 }
@@ -865,10 +841,14 @@ on_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
     if (s->outer != conn || s->closed)
       continue;
     s->held = 0; /* the hold went with the channel */
+    if (s->tx_switched && s->rx_shut) {
+      s->outer = 0; /* the stream left the circuit: the relay's channel is not ours to miss */
+      continue;
+    }
     if (s->state == S_WAIT || s->state == S_CONNECTING)
       t->st.dial_failed++;
-    stream_end(s, s->state == S_OPEN ? NN_STREAM_ERROR : NN_STREAM_REFUSED,
-               s->state == S_OPEN ? ECONNRESET : EHOSTUNREACH);
+    nn_rn_stream_end(s, s->state == S_OPEN ? NN_STREAM_ERROR : NN_STREAM_REFUSED,
+                     s->state == S_OPEN ? ECONNRESET : EHOSTUNREACH);
     s->outer = 0;
   }
   for (int i = 0; i < NN_RELAYNODE_MAX_RESV; i++)
@@ -882,7 +862,7 @@ on_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
     }
   holds_forget(t, conn);
   if (changed) {
-    rlog(t, NN_LOG_INFO, "lost a relay reservation (the channel closed): looking for another");
+    nn_rn_log(t, NN_LOG_INFO, "lost a relay reservation (the channel closed): looking for another");
     publish_relays(t);
   }
 }
@@ -900,7 +880,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     if (v->state != R_HELD)
       continue;
     if (now >= v->expires_ms) {
-      hold(t, v->conn, 0);
+      nn_rn_hold(t, v->conn, 0);
       v->state = R_NONE;
       publish_relays(t);
     } else if (now >= v->renew_ms) {
@@ -999,15 +979,10 @@ nn_relaynode_new(nn_relaynode_t **out, nn_net_t *net, nn_disco_t *disco, const n
     free(t);
     return NN_ERR_NOMEM;
   }
-  if ((e = nn_net_add_transport(net, &t->base))) {
-    event_free(t->ev_tick);
-    nn_relay_free(t->relay);
-    free(t->cfgrelays);
-    free(t);
-    return e;
-  }
+  if ((e = nn_net_add_transport(net, &t->base)))
+    return e; /* the manager freed it (tr_free) */
   /* from here on the manager owns t (as a transport): failures detach it */
-  nn_net_proto_t p = { "relay", NN_RLMSG_RESERVE, NN_RLMSG_END, on_up, on_message, on_down, t };
+  nn_net_proto_t p = { "relay", NN_RLMSG_RESERVE, NN_RLMSG_LAST, on_up, on_message, on_down, t };
   if ((e = nn_net_register(net, &p, &t->proto))) {
     snprintf(why, why_len, "cannot register the relay protocol: %s", nn_err_str(e));
     detach(t);

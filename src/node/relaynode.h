@@ -43,6 +43,14 @@ typedef struct nn_relaynode_cfg_t {
   const char *const *relays; /**< relays to reserve at first: "NODEID@HOST:PORT" */
   size_t n_relays;
   unsigned max_streams; /**< relayed streams of ours at once, both ways (64) */
+  /** Hole punching (PROTOCOL.md 10.5): over a relayed channel, both ends try a direct TCP
+   *  connection from \a punch_from's port (the node's listener, which \a tcp must dial from:
+   *  nn_tcp_opts_t.reuse_port) and move the stream onto it. 0, or no listener: relay only. */
+  int punch;
+  nn_transport_t *tcp;       /**< the node's TCP transport (claims) */
+  nn_addr_t punch_from;      /**< the listener's address (port 0: none) */
+  uint32_t punch_timeout_ms; /**< one attempt (5000) */
+  unsigned punch_rounds;     /**< attempts (3) */
   const nn_log_t *log;
 } nn_relaynode_cfg_t;
 
@@ -57,6 +65,12 @@ typedef struct nn_relaynode_stats_t {
   uint64_t bytes_in, bytes_out;  /**< stream bytes through circuits of ours */
   uint64_t violations;           /**< relays that broke the protocol towards us */
   uint64_t reserve_refused;      /**< RESERVEs answered with another status than OK */
+  uint64_t punch_rounds;         /**< hole punch attempts started (both ends count theirs) */
+  uint64_t punched;              /**< relayed streams that moved to a punched connection */
+  uint64_t punch_failed;         /**< relayed streams that stayed relayed after every attempt */
+  uint64_t punch_bad_probe;      /**< punched connections whose probe was not the peer's token */
+  uint32_t punch_ms_last;        /**< from the offer to the switch, the last one */
+  uint32_t punch_ms_max;         /**< ... the longest */
 } nn_relaynode_stats_t;
 
 /** One reservation we hold. */
