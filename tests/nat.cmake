@@ -14,3 +14,11 @@ set_tests_properties(cli_nat_netns PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77)
 nepnet_test(test_relay)
 target_link_libraries(test_relay PRIVATE nn_nodeloop)
 target_compile_definitions(test_relay PRIVATE NEPNET_DOC_DIR="${PROJECT_SOURCE_DIR}/docs")
+# The 5x5 matrix through real NATs in network namespaces: every pair of NAT types connects (a
+# relayed channel, then a hole punch where RFC 5780 says one can work) and exchanges a
+# transaction; needs root (skipped without).
+if(TARGET nepnetd)
+  add_test(NAME cli_nat_matrix COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nat_matrix.sh $<TARGET_FILE:nepnetd>
+                                       $<TARGET_FILE:nepnet-cli>)
+  set_tests_properties(cli_nat_matrix PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+endif()

@@ -382,7 +382,8 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
     tcp_stream_t *s = NULL;
     size_t c;
     if (nn_addr_from_sockaddr((struct sockaddr *)&ss, &peer)) {
-      for (c = 0; c < t->nclaims && !nn_addr_equal(&t->claims[c].from, &peer); c++)
+      /* by host: behind a mapping that depends on the destination, the port is not the one seen */
+      for (c = 0; c < t->nclaims && !nn_addr_same_host(&t->claims[c].from, &peer); c++)
         ;
       if (c < t->nclaims) {
         claim_t cl = t->claims[c];

@@ -32,7 +32,8 @@ typedef struct nn_tcp_opts_t {
 /** A TCP transport on \a base; \a opts NULL for the defaults. Add it with nn_net_add_transport. */
 nn_err_t nn_tcp_transport_new(nn_transport_t **out, struct event_base *base, const nn_tcp_opts_t *opts);
 
-/** A connection accepted from \a from is handed to \a cb (which owns the socket) instead of
+/** A connection accepted from \a from's host (any port: a NAT whose mapping depends on the
+ *  destination changes it) is handed to \a cb (which owns the socket) instead of
  *  the manager, until nn_tcp_unclaim: a hole punch whose peer's SYN reached our listener before
  *  our own SYN left. At most 16 claims at once; NN_ERR_NOSPACE beyond. */
 nn_err_t nn_tcp_claim(nn_transport_t *t, const nn_addr_t *from, void (*cb)(void *ctx, int fd), void *ctx);

@@ -172,6 +172,33 @@ count_peers(const nn_gossip_t *g, size_t *in, size_t *out, size_t *dialing)
 
 /* ---- backoff of addresses we failed to gossip with ---- */
 
+/* The key a dial's backoff is kept under: its address, except through a relay, where the
+ * address names the relay and the node id says whom (port 1 keeps it apart from the relay's). */
+static nn_addr_t
+bkey(const nn_addr_t *a, int has_id, const nn_node_id_t *id)
+{
+  if (a->type == NN_ADDR_RELAY && has_id)
+    return nn_addr_overlay(NN_ADDR_RELAY, id->b, 1);
+  return *a;
+}
+
+static void backoff_fail(nn_gossip_t *g, const nn_addr_t *a);
+static void backoff_clear(nn_gossip_t *g, const nn_addr_t *a);
+
+static void
+backoff_fail_id(nn_gossip_t *g, const nn_addr_t *a, int has_id, const nn_node_id_t *id)
+{
+  nn_addr_t k = bkey(a, has_id, id);
+  backoff_fail(g, &k);
+}
+
+static void
+backoff_clear_id(nn_gossip_t *g, const nn_addr_t *a, int has_id, const nn_node_id_t *id)
+{
+  nn_addr_t k = bkey(a, has_id, id);
+  backoff_clear(g, &k);
+}
+
 static backoff_t *
 backoff_find(nn_gossip_t *g, const nn_addr_t *a)
 {
@@ -382,7 +409,7 @@ peer_to_gossip(nn_gossip_t *g, npeer_t *p)
   if (nn_dl_peer_add(g->dl, p->handle, p->outbound, nn_mono_ms()) == NN_OK)
     p->in_dl = 1;
   if (p->outbound)
-    backoff_clear(g, &p->addr);
+    backoff_clear_id(g, &p->addr, p->has_id, &p->id);
   peer_name(p, name);
   glog(g, NN_LOG_INFO, "gossip peer %s %s", p->outbound ? "to" : "from", name);
   if (g->cfg.on_peer && g->cfg.mixnet && p->peer_mixnet)
@@ -400,7 +427,7 @@ peer_misbehaved(nn_gossip_t *g, npeer_t *p, int points, const char *what)
   glog(g, NN_LOG_WARN, "closing channel with %s: %s", name, what);
   nn_net_penalize(g->net, p->conn, points, why);
   if (p->outbound)
-    backoff_fail(g, &p->addr);
+    backoff_fail_id(g, &p->addr, p->has_id, &p->id);
   nn_net_close(g->net, p->conn, 0);
   if (p->state != P_DEAD)
     p->state = P_DEAD;
@@ -466,7 +493,7 @@ on_hello(nn_gossip_t *g, npeer_t *p, const nn_dlmsg_t *m)
       peer_name(p, name);
       glog(g, NN_LOG_DEBUG, "%s has no gossip slot for us", name);
       g->st.refused_full++;
-      backoff_fail(g, &p->addr);
+      backoff_fail_id(g, &p->addr, p->has_id, &p->id);
       nn_net_hold(g->net, g->proto, p->conn, 0); /* the DHT may still use the channel, or trim it */
       p->state = P_CHANNEL;
       p->dialled = 0;
@@ -624,7 +651,7 @@ t_up(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
   if (info->has_id && !memcmp(info->id.b, g->self.b, NN_NODE_ID_LEN)) {
     /* ourselves, reached through an address of ours (a DNS seed lists us, a wildcard listener) */
     glog(g, NN_LOG_DEBUG, "a channel to ourselves; closing it");
-    backoff_fail(g, &info->addr);
+    backoff_fail_id(g, &info->addr, info->has_id, &info->id);
     nn_net_hold(g->net, g->proto, conn, 0);
     nn_net_close(g->net, conn, 0);
     p->state = P_DEAD;
@@ -690,13 +717,13 @@ t_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
     return;
   if (p->dialled && p->state != P_GOSSIP) {
     g->st.dial_failures++;
-    backoff_fail(g, &p->addr);
+    backoff_fail_id(g, &p->addr, p->has_id, &p->id);
   } else if (p->state == P_GOSSIP) {
     char name[NN_ADDR_STR_MAX + 24];
     peer_name(p, name);
     glog(g, NN_LOG_INFO, "gossip peer %s gone: %s", name, nn_net_close_reason_str(info->reason));
     if (p->outbound && info->reason != NN_CLOSE_LOCAL)
-      backoff_fail(g, &p->addr);
+      backoff_fail_id(g, &p->addr, p->has_id, &p->id);
   }
   p->state = P_DEAD;
   kick(g); /* nn_dl_peer_remove from outside any core call */
@@ -722,8 +749,9 @@ known_peer(nn_gossip_t *g, const cand_t *c)
   for (npeer_t *p = g->peers; p; p = p->next) {
     if (p->state == P_DEAD || (p->state == P_CHANNEL && !p->dialled))
       continue;
+    /* by address too, except a relay's, which many nodes share */
     if ((c->has_id && p->has_id && !memcmp(p->id.b, c->id.b, NN_NODE_ID_LEN)) ||
-        (p->outbound && nn_addr_equal(&p->addr, &c->addr)))
+        (p->outbound && c->addr.type != NN_ADDR_RELAY && nn_addr_equal(&p->addr, &c->addr)))
       return 1;
   }
   return 0;
@@ -784,7 +812,8 @@ fill_outbound(nn_gossip_t *g)
   uint64_t now = nn_mono_ms();
   for (size_t i = 0; i < nc && out + dialing < g->cfg.max_outbound; i++) {
     cand_t *c = &cands[i];
-    backoff_t *b = backoff_find(g, &c->addr);
+    nn_addr_t key = bkey(&c->addr, c->has_id, &c->id);
+    backoff_t *b = backoff_find(g, &key);
     nn_addr_t self;
     size_t gl = nn_gossip_group(&c->addr, grp);
     /* --connect peers are the operator's choice: no group rule for them */
@@ -796,7 +825,7 @@ fill_outbound(nn_gossip_t *g)
       break;
     if (nn_net_dial(g->net, g->proto, &c->addr, c->has_id ? &c->id : NULL, &p->conn) != NN_OK) {
       free(p);
-      backoff_fail(g, &c->addr);
+      backoff_fail(g, &key);
       continue;
     }
     nn_net_hold(g->net, g->proto, p->conn, 1); /* a gossip peer is never trimmed as idle */
@@ -830,7 +859,7 @@ maintain(nn_gossip_t *g)
       peer_name(p, name);
       g->st.hello_timeouts++;
       glog(g, NN_LOG_DEBUG, "%s did not answer HELLO in %u ms; closing", name, (unsigned)g->cfg.hello_timeout_ms);
-      backoff_fail(g, &p->addr);
+      backoff_fail_id(g, &p->addr, p->has_id, &p->id);
       nn_net_close(g->net, p->conn, 0);
       p->state = P_DEAD;
     }

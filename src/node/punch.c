@@ -33,6 +33,21 @@
 static void on_prd(evutil_socket_t fd, short what, void *arg);
 static void on_pwr(evutil_socket_t fd, short what, void *arg);
 static void on_ptimer(evutil_socket_t fd, short what, void *arg);
+static void on_pretry(evutil_socket_t fd, short what, void *arg);
+
+/* A connect refused (a NAT that answers a SYN it has no mapping for with a RST, before the
+ * peer's own SYN opened it) is made again after this long, until the attempt's time is up. */
+#define REDIAL_MS 50
+/* A connect still not through after two round trips is made again (a fresh SYN) rather than
+ * left to the kernel's first retransmission a second later: our first SYN may have reached the
+ * peer's NAT before the peer's own SYN opened it, and been dropped there. */
+#define RESEND_MIN_MS 10
+
+static uint64_t
+resend_ms(const rstream_t *s)
+{
+  return 2 * s->rtt_ms > RESEND_MIN_MS ? 2 * s->rtt_ms : RESEND_MIN_MS;
+}
 
 static int
 can_punch(const nn_relaynode_t *t)
@@ -55,6 +70,17 @@ our_addrs(rstream_t *s, nn_addr_t out[NN_PUNCH_MAX_ADDRS])
       !(n && nn_addr_equal(&adv, &out[0])))
     out[n++] = adv;
   return n;
+}
+
+/* The peer's node id, 16 hex digits, for logs ("anonymous" if it proved none). */
+static void
+peer_hex(rstream_t *s, char out[17])
+{
+  nn_net_conn_info_t ci;
+  if (s->inner && nn_net_conn_info(s->t->net, s->inner, &ci) && ci.has_id)
+    nn_hex_encode(out, ci.id.b, 8);
+  else
+    snprintf(out, 17, "anonymous");
 }
 
 static void
@@ -115,7 +141,9 @@ nn_punch_close(rstream_t *s, int reset)
   drop_socket(s, reset);
   if (s->ptimer)
     event_free(s->ptimer);
-  s->ptimer = NULL;
+  if (s->pretry)
+    event_free(s->pretry);
+  s->ptimer = s->pretry = NULL;
   OPENSSL_cleanse(s->token_mine, sizeof(s->token_mine));
   OPENSSL_cleanse(s->token_peer, sizeof(s->token_peer));
 }
@@ -136,6 +164,8 @@ attempt_failed(rstream_t *s, const char *why)
   nn_relaynode_t *t = s->t;
   unclaim(s);
   drop_socket(s, 1);
+  if (s->pretry)
+    evtimer_del(s->pretry);
   s->pdialled = 0;
   if (!s->base.inbound) {
     nn_rn_log(t, NN_LOG_DEBUG, "hole punch attempt %d failed (%s)", s->rounds, why);
@@ -148,7 +178,10 @@ attempt_failed(rstream_t *s, const char *why)
     return;
   }
   t->st.punch_failed++;
-  nn_rn_log(t, NN_LOG_INFO, "hole punch failed after %d attempts (%s): the channel stays relayed", s->rounds, why);
+  char peer[17];
+  peer_hex(s, peer);
+  nn_rn_log(t, NN_LOG_INFO, "hole punch with %s failed after %d attempts (%s): the channel stays relayed", peer,
+            s->rounds, why);
   s->punch = P_FAILED;
 }
 
@@ -178,10 +211,15 @@ switch_over(rstream_t *s)
     if (ms > t->st.punch_ms_max)
       t->st.punch_ms_max = (uint32_t)ms;
   }
-  nn_rn_log(t, NN_LOG_INFO, "hole punched: the channel left relay circuit %08x for a direct connection", s->cid);
+  char peer[17];
+  peer_hex(s, peer);
   if (s->t0_ms)
-    nn_rn_log(t, NN_LOG_INFO, "hole punch took %u ms (round trip through the relay %u ms, attempt %d)", (unsigned)ms,
-              (unsigned)s->rtt_ms, s->rounds);
+    nn_rn_log(t, NN_LOG_INFO,
+              "hole punched with %s: the channel left the relay for a direct connection after %u ms (round trip "
+              "through the relay %u ms, attempt %d)",
+              peer, (unsigned)ms, (unsigned)s->rtt_ms, s->rounds);
+  else
+    nn_rn_log(t, NN_LOG_INFO, "hole punched with %s: the channel left the relay for a direct connection", peer);
   nn_punch_arm(s);
   if (s->write_blocked)
     nn_rn_stream_kick(s); /* the channel may write again, now to the socket */
@@ -310,6 +348,10 @@ dial(rstream_t *s)
     return;
   }
   arm_ev(s->pev_wr, &s->pwr_on, 1);
+  uint64_t ms = resend_ms(s);
+  struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+  if (s->pretry || (s->pretry = evtimer_new(t->evb, on_pretry, s)))
+    evtimer_add(s->pretry, &tv);
 }
 
 static void
@@ -385,6 +427,7 @@ nn_punch_msg(nn_relaynode_t *t, uint64_t inner, const nn_rlmsg_t *m)
     s->rounds++;
     t->st.punch_rounds++;
     s->punch = P_WAIT_SYNC;
+    s->t0_ms = nn_mono_ms();
     claim_peer(s); /* the offerer may connect before SYNC reaches us */
     set_timer(s, t->cfg.punch_timeout_ms);
     send_inner(s, out, len);
@@ -409,6 +452,8 @@ nn_punch_msg(nn_relaynode_t *t, uint64_t inner, const nn_rlmsg_t *m)
     return;
   }
   if (m->kind == NN_RLMSG_SYNC && !s->base.inbound && s->punch == P_WAIT_SYNC) {
+    s->rtt_ms = nn_mono_ms() - s->t0_ms; /* our answer to the offer, then its SYNC: a round trip */
+    s->t0_ms = 0;
     start_dialling(s);
     return;
   }
@@ -427,6 +472,20 @@ on_ptimer(evutil_socket_t fd, short what, void *arg)
   }
   if (s->punch == P_OFFERED || s->punch == P_WAIT_SYNC || s->punch == P_DIALING)
     attempt_failed(s, "no connection in time");
+}
+
+static void
+on_pretry(evutil_socket_t fd, short what, void *arg)
+{
+  rstream_t *s = arg;
+  (void)fd;
+  (void)what;
+  if (s->punch != P_DIALING)
+    return;
+  if (s->pfd >= 0 && s->pconnecting)
+    drop_socket(s, 1); /* not through yet: a fresh SYN */
+  if (s->pfd < 0)
+    dial(s);
 }
 
 void
@@ -486,6 +545,9 @@ on_pwr(evutil_socket_t fd, short what, void *arg)
        * retransmitted one of ours get through; the timer ends the attempt */
       nn_rn_log(s->t, NN_LOG_DEBUG, "hole punch connect failed: %s", strerror(err ? err : errno));
       drop_socket(s, 1);
+      struct timeval tv = { 0, REDIAL_MS * 1000 };
+      if (s->pretry || (s->pretry = evtimer_new(s->t->evb, on_pretry, s)))
+        evtimer_add(s->pretry, &tv);
       return;
     }
     probe_step(s);

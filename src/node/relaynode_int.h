@@ -45,7 +45,7 @@ typedef struct rstream_t {
   int pdialled;    /* this attempt's connect was made */
   int pfd;         /* the punched socket (-1: none) */
   int pconnecting; /* pfd's connect is in progress */
-  struct event *pev_rd, *pev_wr, *ptimer;
+  struct event *pev_rd, *pev_wr, *ptimer, *pretry;
   uint8_t probe_in[NN_PUNCH_TOKEN_LEN];
   size_t probe_in_len, probe_out;
   int tx_switched; /* our bytes go to pfd (we sent SHUT on the circuit) */
