@@ -108,7 +108,52 @@ test_messages(void **state)
   nn_rlmsg_end(m, 9, NN_RELAY_END_MAX);
   assert_int_equal(nn_rlmsg_parse(&p, m, NN_RELAY_END_LEN), NN_ERR_FORMAT);
 
-  m[0] = 0x48;
+  /* OBSERVED: an IP address only; SHUT; PUNCH: up to 4 IP addresses with a port; SYNC: empty */
+  static const uint8_t ip[4] = { 192, 0, 2, 9 };
+  nn_addr_t ia = nn_addr_ipv4(ip, 4242), ra = nn_addr_overlay(NN_ADDR_RELAY, a.b, 0), pa[5];
+  size_t ol = nn_rlmsg_observed(m, &ia);
+  assert_int_equal(nn_rlmsg_parse(&p, m, ol), NN_OK);
+  assert_true(nn_addr_equal(&p.addr, &ia));
+  assert_int_equal(nn_rlmsg_parse(&p, m, ol - 1), NN_ERR_TRUNCATED);
+  assert_int_equal(nn_rlmsg_parse(&p, m, ol + 1), NN_ERR_TRAILING);
+  assert_int_equal(nn_rlmsg_observed(m, &ra), 0);
+  m[1] = NN_ADDR_RELAY; /* a relay address where an IP address must be */
+  memset(m + 2, 0x11, 34);
+  assert_int_equal(nn_rlmsg_parse(&p, m, 2 + 34), NN_ERR_FORMAT);
+  assert_int_equal(nn_rlmsg_parse(&p, m, ol), NN_ERR_TRUNCATED);
+  nn_rlmsg_shut(m, 3);
+  assert_int_equal(nn_rlmsg_parse(&p, m, NN_RELAY_SHUT_LEN), NN_OK);
+  assert_int_equal(nn_rlmsg_parse(&p, m, NN_RELAY_SHUT_LEN + 1), NN_ERR_TRAILING);
+  uint8_t tok[NN_PUNCH_TOKEN_LEN];
+  memset(tok, 0x42, sizeof(tok));
+  for (int i = 0; i < 5; i++)
+    pa[i] = nn_addr_ipv4(ip, (uint16_t)(1000 + i));
+  size_t pl = nn_rlmsg_punch(m, tok, pa, 4);
+  assert_true(pl > 0);
+  assert_int_equal(nn_rlmsg_parse(&p, m, pl), NN_OK);
+  assert_int_equal(p.n_addrs, 4);
+  assert_memory_equal(p.token, tok, sizeof(tok));
+  assert_int_equal(nn_rlmsg_punch(m, tok, pa, 5), 0); /* at most 4 */
+  assert_int_equal(nn_rlmsg_punch(m, tok, &ra, 1), 0);
+  pl = nn_rlmsg_punch(m, tok, NULL, 0); /* "I cannot punch" */
+  assert_int_equal(nn_rlmsg_parse(&p, m, pl), NN_OK);
+  assert_int_equal(p.n_addrs, 0);
+  m[1] = 2;
+  assert_int_equal(nn_rlmsg_parse(&p, m, pl), NN_ERR_VERSION);
+  m[1] = 1;
+  m[pl - 1] = 5; /* five addresses announced */
+  assert_int_equal(nn_rlmsg_parse(&p, m, pl), NN_ERR_FORMAT);
+  m[pl - 1] = 1; /* one announced, none there */
+  assert_int_equal(nn_rlmsg_parse(&p, m, pl), NN_ERR_TRUNCATED);
+  pl = nn_rlmsg_punch(m, tok, pa, 1);
+  m[pl - 1] = 0;
+  m[pl - 2] = 0; /* port 0 */
+  assert_int_equal(nn_rlmsg_parse(&p, m, pl), NN_ERR_FORMAT);
+  m[0] = NN_RLMSG_SYNC;
+  assert_int_equal(nn_rlmsg_parse(&p, m, 1), NN_OK);
+  assert_int_equal(nn_rlmsg_parse(&p, m, 2), NN_ERR_TRAILING);
+
+  m[0] = 0x4c;
   assert_int_equal(nn_rlmsg_parse(&p, m, 6), NN_ERR_FORMAT);
   assert_int_equal(nn_rlmsg_parse(&p, m, 0), NN_ERR_TRUNCATED);
 
@@ -154,21 +199,39 @@ test_vectors(void **state)
   memcpy(dat + 5, "nepnet", 6);
   nn_rlmsg_credit(cre, NN_RELAY_CID_FROM_RELAY | NN_RELAY_CID_RELAY_PICKED | 1, 6);
   nn_rlmsg_end(end, NN_RELAY_CID_FROM_RELAY | 7, NN_RELAY_END_GONE);
+  uint8_t obs[NN_RELAY_OBSERVED_MAX], shut[NN_RELAY_SHUT_LEN], punch[NN_PUNCH_MAX_LEN], sync[1] = { NN_RLMSG_SYNC };
+  static const uint8_t ip1[4] = { 203, 0, 113, 7 }, ip2[4] = { 198, 51, 100, 1 };
+  nn_addr_t oa = nn_addr_ipv4(ip1, 40000), pa = nn_addr_ipv4(ip2, 9800);
+  uint8_t tok[NN_PUNCH_TOKEN_LEN];
+  for (int i = 0; i < NN_PUNCH_TOKEN_LEN; i++)
+    tok[i] = (uint8_t)i;
+  size_t obs_len = nn_rlmsg_observed(obs, &oa), punch_len = nn_rlmsg_punch(punch, tok, &pa, 1);
+  nn_rlmsg_shut(shut, 7);
   const struct {
     const char *name;
     const uint8_t *b;
     size_t n;
-  } v[] = { { "RESERVE", res, sizeof(res) },  { "RESERVED", rsd, sizeof(rsd) },   { "CONNECT", con, sizeof(con) },
-            { "INCOMING", inc, sizeof(inc) }, { "ACCEPT", acc_t, sizeof(acc_t) }, { "ACCEPT", acc_r, sizeof(acc_r) },
-            { "DATA", dat, sizeof(dat) },     { "CREDIT", cre, sizeof(cre) },     { "END", end, sizeof(end) } };
+  } v[] = { { "RESERVE", res, sizeof(res) },
+            { "RESERVED", rsd, sizeof(rsd) },
+            { "CONNECT", con, sizeof(con) },
+            { "INCOMING", inc, sizeof(inc) },
+            { "ACCEPT", acc_t, sizeof(acc_t) },
+            { "ACCEPT", acc_r, sizeof(acc_r) },
+            { "DATA", dat, sizeof(dat) },
+            { "CREDIT", cre, sizeof(cre) },
+            { "END", end, sizeof(end) },
+            { "OBSERVED", obs, obs_len },
+            { "SHUT", shut, sizeof(shut) },
+            { "PUNCH", punch, punch_len },
+            { "SYNC", sync, 1 } };
   int missing = 0;
   for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-    char hex[2 * NN_RELAY_INCOMING_LEN + 1];
+    char hex[2 * NN_PUNCH_MAX_LEN + 1];
     nn_rlmsg_t m;
     assert_int_equal(nn_rlmsg_parse(&m, v[i].b, v[i].n), NN_OK);
     nn_hex_encode(hex, v[i].b, v[i].n);
     if (!strstr(at, hex)) {
-      fprintf(stderr, "PROTOCOL.md 10.4 does not quote %s = %s\n", v[i].name, hex);
+      fprintf(stderr, "PROTOCOL.md 10.4/10.5 do not quote %s = %s\n", v[i].name, hex);
       missing++;
     }
   }

@@ -36,6 +36,14 @@ nn_relay_end_str(nn_relay_end_t r)
   }
 }
 
+const char *
+nn_relay_end_name(nn_relay_end_t r)
+{
+  static const char *const names[NN_RELAY_END_MAX] = { "unknown", "closed", "refused",   "no_target", "full",
+                                                       "bytes",   "time",   "violation", "gone" };
+  return r > 0 && r < NN_RELAY_END_MAX ? names[r] : "unknown";
+}
+
 static size_t
 fixed_len(uint8_t kind)
 {

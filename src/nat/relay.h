@@ -114,6 +114,9 @@ typedef enum nn_relay_end_t {
 
 const char *nn_relay_status_str(nn_relay_status_t s);
 const char *nn_relay_end_str(nn_relay_end_t r);
+/** A short name for metrics and JSON: "closed", "refused", "no_target", "full", "bytes", "time",
+ *  "violation", "gone" ("unknown" otherwise). */
+const char *nn_relay_end_name(nn_relay_end_t r);
 
 /** A parsed message; data is a view into the message. */
 typedef struct nn_rlmsg_t {

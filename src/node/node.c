@@ -44,6 +44,7 @@ struct nn_node_t {
   nn_relaynode_t *relay;
   nn_transport_t *tcp; /* owned by net */
   nn_addr_t bound;     /* our listener's address (type 0: none) */
+  int punch_on;        /* we try hole punches (a listener to punch from) */
   nn_api_t *api;
   rx_t *rx; /* ring of rx_max_count */
   size_t rx_head, rx_n, rx_bytes;
@@ -301,6 +302,19 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
   M("stems_out_total", "Stem transactions relayed or sent.", 1, NULL, dls.stems_out);
   M("stems_fluffed_total", "Stem transactions this node fluffed.", 1, NULL, dls.stem_fluffed);
   M("embargo_fired_total", "Embargo timers that fired.", 1, NULL, dls.embargo_fired);
+  if (n->relay) {
+    nn_relaynode_stats_t rs;
+    nn_relaynode_stats(n->relay, &rs);
+    M("relay_reservations", "Nodes reachable through us as a relay.", 0, NULL, rs.relay.reservations);
+    M("relay_circuits", "Circuits through us now.", 0, NULL, rs.relay.circuits);
+    M("relay_bytes_total", "Bytes we relayed, both directions.", 1, NULL, rs.relay.bytes);
+    M("relay_violations_total", "Relay protocol violations (each ended its circuit).", 1, NULL, rs.relay.violations);
+    M("nat_reservations", "Relays we are reachable through.", 0, NULL, rs.reservations);
+    M("nat_relayed_streams", "Our channels through a relay now (punched ones included).", 0, NULL, rs.streams);
+    M("nat_punched_total", "Relayed channels of ours that moved to a hole-punched connection.", 1, NULL, rs.punched);
+    M("nat_punch_failed_total", "Relayed channels of ours that stayed relayed after every punch attempt.", 1, NULL,
+      rs.punch_failed);
+  }
   M("epochs_total", "Dandelion++ epochs begun.", 1, NULL, dls.epochs);
   M("bad_messages_total", "Gossip messages that closed a channel.", 1, NULL, gs.bad_msgs);
   M("penalties_total", "Penalties passed to the peer store.", 1, NULL, ds.penalties);
@@ -587,6 +601,7 @@ start_relay(nn_node_t *n, int has_adv, char *why, size_t why_len)
   rc.log = &n->log;
   rc.tcp = n->tcp;
   rc.punch_from = n->bound;
+  n->punch_on = rc.punch && n->bound.port;
   n->cfg.relay.service = rc.service;
   n->cfg.relay.reserve = rc.reserve;
   return nn_relaynode_new(&n->relay, n->net, n->disco, &rc, why, why_len);
@@ -620,24 +635,27 @@ api_nat(void *ctx)
                       (json_int_t)rv[i].circuit_s, "rate", (json_int_t)rv[i].rate));
   }
   for (int r = 1; r < NN_RELAY_END_MAX; r++)
-    json_object_set_new(ended, nn_relay_end_str((nn_relay_end_t)r), json_integer((json_int_t)st.relay.ended[r]));
+    json_object_set_new(ended, nn_relay_end_name((nn_relay_end_t)r), json_integer((json_int_t)st.relay.ended[r]));
   const nn_relay_limits_t *l = &n->cfg.relay.limits;
-  return json_pack("{s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
-                   "s:I}}, s:{s:b, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
-                   "relay", "service", n->cfg.relay.service, "reservations", (json_int_t)st.relay.reservations,
-                   "circuits", (json_int_t)st.relay.circuits, "reserved", (json_int_t)st.relay.reserved,
-                   "refused_reserve", (json_int_t)st.relay.refused_reserve, "opened", (json_int_t)st.relay.opened,
-                   "refused_connect", (json_int_t)st.relay.refused_connect, "bytes", (json_int_t)st.relay.bytes,
-                   "credits_held", (json_int_t)st.relay.credits_held, "violations", (json_int_t)st.relay.violations,
-                   "ended", ended, "limits", "max_reservations", (json_int_t)l->max_reservations, "reservation_s",
-                   (json_int_t)l->reservation_s, "max_circuits", (json_int_t)l->max_circuits, "max_per_target",
-                   (json_int_t)l->max_per_target, "max_per_source", (json_int_t)l->max_per_source, "circuit_bytes",
-                   (json_int_t)l->circuit_bytes, "rate", (json_int_t)l->rate, "client", "reserve", n->cfg.relay.reserve,
-                   "reservations", (json_int_t)st.reservations, "held", resv, "streams", (json_int_t)st.streams,
-                   "dialled", (json_int_t)st.dialled, "dial_failed", (json_int_t)st.dial_failed, "accepted",
-                   (json_int_t)st.accepted, "refused", (json_int_t)st.refused, "bytes_in", (json_int_t)st.bytes_in,
-                   "bytes_out", (json_int_t)st.bytes_out, "violations", (json_int_t)st.violations, "reserve_refused",
-                   (json_int_t)st.reserve_refused);
+  return json_pack(
+    "{s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, "
+    "s:I, s:I}}, s:{s:b, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
+    "s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I}}",
+    "relay", "service", n->cfg.relay.service, "reservations", (json_int_t)st.relay.reservations, "circuits",
+    (json_int_t)st.relay.circuits, "reserved", (json_int_t)st.relay.reserved, "refused_reserve",
+    (json_int_t)st.relay.refused_reserve, "opened", (json_int_t)st.relay.opened, "refused_connect",
+    (json_int_t)st.relay.refused_connect, "punched", (json_int_t)st.relay.punched, "bytes", (json_int_t)st.relay.bytes,
+    "credits_held", (json_int_t)st.relay.credits_held, "violations", (json_int_t)st.relay.violations, "ended", ended,
+    "limits", "max_reservations", (json_int_t)l->max_reservations, "reservation_s", (json_int_t)l->reservation_s,
+    "max_circuits", (json_int_t)l->max_circuits, "max_per_target", (json_int_t)l->max_per_target, "max_per_source",
+    (json_int_t)l->max_per_source, "circuit_bytes", (json_int_t)l->circuit_bytes, "rate", (json_int_t)l->rate, "client",
+    "reserve", n->cfg.relay.reserve, "reservations", (json_int_t)st.reservations, "held", resv, "streams",
+    (json_int_t)st.streams, "dialled", (json_int_t)st.dialled, "dial_failed", (json_int_t)st.dial_failed, "accepted",
+    (json_int_t)st.accepted, "refused", (json_int_t)st.refused, "bytes_in", (json_int_t)st.bytes_in, "bytes_out",
+    (json_int_t)st.bytes_out, "violations", (json_int_t)st.violations, "reserve_refused",
+    (json_int_t)st.reserve_refused, "punch", "on", n->punch_on, "rounds", (json_int_t)st.punch_rounds, "punched",
+    (json_int_t)st.punched, "failed", (json_int_t)st.punch_failed, "bad_probes", (json_int_t)st.punch_bad_probe,
+    "last_ms", (json_int_t)st.punch_ms_last, "max_ms", (json_int_t)st.punch_ms_max);
 }
 
 /* GET /v1/mixnet (docs/API.md). */
