@@ -14,3 +14,7 @@ if(TARGET nepnetd)
   target_compile_definitions(bench_listener PRIVATE NEPNET_NEPNETD="$<TARGET_FILE:nepnetd>")
   add_dependencies(bench_listener nepnetd)
 endif()
+
+# What a relay costs: wire bytes per payload byte and time, direct against relayed (issue 13).
+add_executable(bench_relay bench_relay.c)
+target_link_libraries(bench_relay PRIVATE nepnet)

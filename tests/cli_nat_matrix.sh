@@ -53,6 +53,7 @@ x ip -n "$inet" link set lo up
 x ip -n "$inet" link add br0 type bridge
 x ip -n "$inet" link set br0 up
 x ip -n "$inet" addr add 203.0.113.100/24 dev br0
+x ip -n "$inet" addr add 203.0.113.101/24 dev br0
 
 wan_link() { # ns ifname upstream_ns upstream_bridge addr/len
   local peer="${1#"$p"}up"
@@ -157,7 +158,11 @@ rid=$(nodeid relay)
 [ -n "$rid" ] || fail "no node id for the relay"
 start "$inet" relay --listen 203.0.113.100:9800 --inv-delay-in-ms 20000 --inv-delay-out-ms 20000
 relay="$rid@203.0.113.100:9800"
-common=(--listen 0.0.0.0:9800 --peer "$relay" --relay-via "$relay" --route direct --max-inbound-per-host 0)
+# a second public node: dial-back needs two peers to agree
+mkdir -p "$dir/pub2"
+p2="$(nodeid pub2)@203.0.113.101:9800"
+start "$inet" pub2 --listen 203.0.113.101:9800 --peer "$relay" --inv-delay-in-ms 20000 --inv-delay-out-ms 20000
+common=(--listen 0.0.0.0:9800 --peer "$relay" --peer "$p2" --relay-via "$relay" --route direct --max-inbound-per-host 0)
 
 # Side b: reachable only through the relay; they diffuse slowly, so that what they receive comes
 # from the a node that sent it, not from another b node by way of the relay.
@@ -250,6 +255,28 @@ fi
 echo "connected and exchanged a transaction: $((25 - missing))/25; punched $npunched, relayed $nrelayed ($((nrelayed * 4))% relayed)"
 api "$inet" relay /v1/nat | tr -d ' \n' | grep -o '"relay":{[^}]*' | head -c 400
 echo
+# Dial-back (PROTOCOL.md 10.6): behind the routers that forward the node's port (1, 2) a node
+# finds itself reachable and publishes its address; behind the others, not. (2 filters by
+# address: the peers that dial back are ones it contacted, so it looks public; its record keeps
+# its relays for everyone else.)
+reach() { api "${p}h$1" "$1" /v1/nat 2>/dev/null | tr -d ' \n' | grep -o '"reachability":{"state":"[a-z]*"' | grep -o '[a-z]*"$' | tr -d '"'; }
+for _ in $(seq 150); do
+  pending=0
+  for s in a b; do for k in 1 2 3 4 5; do
+    r=$(reach "$s$k")
+    { [ "$r" = public ] || [ "$r" = private ]; } || pending=1
+  done; done
+  [ $pending = 0 ] && break
+  sleep 0.2
+done
+line="reachability by dial-back:"
+for s in a b; do for k in 1 2 3 4 5; do
+  r=$(reach "$s$k") want=private
+  [ "$k" -le 2 ] && want=public
+  line="$line $s$k=$r"
+  [ "$r" = "$want" ] || { echo "$line"; fail "$s$k (${names[$k]}) found itself ${r:-nothing}, expected $want"; }
+done; done
+echo "$line"
 [ "$missing" = 0 ] || fail "$missing pairs did not exchange their transaction"
 [ "$bad" = 0 ] || fail "a pair's path differs from what RFC 5780 predicts (marked !)"
 echo PASS

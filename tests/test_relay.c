@@ -153,7 +153,21 @@ test_messages(void **state)
   assert_int_equal(nn_rlmsg_parse(&p, m, 1), NN_OK);
   assert_int_equal(nn_rlmsg_parse(&p, m, 2), NN_ERR_TRAILING);
 
-  m[0] = 0x4c;
+  /* DIALBACK: none or one IP address; its RESULT: a status in its set, an observed address */
+  size_t dl = nn_rlmsg_dialback(m, 77, &ia);
+  assert_int_equal(nn_rlmsg_parse(&p, m, dl), NN_OK);
+  assert_true(p.nonce == 77 && p.n_addrs == 1 && nn_addr_equal(&p.addrs[0], &ia));
+  assert_int_equal(nn_rlmsg_parse(&p, m, dl - 1), NN_ERR_TRUNCATED);
+  assert_int_equal(nn_rlmsg_dialback(m, 77, &ra), 10); /* not an IP address: none asked */
+  m[9] = 2;
+  assert_int_equal(nn_rlmsg_parse(&p, m, 10), NN_ERR_FORMAT);
+  dl = nn_rlmsg_dialback_result(m, 78, NN_DIALBACK_REACHED, &ia);
+  assert_int_equal(nn_rlmsg_parse(&p, m, dl), NN_OK);
+  assert_true(p.nonce == 78 && p.status == NN_DIALBACK_REACHED && nn_addr_equal(&p.addr, &ia));
+  m[9] = NN_DIALBACK_STATUS_MAX;
+  assert_int_equal(nn_rlmsg_parse(&p, m, dl), NN_ERR_FORMAT);
+
+  m[0] = 0x4e;
   assert_int_equal(nn_rlmsg_parse(&p, m, 6), NN_ERR_FORMAT);
   assert_int_equal(nn_rlmsg_parse(&p, m, 0), NN_ERR_TRUNCATED);
 
@@ -207,6 +221,10 @@ test_vectors(void **state)
     tok[i] = (uint8_t)i;
   size_t obs_len = nn_rlmsg_observed(obs, &oa), punch_len = nn_rlmsg_punch(punch, tok, &pa, 1);
   nn_rlmsg_shut(shut, 7);
+  uint8_t dbk[NN_DIALBACK_MAX_LEN], dbr[NN_DIALBACK_MAX_LEN];
+  nn_addr_t da = nn_addr_ipv4(ip1, 9800);
+  size_t dbk_len = nn_rlmsg_dialback(dbk, 0x0102030405060708ull, &da),
+         dbr_len = nn_rlmsg_dialback_result(dbr, 0x0102030405060708ull, NN_DIALBACK_REACHED, &da);
   const struct {
     const char *name;
     const uint8_t *b;
@@ -223,7 +241,9 @@ test_vectors(void **state)
             { "OBSERVED", obs, obs_len },
             { "SHUT", shut, sizeof(shut) },
             { "PUNCH", punch, punch_len },
-            { "SYNC", sync, 1 } };
+            { "SYNC", sync, 1 },
+            { "DIALBACK", dbk, dbk_len },
+            { "DIALBACK_RESULT", dbr, dbr_len } };
   int missing = 0;
   for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
     char hex[2 * NN_PUNCH_MAX_LEN + 1];
@@ -883,6 +903,64 @@ test_punch(void **state)
   base_drain_free(base);
 }
 
+typedef struct nodes3_t {
+  tnode_t *r1, *r2, *b;
+} nodes3_t;
+
+static int
+b_public(void *arg)
+{
+  nodes3_t *q = arg;
+  const nn_peer_record_t *rec = nn_disco_record(nn_node_disco(q->b->n));
+  return nn_relaynode_reach(nn_node_relay(q->b->n), NULL, NULL, 0) == NN_REACH_PUBLIC && rec &&
+         (rec->flags & NN_PEER_RECORD_F_INBOUND);
+}
+
+/* Dial-back: B listens on a wildcard (no address to advertise); two public peers dial it back
+ * at the address they see, so B learns it is reachable, publishes that address and relays. */
+static void
+test_autonat(void **state)
+{
+  (void)state;
+  struct event_base *base = event_base_new();
+  tnode_t r1, r2, b;
+  nodes3_t q = { &r1, &r2, &b };
+  nn_node_cfg_t c;
+  const char *peers[2];
+  memset(&r1, 0, sizeof(r1));
+  memset(&r2, 0, sizeof(r2));
+  memset(&b, 0, sizeof(b));
+  loop_cfg(&c);
+  tnode_start(&r1, base, 321, &c);
+  loop_cfg(&c);
+  tnode_start(&r2, base, 322, &c);
+  peers[0] = r1.peer;
+  peers[1] = r2.peer;
+  loop_cfg(&c);
+  c.listen = "0.0.0.0:0";
+  c.disco.peers = peers;
+  c.disco.n_peers = 2;
+  tnode_start(&b, base, 323, &c);
+  assert_int_equal(nn_relaynode_reach(nn_node_relay(b.n), NULL, NULL, 0), NN_REACH_UNKNOWN);
+  assert_int_equal(nn_relaynode_reach(nn_node_relay(r1.n), NULL, NULL, 0), NN_REACH_FIXED);
+  assert_true(run_until(base, b_public, &q, 30000));
+  nn_addr_t a;
+  char why[256];
+  assert_int_equal(nn_relaynode_reach(nn_node_relay(b.n), &a, why, sizeof(why)), NN_REACH_PUBLIC);
+  assert_non_null(strstr(why, "dialled us back"));
+  const nn_peer_record_t *rec = nn_disco_record(nn_node_disco(b.n));
+  assert_true(nn_addr_equal(&rec->addrs[0], &a));
+  assert_true(rec->flags & NN_PEER_RECORD_F_RELAY);
+  uint64_t done = 0, refused = 0, d2 = 0;
+  nn_relaynode_dialbacks(nn_node_relay(r1.n), &done, &refused);
+  nn_relaynode_dialbacks(nn_node_relay(r2.n), &d2, &refused);
+  assert_true(done + d2 >= 2);
+  tnode_stop(&b);
+  tnode_stop(&r2);
+  tnode_stop(&r1);
+  base_drain_free(base);
+}
+
 int
 main(void)
 {
@@ -890,6 +968,7 @@ main(void)
     cmocka_unit_test(test_messages), cmocka_unit_test(test_vectors),  cmocka_unit_test(test_record_addrs),
     cmocka_unit_test(test_circuit),  cmocka_unit_test(test_refusals), cmocka_unit_test(test_abuse),
     cmocka_unit_test(test_rate),     cmocka_unit_test(test_nodes),    cmocka_unit_test(test_punch),
+    cmocka_unit_test(test_autonat),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

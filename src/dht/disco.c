@@ -917,6 +917,18 @@ nn_disco_parse_peer(const char *s, nn_addr_t *addr, nn_node_id_t *id, int *has_i
 }
 
 void
+nn_disco_set_advertised(nn_disco_t *d, const nn_addr_t *a)
+{
+  if (d->cfg.hidden || (a && d->has_addr && nn_addr_equal(a, &d->self_addr)) || (!a && !d->has_addr))
+    return;
+  d->has_addr = a != NULL;
+  if (a)
+    d->self_addr = *a;
+  d->republish = 1;
+  kick(d);
+}
+
+void
 nn_disco_set_relayed(nn_disco_t *d, const nn_addr_t *relays, size_t n, int relay_service)
 {
   if (n > NN_PEER_RECORD_MAX_ADDRS - 1)

@@ -152,6 +152,9 @@ const nn_peer_record_t *nn_disco_record(const nn_disco_t *d);
  * record once it has a relay.
  */
 void nn_disco_set_relayed(nn_disco_t *d, const nn_addr_t *relays, size_t n, int relay_service);
+/** The address peers reach us at, learnt at run time (dial-back, PROTOCOL.md 10.6): it is
+ *  published first, with F_INBOUND; NULL withdraws it. Ignored for a hidden node. */
+void nn_disco_set_advertised(nn_disco_t *d, const nn_addr_t *a);
 
 /** The key penalties and bans of a peer at \a a go to: the address itself, except an inbound
  *  loopback/private peer's ephemeral port, which is dropped (port 0). */

@@ -110,6 +110,31 @@ nn_rlmsg_parse(nn_rlmsg_t *m, const uint8_t *msg, size_t len)
     }
     return nn_wire_finish(&r);
   }
+  if (m->kind == NN_RLMSG_DIALBACK || m->kind == NN_RLMSG_DIALBACK_RESULT) {
+    uint8_t n = 0;
+    nn_addr_t a;
+    nn_wire_reader_init(&r, msg + 1, len - 1);
+    nn_wire_get_u64(&r, &m->nonce);
+    if (m->kind == NN_RLMSG_DIALBACK_RESULT)
+      nn_wire_get_u8(&r, &m->status);
+    nn_wire_get_u8(&r, &n);
+    if (r.err)
+      return r.err;
+    if (n > 1 || (m->kind == NN_RLMSG_DIALBACK_RESULT && m->status >= NN_DIALBACK_STATUS_MAX))
+      return NN_ERR_FORMAT;
+    if (n) {
+      if (nn_addr_get(&r, &a) != NN_OK)
+        return r.err == NN_ERR_TRUNCATED ? NN_ERR_TRUNCATED : NN_ERR_FORMAT;
+      if ((a.type != NN_ADDR_IPV4 && a.type != NN_ADDR_IPV6) || !a.port)
+        return NN_ERR_FORMAT;
+      if (m->kind == NN_RLMSG_DIALBACK)
+        m->addrs[0] = a;
+      else
+        m->addr = a;
+    }
+    m->n_addrs = n;
+    return nn_wire_finish(&r);
+  }
   if (m->kind == NN_RLMSG_OBSERVED) {
     nn_wire_reader_init(&r, msg + 1, len - 1);
     if (nn_addr_get(&r, &m->addr) != NN_OK)
@@ -269,6 +294,35 @@ nn_rlmsg_punch(uint8_t out[NN_PUNCH_MAX_LEN], const uint8_t token[NN_PUNCH_TOKEN
   return w.err ? 0 : w.len;
 }
 
+static size_t
+dialback_msg(uint8_t *out, uint8_t kind, uint64_t nonce, int with_status, uint8_t status, const nn_addr_t *a)
+{
+  nn_wire_writer_t w;
+  if (a && (a->type != NN_ADDR_IPV4 && a->type != NN_ADDR_IPV6))
+    a = NULL;
+  nn_wire_writer_init_fixed(&w, out, NN_DIALBACK_MAX_LEN);
+  nn_wire_put_u8(&w, kind);
+  nn_wire_put_u64(&w, nonce);
+  if (with_status)
+    nn_wire_put_u8(&w, status);
+  nn_wire_put_u8(&w, a ? 1 : 0);
+  if (a)
+    nn_addr_put(&w, a);
+  return w.err ? 0 : w.len;
+}
+
+size_t
+nn_rlmsg_dialback(uint8_t out[NN_DIALBACK_MAX_LEN], uint64_t nonce, const nn_addr_t *a)
+{
+  return dialback_msg(out, NN_RLMSG_DIALBACK, nonce, 0, 0, a);
+}
+
+size_t
+nn_rlmsg_dialback_result(uint8_t out[NN_DIALBACK_MAX_LEN], uint64_t nonce, uint8_t status, const nn_addr_t *observed)
+{
+  return dialback_msg(out, NN_RLMSG_DIALBACK_RESULT, nonce, 1, status, observed);
+}
+
 size_t
 nn_rlmsg_observed(uint8_t out[NN_RELAY_OBSERVED_MAX], const nn_addr_t *a)
 {
@@ -370,6 +424,12 @@ nn_relay_new(nn_relay_t **out, int service, const nn_relay_limits_t *lim, const 
   }
   *out = r;
   return NN_OK;
+}
+
+void
+nn_relay_set_service(nn_relay_t *r, int service)
+{
+  r->service = service;
 }
 
 void

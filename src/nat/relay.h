@@ -67,8 +67,22 @@ enum {
   /* on the relayed channel itself, end to end (10.5) */
   NN_RLMSG_PUNCH = 0x4a,
   NN_RLMSG_SYNC = 0x4b,
+  /* reachability by dial-back, on any channel (10.6) */
+  NN_RLMSG_DIALBACK = 0x4c,
+  NN_RLMSG_DIALBACK_RESULT = 0x4d,
 };
-#define NN_RLMSG_LAST NN_RLMSG_SYNC /**< the tenant's range is 0x40..this */
+#define NN_RLMSG_LAST NN_RLMSG_DIALBACK_RESULT /**< the tenant's range is 0x40..this */
+#define NN_DIALBACK_MAX_LEN (1 + 8 + 1 + 1 + NN_ADDR_WIRE_MAX)
+
+/** DIALBACK_RESULT status. */
+typedef enum nn_dialback_status_t {
+  NN_DIALBACK_REACHED = 0,     /**< a channel to the address proved the requester's node id */
+  NN_DIALBACK_UNREACHABLE = 1, /**< it did not (refused, timed out, another node answered) */
+  NN_DIALBACK_REFUSED = 2,     /**< the address is not the host the request came from */
+  NN_DIALBACK_BUSY = 3,        /**< too many dial-backs now, or this requester asked too soon */
+  NN_DIALBACK_OBSERVED = 4,    /**< no address was asked for: here is the one we see */
+  NN_DIALBACK_STATUS_MAX = 5,
+} nn_dialback_status_t;
 #define NN_PUNCH_TOKEN_LEN 32
 #define NN_PUNCH_MAX_ADDRS 4
 #define NN_PUNCH_MAX_LEN (2 + NN_PUNCH_TOKEN_LEN + 1 + NN_PUNCH_MAX_ADDRS * NN_ADDR_WIRE_MAX)
@@ -136,7 +150,8 @@ typedef struct nn_rlmsg_t {
   size_t data_len;                   /* DATA */
   nn_addr_t addr;                    /* OBSERVED */
   uint8_t token[NN_PUNCH_TOKEN_LEN]; /* PUNCH */
-  uint8_t n_addrs;                   /* PUNCH: 0 = cannot punch */
+  uint8_t n_addrs;                   /* PUNCH: 0 = cannot punch; DIALBACK: 0 or 1 */
+  uint64_t nonce;                    /* DIALBACK, DIALBACK_RESULT (status, addr = observed, n_addrs 0|1) */
   nn_addr_t addrs[NN_PUNCH_MAX_ADDRS];
 } nn_rlmsg_t;
 
@@ -165,6 +180,11 @@ void nn_rlmsg_shut(uint8_t out[NN_RELAY_SHUT_LEN], uint32_t cid);
  *  address is of another type or there are more than 4). */
 size_t nn_rlmsg_punch(uint8_t out[NN_PUNCH_MAX_LEN], const uint8_t token[NN_PUNCH_TOKEN_LEN], const nn_addr_t *addrs,
                       size_t n);
+/** DIALBACK: "dial \a a (NULL: none, just tell me where you see me) and prove it is me". */
+size_t nn_rlmsg_dialback(uint8_t out[NN_DIALBACK_MAX_LEN], uint64_t nonce, const nn_addr_t *a);
+/** DIALBACK_RESULT, with the requester's address as we see it (NULL: none we can tell). */
+size_t nn_rlmsg_dialback_result(uint8_t out[NN_DIALBACK_MAX_LEN], uint64_t nonce, uint8_t status,
+                                const nn_addr_t *observed);
 /** OBSERVED for an IPv4 or IPv6 address; returns its length (0 for another type). */
 size_t nn_rlmsg_observed(uint8_t out[NN_RELAY_OBSERVED_MAX], const nn_addr_t *a);
 
@@ -215,6 +235,8 @@ typedef struct nn_relay_t nn_relay_t;
 /** \a service 0: every RESERVE is answered NO_SERVICE and every CONNECT ended NO_TARGET. */
 nn_err_t nn_relay_new(nn_relay_t **out, int service, const nn_relay_limits_t *lim, const nn_relay_io_t *io);
 void nn_relay_free(nn_relay_t *r);
+/** Start or stop relaying (a node that learnt it is reachable starts). Circuits open stay. */
+void nn_relay_set_service(nn_relay_t *r, int service);
 /** Is \a msg one for the relay's role (RESERVE, CONNECT, and circuit messages without
  *  NN_RELAY_CID_FROM_RELAY)? The others (RESERVED, INCOMING, circuit messages from a relay)
  *  are for the node's side of its own circuits. */

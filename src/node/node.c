@@ -314,6 +314,8 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
     M("nat_punched_total", "Relayed channels of ours that moved to a hole-punched connection.", 1, NULL, rs.punched);
     M("nat_punch_failed_total", "Relayed channels of ours that stayed relayed after every punch attempt.", 1, NULL,
       rs.punch_failed);
+    M("nat_reachability", "What dial-back found: 0 unknown, 1 public, 2 private, 3 advertised (not asked).", 0, NULL,
+      nn_relaynode_reach(n->relay, NULL, NULL, 0));
   }
   M("epochs_total", "Dandelion++ epochs begun.", 1, NULL, dls.epochs);
   M("bad_messages_total", "Gossip messages that closed a channel.", 1, NULL, gs.bad_msgs);
@@ -601,6 +603,7 @@ start_relay(nn_node_t *n, int has_adv, char *why, size_t why_len)
   rc.log = &n->log;
   rc.tcp = n->tcp;
   rc.punch_from = n->bound;
+  rc.autonat = listens && !has_adv && n->bound.port;
   n->punch_on = rc.punch && n->bound.port;
   n->cfg.relay.service = rc.service;
   n->cfg.relay.reserve = rc.reserve;
@@ -625,6 +628,13 @@ api_nat(void *ctx)
     json_decref(resv);
     return NULL;
   }
+  char why[256], raddr[NN_ADDR_STR_MAX] = "";
+  nn_addr_t ra;
+  uint64_t db_done, db_refused;
+  nn_reach_t reach = nn_relaynode_reach(n->relay, &ra, why, sizeof(why));
+  if (ra.type)
+    nn_addr_format(&ra, raddr);
+  nn_relaynode_dialbacks(n->relay, &db_done, &db_refused);
   for (size_t i = 0; i < nr; i++) {
     nn_hex_encode(id, rv[i].relay.b, NN_NODE_ID_LEN);
     nn_addr_format(&rv[i].addr, addr);
@@ -640,7 +650,7 @@ api_nat(void *ctx)
   return json_pack(
     "{s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, "
     "s:I, s:I}}, s:{s:b, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
-    "s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I}}",
+    "s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:s, s:s?, s:s, s:I, s:I}}",
     "relay", "service", n->cfg.relay.service, "reservations", (json_int_t)st.relay.reservations, "circuits",
     (json_int_t)st.relay.circuits, "reserved", (json_int_t)st.relay.reserved, "refused_reserve",
     (json_int_t)st.relay.refused_reserve, "opened", (json_int_t)st.relay.opened, "refused_connect",
@@ -655,7 +665,9 @@ api_nat(void *ctx)
     (json_int_t)st.bytes_out, "violations", (json_int_t)st.violations, "reserve_refused",
     (json_int_t)st.reserve_refused, "punch", "on", n->punch_on, "rounds", (json_int_t)st.punch_rounds, "punched",
     (json_int_t)st.punched, "failed", (json_int_t)st.punch_failed, "bad_probes", (json_int_t)st.punch_bad_probe,
-    "last_ms", (json_int_t)st.punch_ms_last, "max_ms", (json_int_t)st.punch_ms_max);
+    "last_ms", (json_int_t)st.punch_ms_last, "max_ms", (json_int_t)st.punch_ms_max, "reachability", "state",
+    nn_reach_str(reach), "addr", raddr[0] ? raddr : NULL, "why", why, "dialbacks_done", (json_int_t)db_done,
+    "dialbacks_refused", (json_int_t)db_refused);
 }
 
 /* GET /v1/mixnet (docs/API.md). */

@@ -542,6 +542,7 @@ tr_free(nn_transport_t *bt)
     rstream_t *s = t->streams;
     s->held = 0;
     s->in_cb = 0;
+    s->claimed = 0; /* the TCP transport may be gone already: no claims to take back */
     stream_release(s);
   }
   free(t->holds);
@@ -679,11 +680,36 @@ static void
 on_observed(nn_relaynode_t *t, uint64_t conn, const nn_rlmsg_t *m)
 {
   resv_t *v = resv_on(t, conn);
+  nn_autonat_observed(t, &m->addr);
   if (v)
     v->observed = m->addr;
   for (rstream_t *s = t->streams; s; s = s->next)
     if (s->outer == conn && s->state == S_CONNECTING && !s->closed)
       s->observed = m->addr;
+}
+
+void
+nn_rn_became_public(nn_relaynode_t *t, const nn_addr_t *a)
+{
+  /* peers reached us: publish the address and relay for others. Our reservations stay: a NAT
+   * that filters by address lets in the peers we contacted (those that dialled us back) and no
+   * one else, and dial-back cannot tell it from an open one; the relay address stays next to
+   * the direct one for those others (PROTOCOL.md 10.6) */
+  nn_disco_set_advertised(t->disco, a);
+  t->cfg.service = 1;
+  if (t->relay)
+    nn_relay_set_service(t->relay, 1);
+  publish_relays(t);
+}
+
+void
+nn_rn_became_private(nn_relaynode_t *t)
+{
+  nn_disco_set_advertised(t->disco, NULL);
+  t->cfg.service = 0;
+  if (t->relay)
+    nn_relay_set_service(t->relay, 0);
+  publish_relays(t);
 }
 
 static void
@@ -795,6 +821,7 @@ on_up(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
     rstream_t *s = (rstream_t *)info->stream;
     nn_punch_up(s, conn); /* a channel through one of our circuits: try to go direct */
   }
+  nn_autonat_up(t, conn);
   maybe_reserve(t, info);
 }
 
@@ -823,6 +850,8 @@ on_message(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
   case NN_RLMSG_OBSERVED: on_observed(t, conn, &m); break;
   case NN_RLMSG_PUNCH:
   case NN_RLMSG_SYNC: nn_punch_msg(t, conn, &m); break;
+  case NN_RLMSG_DIALBACK:
+  case NN_RLMSG_DIALBACK_RESULT: nn_autonat_msg(t, conn, &m); break;
   case NN_RLMSG_RESERVE:
   case NN_RLMSG_CONNECT: break; /* nn_relay_owns took them */
   default: on_circuit(t, conn, &m); break;
@@ -837,6 +866,7 @@ on_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
   (void)info;
   if (t->relay)
     nn_relay_down(t->relay, conn, nn_mono_ms());
+  nn_autonat_down(t, conn);
   for (rstream_t *s = t->streams; s; s = s->next) {
     if (s->outer != conn || s->closed)
       continue;
@@ -901,6 +931,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     if (resv_count(t) < t->cfg.want_relays)
       nn_net_each(t->net, each_maybe_reserve, t);
   }
+  nn_autonat_tick(t, now);
   relay_ticked(t, now);
 }
 
@@ -989,6 +1020,13 @@ nn_relaynode_new(nn_relaynode_t **out, nn_net_t *net, nn_disco_t *disco, const n
     return e;
   }
   t->registered = 1;
+  if (!cfg->autonat) {
+    t->an.state = cfg->service ? NN_REACH_FIXED : NN_REACH_UNKNOWN;
+    snprintf(t->an.why, sizeof(t->an.why), "%s",
+             cfg->service           ? "an advertised address was configured: not asked"
+             : cfg->punch_from.port ? "dial-back is off"
+                                    : "no listener: reached through relays only");
+  }
   publish_relays(t);
   schedule_tick(t, 0);
   *out = t;

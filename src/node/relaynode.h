@@ -51,6 +51,10 @@ typedef struct nn_relaynode_cfg_t {
   nn_addr_t punch_from;      /**< the listener's address (port 0: none) */
   uint32_t punch_timeout_ms; /**< one attempt (5000) */
   unsigned punch_rounds;     /**< attempts (3) */
+  /** Learn whether we are reachable (PROTOCOL.md 10.6): ask outbound peers to dial back the
+   *  address they see us at; reached by 2: publish it, relay for others, drop reservations.
+   *  For a node that listens without an advertised address. */
+  int autonat;
   const nn_log_t *log;
 } nn_relaynode_cfg_t;
 
@@ -72,6 +76,16 @@ typedef struct nn_relaynode_stats_t {
   uint32_t punch_ms_last;        /**< from the offer to the switch, the last one */
   uint32_t punch_ms_max;         /**< ... the longest */
 } nn_relaynode_stats_t;
+
+/** What dial-back found (nn_relaynode_reach). */
+typedef enum nn_reach_t {
+  NN_REACH_UNKNOWN = 0, /**< not asked yet, or no answer yet */
+  NN_REACH_PUBLIC = 1,  /**< peers reached us at our address: we publish it */
+  NN_REACH_PRIVATE = 2, /**< they could not: reachable through relays (and punches) only */
+  NN_REACH_FIXED = 3,   /**< an advertised address was configured: not asked */
+} nn_reach_t;
+
+const char *nn_reach_str(nn_reach_t r);
 
 /** One reservation we hold. */
 typedef struct nn_relaynode_resv_t {
@@ -95,5 +109,9 @@ void nn_relaynode_free(nn_relaynode_t *rn);
 void nn_relaynode_stats(const nn_relaynode_t *rn, nn_relaynode_stats_t *out);
 /** The reservations held now (at most \a max). */
 size_t nn_relaynode_resvs(const nn_relaynode_t *rn, nn_relaynode_resv_t *out, size_t max);
+/** Our reachability, the address it is about (if any) and why, one line. */
+nn_reach_t nn_relaynode_reach(const nn_relaynode_t *rn, nn_addr_t *addr, char *why, size_t why_len);
+/** Dial-backs made for others / refused (rate, host, busy). */
+void nn_relaynode_dialbacks(const nn_relaynode_t *rn, uint64_t *done, uint64_t *refused);
 
 #endif

@@ -82,6 +82,42 @@ typedef struct cfgrelay_t {
 
 #define TRIED_MAX 64
 
+/* Reachability by dial-back (autonat.c). */
+#define AN_DIALS 4   /* dial-backs we make for others at once */
+#define AN_RECENT 64 /* requesters remembered for the per-requester rate */
+#define AN_ASK 8     /* peers asked in one round */
+
+typedef struct an_dial_t {
+  int used;
+  uint64_t req_conn, dial_conn, nonce;
+} an_dial_t;
+
+typedef struct an_recent_t {
+  nn_node_id_t id;
+  uint64_t at_ms;
+} an_recent_t;
+
+typedef struct an_ask_t {
+  uint64_t conn, nonce;
+  int answered;
+} an_ask_t;
+
+typedef struct an_t {
+  /* the responder */
+  an_dial_t dials[AN_DIALS];
+  an_recent_t recent[AN_RECENT];
+  /* the requester */
+  int state; /* NN_REACH_* */
+  nn_addr_t candidate, public_addr;
+  int have_candidate;
+  an_ask_t ask[AN_ASK];
+  int nask, ok, failed;
+  int round_asks_addr; /* this round's requests name an address (else they only ask where we are seen) */
+  uint64_t next_round_ms, round_end_ms;
+  char why[200];
+  uint64_t dialbacks_done, dialbacks_refused; /* as the responder */
+} an_t;
+
 struct nn_relaynode_t {
   nn_transport_t base; /* first: the manager owns and frees it as a transport */
   nn_net_t *net;
@@ -103,6 +139,7 @@ struct nn_relaynode_t {
   cfgrelay_t *cfgrelays;
   size_t ncfgrelays;
   nn_relaynode_stats_t st;
+  an_t an;
 };
 
 /* relaynode.c, for punch.c */
@@ -128,5 +165,17 @@ void nn_punch_arm(rstream_t *s);
 void nn_punch_close(rstream_t *s, int reset);
 /** Half-close the punched socket (tr_shutdown after the switch). */
 void nn_punch_shutdown(rstream_t *s);
+
+/* relaynode.c, for autonat.c: dial-back found us reachable at \a a, or no longer */
+void nn_rn_became_public(nn_relaynode_t *t, const nn_addr_t *a);
+void nn_rn_became_private(nn_relaynode_t *t);
+
+/* autonat.c */
+void nn_autonat_msg(nn_relaynode_t *t, uint64_t conn, const nn_rlmsg_t *m);
+void nn_autonat_up(nn_relaynode_t *t, uint64_t conn);
+void nn_autonat_down(nn_relaynode_t *t, uint64_t conn);
+void nn_autonat_tick(nn_relaynode_t *t, uint64_t now);
+/** Our address as a relay or peer sees it: a candidate to have dialled back. */
+void nn_autonat_observed(nn_relaynode_t *t, const nn_addr_t *a);
 
 #endif
