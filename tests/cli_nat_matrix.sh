@@ -145,7 +145,7 @@ start() { # ns name args...
   local ns=$1 name=$2
   shift 2
   mkdir -p "$dir/$name"
-  ip netns exec "$ns" "$nepnetd" --datadir "$dir/$name" --network regtest --api 127.0.0.1:9801 --mixnet 0 \
+  ip netns exec "$ns" "$nepnetd" --datadir "$dir/$name" --network regtest --api "127.0.0.1:${api_port:-9801}" --mixnet 0 \
     --log-level ${NN_LOG:-info} "$@" > "$dir/$name.log" 2>&1 &
   spawned+=($!)
 }
@@ -161,7 +161,7 @@ relay="$rid@203.0.113.100:9800"
 # a second public node: dial-back needs two peers to agree
 mkdir -p "$dir/pub2"
 p2="$(nodeid pub2)@203.0.113.101:9800"
-start "$inet" pub2 --listen 203.0.113.101:9800 --peer "$relay" --inv-delay-in-ms 20000 --inv-delay-out-ms 20000
+api_port=9802 start "$inet" pub2 --listen 203.0.113.101:9800 --peer "$relay" --inv-delay-in-ms 20000 --inv-delay-out-ms 20000
 common=(--listen 0.0.0.0:9800 --peer "$relay" --peer "$p2" --relay-via "$relay" --route direct --max-inbound-per-host 0)
 
 # Side b: reachable only through the relay; they diffuse slowly, so that what they receive comes
@@ -172,7 +172,7 @@ for k in 1 2 3 4 5; do
   bid[$k]=$(nodeid "b$k")
   start "${p}hb$k" "b$k" "${common[@]}" --inv-delay-out-ms 20000 --inv-delay-in-ms 20000
 done
-reserved() { api "${p}hb$1" "b$1" /v1/nat 2>/dev/null | grep -q '"reservations": *1'; }
+reserved() { api "${p}hb$1" "b$1" /v1/nat 2>/dev/null | tr -d ' \n' | grep -q '"client":{"reserve":true,"reservations":[12]'; }
 for k in 1 2 3 4 5; do
   for _ in $(seq 100); do reserved "$k" && break; sleep 0.2; done
   reserved "$k" || fail "b$k (${names[$k]}) holds no reservation at the relay"
