@@ -5,16 +5,19 @@
 #      independent filtering, coturn's OTHER-ADDRESS used;
 #   2. coturn's own RFC 5780 client (turnutils_natdiscovery) against `nepnet nat stun-server`:
 #      it must find endpoint-independent mapping and filtering through our answers;
-#   3. malformed datagrams to our server are counted and never answered.
-#   cli_nat_coturn.sh NEPNET
+#   3. malformed datagrams to our server are counted and never answered;
+#   4. nepnetd, both roles on its own port: its RFC 5780 discovery against coturn at start, and
+#      its STUN server answering `nepnet nat discover`.
+#   cli_nat_coturn.sh NEPNET [NEPNETD]
 set -euo pipefail
-nepnet=$1
+nepnet=$1 nepnetd=${2:-}
 command -v turnserver >/dev/null || { echo "FAIL: coturn's turnserver is not installed (./bootstrap installs coturn)"; exit 1; }
 dir=$(mktemp -d /tmp/nn-coturn-XXXXXX)
 base=$((20000 + ($$ % 400) * 10))
 cleanup() {
   [ -f "$dir/pid" ] && kill "$(cat "$dir/pid")" 2>/dev/null || true
   [ -n "${ours:-}" ] && kill "$ours" 2>/dev/null || true
+  [ -n "${node:-}" ] && kill "$node" 2>/dev/null && wait "$node" 2>/dev/null || true
   rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -54,4 +57,23 @@ kill -TERM "$ours"; wait "$ours" || true; ours=
 grep -q "answered 4, errors sent 0, not STUN 1, malformed 1, not a Binding request 1" "$dir/server.out" ||
   fail "our server's counts"
 tail -1 "$dir/server.out"
+
+if [ -n "$nepnetd" ]; then
+  n=$((base + 7))
+  mkdir -p "$dir/node"
+  "$nepnetd" --datadir "$dir/node" --network regtest --listen "127.0.0.1:$n" --api "127.0.0.1:$((base + 8))" \
+    --mixnet 0 --stun-server "127.0.0.1:$base" --log-level info > "$dir/node.out" 2>&1 &
+  node=$!
+  for _ in $(seq 100); do grep -q "our UDP port maps to" "$dir/node.out" 2>/dev/null && break; sleep 0.1; done
+  grep -q "our UDP port maps to 127.0.0.1:$n; mapping none, filtering endpoint-independent" "$dir/node.out" ||
+    fail "nepnetd's discovery against coturn"
+  echo "nepnetd against coturn: $(grep -o 'our UDP port maps to.*' "$dir/node.out")"
+  "$nepnet" nat discover --server "127.0.0.1:$n" --rto-ms 100 --tries 3 > "$dir/discover-node.out" 2>&1 || true
+  grep -q "^mapped address 127.0.0.1:" "$dir/discover-node.out" || fail "nepnetd's STUN server did not answer"
+  grep -q "no OTHER-ADDRESS" "$dir/discover-node.out" || fail "nepnetd's STUN server: one address, no OTHER-ADDRESS"
+  echo "nepnet nat discover against nepnetd's STUN server: $(grep '^mapped address' "$dir/discover-node.out")"
+  curl -sS -m 5 -H "Authorization: Bearer $(cat "$dir/node/api.token")" "http://127.0.0.1:$((base + 8))/v1/nat" |
+    tr -d ' \n' | grep -q '"stun":{"serving":true' || fail "/v1/nat has no stun section"
+  kill -TERM "$node"; wait "$node" || true; node=
+fi
 echo PASS

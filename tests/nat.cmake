@@ -4,7 +4,12 @@ nepnet_test(test_stun)
 # mapping and filtering behaviour; the server's budgets and errors.
 nepnet_test(test_natdisc)
 # STUN with coturn (a real, independent implementation), both ways, on loopback.
-add_test(NAME cli_nat_coturn COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nat_coturn.sh $<TARGET_FILE:nepnet-cli>)
+if(TARGET nepnetd)
+  add_test(NAME cli_nat_coturn COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nat_coturn.sh $<TARGET_FILE:nepnet-cli>
+                                       $<TARGET_FILE:nepnetd>)
+else()
+  add_test(NAME cli_nat_coturn COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nat_coturn.sh $<TARGET_FILE:nepnet-cli>)
+endif()
 set_tests_properties(cli_nat_coturn PROPERTIES TIMEOUT 120)
 # Through real NATs: network namespaces with iptables/nftables routers of each behaviour (full,
 # restricted and port-restricted cone, symmetric, double NAT); needs root (skipped without).

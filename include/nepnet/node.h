@@ -126,6 +126,10 @@ typedef struct nn_node_settings_t {
   size_t relay_circuit_bytes;      /**< bytes one may carry, both directions (64 MiB) */
   uint32_t relay_rate;             /**< bytes/s per direction of one (524288) */
   uint32_t relay_max_reservations; /**< nodes reachable through us (64) */
+  int stun;                        /**< answer STUN on our UDP port (the listen port): -1 auto (when
+                                      we listen), 0, 1 */
+  const char *stun_server;         /**< "HOST:PORT": find our NAT's behaviour against it at start
+                                      (RFC 5780; a server with two addresses, e.g. coturn) */
   /** A transaction entered the mempool (also for our own, once it is fluffed back to us). */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx);
   /** Log lines (no newline); NULL: stderr. \a module is "net", "disco", "gossip", "api"... */

@@ -135,6 +135,10 @@ static const opt_t opts[] = {
   NUM("relay-circuit-bytes", T_SIZE, relay_circuit_bytes, 1, 1e12, "BYTES",
       "bytes one circuit may carry, both directions (67108864)"),
   NUM("relay-rate", T_U32, relay_rate, 1, 1e9, "BYTES", "bytes per second per direction of one circuit (524288)"),
+  ONE("stun", T_AUTO, stun, "auto|0|1", "answer STUN on our UDP port, the listen port (auto: when we listen)"),
+  ONE("stun-server", T_STR, stun_server, "HOST:PORT",
+      "find our NAT's mapping and filtering against this STUN server at start\n"
+      "(RFC 5780: one with two addresses, e.g. coturn, tells both)"),
   ONE("api", T_STR, api, "ADDR", "control API: 127.0.0.1:PORT, [::1]:PORT, unix:/PATH or off (127.0.0.1:9801)"),
   ONE("api-token-file", T_STR, api_token_file, "FILE", "API bearer token, created 0600 if missing (DATADIR/api.token)"),
   ONE("log-level", T_LOGLEVEL, log_level, "LEVEL", "debug, info (default), warn or error"),

@@ -42,6 +42,7 @@ struct nn_node_t {
   nn_gossip_t *gossip;
   nn_mixnode_t *mixnode;
   nn_relaynode_t *relay;
+  nn_stunnode_t *stun;
   nn_transport_t *tcp; /* owned by net */
   nn_addr_t bound;     /* our listener's address (type 0: none) */
   int punch_on;        /* we try hole punches (a listener to punch from) */
@@ -444,6 +445,7 @@ nn_node_cfg_default(nn_node_cfg_t *cfg)
   nn_mixnode_cfg_default(&cfg->mix);
   nn_relaynode_cfg_default(&cfg->relay);
   cfg->relay.service = cfg->relay.reserve = -1;
+  cfg->stun = -1;
   (void)nn_mixnode_cover_preset(&cfg->mix, "off"); /* cover costs bandwidth: on with a mixnet route or on request */
   cfg->listen = "0.0.0.0:9800";
   cfg->rx_max_count = 1024;
@@ -610,6 +612,28 @@ start_relay(nn_node_t *n, int has_adv, char *why, size_t why_len)
   return nn_relaynode_new(&n->relay, n->net, n->disco, &rc, why, why_len);
 }
 
+/* STUN on our UDP port: the server when we listen, and discovery against a configured server. */
+static nn_err_t
+start_stun(nn_node_t *n, char *why, size_t why_len)
+{
+  nn_stunnode_cfg_t sc;
+  memset(&sc, 0, sizeof(sc));
+  if (!n->cfg.stun || !n->bound.port || n->cfg.disco.hidden) {
+    if (n->cfg.stun_server)
+      nn_log(&n->log, NN_LOG_WARN, "nat", "stun-server %s is not used: STUN runs on the listen port, and %s",
+             n->cfg.stun_server, n->cfg.disco.hidden || !n->bound.port ? "this node does not listen" : "stun = 0");
+    return NN_OK;
+  }
+  sc.bind = n->bound;
+  sc.serve = 1;
+  sc.log = &n->log;
+  if (n->cfg.stun_server && nn_addr_parse(&sc.server, n->cfg.stun_server) != NN_OK) {
+    snprintf(why, why_len, "stun-server '%s' is not a numeric HOST:PORT", n->cfg.stun_server);
+    return NN_ERR_FORMAT;
+  }
+  return nn_stunnode_new(&n->stun, n->base, &sc, why, why_len);
+}
+
 /* GET /v1/nat (docs/API.md): the relay role, our reservations, our relayed streams. */
 static json_t *
 api_nat(void *ctx)
@@ -635,6 +659,28 @@ api_nat(void *ctx)
   if (ra.type)
     nn_addr_format(&ra, raddr);
   nn_relaynode_dialbacks(n->relay, &db_done, &db_refused);
+  json_t *stun = json_null();
+  if (n->stun) {
+    nn_stunnode_status_t ss;
+    char sb[NN_ADDR_STR_MAX], sm[NN_ADDR_STR_MAX], sv[NN_ADDR_STR_MAX];
+    nn_stunnode_status(n->stun, &ss);
+    nn_addr_format(&ss.bound, sb);
+    nn_addr_format(&ss.result.mapped, sm);
+    nn_addr_format(&ss.discover_server, sv);
+    static const char *const states[] = { "running", "done", "partial", "failed" };
+    json_t *disc =
+      ss.discovering
+        ? json_pack("{s:s, s:s, s:s?, s:s, s:s, s:I}", "server", sv, "state", states[ss.result.state], "mapped",
+                    ss.result.mapped.type ? sm : NULL, "mapping", nn_nat_mapping_name(ss.result.mapping), "filtering",
+                    nn_nat_filtering_name(ss.result.filtering), "elapsed_ms", (json_int_t)ss.result.elapsed_ms)
+        : json_null();
+    stun = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:o}", "serving", ss.serving, "addr", sb, "answered",
+                     (json_int_t)ss.server.answered, "malformed", (json_int_t)ss.server.malformed, "not_stun",
+                     (json_int_t)ss.server.not_stun, "rate_limited", (json_int_t)ss.server.rate_limited, "overloaded",
+                     (json_int_t)ss.server.overloaded, "discovery", disc ? disc : json_null());
+    if (!stun)
+      stun = json_null();
+  }
   for (size_t i = 0; i < nr; i++) {
     nn_hex_encode(id, rv[i].relay.b, NN_NODE_ID_LEN);
     nn_addr_format(&rv[i].addr, addr);
@@ -650,7 +696,7 @@ api_nat(void *ctx)
   return json_pack(
     "{s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, "
     "s:I, s:I}}, s:{s:b, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
-    "s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:s, s:s?, s:s, s:I, s:I}}",
+    "s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:s, s:s?, s:s, s:I, s:I}, s:o}",
     "relay", "service", n->cfg.relay.service, "reservations", (json_int_t)st.relay.reservations, "circuits",
     (json_int_t)st.relay.circuits, "reserved", (json_int_t)st.relay.reserved, "refused_reserve",
     (json_int_t)st.relay.refused_reserve, "opened", (json_int_t)st.relay.opened, "refused_connect",
@@ -667,7 +713,7 @@ api_nat(void *ctx)
     (json_int_t)st.punched, "failed", (json_int_t)st.punch_failed, "bad_probes", (json_int_t)st.punch_bad_probe,
     "last_ms", (json_int_t)st.punch_ms_last, "max_ms", (json_int_t)st.punch_ms_max, "reachability", "state",
     nn_reach_str(reach), "addr", raddr[0] ? raddr : NULL, "why", why, "dialbacks_done", (json_int_t)db_done,
-    "dialbacks_refused", (json_int_t)db_refused);
+    "dialbacks_refused", (json_int_t)db_refused, "stun", stun);
 }
 
 /* GET /v1/mixnet (docs/API.md). */
@@ -803,7 +849,7 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
     goto fail;
   n->cfg.disco.advertise = adv[0] ? adv : NULL;
   if ((e = nn_disco_new(&n->disco, n->net, identity, network, datadir, &n->cfg.disco, why, why_len)) ||
-      (e = start_relay(n, adv[0] != 0, why, why_len)) ||
+      (e = start_relay(n, adv[0] != 0, why, why_len)) || (e = start_stun(n, why, why_len)) ||
       (e = nn_gossip_new(&n->gossip, n->net, n->disco, &n->cfg.gossip, nn_mono_ms(), why, why_len)) ||
       (e = start_mixnet(n, why, why_len)) || (e = start_api(n, why, why_len)))
     goto fail;
@@ -836,7 +882,8 @@ nn_node_free(nn_node_t *n)
     (void)unlink(n->addr_file);
   }
   nn_relaynode_free(n->relay); /* before disco: it publishes through it */
-  nn_disco_free(n->disco);     /* anchors, gossip's held channels first, while they are up */
+  nn_stunnode_free(n->stun);
+  nn_disco_free(n->disco); /* anchors, gossip's held channels first, while they are up */
   nn_gossip_free(n->gossip);
   nn_mixnode_free(n->mixnode); /* after disco: no lookup of its can answer into freed memory */
   nn_net_free(n->net);         /* CLOSE records, sockets */
@@ -851,6 +898,12 @@ nn_node_free(nn_node_t *n)
   free(n->mix_keys);
   free(n->mix_replay);
   free(n);
+}
+
+nn_stunnode_t *
+nn_node_stun(nn_node_t *n)
+{
+  return n->stun;
 }
 
 nn_relaynode_t *

@@ -26,6 +26,7 @@
 #include "node/gossip.h"
 #include "node/mixnode.h"
 #include "node/relaynode.h"
+#include "node/stunnode.h"
 
 struct event_base;
 
@@ -44,11 +45,14 @@ typedef struct nn_node_cfg_t {
    *  (a node with a listener relays for others; one without an advertised address reserves at
    *  relays); a hidden node does neither. */
   nn_relaynode_cfg_t relay;
-  size_t rx_max_count;                              /**< received transactions kept for the API (1024) */
-  size_t rx_max_bytes;                              /**< (16 MiB) */
-  int api_enabled;                                  /**< start the control API (1) */
-  nn_api_cfg_t api;                                 /**< its settings; token_file NULL = DATADIR/api.token */
-  const char *preset;                               /**< shown in status ("balanced") */
+  /** STUN on our UDP port (PROTOCOL.md 10.1): -1 auto (when we listen), 0, 1. */
+  int stun;
+  const char *stun_server; /**< "HOST:PORT": RFC 5780 discovery against it at start (NULL: none) */
+  size_t rx_max_count;     /**< received transactions kept for the API (1024) */
+  size_t rx_max_bytes;     /**< (16 MiB) */
+  int api_enabled;         /**< start the control API (1) */
+  nn_api_cfg_t api;        /**< its settings; token_file NULL = DATADIR/api.token */
+  const char *preset;      /**< shown in status ("balanced") */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx); /**< nepnet/node.h */
   void *tx_ctx;
   /** Log lines of every layer (no newline); NULL = stderr. */
@@ -99,5 +103,6 @@ nn_dl_t *nn_node_dl(nn_node_t *n);
 nn_api_t *nn_node_api(nn_node_t *n);
 nn_mixnode_t *nn_node_mixnode(nn_node_t *n); /**< NULL when the mixnet is off */
 nn_relaynode_t *nn_node_relay(nn_node_t *n);
+nn_stunnode_t *nn_node_stun(nn_node_t *n); /**< NULL without a listener or with stun = 0 */
 
 #endif
