@@ -631,7 +631,14 @@ start_stun(nn_node_t *n, char *why, size_t why_len)
     snprintf(why, why_len, "stun-server '%s' is not a numeric HOST:PORT", n->cfg.stun_server);
     return NN_ERR_FORMAT;
   }
-  return nn_stunnode_new(&n->stun, n->base, &sc, why, why_len);
+  nn_err_t e = nn_stunnode_new(&n->stun, n->base, &sc, why, why_len);
+  if (e == NN_ERR_IO) {
+    /* STUN is a service to others and a diagnosis for us: the node runs without it */
+    nn_log(&n->log, NN_LOG_WARN, "nat", "%s", why);
+    why[0] = 0;
+    return NN_OK;
+  }
+  return e;
 }
 
 /* GET /v1/nat (docs/API.md): the relay role, our reservations, our relayed streams. */
