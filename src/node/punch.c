@@ -42,6 +42,9 @@ static void on_pretry(evutil_socket_t fd, short what, void *arg);
  * left to the kernel's first retransmission a second later: our first SYN may have reached the
  * peer's NAT before the peer's own SYN opened it, and been dropped there. */
 #define RESEND_MIN_MS 10
+/* Connects in one attempt, at most: the address is the peer's word, so a peer must not be able
+ * to turn us into a stream of SYNs at a third party (12 x 3 attempts per relayed channel). */
+#define MAX_CONNECTS 12
 
 static uint64_t
 resend_ms(const rstream_t *s)
@@ -323,6 +326,9 @@ dial(rstream_t *s)
     attempt_failed(s, "no address of the peer's family");
     return;
   }
+  if (s->pconnects >= MAX_CONNECTS)
+    return; /* the attempt's timer ends it, unless the peer's connection comes in */
+  s->pconnects++;
   if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0 ||
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
       setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 || bind(fd, (struct sockaddr *)&from, fl) < 0 ||
@@ -359,6 +365,7 @@ start_dialling(rstream_t *s)
 {
   s->punch = P_DIALING;
   s->pdialled = 1;
+  s->pconnects = 0;
   if (!s->claimed)
     claim_peer(s);
   set_timer(s, s->t->cfg.punch_timeout_ms);

@@ -43,6 +43,7 @@ typedef struct rstream_t {
   size_t n_peer_addrs;
   int claimed;     /* our listener hands the peer's connection to us */
   int pdialled;    /* this attempt's connect was made */
+  int pconnects;   /* connects made in this attempt (capped: the peer names the address) */
   int pfd;         /* the punched socket (-1: none) */
   int pconnecting; /* pfd's connect is in progress */
   struct event *pev_rd, *pev_wr, *ptimer, *pretry;
