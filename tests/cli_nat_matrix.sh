@@ -277,6 +277,13 @@ for s in a b; do for k in 1 2 3 4 5; do
   [ "$r" = "$want" ] || { echo "$line"; fail "$s$k (${names[$k]}) found itself ${r:-nothing}, expected $want"; }
 done; done
 echo "$line"
+# what an operator sees: `nepnet status` of a node found public and of one behind a NAT
+st=$(ip netns exec "${p}hb1" "$cli" --datadir "$dir/b1" status 2>&1)
+grep -q "^reachable  public at 203.0.113.41:9800" <<<"$st" || fail "nepnet status of b1: $st"
+st=$(ip netns exec "${p}hb3" "$cli" --datadir "$dir/b3" status 2>&1)
+grep -q "^reachable  private" <<<"$st" || fail "nepnet status of b3: $st"
+grep -q "^punch      [1-9][0-9]* relayed channels moved to a direct connection" <<<"$st" || fail "nepnet status of b3: $st"
+grep -E "^(reachable|relays|punch) " <<<"$st" | sed 's/^/  b3: /'
 [ "$missing" = 0 ] || fail "$missing pairs did not exchange their transaction"
 [ "$bad" = 0 ] || fail "a pair's path differs from what RFC 5780 predicts (marked !)"
 echo PASS

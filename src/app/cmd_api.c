@@ -343,6 +343,41 @@ print_status(json_t *s)
     printf("route      %s\n", str);
 }
 
+/* The NAT lines (GET /v1/nat): how we are reached and why, relays, punches, STUN. */
+static void
+print_nat(json_t *n)
+{
+  json_t *r = json_object_get(n, "reachability"), *c = json_object_get(n, "client"), *rl = json_object_get(n, "relay"),
+         *p = json_object_get(n, "punch"), *st = json_object_get(n, "stun");
+  const char *state, *addr, *why;
+  double x, y;
+  if (json_is_object(r) && (state = json_string_value(json_object_get(r, "state")))) {
+    addr = json_string_value(json_object_get(r, "addr"));
+    why = json_string_value(json_object_get(r, "why"));
+    printf("reachable  %s%s%s%s%s%s\n", state, addr ? " at " : "", addr ? addr : "", why && *why ? " (" : "",
+           why && *why ? why : "", why && *why ? ")" : "");
+  }
+  if (json_is_object(c) && num(c, "reservations", &x)) {
+    printf("relays     reachable through %.0f relay%s", x, x == 1 ? "" : "s");
+    if (json_is_object(rl) && json_is_true(json_object_get(rl, "service")) && num(rl, "circuits", &y))
+      printf("; relaying for others: %.0f circuit%s now", y, y == 1 ? "" : "s");
+    printf("\n");
+  }
+  if (json_is_object(p) && num(p, "punched", &x) && num(p, "failed", &y))
+    printf("punch      %.0f relayed channel%s moved to a direct connection, %.0f stayed relayed%s\n", x,
+           x == 1 ? "" : "s", y, json_is_true(json_object_get(p, "on")) ? "" : " (off: no listener)");
+  if (json_is_object(st)) {
+    json_t *d = json_object_get(st, "discovery");
+    printf("stun       %s on %s", json_is_true(json_object_get(st, "serving")) ? "serving" : "not serving",
+           (addr = json_string_value(json_object_get(st, "addr"))) ? addr : "?");
+    if (json_is_object(d) && (state = json_string_value(json_object_get(d, "state"))))
+      printf("; NAT: %s, mapping %s, filtering %s", state,
+             (why = json_string_value(json_object_get(d, "mapping"))) ? why : "?",
+             (addr = json_string_value(json_object_get(d, "filtering"))) ? addr : "?");
+    printf("\n");
+  }
+}
+
 int
 nepnet_cmd_status(const char *datadir, int argc, char **argv)
 {
@@ -387,6 +422,17 @@ nepnet_cmd_status(const char *datadir, int argc, char **argv)
   } else {
     printf("api        %s\n", addr);
     print_status(j);
+    /* NAT traversal has its own route; a node without it (or an older one) shows none */
+    uint8_t *nresp = NULL;
+    size_t nlen = 0;
+    int nstatus = 0;
+    json_t *nj = NULL;
+    if (!nn_api_client_request(addr, token, "GET", "/v1/nat", NULL, 0, NULL, &nstatus, &nresp, &nlen, why,
+                               sizeof(why)) &&
+        nstatus == 200 && (nj = json_loadb((const char *)nresp, nlen, 0, NULL)) && json_is_object(nj))
+      print_nat(nj);
+    json_decref(nj);
+    free(nresp);
   }
 out:
   json_decref(j);
