@@ -682,12 +682,35 @@ test_rate(void **state)
     }
     w.nsent = w.seen = 0;
   }
-  /* the first window is free (the bucket starts full), then 64 KiB/s for the 10.1 s ticked */
-  assert_true(credited <= NN_RELAY_WINDOW + (uint64_t)(now * 64 * 1024 / 1000) + 1);
-  assert_true(credited >= NN_RELAY_WINDOW + (uint64_t)((now - 1000) * 64 * 1024 / 1000));
+  /* the bucket starts full (a window and 10 ms of the rate), then 64 KiB/s for the 10.1 s ticked */
+  uint64_t full = NN_RELAY_WINDOW + 64 * 1024 / 100;
+  assert_true(credited <= full + (uint64_t)(now * 64 * 1024 / 1000) + 1);
+  assert_true(credited >= full + (uint64_t)((now - 1000) * 64 * 1024 / 1000));
   nn_relay_stats(r, &st);
   assert_true(st.credits_held > 0);
   assert_int_equal(st.violations, 0);
+  nn_relay_free(r);
+
+  /* a fast rate and a clock in milliseconds: four windows within one millisecond pass at once
+   * (a bucket of one window held the second until a timer, some 4 ms a window on a fast link) */
+  lim.rate = 1u << 30;
+  r = relay(&w, 1, &lim);
+  reserve(r, &w, 1, &b, NN_RELAY_OK);
+  bc = open_circuit(r, &w, 2, &a, 1, 1, &b);
+  w.nsent = w.seen = 0;
+  credited = 0;
+  for (unsigned i = 0; i < 4 * (NN_RELAY_WINDOW / NN_RELAY_MAX_DATA); i++) {
+    data(r, 2, &a, 1, NN_RELAY_MAX_DATA, 0, 5);
+    assert_int_equal(next(&w, 1).kind, NN_RLMSG_DATA);
+    credit(r, 1, &b, bc, NN_RELAY_MAX_DATA, 5);
+    nn_rlmsg_t c = next(&w, 2);
+    assert_int_equal(c.kind, NN_RLMSG_CREDIT);
+    credited += c.credit;
+    w.nsent = w.seen = 0;
+  }
+  assert_int_equal(credited, 4 * (NN_RELAY_WINDOW / NN_RELAY_MAX_DATA) * NN_RELAY_MAX_DATA);
+  nn_relay_stats(r, &st);
+  assert_int_equal(st.credits_held, 0);
   nn_relay_free(r);
 }
 

@@ -575,6 +575,15 @@ on_reserve(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, const nn_addr
   send_observed(r, conn, from); /* the address a hole punch would reach it at */
 }
 
+/* The bucket holds a window and 10 ms of the rate: time comes in milliseconds, and a bucket of
+ * one window would hold back the second window that arrives within the same millisecond (a fast
+ * rate then ran at a window per timer tick). The window still bounds what a relay buffers. */
+static double
+bucket(const nn_relay_t *r)
+{
+  return (double)NN_RELAY_WINDOW + (double)r->lim.rate / 100.0;
+}
+
 static void
 refuse_connect(nn_relay_t *r, uint64_t conn, uint32_t cid, nn_relay_end_t why)
 {
@@ -624,7 +633,7 @@ on_connect(nn_relay_t *r, uint64_t conn, const nn_node_id_t *peer, const nn_addr
   c->s[1].conn = v->conn;
   r->next_cid = (r->next_cid + 1) & ~(NN_RELAY_CID_FROM_RELAY | NN_RELAY_CID_RELAY_PICKED);
   c->s[1].cid = NN_RELAY_CID_RELAY_PICKED | r->next_cid;
-  c->s[0].tokens = c->s[1].tokens = NN_RELAY_WINDOW;
+  c->s[0].tokens = c->s[1].tokens = bucket(r);
   c->start_ms = c->refill_ms = now;
   c->resv = (int)(v - r->resv);
   if (from)
@@ -666,8 +675,8 @@ refill(nn_relay_t *r, circ_t *c, uint64_t now)
   double add = (double)(now - c->refill_ms) * (double)r->lim.rate / 1000.0;
   for (int k = 0; k < 2; k++) {
     c->s[k].tokens += add;
-    if (c->s[k].tokens > NN_RELAY_WINDOW)
-      c->s[k].tokens = NN_RELAY_WINDOW;
+    if (c->s[k].tokens > bucket(r))
+      c->s[k].tokens = bucket(r);
   }
   c->refill_ms = now;
 }

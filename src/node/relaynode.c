@@ -105,12 +105,16 @@ io_penalize(void *ctx, uint64_t conn, int points, const char *why)
   nn_net_penalize(t->net, conn, points, why);
 }
 
+/* The tick only ever moves earlier between firings: every relay message asks for one, and a
+ * stream of them must not keep pushing back the release of credits the rate holds. */
 static void
-schedule_tick(nn_relaynode_t *t, uint64_t delay_ms)
+schedule_tick(nn_relaynode_t *t, uint64_t now, uint64_t delay_ms)
 {
   struct timeval tv = { (time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000 };
-  if (!t->detached)
-    evtimer_add(t->ev_tick, &tv);
+  if (t->detached || (evtimer_pending(t->ev_tick, NULL) && t->tick_at <= now + delay_ms))
+    return;
+  t->tick_at = now + delay_ms;
+  evtimer_add(t->ev_tick, &tv);
 }
 
 static void
@@ -122,7 +126,7 @@ relay_ticked(nn_relaynode_t *t, uint64_t now)
     delay = next - now;
   else if (next && next <= now)
     delay = 1;
-  schedule_tick(t, delay);
+  schedule_tick(t, now, delay);
 }
 
 /* ---- streams ---- */
@@ -1028,7 +1032,7 @@ nn_relaynode_new(nn_relaynode_t **out, nn_net_t *net, nn_disco_t *disco, const n
                                     : "no listener: reached through relays only");
   }
   publish_relays(t);
-  schedule_tick(t, 0);
+  schedule_tick(t, nn_mono_ms(), 0);
   *out = t;
   return NN_OK;
 }

@@ -129,6 +129,7 @@ struct nn_relaynode_t {
   const nn_log_t *log;
   nn_relay_t *relay;
   struct event *ev_tick;
+  uint64_t tick_at; /* when ev_tick fires, while it is pending */
   rstream_t *streams;
   unsigned nstreams;
   uint32_t next_cid;
