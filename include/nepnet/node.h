@@ -130,6 +130,11 @@ typedef struct nn_node_settings_t {
                                       we listen), 0, 1 */
   const char *stun_server;         /**< "HOST:PORT": find our NAT's behaviour against it at start
                                       (RFC 5780; a server with two addresses, e.g. coturn) */
+  const char *turn_server;         /**< "HOST:PORT" of a TURN server (RFC 8656 with TCP relaying,
+                                      RFC 6062): the way out of a network that blocks the rest */
+  const char *turn_user;           /**< its long-term credential's username */
+  const char *turn_password_file;  /**< a file (mode 0600 or stricter) holding the password */
+  int turn;                        /**< dial through it: -1 auto (when direct TCP fails), 0, 1 */
   /** A transaction entered the mempool (also for our own, once it is fluffed back to us). */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx);
   /** Log lines (no newline); NULL: stderr. \a module is "net", "disco", "gossip", "api"... */

@@ -348,7 +348,7 @@ static void
 print_nat(json_t *n)
 {
   json_t *r = json_object_get(n, "reachability"), *c = json_object_get(n, "client"), *rl = json_object_get(n, "relay"),
-         *p = json_object_get(n, "punch"), *st = json_object_get(n, "stun");
+         *p = json_object_get(n, "punch"), *st = json_object_get(n, "stun"), *tu = json_object_get(n, "turn");
   const char *state, *addr, *why;
   double x, y;
   if (json_is_object(r) && (state = json_string_value(json_object_get(r, "state")))) {
@@ -375,6 +375,16 @@ print_nat(json_t *n)
              (why = json_string_value(json_object_get(d, "mapping"))) ? why : "?",
              (addr = json_string_value(json_object_get(d, "filtering"))) ? addr : "?");
     printf("\n");
+  }
+  if (json_is_object(tu) && (state = json_string_value(json_object_get(tu, "state")))) {
+    addr = json_string_value(json_object_get(tu, "relayed"));
+    why = json_string_value(json_object_get(tu, "why"));
+    if (!num(tu, "streams", &x))
+      x = 0;
+    printf("turn       %s%s%s at %s, %s; %.0f stream%s (%s)\n", state, addr ? " " : "", addr ? addr : "",
+           json_string_value(json_object_get(tu, "server")) ? json_string_value(json_object_get(tu, "server")) : "?",
+           json_is_true(json_object_get(tu, "engaged")) ? "in use" : "not in use", x, x == 1 ? "" : "s",
+           why ? why : "");
   }
 }
 

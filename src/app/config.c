@@ -139,6 +139,15 @@ static const opt_t opts[] = {
   ONE("stun-server", T_STR, stun_server, "HOST:PORT",
       "find our NAT's mapping and filtering against this STUN server at start\n"
       "(RFC 5780: one with two addresses, e.g. coturn, tells both)"),
+  ONE("turn-server", T_STR, turn_server, "HOST:PORT",
+      "a TURN server (RFC 8656 with TCP relaying, RFC 6062; e.g. coturn) to dial\n"
+      "through when the network lets nothing else out"),
+  ONE("turn-user", T_STR, turn_user, "NAME", "the TURN server's long-term credential: username"),
+  ONE("turn-password-file", T_STR, turn_password_file, "FILE",
+      "... and a file holding its password (mode 0600; refused otherwise)"),
+  ONE("turn", T_AUTO, turn, "auto|0|1",
+      "dial through the TURN server: auto (when direct TCP channels fail for\n"
+      "10 s), 0 never, 1 always"),
   ONE("api", T_STR, api, "ADDR", "control API: 127.0.0.1:PORT, [::1]:PORT, unix:/PATH or off (127.0.0.1:9801)"),
   ONE("api-token-file", T_STR, api_token_file, "FILE", "API bearer token, created 0600 if missing (DATADIR/api.token)"),
   ONE("log-level", T_LOGLEVEL, log_level, "LEVEL", "debug, info (default), warn or error"),

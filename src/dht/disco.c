@@ -653,6 +653,35 @@ boot_check_done(nn_disco_t *d)
   boot_schedule_retry(d);
 }
 
+/* A channel to a bootstrap address exists already: another tenant opened it (gossip's
+ * --connect, a relay reservation) or our last round did. Bootstrap over it rather than call
+ * the address unreachable: waiting for it if it is still in its handshake. */
+static int
+boot_over(nn_disco_t *d, uint64_t conn)
+{
+  nn_net_conn_info_t ci;
+  dconn_t *c;
+  if (!nn_net_conn_info(d->net, conn, &ci) || ci.inbound || ci.closing)
+    return 0;
+  if (!ci.established) {
+    if (!(c = dconn_get(d, conn)) || c->boot)
+      return 0;
+    c->boot = 1;
+    nn_net_hold(d->net, d->proto, conn, 1);
+    d->boot_pending++; /* t_up finishes it */
+    return 1;
+  }
+  if (!ci.has_id)
+    return 0;
+  nn_rpc_node_t n = { ci.id, ci.addr };
+  nn_dht_add_contact(d->dht, &n, nn_unix_ms());
+  if (!d->boot_ok) {
+    d->boot_ok = 1;
+    (void)nn_dht_lookup(d->dht, &d->self, 0, NULL, NULL, nn_unix_ms()); /* self-lookup */
+  }
+  return 1;
+}
+
 static int
 boot_dial(nn_disco_t *d, const nn_addr_t *a, const nn_node_id_t *id)
 {
@@ -662,8 +691,8 @@ boot_dial(nn_disco_t *d, const nn_addr_t *a, const nn_node_id_t *id)
     return 0;
   if (d->has_addr && nn_addr_equal(a, &d->self_addr))
     return 0;
-  if (nn_net_find_addr(d->net, a))
-    return 0; /* already dialling or connected */
+  if ((conn = nn_net_find_addr(d->net, a)))
+    return boot_over(d, conn); /* already dialling or connected, maybe for another tenant */
   (void)nn_peerstore_attempt(d->ps, a, nn_unix_ms() / 1000);
   if (nn_net_dial(d->net, d->proto, a, id, &conn) != NN_OK || !(c = dconn_get(d, conn))) {
     if (conn)

@@ -704,6 +704,17 @@ nn_net_add_transport(nn_net_t *n, nn_transport_t *t)
   return NN_OK;
 }
 
+nn_err_t
+nn_net_add_transport_first(nn_net_t *n, nn_transport_t *t)
+{
+  nn_err_t e = nn_net_add_transport(n, t);
+  if (e)
+    return e;
+  memmove(n->transports + 1, n->transports, (n->ntransports - 1) * sizeof(n->transports[0]));
+  n->transports[0] = t;
+  return NN_OK;
+}
+
 nn_transport_t *
 nn_net_transport(nn_net_t *n, const char *name)
 {

@@ -220,6 +220,9 @@ void nn_net_free(nn_net_t *n);
 /** Add a transport (the manager owns and frees it). Dials use the first one added that can
  *  reach an address. */
 nn_err_t nn_net_add_transport(nn_net_t *n, nn_transport_t *t);
+/** ... ahead of those already added: a transport that takes some of TCP's dials (TURN, when the
+ *  network lets nothing else out) says yes before TCP does. */
+nn_err_t nn_net_add_transport_first(nn_net_t *n, nn_transport_t *t);
 /** The transport named \a name, or NULL. */
 nn_transport_t *nn_net_transport(nn_net_t *n, const char *name);
 /** Listen on \a bind through \a transport (NULL: "tcp"); \a bound (may be NULL) gets the

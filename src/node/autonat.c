@@ -188,7 +188,10 @@ ask(void *ctx, const nn_net_conn_info_t *c)
   pick_t *p = ctx;
   an_t *an = &p->t->an;
   uint8_t m[NN_DIALBACK_MAX_LEN];
-  if (an->nask >= AN_ASK || c->inbound || !c->established || c->closing || !c->has_id || !strcmp(c->transport, "relay"))
+  /* not over a relay circuit or TURN: there the peer sees the relay, or the TURN server's
+   * relayed address (which lets in only the peers we dialled), not us */
+  if (an->nask >= AN_ASK || c->inbound || !c->established || c->closing || !c->has_id ||
+      !strcmp(c->transport, "relay") || !strcmp(c->transport, "turn"))
     return;
   for (int i = 0; i < an->nask; i++)
     if (an->ask[i].conn == c->conn)

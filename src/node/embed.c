@@ -108,7 +108,7 @@ nn_node_settings_default(nn_node_settings_t *s)
   s->mix_redundancy = 0.5;
   nn_relay_limits_t rl;
   nn_relay_limits_default(&rl);
-  s->relay = s->relay_reserve = s->stun = -1;
+  s->relay = s->relay_reserve = s->stun = s->turn = -1;
   s->relay_max_circuits = rl.max_circuits;
   s->relay_circuit_s = rl.circuit_s;
   s->relay_circuit_bytes = (size_t)rl.circuit_bytes;
@@ -258,6 +258,14 @@ nn_node_cfg_from_settings(nn_node_cfg_t *c, const nn_node_settings_t *s, char *w
   }
   c->stun = s->stun;
   c->stun_server = s->stun_server;
+  if (s->turn < -1 || s->turn > 1) {
+    snprintf(why, why_len, "turn must be auto (-1), 0 or 1 (got %d)", s->turn);
+    return NN_ERR_ARG;
+  }
+  c->turn = s->turn;
+  c->turn_server = s->turn_server;
+  c->turn_user = s->turn_user;
+  c->turn_password_file = s->turn_password_file;
   c->relay.service = s->relay;
   c->relay.reserve = s->relay_reserve;
   c->relay.relays = s->relay_via;

@@ -757,6 +757,20 @@ known_peer(nn_gossip_t *g, const cand_t *c)
   return 0;
 }
 
+/* A channel we dialled for another tenant (the DHT, a relay reservation) to this candidate:
+ * gossip takes it rather than open a second one (where a TURN server allows one connection
+ * per peer address, a second could not open at all). */
+static npeer_t *
+adoptable(nn_gossip_t *g, const cand_t *c)
+{
+  for (npeer_t *p = g->peers; p; p = p->next)
+    if (p->state == P_CHANNEL && !p->dialled && p->outbound &&
+        ((c->has_id && p->has_id && !memcmp(p->id.b, c->id.b, NN_NODE_ID_LEN)) ||
+         (!c->has_id && c->addr.type != NN_ADDR_RELAY && nn_addr_equal(&p->addr, &c->addr))))
+      return p;
+  return NULL;
+}
+
 static size_t
 gather_candidates(nn_gossip_t *g, cand_t *out, size_t max)
 {
@@ -820,8 +834,19 @@ fill_outbound(nn_gossip_t *g)
     if ((b && b->until_ms > now) || known_peer(g, c) || (!g->n_connect && group_in_use(g, grp, gl)) ||
         (nn_disco_addr(g->disco, &self) && nn_addr_equal(&self, &c->addr)))
       continue;
-    npeer_t *p = calloc(1, sizeof(*p));
-    if (!p)
+    npeer_t *p = adoptable(g, c);
+    if (p) {
+      nn_net_hold(g->net, g->proto, p->conn, 1);
+      p->dialled = 1;
+      p->group_len = gl;
+      memcpy(p->group, grp, gl);
+      p->state = P_HELLO_SENT;
+      p->hello_at_ms = now;
+      send_hello(g, p, 0);
+      dialing++;
+      continue;
+    }
+    if (!(p = calloc(1, sizeof(*p))))
       break;
     if (nn_net_dial(g->net, g->proto, &c->addr, c->has_id ? &c->id : NULL, &p->conn) != NN_OK) {
       free(p);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "crypto/sha3.h"
 #include "lib/clock.h"
@@ -43,6 +44,7 @@ struct nn_node_t {
   nn_mixnode_t *mixnode;
   nn_relaynode_t *relay;
   nn_stunnode_t *stun;
+  nn_turnnode_t *turn;
   nn_transport_t *tcp; /* owned by net */
   nn_addr_t bound;     /* our listener's address (type 0: none) */
   int punch_on;        /* we try hole punches (a listener to punch from) */
@@ -318,6 +320,19 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
     M("nat_reachability", "What dial-back found: 0 unknown, 1 public, 2 private, 3 advertised (not asked).", 0, NULL,
       nn_relaynode_reach(n->relay, NULL, NULL, 0));
   }
+  if (n->turn) {
+    nn_turnnode_status_t ts;
+    nn_turnnode_status(n->turn, &ts);
+    M("turn_state", "Our TURN allocation: 0 idle, 1 allocating, 2 allocated, 3 failed.", 0, NULL, ts.state);
+    M("turn_engaged", "Dials go through the TURN server (1) or not (0).", 0, NULL, ts.engaged);
+    M("turn_streams", "Our streams through the TURN server now.", 0, NULL, ts.streams);
+    M("turn_dialled_total", "Streams opened through the TURN server.", 1, NULL, ts.dialled);
+    M("turn_dial_failures_total", "Dials through the TURN server that failed.", 1, NULL, ts.dial_failed);
+    M("turn_bytes_in_total", "Stream bytes received through the TURN server.", 1, NULL, ts.bytes_in);
+    M("turn_bytes_out_total", "Stream bytes sent through the TURN server.", 1, NULL, ts.bytes_out);
+    M("turn_malformed_total", "TURN server messages dropped (malformed, unmatched, bad integrity).", 1, NULL,
+      ts.turn.malformed);
+  }
   M("epochs_total", "Dandelion++ epochs begun.", 1, NULL, dls.epochs);
   M("bad_messages_total", "Gossip messages that closed a channel.", 1, NULL, gs.bad_msgs);
   M("penalties_total", "Penalties passed to the peer store.", 1, NULL, ds.penalties);
@@ -445,7 +460,7 @@ nn_node_cfg_default(nn_node_cfg_t *cfg)
   nn_mixnode_cfg_default(&cfg->mix);
   nn_relaynode_cfg_default(&cfg->relay);
   cfg->relay.service = cfg->relay.reserve = -1;
-  cfg->stun = -1;
+  cfg->stun = cfg->turn = -1;
   (void)nn_mixnode_cover_preset(&cfg->mix, "off"); /* cover costs bandwidth: on with a mixnet route or on request */
   cfg->listen = "0.0.0.0:9800";
   cfg->rx_max_count = 1024;
@@ -641,6 +656,86 @@ start_stun(nn_node_t *n, char *why, size_t why_len)
   return e;
 }
 
+/* TURN (PROTOCOL.md 10.7): a server to dial through when the network lets nothing else out. */
+static nn_err_t
+start_turn(nn_node_t *n, char *why, size_t why_len)
+{
+  nn_turnnode_cfg_t tc;
+  size_t len = 0;
+  nn_err_t e;
+  const char *pf = n->cfg.turn_password_file;
+  if (!n->cfg.turn_server) {
+    if (n->cfg.turn == 1) {
+      snprintf(why, why_len, "turn = 1 needs turn-server HOST:PORT (and turn-user, turn-password-file)");
+      return NN_ERR_ARG;
+    }
+    return NN_OK;
+  }
+  if (!n->cfg.turn) {
+    nn_log(&n->log, NN_LOG_INFO, "nat", "turn-server %s is not used: turn = 0", n->cfg.turn_server);
+    return NN_OK;
+  }
+  memset(&tc, 0, sizeof(tc));
+  tc.mode = n->cfg.turn;
+  tc.log = &n->log;
+  if (nn_addr_parse(&tc.server, n->cfg.turn_server) != NN_OK ||
+      (tc.server.type != NN_ADDR_IPV4 && tc.server.type != NN_ADDR_IPV6)) {
+    snprintf(why, why_len, "turn-server '%s' is not a numeric HOST:PORT", n->cfg.turn_server);
+    return NN_ERR_FORMAT;
+  }
+  if (!n->cfg.turn_user || !n->cfg.turn_user[0] || strlen(n->cfg.turn_user) > NN_TURN_MAX_CRED || !pf) {
+    snprintf(why, why_len, "turn-server needs turn-user (1..%d bytes) and turn-password-file", NN_TURN_MAX_CRED);
+    return NN_ERR_ARG;
+  }
+  snprintf(tc.username, sizeof(tc.username), "%s", n->cfg.turn_user);
+  e = nn_file_read_private(pf, (uint8_t *)tc.password, NN_TURN_MAX_CRED + 1, &len);
+  if (e == NN_OK && len > NN_TURN_MAX_CRED)
+    e = NN_ERR_TOO_LONG;
+  if (e) {
+    if (e == NN_ERR_PERM)
+      snprintf(why, why_len, "turn-password-file %s is readable by group or others: chmod 600 %s", pf, pf);
+    else if (e == NN_ERR_TOO_LONG)
+      snprintf(why, why_len, "turn-password-file %s: the password is longer than %d bytes", pf, NN_TURN_MAX_CRED);
+    else
+      snprintf(why, why_len, "turn-password-file %s: %s", pf, e == NN_ERR_NOTFOUND ? "no such file" : strerror(errno));
+    OPENSSL_cleanse(&tc, sizeof(tc));
+    return e;
+  }
+  while (len && (tc.password[len - 1] == '\n' || tc.password[len - 1] == '\r'))
+    len--; /* a file written with echo */
+  tc.password[len] = 0;
+  e = nn_turnnode_new(&n->turn, n->net, &tc, why, why_len);
+  OPENSSL_cleanse(&tc, sizeof(tc));
+  return e;
+}
+
+static json_t *
+turn_json(nn_node_t *n)
+{
+  nn_turnnode_status_t ts;
+  char sv[NN_ADDR_STR_MAX], ra[NN_ADDR_STR_MAX], ma[NN_ADDR_STR_MAX];
+  if (!n->turn)
+    return json_null();
+  nn_turnnode_status(n->turn, &ts);
+  nn_addr_format(&ts.server, sv);
+  nn_addr_format(&ts.relayed, ra);
+  nn_addr_format(&ts.mapped, ma);
+  json_t *o = json_pack(
+    "{s:s, s:s, s:s, s:s?, s:s?, s:I, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, "
+    "s:I, s:I, s:I, s:I, s:I}}",
+    "server", sv, "mode", ts.mode == 1 ? "1" : "auto", "state", nn_turn_state_str(ts.state), "relayed",
+    ts.state == NN_TURN_READY ? ra : NULL, "mapped", ts.mapped.type ? ma : NULL, "lifetime_s",
+    (json_int_t)ts.lifetime_s, "engaged", ts.engaged, "why", ts.why, "streams", (json_int_t)ts.streams, "dialled",
+    (json_int_t)ts.dialled, "dial_failed", (json_int_t)ts.dial_failed, "accepted", (json_int_t)ts.accepted, "bytes_in",
+    (json_int_t)ts.bytes_in, "bytes_out", (json_int_t)ts.bytes_out, "control_connects", (json_int_t)ts.ctl_connects,
+    "server_stats", "allocations", (json_int_t)ts.turn.allocations, "refreshes", (json_int_t)ts.turn.refreshes,
+    "permissions", (json_int_t)ts.turn.permissions, "connects", (json_int_t)ts.turn.connects, "connect_failed",
+    (json_int_t)ts.turn.connect_failed, "attempts", (json_int_t)ts.turn.attempts, "binds", (json_int_t)ts.turn.binds,
+    "bind_failed", (json_int_t)ts.turn.bind_failed, "errors", (json_int_t)ts.turn.errors, "malformed",
+    (json_int_t)ts.turn.malformed, "timeouts", (json_int_t)ts.turn.timeouts);
+  return o ? o : json_null();
+}
+
 /* GET /v1/nat (docs/API.md): the relay role, our reservations, our relayed streams. */
 static json_t *
 api_nat(void *ctx)
@@ -700,7 +795,7 @@ api_nat(void *ctx)
   for (int r = 1; r < NN_RELAY_END_MAX; r++)
     json_object_set_new(ended, nn_relay_end_name((nn_relay_end_t)r), json_integer((json_int_t)st.relay.ended[r]));
   const nn_relay_limits_t *l = &n->cfg.relay.limits;
-  return json_pack(
+  json_t *o = json_pack(
     "{s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, "
     "s:I, s:I}}, s:{s:b, s:I, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, "
     "s:{s:b, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:s, s:s?, s:s, s:I, s:I}, s:o}",
@@ -721,6 +816,9 @@ api_nat(void *ctx)
     "last_ms", (json_int_t)st.punch_ms_last, "max_ms", (json_int_t)st.punch_ms_max, "reachability", "state",
     nn_reach_str(reach), "addr", raddr[0] ? raddr : NULL, "why", why, "dialbacks_done", (json_int_t)db_done,
     "dialbacks_refused", (json_int_t)db_refused, "stun", stun);
+  if (o)
+    json_object_set_new(o, "turn", turn_json(n));
+  return o;
 }
 
 /* GET /v1/mixnet (docs/API.md). */
@@ -855,7 +953,8 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
   if ((e = start_net(n, adv, sizeof(adv), why, why_len)))
     goto fail;
   n->cfg.disco.advertise = adv[0] ? adv : NULL;
-  if ((e = nn_disco_new(&n->disco, n->net, identity, network, datadir, &n->cfg.disco, why, why_len)) ||
+  if ((e = start_turn(n, why, why_len)) ||
+      (e = nn_disco_new(&n->disco, n->net, identity, network, datadir, &n->cfg.disco, why, why_len)) ||
       (e = start_relay(n, adv[0] != 0, why, why_len)) || (e = start_stun(n, why, why_len)) ||
       (e = nn_gossip_new(&n->gossip, n->net, n->disco, &n->cfg.gossip, nn_mono_ms(), why, why_len)) ||
       (e = start_mixnet(n, why, why_len)) || (e = start_api(n, why, why_len)))
@@ -890,7 +989,8 @@ nn_node_free(nn_node_t *n)
   }
   nn_relaynode_free(n->relay); /* before disco: it publishes through it */
   nn_stunnode_free(n->stun);
-  nn_disco_free(n->disco); /* anchors, gossip's held channels first, while they are up */
+  nn_turnnode_free(n->turn); /* releases the allocation; the manager frees the transport */
+  nn_disco_free(n->disco);   /* anchors, gossip's held channels first, while they are up */
   nn_gossip_free(n->gossip);
   nn_mixnode_free(n->mixnode); /* after disco: no lookup of its can answer into freed memory */
   nn_net_free(n->net);         /* CLOSE records, sockets */

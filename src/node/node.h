@@ -27,6 +27,7 @@
 #include "node/mixnode.h"
 #include "node/relaynode.h"
 #include "node/stunnode.h"
+#include "node/turnnode.h"
 
 struct event_base;
 
@@ -48,11 +49,15 @@ typedef struct nn_node_cfg_t {
   /** STUN on our UDP port (PROTOCOL.md 10.1): -1 auto (when we listen), 0, 1. */
   int stun;
   const char *stun_server; /**< "HOST:PORT": RFC 5780 discovery against it at start (NULL: none) */
-  size_t rx_max_count;     /**< received transactions kept for the API (1024) */
-  size_t rx_max_bytes;     /**< (16 MiB) */
-  int api_enabled;         /**< start the control API (1) */
-  nn_api_cfg_t api;        /**< its settings; token_file NULL = DATADIR/api.token */
-  const char *preset;      /**< shown in status ("balanced") */
+  /** TURN (PROTOCOL.md 10.7): a server, its username and a 0600 password file; turn -1 auto
+   *  (dials go through it once direct TCP fails), 0 off, 1 always. */
+  const char *turn_server, *turn_user, *turn_password_file;
+  int turn;
+  size_t rx_max_count;                              /**< received transactions kept for the API (1024) */
+  size_t rx_max_bytes;                              /**< (16 MiB) */
+  int api_enabled;                                  /**< start the control API (1) */
+  nn_api_cfg_t api;                                 /**< its settings; token_file NULL = DATADIR/api.token */
+  const char *preset;                               /**< shown in status ("balanced") */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx); /**< nepnet/node.h */
   void *tx_ctx;
   /** Log lines of every layer (no newline); NULL = stderr. */

@@ -136,6 +136,10 @@ pub struct NnNodeSettings {
     pub relay_max_reservations: u32,
     pub stun: c_int,
     pub stun_server: *const c_char,
+    pub turn_server: *const c_char,
+    pub turn_user: *const c_char,
+    pub turn_password_file: *const c_char,
+    pub turn: c_int,
     pub on_tx: Option<OnTx>,
     pub on_log: Option<OnLog>,
     pub ctx: *mut c_void,
@@ -216,7 +220,7 @@ const _: () = {
     assert!(size_of::<NnError>() == 260);
     assert!(size_of::<NnNodeTx>() == 144);
     assert!(offset_of!(NnNodeTx, from) == 72);
-    assert!(size_of::<NnNodeSettings>() == 384);
+    assert!(size_of::<NnNodeSettings>() == 416);
     assert!(offset_of!(NnNodeSettings, listen_ip_rate) == 128);
     assert!(offset_of!(NnNodeSettings, workers) == 144);
     assert!(offset_of!(NnNodeSettings, route) == 148);
@@ -226,8 +230,10 @@ const _: () = {
     assert!(offset_of!(NnNodeSettings, relay_via) == 304);
     assert!(offset_of!(NnNodeSettings, relay_circuit_bytes) == 328);
     assert!(offset_of!(NnNodeSettings, stun_server) == 352);
-    assert!(offset_of!(NnNodeSettings, on_tx) == 360);
-    assert!(offset_of!(NnNodeSettings, ctx) == 376);
+    assert!(offset_of!(NnNodeSettings, turn_server) == 360);
+    assert!(offset_of!(NnNodeSettings, turn) == 384);
+    assert!(offset_of!(NnNodeSettings, on_tx) == 392);
+    assert!(offset_of!(NnNodeSettings, ctx) == 408);
     assert!(size_of::<NnNodeStatus>() == 616);
     assert!(offset_of!(NnNodeStatus, uptime_s) == 328);
     assert!(offset_of!(NnNodeStatus, bytes_in) == 360);
@@ -352,8 +358,13 @@ pub fn settings_default() -> Result<NnNodeSettings, String> {
             cover == "off" && s.mix_epoch_s == 3600 && s.mix_redundancy == 0.5,
         ),
         (
-            "relay == -1 (auto), relay_max_circuits == 32, relay_rate == 524288, stun == -1",
-            s.relay == -1 && s.relay_max_circuits == 32 && s.relay_rate == 524288 && s.stun == -1,
+            "relay == -1 (auto), relay_max_circuits == 32, relay_rate == 524288, stun == -1, turn == -1",
+            s.relay == -1
+                && s.relay_max_circuits == 32
+                && s.relay_rate == 524288
+                && s.stun == -1
+                && s.turn == -1
+                && s.turn_server.is_null(),
         ),
         (
             "on_tx, on_log, ctx unset",

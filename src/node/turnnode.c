@@ -1,0 +1,787 @@
+/* TURN in a node (turnnode.h): the control connection, the allocation and the "turn" transport. */
+#include "node/turnnode.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
+#include "crypto/rand.h"
+#include "lib/clock.h"
+#include "net/transport.h"
+
+#define CTL_OUT_CAP (64u * 1024) /* control messages queued to the server */
+#define BACKOFF_MAX_MS 60000
+
+typedef enum { T_CONNECT, T_BINDING, T_OPEN, T_DONE } tstate_t;
+
+typedef struct tstream_t {
+  nn_stream_t base; /* first: the manager's view */
+  struct nn_turnnode_t *t;
+  struct tstream_t *next;
+  uint64_t id; /* the Connect's tag and the data connection's id in the core */
+  tstate_t state;
+  uint32_t connid;
+  struct bufferevent *bev;
+  struct event *kick;
+  int want_read, want_write, write_blocked, shut_wr, held_perm;
+  int pending_open, pending_accept, pending_end, end_reported;
+  int kicked, in_cb, closed;
+  nn_stream_end_t end_how;
+  int end_errno;
+} tstream_t;
+
+struct nn_turnnode_t {
+  nn_transport_t base; /* first: the manager's view */
+  nn_net_t *net;
+  struct event_base *evb;
+  const nn_log_t *log;
+  nn_turnnode_cfg_t cfg;
+  nn_turn_t *turn;
+  struct bufferevent *ctl;
+  struct event *ev_tick, *ev_redial;
+  uint64_t backoff_ms;
+  tstream_t *streams;
+  unsigned nstreams;
+  uint64_t next_id;
+  int detached, engaged;
+  char why[200];
+  uint64_t start_ms, direct_ms, dials_at_direct;
+  uint64_t dialled, dial_failed, accepted, ctl_connects, bytes_in, bytes_out;
+};
+
+static void tlog(nn_turnnode_t *t, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+tlog(nn_turnnode_t *t, int level, const char *fmt, ...)
+{
+  char line[512];
+  va_list ap;
+  if (!nn_log_enabled(t->log, level))
+    return;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  nn_log(t->log, level, "nat", "%s", line);
+}
+
+static void tick(nn_turnnode_t *t);
+static void ctl_open(nn_turnnode_t *t);
+
+/* ---- streams ---- */
+
+static tstream_t *
+find_stream(nn_turnnode_t *t, uint64_t id)
+{
+  for (tstream_t *s = t->streams; s; s = s->next)
+    if (s->id == id && !s->closed)
+      return s;
+  return NULL;
+}
+
+static void
+stream_release(tstream_t *s)
+{
+  nn_turnnode_t *t = s->t;
+  for (tstream_t **p = &t->streams; *p; p = &(*p)->next)
+    if (*p == s) {
+      *p = s->next;
+      break;
+    }
+  t->nstreams--;
+  if (t->turn) {
+    nn_turn_bind_gone(t->turn, s->id);
+    if (s->held_perm)
+      nn_turn_perm_hold(t->turn, &s->base.peer, -1);
+  }
+  if (s->bev)
+    bufferevent_free(s->bev);
+  if (s->kick)
+    event_free(s->kick);
+  free(s);
+}
+
+static void
+kick(tstream_t *s)
+{
+  if (s->kicked || s->closed)
+    return;
+  s->kicked = 1;
+  event_active(s->kick, EV_TIMEOUT, 0);
+}
+
+static void
+stream_end(tstream_t *s, nn_stream_end_t how, int err)
+{
+  if (s->pending_end || s->end_reported)
+    return;
+  if (s->state != T_OPEN) {
+    how = NN_STREAM_REFUSED;
+    s->t->dial_failed += !s->base.inbound;
+  }
+  s->state = T_DONE;
+  s->pending_end = 1;
+  s->end_how = how;
+  s->end_errno = err;
+  if (s->bev)
+    bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+  kick(s);
+}
+
+static void
+stream_step(tstream_t *s)
+{
+  nn_turnnode_t *t = s->t;
+  if (s->pending_accept) {
+    s->pending_accept = 0;
+    if (!t->base.host.accept(t->base.host.ctx, &s->base)) {
+      s->closed = 1; /* refused: the manager forgets it, we close it */
+      return;
+    }
+    t->accepted++;
+  }
+  if (s->pending_open && s->base.ev) {
+    s->pending_open = 0;
+    t->dialled++;
+    s->base.ev->on_open(s->base.ctx);
+    if (s->closed)
+      return;
+  }
+  if (s->bev && s->base.ev && s->want_read && (s->state == T_OPEN || s->pending_end)) {
+    struct evbuffer *in = bufferevent_get_input(s->bev);
+    size_t len;
+    while ((len = evbuffer_get_length(in)) && s->want_read) {
+      if (len > 16384)
+        len = 16384;
+      const uint8_t *p = evbuffer_pullup(in, (ssize_t)len);
+      if (!p)
+        break;
+      t->bytes_in += len;
+      int more = s->base.ev->on_data(s->base.ctx, p, len);
+      if (s->closed)
+        return;
+      evbuffer_drain(in, len);
+      if (!more)
+        break;
+    }
+    if (s->state == T_OPEN && evbuffer_get_length(in) < NN_TURNNODE_IN_CAP)
+      bufferevent_enable(s->bev, EV_READ);
+  }
+  if (s->want_write && s->write_blocked && s->state == T_OPEN && s->base.ev && s->bev &&
+      evbuffer_get_length(bufferevent_get_output(s->bev)) < NN_TURNNODE_OUT_CAP / 2) {
+    s->write_blocked = 0;
+    s->base.ev->on_writable(s->base.ctx);
+    if (s->closed)
+      return;
+  }
+  if (s->pending_end && !s->end_reported && s->base.ev &&
+      (!s->bev || !evbuffer_get_length(bufferevent_get_input(s->bev)) || s->end_how == NN_STREAM_REFUSED)) {
+    s->end_reported = 1;
+    s->base.ev->on_end(s->base.ctx, s->end_how, s->end_errno);
+  }
+}
+
+static void
+on_kick(evutil_socket_t fd, short what, void *arg)
+{
+  tstream_t *s = arg;
+  (void)fd;
+  (void)what;
+  s->kicked = 0;
+  s->in_cb = 1;
+  stream_step(s);
+  s->in_cb = 0;
+  if (s->closed)
+    stream_release(s);
+}
+
+static void
+on_data_read(struct bufferevent *bev, void *arg)
+{
+  tstream_t *s = arg;
+  nn_turnnode_t *t = s->t;
+  struct evbuffer *in = bufferevent_get_input(bev);
+  if (s->state == T_BINDING) {
+    size_t len = evbuffer_get_length(in), used = 0;
+    const uint8_t *p = evbuffer_pullup(in, (ssize_t)len);
+    if (!p || !t->turn)
+      return;
+    nn_err_t e = nn_turn_bind_input(t->turn, s->id, p, len, &used, nn_mono_ms());
+    /* BOUND or BIND_FAILED may have come through the event callback by now */
+    if (e != NN_OK) {
+      stream_end(s, NN_STREAM_REFUSED, EPROTO);
+      return;
+    }
+    evbuffer_drain(in, used);
+    if (s->state != T_OPEN)
+      return;
+  }
+  if (evbuffer_get_length(in) >= NN_TURNNODE_IN_CAP || !s->want_read)
+    bufferevent_disable(bev, EV_READ); /* the kernel's buffer and TCP hold the rest */
+  kick(s);
+}
+
+static void
+on_data_write(struct bufferevent *bev, void *arg)
+{
+  tstream_t *s = arg;
+  if (s->shut_wr == 1 && !evbuffer_get_length(bufferevent_get_output(bev))) {
+    s->shut_wr = 2;
+    (void)shutdown(bufferevent_getfd(bev), SHUT_WR);
+  }
+  if (s->write_blocked)
+    kick(s);
+}
+
+static void
+on_data_event(struct bufferevent *bev, short what, void *arg)
+{
+  tstream_t *s = arg;
+  nn_turnnode_t *t = s->t;
+  (void)bev;
+  if (what & BEV_EVENT_CONNECTED) {
+    if (!t->turn || nn_turn_bind(t->turn, s->id, s->connid, nn_mono_ms()) != NN_OK)
+      stream_end(s, NN_STREAM_REFUSED, EAGAIN);
+    return;
+  }
+  if (what & BEV_EVENT_EOF)
+    stream_end(s, NN_STREAM_EOF, 0);
+  else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+    stream_end(s, NN_STREAM_ERROR, EVUTIL_SOCKET_ERROR() ? EVUTIL_SOCKET_ERROR() : ECONNRESET);
+}
+
+static tstream_t *
+stream_new(nn_turnnode_t *t, const nn_addr_t *peer, int inbound)
+{
+  tstream_t *s;
+  if (t->nstreams >= NN_TURNNODE_MAX_STREAMS || !(s = calloc(1, sizeof(*s))))
+    return NULL;
+  if (!(s->kick = event_new(t->evb, -1, 0, on_kick, s))) {
+    free(s);
+    return NULL;
+  }
+  s->base.t = &t->base;
+  s->base.peer = *peer;
+  s->base.inbound = inbound;
+  s->t = t;
+  s->id = ++t->next_id;
+  s->next = t->streams;
+  t->streams = s;
+  t->nstreams++;
+  return s;
+}
+
+/* A data connection to the server for \a s, to be bound to \a connid. */
+static int
+data_connect(nn_turnnode_t *t, tstream_t *s, uint32_t connid)
+{
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  unsigned binding = 0;
+  for (tstream_t *o = t->streams; o; o = o->next)
+    binding += o->state == T_BINDING;
+  if (binding >= NN_TURNNODE_MAX_BINDING || !nn_addr_to_sockaddr(&t->cfg.server, &ss, &sl))
+    return 0;
+  if (!(s->bev = bufferevent_socket_new(t->evb, -1, BEV_OPT_CLOSE_ON_FREE)))
+    return 0;
+  bufferevent_setcb(s->bev, on_data_read, on_data_write, on_data_event, s);
+  bufferevent_setwatermark(s->bev, EV_WRITE, NN_TURNNODE_OUT_CAP / 2, 0);
+  s->connid = connid;
+  s->state = T_BINDING;
+  if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss, (int)sl) < 0)
+    return 0;
+  bufferevent_enable(s->bev, EV_READ);
+  return 1;
+}
+
+/* ---- the core's side ---- */
+
+static nn_err_t
+io_send(void *ctx, uint64_t conn, const uint8_t *b, size_t n)
+{
+  nn_turnnode_t *t = ctx;
+  struct bufferevent *bev = NULL;
+  if (!conn) {
+    bev = t->ctl;
+    if (bev && evbuffer_get_length(bufferevent_get_output(bev)) + n > CTL_OUT_CAP)
+      return NN_ERR_NOSPACE;
+  } else {
+    tstream_t *s = find_stream(t, conn);
+    bev = s ? s->bev : NULL;
+  }
+  if (!bev || bufferevent_write(bev, b, n) < 0)
+    return NN_ERR_IO;
+  return NN_OK;
+}
+
+static void
+io_random(void *ctx, uint8_t *b, size_t n)
+{
+  (void)ctx;
+  (void)nn_rng_fill(NULL, b, n);
+}
+
+static void
+io_event(void *ctx, const nn_turn_event_t *e)
+{
+  nn_turnnode_t *t = ctx;
+  char a[NN_ADDR_STR_MAX], m[NN_ADDR_STR_MAX];
+  tstream_t *s;
+  switch (e->kind) {
+  case NN_TURN_EV_READY:
+    t->backoff_ms = 0;
+    nn_addr_format(nn_turn_relayed(t->turn), a);
+    nn_addr_format(nn_turn_mapped(t->turn), m);
+    tlog(t, NN_LOG_INFO, "TURN: allocated %s for %u s (our connection to the server comes from %s)%s", a,
+         nn_turn_lifetime(t->turn), nn_turn_mapped(t->turn)->type ? m : "?",
+         t->cfg.mode == 1 ? ": dials go through it (turn = 1)" : "");
+    if (t->cfg.mode == 1 && !t->engaged) {
+      t->engaged = 1;
+      snprintf(t->why, sizeof(t->why), "turn = 1: every dial goes through the TURN server");
+    }
+    return;
+  case NN_TURN_EV_FAILED:
+    nn_addr_format(&t->cfg.server, a);
+    if (e->code)
+      tlog(t, NN_LOG_WARN, "TURN server %s: %s (error %u); trying again", a, e->why ? e->why : "failed", e->code);
+    else
+      tlog(t, NN_LOG_WARN, "TURN server %s: %s; trying again", a, e->why ? e->why : "failed");
+    return;
+  case NN_TURN_EV_CONNECTED:
+    if (!(s = find_stream(t, e->tag)) || s->state != T_CONNECT)
+      return; /* closed meanwhile: the server's connection lapses unbound */
+    if (!data_connect(t, s, e->connid))
+      stream_end(s, NN_STREAM_REFUSED, EAGAIN);
+    return;
+  case NN_TURN_EV_CONNECT_FAILED:
+    if ((s = find_stream(t, e->tag))) {
+      nn_addr_format(&s->base.peer, a);
+      tlog(t, NN_LOG_DEBUG, "TURN: no connection to %s: %s (%u)", a, e->why ? e->why : "", e->code);
+      stream_end(s, NN_STREAM_REFUSED, e->code == 447 || !e->code ? ETIMEDOUT : ECONNREFUSED);
+    }
+    return;
+  case NN_TURN_EV_ATTEMPT:
+    if (!(s = stream_new(t, &e->peer, 1)))
+      return; /* full: the server drops its connection after 30 s unbound */
+    if (!data_connect(t, s, e->connid)) {
+      s->closed = 1;
+      stream_release(s);
+    }
+    return;
+  case NN_TURN_EV_BOUND:
+    if (!(s = find_stream(t, e->tag)) || s->state != T_BINDING)
+      return;
+    s->state = T_OPEN;
+    nn_turn_perm_hold(t->turn, &s->base.peer, 1);
+    s->held_perm = 1;
+    if (s->base.inbound)
+      s->pending_accept = 1;
+    else
+      s->pending_open = 1;
+    kick(s);
+    return;
+  case NN_TURN_EV_BIND_FAILED:
+    if ((s = find_stream(t, e->tag)))
+      stream_end(s, NN_STREAM_REFUSED, ECONNREFUSED);
+    return;
+  }
+}
+
+/* ---- the control connection ---- */
+
+static void
+ctl_close(nn_turnnode_t *t, const char *why)
+{
+  struct timeval tv;
+  if (t->ctl)
+    bufferevent_free(t->ctl);
+  t->ctl = NULL;
+  if (t->turn)
+    nn_turn_ctl_down(t->turn, why);
+  if (t->detached)
+    return;
+  t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : 1000;
+  if (t->backoff_ms > BACKOFF_MAX_MS)
+    t->backoff_ms = BACKOFF_MAX_MS;
+  tv.tv_sec = (time_t)(t->backoff_ms / 1000);
+  tv.tv_usec = (suseconds_t)(t->backoff_ms % 1000) * 1000;
+  evtimer_add(t->ev_redial, &tv);
+}
+
+static void
+on_ctl_read(struct bufferevent *bev, void *arg)
+{
+  nn_turnnode_t *t = arg;
+  struct evbuffer *in = bufferevent_get_input(bev);
+  size_t len = evbuffer_get_length(in);
+  const uint8_t *p = evbuffer_pullup(in, (ssize_t)len);
+  if (!p)
+    return;
+  nn_err_t e = nn_turn_ctl_input(t->turn, p, len, nn_mono_ms());
+  if (t->ctl != bev)
+    return;
+  evbuffer_drain(in, len);
+  if (e != NN_OK) {
+    char a[NN_ADDR_STR_MAX];
+    nn_addr_format(&t->cfg.server, a);
+    tlog(t, NN_LOG_WARN, "TURN server %s sent bytes that are not STUN: closing the connection", a);
+    ctl_close(t, "the server sent bytes that are not STUN");
+    return;
+  }
+  tick(t);
+}
+
+static void
+on_ctl_event(struct bufferevent *bev, short what, void *arg)
+{
+  nn_turnnode_t *t = arg;
+  char a[NN_ADDR_STR_MAX];
+  (void)bev;
+  if (what & BEV_EVENT_CONNECTED) {
+    t->ctl_connects++;
+    nn_turn_start(t->turn, nn_mono_ms());
+    tick(t);
+    return;
+  }
+  nn_addr_format(&t->cfg.server, a);
+  tlog(t, NN_LOG_WARN, "TURN server %s: the connection %s (check turn-server, and that TCP to it is allowed)", a,
+       what & BEV_EVENT_EOF ? "was closed" : "failed");
+  ctl_close(t, "the connection to the server was lost");
+}
+
+static void
+ctl_open(nn_turnnode_t *t)
+{
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  if (t->detached || t->ctl || !nn_addr_to_sockaddr(&t->cfg.server, &ss, &sl))
+    return;
+  if (!(t->ctl = bufferevent_socket_new(t->evb, -1, BEV_OPT_CLOSE_ON_FREE)))
+    return;
+  bufferevent_setcb(t->ctl, on_ctl_read, NULL, on_ctl_event, t);
+  if (bufferevent_socket_connect(t->ctl, (struct sockaddr *)&ss, (int)sl) < 0) {
+    ctl_close(t, "cannot connect to the server");
+    return;
+  }
+  bufferevent_enable(t->ctl, EV_READ);
+}
+
+static void
+on_redial(evutil_socket_t fd, short what, void *arg)
+{
+  (void)fd;
+  (void)what;
+  ctl_open(arg);
+}
+
+/* ---- when to use it ---- */
+
+static void
+each_direct(void *ctx, const nn_net_conn_info_t *c)
+{
+  int *n = ctx;
+  if (c->established && !c->inbound && c->transport && !strcmp(c->transport, "tcp"))
+    (*n)++;
+}
+
+static void
+maybe_engage(nn_turnnode_t *t, uint64_t now)
+{
+  int direct = 0;
+  uint64_t dials = nn_net_stats(t->net)->dials;
+  if (t->engaged || t->cfg.mode != -1)
+    return;
+  nn_net_each(t->net, each_direct, &direct);
+  if (direct) {
+    t->direct_ms = now;
+    t->dials_at_direct = dials;
+    snprintf(t->why, sizeof(t->why), "direct TCP channels work (%d now): TURN is not needed", direct);
+    return;
+  }
+  if (now - t->direct_ms < NN_TURNNODE_AUTO_S * 1000ull || dials - t->dials_at_direct < NN_TURNNODE_AUTO_DIALS) {
+    snprintf(t->why, sizeof(t->why), "watching: %llu dials and no direct TCP channel for %llu s (TURN after %d s)",
+             (unsigned long long)(dials - t->dials_at_direct), (unsigned long long)((now - t->direct_ms) / 1000),
+             NN_TURNNODE_AUTO_S);
+    return;
+  }
+  if (nn_turn_state(t->turn) != NN_TURN_READY) {
+    snprintf(t->why, sizeof(t->why), "direct TCP fails, but the TURN server gave no allocation yet");
+    return;
+  }
+  t->engaged = 1;
+  snprintf(t->why, sizeof(t->why), "no direct TCP channel in %llu s and %llu dials: dials go through the TURN server",
+           (unsigned long long)((now - t->direct_ms) / 1000), (unsigned long long)(dials - t->dials_at_direct));
+  tlog(t, NN_LOG_WARN, "%s (turn = auto)", t->why);
+}
+
+static void
+tick(nn_turnnode_t *t)
+{
+  uint64_t now = nn_mono_ms(), next, delay = 1000;
+  struct timeval tv;
+  if (t->detached)
+    return;
+  next = nn_turn_tick(t->turn, now);
+  maybe_engage(t, now);
+  if (next && next > now && next - now < delay)
+    delay = next - now;
+  tv.tv_sec = (time_t)(delay / 1000);
+  tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+  evtimer_add(t->ev_tick, &tv);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+  (void)fd;
+  (void)what;
+  tick(arg);
+}
+
+/* ---- the transport ---- */
+
+static int
+tr_can_dial(nn_transport_t *bt, const nn_addr_t *a)
+{
+  nn_turnnode_t *t = (nn_turnnode_t *)bt;
+  return !t->detached && t->engaged && nn_turn_state(t->turn) == NN_TURN_READY &&
+         a->type == nn_turn_relayed(t->turn)->type && !nn_addr_equal(a, &t->cfg.server);
+}
+
+static nn_err_t
+tr_dial(nn_transport_t *bt, const nn_addr_t *to, const nn_node_id_t *id, nn_stream_t **out)
+{
+  nn_turnnode_t *t = (nn_turnnode_t *)bt;
+  tstream_t *s;
+  (void)id;
+  *out = NULL;
+  if (!tr_can_dial(bt, to))
+    return NN_ERR_ARG;
+  if (!(s = stream_new(t, to, 0))) {
+    errno = EMFILE;
+    return NN_ERR_IO;
+  }
+  s->state = T_CONNECT;
+  if (nn_turn_connect(t->turn, to, s->id, nn_mono_ms()) != NN_OK) {
+    s->closed = 1;
+    stream_release(s);
+    errno = EAGAIN;
+    return NN_ERR_IO;
+  }
+  tick(t); /* the Connect's timeout */
+  *out = &s->base;
+  return NN_OK;
+}
+
+static nn_err_t
+tr_listen(nn_transport_t *bt, const char *bind, nn_addr_t *bound, char *why, size_t why_len)
+{
+  (void)bt;
+  (void)bind;
+  (void)bound;
+  if (why)
+    snprintf(why, why_len, "the turn transport is reached through its allocation, not a listen address");
+  return NN_ERR_ARG;
+}
+
+static ssize_t
+tr_write(nn_stream_t *bs, const uint8_t *d, size_t n)
+{
+  tstream_t *s = (tstream_t *)bs;
+  if (s->state != T_OPEN || !s->bev || s->shut_wr) {
+    errno = s->state == T_DONE ? EPIPE : ENOTCONN;
+    return -1;
+  }
+  size_t queued = evbuffer_get_length(bufferevent_get_output(s->bev));
+  size_t room = queued < NN_TURNNODE_OUT_CAP ? NN_TURNNODE_OUT_CAP - queued : 0;
+  size_t take = n < room ? n : room;
+  if (take && bufferevent_write(s->bev, d, take) < 0) {
+    errno = ENOMEM;
+    return -1;
+  }
+  s->t->bytes_out += take;
+  if (take < n)
+    s->write_blocked = 1;
+  return (ssize_t)take;
+}
+
+static void
+tr_want(nn_stream_t *bs, int read, int write)
+{
+  tstream_t *s = (tstream_t *)bs;
+  s->want_read = read;
+  s->want_write = write;
+  if (s->bev && s->state == T_OPEN) {
+    if (read && evbuffer_get_length(bufferevent_get_input(s->bev)) < NN_TURNNODE_IN_CAP)
+      bufferevent_enable(s->bev, EV_READ);
+    else if (!read)
+      bufferevent_disable(s->bev, EV_READ);
+  }
+  if ((read && s->bev && evbuffer_get_length(bufferevent_get_input(s->bev))) || (write && s->write_blocked) ||
+      s->pending_open || (s->pending_end && !s->end_reported))
+    kick(s);
+}
+
+static void
+tr_shutdown(nn_stream_t *bs)
+{
+  tstream_t *s = (tstream_t *)bs;
+  if (!s->bev || s->shut_wr)
+    return;
+  s->shut_wr = 1;
+  if (!evbuffer_get_length(bufferevent_get_output(s->bev))) {
+    s->shut_wr = 2;
+    (void)shutdown(bufferevent_getfd(s->bev), SHUT_WR);
+  }
+}
+
+static void
+tr_close(nn_stream_t *bs, int reset)
+{
+  tstream_t *s = (tstream_t *)bs;
+  if (reset && s->bev && bufferevent_getfd(s->bev) >= 0) {
+    struct linger l = { 1, 0 }; /* an RST: no TIME_WAIT for a stream we refuse */
+    (void)setsockopt(bufferevent_getfd(s->bev), SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  }
+  s->base.ev = NULL;
+  s->state = T_DONE;
+  s->closed = 1;
+  if (!s->in_cb)
+    stream_release(s);
+}
+
+static void
+detach(nn_turnnode_t *t)
+{
+  if (t->detached)
+    return;
+  t->detached = 1;
+  if (t->turn && t->ctl) {
+    nn_turn_release(t->turn); /* the allocation ends now, not at its lifetime */
+    (void)bufferevent_flush(t->ctl, EV_WRITE, BEV_FLUSH);
+  }
+  if (t->ctl)
+    bufferevent_free(t->ctl);
+  t->ctl = NULL;
+  if (t->ev_tick)
+    event_free(t->ev_tick);
+  if (t->ev_redial)
+    event_free(t->ev_redial);
+  t->ev_tick = t->ev_redial = NULL;
+}
+
+static void
+tr_free(nn_transport_t *bt)
+{
+  nn_turnnode_t *t = (nn_turnnode_t *)bt;
+  detach(t);
+  while (t->streams) {
+    t->streams->in_cb = 0;
+    stream_release(t->streams);
+  }
+  nn_turn_free(t->turn);
+  OPENSSL_cleanse(&t->cfg, sizeof(t->cfg));
+  free(t);
+}
+
+/* ---- life ---- */
+
+nn_err_t
+nn_turnnode_new(nn_turnnode_t **out, nn_net_t *net, const nn_turnnode_cfg_t *cfg, char *why, size_t why_len)
+{
+  nn_turnnode_t *t;
+  nn_turn_cfg_t tc;
+  nn_err_t e;
+  char dummy[8];
+  if (!why) {
+    why = dummy;
+    why_len = sizeof(dummy);
+  }
+  *out = NULL;
+  if (cfg->server.type != NN_ADDR_IPV4 && cfg->server.type != NN_ADDR_IPV6) {
+    snprintf(why, why_len, "turn-server must be a numeric HOST:PORT");
+    return NN_ERR_ARG;
+  }
+  if (!cfg->username[0]) {
+    snprintf(why, why_len, "turn-server needs turn-user (and turn-password-file)");
+    return NN_ERR_ARG;
+  }
+  if (!(t = calloc(1, sizeof(*t))))
+    return NN_ERR_NOMEM;
+  t->net = net;
+  t->evb = nn_net_base(net);
+  t->cfg = *cfg;
+  t->log = cfg->log ? cfg->log : nn_net_log(net);
+  memset(&tc, 0, sizeof(tc));
+  memcpy(tc.username, cfg->username, sizeof(tc.username));
+  memcpy(tc.password, cfg->password, sizeof(tc.password));
+  nn_turn_io_t io = { io_send, io_event, io_random, t };
+  e = nn_turn_new(&t->turn, &tc, &io);
+  OPENSSL_cleanse(&tc, sizeof(tc));
+  if (e || !(t->ev_tick = evtimer_new(t->evb, on_tick, t)) || !(t->ev_redial = evtimer_new(t->evb, on_redial, t))) {
+    snprintf(why, why_len, "cannot start the TURN client: %s", nn_err_str(e ? e : NN_ERR_NOMEM));
+    if (t->ev_tick)
+      event_free(t->ev_tick);
+    nn_turn_free(t->turn);
+    OPENSSL_cleanse(&t->cfg, sizeof(t->cfg));
+    free(t);
+    return e ? e : NN_ERR_NOMEM;
+  }
+  t->base.name = "turn";
+  t->base.peer_addrs = 1; /* the server tells us each peer's address */
+  t->base.can_dial = tr_can_dial;
+  t->base.dial = tr_dial;
+  t->base.listen = tr_listen;
+  t->base.write = tr_write;
+  t->base.want = tr_want;
+  t->base.shutdown = tr_shutdown;
+  t->base.close = tr_close;
+  t->base.free = tr_free;
+  t->start_ms = t->direct_ms = nn_mono_ms();
+  t->dials_at_direct = nn_net_stats(net)->dials;
+  snprintf(t->why, sizeof(t->why), "%s", cfg->mode == 1 ? "turn = 1: waiting for the allocation" : "watching");
+  if ((e = nn_net_add_transport_first(net, &t->base)))
+    return e; /* the manager freed it */
+  ctl_open(t);
+  tick(t);
+  *out = t;
+  return NN_OK;
+}
+
+void
+nn_turnnode_free(nn_turnnode_t *t)
+{
+  if (t)
+    detach(t);
+}
+
+void
+nn_turnnode_status(const nn_turnnode_t *t, nn_turnnode_status_t *out)
+{
+  memset(out, 0, sizeof(*out));
+  out->mode = t->cfg.mode;
+  out->server = t->cfg.server;
+  out->engaged = t->engaged;
+  snprintf(out->why, sizeof(out->why), "%s", t->why);
+  out->streams = t->nstreams;
+  out->dialled = t->dialled;
+  out->dial_failed = t->dial_failed;
+  out->accepted = t->accepted;
+  out->ctl_connects = t->ctl_connects;
+  out->bytes_in = t->bytes_in;
+  out->bytes_out = t->bytes_out;
+  if (t->turn) {
+    out->state = nn_turn_state(t->turn);
+    out->relayed = *nn_turn_relayed(t->turn);
+    out->mapped = *nn_turn_mapped(t->turn);
+    out->lifetime_s = nn_turn_lifetime(t->turn);
+    nn_turn_stats(t->turn, &out->turn);
+  }
+}
