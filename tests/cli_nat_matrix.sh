@@ -162,7 +162,7 @@ relay="$rid@203.0.113.100:9800"
 mkdir -p "$dir/pub2"
 p2="$(nodeid pub2)@203.0.113.101:9800"
 api_port=9802 start "$inet" pub2 --listen 203.0.113.101:9800 --peer "$relay" --inv-delay-in-ms 20000 --inv-delay-out-ms 20000
-common=(--listen 0.0.0.0:9800 --peer "$relay" --peer "$p2" --relay-via "$relay" --route direct --max-inbound-per-host 0)
+common=(--listen 0.0.0.0:9800 --peer "$relay" --peer "$p2" --relay-via "$relay" --route direct)
 
 # Side b: reachable only through the relay; they diffuse slowly, so that what they receive comes
 # from the a node that sent it, not from another b node by way of the relay.
@@ -283,7 +283,14 @@ grep -q "^reachable  public at 203.0.113.41:9800" <<<"$st" || fail "nepnet statu
 st=$(ip netns exec "${p}hb3" "$cli" --datadir "$dir/b3" status 2>&1)
 grep -q "^reachable  private" <<<"$st" || fail "nepnet status of b3: $st"
 grep -q "^punch      [1-9][0-9]* relayed channels moved to a direct connection" <<<"$st" || fail "nepnet status of b3: $st"
-grep -E "^(reachable|relays|punch) " <<<"$st" | sed 's/^/  b3: /'
+grep -q "^nat        TCP mapping endpoint-independent (our listen port as 2 relays see it: 203.0.113.43:9800)" <<<"$st" ||
+  fail "nepnet status of b3 (port-restricted): its TCP mapping: $st"
+grep -E "^(reachable|relays|punch|nat) " <<<"$st" | sed 's/^/  b3: /'
+# the TCP mapping from two relays' OBSERVED (RFC 5780's mapping test over TCP): the symmetric
+# router maps each destination to its own port
+st=$(ip netns exec "${p}hb4" "$cli" --datadir "$dir/b4" status 2>&1)
+grep -q "^nat        TCP mapping address-dependent" <<<"$st" || fail "nepnet status of b4 (symmetric): $st"
+grep -E "^nat " <<<"$st" | sed 's/^/  b4: /'
 [ "$missing" = 0 ] || fail "$missing pairs did not exchange their transaction"
 [ "$bad" = 0 ] || fail "a pair's path differs from what RFC 5780 predicts (marked !)"
 echo PASS

@@ -165,6 +165,10 @@ grep "^turn " <<<"$st" | sed 's/^/  a: /'
 n=$(api "$ha" a /v1/nat | tr -d ' \n' | grep -o '"server_stats":{[^}]*}')
 grep -q '"malformed":0' <<<"$n" && grep -q '"binds":[1-9]' <<<"$n" || fail "a's TURN counters: $n"
 echo "  a's TURN counters: $n"
+# a stops: it releases its allocation (Refresh with lifetime 0) rather than leave it to expire
+kill -TERM "${spawned[2]}"
+for _ in $(seq 50); do grep -q "REFRESH processed, success" "$dir/coturn.log" && break; sleep 0.1; done
+grep -q "REFRESH processed, success" "$dir/coturn.log" || fail "a did not release its allocation at exit"
 grep -q "username=<alice>" "$dir/coturn.log" || fail "coturn's log has no session of alice"
 grep -m 4 -o "session [0-9]*: .*username=<alice>.*" "$dir/coturn.log" | cut -c1-160 | sed 's/^/  coturn: /'
 echo PASS

@@ -376,6 +376,13 @@ print_nat(json_t *n)
              (addr = json_string_value(json_object_get(d, "filtering"))) ? addr : "?");
     printf("\n");
   }
+  json_t *tm = json_object_get(n, "tcp_mapping");
+  if (json_is_object(tm) && (state = json_string_value(json_object_get(tm, "mapping"))) && num(tm, "relays", &x) &&
+      x >= 2 && strcmp(state, "unknown")) {
+    addr = json_string_value(json_object_get(tm, "seen"));
+    printf("nat        TCP mapping %s (our listen port as %.0f relays see it: %s%s)\n", state, x, addr ? addr : "?",
+           strcmp(state, "endpoint-independent") && strcmp(state, "none") ? ", and others" : "");
+  }
   if (json_is_object(tu) && (state = json_string_value(json_object_get(tu, "state")))) {
     addr = json_string_value(json_object_get(tu, "relayed"));
     why = json_string_value(json_object_get(tu, "why"));

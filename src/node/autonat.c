@@ -300,6 +300,44 @@ nn_relaynode_reach(const nn_relaynode_t *rn, nn_addr_t *addr, char *why, size_t 
   return (nn_reach_t)an->state;
 }
 
+nn_nat_mapping_t
+nn_relaynode_tcp_mapping(const nn_relaynode_t *rn, nn_addr_t *seen, unsigned *nrelays)
+{
+  const nn_addr_t *first = NULL, *first_relay = NULL;
+  unsigned n = 0;
+  int differ = 0, two_hosts = 0;
+  for (int i = 0; i < NN_RELAYNODE_MAX_RESV; i++) {
+    const resv_t *v = &rn->resv[i];
+    if (v->state != R_HELD || !v->observed.type || !v->observed.port)
+      continue;
+    n++;
+    if (!first) {
+      first = &v->observed;
+      first_relay = &v->addr;
+      continue;
+    }
+    two_hosts |= !nn_addr_same_host(first_relay, &v->addr);
+    differ |= !nn_addr_equal(first, &v->observed);
+  }
+  if (seen) {
+    if (first)
+      *seen = *first;
+    else
+      memset(seen, 0, sizeof(*seen));
+  }
+  if (nrelays)
+    *nrelays = n;
+  /* our dials leave from the listen port only when we punch: otherwise every channel has a port
+   * of its own and the ports say nothing about the NAT */
+  if (!first || !rn->cfg.punch || !rn->cfg.punch_from.port)
+    return NN_NAT_MAP_UNKNOWN;
+  if (!nn_addr_is_any(&rn->cfg.punch_from) && nn_addr_equal(first, &rn->cfg.punch_from) && !differ)
+    return NN_NAT_MAP_NONE;
+  if (differ)
+    return NN_NAT_MAP_ADM; /* at least: two hosts cannot tell it from address and port-dependent */
+  return two_hosts ? NN_NAT_MAP_EIM : NN_NAT_MAP_UNKNOWN;
+}
+
 void
 nn_relaynode_dialbacks(const nn_relaynode_t *rn, uint64_t *done, uint64_t *refused)
 {

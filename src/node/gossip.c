@@ -447,8 +447,10 @@ inbound_room(nn_gossip_t *g, const npeer_t *np)
       continue;
     in++;
     /* public hosts by address (their port is ephemeral); loopback/private ones by the key the
-     * peer store uses for them */
-    same += nn_addr_is_public(&np->pen) ? nn_addr_same_host(&p->pen, &np->pen) : nn_addr_equal(&p->pen, &np->pen);
+     * peer store uses for them. A relayed channel's address names the relay, not the peer: the
+     * relay caps the circuits to us (per target) instead, so relayed peers are not one host. */
+    if (np->pen.type != NN_ADDR_RELAY)
+      same += nn_addr_is_public(&np->pen) ? nn_addr_same_host(&p->pen, &np->pen) : nn_addr_equal(&p->pen, &np->pen);
   }
   unsigned max_in = g->cfg.max_peers > g->cfg.max_outbound ? g->cfg.max_peers - g->cfg.max_outbound : 0;
   if (in >= max_in)

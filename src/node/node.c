@@ -816,8 +816,17 @@ api_nat(void *ctx)
     "last_ms", (json_int_t)st.punch_ms_last, "max_ms", (json_int_t)st.punch_ms_max, "reachability", "state",
     nn_reach_str(reach), "addr", raddr[0] ? raddr : NULL, "why", why, "dialbacks_done", (json_int_t)db_done,
     "dialbacks_refused", (json_int_t)db_refused, "stun", stun);
-  if (o)
+  if (o) {
+    nn_addr_t seen;
+    unsigned nrl = 0;
+    nn_nat_mapping_t mp = nn_relaynode_tcp_mapping(n->relay, &seen, &nrl);
+    char sa[NN_ADDR_STR_MAX];
+    nn_addr_format(&seen, sa);
     json_object_set_new(o, "turn", turn_json(n));
+    json_object_set_new(o, "tcp_mapping",
+                        json_pack("{s:s, s:s?, s:I}", "mapping", nn_nat_mapping_name(mp), "seen", seen.type ? sa : NULL,
+                                  "relays", (json_int_t)nrl));
+  }
   return o;
 }
 

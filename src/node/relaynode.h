@@ -28,6 +28,7 @@
 #include "nepnet/error.h"
 #include "dht/disco.h"
 #include "lib/log.h"
+#include "nat/natdisc.h"
 #include "nat/relay.h"
 #include "net/net.h"
 
@@ -111,6 +112,16 @@ void nn_relaynode_stats(const nn_relaynode_t *rn, nn_relaynode_stats_t *out);
 size_t nn_relaynode_resvs(const nn_relaynode_t *rn, nn_relaynode_resv_t *out, size_t max);
 /** Our reachability, the address it is about (if any) and why, one line. */
 nn_reach_t nn_relaynode_reach(const nn_relaynode_t *rn, nn_addr_t *addr, char *why, size_t why_len);
+/**
+ * Our NAT's TCP mapping as the relays we hold reservations at see it (their OBSERVED): when we
+ * punch, every dial leaves from the listen port, so two relays on different hosts are RFC 5780's
+ * mapping test over TCP. The same address at both: endpoint-independent (NONE if it is our own
+ * listen address); different ones: NN_NAT_MAP_ADM (at least; two hosts cannot tell it from
+ * address and port-dependent), which is what decides whether a punch can work. UNKNOWN with
+ * fewer than two relays on different hosts, or without punching. \a seen (may be NULL) gets
+ * the first relay's view, \a nrelays (may be NULL) how many relays told us.
+ */
+nn_nat_mapping_t nn_relaynode_tcp_mapping(const nn_relaynode_t *rn, nn_addr_t *seen, unsigned *nrelays);
 /** Dial-backs made for others / refused (rate, host, busy). */
 void nn_relaynode_dialbacks(const nn_relaynode_t *rn, uint64_t *done, uint64_t *refused);
 

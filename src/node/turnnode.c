@@ -130,8 +130,9 @@ stream_end(tstream_t *s, nn_stream_end_t how, int err)
   s->pending_end = 1;
   s->end_how = how;
   s->end_errno = err;
+  /* after the peer's EOF our own output (a CLOSE record) still goes out */
   if (s->bev)
-    bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+    bufferevent_disable(s->bev, how == NN_STREAM_EOF ? EV_READ : EV_READ | EV_WRITE);
   kick(s);
 }
 
@@ -663,9 +664,15 @@ detach(nn_turnnode_t *t)
   if (t->detached)
     return;
   t->detached = 1;
-  if (t->turn && t->ctl) {
-    nn_turn_release(t->turn); /* the allocation ends now, not at its lifetime */
-    (void)bufferevent_flush(t->ctl, EV_WRITE, BEV_FLUSH);
+  if (t->turn && t->ctl && bufferevent_getfd(t->ctl) >= 0) {
+    /* the allocation ends now, not at its lifetime: one non-blocking send of the Refresh (and of
+     * anything still queued), since freeing the bufferevent drops what it has not written */
+    struct evbuffer *out = bufferevent_get_output(t->ctl);
+    nn_turn_release(t->turn);
+    size_t len = evbuffer_get_length(out);
+    const uint8_t *p = len ? evbuffer_pullup(out, (ssize_t)len) : NULL;
+    if (p) /* the bufferevent's own buffer cannot be drained from outside (it is frozen) */
+      (void)send(bufferevent_getfd(t->ctl), p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
   }
   if (t->ctl)
     bufferevent_free(t->ctl);
