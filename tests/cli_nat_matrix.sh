@@ -21,9 +21,19 @@
 # A punch can work unless one side's mapping depends on the destination (4) and the other side
 # filters by port (3, 4, 5): the port the first side's relay saw is not the one its SYN comes
 # from. Expected: 20 pairs punched, 5 relayed. Needs root (CI runs as root); skipped (77) without.
+#
+# Latency (netem is missing here): with NN_DELAY_MS=D and NN_DELAY_TOOL=path/to/nn_delay (built
+# from tests/nn_delay.c when libnetfilter-queue-dev is installed), every node's router holds each
+# packet it forwards D ms, so a node's round trip to the relay is 2D and two nodes' 4D, directly
+# or through the relay. bench/bench_punch_latency.sh runs it so for the punch-time target.
 #   cli_nat_matrix.sh NEPNETD NEPNET [OUT_DIR]
 set -uo pipefail
 nepnetd=$1 cli=$2 outdir=${3:-}
+delay_ms=${NN_DELAY_MS:-0} delay_tool=${NN_DELAY_TOOL:-}
+if [ "$delay_ms" != 0 ] && [ ! -x "$delay_tool" ]; then
+  echo "FAIL: NN_DELAY_MS=$delay_ms needs NN_DELAY_TOOL, the nn_delay program (apt-get install libnetfilter-queue-dev, then build)"
+  exit 1
+fi
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: network namespaces need root"; exit 77; fi
 for t in ip iptables nft curl; do
   command -v $t >/dev/null || { echo "FAIL: $t is not installed (./bootstrap installs it)"; exit 1; }
@@ -76,6 +86,12 @@ router() { # name wan_addr/len upstream_ns upstream_bridge lan_prefix
   x ip -n "$h" link set eth0 up
   x ip -n "$h" route add default via "$5.1"
   x ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
+  if [ "$delay_ms" != 0 ]; then
+    # first in FORWARD: every packet through the router, either way, waits delay_ms
+    x ip netns exec "$r" iptables -I FORWARD 1 -j NFQUEUE --queue-num 0 --queue-bypass
+    ip netns exec "$r" "$delay_tool" 0 "$delay_ms" > "$dir/delay-$1.log" 2>&1 &
+    spawned+=($!)
+  fi
 }
 quiet() { # a router's firewall drops what it did not ask for, as home routers do, rather than
   # answering a SYN to a port it has no mapping for with a reset

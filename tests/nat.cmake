@@ -15,6 +15,13 @@ set_tests_properties(cli_nat_coturn PROPERTIES TIMEOUT 120)
 # restricted and port-restricted cone, symmetric, double NAT); needs root (skipped without).
 add_test(NAME cli_nat_netns COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nat_netns.sh $<TARGET_FILE:nepnet-cli>)
 set_tests_properties(cli_nat_netns PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77)
+# nn_delay: latency for the namespace tests (netem is missing here), through NFQUEUE; a test tool
+# built when Debian's libnetfilter-queue-dev is installed (bench/bench_punch_latency.sh uses it).
+pkg_check_modules(NFQUEUE IMPORTED_TARGET libnetfilter_queue)
+if(NFQUEUE_FOUND)
+  add_executable(nn_delay nn_delay.c)
+  target_link_libraries(nn_delay PRIVATE PkgConfig::NFQUEUE)
+endif()
 # Relayed circuits: the messages, the relay's core and its budgets, three nodes in one loop.
 nepnet_test(test_relay)
 target_link_libraries(test_relay PRIVATE nn_nodeloop)
@@ -22,9 +29,17 @@ target_compile_definitions(test_relay PRIVATE NEPNET_DOC_DIR="${PROJECT_SOURCE_D
 # The 5x5 matrix through real NATs in network namespaces: every pair of NAT types connects (a
 # relayed channel, then a hole punch where RFC 5780 says one can work) and exchanges a
 # transaction; needs root (skipped without).
-if(TARGET nepnetd)
+# With nn_delay built, each router holds packets 5 ms (round trips of 10-20 ms), so the punches
+# race real latency; bench/bench_punch_latency.sh runs larger delays.
+if(TARGET nepnetd AND TARGET nn_delay)
+  add_test(NAME cli_nat_matrix COMMAND ${CMAKE_COMMAND} -E env NN_DELAY_MS=5 NN_DELAY_TOOL=$<TARGET_FILE:nn_delay> bash
+                                       ${CMAKE_CURRENT_SOURCE_DIR}/cli_nat_matrix.sh $<TARGET_FILE:nepnetd>
+                                       $<TARGET_FILE:nepnet-cli>)
+elseif(TARGET nepnetd)
   add_test(NAME cli_nat_matrix COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nat_matrix.sh $<TARGET_FILE:nepnetd>
                                        $<TARGET_FILE:nepnet-cli>)
+endif()
+if(TARGET nepnetd)
   set_tests_properties(cli_nat_matrix PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
 endif()
 # TURN (RFC 8656, TCP relaying RFC 6062): the client core against a scripted server (credentials,
