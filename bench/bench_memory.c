@@ -157,7 +157,7 @@ mgr_new(struct event_base *base, const nn_identity_t *id)
   check(nn_net_new(&n, base, &cfg), "nn_net_new");
   check(nn_tcp_transport_new(&t, base, NULL), "tcp transport");
   check(nn_net_add_transport(n, t), "add transport");
-  nn_net_proto_t p = { "bench", 0x00, 0xff, mgr_up, NULL, mgr_down, NULL };
+  nn_net_proto_t p = { "bench", 0x00, 0xff, mgr_up, NULL, mgr_down, NULL, NULL };
   check(nn_net_register(n, &p, NULL), "register");
   return n;
 }

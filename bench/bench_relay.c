@@ -120,7 +120,7 @@ start(bench_t *w, bnode_t *x, unsigned seed, const char *listen, int punch, cons
     fprintf(stderr, "bench_relay: %s\n", why);
     exit(1);
   }
-  nn_net_proto_t p = { "bench", KIND, KIND, on_up, on_msg, NULL, x };
+  nn_net_proto_t p = { "bench", KIND, KIND, on_up, on_msg, NULL, x, NULL };
   if (nn_net_register(nn_node_net(x->n), &p, &x->proto))
     exit(1);
 }

@@ -452,7 +452,7 @@ side_open(side_t *s, const nn_identity_t *id)
   if (!(s->base = event_base_new()) || nn_net_new(&s->net, s->base, &cfg) || nn_tcp_transport_new(&t, s->base, NULL) ||
       nn_net_add_transport(s->net, t))
     fail("connection manager");
-  nn_net_proto_t p = { "bench", 0x00, 0xff, net_up, net_msg, net_down, s };
+  nn_net_proto_t p = { "bench", 0x00, 0xff, net_up, net_msg, net_down, s, NULL };
   check(nn_net_register(s->net, &p, NULL), "nn_net_register");
 }
 

@@ -746,7 +746,7 @@ op_register(int mi, uint8_t lo, uint8_t hi)
       m->owner[k] = (uint8_t)slot;
     clear_hold_bit(m, slot);
   }
-  nn_net_proto_t p = { "fuzz", lo, hi, cb_up, cb_msg, cb_down, t };
+  nn_net_proto_t p = { "fuzz", lo, hi, cb_up, cb_msg, cb_down, t, NULL };
   ten_t *outer = g.registering;
   uint64_t reacts0 = g.tr.reacts;
   nn_err_t e;

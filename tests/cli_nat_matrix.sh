@@ -246,7 +246,14 @@ expect() { # a b -> punched | relayed (RFC 5780: 4 with a port-filtering peer ca
 printf '\n%-16s' "a \\ b"
 for j in 1 2 3 4 5; do printf '%-17s' "${names[$j]}"; done
 echo
-bad=0 npunched=0 nrelayed=0
+# How a sees b in /v1/peers: "PATH ADDR". A punched channel is the peer's host at its router's
+# address, no longer the relay.
+seen_as() {
+  api "${p}ha$1" "a$1" /v1/peers 2>/dev/null | tr -d ' \n' |
+    grep -o "\"node_id\":\"${bid[$2]}\",\"addr\":\"[^\"]*\",\"path\":\"[a-z]*\"" | head -n 1 |
+    sed 's/.*"addr":"\([^"]*\)","path":"\([a-z]*\)"/\2 \1/'
+}
+bad=0 npunched=0 nrelayed=0 badpath=""
 for i in 1 2 3 4 5; do
   printf '%-16s' "${names[$i]}"
   for j in 1 2 3 4 5; do
@@ -256,6 +263,11 @@ for i in 1 2 3 4 5; do
     [ "$o" = relayed ] && nrelayed=$((nrelayed + 1))
     mark=""
     [ "$o" != "$e" ] && { mark="!"; bad=1; }
+    sa=$(seen_as "$i" "$j")
+    case "$o:$sa" in
+      "punched:punched 203.0.113.4$j:"*|"relayed:relay "*".relay:"*) ;;
+      *) badpath="$badpath a$i sees b$j as '$sa' ($o);" ;;
+    esac
     printf '%-17s' "${o:-none}$mark+$tx"
   done
   echo
@@ -268,6 +280,8 @@ if [ "$n" -gt 0 ]; then
   rtt=$(echo "$times" | awk '{s += $2} END {printf "%.1f", s / NR}')
   echo "punch time (offer to switch, ms): P50 $(echo "$times" | awk -v n="$n" 'NR == int((n + 1) / 2) {print $1}'), P95 $p95, max $(echo "$times" | tail -n 1 | cut -d' ' -f1); mean round trip through the relay $rtt ms ($n punches)"
 fi
+echo "a1 sees b1 as '$(seen_as 1 1)', b4 as '$(seen_as 1 4)' in /v1/peers"
+[ -z "$badpath" ] || fail "the peers' paths and addresses are not what the punches did:$badpath"
 echo "connected and exchanged a transaction: $((25 - missing))/25; punched $npunched, relayed $nrelayed ($((nrelayed * 4))% relayed)"
 api "$inet" relay /v1/nat | tr -d ' \n' | grep -o '"relay":{[^}]*' | head -c 400
 echo

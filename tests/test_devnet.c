@@ -104,8 +104,8 @@ hole_start(hole_t *h)
   assert_int_equal(nn_net_new(&h->net, h->base, &cfg), NN_OK);
   assert_int_equal(nn_tcp_transport_new(&t, h->base, NULL), NN_OK);
   assert_int_equal(nn_net_add_transport(h->net, t), NN_OK);
-  nn_net_proto_t gossip = { "hole", 0x20, 0x2f, NULL, hole_msg, NULL, h };
-  nn_net_proto_t dht = { "hole-dht", 0x10, 0x1f, NULL, hole_ignore, NULL, h };
+  nn_net_proto_t gossip = { "hole", 0x20, 0x2f, NULL, hole_msg, NULL, h, NULL };
+  nn_net_proto_t dht = { "hole-dht", 0x10, 0x1f, NULL, hole_ignore, NULL, h, NULL };
   assert_int_equal(nn_net_register(h->net, &gossip, NULL), NN_OK);
   assert_int_equal(nn_net_register(h->net, &dht, NULL), NN_OK);
   assert_int_equal(nn_net_listen(h->net, "tcp", "127.0.0.1:0", &at, NULL, 0), NN_OK);

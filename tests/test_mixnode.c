@@ -291,7 +291,7 @@ raw_open(raw_t *r, struct event_base *base, const tnode_t *to, unsigned seed)
   assert_int_equal(nn_net_new(&r->net, base, &cfg), NN_OK);
   assert_int_equal(nn_tcp_transport_new(&tr, base, NULL), NN_OK);
   assert_int_equal(nn_net_add_transport(r->net, tr), NN_OK);
-  nn_net_proto_t p = { "raw", 0x00, 0xff, raw_up, raw_msg, raw_down, r };
+  nn_net_proto_t p = { "raw", 0x00, 0xff, raw_up, raw_msg, raw_down, r, NULL };
   assert_int_equal(nn_net_register(r->net, &p, &h), NN_OK);
   assert_int_equal(nn_addr_parse(&a, strchr(to->peer, '@') + 1), NN_OK);
   assert_int_equal(nn_net_dial(r->net, h, &a, NULL, &r->c), NN_OK);

@@ -44,6 +44,8 @@ typedef struct seen_t {
   size_t reply_len; /* answer each request (kind 0x11) with a reply (0x12) this long */
   int want;         /* for msgs_reach and ups_reach */
   int replies_refused;
+  int moves; /* on_moved: how often, and what it said last */
+  nn_net_conn_info_t moved;
 } seen_t;
 
 typedef struct node_t {
@@ -98,6 +100,15 @@ t_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
   s->last_reason = info->reason;
 }
 
+static void
+t_moved(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
+{
+  seen_t *s = ctx;
+  (void)conn;
+  s->moves++;
+  s->moved = *info;
+}
+
 static int
 p_allowed(void *ctx, const nn_addr_t *a, int inbound)
 {
@@ -140,8 +151,8 @@ node_init_with(node_t *n, uint8_t seed, int with_tcp, void (*tweak)(nn_net_cfg_t
   }
   nn_net_policy_t pol = { .allowed = p_allowed, .ctx = n };
   nn_net_set_policy(n->net, &pol);
-  nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down, &n->a };
-  nn_net_proto_t b = { "b", 0x20, 0x2f, t_up, t_msg, t_down, &n->b };
+  nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down, &n->a, t_moved };
+  nn_net_proto_t b = { "b", 0x20, 0x2f, t_up, t_msg, t_down, &n->b, NULL };
   assert_int_equal(nn_net_register(n->net, &a, &n->ha), NN_OK);
   assert_int_equal(nn_net_register(n->net, &b, &n->hb), NN_OK);
   n->a.net = n->b.net = n->net;
@@ -280,6 +291,67 @@ test_two_fake_transports(void **state)
   teardown_wire();
 }
 
+static int
+moved_a(void *arg)
+{
+  return ((seen_t *)arg)->moves > 0;
+}
+
+/* A stream that moves to a direct connection (a hole punch under a relayed channel): the
+ * channel carries on, its address becomes the direct peer's (the old one kept as via), tenants
+ * hear of it from the loop; a move to a banned host closes the channel. */
+static void
+test_stream_moved(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  nn_addr_t onion, direct, other;
+  uint64_t c;
+  nn_net_conn_info_t info;
+  const uint8_t ping[] = { 0x11, 'p' };
+  setup_wire();
+  node_init(&srv, 1, 0);
+  node_init(&cli, 2, 0);
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_addr_parse(&direct, "198.51.100.7:4242"), NN_OK);
+  assert_int_equal(nn_addr_parse(&other, "198.51.100.8:4242"), NN_OK);
+  assert_int_equal(nn_net_dial(cli.net, cli.ha, &onion, nn_identity_node_id(srv.id), &c), NN_OK);
+  run_until(ups_a, &cli.a);
+  assert_true(nn_net_conn_info(cli.net, c, &info));
+  assert_false(info.moved);
+  nn_stream_t *s = (nn_stream_t *)info.stream;
+  int asked = cli.asked;
+  s->peer = direct;
+  s->t->host.moved(s->t->host.ctx, s);
+  assert_int_equal(cli.a.moves, 0); /* never from inside the transport's call */
+  run_until(moved_a, &cli.a);
+  assert_int_equal(cli.a.moves, 1);
+  assert_int_equal(cli.b.moves, 0); /* a tenant without on_moved is fine */
+  assert_true(cli.a.moved.moved);
+  assert_true(nn_addr_equal(&cli.a.moved.addr, &direct));
+  assert_true(nn_addr_equal(&cli.a.moved.via, &onion));
+  assert_int_equal(cli.asked, asked + 1); /* the new address was asked about */
+  assert_true(nn_net_conn_info(cli.net, c, &info));
+  assert_true(info.moved && nn_addr_equal(&info.addr, &direct) && nn_addr_equal(&info.via, &onion));
+  assert_int_equal(nn_net_find_addr(cli.net, &direct), c);
+  /* the channel carries on */
+  assert_int_equal(nn_net_send(cli.net, c, ping, sizeof(ping)), NN_OK);
+  run_until(has_msg, &srv.a);
+  assert_int_equal(srv.a.msgs, 1);
+  /* a second move, to a banned host: the channel closes; via stays the first path's */
+  cli.banned = 1;
+  s->peer = other;
+  s->t->host.moved(s->t->host.ctx, s);
+  run_until(downs_a, &cli.a);
+  assert_int_equal(cli.a.moves, 1);
+  assert_int_equal(cli.a.downs, 1);
+  assert_int_equal(cli.a.last_reason, NN_CLOSE_LOCAL);
+  node_free(&cli);
+  node_free(&srv);
+  teardown_wire();
+}
+
 /* A kind nobody registered: counted, the channel closed with its reason, no tenant sees it. */
 static void
 test_unregistered_kind(void **state)
@@ -380,9 +452,9 @@ test_register_at_run_time(void **state)
   assert_int_equal(nn_net_dial(cli.net, cli.ha, &onion, NULL, &c), NN_OK);
   run_until(ups_a, &srv.a);
   memset(&late, 0, sizeof(late));
-  nn_net_proto_t p = { "late", 0x40, 0x4f, t_up, t_msg, t_down, &late };
+  nn_net_proto_t p = { "late", 0x40, 0x4f, t_up, t_msg, t_down, &late, NULL };
   /* overlapping another tenant's range is refused */
-  nn_net_proto_t clash = { "clash", 0x1f, 0x40, t_up, t_msg, t_down, &late };
+  nn_net_proto_t clash = { "clash", 0x1f, 0x40, t_up, t_msg, t_down, &late, NULL };
   assert_int_equal(nn_net_register(srv.net, &clash, &hl), NN_ERR_ARG);
   assert_int_equal(nn_net_register(srv.net, &p, &hl), NN_OK);
   assert_int_equal(late.ups, 1); /* the channel already up */
@@ -438,7 +510,7 @@ test_idle_cap_and_holds(void **state)
     cfg.idle_ms = 0;
     assert_int_equal(nn_net_new(&cli.net, base, &cfg), NN_OK);
     assert_int_equal(nn_net_add_transport(cli.net, pipe_transport_new(wire, "pipe-onion", NN_ADDR_ONION)), NN_OK);
-    nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down, &cli.a };
+    nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down, &cli.a, NULL };
     assert_int_equal(nn_net_register(cli.net, &a, &cli.ha), NN_OK);
   }
   assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
@@ -505,7 +577,7 @@ t_down_replace(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
   node_t *n = replacer_node;
   t_down(ctx, conn, info);
   nn_net_unregister(n->net, n->hb);
-  nn_net_proto_t b2 = { "b2", 0x20, 0x2f, t_up, t_msg, t_down, &replaced };
+  nn_net_proto_t b2 = { "b2", 0x20, 0x2f, t_up, t_msg, t_down, &replaced, NULL };
   assert_int_equal(nn_net_register(n->net, &b2, &n->hb), NN_OK);
 }
 
@@ -522,7 +594,7 @@ test_replaced_in_on_down(void **state)
   node_init(&cli, 14, 0);
   /* tenant A again, now replacing tenant B (a higher handle) from its on_down */
   nn_net_unregister(srv.net, srv.ha);
-  nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down_replace, &srv.a };
+  nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down_replace, &srv.a, NULL };
   assert_int_equal(nn_net_register(srv.net, &a, &ha), NN_OK);
   assert_true(ha < srv.hb);
   replacer_node = &srv;
@@ -565,7 +637,7 @@ test_queued_too_long_counted(void **state)
     cfg.max_message = NN_CHAN_MIN_MAX_MESSAGE;
     assert_int_equal(nn_net_new(&srv.net, base, &cfg), NN_OK);
     assert_int_equal(nn_net_add_transport(srv.net, pipe_transport_new(wire, "pipe-onion", NN_ADDR_ONION)), NN_OK);
-    nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down, &srv.a };
+    nn_net_proto_t a = { "a", 0x10, 0x1f, t_up, t_msg, t_down, &srv.a, NULL };
     assert_int_equal(nn_net_register(srv.net, &a, &srv.ha), NN_OK);
   }
   assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
@@ -1160,6 +1232,7 @@ main(int argc, char **argv)
     workers = (unsigned)atoi(argv[2]);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_two_fake_transports),
+    cmocka_unit_test(test_stream_moved),
     cmocka_unit_test(test_unregistered_kind),
     cmocka_unit_test(test_banned_before_handshake),
     cmocka_unit_test(test_register_at_run_time),

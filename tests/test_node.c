@@ -217,7 +217,7 @@ raw_net(rawpeer_t *r, struct event_base *base, unsigned seed)
   assert_int_equal(nn_net_new(&r->net, base, &cfg), NN_OK);
   assert_int_equal(nn_tcp_transport_new(&t, base, NULL), NN_OK);
   assert_int_equal(nn_net_add_transport(r->net, t), NN_OK);
-  nn_net_proto_t p = { "raw", 0x00, 0xff, raw_est, raw_msg, raw_closed, r };
+  nn_net_proto_t p = { "raw", 0x00, 0xff, raw_est, raw_msg, raw_closed, r, NULL };
   assert_int_equal(nn_net_register(r->net, &p, &h), NN_OK);
   return h;
 }

@@ -247,7 +247,7 @@ mk_net(struct event_base *base, rec_t *r, const nn_identity_t *me, uint32_t netw
   assert_int_equal(nn_net_new(&n, base, &cfg), NN_OK);
   assert_int_equal(nn_tcp_transport_new(&t, base, &o), NN_OK);
   assert_int_equal(nn_net_add_transport(n, t), NN_OK);
-  nn_net_proto_t p = { "test", 0x00, 0xff, rec_established, rec_message, rec_closed, r };
+  nn_net_proto_t p = { "test", 0x00, 0xff, rec_established, rec_message, rec_closed, r, NULL };
   assert_int_equal(nn_net_register(n, &p, NULL), NN_OK);
   r->net = n;
   assert_true(nnets < MAX_NETS);

@@ -201,6 +201,9 @@ typedef struct nn_node_peer_t {
   uint64_t since_s;
   uint64_t bytes_in, bytes_out, stems_in, stems_out;
   int stem_relay; /**< one of this epoch's relays */
+  /** How the channel runs: "tcp", "relay" (through a relay; addr names the relay),
+   *  "punched" (through a relay first, then a hole punch; addr is the peer's), "turn". */
+  char path[16];
 } nn_node_peer_t;
 
 /** Up to \a max gossip peers into \a out; returns how many were written. */

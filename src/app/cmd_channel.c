@@ -259,7 +259,7 @@ nepnet_cmd_listen(const char *datadir, int argc, char **argv)
     return 1;
   if (!(base = event_base_new()) || !(l.net = make_net(base, id, network, require_id, &log)))
     goto out;
-  nn_net_proto_t p = { "echo", ECHO_KIND, ECHO_KIND, listen_up, listen_message, listen_down, &l };
+  nn_net_proto_t p = { "echo", ECHO_KIND, ECHO_KIND, listen_up, listen_message, listen_down, &l, NULL };
   char bound[NN_ADDR_STR_MAX];
   nn_addr_format(&at, bound);
   if (nn_net_register(l.net, &p, NULL) == NN_OK)
@@ -484,7 +484,7 @@ nepnet_cmd_connect(const char *datadir, int argc, char **argv)
   } else {
     printf("this node     anonymous\n");
   }
-  nn_net_proto_t p = { "echo", ECHO_KIND, ECHO_KIND, client_up, client_message, client_down, &cl };
+  nn_net_proto_t p = { "echo", ECHO_KIND, ECHO_KIND, client_up, client_message, client_down, &cl, NULL };
   int h = 0;
   if ((err = nn_net_register(cl.net, &p, &h)) || (err = nn_net_dial(cl.net, h, &to, &expected, &cl.conn))) {
     fprintf(stderr, "nepnet: connect to %s: %s%s%s\n", cl.addr, nn_err_str(err), err == NN_ERR_IO ? ": " : "",

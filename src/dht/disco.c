@@ -1091,7 +1091,7 @@ start_dht(nn_disco_t *d, char *why, size_t why_len)
 static nn_err_t
 join_manager(nn_disco_t *d, char *why, size_t why_len)
 {
-  nn_net_proto_t p = { "dht", NN_KIND_DHT_FIRST, NN_KIND_DHT_LAST, t_up, t_message, t_down, d };
+  nn_net_proto_t p = { "dht", NN_KIND_DHT_FIRST, NN_KIND_DHT_LAST, t_up, t_message, t_down, d, NULL };
   nn_net_policy_t pol = { .allowed = policy_allowed, .admit = policy_admit, .penalize = policy_penalize, .ctx = d };
   nn_err_t err = nn_net_register(d->net, &p, &d->proto);
   if (err) {

@@ -635,4 +635,6 @@ nn_conn_info(const nn_conn_t *c, nn_net_conn_info_t *o)
   o->pending = nn_conn_pending(c);
   o->reason = c->reason;
   o->sys_errno = c->sys_errno;
+  o->moved = c->moved;
+  o->via = c->via;
 }

@@ -307,6 +307,37 @@ check_deadlines(nn_net_t *n, uint64_t now)
   }
 }
 
+/* A stream moved to a direct connection: the new address is asked about as an inbound one is
+ * (a banned host is not let back in through a punch), then the tenants hear of it. */
+static void
+tell_moved(nn_net_t *n, nn_conn_t *c)
+{
+  char a[NN_ADDR_STR_MAX], v[NN_ADDR_STR_MAX];
+  nn_net_conn_info_t info;
+  c->moved_untold = 0;
+  if (c->close_requested || c->reported || c->state == C_DEAD)
+    return;
+  nn_addr_format(&c->addr, a);
+  nn_addr_format(&c->via, v);
+  if (n->policy.allowed && !n->policy.allowed(n->policy.ctx, &c->addr, c->inbound)) {
+    nn_log(n->cfg.log, NN_LOG_INFO, "net", "channel %llu moved from %s to %s, a banned host: closing it",
+           (unsigned long long)c->serial, v, a);
+    nn_net_mark_close(n, c, NN_CLOSE_LOCAL);
+    return;
+  }
+  nn_log(n->cfg.log, NN_LOG_DEBUG, "net", "channel %llu moved from %s to a direct connection with %s",
+         (unsigned long long)c->serial, v, a);
+  for (int t = 0; t < NN_NET_MAX_PROTOCOLS; t++) {
+    tenant_t *tn = &n->tenants[t];
+    if (!tn->active || !(c->told & (1u << t)) || !tn->p.on_moved)
+      continue;
+    nn_conn_info(c, &info);
+    tn->p.on_moved(tn->p.ctx, c->serial, &info);
+    if (c->close_requested || c->reported)
+      return;
+  }
+}
+
 static void
 on_kick(evutil_socket_t fd, short what, void *arg)
 {
@@ -314,6 +345,9 @@ on_kick(evutil_socket_t fd, short what, void *arg)
   (void)fd;
   (void)what;
   n->kicked = 0;
+  for (nn_conn_t *c = n->conns; c; c = c->next)
+    if (c->moved_untold)
+      tell_moved(n, c);
   /* Settling frees at most the channel settled: whatever tenants do from on_down only marks
    * channels (and kicks again), so the next pointer stays valid. */
   for (nn_conn_t *c = n->conns, *nx; c; c = nx) {
@@ -688,6 +722,21 @@ nn_net_free(nn_net_t *n)
   free(n);
 }
 
+static void
+host_moved(void *ctx, nn_stream_t *s)
+{
+  nn_net_t *n = ctx;
+  nn_conn_t *c = s->ev == &nn_conn_stream_events ? s->ctx : NULL;
+  if (!c || c->s != s)
+    return;
+  if (!c->moved)
+    c->via = c->addr;
+  c->addr = s->peer;
+  c->moved = 1;
+  c->moved_untold = 1;
+  nn_net_kick(n);
+}
+
 nn_err_t
 nn_net_add_transport(nn_net_t *n, nn_transport_t *t)
 {
@@ -698,6 +747,7 @@ nn_net_add_transport(nn_net_t *n, nn_transport_t *t)
     return NN_ERR_NOSPACE;
   }
   t->host.accept = host_accept;
+  t->host.moved = host_moved;
   t->host.ctx = n;
   t->host.base = n->base;
   n->transports[n->ntransports++] = t;

@@ -149,6 +149,10 @@ typedef struct nn_net_conn_info_t {
   size_t pending;           /**< unsent output */
   nn_close_reason_t reason; /**< once closed */
   int sys_errno;            /**< behind NN_NET_CLOSE_IO / NN_NET_CLOSE_CONNECT */
+  /** The stream moved to a direct connection (a hole punch over a relayed channel): \a addr is
+   *  the direct peer's address, \a via the one the channel was opened through (the relay's). */
+  int moved;
+  nn_addr_t via;
 } nn_net_conn_info_t;
 
 /** Who decides on reputation: discovery's peer store, in a node. Any function may be NULL. */
@@ -242,6 +246,8 @@ typedef struct nn_net_proto_t {
   /** The channel is gone (told of it by on_up, or an outbound one never established). */
   void (*on_down)(void *ctx, uint64_t conn, const nn_net_conn_info_t *info);
   void *ctx;
+  /** A channel it was told of now runs over a direct connection at info->addr (info->moved). */
+  void (*on_moved)(void *ctx, uint64_t conn, const nn_net_conn_info_t *info);
 } nn_net_proto_t;
 
 /**

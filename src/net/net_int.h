@@ -56,6 +56,8 @@ struct nn_conn_t {
   size_t discarded;
   nn_admit_ticket_t ticket;
   nn_addr_t addr;
+  nn_addr_t via;               /* the address before the stream moved (transport.h, moved) */
+  uint8_t moved, moved_untold; /* ... and the tenants are yet to hear of it */
   int has_id;
   nn_node_id_t id, expected;
   uint32_t told, holds; /* tenant bit masks: told of it (on_up), holding it */

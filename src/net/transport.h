@@ -71,6 +71,11 @@ struct nn_stream_t {
 typedef struct nn_transport_host_t {
   /** A stream a peer opened: 1 = adopted, 0 = refused (close it abortively and free it). */
   int (*accept)(void *ctx, nn_stream_t *s);
+  /** An adopted stream left the path it was opened on for a direct connection (a hole punch
+   *  took a relayed stream over): \a s->peer now holds the direct peer's address. The manager
+   *  takes it as the channel's address (shown, penalized and checked against bans by it) and
+   *  tells the tenants from the event loop; nothing is called back from inside this call. */
+  void (*moved)(void *ctx, nn_stream_t *s);
   void *ctx;
   struct event_base *base;
 } nn_transport_host_t;

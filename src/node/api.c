@@ -792,10 +792,11 @@ h_nat(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api_
 static json_t *
 peer_json(const nn_node_peer_t *p)
 {
-  return json_pack("{s:s?, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b}", "node_id", p->node_id[0] ? p->node_id : NULL,
-                   "addr", p->addr, "direction", p->outbound ? "out" : "in", "since_s", (json_int_t)p->since_s,
-                   "bytes_in", (json_int_t)p->bytes_in, "bytes_out", (json_int_t)p->bytes_out, "stems_in",
-                   (json_int_t)p->stems_in, "stems_out", (json_int_t)p->stems_out, "stem_relay", p->stem_relay);
+  return json_pack("{s:s?, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b}", "node_id", p->node_id[0] ? p->node_id : NULL,
+                   "addr", p->addr, "path", p->path, "direction", p->outbound ? "out" : "in", "since_s",
+                   (json_int_t)p->since_s, "bytes_in", (json_int_t)p->bytes_in, "bytes_out", (json_int_t)p->bytes_out,
+                   "stems_in", (json_int_t)p->stems_in, "stems_out", (json_int_t)p->stems_out, "stem_relay",
+                   p->stem_relay);
 }
 
 static void

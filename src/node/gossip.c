@@ -710,6 +710,20 @@ t_message(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
   on_gossip(g, p, &m);
 }
 
+/* A relayed peer punched through: from now on it is the host at the punched address, for the
+ * per-host STEM rate, penalties and network groups alike. */
+static void
+t_moved(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
+{
+  nn_gossip_t *g = ctx;
+  npeer_t *p = peer_by_conn(g, conn);
+  if (!p)
+    return;
+  p->addr = info->addr;
+  p->pen = nn_disco_pen_key(&info->addr, info->inbound);
+  p->group_len = nn_gossip_group(&info->addr, p->group);
+}
+
 static void
 t_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
 {
@@ -1016,7 +1030,7 @@ nn_gossip_new(nn_gossip_t **out, nn_net_t *net, nn_disco_t *disco, const nn_goss
       snprintf(why, why_len, "Dandelion++ settings refused (fluff-prob must be 0.05..0.5, epoch-jitter below epoch)");
     goto fail;
   }
-  nn_net_proto_t p = { "gossip", NN_KIND_GOSSIP_FIRST, NN_KIND_GOSSIP_LAST, t_up, t_message, t_down, g };
+  nn_net_proto_t p = { "gossip", NN_KIND_GOSSIP_FIRST, NN_KIND_GOSSIP_LAST, t_up, t_message, t_down, g, t_moved };
   if ((e = nn_net_register(net, &p, &g->proto)))
     goto fail;
   g->registered = 1;
@@ -1111,6 +1125,7 @@ nn_gossip_peers(nn_gossip_t *g, nn_gossip_peer_t *out, size_t max)
       continue;
     nn_gossip_peer_t *o = &out[k++];
     memset(o, 0, sizeof(*o));
+    o->conn = p->conn;
     o->has_id = p->has_id;
     o->id = p->id;
     o->addr = p->addr;

@@ -92,6 +92,7 @@ nn_dl_t *nn_gossip_dl(nn_gossip_t *g);
 
 /** One gossip peer, for status output. */
 typedef struct nn_gossip_peer_t {
+  uint64_t conn; /**< its channel (nn_net_conn_info) */
   int has_id;
   nn_node_id_t id;
   nn_addr_t addr;

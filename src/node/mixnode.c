@@ -1287,7 +1287,7 @@ nn_mixnode_new(nn_mixnode_t **out, nn_net_t *net, nn_disco_t *disco, const nn_id
     e = NN_ERR_NOMEM;
     goto fail;
   }
-  nn_net_proto_t proto = { "mixnet", NN_KIND_MIXNET_FIRST, NN_KIND_MIXNET_LAST, on_up, on_message, on_down, m };
+  nn_net_proto_t proto = { "mixnet", NN_KIND_MIXNET_FIRST, NN_KIND_MIXNET_LAST, on_up, on_message, on_down, m, NULL };
   if ((e = nn_net_register(net, &proto, &m->proto))) {
     snprintf(why, why_len, "mixnet: could not register its message kinds");
     goto fail;

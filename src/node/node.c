@@ -245,6 +245,9 @@ nn_node_peers_here(nn_node_t *n, nn_node_peer_t *out, size_t max)
     if (ps[i].has_id)
       nn_hex_encode(o->node_id, ps[i].id.b, NN_NODE_ID_LEN);
     nn_addr_format(&ps[i].addr, o->addr);
+    nn_net_conn_info_t ci;
+    if (nn_net_conn_info(n->net, ps[i].conn, &ci))
+      snprintf(o->path, sizeof(o->path), "%s", ci.moved ? "punched" : ci.transport);
     o->outbound = ps[i].outbound;
     o->since_s = (now - ps[i].since_ms) / 1000;
     o->bytes_in = ps[i].bytes_in;
@@ -312,6 +315,29 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
     M("relay_circuits", "Circuits through us now.", 0, NULL, rs.relay.circuits);
     M("relay_bytes_total", "Bytes we relayed, both directions.", 1, NULL, rs.relay.bytes);
     M("relay_violations_total", "Relay protocol violations (each ended its circuit).", 1, NULL, rs.relay.violations);
+    M("relay_circuits_opened_total", "Circuits through us that reached ACCEPT.", 1, NULL, rs.relay.opened);
+    /* every circuit that ended, by why: "full" and "bytes" are the caps that abuse runs into */
+    static const char *const end_lb[NN_RELAY_END_MAX] = {
+      NULL,
+      "reason=\"closed\"",
+      "reason=\"refused\"",
+      "reason=\"no_target\"",
+      "reason=\"full\"",
+      "reason=\"bytes\"",
+      "reason=\"time\"",
+      "reason=\"violation\"",
+      "reason=\"gone\"",
+    };
+    for (int r = 1; r < NN_RELAY_END_MAX; r++)
+      M("relay_circuits_ended_total", "Circuits through us that ended, by reason.", 1, end_lb[r], rs.relay.ended[r]);
+    static const char *const refused_lb[NN_RELAY_STATUS_MAX] = {
+      NULL,
+      "status=\"no_service\"",
+      "status=\"full\"",
+      "status=\"anonymous\"",
+    };
+    for (int r = 1; r < NN_RELAY_STATUS_MAX; r++)
+      M("relay_reservations_refused_total", "RESERVEs we refused, by status.", 1, refused_lb[r], rs.relay.refused[r]);
     M("nat_reservations", "Relays we are reachable through.", 0, NULL, rs.reservations);
     M("nat_relayed_streams", "Our channels through a relay now (punched ones included).", 0, NULL, rs.streams);
     M("nat_punched_total", "Relayed channels of ours that moved to a hole-punched connection.", 1, NULL, rs.punched);
@@ -319,6 +345,20 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
       rs.punch_failed);
     M("nat_reachability", "What dial-back found: 0 unknown, 1 public, 2 private, 3 advertised (not asked).", 0, NULL,
       nn_relaynode_reach(n->relay, NULL, NULL, 0));
+  }
+  if (n->stun) {
+    nn_stunnode_status_t su;
+    nn_stunnode_status(n->stun, &su);
+    M("stun_answered_total", "STUN Binding requests we answered.", 1, NULL, su.server.answered);
+    M("stun_errors_sent_total", "STUN error answers we sent (unknown attributes, bad requests).", 1, NULL,
+      su.server.errors_sent);
+#define D(why, v) M("stun_dropped_total", "STUN datagrams dropped unanswered, by reason.", 1, "reason=\"" why "\"", v)
+    D("not_stun", su.server.not_stun);
+    D("malformed", su.server.malformed);
+    D("not_binding_request", su.server.not_binding_request);
+    D("rate_limited", su.server.rate_limited);
+    D("overloaded", su.server.overloaded);
+#undef D
   }
   if (n->turn) {
     nn_turnnode_status_t ts;

@@ -224,6 +224,16 @@ switch_over(rstream_t *s)
   else
     nn_rn_log(t, NN_LOG_INFO, "hole punched with %s: the channel left the relay for a direct connection", peer);
   nn_punch_arm(s);
+  /* the channel's peer is now the host at the other end of the socket: the manager shows,
+   * penalizes and bans by that address, no longer the relay's */
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+  nn_addr_t direct;
+  if (!getpeername(s->pfd, (struct sockaddr *)&ss, &sl) && nn_addr_from_sockaddr((struct sockaddr *)&ss, &direct) &&
+      s->base.t->host.moved) {
+    s->base.peer = direct;
+    s->base.t->host.moved(s->base.t->host.ctx, &s->base);
+  }
   if (s->write_blocked)
     nn_rn_stream_kick(s); /* the channel may write again, now to the socket */
 }

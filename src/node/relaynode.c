@@ -1017,7 +1017,7 @@ nn_relaynode_new(nn_relaynode_t **out, nn_net_t *net, nn_disco_t *disco, const n
   if ((e = nn_net_add_transport(net, &t->base)))
     return e; /* the manager freed it (tr_free) */
   /* from here on the manager owns t (as a transport): failures detach it */
-  nn_net_proto_t p = { "relay", NN_RLMSG_RESERVE, NN_RLMSG_LAST, on_up, on_message, on_down, t };
+  nn_net_proto_t p = { "relay", NN_RLMSG_RESERVE, NN_RLMSG_LAST, on_up, on_message, on_down, t, NULL };
   if ((e = nn_net_register(net, &p, &t->proto))) {
     snprintf(why, why_len, "cannot register the relay protocol: %s", nn_err_str(e));
     detach(t);

@@ -27,6 +27,8 @@
 #include "dht/rpc.h"
 #include "hostile.h"
 #include "lib/wire.h"
+#include "nat/relay.h"
+#include "nat/stun.h"
 #include "nepnet/identity.h"
 
 #define MIB 1024.0
@@ -642,6 +644,411 @@ attack_garbage(void)
   stop(&n, A);
 }
 
+/* ---- 11. relay abuse: reservations and circuits beyond the caps, data beyond the byte limit and
+ * the window, malformed relay messages (issue 13) ---- */
+typedef struct rlpeer_t {
+  int status;          /* RESERVED status + 1 (0: no answer yet) */
+  uint32_t accept[16]; /* target: INCOMING circuits to ACCEPT (cid without bit 31) */
+  size_t n_accept;
+  int accepted;                /* source: ACCEPTs from the relay */
+  int ended[NN_RELAY_END_MAX]; /* END reasons received */
+  int credit;                  /* target: credit the DATA it receives */
+  uint32_t owe_cid;            /* ... on this circuit, this much (one circuit at a time) */
+  uint64_t owe, data_in;
+  uint64_t credited; /* source: CREDITs from the relay */
+} rlpeer_t;
+
+static void
+rl_msg(hchan_t *h, const uint8_t *msg, size_t len)
+{
+  rlpeer_t *p = h->user;
+  nn_rlmsg_t m;
+  if (!len || msg[0] < NN_RLMSG_RESERVE || msg[0] > NN_RLMSG_LAST || nn_rlmsg_parse(&m, msg, len) != NN_OK)
+    return; /* the node's other protocols (HELLO, DHT, reservations of its own) */
+  switch (m.kind) {
+  case NN_RLMSG_RESERVED: p->status = m.status + 1; break;
+  case NN_RLMSG_INCOMING:
+    if (p->n_accept < 16)
+      p->accept[p->n_accept++] = m.cid & ~NN_RELAY_CID_FROM_RELAY;
+    break;
+  case NN_RLMSG_ACCEPT: p->accepted++; break;
+  case NN_RLMSG_END:
+    if (m.reason < NN_RELAY_END_MAX)
+      p->ended[m.reason]++;
+    break;
+  case NN_RLMSG_DATA:
+    p->data_in += m.data_len;
+    if (p->credit) {
+      p->owe_cid = m.cid & ~NN_RELAY_CID_FROM_RELAY;
+      p->owe += m.data_len;
+    }
+    break;
+  case NN_RLMSG_CREDIT: p->credited += m.credit; break;
+  default: break;
+  }
+}
+
+/* Pump both channels a little; the target answers INCOMING with ACCEPT and credits what it got. */
+static void
+rl_pump(hchan_t *src, hchan_t *dst, int ms)
+{
+  rlpeer_t *t = dst->user;
+  uint8_t m[NN_RELAY_ACCEPT_LEN > NN_RELAY_CREDIT_LEN ? NN_RELAY_ACCEPT_LEN : NN_RELAY_CREDIT_LEN];
+  for (int i = 0; i < ms / 10 + 1; i++) {
+    if (src)
+      hchan_pump(src, 1, 5, NULL);
+    hchan_pump(dst, 1, 5, NULL);
+    for (size_t k = 0; k < t->n_accept; k++) {
+      nn_rlmsg_accept(m, t->accept[k]);
+      (void)hchan_send(dst, m, NN_RELAY_ACCEPT_LEN);
+    }
+    t->n_accept = 0;
+    if (t->owe) {
+      nn_rlmsg_credit(m, t->owe_cid, (uint32_t)t->owe);
+      (void)hchan_send(dst, m, NN_RELAY_CREDIT_LEN);
+      t->owe = 0;
+    }
+  }
+}
+
+static int
+rl_open(hchan_t *h, rlpeer_t *p, const hnode_t *n, const char *src, const nn_identity_t *id)
+{
+  memset(p, 0, sizeof(*p));
+  if (hchan_open(h, n, src, id, 10000))
+    return -1;
+  h->on_msg = rl_msg;
+  h->user = p;
+  return 0;
+}
+
+/* Send DATA on circuit \a cid within the window the relay's credits allow, until \a total bytes
+ * went out or the circuit ended; the bytes sent. */
+static uint64_t
+rl_send(hchan_t *src, rlpeer_t *s, hchan_t *dst, uint32_t cid, uint64_t total, int respect_window)
+{
+  static uint8_t msg[5 + NN_RELAY_MAX_DATA];
+  uint64_t sent = 0, credited0 = s->credited;
+  int ended0 = s->ended[NN_RELAY_END_BYTES] + s->ended[NN_RELAY_END_VIOLATION];
+  uint64_t t0 = hmono_ms();
+  nn_rlmsg_data_head(msg, cid);
+  memset(msg + 5, 0x5a, NN_RELAY_MAX_DATA);
+  while (sent < total && hmono_ms() - t0 < 20000 && !src->closed &&
+         s->ended[NN_RELAY_END_BYTES] + s->ended[NN_RELAY_END_VIOLATION] == ended0) {
+    uint64_t room = NN_RELAY_WINDOW - (sent - (s->credited - credited0));
+    if (respect_window && room < NN_RELAY_MAX_DATA) {
+      rl_pump(src, dst, 10);
+      continue;
+    }
+    if (hchan_send(src, msg, sizeof(msg)) == 0)
+      sent += NN_RELAY_MAX_DATA;
+    hchan_pump(src, 1, 1, NULL);
+    hchan_pump(dst, 1, 1, NULL);
+  }
+  for (int i = 0; i < 100 && s->ended[NN_RELAY_END_BYTES] + s->ended[NN_RELAY_END_VIOLATION] == ended0; i++)
+    rl_pump(src, dst, 10);
+  return sent;
+}
+
+static void
+attack_relay(void)
+{
+  const char *A = "relay";
+  hnode_t n;
+  result_t r;
+  memset(&r, 0, sizeof(r));
+  r.bound_mib = BOUND_OTHER;
+  /* small caps, so that the attack reaches every one of them: 2 reservations, 6 circuits in all
+   * (4 per source channel, the default), 1 MiB per circuit, a rate that does not slow the test */
+  const char *extra[] = { "--relay",
+                          "1",
+                          "--relay-max-reservations",
+                          "2",
+                          "--relay-max-circuits",
+                          "6",
+                          "--relay-circuit-bytes",
+                          "1048576",
+                          "--relay-rate",
+                          "100000000",
+                          NULL };
+  if (hnode_start(&n, nepnetd, extra)) {
+    check(0, A, "nepnetd did not start");
+    return;
+  }
+  r.base_mib = (double)hnode_mem_kib(&n, "VmRSS:") / MIB;
+  enum { T = 4 };
+  static hchan_t th[T], s1, s2;
+  static rlpeer_t tp[T], sp1, sp2;
+  nn_identity_t *tid[T], *sid1 = identity(7101), *sid2 = identity(7102);
+  uint8_t m[NN_RELAY_CONNECT_LEN];
+  /* 1. reservations: three identified nodes on three hosts and an anonymous one */
+  for (int i = 0; i < T; i++) {
+    char src[32];
+    snprintf(src, sizeof(src), "127.0.70.%d", 1 + i);
+    tid[i] = i < 3 ? identity(7001 + (uint32_t)i) : NULL;
+    if (rl_open(&th[i], &tp[i], &n, src, tid[i]))
+      continue;
+    nn_rlmsg_reserve(m);
+    (void)hchan_send(&th[i], m, NN_RELAY_RESERVE_LEN);
+    for (int k = 0; k < 200 && !tp[i].status && !th[i].closed; k++)
+      hchan_pump(&th[i], 1, 10, NULL);
+  }
+  int ok = 0;
+  for (int i = 0; i < 3; i++)
+    ok += tp[i].status == NN_RELAY_OK + 1;
+  check(ok == 2, A, "%d of 3 identified RESERVEs granted with --relay-max-reservations 2", ok);
+  check(tp[2].status == NN_RELAY_FULL + 1, A, "the third RESERVE was answered %d, not FULL", tp[2].status - 1);
+  check(tp[3].status == NN_RELAY_ANONYMOUS + 1, A, "an anonymous RESERVE was answered %d, not ANONYMOUS",
+        tp[3].status - 1);
+  hchan_t *tgt = &th[0];
+  rlpeer_t *tpp = &tp[0];
+  tpp->credit = 1;
+  /* 2. circuits: 10 CONNECTs from one channel (4 may open), 4 from another (the node-wide cap of
+   * 6 leaves 2), one to a node that holds no reservation */
+  int open1 = 0, open2 = 0;
+  if (!rl_open(&s1, &sp1, &n, "127.0.71.1", sid1) && !rl_open(&s2, &sp2, &n, "127.0.71.2", sid2)) {
+    for (uint32_t c = 1; c <= 10; c++) {
+      nn_rlmsg_connect(m, c, nn_identity_node_id(tid[0]));
+      (void)hchan_send(&s1, m, NN_RELAY_CONNECT_LEN);
+    }
+    for (int k = 0; k < 100 && sp1.accepted + sp1.ended[NN_RELAY_END_FULL] < 10; k++)
+      rl_pump(&s1, tgt, 10);
+    for (uint32_t c = 1; c <= 4; c++) {
+      nn_rlmsg_connect(m, c, nn_identity_node_id(tid[0]));
+      (void)hchan_send(&s2, m, NN_RELAY_CONNECT_LEN);
+    }
+    nn_rlmsg_connect(m, 5, nn_identity_node_id(tid[2])); /* refused a reservation: not a target */
+    (void)hchan_send(&s2, m, NN_RELAY_CONNECT_LEN);
+    for (int k = 0; k < 100 && sp2.accepted + sp2.ended[NN_RELAY_END_FULL] + sp2.ended[NN_RELAY_END_NO_TARGET] < 5; k++)
+      rl_pump(&s2, tgt, 10);
+    open1 = sp1.accepted;
+    open2 = sp2.accepted;
+  }
+  check(open1 == 4 && sp1.ended[NN_RELAY_END_FULL] == 6, A,
+        "one channel's 10 CONNECTs: %d opened, %d refused FULL (want 4 and 6)", open1, sp1.ended[NN_RELAY_END_FULL]);
+  check(open2 == 2 && sp2.ended[NN_RELAY_END_FULL] == 2 && sp2.ended[NN_RELAY_END_NO_TARGET] == 1, A,
+        "another channel's 5 CONNECTs: %d opened, %d FULL, %d NO_TARGET (want 2, 2, 1)", open2,
+        sp2.ended[NN_RELAY_END_FULL], sp2.ended[NN_RELAY_END_NO_TARGET]);
+  double circuits = hnode_metric(&n, "nepnet_relay_circuits");
+  check(circuits == 6, A, "nepnet_relay_circuits %.0f with 6 open", circuits);
+  /* 3. data beyond the circuit's byte limit, within the window: the relay ends it (BYTES) */
+  uint64_t sent_bytes = rl_send(&s1, &sp1, tgt, 1, 2u << 20, 1);
+  check(sp1.ended[NN_RELAY_END_BYTES] == 1 && tpp->ended[NN_RELAY_END_BYTES] == 1, A,
+        "%llu bytes on a 1 MiB circuit: END BYTES to the source %d, to the target %d", (unsigned long long)sent_bytes,
+        sp1.ended[NN_RELAY_END_BYTES], tpp->ended[NN_RELAY_END_BYTES]);
+  check(tpp->data_in <= (1u << 20), A, "the target got %llu bytes through a 1 MiB circuit",
+        (unsigned long long)tpp->data_in);
+  uint64_t through = tpp->data_in;
+  /* 4. data beyond the window: the target credits nothing, the source sends on regardless */
+  tpp->credit = 0;
+  uint64_t sent_win = rl_send(&s1, &sp1, tgt, 2, NN_RELAY_WINDOW + 4 * NN_RELAY_MAX_DATA, 0);
+  check(sp1.ended[NN_RELAY_END_VIOLATION] == 1, A, "%llu un-credited bytes: END VIOLATION %d",
+        (unsigned long long)sent_win, sp1.ended[NN_RELAY_END_VIOLATION]);
+  /* 5. malformed relay messages: a CONNECT cut short, a DATA without a payload, an unknown END */
+  static const uint8_t junk[][6] = { { NN_RLMSG_CONNECT, 0, 0, 0, 9, 0 },
+                                     { NN_RLMSG_DATA, 0, 0, 0, 3, 0 },
+                                     { NN_RLMSG_END, 0, 0, 0, 3, 0xee } };
+  (void)hchan_send(&s2, junk[0], 6);
+  (void)hchan_send(&s2, junk[1], 5);
+  (void)hchan_send(&s2, junk[2], 6);
+  rl_pump(&s2, tgt, 200);
+  double violations = hnode_metric(&n, "nepnet_relay_violations_total");
+  check(violations >= 4, A, "nepnet_relay_violations_total %.0f after a window overrun and 3 malformed messages",
+        violations);
+  double full = hnode_metric(&n, "nepnet_relay_circuits_ended_total{reason=\"full\"}");
+  double bytes = hnode_metric(&n, "nepnet_relay_circuits_ended_total{reason=\"bytes\"}");
+  double refused = hnode_metric(&n, "nepnet_relay_reservations_refused_total{status=\"full\"}") +
+                   hnode_metric(&n, "nepnet_relay_reservations_refused_total{status=\"anonymous\"}");
+  check(full == 8 && bytes == 1 && refused == 2, A,
+        "counted: %.0f circuits refused FULL (8), %.0f ended at the byte limit (1), %.0f RESERVEs refused (2)", full,
+        bytes, refused);
+  /* the node still relays for others and answers everyone else */
+  r.legit_n = 3;
+  r.legit_ok = legit(&n, "127.0.0.71", r.legit_n);
+  char what[300];
+  snprintf(what, sizeof(what),
+           "%d of 3 RESERVEs granted (cap 2), anonymous refused; 15 CONNECTs: %d opened (cap 6), %.0f refused FULL; "
+           "%llu KiB through a 1 MiB circuit before END BYTES; a window overrun and 3 malformed messages: "
+           "%.0f violations",
+           ok, open1 + open2, full, (unsigned long long)through / 1024, violations);
+  report(A, what, &n, &r);
+  double banned = hnode_metric(&n, "nepnet_bans_total");
+  check(banned == 0, A, "%.0f bans: a relay violation lowers standing, it does not ban at once", banned);
+  hchan_close(&s1);
+  hchan_close(&s2);
+  for (int k = 0; k < 100 && hnode_metric(&n, "nepnet_relay_circuits") > 0; k++)
+    rl_pump(NULL, tgt, 10);
+  circuits = hnode_metric(&n, "nepnet_relay_circuits");
+  check(circuits == 0, A, "%.0f circuits left after their sources closed", circuits);
+  for (int i = 0; i < T; i++) {
+    hchan_close(&th[i]);
+    nn_identity_free(tid[i]);
+  }
+  nn_identity_free(sid1);
+  nn_identity_free(sid2);
+  stop(&n, A);
+}
+
+/* ---- 12. STUN junk at the node's UDP port: not STUN, bad framing, bad fingerprints, floods ---- */
+static int
+stun_socket(const char *src)
+{
+  struct sockaddr_in a;
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  inet_pton(AF_INET, src, &a.sin_addr);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void
+stun_to(int fd, const hnode_t *n, const uint8_t *b, size_t len)
+{
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons(n->port);
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  (void)sendto(fd, b, len, 0, (struct sockaddr *)&a, sizeof(a));
+}
+
+/* A pause now and then, so that the node's socket buffer never drops what the test counts. */
+static void
+stun_pace(int i)
+{
+  if (i % 25 == 24)
+    usleep(5000);
+}
+
+static size_t
+stun_request(uint8_t *buf, size_t cap, uint8_t tid0, int fingerprint)
+{
+  nn_stun_builder_t b;
+  uint8_t tid[NN_STUN_TID_LEN];
+  size_t len = 0;
+  memset(tid, tid0, sizeof(tid));
+  nn_stun_build_init(&b, buf, cap, NN_STUN_BINDING, NN_STUN_REQUEST, tid);
+  if (fingerprint)
+    nn_stun_add_fingerprint(&b);
+  return nn_stun_build_finish(&b, &len) == NN_OK ? len : 0;
+}
+
+/* Read answers on \a fd for \a ms: how many were Binding successes naming \a expect. */
+static int
+stun_answers(int fd, const nn_addr_t *expect, int ms)
+{
+  uint8_t buf[NN_STUN_MAX_MSG];
+  int good = 0;
+  uint64_t t0 = hmono_ms();
+  while ((int)(hmono_ms() - t0) < ms) {
+    struct pollfd pf = { fd, POLLIN, 0 };
+    if (poll(&pf, 1, 50) <= 0)
+      continue;
+    ssize_t k = recv(fd, buf, sizeof(buf), 0);
+    nn_stun_msg_t m;
+    nn_addr_t got;
+    if (k > 0 && nn_stun_parse(&m, buf, (size_t)k) == NN_OK && m.cls == NN_STUN_SUCCESS &&
+        nn_stun_get_addr(&m, NN_STUN_A_XOR_MAPPED_ADDRESS, &got) == NN_OK && nn_addr_equal(&got, expect))
+      good++;
+  }
+  return good;
+}
+
+static void
+attack_stun(void)
+{
+  const char *A = "stun-junk";
+  hnode_t n;
+  result_t r;
+  if (start(&n, A, &r, BOUND_OTHER))
+    return;
+  int fd = stun_socket("127.0.80.1"), fd2 = stun_socket("127.0.80.2");
+  uint8_t buf[NN_STUN_MAX_MSG];
+  size_t len;
+  enum { JUNK = 200, FLOOD = 300 };
+  if (fd < 0 || fd2 < 0) {
+    check(0, A, "no UDP socket on 127.0.80.x");
+    goto out;
+  }
+  nn_drbg_t d;
+  nn_drbg_init_u64(&d, 13);
+  nn_rng_t g = nn_drbg_rng(&d);
+  int bad_length = 0;
+  /* not STUN: random bytes with the top bits set (a channel's bytes sent to the wrong port) */
+  for (int i = 0; i < JUNK; i++) {
+    (void)nn_rng_fill(&g, buf, 20 + (size_t)i % 200);
+    buf[0] |= 0xc0;
+    stun_to(fd, &n, buf, 20 + (size_t)i % 200);
+    stun_pace(i);
+  }
+  /* STUN framing, then broken: a length past the datagram, a wrong fingerprint, an attribute
+   * running past the end */
+  for (int i = 0; i < JUNK; i++) {
+    len = stun_request(buf, sizeof(buf), (uint8_t)i, 1);
+    switch (i % 3) {
+    case 0: buf[3] = (uint8_t)(buf[3] + 4), bad_length++; break; /* length says 4 more: not STUN */
+    case 1: buf[len - 1] ^= 0x01; break;                         /* FINGERPRINT wrong */
+    default: buf[22] = 0xff, buf[23] = 0xfc; break;              /* attribute length past the end */
+    }
+    stun_to(fd, &n, buf, len);
+    stun_pace(i);
+  }
+  /* valid requests, far above one host's rate (5/s, burst 20) */
+  for (int i = 0; i < FLOOD; i++) {
+    len = stun_request(buf, sizeof(buf), (uint8_t)(100 + i), 0);
+    stun_to(fd, &n, buf, len);
+    stun_pace(i);
+  }
+  nn_addr_t me1, me2;
+  (void)nn_addr_parse(&me1, "127.0.80.1:0");
+  usleep(200000);
+  int flood_answers = 0;
+  {
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    me1.port = ntohs(sa.sin_port);
+    flood_answers = stun_answers(fd, &me1, 500);
+    sl = sizeof(sa);
+    getsockname(fd2, (struct sockaddr *)&sa, &sl);
+    (void)nn_addr_parse(&me2, "127.0.80.2:0");
+    me2.port = ntohs(sa.sin_port);
+  }
+  /* another host is still answered, with its own address */
+  len = stun_request(buf, sizeof(buf), 0x77, 1);
+  stun_to(fd2, &n, buf, len);
+  int other = stun_answers(fd2, &me2, 1000);
+  double not_stun = hnode_metric(&n, "nepnet_stun_dropped_total{reason=\"not_stun\"}");
+  double malformed = hnode_metric(&n, "nepnet_stun_dropped_total{reason=\"malformed\"}");
+  double limited = hnode_metric(&n, "nepnet_stun_dropped_total{reason=\"rate_limited\"}");
+  double answered = hnode_metric(&n, "nepnet_stun_answered_total");
+  r.legit_n = 3;
+  r.legit_ok = legit(&n, "127.0.0.80", r.legit_n);
+  char what[300];
+  snprintf(what, sizeof(what),
+           "%d non-STUN and %d broken STUN datagrams, %d requests from one host: %.0f + %.0f dropped as junk, "
+           "%.0f rate-limited, %d answered; another host answered %d/1",
+           JUNK, JUNK, FLOOD, not_stun, malformed, limited, flood_answers, other);
+  report(A, what, &n, &r);
+  check(not_stun == JUNK + bad_length && malformed == JUNK - bad_length, A,
+        "junk counted %.0f not STUN, %.0f malformed (want %d and %d)", not_stun, malformed, JUNK + bad_length,
+        JUNK - bad_length);
+  check(flood_answers >= 20 && flood_answers < FLOOD / 2 && limited >= FLOOD - flood_answers - 5, A,
+        "a %d-request flood: %d answered, %.0f rate-limited", FLOOD, flood_answers, limited);
+  check(other == 1 && answered >= flood_answers + 1, A, "another host's request answered %d times", other);
+out:
+  if (fd >= 0)
+    close(fd);
+  if (fd2 >= 0)
+    close(fd2);
+  stop(&n, A);
+}
+
 /* ---- 10. everything at once: the worst case of docs/ARCHITECTURE.md, measured ---- */
 static void
 attack_all(void)
@@ -779,6 +1186,7 @@ static const struct {
   { "store-fill", attack_storeflood }, { "store-same", attack_storesame },
   { "stem-flood", attack_stems },      { "api", attack_api },
   { "garbage", attack_garbage },       { "all", attack_all },
+  { "relay", attack_relay },           { "stun-junk", attack_stun },
 };
 
 int

@@ -54,6 +54,9 @@ typedef struct hchan_t {
   uint8_t last[65536];
   size_t last_len;
   uint64_t received;
+  /* every message, if set (the relay attack reads several kinds as they come) */
+  void (*on_msg)(struct hchan_t *h, const uint8_t *msg, size_t len);
+  void *user;
 } hchan_t;
 
 /* Connect from \a src and run the handshake (identified with \a id, anonymous with NULL) for up

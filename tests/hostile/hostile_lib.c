@@ -237,6 +237,8 @@ on_msg(void *ctx, const uint8_t *msg, size_t len)
 {
   hchan_t *h = ctx;
   h->received++;
+  if (h->on_msg)
+    h->on_msg(h, msg, len);
   if (h->keep && len <= sizeof(h->last)) {
     memcpy(h->last, msg, len);
     h->last_len = len;

@@ -192,6 +192,7 @@ pub struct NnNodePeer {
     pub stems_in: u64,
     pub stems_out: u64,
     pub stem_relay: c_int,
+    pub path: [c_char; 16],
 }
 
 extern "C" {
@@ -240,7 +241,8 @@ const _: () = {
     assert!(offset_of!(NnNodeStatus, relays) == 396);
     assert!(offset_of!(NnNodeStatus, rx_seq) == 576);
     assert!(offset_of!(NnNodeStatus, mix_packets_out) == 608);
-    assert!(size_of::<NnNodePeer>() == 200);
+    assert!(size_of::<NnNodePeer>() == 216);
+    assert!(offset_of!(NnNodePeer, path) == 196);
     assert!(offset_of!(NnNodePeer, since_s) == 152);
     assert!(offset_of!(NnNodePeer, stem_relay) == 192);
 };
@@ -436,7 +438,7 @@ pub fn peers(n: *mut NnNode, max: usize) -> Result<Vec<NnNodePeer>, String> {
     }
     // C memsets each entry it fills: the entry after the last one filled must be untouched
     // (else the C struct is larger), and the end of each filled one written (else smaller;
-    // on LP64 its last 4 bytes are padding after stem_relay, zero after the memset).
+    // on LP64 its last 4 bytes are padding after path, zero after the memset).
     if !g.guard_intact() || (k < CAP && g.bytes(k).iter().any(|&b| b != FILL)) {
         return Err(layout_error(
             "nn_node_peer_t",
@@ -455,6 +457,7 @@ pub fn peers(n: *mut NnNode, max: usize) -> Result<Vec<NnNodePeer>, String> {
         let p: NnNodePeer = unsafe { std::ptr::read(g.ptr().add(i)) };
         let ok = cstr_field(&p.node_id).is_some_and(|s| s.is_empty() || is_hex_id(s))
             && cstr_field(&p.addr).is_some()
+            && cstr_field(&p.path).is_some()
             && (p.outbound == 0 || p.outbound == 1)
             && (p.stem_relay == 0 || p.stem_relay == 1);
         if !ok {

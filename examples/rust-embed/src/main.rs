@@ -343,12 +343,13 @@ fn run(a: &Args) -> Result<(), String> {
     );
     for p in peers(node.ptr, 64)? {
         println!(
-            "  peer {} {} {}{}",
+            "  peer {} {} {} ({}){}",
             if p.outbound != 0 { "out" } else { "in " },
             cstr_field(&p.node_id)
                 .filter(|s| !s.is_empty())
                 .unwrap_or("(anonymous)"),
             cstr_field(&p.addr).unwrap_or(""),
+            cstr_field(&p.path).unwrap_or(""),
             if p.stem_relay != 0 { " (stem relay)" } else { "" }
         );
     }
