@@ -52,7 +52,8 @@
  *                  action (x >> 3) % 11 (ACTIONS below), once, or (x bit7) up to four times
  *    11 fault      M u8 w u8 k u16 pos: on M's transport (w & 3) % count, its stream w >> 2
  *                  (pipe_transport_fault): k bit0 0: flip bit (k >> 1) & 7 of the unread byte
- *                  at pos / 65536 of the way in; 1: reset the connection
+ *                  at pos / 65536 of the way in; 1: reset the connection; k bit4: instead,
+ *                  the stream moves to 198.51.100.(pos & 0xff):(pos >> 8) (a hole punch)
  *    12 wait       ms (in place of M): run the loop for ms % 4 + 1 ms of real time (timers:
  *                  handshake timeouts, linger), at most MAX_WAIT_MS per input
  *    13 policy     M u8 bits: bit0 refuse every dial, bit1 refuse every inbound stream (asked
@@ -217,7 +218,7 @@ typedef struct mgr_t {
 
 typedef struct trace_t {
   uint64_t handshakes, delivered, unknown, cookies, trimmed, qdropped, refused, downs, ups, stalls;
-  uint64_t closed[NN_NET_CLOSE_MAX], flips, resets, quiets, reacts;
+  uint64_t closed[NN_NET_CLOSE_MAX], flips, resets, moves, quiets, reacts;
 } trace_t;
 
 typedef struct state_t {
@@ -236,7 +237,7 @@ typedef struct state_t {
   int in_api, dialing, penalizing;
   ten_t *registering;
   unsigned step;
-  int dials, hs_dials, restarts, flipped, reset;
+  int dials, hs_dials, restarts, flipped, reset, moved;
   unsigned waited;
   uint64_t next_tag;
   trace_t tr;
@@ -565,6 +566,22 @@ cb_msg(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
   react(t, 2, conn);
 }
 
+/* A stream moved (the fault PIPE_FAULT_MOVE): told from the loop, once per move, to tenants
+ * told of the channel, with the new address and the old one as via. */
+static void
+cb_moved(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
+{
+  ten_t *t = cb_tenant(ctx, conn);
+  CHECK(!g.in_api && g.moved);
+  CHECK(info->conn == conn && info->moved && !info->closing && info->established);
+  CHECK(info->addr.type == NN_ADDR_IPV4 && info->addr.host[0] == 198 && info->addr.host[1] == 51);
+  CHECK(info->via.type != 0 &&
+        !(info->via.type == NN_ADDR_IPV4 && info->via.host[0] == 198 && info->via.host[1] == 51));
+  CHECK(t->told[conn] && !t->downed[conn]);
+  g.tr.moves++;
+  react(t, 1, conn); /* as on_up: a tenant may call anything from here */
+}
+
 static void
 cb_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
 {
@@ -583,7 +600,7 @@ cb_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
     e->dialer_down = 1;
   CHECK(info->reason != NN_CLOSE_NONE);
   const nn_net_stats_t *st = nn_net_stats(m->n);
-  if (info->reason == NN_CLOSE_LOCAL && !e->closed_by_us) { /* the idle cap's, or a newcomer's */
+  if (info->reason == NN_CLOSE_LOCAL && !e->closed_by_us && !st->closed_moved) { /* the idle cap's, or a newcomer's */
     CHECK(info->inbound ? st->evicted_inbound + st->closed_idle > 0 : st->trimmed > 0);
     CHECK(!e->holds || e->hold_after_close);
   }
@@ -601,6 +618,8 @@ pol_allowed(void *ctx, const nn_addr_t *a, int inbound)
   mgr_t *m = ctx;
   (void)a;
   CHECK(m->policy_on);
+  if (!g.in_api && g.moved) /* a stream moved: its new address is asked about from the loop */
+    return inbound ? !m->ban_in : !m->ban_out;
   if (inbound) { /* from an accept, in the loop; only transports with peer addresses ask */
     CHECK(!g.in_api && (g.flags & 2));
     return !m->ban_in;
@@ -746,7 +765,7 @@ op_register(int mi, uint8_t lo, uint8_t hi)
       m->owner[k] = (uint8_t)slot;
     clear_hold_bit(m, slot);
   }
-  nn_net_proto_t p = { "fuzz", lo, hi, cb_up, cb_msg, cb_down, t, NULL };
+  nn_net_proto_t p = { "fuzz", lo, hi, cb_up, cb_msg, cb_down, t, cb_moved };
   ten_t *outer = g.registering;
   uint64_t reacts0 = g.tr.reacts;
   nn_err_t e;
@@ -1347,13 +1366,13 @@ trace_run(void)
   fprintf(stderr,
           "steps %u managers %d dials %d (%d to listeners) restarts %d handshakes %llu ups %llu "
           "downs %llu delivered %llu unknown %llu cookies %llu trimmed %llu qdropped %llu refused "
-          "%llu flips %llu resets %llu quiets %llu reacts %llu stalls %llu\n  closed:",
+          "%llu flips %llu resets %llu moves told %llu quiets %llu reacts %llu stalls %llu\n  closed:",
           g.step, g.nmgr, g.dials, g.hs_dials, g.restarts, (unsigned long long)t->handshakes,
           (unsigned long long)t->ups, (unsigned long long)t->downs, (unsigned long long)t->delivered,
           (unsigned long long)t->unknown, (unsigned long long)t->cookies, (unsigned long long)t->trimmed,
           (unsigned long long)t->qdropped, (unsigned long long)t->refused, (unsigned long long)t->flips,
-          (unsigned long long)t->resets, (unsigned long long)t->quiets, (unsigned long long)t->reacts,
-          (unsigned long long)t->stalls);
+          (unsigned long long)t->resets, (unsigned long long)t->moves, (unsigned long long)t->quiets,
+          (unsigned long long)t->reacts, (unsigned long long)t->stalls);
   for (int r = 0; r < NN_NET_CLOSE_MAX; r++)
     if (t->closed[r])
       fprintf(stderr, " %s=%llu", nn_net_close_reason_str((nn_close_reason_t)r), (unsigned long long)t->closed[r]);
@@ -1483,7 +1502,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 11: /* fault M w k pos */
       if (nn_wire_get_u8(&r, &x) || nn_wire_get_u8(&r, &y) || nn_wire_get_u16(&r, &pos))
         goto done;
-      if (m->n && pipe_transport_fault(m->tr[(x & 3) % m->ntr], x >> 2, y & 1, pos | ((unsigned)(y >> 1) & 7) << 16)) {
+      if (m->n && (y & 0x10)) {
+        if (pipe_transport_fault(m->tr[(x & 3) % m->ntr], x >> 2, PIPE_FAULT_MOVE, pos))
+          g.moved = 1;
+      } else if (m->n &&
+                 pipe_transport_fault(m->tr[(x & 3) % m->ntr], x >> 2, y & 1, pos | ((unsigned)(y >> 1) & 7) << 16)) {
         if (y & 1) {
           g.reset = 1;
           g.tr.resets++;

@@ -407,6 +407,14 @@ pipe_transport_fault(nn_transport_t *bt, unsigned which, int kind, unsigned arg)
     s->in[(size_t)(((uint64_t)(arg & 0xffff) * s->in_len) >> 16)] ^= (uint8_t)(1u << ((arg >> 16) & 7));
     return 1;
   }
+  if (kind == PIPE_FAULT_MOVE) {
+    const uint8_t ip[4] = { 198, 51, 100, (uint8_t)arg };
+    if (!s->base.ev || !bt->host.moved)
+      return 0; /* not adopted yet: the manager does not know it */
+    s->base.peer = nn_addr_ipv4(ip, (uint16_t)(arg >> 8));
+    bt->host.moved(bt->host.ctx, &s->base);
+    return 1;
+  }
   /* a reset: both ends hear an error once they read, and writes fail from now on */
   pipe_stream_t *p = s->peer;
   s->err_pending = 1;

@@ -41,6 +41,9 @@ int pipe_transport_write_limit(nn_transport_t *t, unsigned which, size_t bytes);
  * the connection (both ends hear NN_STREAM_ERROR once they read; writes fail at once). */
 #define PIPE_FAULT_FLIP 0
 #define PIPE_FAULT_RESET 1
+/* PIPE_FAULT_MOVE: the stream "moves to a direct connection" (transport.h, host.moved) at
+ * 198.51.100.(arg & 0xff):(arg >> 8), as a hole punch moves a relayed stream. */
+#define PIPE_FAULT_MOVE 2
 
 /** Apply a fault to the \a which-th (modulo their count) live stream of \a t. Returns 1 if it
  *  did something (a flip needs unread input). Like every call here, no callback from inside. */

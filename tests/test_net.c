@@ -347,6 +347,8 @@ test_stream_moved(void **state)
   assert_int_equal(cli.a.moves, 1);
   assert_int_equal(cli.a.downs, 1);
   assert_int_equal(cli.a.last_reason, NN_CLOSE_LOCAL);
+  assert_int_equal(nn_net_stats(cli.net)->moved, 2);
+  assert_int_equal(nn_net_stats(cli.net)->closed_moved, 1);
   node_free(&cli);
   node_free(&srv);
   teardown_wire();

@@ -322,6 +322,7 @@ tell_moved(nn_net_t *n, nn_conn_t *c)
   if (n->policy.allowed && !n->policy.allowed(n->policy.ctx, &c->addr, c->inbound)) {
     nn_log(n->cfg.log, NN_LOG_INFO, "net", "channel %llu moved from %s to %s, a banned host: closing it",
            (unsigned long long)c->serial, v, a);
+    n->st.closed_moved++;
     nn_net_mark_close(n, c, NN_CLOSE_LOCAL);
     return;
   }
@@ -734,6 +735,7 @@ host_moved(void *ctx, nn_stream_t *s)
   c->addr = s->peer;
   c->moved = 1;
   c->moved_untold = 1;
+  n->st.moved++;
   nn_net_kick(n);
 }
 

@@ -110,6 +110,8 @@ typedef struct nn_net_stats_t {
   uint64_t send_refused;             /**< sends refused by max_output_hard or the node's output budget */
   uint64_t deferred;                 /**< messages held back because their channel owed too much output */
   uint64_t closed_idle;              /**< inbound channels closed by idle_inbound_ms */
+  uint64_t moved;                    /**< streams that moved to a direct connection (host.moved) */
+  uint64_t closed_moved;             /**< ... and were closed there: the policy refused the address */
   uint64_t closed_stalled;           /**< channels closed: output unread (stall_ms, min_out_rate) */
   uint64_t closed_message_time;      /**< channels closed: a message not whole within message_ms */
   uint64_t evicted_reassembly;       /**< channels closed by the reassembly budget */
