@@ -71,6 +71,7 @@ nepnet_layer_uses(dht       LAYERS net transport crypto lib
                             EXTERNAL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::SQLITE)
 nepnet_layer_uses(mixnet    LAYERS crypto lib EXTERNAL nepnet::crypto PkgConfig::ISAL m)
 nepnet_layer_uses(nat       LAYERS crypto lib EXTERNAL nepnet::crypto PkgConfig::ISAL)
+nepnet_layer_uses(overlay   LAYERS crypto lib EXTERNAL nepnet::crypto) # sans-I/O: SOCKS5, the control port, SAM
 nepnet_layer_uses(dandelion LAYERS crypto lib EXTERNAL nepnet::crypto m)
 nepnet_layer_uses(node      LAYERS mixnet overlay nat dandelion dht net transport crypto lib
                             EXTERNAL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::JANSSON Threads::Threads)

@@ -1,0 +1,2 @@
+# Tor and I2P: a hostile SOCKS5 proxy's answers, cut into reads anywhere.
+nepnet_fuzzer(fuzz_socks5 20000 300000)
