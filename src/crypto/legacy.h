@@ -1,10 +1,11 @@
 /**
  * \file legacy.h
- * \brief HMAC-SHA1, HMAC-SHA-256 with a key of any length, and MD5, over OpenSSL: what STUN and
- * TURN (RFC 8489, RFC 8656) need to interoperate with other implementations (coturn, routers'
- * STUN servers). Nothing of nepnet's own protocols uses them; none of them protects a secret
- * of ours (STUN integrity guards a NAT probe, and the long-term credential is the TURN
- * server's).
+ * \brief HMAC-SHA1, HMAC-SHA-256 with a key of any length, MD5 and SHA-256, over OpenSSL: what
+ * STUN and TURN (RFC 8489, RFC 8656), Tor's control port (SAFECOOKIE) and I2P (destination
+ * names) need to interoperate with other implementations (coturn, routers' STUN servers, tor,
+ * i2pd). Nothing of nepnet's own protocols uses them: STUN integrity guards a NAT probe, the
+ * long-term credential is the TURN server's, SAFECOOKIE proves we can read the local tor's
+ * cookie file, and a destination's name is public.
  */
 #ifndef NN_CRYPTO_LEGACY_H
 #define NN_CRYPTO_LEGACY_H
@@ -25,5 +26,7 @@ nn_err_t nn_hmac_sha256(uint8_t out[NN_SHA256_LEN], const uint8_t *key, size_t k
                         size_t len);
 /** out = MD5(data) (the long-term credential key of RFC 8489 section 9.2.2). */
 nn_err_t nn_md5(uint8_t out[NN_MD5_LEN], const uint8_t *data, size_t len);
+/** out = SHA-256(data) (an I2P destination's .b32.i2p name). */
+nn_err_t nn_sha256(uint8_t out[NN_SHA256_LEN], const uint8_t *data, size_t len);
 
 #endif
