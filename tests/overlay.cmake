@@ -5,3 +5,11 @@
 nepnet_test(test_socks5)
 nepnet_test(test_torctl)
 nepnet_test(test_sam)
+# The overlay cores against a real tor: a private Tor network on loopback (tor_privnet.sh: 3
+# authorities, 3 relays, 2 clients), an onion service created over client 0's control port
+# (SAFECOOKIE), reached through client 1's SOCKS port, and re-created from its saved key at the
+# same address. Skipped (77) without tor.
+add_executable(tor_probe tor_probe.c)
+target_link_libraries(tor_probe PRIVATE nepnet)
+add_test(NAME tor_onion_probe COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tor_probe.sh $<TARGET_FILE:tor_probe>)
+set_tests_properties(tor_onion_probe PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
