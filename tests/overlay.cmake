@@ -13,3 +13,9 @@ add_executable(tor_probe tor_probe.c)
 target_link_libraries(tor_probe PRIVATE nepnet)
 add_test(NAME tor_onion_probe COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tor_probe.sh $<TARGET_FILE:tor_probe>)
 set_tests_properties(tor_onion_probe PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+# The SAM core against real i2pd routers: a private I2P network (i2p_privnet.sh: 8 routers on
+# 198.18.0.N, root), a persistent and a transient session, a lookup, a stream both ways.
+add_executable(sam_probe sam_probe.c)
+target_link_libraries(sam_probe PRIVATE nepnet)
+add_test(NAME i2p_sam_probe COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sam_probe.sh $<TARGET_FILE:sam_probe>)
+set_tests_properties(i2p_sam_probe PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
