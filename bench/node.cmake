@@ -18,3 +18,8 @@ endif()
 # What a relay costs: wire bytes per payload byte and time, direct against relayed (issue 13).
 add_executable(bench_relay bench_relay.c)
 target_link_libraries(bench_relay PRIVATE nepnet)
+
+# The secure channel over Tor against over TCP (issue 14): connect, RTT P50/P95/P99, bulk
+# throughput, and a channel across a killed relay; bench_tor.sh starts the private Tor network.
+add_executable(bench_tor bench_tor.c)
+target_link_libraries(bench_tor PRIVATE nepnet)

@@ -19,3 +19,12 @@ add_executable(sam_probe sam_probe.c)
 target_link_libraries(sam_probe PRIVATE nepnet)
 add_test(NAME i2p_sam_probe COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/sam_probe.sh $<TARGET_FILE:sam_probe>)
 set_tests_properties(i2p_sam_probe PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+# nepnetd over real tor (PROTOCOL.md 11): on a private Tor network, a dual-stack node's onion
+# service, a tor-only node (another user, password auth) that reaches it, transactions both ways,
+# the same .onion after a restart, and a capture of every packet the tor-only node sent (all to
+# its tor). Root; skipped (77) without root or tor.
+if(TARGET nepnetd)
+  add_test(NAME cli_tor COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_tor.sh $<TARGET_FILE:nepnetd>
+                               $<TARGET_FILE:nepnet-cli>)
+  set_tests_properties(cli_tor PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+endif()

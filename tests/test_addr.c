@@ -155,14 +155,47 @@ test_wire_and_groups(void **state)
   assert_false(nn_addr_is_public(&a));
 }
 
+/* onlynet-style settings: which networks an address is on, and the list that names them */
+static void
+test_nets(void **state)
+{
+  nn_addr_t a;
+  unsigned m = 0;
+  (void)state;
+  assert_int_equal(nn_addr_parse(&a, "1.2.3.4:9800"), NN_OK);
+  assert_int_equal(nn_addr_net(&a), NN_ADDR_NET_CLEARNET);
+  assert_int_equal(nn_addr_parse(&a, "[2001:db8::1]:9800"), NN_OK);
+  assert_int_equal(nn_addr_net(&a), NN_ADDR_NET_CLEARNET);
+  uint8_t k[32] = { 1 };
+  a = nn_addr_overlay(NN_ADDR_ONION, k, 9800);
+  assert_int_equal(nn_addr_net(&a), NN_ADDR_NET_TOR);
+  a = nn_addr_overlay(NN_ADDR_I2P, k, 0);
+  assert_int_equal(nn_addr_net(&a), NN_ADDR_NET_I2P);
+  a = nn_addr_overlay(NN_ADDR_RELAY, k, 0);
+  assert_int_equal(nn_addr_net(&a), NN_ADDR_NET_CLEARNET); /* a relay is reached over TCP */
+  memset(&a, 0, sizeof(a));
+  assert_int_equal(nn_addr_net(&a), 0);
+  assert_int_equal(nn_addr_parse_nets("tor", &m), NN_OK);
+  assert_int_equal(m, NN_ADDR_NET_TOR);
+  assert_int_equal(nn_addr_parse_nets("clearnet,tor", &m), NN_OK);
+  assert_int_equal(m, NN_ADDR_NET_CLEARNET | NN_ADDR_NET_TOR);
+  assert_int_equal(nn_addr_parse_nets("i2p,tor,clearnet,tor", &m), NN_OK);
+  assert_int_equal(m, NN_ADDR_NET_ALL);
+  static const char *const bad[] = { "", ",", "tor,", ",tor", "onion", "tor ,i2p", "TOR", "clearnet,,tor", "ipv4" };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    m = 99;
+    assert_int_equal(nn_addr_parse_nets(bad[i], &m), NN_ERR_FORMAT);
+    assert_int_equal(m, 99);
+  }
+  assert_int_equal(nn_addr_parse_nets(NULL, &m), NN_ERR_FORMAT);
+}
+
 int
 main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_text_forms),
-    cmocka_unit_test(test_parser_refuses),
-    cmocka_unit_test(test_sockaddr),
-    cmocka_unit_test(test_wire_and_groups),
+    cmocka_unit_test(test_text_forms),      cmocka_unit_test(test_parser_refuses), cmocka_unit_test(test_sockaddr),
+    cmocka_unit_test(test_wire_and_groups), cmocka_unit_test(test_nets),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

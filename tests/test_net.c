@@ -291,6 +291,41 @@ test_two_fake_transports(void **state)
   teardown_wire();
 }
 
+static void
+only_tor(nn_net_cfg_t *c)
+{
+  c->dial_nets = NN_ADDR_NET_TOR;
+}
+
+/* onlynet: a dial to a network left out is refused before any transport sees it, and counted */
+static void
+test_dial_nets(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  nn_addr_t onion, i2p, v4;
+  uint64_t c = 7;
+  setup_wire();
+  node_init(&srv, 1, 0);
+  node_init_with(&cli, 2, 1, only_tor);
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_net_listen(srv.net, "pipe-i2p", I2P_B, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_addr_parse(&i2p, I2P_B), NN_OK);
+  assert_int_equal(nn_addr_parse(&v4, "127.0.0.1:9"), NN_OK);
+  assert_int_equal(nn_net_dial(cli.net, cli.ha, &i2p, nn_identity_node_id(srv.id), &c), NN_ERR_PERM);
+  assert_int_equal(c, 0);
+  assert_int_equal(nn_net_dial(cli.net, cli.ha, &v4, NULL, &c), NN_ERR_PERM); /* TCP is there, not allowed */
+  assert_int_equal(nn_net_stats(cli.net)->dials_refused_net, 2);
+  assert_int_equal(nn_net_stats(cli.net)->dials, 0);
+  assert_int_equal(nn_net_dial(cli.net, cli.ha, &onion, nn_identity_node_id(srv.id), &c), NN_OK);
+  run_until(ups_a, &cli.a);
+  assert_int_equal(cli.a.ups, 1);
+  node_free(&cli);
+  node_free(&srv);
+  teardown_wire();
+}
+
 static int
 moved_a(void *arg)
 {
@@ -1234,6 +1269,7 @@ main(int argc, char **argv)
     workers = (unsigned)atoi(argv[2]);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_two_fake_transports),
+    cmocka_unit_test(test_dial_nets),
     cmocka_unit_test(test_stream_moved),
     cmocka_unit_test(test_unregistered_kind),
     cmocka_unit_test(test_banned_before_handshake),

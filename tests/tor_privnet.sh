@@ -11,6 +11,8 @@
 #
 # DIR/env sets, for client i (0-based): TOR_SOCKS_i=127.0.0.1:PORT, TOR_CONTROL_i=127.0.0.1:PORT,
 # TOR_COOKIE_i=FILE, and TOR_CLIENTS=N, TOR_BOOTSTRAP_S (seconds until every client reached 100%).
+# With TOR_PRIVNET_PASSWORD set, the control ports also take that password (HashedControlPassword),
+# for a controller that cannot read the cookie file (another user).
 # Ports: BASE_PORT (default 15500) + 0..99. Exit status 77 when tor or tor-gencert is missing.
 set -euo pipefail
 
@@ -47,6 +49,8 @@ clients=${3:-2}
 base=${4:-15500}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+hashed=""
+[ -n "${TOR_PRIVNET_PASSWORD:-}" ] && hashed=$("$TOR" --quiet --hash-password "$TOR_PRIVNET_PASSWORD" | tail -n 1)
 stop_all
 t0=$(date +%s)
 
@@ -135,6 +139,7 @@ SocksPort 127.0.0.1:$(port $k 2) ExtendedErrors
 ControlPort 127.0.0.1:$(port $k 3)
 CookieAuthentication 1
 EOF
+      [ -z "$hashed" ] || echo "HashedControlPassword $hashed"
       ;;
     esac
   } >"$d/torrc"

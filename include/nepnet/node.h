@@ -135,6 +135,17 @@ typedef struct nn_node_settings_t {
   const char *turn_user;           /**< its long-term credential's username */
   const char *turn_password_file;  /**< a file (mode 0600 or stricter) holding the password */
   int turn;                        /**< dial through it: -1 auto (when direct TCP fails), 0, 1 */
+  const char *tor_control;         /**< tor's control port "HOST:PORT": our onion service, and where
+                                      tor's SOCKS port is (NULL: none) */
+  const char *tor_socks;           /**< tor's SOCKS port "HOST:PORT" (NULL: asked of the control port) */
+  const char *tor_password_file;   /**< the control port's password (HashedControlPassword), in a file
+                                      of mode 0600 (NULL: cookie authentication) */
+  const char *onlynet;             /**< the networks we dial: "clearnet", "tor", "i2p" separated by
+                                      commas (NULL: every one we have a way to) */
+  int onion;                       /**< our onion service: -1 auto (with tor_control, when we take
+                                      inbound peers), 0, 1; its key is DATADIR/onion_v3_private_key */
+  int tor_only;                    /**< nothing on clearnet: every connection through tor, no clearnet
+                                      listener, STUN, TURN, relays, hole punching or DNS seeds */
   /** A transaction entered the mempool (also for our own, once it is fluffed back to us). */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx);
   /** Log lines (no newline); NULL: stderr. \a module is "net", "disco", "gossip", "api"... */

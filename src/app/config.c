@@ -148,6 +148,24 @@ static const opt_t opts[] = {
   ONE("turn", T_AUTO, turn, "auto|0|1",
       "dial through the TURN server: auto (when direct TCP channels fail for\n"
       "10 s), 0 never, 1 always"),
+  ONE("tor-control", T_STR, tor_control, "HOST:PORT",
+      "tor's control port (ControlPort, e.g. 127.0.0.1:9051): our onion service,\n"
+      "and where tor's SOCKS port is; cookie authentication unless a password is set"),
+  ONE("tor-socks", T_STR, tor_socks, "HOST:PORT",
+      "tor's SOCKS port (e.g. 127.0.0.1:9050; default: asked of the control port);\n"
+      "each peer gets its own circuit (fresh SOCKS credentials per stream)"),
+  ONE("tor-password-file", T_STR, tor_password_file, "FILE",
+      "the control port's password (HashedControlPassword), in a file of mode 0600"),
+  ONE("onion", T_AUTO, onion, "auto|0|1",
+      "our onion service (auto: with tor-control, when we take inbound peers);\n"
+      "its key is kept in DATADIR/onion_v3_private_key (0600), so the address stays"),
+  ONE("onlynet", T_STR, onlynet, "NETS",
+      "the networks we dial: clearnet, tor (comma-separated; default: every one\n"
+      "we have a way to reach)"),
+  ONE("tor-only", T_BOOL, tor_only, "0|1",
+      "nothing on clearnet: every connection through tor, no clearnet listener,\n"
+      "STUN, TURN, relays, hole punches or DNS seeds (onlynet tor unless given;\n"
+      "onlynet clearnet,tor reaches clearnet peers through tor's exits)"),
   ONE("api", T_STR, api, "ADDR", "control API: 127.0.0.1:PORT, [::1]:PORT, unix:/PATH or off (127.0.0.1:9801)"),
   ONE("api-token-file", T_STR, api_token_file, "FILE", "API bearer token, created 0600 if missing (DATADIR/api.token)"),
   ONE("log-level", T_LOGLEVEL, log_level, "LEVEL", "debug, info (default), warn or error"),

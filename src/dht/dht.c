@@ -280,6 +280,29 @@ nn_dht_free(nn_dht_t *d)
   free(d);
 }
 
+void
+nn_dht_set_self_addr(nn_dht_t *d, const nn_addr_t *a)
+{
+  d->cfg.has_self_addr = a != NULL;
+  if (a)
+    d->cfg.self_addr = *a;
+  else
+    memset(&d->cfg.self_addr, 0, sizeof(d->cfg.self_addr));
+}
+
+/* Does the connection vouch for the address a requester advertises? Its own host does; so does
+ * a stream through our onion service (its origin is hidden, PROTOCOL.md 11.2) for an onion
+ * address, since the next RPC we send dials it and checks the node id there. */
+static int
+addr_vouched(const nn_addr_t *claim, const nn_addr_t *from)
+{
+  static const uint8_t zero[NN_ADDR_HOST_MAX];
+  if (nn_addr_same_host(claim, from))
+    return 1;
+  return claim->type == NN_ADDR_ONION && from->type == NN_ADDR_ONION && !from->port &&
+         !memcmp(from->host, zero, sizeof(zero));
+}
+
 nn_dht_table_t *
 nn_dht_table(nn_dht_t *d)
 {
@@ -954,7 +977,7 @@ on_request(nn_dht_t *d, void *conn, const nn_node_id_t *from_id, const nn_addr_t
   a.id = m->id;
   /* An identified requester that advertises an address on the host it connects from joins
    * the table; the address is checked by the next outbound RPC like any other. */
-  if (from_id && m->has_addr && nn_addr_same_host(&m->addr, from_addr))
+  if (from_id && m->has_addr && addr_vouched(&m->addr, from_addr))
     contact_alive(d, from_id, &m->addr, now_ms, 0);
   switch (m->kind) {
   case NN_RPC_PING:

@@ -132,4 +132,7 @@ size_t nn_dht_values(const nn_dht_t *d);
 /** Approximate heap bytes this node uses (table, lookups, values). */
 size_t nn_dht_memory(const nn_dht_t *d);
 
+/** The address our requests advertise from now on (NULL: none). */
+void nn_dht_set_self_addr(nn_dht_t *d, const nn_addr_t *a);
+
 #endif

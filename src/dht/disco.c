@@ -72,6 +72,9 @@ struct nn_disco_t {
   /* relays that keep us reachable (PROTOCOL.md 10.4), published next to self_addr */
   nn_addr_t relayed[NN_PEER_RECORD_MAX_ADDRS - 1];
   size_t n_relayed;
+  /* our onion and I2P addresses (PROTOCOL.md 11), published after self_addr */
+  nn_addr_t overlay[NN_DISCO_MAX_OVERLAY];
+  size_t n_overlay;
   int relay_service; /* we relay for others: the record's F_RELAY */
   int republish;     /* what the record says changed */
   struct evdns_base *dns;
@@ -506,11 +509,14 @@ publish(nn_disco_t *d)
   r->seq = d->rec_seq + 1 > now_ms ? d->rec_seq + 1 : now_ms;
   r->issued_at = now_s;
   r->expires_at = now_s + d->cfg.record_lifetime_s;
-  r->flags = (uint16_t)((d->has_addr ? NN_PEER_RECORD_F_INBOUND : 0) | (d->relay_service ? NN_PEER_RECORD_F_RELAY : 0));
+  r->flags = (uint16_t)((d->has_addr || d->n_overlay ? NN_PEER_RECORD_F_INBOUND : 0) |
+                        (d->relay_service ? NN_PEER_RECORD_F_RELAY : 0));
   r->n_addrs = 0;
   if (d->has_addr)
     r->addrs[r->n_addrs++] = d->self_addr;
-  for (size_t i = 0; i < d->n_relayed; i++)
+  for (size_t i = 0; i < d->n_overlay; i++)
+    r->addrs[r->n_addrs++] = d->overlay[i];
+  for (size_t i = 0; i < d->n_relayed && r->n_addrs < NN_PEER_RECORD_MAX_ADDRS; i++)
     r->addrs[r->n_addrs++] = d->relayed[i];
   d->republish = 0;
   if ((err = nn_peer_record_sign(r, d->identity, d->cfg.rng))) {
@@ -556,7 +562,7 @@ maintain(nn_disco_t *d)
     if (!d->boot_active)
       evtimer_del(d->ev_boot);
   }
-  if (!d->cfg.hidden && (d->has_addr || d->n_relayed) && tsize > 0 && !d->publishing) {
+  if (!d->cfg.hidden && (d->has_addr || d->n_relayed || d->n_overlay) && tsize > 0 && !d->publishing) {
     int due = !d->have_rec || d->republish || nn_unix_ms() / 1000 >= d->rec.issued_at + d->cfg.record_lifetime_s / 2;
     if (due && !d->have_rec) {
       /* first publish: a self-lookup first, so that the put reaches the closest nodes */
@@ -945,6 +951,16 @@ nn_disco_parse_peer(const char *s, nn_addr_t *addr, nn_node_id_t *id, int *has_i
   return NN_OK;
 }
 
+/* The address DHT requests carry: the clearnet one, else an overlay's. */
+static void
+dht_self(nn_disco_t *d)
+{
+  if (d->has_addr)
+    nn_dht_set_self_addr(d->dht, &d->self_addr);
+  else
+    nn_dht_set_self_addr(d->dht, d->n_overlay ? &d->overlay[0] : NULL);
+}
+
 void
 nn_disco_set_advertised(nn_disco_t *d, const nn_addr_t *a)
 {
@@ -953,6 +969,23 @@ nn_disco_set_advertised(nn_disco_t *d, const nn_addr_t *a)
   d->has_addr = a != NULL;
   if (a)
     d->self_addr = *a;
+  dht_self(d);
+  d->republish = 1;
+  kick(d);
+}
+
+void
+nn_disco_set_overlay(nn_disco_t *d, const nn_addr_t *a, size_t n)
+{
+  if (n > NN_DISCO_MAX_OVERLAY)
+    n = NN_DISCO_MAX_OVERLAY;
+  if (d->cfg.hidden || (n == d->n_overlay && (!n || !memcmp(d->overlay, a, n * sizeof(*a)))))
+    return;
+  memset(d->overlay, 0, sizeof(d->overlay));
+  if (n)
+    memcpy(d->overlay, a, n * sizeof(*a));
+  d->n_overlay = n;
+  dht_self(d);
   d->republish = 1;
   kick(d);
 }
@@ -1232,13 +1265,13 @@ void
 nn_disco_peer_string(const nn_disco_t *d, char *out, size_t n)
 {
   char hex[2 * NN_NODE_ID_LEN + 1], a[NN_ADDR_STR_MAX];
-  if (!d->has_addr || d->cfg.hidden) {
+  if ((!d->has_addr && !d->n_overlay) || d->cfg.hidden) {
     if (n)
       out[0] = 0;
     return;
   }
   nn_node_id_to_hex(&d->self, hex);
-  nn_addr_format(&d->self_addr, a);
+  nn_addr_format(d->has_addr ? &d->self_addr : &d->overlay[0], a);
   snprintf(out, n, "%s@%s", hex, a);
 }
 const nn_node_id_t *

@@ -152,6 +152,11 @@ const nn_peer_record_t *nn_disco_record(const nn_disco_t *d);
  * record once it has a relay.
  */
 void nn_disco_set_relayed(nn_disco_t *d, const nn_addr_t *relays, size_t n, int relay_service);
+#define NN_DISCO_MAX_OVERLAY 2
+/** Our onion and I2P addresses (at most NN_DISCO_MAX_OVERLAY; n 0 withdraws them): our record
+ *  lists them after the advertised address with F_INBOUND, and a node without a clearnet address
+ *  names the first in its DHT requests. Ignored for a hidden node. */
+void nn_disco_set_overlay(nn_disco_t *d, const nn_addr_t *a, size_t n);
 /** The address peers reach us at, learnt at run time (dial-back, PROTOCOL.md 10.6): it is
  *  published first, with F_INBOUND; NULL withdraws it. Ignored for a hidden node. */
 void nn_disco_set_advertised(nn_disco_t *d, const nn_addr_t *a);

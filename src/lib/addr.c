@@ -377,6 +377,45 @@ nn_addr_host_key(const nn_addr_t *a, uint8_t out[NN_ADDR_HOST_KEY_MAX])
   return 3 + hl;
 }
 
+unsigned
+nn_addr_net(const nn_addr_t *a)
+{
+  switch (a->type) {
+  case NN_ADDR_IPV4:
+  case NN_ADDR_IPV6:
+  case NN_ADDR_RELAY: return NN_ADDR_NET_CLEARNET;
+  case NN_ADDR_ONION: return NN_ADDR_NET_TOR;
+  case NN_ADDR_I2P: return NN_ADDR_NET_I2P;
+  }
+  return 0;
+}
+
+nn_err_t
+nn_addr_parse_nets(const char *s, unsigned *out)
+{
+  static const struct {
+    const char *name;
+    unsigned bit;
+  } nets[] = { { "clearnet", NN_ADDR_NET_CLEARNET }, { "tor", NN_ADDR_NET_TOR }, { "i2p", NN_ADDR_NET_I2P } };
+  unsigned m = 0;
+  if (!s)
+    return NN_ERR_FORMAT;
+  for (;;) { /* NAME (',' NAME)*: no empty name, no trailing comma */
+    size_t l = strcspn(s, ","), i;
+    for (i = 0; i < sizeof(nets) / sizeof(nets[0]); i++)
+      if (l == strlen(nets[i].name) && !strncmp(s, nets[i].name, l))
+        break;
+    if (i == sizeof(nets) / sizeof(nets[0]))
+      return NN_ERR_FORMAT;
+    m |= nets[i].bit;
+    if (!s[l])
+      break;
+    s += l + 1;
+  }
+  *out = m;
+  return NN_OK;
+}
+
 int
 nn_addr_is_public(const nn_addr_t *a)
 {

@@ -43,6 +43,16 @@ typedef struct nn_addr_t {
   uint16_t port;
 } nn_addr_t;
 
+/** The networks an address belongs to, as bits (onlynet-style settings). */
+#define NN_ADDR_NET_CLEARNET 1u /* IPv4, IPv6, and relays (reached over TCP) */
+#define NN_ADDR_NET_TOR 2u
+#define NN_ADDR_NET_I2P 4u
+#define NN_ADDR_NET_ALL 7u
+/** The network of \a a (one NN_ADDR_NET_* bit; 0 for no address). */
+unsigned nn_addr_net(const nn_addr_t *a);
+/** Parse "clearnet,tor,i2p" (any non-empty subset, any order) into NN_ADDR_NET_* bits. */
+nn_err_t nn_addr_parse_nets(const char *s, unsigned *out);
+
 /** Host length of an address type (0 for an unknown type). */
 size_t nn_addr_host_len(uint8_t type);
 /** Build an IPv4 address from 4 network-order bytes. */

@@ -599,6 +599,12 @@ host_accept(void *ctx, nn_stream_t *s)
   cc.require_peer_identity = n->cfg.require_peer_identity;
   cc.handshake_timeout_ms = n->cfg.limits.handshake_timeout_ms;
   cc.msg1_timeout_ms = n->cfg.limits.msg1_timeout_ms;
+  if (s->t->handshake_timeout_ms > cc.handshake_timeout_ms) {
+    /* an overlay's round trips take seconds: its peers get its time, and msg1 a share of it */
+    cc.handshake_timeout_ms = s->t->handshake_timeout_ms;
+    if (cc.msg1_timeout_ms && cc.msg1_timeout_ms < s->t->handshake_timeout_ms / 4)
+      cc.msg1_timeout_ms = s->t->handshake_timeout_ms / 4;
+  }
   cc.cookies = n->jar;
   cc.peer_addr = c->ticket.ip;
   cc.peer_addr_len = c->ticket.ip_len;
@@ -855,6 +861,10 @@ nn_net_dial(nn_net_t *n, int proto, const nn_addr_t *a, const nn_node_id_t *id, 
     *conn = 0;
   if (n->freeing || proto < 0 || proto >= NN_NET_MAX_PROTOCOLS)
     return NN_ERR_ARG;
+  if (n->cfg.dial_nets && !(n->cfg.dial_nets & nn_addr_net(a))) {
+    n->st.dials_refused_net++;
+    return NN_ERR_PERM;
+  }
   for (size_t i = 0; i < n->ntransports && !t; i++)
     if (n->transports[i]->can_dial(n->transports[i], a))
       t = n->transports[i];
@@ -876,7 +886,7 @@ nn_net_dial(nn_net_t *n, int proto, const nn_addr_t *a, const nn_node_id_t *id, 
     c->has_id = 1;
     cc.expected_peer = &c->expected;
   }
-  cc.handshake_timeout_ms = n->cfg.handshake_timeout_ms;
+  cc.handshake_timeout_ms = t->handshake_timeout_ms ? t->handshake_timeout_ms : n->cfg.handshake_timeout_ms;
   link_conn(n, c);
   if ((e = nn_conn_start(c, &cc))) {
     nn_conn_free(c);

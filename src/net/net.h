@@ -103,6 +103,7 @@ typedef struct nn_net_stats_t {
   uint64_t handshakes;               /**< handshakes completed, both directions */
   uint64_t hs_offloaded;             /**< handshake steps run on a worker thread */
   uint64_t dials;                    /**< outbound channels started */
+  uint64_t dials_refused_net;        /**< dials refused: the address is on a network not in dial_nets */
   uint64_t unknown_kind;             /**< messages of a kind nobody registered (each closed its channel) */
   uint64_t trimmed;                  /**< idle outbound channels closed by the cap */
   uint64_t queue_dropped;            /**< messages dropped from the pre-handshake queue: it was full,
@@ -210,6 +211,8 @@ typedef struct nn_net_cfg_t {
    *  at most NN_WORKERS_MAX). With workers, \a rng must be NULL (OpenSSL's CSPRNG is safe to
    *  share between threads; a caller's generator is not assumed to be). */
   unsigned workers;
+  /** The networks we dial (NN_ADDR_NET_* bits; 0: any): a dial elsewhere is NN_ERR_PERM. */
+  unsigned dial_nets;
   nn_net_limits_t limits; /**< inbound admission */
   const nn_rng_t *rng;    /**< NULL: OpenSSL's CSPRNG */
   const nn_log_t *log;    /**< NULL: stderr, INFO and above */

@@ -85,6 +85,9 @@ struct nn_transport_t {
   const char *name; /**< "tcp", "tor", "i2p", ... (nn_net_listen names it) */
   /** Peers of accepted streams have real addresses (per-address limits and cookies apply). */
   int peer_addrs;
+  /** A dial's time to the end of the handshake, the transport's connect included (0: the
+   *  manager's handshake_timeout_ms): an overlay's circuits take seconds to build. */
+  uint32_t handshake_timeout_ms;
   /** Can this transport reach \a a? (TCP: IPv4 and IPv6; Tor: onion, ...) */
   int (*can_dial)(nn_transport_t *t, const nn_addr_t *a);
   /** Start a stream to \a to, for a channel to node \a id (NULL: any node; a relay transport

@@ -45,7 +45,7 @@ typedef struct nn_api_metric_t {
   uint64_t value;
 } nn_api_metric_t;
 
-#define NN_API_METRICS_MAX 192
+#define NN_API_METRICS_MAX 224
 #define NN_API_PEERS_MAX 512
 
 /** The node, as the API sees it. Every callback is required. */

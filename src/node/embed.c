@@ -108,7 +108,7 @@ nn_node_settings_default(nn_node_settings_t *s)
   s->mix_redundancy = 0.5;
   nn_relay_limits_t rl;
   nn_relay_limits_default(&rl);
-  s->relay = s->relay_reserve = s->stun = s->turn = -1;
+  s->relay = s->relay_reserve = s->stun = s->turn = s->onion = -1;
   s->relay_max_circuits = rl.max_circuits;
   s->relay_circuit_s = rl.circuit_s;
   s->relay_circuit_bytes = (size_t)rl.circuit_bytes;
@@ -266,6 +266,31 @@ nn_node_cfg_from_settings(nn_node_cfg_t *c, const nn_node_settings_t *s, char *w
   c->turn_server = s->turn_server;
   c->turn_user = s->turn_user;
   c->turn_password_file = s->turn_password_file;
+  /* Tor and the networks we dial */
+  if (s->onion < -1 || s->onion > 1 || s->tor_only < 0 || s->tor_only > 1) {
+    snprintf(why, why_len, "onion must be auto (-1), 0 or 1 and tor-only 0 or 1 (got %d and %d)", s->onion,
+             s->tor_only);
+    return NN_ERR_ARG;
+  }
+  c->tor_control = s->tor_control;
+  c->tor_socks = s->tor_socks;
+  c->tor_password_file = s->tor_password_file;
+  c->onion = s->onion;
+  c->tor_only = s->tor_only;
+  c->net.dial_nets = 0;
+  if (s->onlynet) {
+    unsigned nets;
+    if (nn_addr_parse_nets(s->onlynet, &nets) != NN_OK) {
+      snprintf(why, why_len, "onlynet '%s': give clearnet, tor or i2p, separated by commas", s->onlynet);
+      return NN_ERR_FORMAT;
+    }
+    if (nets & NN_ADDR_NET_I2P) {
+      snprintf(why, why_len, "onlynet '%s': this version has no I2P transport yet; give clearnet and/or tor",
+               s->onlynet);
+      return NN_ERR_ARG;
+    }
+    c->net.dial_nets = nets;
+  }
   c->relay.service = s->relay;
   c->relay.reserve = s->relay_reserve;
   c->relay.relays = s->relay_via;

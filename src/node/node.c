@@ -45,6 +45,7 @@ struct nn_node_t {
   nn_relaynode_t *relay;
   nn_stunnode_t *stun;
   nn_turnnode_t *turn;
+  nn_tornode_t *tor;
   nn_transport_t *tcp; /* owned by net */
   nn_addr_t bound;     /* our listener's address (type 0: none) */
   int punch_on;        /* we try hole punches (a listener to punch from) */
@@ -248,6 +249,8 @@ nn_node_peers_here(nn_node_t *n, nn_node_peer_t *out, size_t max)
     nn_net_conn_info_t ci;
     if (nn_net_conn_info(n->net, ps[i].conn, &ci))
       snprintf(o->path, sizeof(o->path), "%s", ci.moved ? "punched" : ci.transport);
+    if (!ps[i].outbound && !strcmp(o->path, "tor"))
+      snprintf(o->addr, sizeof(o->addr), "%s", "onion-service"); /* tor hides where it came from */
     o->outbound = ps[i].outbound;
     o->since_s = (now - ps[i].since_ms) / 1000;
     o->bytes_in = ps[i].bytes_in;
@@ -373,6 +376,23 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
     M("turn_malformed_total", "TURN server messages dropped (malformed, unmatched, bad integrity).", 1, NULL,
       ts.turn.malformed);
   }
+  if (n->tor) {
+    nn_tornode_status_t to;
+    nn_tornode_status(n->tor, &to);
+    M("tor_control_up", "The tor control connection is authenticated (1) or not (0).", 0, NULL, to.ctl_up);
+    M("tor_onion_up", "Our onion service is published (1) or not (0).", 0, NULL, to.onion.type != 0);
+    M("tor_control_connects_total", "Connections made to tor's control port.", 1, NULL, to.ctl_connects);
+    M("tor_streams", "Our streams through tor now (both directions).", 0, NULL, to.streams);
+    M("tor_dialled_total", "Streams opened through tor's SOCKS port.", 1, NULL, to.dialled);
+    M("tor_dial_failures_total", "Streams through tor that did not open.", 1, NULL, to.dial_failed);
+    M("tor_socks_failures_total", "SOCKS failures, by kind (onion: Tor's F0-F7 codes).", 1, "kind=\"onion\"",
+      to.socks_fail_onion);
+    M("tor_socks_failures_total", "SOCKS failures, by kind (onion: Tor's F0-F7 codes).", 1, "kind=\"other\"",
+      to.socks_fail_other);
+    M("tor_accepted_total", "Streams in through our onion service.", 1, NULL, to.accepted);
+    M("tor_bytes_in_total", "Stream bytes received through tor.", 1, NULL, to.bytes_in);
+    M("tor_bytes_out_total", "Stream bytes sent through tor.", 1, NULL, to.bytes_out);
+  }
   M("epochs_total", "Dandelion++ epochs begun.", 1, NULL, dls.epochs);
   M("bad_messages_total", "Gossip messages that closed a channel.", 1, NULL, gs.bad_msgs);
   M("penalties_total", "Penalties passed to the peer store.", 1, NULL, ds.penalties);
@@ -386,6 +406,8 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
   const nn_net_stats_t *ns = nn_net_stats(n->net);
   M("unknown_kind_total", "Messages of a kind no protocol here speaks (each closed its channel).", 1, NULL,
     ns->unknown_kind);
+  M("dials_refused_net_total", "Dials not made: the address is on a network onlynet leaves out.", 1, NULL,
+    ns->dials_refused_net);
   M("output_bytes", "Unsent output of every channel (budget: net output_budget).", 0, NULL, ns->output);
   M("reassembly_bytes", "Partial incoming messages held (budget: net reassembly_budget).", 0, NULL, ns->reassembly);
   M("backlog_bytes", "Requests held while their peer leaves replies unread.", 0, NULL, ns->backlog);
@@ -500,7 +522,7 @@ nn_node_cfg_default(nn_node_cfg_t *cfg)
   nn_mixnode_cfg_default(&cfg->mix);
   nn_relaynode_cfg_default(&cfg->relay);
   cfg->relay.service = cfg->relay.reserve = -1;
-  cfg->stun = cfg->turn = -1;
+  cfg->stun = cfg->turn = cfg->onion = -1;
   (void)nn_mixnode_cover_preset(&cfg->mix, "off"); /* cover costs bandwidth: on with a mixnet route or on request */
   cfg->listen = "0.0.0.0:9800";
   cfg->rx_max_count = 1024;
@@ -749,6 +771,120 @@ start_turn(nn_node_t *n, char *why, size_t why_len)
   return e;
 }
 
+/* Our onion address came up or went: it goes into our record (and our DHT requests). */
+static void
+on_onion(void *ctx, const nn_addr_t *a)
+{
+  nn_node_t *n = ctx;
+  if (n->disco)
+    nn_disco_set_overlay(n->disco, a, a ? 1 : 0);
+}
+
+/* Tor (PROTOCOL.md 11): the "tor" transport and, unless told otherwise, our onion service. */
+static nn_err_t
+start_tor(nn_node_t *n, char *why, size_t why_len)
+{
+  nn_tornode_cfg_t tc;
+  nn_err_t e;
+  const char *pf = n->cfg.tor_password_file;
+  char *key_file = NULL;
+  if (!n->cfg.tor_control && !n->cfg.tor_socks) {
+    if (n->cfg.tor_only || n->cfg.onion == 1 || (n->cfg.net.dial_nets & NN_ADDR_NET_TOR)) {
+      snprintf(why, why_len, "%s needs tor: set tor-control HOST:PORT (tor's ControlPort) or tor-socks",
+               n->cfg.tor_only     ? "tor-only"
+               : n->cfg.onion == 1 ? "onion = 1"
+                                   : "onlynet tor");
+      return NN_ERR_ARG;
+    }
+    return NN_OK;
+  }
+  memset(&tc, 0, sizeof(tc));
+  tc.log = &n->log;
+  tc.on_onion = on_onion;
+  tc.ctx = n;
+  tc.all = n->cfg.tor_only && (n->cfg.net.dial_nets & NN_ADDR_NET_CLEARNET);
+  tc.vport = n->cfg.disco.default_port ? n->cfg.disco.default_port : 9800;
+  if (n->cfg.tor_control && (nn_addr_parse(&tc.control, n->cfg.tor_control) != NN_OK ||
+                             (tc.control.type != NN_ADDR_IPV4 && tc.control.type != NN_ADDR_IPV6))) {
+    snprintf(why, why_len, "tor-control '%s' is not a numeric HOST:PORT (tor's ControlPort, e.g. 127.0.0.1:9051)",
+             n->cfg.tor_control);
+    return NN_ERR_FORMAT;
+  }
+  if (n->cfg.tor_socks && (nn_addr_parse(&tc.socks, n->cfg.tor_socks) != NN_OK ||
+                           (tc.socks.type != NN_ADDR_IPV4 && tc.socks.type != NN_ADDR_IPV6))) {
+    snprintf(why, why_len, "tor-socks '%s' is not a numeric HOST:PORT (tor's SocksPort, e.g. 127.0.0.1:9050)",
+             n->cfg.tor_socks);
+    return NN_ERR_FORMAT;
+  }
+  tc.onion = n->cfg.onion;
+  if (tc.onion < 0)
+    tc.onion = n->cfg.tor_control && !n->cfg.disco.hidden && (n->cfg.listen || n->cfg.tor_only);
+  if (n->cfg.disco.hidden && tc.onion) {
+    snprintf(why, why_len, "a hidden node has no onion service: set onion = 0 or hidden = 0");
+    return NN_ERR_ARG;
+  }
+  if (tc.onion && !(key_file = path_join(n->datadir, "onion_v3_private_key")))
+    return NN_ERR_NOMEM;
+  tc.key_file = key_file;
+  if (pf) {
+    size_t len = 0;
+    e = nn_file_read_private(pf, (uint8_t *)tc.password, NN_TORCTL_MAX_PASSWORD + 1, &len);
+    if (e == NN_OK && len > NN_TORCTL_MAX_PASSWORD)
+      e = NN_ERR_TOO_LONG;
+    if (e) {
+      if (e == NN_ERR_PERM)
+        snprintf(why, why_len, "tor-password-file %s is readable by group or others: chmod 600 %s", pf, pf);
+      else if (e == NN_ERR_TOO_LONG)
+        snprintf(why, why_len, "tor-password-file %s: the password is longer than %d bytes", pf,
+                 NN_TORCTL_MAX_PASSWORD);
+      else
+        snprintf(why, why_len, "tor-password-file %s: %s", pf, e == NN_ERR_NOTFOUND ? "no such file" : strerror(errno));
+      OPENSSL_cleanse(&tc, sizeof(tc));
+      free(key_file);
+      return e;
+    }
+    while (len && (tc.password[len - 1] == '\n' || tc.password[len - 1] == '\r'))
+      len--;
+    tc.password[len] = 0;
+  }
+  e = nn_tornode_new(&n->tor, n->net, &tc, why, why_len);
+  OPENSSL_cleanse(&tc, sizeof(tc));
+  free(key_file);
+  return e;
+}
+
+/* tor-only: nothing that would show this node on clearnet. */
+static void
+tor_only_cfg(nn_node_t *n)
+{
+  nn_node_cfg_t *c = &n->cfg;
+  if (!c->tor_only)
+    return;
+  if (!c->net.dial_nets)
+    c->net.dial_nets = NN_ADDR_NET_TOR;
+  if (c->listen && !c->disco.hidden)
+    nn_log(&n->log, NN_LOG_INFO, "tor",
+           "tor-only: no clearnet listener (listen %s is not used): peers reach us at our "
+           "onion service",
+           c->listen);
+  c->listen = NULL;
+  c->disco.advertise = NULL;
+  if (c->disco.n_dns_seeds)
+    nn_log(&n->log, NN_LOG_WARN, "tor",
+           "tor-only: the DNS seeds are not asked (a lookup would leave tor); give "
+           "peers by .onion address");
+  c->disco.n_dns_seeds = 0;
+  if (c->turn_server)
+    nn_log(&n->log, NN_LOG_WARN, "tor", "tor-only: turn-server %s is not used", c->turn_server);
+  c->turn_server = NULL;
+  c->turn = 0;
+  c->stun = 0;
+  c->stun_server = NULL;
+  c->relay.service = c->relay.reserve = 0;
+  c->relay.n_relays = 0;
+  c->relay.punch = 0;
+}
+
 static json_t *
 turn_json(nn_node_t *n)
 {
@@ -773,6 +909,29 @@ turn_json(nn_node_t *n)
     (json_int_t)ts.turn.connect_failed, "attempts", (json_int_t)ts.turn.attempts, "binds", (json_int_t)ts.turn.binds,
     "bind_failed", (json_int_t)ts.turn.bind_failed, "errors", (json_int_t)ts.turn.errors, "malformed",
     (json_int_t)ts.turn.malformed, "timeouts", (json_int_t)ts.turn.timeouts);
+  return o ? o : json_null();
+}
+
+static json_t *
+tor_json(nn_node_t *n)
+{
+  nn_tornode_status_t ts;
+  char ca[NN_ADDR_STR_MAX], sa[NN_ADDR_STR_MAX], oa[NN_ADDR_STR_MAX];
+  if (!n->tor)
+    return json_null();
+  nn_tornode_status(n->tor, &ts);
+  nn_addr_format(&ts.control, ca);
+  nn_addr_format(&ts.socks, sa);
+  nn_addr_format(&ts.onion, oa);
+  json_t *o = json_pack(
+    "{s:s?, s:s?, s:b, s:s, s:s?, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "control",
+    ts.control.type ? ca : NULL, "socks", ts.socks.type ? sa : NULL, "control_up", ts.ctl_up, "version", ts.version,
+    "onion", ts.onion.type ? oa : NULL, "onion_up_ms", (json_int_t)ts.onion_ms, "why", ts.why, "last_socks_failure",
+    ts.last_socks, "streams", (json_int_t)ts.streams, "dialled", (json_int_t)ts.dialled, "dial_failed",
+    (json_int_t)ts.dial_failed, "accepted", (json_int_t)ts.accepted, "refused_full", (json_int_t)ts.refused_full,
+    "control_connects", (json_int_t)ts.ctl_connects, "socks_failures_onion", (json_int_t)ts.socks_fail_onion,
+    "socks_failures_other", (json_int_t)ts.socks_fail_other, "bytes_in", (json_int_t)ts.bytes_in, "bytes_out",
+    (json_int_t)ts.bytes_out);
   return o ? o : json_null();
 }
 
@@ -863,6 +1022,7 @@ api_nat(void *ctx)
     char sa[NN_ADDR_STR_MAX];
     nn_addr_format(&seen, sa);
     json_object_set_new(o, "turn", turn_json(n));
+    json_object_set_new(o, "tor", tor_json(n));
     json_object_set_new(o, "tcp_mapping",
                         json_pack("{s:s, s:s?, s:I}", "mapping", nn_nat_mapping_name(mp), "seen", seen.type ? sa : NULL,
                                   "relays", (json_int_t)nrl));
@@ -999,10 +1159,11 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
   n->cfg.gossip.on_peer = on_gossip_peer;
   n->cfg.gossip.mixnet = n->cfg.mixnet;
   n->cfg.gossip.ctx = n;
+  tor_only_cfg(n);
   if ((e = start_net(n, adv, sizeof(adv), why, why_len)))
     goto fail;
   n->cfg.disco.advertise = adv[0] ? adv : NULL;
-  if ((e = start_turn(n, why, why_len)) ||
+  if ((e = start_turn(n, why, why_len)) || (e = start_tor(n, why, why_len)) ||
       (e = nn_disco_new(&n->disco, n->net, identity, network, datadir, &n->cfg.disco, why, why_len)) ||
       (e = start_relay(n, adv[0] != 0, why, why_len)) || (e = start_stun(n, why, why_len)) ||
       (e = nn_gossip_new(&n->gossip, n->net, n->disco, &n->cfg.gossip, nn_mono_ms(), why, why_len)) ||
@@ -1039,6 +1200,7 @@ nn_node_free(nn_node_t *n)
   nn_relaynode_free(n->relay); /* before disco: it publishes through it */
   nn_stunnode_free(n->stun);
   nn_turnnode_free(n->turn); /* releases the allocation; the manager frees the transport */
+  nn_tornode_free(n->tor);   /* the control connection: tor removes our onion service */
   nn_disco_free(n->disco);   /* anchors, gossip's held channels first, while they are up */
   nn_gossip_free(n->gossip);
   nn_mixnode_free(n->mixnode); /* after disco: no lookup of its can answer into freed memory */
@@ -1054,6 +1216,12 @@ nn_node_free(nn_node_t *n)
   free(n->mix_keys);
   free(n->mix_replay);
   free(n);
+}
+
+nn_tornode_t *
+nn_node_tor(nn_node_t *n)
+{
+  return n->tor;
 }
 
 nn_stunnode_t *

@@ -27,6 +27,7 @@
 #include "node/mixnode.h"
 #include "node/relaynode.h"
 #include "node/stunnode.h"
+#include "node/tornode.h"
 #include "node/turnnode.h"
 
 struct event_base;
@@ -53,6 +54,14 @@ typedef struct nn_node_cfg_t {
    *  (dials go through it once direct TCP fails), 0 off, 1 always. */
   const char *turn_server, *turn_user, *turn_password_file;
   int turn;
+  /** Tor (PROTOCOL.md 11): the control and SOCKS ports ("HOST:PORT"; NULL: none, and socks NULL
+   *  is asked of the control port), a 0600 file with the control port's password (NULL: cookie),
+   *  our onion service (-1 auto: with tor_control, when we take inbound peers; 0; 1; its key is
+   *  DATADIR/onion_v3_private_key), and tor_only: nothing on clearnet (no listener, STUN, TURN,
+   *  relays, hole punches or DNS seeds; every dial through tor, clearnet peers through its exits
+   *  only if net.dial_nets includes clearnet). net.dial_nets is the onlynet setting. */
+  const char *tor_control, *tor_socks, *tor_password_file;
+  int onion, tor_only;
   size_t rx_max_count;                              /**< received transactions kept for the API (1024) */
   size_t rx_max_bytes;                              /**< (16 MiB) */
   int api_enabled;                                  /**< start the control API (1) */
@@ -109,5 +118,6 @@ nn_api_t *nn_node_api(nn_node_t *n);
 nn_mixnode_t *nn_node_mixnode(nn_node_t *n); /**< NULL when the mixnet is off */
 nn_relaynode_t *nn_node_relay(nn_node_t *n);
 nn_stunnode_t *nn_node_stun(nn_node_t *n); /**< NULL without a listener or with stun = 0 */
+nn_tornode_t *nn_node_tor(nn_node_t *n);   /**< NULL without tor-control or tor-socks */
 
 #endif

@@ -16,26 +16,21 @@
 #include "crypto/rand.h"
 #include "lib/clock.h"
 #include "net/transport.h"
+#include "node/bevstream.h"
 
 #define CTL_OUT_CAP (64u * 1024) /* control messages queued to the server */
 #define BACKOFF_MAX_MS 60000
 
-typedef enum { T_CONNECT, T_BINDING, T_OPEN, T_DONE } tstate_t;
+typedef enum { T_CONNECT, T_BINDING, T_OPEN } tphase_t;
 
 typedef struct tstream_t {
-  nn_stream_t base; /* first: the manager's view */
+  nn_bevstream_t bs; /* first: the manager's view and the bufferevent */
   struct nn_turnnode_t *t;
   struct tstream_t *next;
   uint64_t id; /* the Connect's tag and the data connection's id in the core */
-  tstate_t state;
+  tphase_t phase;
   uint32_t connid;
-  struct bufferevent *bev;
-  struct event *kick;
-  int want_read, want_write, write_blocked, shut_wr, held_perm;
-  int pending_open, pending_accept, pending_end, end_reported;
-  int kicked, in_cb, closed;
-  nn_stream_end_t end_how;
-  int end_errno;
+  int held_perm;
 } tstream_t;
 
 struct nn_turnnode_t {
@@ -54,7 +49,8 @@ struct nn_turnnode_t {
   int detached, engaged;
   char why[200];
   uint64_t start_ms, direct_ms, dials_at_direct;
-  uint64_t dialled, dial_failed, accepted, ctl_connects, bytes_in, bytes_out;
+  nn_bevstream_stats_t st;
+  uint64_t ctl_connects;
 };
 
 static void tlog(nn_turnnode_t *t, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -81,14 +77,15 @@ static tstream_t *
 find_stream(nn_turnnode_t *t, uint64_t id)
 {
   for (tstream_t *s = t->streams; s; s = s->next)
-    if (s->id == id && !s->closed)
+    if (s->id == id && !s->bs.closed)
       return s;
   return NULL;
 }
 
 static void
-stream_release(tstream_t *s)
+stream_release(nn_bevstream_t *bs)
 {
+  tstream_t *s = (tstream_t *)bs;
   nn_turnnode_t *t = s->t;
   for (tstream_t **p = &t->streams; *p; p = &(*p)->next)
     if (*p == s) {
@@ -99,164 +96,38 @@ stream_release(tstream_t *s)
   if (t->turn) {
     nn_turn_bind_gone(t->turn, s->id);
     if (s->held_perm)
-      nn_turn_perm_hold(t->turn, &s->base.peer, -1);
+      nn_turn_perm_hold(t->turn, &s->bs.base.peer, -1);
   }
-  if (s->bev)
-    bufferevent_free(s->bev);
-  if (s->kick)
-    event_free(s->kick);
   free(s);
 }
 
+/* Bytes on a data connection before it is bound: the server's answer to ConnectionBind. */
 static void
-kick(tstream_t *s)
+stream_exchange(nn_bevstream_t *bs, struct evbuffer *in)
 {
-  if (s->kicked || s->closed)
+  tstream_t *s = (tstream_t *)bs;
+  nn_turnnode_t *t = s->t;
+  size_t len = evbuffer_get_length(in), used = 0;
+  const uint8_t *p = evbuffer_pullup(in, (ssize_t)len);
+  if (s->phase != T_BINDING || !p || !t->turn)
     return;
-  s->kicked = 1;
-  event_active(s->kick, EV_TIMEOUT, 0);
-}
-
-static void
-stream_end(tstream_t *s, nn_stream_end_t how, int err)
-{
-  if (s->pending_end || s->end_reported)
-    return;
-  if (s->state != T_OPEN) {
-    how = NN_STREAM_REFUSED;
-    s->t->dial_failed += !s->base.inbound;
-  }
-  s->state = T_DONE;
-  s->pending_end = 1;
-  s->end_how = how;
-  s->end_errno = err;
-  /* after the peer's EOF our own output (a CLOSE record) still goes out */
-  if (s->bev)
-    bufferevent_disable(s->bev, how == NN_STREAM_EOF ? EV_READ : EV_READ | EV_WRITE);
-  kick(s);
-}
-
-static void
-stream_step(tstream_t *s)
-{
-  nn_turnnode_t *t = s->t;
-  if (s->pending_accept) {
-    s->pending_accept = 0;
-    if (!t->base.host.accept(t->base.host.ctx, &s->base)) {
-      s->closed = 1; /* refused: the manager forgets it, we close it */
-      return;
-    }
-    t->accepted++;
-  }
-  if (s->pending_open && s->base.ev) {
-    s->pending_open = 0;
-    t->dialled++;
-    s->base.ev->on_open(s->base.ctx);
-    if (s->closed)
-      return;
-  }
-  if (s->bev && s->base.ev && s->want_read && (s->state == T_OPEN || s->pending_end)) {
-    struct evbuffer *in = bufferevent_get_input(s->bev);
-    size_t len;
-    while ((len = evbuffer_get_length(in)) && s->want_read) {
-      if (len > 16384)
-        len = 16384;
-      const uint8_t *p = evbuffer_pullup(in, (ssize_t)len);
-      if (!p)
-        break;
-      t->bytes_in += len;
-      int more = s->base.ev->on_data(s->base.ctx, p, len);
-      if (s->closed)
-        return;
-      evbuffer_drain(in, len);
-      if (!more)
-        break;
-    }
-    if (s->state == T_OPEN && evbuffer_get_length(in) < NN_TURNNODE_IN_CAP)
-      bufferevent_enable(s->bev, EV_READ);
-  }
-  if (s->want_write && s->write_blocked && s->state == T_OPEN && s->base.ev && s->bev &&
-      evbuffer_get_length(bufferevent_get_output(s->bev)) < NN_TURNNODE_OUT_CAP / 2) {
-    s->write_blocked = 0;
-    s->base.ev->on_writable(s->base.ctx);
-    if (s->closed)
-      return;
-  }
-  if (s->pending_end && !s->end_reported && s->base.ev &&
-      (!s->bev || !evbuffer_get_length(bufferevent_get_input(s->bev)) || s->end_how == NN_STREAM_REFUSED)) {
-    s->end_reported = 1;
-    s->base.ev->on_end(s->base.ctx, s->end_how, s->end_errno);
-  }
-}
-
-static void
-on_kick(evutil_socket_t fd, short what, void *arg)
-{
-  tstream_t *s = arg;
-  (void)fd;
-  (void)what;
-  s->kicked = 0;
-  s->in_cb = 1;
-  stream_step(s);
-  s->in_cb = 0;
-  if (s->closed)
-    stream_release(s);
-}
-
-static void
-on_data_read(struct bufferevent *bev, void *arg)
-{
-  tstream_t *s = arg;
-  nn_turnnode_t *t = s->t;
-  struct evbuffer *in = bufferevent_get_input(bev);
-  if (s->state == T_BINDING) {
-    size_t len = evbuffer_get_length(in), used = 0;
-    const uint8_t *p = evbuffer_pullup(in, (ssize_t)len);
-    if (!p || !t->turn)
-      return;
-    nn_err_t e = nn_turn_bind_input(t->turn, s->id, p, len, &used, nn_mono_ms());
-    /* BOUND or BIND_FAILED may have come through the event callback by now */
-    if (e != NN_OK) {
-      stream_end(s, NN_STREAM_REFUSED, EPROTO);
-      return;
-    }
-    evbuffer_drain(in, used);
-    if (s->state != T_OPEN)
-      return;
-  }
-  if (evbuffer_get_length(in) >= NN_TURNNODE_IN_CAP || !s->want_read)
-    bufferevent_disable(bev, EV_READ); /* the kernel's buffer and TCP hold the rest */
-  kick(s);
-}
-
-static void
-on_data_write(struct bufferevent *bev, void *arg)
-{
-  tstream_t *s = arg;
-  if (s->shut_wr == 1 && !evbuffer_get_length(bufferevent_get_output(bev))) {
-    s->shut_wr = 2;
-    (void)shutdown(bufferevent_getfd(bev), SHUT_WR);
-  }
-  if (s->write_blocked)
-    kick(s);
-}
-
-static void
-on_data_event(struct bufferevent *bev, short what, void *arg)
-{
-  tstream_t *s = arg;
-  nn_turnnode_t *t = s->t;
-  (void)bev;
-  if (what & BEV_EVENT_CONNECTED) {
-    if (!t->turn || nn_turn_bind(t->turn, s->id, s->connid, nn_mono_ms()) != NN_OK)
-      stream_end(s, NN_STREAM_REFUSED, EAGAIN);
+  /* BOUND or BIND_FAILED may come through the event callback from inside */
+  if (nn_turn_bind_input(t->turn, s->id, p, len, &used, nn_mono_ms()) != NN_OK) {
+    nn_bevstream_end(bs, NN_STREAM_REFUSED, EPROTO);
     return;
   }
-  if (what & BEV_EVENT_EOF)
-    stream_end(s, NN_STREAM_EOF, 0);
-  else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
-    stream_end(s, NN_STREAM_ERROR, EVUTIL_SOCKET_ERROR() ? EVUTIL_SOCKET_ERROR() : ECONNRESET);
+  evbuffer_drain(in, used);
 }
+
+static void
+stream_connected(nn_bevstream_t *bs)
+{
+  tstream_t *s = (tstream_t *)bs;
+  if (!s->t->turn || nn_turn_bind(s->t->turn, s->id, s->connid, nn_mono_ms()) != NN_OK)
+    nn_bevstream_end(bs, NN_STREAM_REFUSED, EAGAIN);
+}
+
+static const nn_bevstream_ops_t stream_ops = { stream_connected, stream_exchange, stream_release };
 
 static tstream_t *
 stream_new(nn_turnnode_t *t, const nn_addr_t *peer, int inbound)
@@ -264,13 +135,11 @@ stream_new(nn_turnnode_t *t, const nn_addr_t *peer, int inbound)
   tstream_t *s;
   if (t->nstreams >= NN_TURNNODE_MAX_STREAMS || !(s = calloc(1, sizeof(*s))))
     return NULL;
-  if (!(s->kick = event_new(t->evb, -1, 0, on_kick, s))) {
+  if (nn_bevstream_init(&s->bs, &t->base, t->evb, &stream_ops, &t->st, peer, inbound, NN_TURNNODE_IN_CAP,
+                        NN_TURNNODE_OUT_CAP)) {
     free(s);
     return NULL;
   }
-  s->base.t = &t->base;
-  s->base.peer = *peer;
-  s->base.inbound = inbound;
   s->t = t;
   s->id = ++t->next_id;
   s->next = t->streams;
@@ -287,19 +156,12 @@ data_connect(nn_turnnode_t *t, tstream_t *s, uint32_t connid)
   socklen_t sl;
   unsigned binding = 0;
   for (tstream_t *o = t->streams; o; o = o->next)
-    binding += o->state == T_BINDING;
+    binding += o->phase == T_BINDING && !o->bs.done;
   if (binding >= NN_TURNNODE_MAX_BINDING || !nn_addr_to_sockaddr(&t->cfg.server, &ss, &sl))
     return 0;
-  if (!(s->bev = bufferevent_socket_new(t->evb, -1, BEV_OPT_CLOSE_ON_FREE)))
-    return 0;
-  bufferevent_setcb(s->bev, on_data_read, on_data_write, on_data_event, s);
-  bufferevent_setwatermark(s->bev, EV_WRITE, NN_TURNNODE_OUT_CAP / 2, 0);
   s->connid = connid;
-  s->state = T_BINDING;
-  if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss, (int)sl) < 0)
-    return 0;
-  bufferevent_enable(s->bev, EV_READ);
-  return 1;
+  s->phase = T_BINDING;
+  return nn_bevstream_connect(&s->bs, (struct sockaddr *)&ss, sl);
 }
 
 /* ---- the core's side ---- */
@@ -315,7 +177,7 @@ io_send(void *ctx, uint64_t conn, const uint8_t *b, size_t n)
       return NN_ERR_NOSPACE;
   } else {
     tstream_t *s = find_stream(t, conn);
-    bev = s ? s->bev : NULL;
+    bev = s ? s->bs.bev : NULL;
   }
   if (!bev || bufferevent_write(bev, b, n) < 0)
     return NN_ERR_IO;
@@ -356,41 +218,37 @@ io_event(void *ctx, const nn_turn_event_t *e)
       tlog(t, NN_LOG_WARN, "TURN server %s: %s; trying again", a, e->why ? e->why : "failed");
     return;
   case NN_TURN_EV_CONNECTED:
-    if (!(s = find_stream(t, e->tag)) || s->state != T_CONNECT)
+    if (!(s = find_stream(t, e->tag)) || s->phase != T_CONNECT || s->bs.done)
       return; /* closed meanwhile: the server's connection lapses unbound */
     if (!data_connect(t, s, e->connid))
-      stream_end(s, NN_STREAM_REFUSED, EAGAIN);
+      nn_bevstream_end(&s->bs, NN_STREAM_REFUSED, EAGAIN);
     return;
   case NN_TURN_EV_CONNECT_FAILED:
     if ((s = find_stream(t, e->tag))) {
-      nn_addr_format(&s->base.peer, a);
+      nn_addr_format(&s->bs.base.peer, a);
       tlog(t, NN_LOG_DEBUG, "TURN: no connection to %s: %s (%u)", a, e->why ? e->why : "", e->code);
-      stream_end(s, NN_STREAM_REFUSED, e->code == 447 || !e->code ? ETIMEDOUT : ECONNREFUSED);
+      nn_bevstream_end(&s->bs, NN_STREAM_REFUSED, e->code == 447 || !e->code ? ETIMEDOUT : ECONNREFUSED);
     }
     return;
   case NN_TURN_EV_ATTEMPT:
     if (!(s = stream_new(t, &e->peer, 1)))
       return; /* full: the server drops its connection after 30 s unbound */
     if (!data_connect(t, s, e->connid)) {
-      s->closed = 1;
-      stream_release(s);
+      s->bs.closed = 1;
+      nn_bevstream_release(&s->bs);
     }
     return;
   case NN_TURN_EV_BOUND:
-    if (!(s = find_stream(t, e->tag)) || s->state != T_BINDING)
+    if (!(s = find_stream(t, e->tag)) || s->phase != T_BINDING || s->bs.done)
       return;
-    s->state = T_OPEN;
-    nn_turn_perm_hold(t->turn, &s->base.peer, 1);
+    s->phase = T_OPEN;
+    nn_turn_perm_hold(t->turn, &s->bs.base.peer, 1);
     s->held_perm = 1;
-    if (s->base.inbound)
-      s->pending_accept = 1;
-    else
-      s->pending_open = 1;
-    kick(s);
+    nn_bevstream_opened(&s->bs);
     return;
   case NN_TURN_EV_BIND_FAILED:
     if ((s = find_stream(t, e->tag)))
-      stream_end(s, NN_STREAM_REFUSED, ECONNREFUSED);
+      nn_bevstream_end(&s->bs, NN_STREAM_REFUSED, ECONNREFUSED);
     return;
   }
 }
@@ -569,15 +427,15 @@ tr_dial(nn_transport_t *bt, const nn_addr_t *to, const nn_node_id_t *id, nn_stre
     errno = EMFILE;
     return NN_ERR_IO;
   }
-  s->state = T_CONNECT;
+  s->phase = T_CONNECT;
   if (nn_turn_connect(t->turn, to, s->id, nn_mono_ms()) != NN_OK) {
-    s->closed = 1;
-    stream_release(s);
+    s->bs.closed = 1;
+    nn_bevstream_release(&s->bs);
     errno = EAGAIN;
     return NN_ERR_IO;
   }
   tick(t); /* the Connect's timeout */
-  *out = &s->base;
+  *out = &s->bs.base;
   return NN_OK;
 }
 
@@ -590,72 +448,6 @@ tr_listen(nn_transport_t *bt, const char *bind, nn_addr_t *bound, char *why, siz
   if (why)
     snprintf(why, why_len, "the turn transport is reached through its allocation, not a listen address");
   return NN_ERR_ARG;
-}
-
-static ssize_t
-tr_write(nn_stream_t *bs, const uint8_t *d, size_t n)
-{
-  tstream_t *s = (tstream_t *)bs;
-  if (s->state != T_OPEN || !s->bev || s->shut_wr) {
-    errno = s->state == T_DONE ? EPIPE : ENOTCONN;
-    return -1;
-  }
-  size_t queued = evbuffer_get_length(bufferevent_get_output(s->bev));
-  size_t room = queued < NN_TURNNODE_OUT_CAP ? NN_TURNNODE_OUT_CAP - queued : 0;
-  size_t take = n < room ? n : room;
-  if (take && bufferevent_write(s->bev, d, take) < 0) {
-    errno = ENOMEM;
-    return -1;
-  }
-  s->t->bytes_out += take;
-  if (take < n)
-    s->write_blocked = 1;
-  return (ssize_t)take;
-}
-
-static void
-tr_want(nn_stream_t *bs, int read, int write)
-{
-  tstream_t *s = (tstream_t *)bs;
-  s->want_read = read;
-  s->want_write = write;
-  if (s->bev && s->state == T_OPEN) {
-    if (read && evbuffer_get_length(bufferevent_get_input(s->bev)) < NN_TURNNODE_IN_CAP)
-      bufferevent_enable(s->bev, EV_READ);
-    else if (!read)
-      bufferevent_disable(s->bev, EV_READ);
-  }
-  if ((read && s->bev && evbuffer_get_length(bufferevent_get_input(s->bev))) || (write && s->write_blocked) ||
-      s->pending_open || (s->pending_end && !s->end_reported))
-    kick(s);
-}
-
-static void
-tr_shutdown(nn_stream_t *bs)
-{
-  tstream_t *s = (tstream_t *)bs;
-  if (!s->bev || s->shut_wr)
-    return;
-  s->shut_wr = 1;
-  if (!evbuffer_get_length(bufferevent_get_output(s->bev))) {
-    s->shut_wr = 2;
-    (void)shutdown(bufferevent_getfd(s->bev), SHUT_WR);
-  }
-}
-
-static void
-tr_close(nn_stream_t *bs, int reset)
-{
-  tstream_t *s = (tstream_t *)bs;
-  if (reset && s->bev && bufferevent_getfd(s->bev) >= 0) {
-    struct linger l = { 1, 0 }; /* an RST: no TIME_WAIT for a stream we refuse */
-    (void)setsockopt(bufferevent_getfd(s->bev), SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-  }
-  s->base.ev = NULL;
-  s->state = T_DONE;
-  s->closed = 1;
-  if (!s->in_cb)
-    stream_release(s);
 }
 
 static void
@@ -689,10 +481,8 @@ tr_free(nn_transport_t *bt)
 {
   nn_turnnode_t *t = (nn_turnnode_t *)bt;
   detach(t);
-  while (t->streams) {
-    t->streams->in_cb = 0;
-    stream_release(t->streams);
-  }
+  while (t->streams)
+    nn_bevstream_release(&t->streams->bs);
   nn_turn_free(t->turn);
   OPENSSL_cleanse(&t->cfg, sizeof(t->cfg));
   free(t);
@@ -746,10 +536,10 @@ nn_turnnode_new(nn_turnnode_t **out, nn_net_t *net, const nn_turnnode_cfg_t *cfg
   t->base.can_dial = tr_can_dial;
   t->base.dial = tr_dial;
   t->base.listen = tr_listen;
-  t->base.write = tr_write;
-  t->base.want = tr_want;
-  t->base.shutdown = tr_shutdown;
-  t->base.close = tr_close;
+  t->base.write = nn_bevstream_write;
+  t->base.want = nn_bevstream_want;
+  t->base.shutdown = nn_bevstream_shutdown;
+  t->base.close = nn_bevstream_close;
   t->base.free = tr_free;
   t->start_ms = t->direct_ms = nn_mono_ms();
   t->dials_at_direct = nn_net_stats(net)->dials;
@@ -778,12 +568,12 @@ nn_turnnode_status(const nn_turnnode_t *t, nn_turnnode_status_t *out)
   out->engaged = t->engaged;
   snprintf(out->why, sizeof(out->why), "%s", t->why);
   out->streams = t->nstreams;
-  out->dialled = t->dialled;
-  out->dial_failed = t->dial_failed;
-  out->accepted = t->accepted;
+  out->dialled = t->st.dialled;
+  out->dial_failed = t->st.dial_failed;
+  out->accepted = t->st.accepted;
   out->ctl_connects = t->ctl_connects;
-  out->bytes_in = t->bytes_in;
-  out->bytes_out = t->bytes_out;
+  out->bytes_in = t->st.bytes_in;
+  out->bytes_out = t->st.bytes_out;
   if (t->turn) {
     out->state = nn_turn_state(t->turn);
     out->relayed = *nn_turn_relayed(t->turn);

@@ -140,6 +140,12 @@ pub struct NnNodeSettings {
     pub turn_user: *const c_char,
     pub turn_password_file: *const c_char,
     pub turn: c_int,
+    pub tor_control: *const c_char,
+    pub tor_socks: *const c_char,
+    pub tor_password_file: *const c_char,
+    pub onlynet: *const c_char,
+    pub onion: c_int,
+    pub tor_only: c_int,
     pub on_tx: Option<OnTx>,
     pub on_log: Option<OnLog>,
     pub ctx: *mut c_void,
@@ -221,7 +227,7 @@ const _: () = {
     assert!(size_of::<NnError>() == 260);
     assert!(size_of::<NnNodeTx>() == 144);
     assert!(offset_of!(NnNodeTx, from) == 72);
-    assert!(size_of::<NnNodeSettings>() == 416);
+    assert!(size_of::<NnNodeSettings>() == 456);
     assert!(offset_of!(NnNodeSettings, listen_ip_rate) == 128);
     assert!(offset_of!(NnNodeSettings, workers) == 144);
     assert!(offset_of!(NnNodeSettings, route) == 148);
@@ -233,8 +239,10 @@ const _: () = {
     assert!(offset_of!(NnNodeSettings, stun_server) == 352);
     assert!(offset_of!(NnNodeSettings, turn_server) == 360);
     assert!(offset_of!(NnNodeSettings, turn) == 384);
-    assert!(offset_of!(NnNodeSettings, on_tx) == 392);
-    assert!(offset_of!(NnNodeSettings, ctx) == 408);
+    assert!(offset_of!(NnNodeSettings, tor_control) == 392);
+    assert!(offset_of!(NnNodeSettings, onion) == 424);
+    assert!(offset_of!(NnNodeSettings, on_tx) == 432);
+    assert!(offset_of!(NnNodeSettings, ctx) == 448);
     assert!(size_of::<NnNodeStatus>() == 616);
     assert!(offset_of!(NnNodeStatus, uptime_s) == 328);
     assert!(offset_of!(NnNodeStatus, bytes_in) == 360);
