@@ -2,7 +2,7 @@
 # Tor for nepnetd (issue 14, PROTOCOL.md 11) against real tor: a private Tor network on loopback
 # (tor_privnet.sh: 3 authorities, 3 exit relays, 2 clients), and three nodes:
 #
-#   c  clearnet only, 127.0.0.1:PC
+#   c  clearnet 127.0.0.1:PC, and through tor client 1's SOCKS port to a's onion service
 #   b  dual stack: 127.0.0.1:PB and an onion service through tor client 1's control port
 #      (SAFECOOKIE); its record names both addresses
 #   a  tor-only, through tor client 0 (control port with a password: a runs as another user,
@@ -13,6 +13,7 @@
 #   1. b's onion service comes up; a connects to it (the secure channel inside the Tor stream,
 #      node ids checked as on TCP); a's own onion service comes up and b sees a there
 #   2. transactions a -> b and b -> a
+#   3. tx-proxy: b's own transaction goes to its Tor peers only, and reaches c through them
 #   3. b restarts: the saved key (0600) brings the same .onion back, and a reconnects to it
 #   4. the capture: every packet a sent went to its tor (SOCKS, control) or answered tor on a's
 #      onion target port; none to b's or c's clearnet port, though a learnt c's clearnet
@@ -112,7 +113,6 @@ printf '%s\n' "$pw" > "$dir/a/tor.password"
 chown "$uid:$uid" "$dir/a/tor.password"
 chmod 600 "$dir/a/tor.password"
 
-start c --listen "127.0.0.1:$pc"
 t0=$(ms)
 start b --listen "127.0.0.1:$pb" --peer "$cid@127.0.0.1:$pc" --tor-control "$TOR_CONTROL_1" --tor-socks "$TOR_SOCKS_1"
 
@@ -155,6 +155,11 @@ aon=$(onion_of a)
 [ -n "$aon" ] || fail "a's onion service did not come up"
 t4=$(ms)
 echo "a: onion service $aon up $((t4 - t2)) ms after start"
+# c: clearnet, and a Tor client with no service of its own, reaching a's onion service
+start c --listen "127.0.0.1:$pc" --tor-socks "$TOR_SOCKS_1" --onion 0 --peer "$aid@$aon"
+for _ in $(seq 600); do has_peer c "$aid" && has_peer b "$cid" && break; sleep 0.1; done
+has_peer c "$aid" || fail "c did not reach a's onion service"
+has_peer b "$cid" || fail "b has no channel with c"
 grep -q '"peer":"'"$aid@$aon"'"' <<<"$(api a /v1/status | tr -d ' \n')" || fail "a's status does not name its onion"
 for _ in $(seq 300); do has_peer b "$aid" && break; sleep 0.1; done
 has_peer b "$aid" || fail "b has no gossip channel with a"
@@ -179,7 +184,8 @@ kill -TERM "${pids[b]}"
 for _ in $(seq 100); do kill -0 "${pids[b]}" 2>/dev/null || break; sleep 0.1; done
 for _ in $(seq 300); do has_peer a "$bid" || break; sleep 0.1; done
 t5=$(ms)
-start b --listen "127.0.0.1:$pb" --peer "$cid@127.0.0.1:$pc" --tor-control "$TOR_CONTROL_1" --tor-socks "$TOR_SOCKS_1"
+start b --listen "127.0.0.1:$pb" --peer "$cid@127.0.0.1:$pc" --tor-control "$TOR_CONTROL_1" --tor-socks "$TOR_SOCKS_1" \
+  --tx-proxy 1
 for _ in $(seq 600); do [ -n "$(onion_of b)" ] && break; sleep 0.1; done
 bon2=$(onion_of b)
 [ "$bon2" = "$bon" ] || fail "b's onion address changed over a restart: $bon -> $bon2"
@@ -189,6 +195,22 @@ for _ in $(seq 1200); do has_peer a "$bid" && break; sleep 0.1; done
 has_peer a "$bid" || fail "a did not reconnect to b after b's restart"
 t7=$(ms)
 echo "b restarted: the same $bon up in $((t6 - t5)) ms; a reconnected $((t7 - t6)) ms later"
+
+# tx-proxy: b's own transaction goes to its Tor peers only, and reaches c (clearnet) through them
+head -c 2000 /dev/urandom > "$dir/tx-b2"
+txb2=$("$cli" --datadir "$dir/b" send "$dir/tx-b2" 2>&1 | grep -o '[0-9a-f]\{64\}' | head -n 1)
+[ -n "$txb2" ] || fail "b: send printed no transaction id"
+c_has() { api c "/v1/txs?since=0" 2>/dev/null | tr -d ' \n' | grep -q "$txb2"; }
+for _ in $(seq 900); do c_has && break; sleep 0.1; done
+peers_b=$(api b /v1/peers | tr -d ' \n')
+per_peer=$(sed 's/},{/}\n{/g' <<<"$peers_b")
+c_stems=$(grep "\"node_id\":\"$cid\"" <<<"$per_peer" | grep -o '"stems_out":[0-9]*' | cut -d: -f2)
+t_stems=$(grep '"path":"tor"' <<<"$per_peer" | grep -o '"stems_out":[0-9]*' | cut -d: -f2 | awk '{n += $1} END {print n + 0}')
+[ "${c_stems:-0}" = 0 ] || fail "tx-proxy: b stemmed to its clearnet peer c ($c_stems)"
+[ "${t_stems:-0}" -ge 1 ] || fail "tx-proxy: b stemmed nothing to a Tor peer: $peers_b"
+grep -q "route tx-proxy (Tor peers only)" "$dir/b.log" || fail "b did not log its tx-proxy submission"
+c_has || fail "c (clearnet) never received b's transaction sent over Tor"
+echo "tx-proxy: b's transaction went to Tor peers only ($t_stems stem(s), 0 to c), and reached c through them"
 
 # 4. the capture: everything a sent went to its tor
 sleep 2

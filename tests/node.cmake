@@ -2,7 +2,7 @@
 add_library(nn_nodeloop STATIC nodeloop.c)
 target_link_libraries(nn_nodeloop PUBLIC nepnet PkgConfig::CMOCKA)
 nepnet_test(test_node)
-target_link_libraries(test_node PRIVATE nn_nodeloop)
+target_link_libraries(test_node PRIVATE nn_nodeloop nn_pipe)
 # The mixnet in nodes: directory flooding, a transaction through mixes to every node, restarts.
 nepnet_test(test_mixnode)
 target_link_libraries(test_mixnode PRIVATE nn_nodeloop)

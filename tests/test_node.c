@@ -29,6 +29,7 @@
 #include "net/tcp.h"
 #include "node/node.h"
 #include "nodeloop.h"
+#include "pipe_transport.h"
 
 typedef struct net_t {
   tnode_t *t;
@@ -792,6 +793,89 @@ test_embed_own_thread(void **state)
   }
 }
 
+/* tx-proxy: X's own transaction goes to no clearnet peer. X has a TCP peer (a spy) and knows a
+ * peer at an onion address, which it cannot reach until it gets a "tor" transport (a pipe
+ * named so). The transaction waits; once the onion peer is up, it goes there as a STEM, and the
+ * TCP spy never sees it. */
+#define TXP_ONION "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion:9800"
+
+typedef struct txp_t {
+  tnode_t *x;
+  rawpeer_t *tor;
+} txp_t;
+
+static int
+txp_waiting(void *arg)
+{
+  nn_node_stats_t st;
+  nn_node_stats(((txp_t *)arg)->x->n, &st);
+  return st.gossip.own_waiting == 1;
+}
+
+static void
+test_tx_proxy(void **state)
+{
+  (void)state;
+  struct event_base *base = event_base_new();
+  pipe_wire_t *wire = pipe_wire_new(base);
+  rawpeer_t spy, onion;
+  tnode_t x;
+  nn_node_cfg_t c;
+  char spy_peer[256], onion_peer[256], hx[65];
+  const char *connect[2] = { spy_peer, onion_peer };
+  nn_addr_t bound;
+  int h;
+  raw_listen(&spy, base, 71);
+  h = raw_net(&onion, base, 72);
+  (void)h;
+  onion.answer_hello = 1;
+  assert_int_equal(nn_net_add_transport(onion.net, pipe_transport_new(wire, "tor", NN_ADDR_ONION)), NN_OK);
+  assert_int_equal(nn_net_listen(onion.net, "tor", TXP_ONION, &bound, NULL, 0), NN_OK);
+  char a[NN_ADDR_STR_MAX];
+  nn_addr_format(&spy.addr, a);
+  nn_hex_encode(hx, nn_identity_node_id(spy.id)->b, NN_NODE_ID_LEN);
+  snprintf(spy_peer, sizeof(spy_peer), "%s@%s", hx, a);
+  nn_hex_encode(hx, nn_identity_node_id(onion.id)->b, NN_NODE_ID_LEN);
+  snprintf(onion_peer, sizeof(onion_peer), "%s@%s", hx, TXP_ONION);
+  loop_cfg(&c);
+  c.gossip.tx_proxy = 1;
+  c.gossip.connect = connect;
+  c.gossip.n_connect = 2;
+  c.gossip.max_outbound = 2;
+  tnode_start(&x, base, 70, &c);
+  txp_t w = { &x, &onion };
+  outw_t ow = { &x, 1, 0 };
+  assert_true(run_until(base, has_peers, &ow, 10000)); /* the TCP spy */
+  uint8_t tx[500];
+  memset(tx, 0x5a, sizeof(tx));
+  nn_hash_t id;
+  assert_int_equal(nn_node_submit_here(x.n, tx, sizeof(tx), &id), NN_OK);
+  assert_true(run_until(base, txp_waiting, &w, 5000));
+  assert_false(run_until(base, got_stem, &spy, 1500)); /* held, not leaked: nothing in 1.5 s */
+  assert_int_equal(spy.stems + spy.txs + spy.invs, 0);
+  /* a way to onion addresses: the onion peer is dialled, and our transaction goes there */
+  assert_int_equal(nn_net_add_transport(nn_node_net(x.n), pipe_transport_new(wire, "tor", NN_ADDR_ONION)), NN_OK);
+  assert_true(run_until(base, got_stem, &onion, 10000));
+  assert_int_equal(onion.last_tx_len, sizeof(tx));
+  assert_memory_equal(onion.last_tx, tx, sizeof(tx));
+  nn_node_stats_t st;
+  nn_node_stats(x.n, &st);
+  assert_int_equal(st.gossip.own_waiting, 0);
+  assert_int_equal(st.gossip.own_held, 1); /* sent; not seen back: the onion peer keeps it */
+  assert_true(st.gossip.own_sent >= 1);
+  run_until(base, got_stem, &spy, 300);
+  assert_int_equal(spy.stems + spy.txs + spy.invs, 0);
+  /* a second submission of the same transaction is the same one, not a second copy */
+  assert_int_equal(nn_node_submit_here(x.n, tx, sizeof(tx), &id), NN_OK);
+  nn_node_stats(x.n, &st);
+  assert_int_equal(st.gossip.own_held, 1);
+  tnode_stop(&x);
+  raw_free(&spy);
+  raw_free(&onion);
+  pipe_wire_free(wire);
+  base_drain_free(base);
+}
+
 int
 main(void)
 {
@@ -804,6 +888,7 @@ main(void)
     cmocka_unit_test(test_stem_rate_keys),
     cmocka_unit_test(test_outbound_groups),
     cmocka_unit_test(test_embed_own_thread),
+    cmocka_unit_test(test_tx_proxy),
   };
   return cmocka_run_group_tests_name("node", tests, NULL, NULL);
 }

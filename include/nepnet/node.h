@@ -146,6 +146,9 @@ typedef struct nn_node_settings_t {
                                       inbound peers), 0, 1; its key is DATADIR/onion_v3_private_key */
   int tor_only;                    /**< nothing on clearnet: every connection through tor, no clearnet
                                       listener, STUN, TURN, relays, hole punching or DNS seeds */
+  int tx_proxy;                    /**< our own transactions only to peers over Tor (Monero's
+                                      tx-proxy; held while there is none): -1 auto (when tor is
+                                      set; the private preset's), 0 (the others'), 1 */
   /** A transaction entered the mempool (also for our own, once it is fluffed back to us). */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx);
   /** Log lines (no newline); NULL: stderr. \a module is "net", "disco", "gossip", "api"... */

@@ -166,6 +166,10 @@ static const opt_t opts[] = {
       "nothing on clearnet: every connection through tor, no clearnet listener,\n"
       "STUN, TURN, relays, hole punches or DNS seeds (onlynet tor unless given;\n"
       "onlynet clearnet,tor reaches clearnet peers through tor's exits)"),
+  ONE("tx-proxy", T_AUTO, tx_proxy, "auto|0|1",
+      "our own transactions only to peers over Tor, held while there is none\n"
+      "(Monero's tx-proxy; auto: when tor is set; the private preset's auto,\n"
+      "the others' 0)"),
   ONE("api", T_STR, api, "ADDR", "control API: 127.0.0.1:PORT, [::1]:PORT, unix:/PATH or off (127.0.0.1:9801)"),
   ONE("api-token-file", T_STR, api_token_file, "FILE", "API bearer token, created 0600 if missing (DATADIR/api.token)"),
   ONE("log-level", T_LOGLEVEL, log_level, "LEVEL", "debug, info (default), warn or error"),

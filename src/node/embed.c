@@ -120,8 +120,9 @@ nn_node_settings_default(nn_node_settings_t *s)
 /* The presets. balanced is Monero-like Dandelion++ with Bitcoin-like diffusion, tuned so a
  * fluffed transaction reaches a 100-node network in about 2 s; private trades latency for
  * Monero's diffusion delays, a longer embargo, a hidden node, and sends its own transactions
- * through the mixnet (dandelion+mixnet, standard cover: about 30 KB/s always on); fast shortens
- * stems (q = 0.2, the paper's highest recommended) and every timer. */
+ * over Tor when tor is set (tx-proxy auto), else through the mixnet (dandelion+mixnet, standard
+ * cover: about 30 KB/s always on); fast shortens stems (q = 0.2, the paper's highest
+ * recommended) and every timer. */
 nn_err_t
 nn_node_settings_preset(nn_node_settings_t *s, const char *name)
 {
@@ -151,6 +152,7 @@ nn_node_settings_preset(nn_node_settings_t *s, const char *name)
     s->inv_delay_in_ms = p[i].inv_in;
     s->hidden = p[i].hidden;
     s->dht_per_table_wide = p[i].wide;
+    s->tx_proxy = p[i].hidden ? -1 : 0; /* private: our own transactions over Tor when there is tor */
     return NN_OK;
   }
   return NN_ERR_ARG;
@@ -277,6 +279,11 @@ nn_node_cfg_from_settings(nn_node_cfg_t *c, const nn_node_settings_t *s, char *w
   c->tor_password_file = s->tor_password_file;
   c->onion = s->onion;
   c->tor_only = s->tor_only;
+  if (s->tx_proxy < -1 || s->tx_proxy > 1) {
+    snprintf(why, why_len, "tx-proxy must be auto (-1), 0 or 1 (got %d)", s->tx_proxy);
+    return NN_ERR_ARG;
+  }
+  c->tx_proxy = s->tx_proxy;
   c->net.dial_nets = 0;
   if (s->onlynet) {
     unsigned nets;

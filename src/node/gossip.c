@@ -54,6 +54,16 @@ typedef struct npeer_t {
   size_t ninv;
 } npeer_t;
 
+/* Our own transaction under tx-proxy: held until it is seen back in our mempool. */
+typedef struct owntx_t {
+  struct owntx_t *next;
+  nn_hash_t id;
+  uint8_t *tx;
+  size_t len;
+  uint64_t submitted_ms, sent_ms; /* sent_ms 0: not sent yet */
+  uint64_t last_conn;             /* the channel it went out on last */
+} owntx_t;
+
 typedef struct backoff_t {
   nn_addr_t addr;
   uint64_t until_ms;
@@ -91,6 +101,9 @@ struct nn_gossip_t {
   size_t nbackoff;
   stem_bucket_t stem_buckets[STEM_BUCKETS];
   size_t n_stem_buckets;
+  owntx_t *own;
+  size_t own_bytes;
+  int own_warned; /* said once that our transactions wait for a Tor/I2P peer */
   struct event *ev_dl, *ev_kick, *ev_maint;
   int kicked, freeing, registered;
   nn_gossip_stats_t st;
@@ -260,16 +273,18 @@ peer_backlogged(nn_gossip_t *g, npeer_t *p)
 }
 
 /* STEM and TX: the kind byte, then the transaction. */
-static void
+static int
 send_tx_kind(nn_gossip_t *g, npeer_t *p, uint8_t kind, const uint8_t *tx, size_t len)
 {
   uint8_t *m = malloc(len + 1);
+  int ok;
   if (!m)
-    return;
+    return 0;
   m[0] = kind;
   memcpy(m + 1, tx, len);
-  (void)peer_send(g, p, m, len + 1);
+  ok = peer_send(g, p, m, len + 1);
   free(m);
+  return ok;
 }
 
 static void
@@ -888,6 +903,139 @@ fill_outbound(nn_gossip_t *g)
   free(cands);
 }
 
+/* ---- tx-proxy: our own transactions over Tor/I2P only ---- */
+
+/* An outbound gossip peer whose channel runs over an overlay. */
+static int
+overlay_peer(nn_gossip_t *g, const npeer_t *p)
+{
+  nn_net_conn_info_t ci;
+  if (p->state != P_GOSSIP || !p->outbound || !nn_net_conn_info(g->net, p->conn, &ci) || !ci.transport)
+    return 0;
+  return !strcmp(ci.transport, "tor") || !strcmp(ci.transport, "i2p");
+}
+
+/* A random overlay peer that can take \a len bytes, other than \a avoid's channel if any
+ * other will do. */
+static npeer_t *
+pick_overlay(nn_gossip_t *g, size_t len, uint64_t avoid)
+{
+  npeer_t *cand[64];
+  size_t n = 0, other = 0;
+  uint32_t r = 0;
+  for (npeer_t *p = g->peers; p && n < 64; p = p->next)
+    if (overlay_peer(g, p) && len <= p->peer_max_tx && !peer_backlogged(g, p)) {
+      cand[n++] = p;
+      other += p->conn != avoid;
+    }
+  if (!n)
+    return NULL;
+  if (other && other < n) { /* drop the one to avoid */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (cand[i]->conn != avoid)
+        cand[k++] = cand[i];
+    n = k;
+  }
+  (void)nn_rng_fill(g->cfg.dl.rng, (uint8_t *)&r, sizeof(r));
+  return cand[r % n];
+}
+
+static void
+own_free(nn_gossip_t *g, owntx_t *o)
+{
+  g->own_bytes -= o->len;
+  free(o->tx);
+  free(o);
+}
+
+/* Send what waits, resend what did not come back, drop what is seen or too old. */
+static void
+own_step(nn_gossip_t *g, uint64_t now)
+{
+  uint64_t resend = (uint64_t)g->cfg.dl.embargo_base_ms + 2ull * g->cfg.dl.embargo_mean_ms;
+  uint32_t held = 0, waiting = 0;
+  for (owntx_t **op = &g->own; *op;) {
+    owntx_t *o = *op;
+    char h[17];
+    nn_hex_encode(h, o->id.b, 8);
+    if (nn_dl_have(g->dl, &o->id)) {
+      g->st.own_seen++;
+      glog(g, NN_LOG_DEBUG, "our transaction %s is back in our mempool after %llu ms: the network has it", h,
+           (unsigned long long)(now - o->submitted_ms));
+      *op = o->next;
+      own_free(g, o);
+      continue;
+    }
+    if (now - o->submitted_ms > NN_GOSSIP_OWN_MAX_AGE_MS) {
+      g->st.own_dropped++;
+      glog(g, NN_LOG_WARN,
+           "one of our transactions was not seen in the network within %u s over Tor/I2P peers "
+           "(tx-proxy): dropped; submit it again",
+           NN_GOSSIP_OWN_MAX_AGE_MS / 1000);
+      *op = o->next;
+      own_free(g, o);
+      continue;
+    }
+    if (!o->sent_ms || now - o->sent_ms >= resend) {
+      npeer_t *p = pick_overlay(g, o->len, o->last_conn);
+      if (p && send_tx_kind(g, p, NN_DLMSG_STEM, o->tx, o->len)) {
+        char name[NN_ADDR_STR_MAX + 24];
+        peer_name(p, name);
+        glog(g, NN_LOG_DEBUG, "our transaction %s %s over %s (tx-proxy)", h, o->sent_ms ? "sent again" : "stemmed",
+             name);
+        p->stems_out++;
+        g->st.own_sent++;
+        o->sent_ms = now;
+        o->last_conn = p->conn;
+        g->own_warned = 0;
+      } else if (!o->sent_ms && !g->own_warned) {
+        g->own_warned = 1;
+        glog(g, NN_LOG_INFO, "our transactions wait for a Tor or I2P peer (tx-proxy: none on clearnet)");
+      }
+    }
+    held++;
+    waiting += !o->sent_ms;
+    op = &o->next;
+  }
+  g->st.own_held = held;
+  g->st.own_waiting = waiting;
+}
+
+static nn_err_t
+own_submit(nn_gossip_t *g, const uint8_t *tx, size_t len)
+{
+  owntx_t *o;
+  nn_hash_t id;
+  size_t n = 0;
+  nn_err_t e;
+  if ((e = nn_sha3_256(&id, tx, len)))
+    return e;
+  for (o = g->own; o; o = o->next, n++)
+    if (!memcmp(o->id.b, id.b, sizeof(id.b)))
+      return NN_OK; /* already held */
+  if (nn_dl_have(g->dl, &id))
+    return NN_OK; /* the network has it */
+  if (n >= NN_GOSSIP_OWN_MAX || g->own_bytes + len > NN_GOSSIP_OWN_MAX_BYTES)
+    return NN_ERR_NOSPACE;
+  if (!(o = calloc(1, sizeof(*o))) || !(o->tx = malloc(len))) {
+    free(o);
+    return NN_ERR_NOMEM;
+  }
+  memcpy(o->tx, tx, len);
+  o->len = len;
+  o->id = id;
+  o->submitted_ms = nn_mono_ms();
+  g->own_bytes += len;
+  /* appended: sent in the order submitted */
+  owntx_t **op = &g->own;
+  while (*op)
+    op = &(*op)->next;
+  *op = o;
+  own_step(g, o->submitted_ms);
+  return NN_OK;
+}
+
 /* Remove dead peers (outside any core call), time out HELLOs, fill slots. */
 static void
 maintain(nn_gossip_t *g)
@@ -914,6 +1062,8 @@ maintain(nn_gossip_t *g)
     pp = &p->next;
   }
   fill_outbound(g);
+  if (g->own)
+    own_step(g, now);
   schedule_dl(g);
 }
 
@@ -1057,6 +1207,11 @@ nn_gossip_free(nn_gossip_t *g)
     g->peers = p->next;
     peer_free(p);
   }
+  while (g->own) {
+    owntx_t *o = g->own;
+    g->own = o->next;
+    own_free(g, o);
+  }
   if (g->ev_dl)
     event_free(g->ev_dl);
   if (g->ev_kick)
@@ -1075,7 +1230,11 @@ nn_gossip_submit(nn_gossip_t *g, const uint8_t *tx, size_t len)
     return NN_ERR_ARG;
   if (len > g->cfg.dl.max_tx_bytes)
     return NN_ERR_TOO_LONG;
-  if ((e = nn_dl_submit(g->dl, tx, len, nn_mono_ms())))
+  if (g->cfg.tx_proxy)
+    e = own_submit(g, tx, len);
+  else
+    e = nn_dl_submit(g->dl, tx, len, nn_mono_ms());
+  if (e)
     return e;
   g->st.tx_submitted++;
   flush_invs(g);

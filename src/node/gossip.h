@@ -61,7 +61,17 @@ typedef struct nn_gossip_cfg_t {
   int mixnet;
   void (*on_peer)(void *ctx, uint64_t conn);
   void *ctx;
+  /** tx-proxy (Monero's --tx-proxy): our own transactions go only to outbound peers whose
+   *  channel runs over Tor or I2P, as a STEM to one of them at a time; held (not leaked) while
+   *  there is none. One that has not come back into our mempool after the embargo's base plus
+   *  twice its mean goes to another such peer; one unseen after NN_GOSSIP_OWN_MAX_AGE_MS is
+   *  dropped with a warning. At most NN_GOSSIP_OWN_MAX held, NN_GOSSIP_OWN_MAX_BYTES in all. */
+  int tx_proxy;
 } nn_gossip_cfg_t;
+
+#define NN_GOSSIP_OWN_MAX 64
+#define NN_GOSSIP_OWN_MAX_BYTES (64u << 20)
+#define NN_GOSSIP_OWN_MAX_AGE_MS (3600u * 1000)
 
 void nn_gossip_cfg_default(nn_gossip_cfg_t *cfg);
 
@@ -72,6 +82,12 @@ typedef struct nn_gossip_stats_t {
   uint64_t bad_msgs, refused_full, hello_timeouts, dials, dial_failures;
   uint64_t unsolicited, stems_dropped; /**< TXs not asked for, STEMs over the rate: dropped */
   uint64_t version_mismatch;           /**< peers that spoke another gossip version (closed) */
+  /* tx-proxy: our own transactions */
+  uint32_t own_held;    /**< held now: not seen back yet (waiting for an overlay peer, or sent) */
+  uint32_t own_waiting; /**< ... of which never sent: no Tor/I2P peer yet */
+  uint64_t own_sent;    /**< STEMs of our own sent to overlay peers (resends included) */
+  uint64_t own_seen;    /**< came back into our mempool: the network has them */
+  uint64_t own_dropped; /**< given up after NN_GOSSIP_OWN_MAX_AGE_MS */
 } nn_gossip_stats_t;
 
 /** Start gossip on \a net, next to \a disco (candidates come from its DHT table and peer
@@ -81,7 +97,8 @@ nn_err_t nn_gossip_new(nn_gossip_t **out, nn_net_t *net, nn_disco_t *disco, cons
 /** Unregister and free (no callbacks after). Before the manager. NULL is fine. */
 void nn_gossip_free(nn_gossip_t *g);
 
-/** Broadcast our own transaction in the configured route. */
+/** Broadcast our own transaction in the configured route (with tx_proxy: over Tor/I2P peers
+ *  only). NN_ERR_NOSPACE when tx_proxy holds its maximum already. */
 nn_err_t nn_gossip_submit(nn_gossip_t *g, const uint8_t *tx, size_t len);
 
 /** A transaction out of the mixnet at this node, its exit (nn_dl_from_mixnet). */

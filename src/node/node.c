@@ -150,7 +150,7 @@ nn_node_submit_here(nn_node_t *n, const uint8_t *tx, size_t len, nn_hash_t *id)
   if (len && (e = nn_sha3_256(id, tx, len)))
     return e;
   nn_route_t route = n->cfg.gossip.dl.route;
-  if (route == NN_ROUTE_MIXNET || route == NN_ROUTE_DANDELION_MIXNET) {
+  if (!n->cfg.gossip.tx_proxy && (route == NN_ROUTE_MIXNET || route == NN_ROUTE_DANDELION_MIXNET)) {
     if (!len)
       return NN_ERR_ARG;
     if (len > n->cfg.gossip.dl.max_tx_bytes)
@@ -167,7 +167,7 @@ nn_node_submit_here(nn_node_t *n, const uint8_t *tx, size_t len, nn_hash_t *id)
     char h[17];
     nn_hex_encode(h, id->b, 8);
     nn_log(&n->log, NN_LOG_INFO, "node", "submitted transaction %s (%zu bytes), route %s", h, len,
-           nn_route_str(n->cfg.gossip.dl.route));
+           n->cfg.gossip.tx_proxy ? "tx-proxy (Tor peers only)" : nn_route_str(n->cfg.gossip.dl.route));
   }
   return NN_OK;
 }
@@ -307,6 +307,13 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
   M("dht_messages_out_total", "DHT messages sent.", 1, NULL, ds.msgs_out);
   M("transactions_received_total", "Transactions that entered the mempool.", 1, NULL, n->tx_received);
   M("transactions_submitted_total", "Transactions submitted through the API.", 1, NULL, gs.tx_submitted);
+  if (n->cfg.gossip.tx_proxy) {
+    M("tx_proxy_held", "Our own transactions held by tx-proxy until seen back (sent or waiting).", 0, NULL,
+      gs.own_held);
+    M("tx_proxy_waiting", "Our own transactions waiting for a Tor/I2P peer (none sent yet).", 0, NULL, gs.own_waiting);
+    M("tx_proxy_sent_total", "STEMs of our own sent to Tor/I2P peers (resends included).", 1, NULL, gs.own_sent);
+    M("tx_proxy_dropped_total", "Our own transactions given up, unseen after an hour.", 1, NULL, gs.own_dropped);
+  }
   M("stems_in_total", "Stem transactions received.", 1, NULL, dls.stems_in);
   M("stems_out_total", "Stem transactions relayed or sent.", 1, NULL, dls.stems_out);
   M("stems_fluffed_total", "Stem transactions this node fluffed.", 1, NULL, dls.stem_fluffed);
@@ -853,6 +860,27 @@ start_tor(nn_node_t *n, char *why, size_t why_len)
   return e;
 }
 
+/* tx-proxy: on when asked (tor required) or, auto, when there is tor. */
+static nn_err_t
+tx_proxy_cfg(nn_node_t *n, char *why, size_t why_len)
+{
+  int on = n->cfg.tx_proxy == 1 || (n->cfg.tx_proxy < 0 && n->tor);
+  if (on && !n->tor) {
+    snprintf(why, why_len, "tx-proxy 1 sends our own transactions over Tor: set tor-control or tor-socks");
+    return NN_ERR_ARG;
+  }
+  if (on)
+    n->cfg.gossip.tx_proxy = 1; /* (or set in gossip's own settings, as tests do) */
+  if (on)
+    nn_log(&n->log, NN_LOG_INFO, "tor",
+           "tx-proxy: our own transactions go to peers over Tor only (held while "
+           "there is none)%s",
+           n->cfg.gossip.dl.route == NN_ROUTE_MIXNET || n->cfg.gossip.dl.route == NN_ROUTE_DANDELION_MIXNET
+             ? ", not through the mixnet"
+             : "");
+  return NN_OK;
+}
+
 /* tor-only: nothing that would show this node on clearnet. */
 static void
 tor_only_cfg(nn_node_t *n)
@@ -1163,7 +1191,7 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
   if ((e = start_net(n, adv, sizeof(adv), why, why_len)))
     goto fail;
   n->cfg.disco.advertise = adv[0] ? adv : NULL;
-  if ((e = start_turn(n, why, why_len)) || (e = start_tor(n, why, why_len)) ||
+  if ((e = start_turn(n, why, why_len)) || (e = start_tor(n, why, why_len)) || (e = tx_proxy_cfg(n, why, why_len)) ||
       (e = nn_disco_new(&n->disco, n->net, identity, network, datadir, &n->cfg.disco, why, why_len)) ||
       (e = start_relay(n, adv[0] != 0, why, why_len)) || (e = start_stun(n, why, why_len)) ||
       (e = nn_gossip_new(&n->gossip, n->net, n->disco, &n->cfg.gossip, nn_mono_ms(), why, why_len)) ||

@@ -62,6 +62,9 @@ typedef struct nn_node_cfg_t {
    *  only if net.dial_nets includes clearnet). net.dial_nets is the onlynet setting. */
   const char *tor_control, *tor_socks, *tor_password_file;
   int onion, tor_only;
+  /** Our own transactions only over Tor/I2P peers (gossip.tx_proxy): -1 auto (when tor is set),
+   *  0, 1 (tor required). Over the route: with it on, the mixnet routes do not carry ours. */
+  int tx_proxy;
   size_t rx_max_count;                              /**< received transactions kept for the API (1024) */
   size_t rx_max_bytes;                              /**< (16 MiB) */
   int api_enabled;                                  /**< start the control API (1) */
