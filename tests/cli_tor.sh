@@ -208,7 +208,7 @@ c_stems=$(grep "\"node_id\":\"$cid\"" <<<"$per_peer" | grep -o '"stems_out":[0-9
 t_stems=$(grep '"path":"tor"' <<<"$per_peer" | grep -o '"stems_out":[0-9]*' | cut -d: -f2 | awk '{n += $1} END {print n + 0}')
 [ "${c_stems:-0}" = 0 ] || fail "tx-proxy: b stemmed to its clearnet peer c ($c_stems)"
 [ "${t_stems:-0}" -ge 1 ] || fail "tx-proxy: b stemmed nothing to a Tor peer: $peers_b"
-grep -q "route tx-proxy (Tor peers only)" "$dir/b.log" || fail "b did not log its tx-proxy submission"
+grep -q "route tx-proxy (Tor/I2P peers only)" "$dir/b.log" || fail "b did not log its tx-proxy submission"
 c_has || fail "c (clearnet) never received b's transaction sent over Tor"
 echo "tx-proxy: b's transaction went to Tor peers only ($t_stems stem(s), 0 to c), and reached c through them"
 

@@ -28,3 +28,11 @@ if(TARGET nepnetd)
                                $<TARGET_FILE:nepnet-cli>)
   set_tests_properties(cli_tor PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
 endif()
+# nepnetd over real i2pd (PROTOCOL.md 11.5): on a private I2P network, a node with a persistent
+# destination (key kept 0600) and an I2P-only node that looks it up and connects through another
+# router; transactions both ways. Root; skipped (77) without root or i2pd.
+if(TARGET nepnetd)
+  add_test(NAME cli_i2p COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_i2p.sh $<TARGET_FILE:nepnetd>
+                               $<TARGET_FILE:nepnet-cli>)
+  set_tests_properties(cli_i2p PROPERTIES TIMEOUT 600 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+endif()

@@ -149,6 +149,10 @@ typedef struct nn_node_settings_t {
   int tx_proxy;                    /**< our own transactions only to peers over Tor (Monero's
                                       tx-proxy; held while there is none): -1 auto (when tor is
                                       set; the private preset's), 0 (the others'), 1 */
+  int i2p_inbound;                 /**< a persistent I2P destination that takes peers: -1 auto (when we
+                                      take inbound peers), 0 (a transient one, outbound only), 1; its
+                                      key is DATADIR/i2p_private_key */
+  const char *i2p_sam;             /**< the I2P router's SAM bridge "HOST:PORT" (NULL: no I2P) */
   /** A transaction entered the mempool (also for our own, once it is fluffed back to us). */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx);
   /** Log lines (no newline); NULL: stderr. \a module is "net", "disco", "gossip", "api"... */
@@ -216,7 +220,8 @@ typedef struct nn_node_peer_t {
   uint64_t bytes_in, bytes_out, stems_in, stems_out;
   int stem_relay; /**< one of this epoch's relays */
   /** How the channel runs: "tcp", "relay" (through a relay; addr names the relay),
-   *  "punched" (through a relay first, then a hole punch; addr is the peer's), "turn". */
+   *  "punched" (through a relay first, then a hole punch; addr is the peer's), "turn", "tor"
+   *  (addr "onion-service" for one in through our onion service), "i2p". */
   char path[16];
 } nn_node_peer_t;
 

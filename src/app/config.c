@@ -160,16 +160,23 @@ static const opt_t opts[] = {
       "our onion service (auto: with tor-control, when we take inbound peers);\n"
       "its key is kept in DATADIR/onion_v3_private_key (0600), so the address stays"),
   ONE("onlynet", T_STR, onlynet, "NETS",
-      "the networks we dial: clearnet, tor (comma-separated; default: every one\n"
-      "we have a way to reach)"),
+      "the networks we dial: clearnet, tor, i2p (comma-separated; default: every\n"
+      "one we have a way to reach)"),
   ONE("tor-only", T_BOOL, tor_only, "0|1",
       "nothing on clearnet: every connection through tor, no clearnet listener,\n"
       "STUN, TURN, relays, hole punches or DNS seeds (onlynet tor unless given;\n"
       "onlynet clearnet,tor reaches clearnet peers through tor's exits)"),
+  ONE("i2p-sam", T_STR, i2p_sam, "HOST:PORT",
+      "the I2P router's SAM bridge (i2pd: 127.0.0.1:7656, sam.enabled = true):\n"
+      "reach and be reached at .b32.i2p addresses"),
+  ONE("i2p-inbound", T_AUTO, i2p_inbound, "auto|0|1",
+      "a persistent I2P destination that takes peers (auto: when we take inbound\n"
+      "peers; its key is kept in DATADIR/i2p_private_key, 0600); 0: a transient\n"
+      "one, outbound only"),
   ONE("tx-proxy", T_AUTO, tx_proxy, "auto|0|1",
-      "our own transactions only to peers over Tor, held while there is none\n"
-      "(Monero's tx-proxy; auto: when tor is set; the private preset's auto,\n"
-      "the others' 0)"),
+      "our own transactions only to peers over Tor or I2P, held while there is\n"
+      "none (Monero's tx-proxy; auto: when tor or i2p is set; the private\n"
+      "preset's auto, the others' 0)"),
   ONE("api", T_STR, api, "ADDR", "control API: 127.0.0.1:PORT, [::1]:PORT, unix:/PATH or off (127.0.0.1:9801)"),
   ONE("api-token-file", T_STR, api_token_file, "FILE", "API bearer token, created 0600 if missing (DATADIR/api.token)"),
   ONE("log-level", T_LOGLEVEL, log_level, "LEVEL", "debug, info (default), warn or error"),

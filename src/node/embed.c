@@ -108,7 +108,7 @@ nn_node_settings_default(nn_node_settings_t *s)
   s->mix_redundancy = 0.5;
   nn_relay_limits_t rl;
   nn_relay_limits_default(&rl);
-  s->relay = s->relay_reserve = s->stun = s->turn = s->onion = -1;
+  s->relay = s->relay_reserve = s->stun = s->turn = s->onion = s->i2p_inbound = -1;
   s->relay_max_circuits = rl.max_circuits;
   s->relay_circuit_s = rl.circuit_s;
   s->relay_circuit_bytes = (size_t)rl.circuit_bytes;
@@ -284,17 +284,18 @@ nn_node_cfg_from_settings(nn_node_cfg_t *c, const nn_node_settings_t *s, char *w
     return NN_ERR_ARG;
   }
   c->tx_proxy = s->tx_proxy;
+  if (s->i2p_inbound < -1 || s->i2p_inbound > 1) {
+    snprintf(why, why_len, "i2p-inbound must be auto (-1), 0 or 1 (got %d)", s->i2p_inbound);
+    return NN_ERR_ARG;
+  }
+  c->i2p_sam = s->i2p_sam;
+  c->i2p_inbound = s->i2p_inbound;
   c->net.dial_nets = 0;
   if (s->onlynet) {
     unsigned nets;
     if (nn_addr_parse_nets(s->onlynet, &nets) != NN_OK) {
       snprintf(why, why_len, "onlynet '%s': give clearnet, tor or i2p, separated by commas", s->onlynet);
       return NN_ERR_FORMAT;
-    }
-    if (nets & NN_ADDR_NET_I2P) {
-      snprintf(why, why_len, "onlynet '%s': this version has no I2P transport yet; give clearnet and/or tor",
-               s->onlynet);
-      return NN_ERR_ARG;
     }
     c->net.dial_nets = nets;
   }

@@ -46,9 +46,11 @@ struct nn_node_t {
   nn_stunnode_t *stun;
   nn_turnnode_t *turn;
   nn_tornode_t *tor;
-  nn_transport_t *tcp; /* owned by net */
-  nn_addr_t bound;     /* our listener's address (type 0: none) */
-  int punch_on;        /* we try hole punches (a listener to punch from) */
+  nn_i2pnode_t *i2p;
+  nn_addr_t overlay[2]; /* our onion and I2P addresses, as published (type 0: none) */
+  nn_transport_t *tcp;  /* owned by net */
+  nn_addr_t bound;      /* our listener's address (type 0: none) */
+  int punch_on;         /* we try hole punches (a listener to punch from) */
   nn_api_t *api;
   rx_t *rx; /* ring of rx_max_count */
   size_t rx_head, rx_n, rx_bytes;
@@ -167,7 +169,7 @@ nn_node_submit_here(nn_node_t *n, const uint8_t *tx, size_t len, nn_hash_t *id)
     char h[17];
     nn_hex_encode(h, id->b, 8);
     nn_log(&n->log, NN_LOG_INFO, "node", "submitted transaction %s (%zu bytes), route %s", h, len,
-           n->cfg.gossip.tx_proxy ? "tx-proxy (Tor peers only)" : nn_route_str(n->cfg.gossip.dl.route));
+           n->cfg.gossip.tx_proxy ? "tx-proxy (Tor/I2P peers only)" : nn_route_str(n->cfg.gossip.dl.route));
   }
   return NN_OK;
 }
@@ -400,6 +402,21 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
     M("tor_bytes_in_total", "Stream bytes received through tor.", 1, NULL, to.bytes_in);
     M("tor_bytes_out_total", "Stream bytes sent through tor.", 1, NULL, to.bytes_out);
   }
+  if (n->i2p) {
+    nn_i2pnode_status_t is;
+    nn_i2pnode_status(n->i2p, &is);
+    M("i2p_session_up", "Our I2P session is up (1) or not (0).", 0, NULL, is.session_up);
+    M("i2p_sessions_total", "I2P sessions created (the first, and after each drop).", 1, NULL, is.sessions);
+    M("i2p_streams", "Our streams through the SAM bridge now (accept sockets included).", 0, NULL, is.streams);
+    M("i2p_dialled_total", "Streams opened to I2P destinations.", 1, NULL, is.dialled);
+    M("i2p_dial_failures_total", "Dials to I2P destinations that did not open (lookups included).", 1, NULL,
+      is.dial_failed);
+    M("i2p_lookup_failures_total", "Names the router did not find, or answered with another destination.", 1, NULL,
+      is.lookup_failed);
+    M("i2p_accepted_total", "Streams in at our I2P destination.", 1, NULL, is.accepted);
+    M("i2p_bytes_in_total", "Stream bytes received over I2P.", 1, NULL, is.bytes_in);
+    M("i2p_bytes_out_total", "Stream bytes sent over I2P.", 1, NULL, is.bytes_out);
+  }
   M("epochs_total", "Dandelion++ epochs begun.", 1, NULL, dls.epochs);
   M("bad_messages_total", "Gossip messages that closed a channel.", 1, NULL, gs.bad_msgs);
   M("penalties_total", "Penalties passed to the peer store.", 1, NULL, ds.penalties);
@@ -529,7 +546,7 @@ nn_node_cfg_default(nn_node_cfg_t *cfg)
   nn_mixnode_cfg_default(&cfg->mix);
   nn_relaynode_cfg_default(&cfg->relay);
   cfg->relay.service = cfg->relay.reserve = -1;
-  cfg->stun = cfg->turn = cfg->onion = -1;
+  cfg->stun = cfg->turn = cfg->onion = cfg->i2p_inbound = -1;
   (void)nn_mixnode_cover_preset(&cfg->mix, "off"); /* cover costs bandwidth: on with a mixnet route or on request */
   cfg->listen = "0.0.0.0:9800";
   cfg->rx_max_count = 1024;
@@ -780,11 +797,79 @@ start_turn(nn_node_t *n, char *why, size_t why_len)
 
 /* Our onion address came up or went: it goes into our record (and our DHT requests). */
 static void
+publish_overlay(nn_node_t *n)
+{
+  nn_addr_t a[2];
+  size_t k = 0;
+  for (size_t i = 0; i < 2; i++)
+    if (n->overlay[i].type)
+      a[k++] = n->overlay[i];
+  if (n->disco)
+    nn_disco_set_overlay(n->disco, a, k);
+}
+
+static void
 on_onion(void *ctx, const nn_addr_t *a)
 {
   nn_node_t *n = ctx;
-  if (n->disco)
-    nn_disco_set_overlay(n->disco, a, a ? 1 : 0);
+  memset(&n->overlay[0], 0, sizeof(n->overlay[0]));
+  if (a)
+    n->overlay[0] = *a;
+  publish_overlay(n);
+}
+
+static void
+on_i2p(void *ctx, const nn_addr_t *a)
+{
+  nn_node_t *n = ctx;
+  memset(&n->overlay[1], 0, sizeof(n->overlay[1]));
+  if (a)
+    n->overlay[1] = *a;
+  publish_overlay(n);
+}
+
+/* I2P (PROTOCOL.md 11.5): the "i2p" transport over the router's SAM bridge. */
+static nn_err_t
+start_i2p(nn_node_t *n, char *why, size_t why_len)
+{
+  nn_i2pnode_cfg_t ic;
+  char *key_file = NULL;
+  nn_err_t e;
+  if (!n->cfg.i2p_sam) {
+    if (n->cfg.i2p_inbound == 1 || (n->cfg.net.dial_nets & NN_ADDR_NET_I2P)) {
+      snprintf(why, why_len, "%s needs I2P: set i2p-sam HOST:PORT (the router's SAM bridge, e.g. 127.0.0.1:7656)",
+               n->cfg.i2p_inbound == 1 ? "i2p-inbound = 1" : "onlynet i2p");
+      return NN_ERR_ARG;
+    }
+    return NN_OK;
+  }
+  if (n->cfg.tor_only) {
+    snprintf(why, why_len, "tor-only sends nothing but Tor: leave i2p-sam out, or tor-only 0 with onlynet tor,i2p");
+    return NN_ERR_ARG;
+  }
+  memset(&ic, 0, sizeof(ic));
+  if (nn_addr_parse(&ic.sam, n->cfg.i2p_sam) != NN_OK || (ic.sam.type != NN_ADDR_IPV4 && ic.sam.type != NN_ADDR_IPV6)) {
+    snprintf(why, why_len, "i2p-sam '%s' is not a numeric HOST:PORT (i2pd's SAM bridge, e.g. 127.0.0.1:7656)",
+             n->cfg.i2p_sam);
+    return NN_ERR_FORMAT;
+  }
+  ic.inbound = n->cfg.i2p_inbound;
+  if (ic.inbound < 0)
+    ic.inbound = !n->cfg.disco.hidden && n->cfg.listen;
+  if (n->cfg.disco.hidden && ic.inbound) {
+    snprintf(why, why_len, "a hidden node takes no peers: set i2p-inbound = 0 or hidden = 0");
+    return NN_ERR_ARG;
+  }
+  if (ic.inbound && !(key_file = path_join(n->datadir, "i2p_private_key")))
+    return NN_ERR_NOMEM;
+  ic.key_file = key_file;
+  ic.vport = n->cfg.disco.default_port ? n->cfg.disco.default_port : 9800;
+  ic.on_i2p = on_i2p;
+  ic.ctx = n;
+  ic.log = &n->log;
+  e = nn_i2pnode_new(&n->i2p, n->net, &ic, why, why_len);
+  free(key_file);
+  return e;
 }
 
 /* Tor (PROTOCOL.md 11): the "tor" transport and, unless told otherwise, our onion service. */
@@ -864,16 +949,18 @@ start_tor(nn_node_t *n, char *why, size_t why_len)
 static nn_err_t
 tx_proxy_cfg(nn_node_t *n, char *why, size_t why_len)
 {
-  int on = n->cfg.tx_proxy == 1 || (n->cfg.tx_proxy < 0 && n->tor);
-  if (on && !n->tor) {
-    snprintf(why, why_len, "tx-proxy 1 sends our own transactions over Tor: set tor-control or tor-socks");
+  int on = n->cfg.tx_proxy == 1 || (n->cfg.tx_proxy < 0 && (n->tor || n->i2p));
+  if (on && !n->tor && !n->i2p) {
+    snprintf(why, why_len,
+             "tx-proxy 1 sends our own transactions over Tor or I2P: set tor-control, tor-socks or "
+             "i2p-sam");
     return NN_ERR_ARG;
   }
   if (on)
     n->cfg.gossip.tx_proxy = 1; /* (or set in gossip's own settings, as tests do) */
   if (on)
     nn_log(&n->log, NN_LOG_INFO, "tor",
-           "tx-proxy: our own transactions go to peers over Tor only (held while "
+           "tx-proxy: our own transactions go to peers over Tor or I2P only (held while "
            "there is none)%s",
            n->cfg.gossip.dl.route == NN_ROUTE_MIXNET || n->cfg.gossip.dl.route == NN_ROUTE_DANDELION_MIXNET
              ? ", not through the mixnet"
@@ -960,6 +1047,26 @@ tor_json(nn_node_t *n)
     "control_connects", (json_int_t)ts.ctl_connects, "socks_failures_onion", (json_int_t)ts.socks_fail_onion,
     "socks_failures_other", (json_int_t)ts.socks_fail_other, "bytes_in", (json_int_t)ts.bytes_in, "bytes_out",
     (json_int_t)ts.bytes_out);
+  return o ? o : json_null();
+}
+
+static json_t *
+i2p_json(nn_node_t *n)
+{
+  nn_i2pnode_status_t is;
+  char sa[NN_ADDR_STR_MAX], aa[NN_ADDR_STR_MAX];
+  if (!n->i2p)
+    return json_null();
+  nn_i2pnode_status(n->i2p, &is);
+  nn_addr_format(&is.sam, sa);
+  nn_addr_format(&is.addr, aa);
+  json_t *o = json_pack(
+    "{s:s, s:b, s:b, s:s?, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sam", sa, "inbound",
+    is.inbound, "session_up", is.session_up, "addr", is.addr.type ? aa : NULL, "session_up_ms",
+    (json_int_t)is.session_ms, "why", is.why, "last_failure", is.last_failure, "streams", (json_int_t)is.streams,
+    "dialled", (json_int_t)is.dialled, "dial_failed", (json_int_t)is.dial_failed, "accepted", (json_int_t)is.accepted,
+    "lookups", (json_int_t)is.lookups, "lookup_failed", (json_int_t)is.lookup_failed, "sessions",
+    (json_int_t)is.sessions, "bytes_in", (json_int_t)is.bytes_in, "bytes_out", (json_int_t)is.bytes_out);
   return o ? o : json_null();
 }
 
@@ -1051,6 +1158,7 @@ api_nat(void *ctx)
     nn_addr_format(&seen, sa);
     json_object_set_new(o, "turn", turn_json(n));
     json_object_set_new(o, "tor", tor_json(n));
+    json_object_set_new(o, "i2p", i2p_json(n));
     json_object_set_new(o, "tcp_mapping",
                         json_pack("{s:s, s:s?, s:I}", "mapping", nn_nat_mapping_name(mp), "seen", seen.type ? sa : NULL,
                                   "relays", (json_int_t)nrl));
@@ -1191,7 +1299,8 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
   if ((e = start_net(n, adv, sizeof(adv), why, why_len)))
     goto fail;
   n->cfg.disco.advertise = adv[0] ? adv : NULL;
-  if ((e = start_turn(n, why, why_len)) || (e = start_tor(n, why, why_len)) || (e = tx_proxy_cfg(n, why, why_len)) ||
+  if ((e = start_turn(n, why, why_len)) || (e = start_tor(n, why, why_len)) || (e = start_i2p(n, why, why_len)) ||
+      (e = tx_proxy_cfg(n, why, why_len)) ||
       (e = nn_disco_new(&n->disco, n->net, identity, network, datadir, &n->cfg.disco, why, why_len)) ||
       (e = start_relay(n, adv[0] != 0, why, why_len)) || (e = start_stun(n, why, why_len)) ||
       (e = nn_gossip_new(&n->gossip, n->net, n->disco, &n->cfg.gossip, nn_mono_ms(), why, why_len)) ||
@@ -1229,6 +1338,7 @@ nn_node_free(nn_node_t *n)
   nn_stunnode_free(n->stun);
   nn_turnnode_free(n->turn); /* releases the allocation; the manager frees the transport */
   nn_tornode_free(n->tor);   /* the control connection: tor removes our onion service */
+  nn_i2pnode_free(n->i2p);   /* the session socket: the router ends our session */
   nn_disco_free(n->disco);   /* anchors, gossip's held channels first, while they are up */
   nn_gossip_free(n->gossip);
   nn_mixnode_free(n->mixnode); /* after disco: no lookup of its can answer into freed memory */
@@ -1244,6 +1354,12 @@ nn_node_free(nn_node_t *n)
   free(n->mix_keys);
   free(n->mix_replay);
   free(n);
+}
+
+nn_i2pnode_t *
+nn_node_i2p(nn_node_t *n)
+{
+  return n->i2p;
 }
 
 nn_tornode_t *

@@ -27,6 +27,7 @@
 #include "node/mixnode.h"
 #include "node/relaynode.h"
 #include "node/stunnode.h"
+#include "node/i2pnode.h"
 #include "node/tornode.h"
 #include "node/turnnode.h"
 
@@ -65,6 +66,11 @@ typedef struct nn_node_cfg_t {
   /** Our own transactions only over Tor/I2P peers (gossip.tx_proxy): -1 auto (when tor is set),
    *  0, 1 (tor required). Over the route: with it on, the mixnet routes do not carry ours. */
   int tx_proxy;
+  /** I2P (PROTOCOL.md 11.5): the router's SAM bridge ("HOST:PORT"; NULL: none), and whether our
+   *  destination takes peers (-1 auto: when we do; 0: a transient one; 1; its key is
+   *  DATADIR/i2p_private_key). */
+  const char *i2p_sam;
+  int i2p_inbound;
   size_t rx_max_count;                              /**< received transactions kept for the API (1024) */
   size_t rx_max_bytes;                              /**< (16 MiB) */
   int api_enabled;                                  /**< start the control API (1) */
@@ -122,5 +128,6 @@ nn_mixnode_t *nn_node_mixnode(nn_node_t *n); /**< NULL when the mixnet is off */
 nn_relaynode_t *nn_node_relay(nn_node_t *n);
 nn_stunnode_t *nn_node_stun(nn_node_t *n); /**< NULL without a listener or with stun = 0 */
 nn_tornode_t *nn_node_tor(nn_node_t *n);   /**< NULL without tor-control or tor-socks */
+nn_i2pnode_t *nn_node_i2p(nn_node_t *n);   /**< NULL without i2p-sam */
 
 #endif

@@ -21,6 +21,7 @@
 #include "lib/hex.h"
 #include "net/transport.h"
 #include "node/bevstream.h"
+#include "node/redial.h"
 #include "overlay/socks5.h"
 
 #define CTL_OUT_CAP (64u * 1024)
@@ -43,10 +44,10 @@ struct nn_tornode_t {
   char key[NN_TORCTL_MAX_KEY + 1]; /* the service's key, once known ("" : none yet) */
   nn_torctl_t *tc;
   struct bufferevent *ctl;
-  struct event *ev_redial;
+  nn_redial_t redial;
   struct evconnlistener *lis;
   uint16_t target_port;
-  uint64_t backoff_ms, start_ms;
+  uint64_t start_ms;
   tstream_t *streams;
   unsigned nstreams;
   int detached, ctl_up, last_rep;
@@ -347,7 +348,7 @@ ctl_events(nn_tornode_t *t)
     case NN_TORCTL_EV_NEED_COOKIE: read_cookie(t, ev.text); break;
     case NN_TORCTL_EV_READY:
       t->ctl_up = 1;
-      t->backoff_ms = 0;
+      nn_redial_reset(&t->redial);
       t->s.why[0] = 0;
       snprintf(t->s.version, sizeof(t->s.version), "%s", ev.text);
       tlog(t, NN_LOG_INFO, "tor %s: control port authenticated", ev.text);
@@ -385,7 +386,6 @@ static void
 ctl_close(nn_tornode_t *t, const char *why)
 {
   char a[NN_ADDR_STR_MAX];
-  struct timeval tv;
   if (t->ctl)
     bufferevent_free(t->ctl);
   t->ctl = NULL;
@@ -403,13 +403,7 @@ ctl_close(nn_tornode_t *t, const char *why)
   }
   if (t->detached)
     return;
-  t->backoff_ms = t->backoff_ms ? t->backoff_ms * 3 / 2 : 1000;
-  if (t->backoff_ms > NN_TORNODE_BACKOFF_MAX_MS)
-    t->backoff_ms = NN_TORNODE_BACKOFF_MAX_MS;
-  tlog(t, NN_LOG_WARN, "%s; trying again in %.1f s", t->s.why, (double)t->backoff_ms / 1000);
-  tv.tv_sec = (time_t)(t->backoff_ms / 1000);
-  tv.tv_usec = (suseconds_t)(t->backoff_ms % 1000) * 1000;
-  evtimer_add(t->ev_redial, &tv);
+  tlog(t, NN_LOG_WARN, "%s; trying again in %.1f s", t->s.why, (double)nn_redial_schedule(&t->redial) / 1000);
 }
 
 static void
@@ -548,9 +542,7 @@ detach(nn_tornode_t *t)
   t->ctl = NULL;
   nn_torctl_free(t->tc);
   t->tc = NULL;
-  if (t->ev_redial)
-    event_free(t->ev_redial);
-  t->ev_redial = NULL;
+  nn_redial_free(&t->redial);
   if (t->lis)
     evconnlistener_free(t->lis);
   t->lis = NULL;
@@ -633,7 +625,8 @@ nn_tornode_new(nn_tornode_t **out, nn_net_t *net, const nn_tornode_cfg_t *cfg, c
   t->start_ms = nn_mono_ms();
   t->last_rep = -1;
   e = NN_ERR_NOMEM;
-  if ((cfg->key_file && !(t->key_file = strdup(cfg->key_file))) || !(t->ev_redial = evtimer_new(t->evb, on_redial, t)))
+  if ((cfg->key_file && !(t->key_file = strdup(cfg->key_file))) ||
+      nn_redial_init(&t->redial, t->evb, on_redial, t, 1000, 150, NN_TORNODE_BACKOFF_MAX_MS))
     goto fail;
   if (cfg->onion) {
     e = key_load(t, why, why_len);

@@ -17,6 +17,7 @@
 #include "lib/clock.h"
 #include "net/transport.h"
 #include "node/bevstream.h"
+#include "node/redial.h"
 
 #define CTL_OUT_CAP (64u * 1024) /* control messages queued to the server */
 #define BACKOFF_MAX_MS 60000
@@ -41,8 +42,8 @@ struct nn_turnnode_t {
   nn_turnnode_cfg_t cfg;
   nn_turn_t *turn;
   struct bufferevent *ctl;
-  struct event *ev_tick, *ev_redial;
-  uint64_t backoff_ms;
+  struct event *ev_tick;
+  nn_redial_t redial;
   tstream_t *streams;
   unsigned nstreams;
   uint64_t next_id;
@@ -199,7 +200,7 @@ io_event(void *ctx, const nn_turn_event_t *e)
   tstream_t *s;
   switch (e->kind) {
   case NN_TURN_EV_READY:
-    t->backoff_ms = 0;
+    nn_redial_reset(&t->redial);
     nn_addr_format(nn_turn_relayed(t->turn), a);
     nn_addr_format(nn_turn_mapped(t->turn), m);
     tlog(t, NN_LOG_INFO, "TURN: allocated %s for %u s (our connection to the server comes from %s)%s", a,
@@ -258,20 +259,13 @@ io_event(void *ctx, const nn_turn_event_t *e)
 static void
 ctl_close(nn_turnnode_t *t, const char *why)
 {
-  struct timeval tv;
   if (t->ctl)
     bufferevent_free(t->ctl);
   t->ctl = NULL;
   if (t->turn)
     nn_turn_ctl_down(t->turn, why);
-  if (t->detached)
-    return;
-  t->backoff_ms = t->backoff_ms ? t->backoff_ms * 2 : 1000;
-  if (t->backoff_ms > BACKOFF_MAX_MS)
-    t->backoff_ms = BACKOFF_MAX_MS;
-  tv.tv_sec = (time_t)(t->backoff_ms / 1000);
-  tv.tv_usec = (suseconds_t)(t->backoff_ms % 1000) * 1000;
-  evtimer_add(t->ev_redial, &tv);
+  if (!t->detached)
+    (void)nn_redial_schedule(&t->redial);
 }
 
 static void
@@ -471,9 +465,8 @@ detach(nn_turnnode_t *t)
   t->ctl = NULL;
   if (t->ev_tick)
     event_free(t->ev_tick);
-  if (t->ev_redial)
-    event_free(t->ev_redial);
-  t->ev_tick = t->ev_redial = NULL;
+  nn_redial_free(&t->redial);
+  t->ev_tick = NULL;
 }
 
 static void
@@ -522,10 +515,12 @@ nn_turnnode_new(nn_turnnode_t **out, nn_net_t *net, const nn_turnnode_cfg_t *cfg
   nn_turn_io_t io = { io_send, io_event, io_random, t };
   e = nn_turn_new(&t->turn, &tc, &io);
   OPENSSL_cleanse(&tc, sizeof(tc));
-  if (e || !(t->ev_tick = evtimer_new(t->evb, on_tick, t)) || !(t->ev_redial = evtimer_new(t->evb, on_redial, t))) {
+  if (e || !(t->ev_tick = evtimer_new(t->evb, on_tick, t)) ||
+      nn_redial_init(&t->redial, t->evb, on_redial, t, 1000, 200, BACKOFF_MAX_MS)) {
     snprintf(why, why_len, "cannot start the TURN client: %s", nn_err_str(e ? e : NN_ERR_NOMEM));
     if (t->ev_tick)
       event_free(t->ev_tick);
+    nn_redial_free(&t->redial);
     nn_turn_free(t->turn);
     OPENSSL_cleanse(&t->cfg, sizeof(t->cfg));
     free(t);

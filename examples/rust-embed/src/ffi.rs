@@ -147,6 +147,8 @@ pub struct NnNodeSettings {
     pub onion: c_int,
     pub tor_only: c_int,
     pub tx_proxy: c_int,
+    pub i2p_inbound: c_int,
+    pub i2p_sam: *const c_char,
     pub on_tx: Option<OnTx>,
     pub on_log: Option<OnLog>,
     pub ctx: *mut c_void,
@@ -228,7 +230,7 @@ const _: () = {
     assert!(size_of::<NnError>() == 260);
     assert!(size_of::<NnNodeTx>() == 144);
     assert!(offset_of!(NnNodeTx, from) == 72);
-    assert!(size_of::<NnNodeSettings>() == 464);
+    assert!(size_of::<NnNodeSettings>() == 472);
     assert!(offset_of!(NnNodeSettings, listen_ip_rate) == 128);
     assert!(offset_of!(NnNodeSettings, workers) == 144);
     assert!(offset_of!(NnNodeSettings, route) == 148);
@@ -243,8 +245,9 @@ const _: () = {
     assert!(offset_of!(NnNodeSettings, tor_control) == 392);
     assert!(offset_of!(NnNodeSettings, onion) == 424);
     assert!(offset_of!(NnNodeSettings, tx_proxy) == 432);
-    assert!(offset_of!(NnNodeSettings, on_tx) == 440);
-    assert!(offset_of!(NnNodeSettings, ctx) == 456);
+    assert!(offset_of!(NnNodeSettings, i2p_sam) == 440);
+    assert!(offset_of!(NnNodeSettings, on_tx) == 448);
+    assert!(offset_of!(NnNodeSettings, ctx) == 464);
     assert!(size_of::<NnNodeStatus>() == 616);
     assert!(offset_of!(NnNodeStatus, uptime_s) == 328);
     assert!(offset_of!(NnNodeStatus, bytes_in) == 360);
