@@ -40,6 +40,8 @@ ct_start(pair_t *p, const setup_t *s)
   if (s->rekey_r)
     cr.rekey_interval = s->rekey_r;
   ci.pad_to = cr.pad_to = s->pad_to;
+  ci.shape_interval_ms = cr.shape_interval_ms = s->shape_ms;
+  ci.shape_queue_max = cr.shape_queue_max = s->shape_max;
   ci.handshake_timeout_ms = cr.handshake_timeout_ms = s->hs_timeout;
   cr.msg1_timeout_ms = s->msg1_timeout;
   if (s->jar) {

@@ -42,6 +42,8 @@ typedef struct setup_t {
   size_t addr_len;
   uint64_t seed_i, seed_r; /* RNG seeds (0: chanpair's defaults) */
   uint64_t t0;             /* clock at creation */
+  uint32_t shape_ms;       /* link padding on both sides (shape_interval_ms) */
+  size_t shape_max;        /* ... and its queue cap */
 } setup_t;
 
 static const setup_t STD = { 0 };

@@ -143,6 +143,7 @@ spawned+=($tcpdump_pid)
 sleep 1
 t2=$(ms)
 start_as "$uid" a --tor-only 1 --tor-control "$TOR_CONTROL_0" --tor-password-file "$dir/a/tor.password" \
+  --link-padding-ms 20 \
   --peer "$bid@$bon"
 for _ in $(seq 900); do has_peer a "$bid" && break; sleep 0.1; done
 has_peer a "$bid" || fail "a (tor-only) did not connect to b's onion service"
@@ -156,7 +157,7 @@ aon=$(onion_of a)
 t4=$(ms)
 echo "a: onion service $aon up $((t4 - t2)) ms after start"
 # c: clearnet, and a Tor client with no service of its own, reaching a's onion service
-start c --listen "127.0.0.1:$pc" --tor-socks "$TOR_SOCKS_1" --onion 0 --peer "$aid@$aon"
+start c --listen "127.0.0.1:$pc" --tor-socks "$TOR_SOCKS_1" --onion 0 --peer "$aid@$aon" --private-broadcast 2
 for _ in $(seq 600); do has_peer c "$aid" && has_peer b "$cid" && break; sleep 0.1; done
 has_peer c "$aid" || fail "c did not reach a's onion service"
 has_peer b "$cid" || fail "b has no channel with c"
@@ -211,6 +212,22 @@ t_stems=$(grep '"path":"tor"' <<<"$per_peer" | grep -o '"stems_out":[0-9]*' | cu
 grep -q "route tx-proxy (Tor/I2P peers only)" "$dir/b.log" || fail "b did not log its tx-proxy submission"
 c_has || fail "c (clearnet) never received b's transaction sent over Tor"
 echo "tx-proxy: b's transaction went to Tor peers only ($t_stems stem(s), 0 to c), and reached c through them"
+
+# private broadcast: c's own transaction goes to a over a one-use anonymous channel; b gets it,
+# and no node's mempool names c as the one it came from
+head -c 1500 /dev/urandom > "$dir/tx-c"
+txc=$("$cli" --datadir "$dir/c" send "$dir/tx-c" 2>&1 | grep -o '[0-9a-f]\{64\}' | head -n 1)
+[ -n "$txc" ] || fail "c: send printed no transaction id"
+b_has() { api b "/v1/txs?since=0" 2>/dev/null | tr -d ' \n' | grep -q "$txc"; }
+for _ in $(seq 900); do b_has && break; sleep 0.1; done
+b_has || fail "b never received c's privately broadcast transaction"
+pbs=$(api c /metrics | grep '^nepnet_private_broadcast_sent_total' | awk '{print $2}')
+[ "${pbs:-0}" -ge 1 ] || fail "c sent nothing over a one-use channel: $(api c /metrics | grep private_broadcast)"
+for n in a b; do
+  api "$n" "/v1/txs?since=0" | tr -d ' \n' | sed 's/},{/}\n{/g' | grep "$txc" | grep -q "\"from\":\"$cid\"" &&
+    fail "$n's mempool says c's transaction came from c"
+done
+echo "private broadcast: c's transaction left over $pbs one-use anonymous channel(s); b has it, nobody names c"
 
 # 4. the capture: everything a sent went to its tor
 sleep 2

@@ -1280,6 +1280,71 @@ test_close(void **state)
   pair_free(&p);
 }
 
+/* Link padding (shape_interval_ms): once open, one record of one size per slot each way, a
+ * message's pieces in place of decoys; nothing before its slot; the queue has a cap. */
+static void
+test_shaped(void **state)
+{
+  (void)state;
+  pair_t p;
+  setup_t s = STD;
+  uint8_t msg[5000], *b;
+  size_t n;
+  const size_t rec = nn_rec_wire_len(NN_CHAN_SHAPE_CONTENT, 0);
+  s.shape_ms = 20;
+  s.shape_max = 8000;
+  ct_established(&p, &s);
+  assert_int_equal(rec, NN_CHAN_SHAPE_CONTENT + REC_OVERHEAD);
+  /* the first slot is due at once: a decoy, of the one size */
+  assert_true(nn_chan_deadline(p.i.ch) <= p.now);
+  nn_chan_tick(p.i.ch, p.now);
+  b = pair_take(&p.i, &n);
+  assert_int_equal(n, rec);
+  assert_int_equal(pair_feed(&p, &p.r, b, n), NN_OK);
+  free(b);
+  assert_int_equal(p.r.nmsgs, 0);
+  assert_int_equal(nn_chan_deadline(p.i.ch), p.now + 20);
+  /* a message waits for its slots: nothing is sealed by the send itself */
+  ct_fill_pattern(msg, sizeof(msg), 7);
+  assert_int_equal(nn_chan_send(p.i.ch, msg, sizeof(msg)), NN_OK);
+  assert_int_equal(nn_chan_queued(p.i.ch), sizeof(msg));
+  b = pair_take(&p.i, &n);
+  free(b);
+  assert_int_equal(n, 0);
+  /* the cap: 5000 queued, 4000 more would pass 8000 */
+  assert_int_equal(nn_chan_send(p.i.ch, msg, 4000), NN_ERR_NOSPACE);
+  assert_false(nn_chan_is_closed(p.i.ch));
+  /* one record per slot, each the same size; 5 slots carry 5000 bytes */
+  for (int k = 0; k < 5; k++) {
+    p.now += 20;
+    nn_chan_tick(p.i.ch, p.now);
+    b = pair_take(&p.i, &n);
+    assert_int_equal(n, rec);
+    assert_int_equal(pair_feed(&p, &p.r, b, n), NN_OK);
+    free(b);
+    assert_int_equal(p.r.nmsgs, k == 4);
+  }
+  assert_int_equal(p.r.last_len, sizeof(msg));
+  assert_memory_equal(p.r.last, msg, sizeof(msg));
+  assert_int_equal(nn_chan_queued(p.i.ch), 0);
+  /* idle again: decoys, dropped by the peer; a late tick catches up by at most 4 records */
+  p.now += 20 * 10;
+  nn_chan_tick(p.i.ch, p.now);
+  b = pair_take(&p.i, &n);
+  assert_true(n >= rec && n <= 4 * rec && n % rec == 0);
+  assert_int_equal(pair_feed(&p, &p.r, b, n), NN_OK);
+  free(b);
+  assert_int_equal(p.r.nmsgs, 1);
+  /* a close goes at once, and takes the queue with it */
+  assert_int_equal(nn_chan_send(p.i.ch, msg, 100), NN_OK);
+  nn_chan_close(p.i.ch, NN_CLOSE_LOCAL);
+  assert_int_equal(nn_chan_queued(p.i.ch), 0);
+  pair_pump(&p);
+  assert_true(p.r.closed);
+  assert_int_equal(p.r.nmsgs, 1);
+  pair_free(&p);
+}
+
 int
 main(void)
 {
@@ -1306,6 +1371,7 @@ main(void)
     cmocka_unit_test(test_message_cap),
     cmocka_unit_test(test_timeout),
     cmocka_unit_test(test_close),
+    cmocka_unit_test(test_shaped),
   };
   return cmocka_run_group_tests_name("channel", tests, NULL, NULL);
 }

@@ -142,7 +142,9 @@ node_init_with(node_t *n, uint8_t seed, int with_tcp, void (*tweak)(nn_net_cfg_t
   if (tweak)
     tweak(&cfg);
   assert_int_equal(nn_net_new(&n->net, base, &cfg), NN_OK);
-  assert_int_equal(nn_net_add_transport(n->net, pipe_transport_new(wire, "pipe-onion", NN_ADDR_ONION)), NN_OK);
+  nn_transport_t *onion_t = pipe_transport_new(wire, "pipe-onion", NN_ADDR_ONION);
+  onion_t->overlay = 1; /* link padding (overlay_pad_ms) applies to it */
+  assert_int_equal(nn_net_add_transport(n->net, onion_t), NN_OK);
   assert_int_equal(nn_net_add_transport(n->net, pipe_transport_new(wire, "pipe-i2p", NN_ADDR_I2P)), NN_OK);
   if (with_tcp) {
     nn_transport_t *t;
@@ -286,6 +288,57 @@ test_two_fake_transports(void **state)
   assert_int_equal(cli.a.downs, 1);
   assert_int_equal(cli.a.last_reason, NN_CLOSE_LOCAL);
   assert_int_equal(srv.a.last_reason, NN_CLOSE_PEER);
+  node_free(&cli);
+  node_free(&srv);
+  teardown_wire();
+}
+
+typedef struct grow_t {
+  nn_net_t *net;
+  uint64_t from, want;
+} grow_t;
+
+static int
+grew_enough(void *arg)
+{
+  grow_t *g = arg;
+  return nn_net_stats(g->net)->bytes_out - g->from >= g->want;
+}
+
+static void
+padded(nn_net_cfg_t *c)
+{
+  c->overlay_pad_ms = 10;
+}
+
+/* Link padding on an overlay transport: a message arrives whole, and the link carries records
+ * of one size at the padding's rate while nothing is sent (decoys). The i2p pipe is no overlay
+ * here: nothing pads it. */
+static void
+test_link_padding(void **state)
+{
+  (void)state;
+  node_t srv, cli;
+  nn_addr_t onion;
+  uint64_t c = 0;
+  const uint64_t rec = NN_CHAN_SHAPE_CONTENT + 23;
+  setup_wire();
+  node_init_with(&srv, 1, 0, padded);
+  node_init_with(&cli, 2, 0, padded);
+  assert_int_equal(nn_net_listen(srv.net, "pipe-onion", ONION_A, NULL, NULL, 0), NN_OK);
+  assert_int_equal(nn_addr_parse(&onion, ONION_A), NN_OK);
+  assert_int_equal(nn_net_dial(cli.net, cli.ha, &onion, nn_identity_node_id(srv.id), &c), NN_OK);
+  uint8_t msg[3000];
+  memset(msg, 0x11, sizeof(msg));
+  assert_int_equal(nn_net_send(cli.net, c, msg, sizeof(msg)), NN_OK);
+  run_until(has_msg, &srv.a);
+  assert_int_equal(srv.a.last_len, sizeof(msg));
+  /* nothing more is sent: what the link carries now is decoys, whole records of the one size */
+  grow_t g = { cli.net, nn_net_stats(cli.net)->bytes_out, 3 * rec };
+  run_until(grew_enough, &g);
+  uint64_t grew = nn_net_stats(cli.net)->bytes_out - g.from;
+  assert_true(grew >= 3 * rec);
+  assert_int_equal(grew % rec, 0);
   node_free(&cli);
   node_free(&srv);
   teardown_wire();
@@ -1270,6 +1323,7 @@ main(int argc, char **argv)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_two_fake_transports),
     cmocka_unit_test(test_dial_nets),
+    cmocka_unit_test(test_link_padding),
     cmocka_unit_test(test_stream_moved),
     cmocka_unit_test(test_unregistered_kind),
     cmocka_unit_test(test_banned_before_handshake),

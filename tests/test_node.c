@@ -141,6 +141,7 @@ typedef struct rawpeer_t {
   uint8_t *last_tx;
   size_t last_tx_len;
   int answer_hello;
+  size_t anon_stems; /* STEMs that came on a channel whose dialler did not identify itself */
 } rawpeer_t;
 
 static void
@@ -172,9 +173,12 @@ raw_msg(void *ctx, uint64_t c, const uint8_t *msg, size_t len)
     break;
   case NN_DLMSG_STEM:
   case NN_DLMSG_TX:
-    if (m.kind == NN_DLMSG_STEM)
+    if (m.kind == NN_DLMSG_STEM) {
+      nn_net_conn_info_t ci;
       r->stems++;
-    else
+      if (nn_net_conn_info(r->net, c, &ci) && !ci.has_id)
+        r->anon_stems++;
+    } else
       r->txs++;
     free(r->last_tx);
     r->last_tx = malloc(m.tx_len);
@@ -876,6 +880,74 @@ test_tx_proxy(void **state)
   base_drain_free(base);
 }
 
+/* Private broadcast: X's own transaction goes to its two onion peers, each over a channel of
+ * its own that X dials anonymously for it and closes after the STEM; X's gossip channels with
+ * them, which identify X, carry nothing of it. */
+static int
+pb_both(void *arg)
+{
+  rawpeer_t *r = arg;
+  return r[0].anon_stems > 0 && r[1].anon_stems > 0;
+}
+
+static void
+test_private_broadcast(void **state)
+{
+  (void)state;
+  struct event_base *base = event_base_new();
+  pipe_wire_t *wire = pipe_wire_new(base);
+  rawpeer_t on[2];
+  tnode_t x;
+  nn_node_cfg_t c;
+  char peer[2][256], hx[65], a[NN_ADDR_STR_MAX];
+  const char *connect[2] = { peer[0], peer[1] };
+  for (int i = 0; i < 2; i++) {
+    uint8_t key[32];
+    memset(key, 0x31 + i, sizeof(key));
+    nn_addr_t oa = nn_addr_overlay(NN_ADDR_ONION, key, 9800);
+    nn_addr_format(&oa, a);
+    (void)raw_net(&on[i], base, 81 + (unsigned)i);
+    on[i].answer_hello = 1;
+    nn_transport_t *t = pipe_transport_new(wire, "tor", NN_ADDR_ONION);
+    t->overlay = 1;
+    assert_int_equal(nn_net_add_transport(on[i].net, t), NN_OK);
+    assert_int_equal(nn_net_listen(on[i].net, "tor", a, NULL, NULL, 0), NN_OK);
+    nn_hex_encode(hx, nn_identity_node_id(on[i].id)->b, NN_NODE_ID_LEN);
+    snprintf(peer[i], sizeof(peer[i]), "%s@%s", hx, a);
+  }
+  loop_cfg(&c);
+  c.gossip.tx_proxy = 1;
+  c.gossip.private_broadcast = 2;
+  c.gossip.connect = connect;
+  c.gossip.n_connect = 2;
+  c.gossip.max_outbound = 2;
+  tnode_start(&x, base, 80, &c);
+  nn_transport_t *xt = pipe_transport_new(wire, "tor", NN_ADDR_ONION);
+  xt->overlay = 1;
+  assert_int_equal(nn_net_add_transport(nn_node_net(x.n), xt), NN_OK);
+  outw_t ow = { &x, 2, 0 };
+  assert_true(run_until(base, has_peers, &ow, 10000));
+  uint8_t tx[700];
+  memset(tx, 0x6b, sizeof(tx));
+  nn_hash_t id;
+  assert_int_equal(nn_node_submit_here(x.n, tx, sizeof(tx), &id), NN_OK);
+  assert_true(run_until(base, pb_both, on, 10000));
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(on[i].stems, on[i].anon_stems); /* none on the identified gossip channels */
+    assert_int_equal(on[i].last_tx_len, sizeof(tx));
+    assert_memory_equal(on[i].last_tx, tx, sizeof(tx));
+  }
+  nn_node_stats_t st;
+  nn_node_stats(x.n, &st);
+  assert_true(st.gossip.pb_dialled >= 2); /* 2, and 2 more if a loaded machine reached the resend */
+  assert_true(st.gossip.pb_sent >= 2);
+  tnode_stop(&x);
+  raw_free(&on[0]);
+  raw_free(&on[1]);
+  pipe_wire_free(wire);
+  base_drain_free(base);
+}
+
 int
 main(void)
 {
@@ -889,6 +961,7 @@ main(void)
     cmocka_unit_test(test_outbound_groups),
     cmocka_unit_test(test_embed_own_thread),
     cmocka_unit_test(test_tx_proxy),
+    cmocka_unit_test(test_private_broadcast),
   };
   return cmocka_run_group_tests_name("node", tests, NULL, NULL);
 }

@@ -72,6 +72,10 @@ typedef enum nn_chan_event_t {
   NN_CHAN_EV_CLOSED = 2,      /**< closed; nn_chan_close_reason() says why; flush output, then drop */
 } nn_chan_event_t;
 
+/** Content bytes of every record of a shaped channel (shape_interval_ms): a decoy's padding can
+ *  be no larger, so neither can a data record's content plus padding. */
+#define NN_CHAN_SHAPE_CONTENT 1024
+
 typedef struct nn_chan_config_t {
   nn_chan_role_t role;
   uint32_t network; /**< NN_NET_* */
@@ -93,6 +97,16 @@ typedef struct nn_chan_config_t {
   uint32_t msg1_timeout_ms;
   /** Pad every data record's content up to a multiple of this many bytes (0 = no padding). */
   uint16_t pad_to;
+  /** Link padding (shaped output), 0 = off: once open, the channel sends one record every
+   *  this many ms, each carrying exactly NN_CHAN_SHAPE_CONTENT bytes: the next piece of the
+   *  oldest queued message (padded up when it is the last piece), or a decoy when none waits.
+   *  nn_chan_send queues messages for it; nn_chan_deadline says when the next record is due and
+   *  nn_chan_tick makes it. A link observer sees records of one size at one rate whether or not
+   *  anything is sent (Monero's noise mode, per record). */
+  uint32_t shape_interval_ms;
+  /** With shape_interval_ms: message bytes queued at most (0 = twice max_message); beyond,
+   *  nn_chan_send answers NN_ERR_NOSPACE. */
+  size_t shape_queue_max;
   /** Responder under load: the cookie jar and the peer's address (bound into the cookie). */
   nn_cookie_jar_t *cookies;
   const uint8_t *peer_addr;
@@ -128,6 +142,8 @@ void nn_chan_free(nn_chan_t *c);
 nn_err_t nn_chan_recv(nn_chan_t *c, const uint8_t *data, size_t len, uint64_t now_ms);
 /** Queue a message (split into records as needed). Only once established. */
 nn_err_t nn_chan_send(nn_chan_t *c, const uint8_t *msg, size_t len);
+/** Message bytes waiting for their records (shaped channels; 0 otherwise). */
+size_t nn_chan_queued(const nn_chan_t *c);
 /** Queue a decoy record carrying \a len bytes of padding; the peer drops it silently. */
 nn_err_t nn_chan_send_decoy(nn_chan_t *c, size_t len);
 /** Close with \a reason: queues a CLOSE record if keys exist, reports NN_CHAN_EV_CLOSED. */

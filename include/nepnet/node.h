@@ -153,6 +153,11 @@ typedef struct nn_node_settings_t {
                                       take inbound peers), 0 (a transient one, outbound only), 1; its
                                       key is DATADIR/i2p_private_key */
   const char *i2p_sam;             /**< the I2P router's SAM bridge "HOST:PORT" (NULL: no I2P) */
+  uint32_t link_padding_ms;        /**< link padding on Tor/I2P channels: one 1 KiB record every this
+                                      many ms each way, real data replacing decoys (0: off) */
+  uint32_t private_broadcast;      /**< Bitcoin Core's private broadcast: our own transactions each to
+                                      this many random onion/I2P peers over one-use anonymous
+                                      channels (0: off; 1..8; implies tx_proxy) */
   /** A transaction entered the mempool (also for our own, once it is fluffed back to us). */
   void (*on_tx)(void *ctx, const nn_node_tx_t *tx);
   /** Log lines (no newline); NULL: stderr. \a module is "net", "disco", "gossip", "api"... */

@@ -173,6 +173,13 @@ static const opt_t opts[] = {
       "a persistent I2P destination that takes peers (auto: when we take inbound\n"
       "peers; its key is kept in DATADIR/i2p_private_key, 0600); 0: a transient\n"
       "one, outbound only"),
+  NUM("link-padding-ms", T_U32, link_padding_ms, 0, 60000, "MS",
+      "link padding on Tor and I2P channels: one 1 KiB record every MS each way,\n"
+      "real data replacing decoys (0 = off; 20 = about 52 KB/s per link, always)"),
+  NUM("private-broadcast", T_U32, private_broadcast, 0, 8, "N",
+      "our own transactions each to N random peers at onion/I2P addresses, over\n"
+      "one-use anonymous channels (Bitcoin Core's private broadcast; 0 = off;\n"
+      "implies tx-proxy 1)"),
   ONE("tx-proxy", T_AUTO, tx_proxy, "auto|0|1",
       "our own transactions only to peers over Tor or I2P, held while there is\n"
       "none (Monero's tx-proxy; auto: when tor or i2p is set; the private\n"

@@ -32,10 +32,18 @@
 size_t
 nn_conn_pending(const nn_conn_t *c)
 {
+  if (c->job)
+    return c->out_acct; /* the channel is a worker's: what it owed when it left */
+  return nn_conn_wire_pending(c) + nn_chan_queued(c->chan);
+}
+
+size_t
+nn_conn_wire_pending(const nn_conn_t *c)
+{
   const uint8_t *d;
   size_t n = 0;
   if (c->job)
-    return c->out_acct; /* the channel is a worker's: what it owed when it left */
+    return c->out_acct;
   if (c->chan)
     nn_chan_output(c->chan, &d, &n);
   return n;
@@ -379,14 +387,14 @@ flush(nn_conn_t *c)
 static void
 update_events(nn_conn_t *c)
 {
-  size_t out = nn_conn_pending(c);
+  size_t out = nn_conn_wire_pending(c);
   int live = c->state == C_HANDSHAKE || c->state == C_OPEN;
   int rd = (live && !backlog_full(c)) || c->state == C_DRAIN_IN;
   int wr = (live || c->state == C_DRAIN_OUT) && out > 0;
   c->s->t->want(c->s, rd, wr);
   uint64_t dl = UINT64_MAX;
-  if (c->state == C_DIALING || c->state == C_HANDSHAKE)
-    dl = nn_chan_deadline(c->chan);
+  if (c->state == C_DIALING || c->state == C_HANDSHAKE || c->state == C_OPEN)
+    dl = nn_chan_deadline(c->chan); /* open: UINT64_MAX, or a shaped link's next record */
   else if (c->state == C_DRAIN_OUT || c->state == C_DRAIN_IN)
     dl = c->linger_deadline;
   if (dl == c->tm_armed)
@@ -435,7 +443,7 @@ nn_conn_settle(nn_conn_t *c)
     flush(c);
   if (c->io_failed && c->state != C_DEAD)
     fail(c, NN_NET_CLOSE_IO, c->sys_errno);
-  if (c->state == C_DRAIN_OUT && nn_conn_pending(c) == 0) {
+  if (c->state == C_DRAIN_OUT && nn_conn_wire_pending(c) == 0) {
     c->s->t->shutdown(c->s);
     c->state = C_DRAIN_IN;
   }

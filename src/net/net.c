@@ -272,7 +272,7 @@ check_deadlines(nn_net_t *n, uint64_t now)
   for (nn_conn_t *c = n->conns; c; c = c->next) {
     if (c->state != C_OPEN || c->close_requested || c->reported)
       continue;
-    size_t out = nn_conn_pending(c);
+    size_t out = nn_conn_wire_pending(c); /* owed to the peer: what a shaped link queues is ours */
     if (!out) {
       c->mark_ms = 0;
     } else if (!c->mark_ms) {
@@ -376,7 +376,7 @@ tell_up(nn_net_t *n, nn_conn_t *c, int t)
 {
   nn_net_conn_info_t info;
   tenant_t *tn = &n->tenants[t];
-  if (!tn->active || (c->told & (1u << t)) || c->close_requested || c->reported)
+  if (!tn->active || (c->told & (1u << t)) || c->close_requested || c->reported || (c->priv && t != c->owner))
     return;
   c->told |= 1u << t;
   if (tn->p.on_up) {
@@ -447,6 +447,8 @@ nn_net_on_message(nn_net_t *n, nn_conn_t *c, const uint8_t *msg, size_t len)
     c->close_with = len ? NN_CLOSE_UNSUPPORTED : NN_CLOSE_PROTOCOL;
     return;
   }
+  if (c->priv && t != c->owner)
+    return; /* a private channel's other kinds are nobody's */
   if (n->tenants[t].p.on_message)
     n->tenants[t].p.on_message(n->tenants[t].p.ctx, c->serial, msg, len);
 }
@@ -488,6 +490,8 @@ nn_net_on_closed(nn_net_t *n, nn_conn_t *c)
    * nobody's business. c->told is read afresh for each tenant: an on_down may unregister a
    * tenant and register another in its handle, which was never told of this channel. */
   uint32_t failed_dial = !c->inbound && (!c->established_ever || c->refused) ? ~0u : 0;
+  if (c->priv)
+    failed_dial &= 1u << c->owner;
   for (int t = 0; t < NN_NET_MAX_PROTOCOLS; t++) {
     tenant_t *tn = &n->tenants[t];
     if (((c->told | failed_dial) & (1u << t)) && tn->active && tn->p.on_down)
@@ -498,7 +502,7 @@ nn_net_on_closed(nn_net_t *n, nn_conn_t *c)
 /* ---- inbound streams ---- */
 
 static void
-chan_cfg(const nn_net_t *n, nn_chan_config_t *cc)
+chan_cfg(const nn_net_t *n, const nn_transport_t *t, nn_chan_config_t *cc)
 {
   memset(cc, 0, sizeof(*cc));
   cc->network = n->cfg.network;
@@ -506,6 +510,8 @@ chan_cfg(const nn_net_t *n, nn_chan_config_t *cc)
   cc->rekey_interval = n->cfg.rekey_interval;
   cc->pad_to = n->cfg.pad_to;
   cc->rng = n->cfg.rng;
+  if (t->overlay)
+    cc->shape_interval_ms = n->cfg.overlay_pad_ms;
 }
 
 /* The oldest inbound channel still handshaking: a slow or stalled one, since honest handshakes
@@ -593,7 +599,7 @@ host_accept(void *ctx, nn_stream_t *s)
     return 0;
   }
   c->ticket = ticket;
-  chan_cfg(n, &cc);
+  chan_cfg(n, s->t, &cc);
   cc.role = NN_CHAN_RESPONDER;
   cc.identity = n->cfg.identity;
   cc.require_peer_identity = n->cfg.require_peer_identity;
@@ -851,6 +857,12 @@ nn_net_unregister(nn_net_t *n, int t)
 nn_err_t
 nn_net_dial(nn_net_t *n, int proto, const nn_addr_t *a, const nn_node_id_t *id, uint64_t *conn)
 {
+  return nn_net_dial_ex(n, proto, a, id, 0, conn);
+}
+
+nn_err_t
+nn_net_dial_ex(nn_net_t *n, int proto, const nn_addr_t *a, const nn_node_id_t *id, unsigned flags, uint64_t *conn)
+{
   nn_transport_t *t = NULL;
   nn_stream_t *s;
   nn_chan_config_t cc;
@@ -866,7 +878,8 @@ nn_net_dial(nn_net_t *n, int proto, const nn_addr_t *a, const nn_node_id_t *id, 
     return NN_ERR_PERM;
   }
   for (size_t i = 0; i < n->ntransports && !t; i++)
-    if (n->transports[i]->can_dial(n->transports[i], a))
+    if ((!(flags & NN_NET_DIAL_OVERLAY) || n->transports[i]->overlay) &&
+        n->transports[i]->can_dial(n->transports[i], a))
       t = n->transports[i];
   if (!t)
     return NN_ERR_ARG;
@@ -878,9 +891,11 @@ nn_net_dial(nn_net_t *n, int proto, const nn_addr_t *a, const nn_node_id_t *id, 
     t->close(s, 1);
     return NN_ERR_NOMEM;
   }
-  chan_cfg(n, &cc);
+  chan_cfg(n, t, &cc);
   cc.role = NN_CHAN_INITIATOR;
-  cc.identity = n->cfg.anonymous ? NULL : n->cfg.identity;
+  cc.identity = n->cfg.anonymous || (flags & NN_NET_DIAL_ANON) ? NULL : n->cfg.identity;
+  c->priv = (flags & NN_NET_DIAL_PRIVATE) != 0;
+  c->owner = proto;
   if (id) {
     c->expected = c->id = *id;
     c->has_id = 1;
@@ -910,7 +925,8 @@ nn_net_find(nn_net_t *n, const nn_node_id_t *id, int established_only)
 {
   nn_conn_t *opening = NULL;
   for (nn_conn_t *c = n->conns; c; c = c->next) {
-    if (!c->has_id || c->close_requested || c->reported || c->chan_closed || memcmp(c->id.b, id->b, NN_NODE_ID_LEN))
+    if (!c->has_id || c->priv || c->close_requested || c->reported || c->chan_closed ||
+        memcmp(c->id.b, id->b, NN_NODE_ID_LEN))
       continue;
     if (c->state == C_OPEN)
       return c->serial;
@@ -924,7 +940,7 @@ uint64_t
 nn_net_find_addr(nn_net_t *n, const nn_addr_t *a)
 {
   for (nn_conn_t *c = n->conns; c; c = c->next)
-    if (!c->reported && !c->close_requested && nn_addr_equal(&c->addr, a))
+    if (!c->reported && !c->close_requested && !c->priv && nn_addr_equal(&c->addr, a))
       return c->serial;
   return 0;
 }

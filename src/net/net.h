@@ -211,6 +211,10 @@ typedef struct nn_net_cfg_t {
    *  at most NN_WORKERS_MAX). With workers, \a rng must be NULL (OpenSSL's CSPRNG is safe to
    *  share between threads; a caller's generator is not assumed to be). */
   unsigned workers;
+  /** Link padding on channels over overlay transports (Tor, I2P), 0 = off: one record of
+   *  NN_CHAN_SHAPE_CONTENT bytes every this many ms each way, real data replacing decoys
+   *  (nn_chan_config_t.shape_interval_ms). */
+  uint32_t overlay_pad_ms;
   /** The networks we dial (NN_ADDR_NET_* bits; 0: any): a dial elsewhere is NN_ERR_PERM. */
   unsigned dial_nets;
   nn_net_limits_t limits; /**< inbound admission */
@@ -271,6 +275,16 @@ void nn_net_unregister(nn_net_t *n, int handle);
  * transport reaches \a a, NN_ERR_PERM when the policy refuses it, NN_ERR_IO (errno).
  */
 nn_err_t nn_net_dial(nn_net_t *n, int proto, const nn_addr_t *a, const nn_node_id_t *id, uint64_t *conn);
+
+#define NN_NET_DIAL_ANON 1u    /**< no identity in the handshake: the peer cannot tell who dials */
+#define NN_NET_DIAL_OVERLAY 2u /**< only a transport over Tor or I2P may carry it (NN_ERR_ARG else) */
+/** The dialling tenant's alone: no other tenant hears of it (on_up, on_down, messages of their
+ *  kinds are dropped), and nn_net_find never returns it, so nothing else is ever sent on it. */
+#define NN_NET_DIAL_PRIVATE 4u
+/** nn_net_dial with NN_NET_DIAL_* \a flags (private broadcast: an anonymous channel over Tor or
+ *  I2P, used once). */
+nn_err_t nn_net_dial_ex(nn_net_t *n, int proto, const nn_addr_t *a, const nn_node_id_t *id, unsigned flags,
+                        uint64_t *conn);
 /** A channel to node \a id that is not closing: an established one first, else (unless
  *  \a established_only) an outbound one still handshaking. 0 if none. */
 uint64_t nn_net_find(nn_net_t *n, const nn_node_id_t *id, int established_only);

@@ -42,7 +42,8 @@ struct nn_conn_t {
   nn_chan_t *chan;
   struct event *ev_tm;
   conn_state_t state;
-  int busy; /* inside one of this channel's entry points: nothing frees it */
+  int priv, owner; /* NN_NET_DIAL_PRIVATE: only tenant \a owner hears of it */
+  int busy;        /* inside one of this channel's entry points: nothing frees it */
   /* The channel is out on a worker (its handshake step): the loop touches neither it nor what
    * it reports until the job is back (conn.c, hs_done); busy is held meanwhile. */
   hs_job_t *job;
@@ -111,6 +112,8 @@ void nn_conn_settle(nn_conn_t *c);
  *  anything that needs reporting is left to the kick. */
 void nn_conn_poke(nn_conn_t *c);
 size_t nn_conn_pending(const nn_conn_t *c);
+/** What is sealed and waiting for the stream (nn_conn_pending without a shaped link's queue). */
+size_t nn_conn_wire_pending(const nn_conn_t *c);
 /** Bring the node's output and reassembly totals up to date with \a c (no callbacks). */
 void nn_conn_account(nn_conn_t *c);
 /** Does \a c owe so much output that its peer's messages wait? */

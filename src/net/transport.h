@@ -85,6 +85,8 @@ struct nn_transport_t {
   const char *name; /**< "tcp", "tor", "i2p", ... (nn_net_listen names it) */
   /** Peers of accepted streams have real addresses (per-address limits and cookies apply). */
   int peer_addrs;
+  /** Streams cross an anonymity network (Tor, I2P): link padding (overlay_pad_ms) applies. */
+  int overlay;
   /** A dial's time to the end of the handshake, the transport's connect included (0: the
    *  manager's handshake_timeout_ms): an overlay's circuits take seconds to build. */
   uint32_t handshake_timeout_ms;

@@ -289,6 +289,17 @@ nn_node_cfg_from_settings(nn_node_cfg_t *c, const nn_node_settings_t *s, char *w
     return NN_ERR_ARG;
   }
   c->i2p_sam = s->i2p_sam;
+  if (s->link_padding_ms && (s->link_padding_ms < 5 || s->link_padding_ms > 60000)) {
+    snprintf(why, why_len, "link-padding-ms must be 0 (off) or 5..60000 (got %u)", s->link_padding_ms);
+    return NN_ERR_ARG;
+  }
+  c->net.overlay_pad_ms = s->link_padding_ms;
+  if (s->private_broadcast > NN_GOSSIP_PB_MAX) {
+    snprintf(why, why_len, "private-broadcast must be 0 (off) or 1..%d peers (got %u)", NN_GOSSIP_PB_MAX,
+             s->private_broadcast);
+    return NN_ERR_ARG;
+  }
+  c->gossip.private_broadcast = s->private_broadcast;
   c->i2p_inbound = s->i2p_inbound;
   c->net.dial_nets = 0;
   if (s->onlynet) {

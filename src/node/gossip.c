@@ -64,6 +64,16 @@ typedef struct owntx_t {
   uint64_t last_conn;             /* the channel it went out on last */
 } owntx_t;
 
+/* A private-broadcast channel: dialled for one transaction of ours, closed once it is sent. */
+typedef struct pbconn_t {
+  struct pbconn_t *next;
+  uint64_t conn;
+  nn_hash_t id; /* the transaction */
+  int sent;
+} pbconn_t;
+
+#define PB_MAX_CONNS 32
+
 typedef struct backoff_t {
   nn_addr_t addr;
   uint64_t until_ms;
@@ -103,6 +113,8 @@ struct nn_gossip_t {
   size_t n_stem_buckets;
   owntx_t *own;
   size_t own_bytes;
+  pbconn_t *pb;
+  unsigned npb;
   int own_warned; /* said once that our transactions wait for a Tor/I2P peer */
   struct event *ev_dl, *ev_kick, *ev_maint;
   int kicked, freeing, registered;
@@ -273,6 +285,8 @@ peer_backlogged(nn_gossip_t *g, npeer_t *p)
 }
 
 /* STEM and TX: the kind byte, then the transaction. */
+static int send_raw_stem(nn_gossip_t *g, uint64_t conn, const owntx_t *o);
+
 static int
 send_tx_kind(nn_gossip_t *g, npeer_t *p, uint8_t kind, const uint8_t *tx, size_t len)
 {
@@ -643,10 +657,85 @@ on_gossip(nn_gossip_t *g, npeer_t *p, const nn_dlmsg_t *m)
 
 /* ---- the manager's callbacks ---- */
 
+/* ---- private broadcast: one-use channels for our own transactions ---- */
+
+static pbconn_t *
+pb_find(nn_gossip_t *g, uint64_t conn)
+{
+  for (pbconn_t *b = g->pb; b; b = b->next)
+    if (b->conn == conn)
+      return b;
+  return NULL;
+}
+
+static owntx_t *
+own_find(nn_gossip_t *g, const nn_hash_t *id)
+{
+  for (owntx_t *o = g->own; o; o = o->next)
+    if (!memcmp(o->id.b, id->b, sizeof(id->b)))
+      return o;
+  return NULL;
+}
+
+/* Our HELLO on a private-broadcast channel that came up. */
+static int
+pb_up(nn_gossip_t *g, uint64_t conn)
+{
+  pbconn_t *b = pb_find(g, conn);
+  uint8_t m[NN_DLMSG_HELLO_LEN];
+  if (!b)
+    return 0;
+  nn_dlmsg_hello(m, 0, (uint32_t)g->cfg.dl.max_tx_bytes);
+  (void)nn_net_send(g->net, conn, m, sizeof(m));
+  return 1;
+}
+
+/* The peer's HELLO: our STEM, then the channel closes (the CLOSE record follows the STEM). */
+static int
+pb_message(nn_gossip_t *g, uint64_t conn, const uint8_t *msg, size_t len)
+{
+  pbconn_t *b = pb_find(g, conn);
+  nn_dlmsg_t m;
+  owntx_t *o;
+  if (!b)
+    return 0;
+  if (b->sent || nn_dlmsg_parse(&m, msg, len, g->cfg.dl.max_tx_bytes) != NN_OK || m.kind != NN_DLMSG_HELLO ||
+      (m.flags & NN_DLMSG_HELLO_FULL) || !(o = own_find(g, &b->id)) || o->len > m.max_tx) {
+    nn_net_close(g->net, conn, 0); /* anything else, or no room: this channel has done its part */
+    return 1;
+  }
+  if (send_raw_stem(g, conn, o)) {
+    b->sent = 1;
+    g->st.pb_sent++;
+    g->st.own_sent++;
+  }
+  nn_net_close(g->net, conn, 0);
+  return 1;
+}
+
+static int
+pb_down(nn_gossip_t *g, uint64_t conn)
+{
+  for (pbconn_t **bp = &g->pb; *bp; bp = &(*bp)->next) {
+    pbconn_t *b = *bp;
+    if (b->conn != conn)
+      continue;
+    if (!b->sent)
+      g->st.pb_failed++;
+    *bp = b->next;
+    free(b);
+    g->npb--;
+    return 1;
+  }
+  return 0;
+}
+
 static void
 t_up(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
 {
   nn_gossip_t *g = ctx;
+  if (pb_up(g, conn))
+    return;
   npeer_t *p = peer_by_conn(g, conn);
   if (!p) { /* a channel someone else opened (the DHT), or an inbound one */
     if (!(p = calloc(1, sizeof(*p))))
@@ -686,6 +775,8 @@ static void
 t_message(void *ctx, uint64_t conn, const uint8_t *msg, size_t len)
 {
   nn_gossip_t *g = ctx;
+  if (pb_message(g, conn, msg, len))
+    return;
   npeer_t *p = peer_by_conn(g, conn);
   nn_dlmsg_t m;
   nn_err_t e;
@@ -743,6 +834,8 @@ static void
 t_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
 {
   nn_gossip_t *g = ctx;
+  if (pb_down(g, conn))
+    return;
   npeer_t *p = peer_by_conn(g, conn);
   if (!p)
     return;
@@ -905,6 +998,58 @@ fill_outbound(nn_gossip_t *g)
 
 /* ---- tx-proxy: our own transactions over Tor/I2P only ---- */
 
+/* Send \a o over up to private_broadcast fresh channels to random peers at onion or I2P
+ * addresses (not our own); 0 if there were none to dial. */
+static int
+pb_send(nn_gossip_t *g, owntx_t *o)
+{
+  cand_t *c = malloc((MAX_CANDIDATES + 64) * sizeof(*c));
+  size_t n = 0, k = 0, want = g->cfg.private_broadcast;
+  if (!c)
+    return 0;
+  size_t got = gather_candidates(g, c, MAX_CANDIDATES);
+  for (npeer_t *p = g->peers; p && got < MAX_CANDIDATES + 64; p = p->next)
+    if (p->state == P_GOSSIP && p->has_id && p->outbound) {
+      c[got].addr = p->addr;
+      c[got].id = p->id;
+      c[got++].has_id = 1;
+    }
+  for (size_t i = 0; i < got; i++) /* onion and I2P addresses with a node id, each node once */
+    if (c[i].has_id && (nn_addr_net(&c[i].addr) & (NN_ADDR_NET_TOR | NN_ADDR_NET_I2P)) && c[i].addr.port) {
+      int dup = 0;
+      for (size_t j = 0; j < n && !dup; j++)
+        dup = !memcmp(c[j].id.b, c[i].id.b, NN_NODE_ID_LEN);
+      if (!dup)
+        c[n++] = c[i];
+    }
+  if (want > NN_GOSSIP_PB_MAX)
+    want = NN_GOSSIP_PB_MAX;
+  while (n && k < want && g->npb < PB_MAX_CONNS) {
+    uint32_t r = 0;
+    (void)nn_rng_fill(g->cfg.dl.rng, (uint8_t *)&r, sizeof(r));
+    size_t i = r % n;
+    cand_t pick = c[i];
+    c[i] = c[--n];
+    pbconn_t *b = calloc(1, sizeof(*b));
+    if (!b)
+      break;
+    if (nn_net_dial_ex(g->net, g->proto, &pick.addr, &pick.id,
+                       NN_NET_DIAL_ANON | NN_NET_DIAL_OVERLAY | NN_NET_DIAL_PRIVATE, &b->conn) != NN_OK) {
+      free(b);
+      continue;
+    }
+    nn_net_hold(g->net, g->proto, b->conn, 1);
+    b->id = o->id;
+    b->next = g->pb;
+    g->pb = b;
+    g->npb++;
+    g->st.pb_dialled++;
+    k++;
+  }
+  free(c);
+  return k > 0;
+}
+
 /* An outbound gossip peer whose channel runs over an overlay. */
 static int
 overlay_peer(nn_gossip_t *g, const npeer_t *p)
@@ -939,6 +1084,21 @@ pick_overlay(nn_gossip_t *g, size_t len, uint64_t avoid)
   }
   (void)nn_rng_fill(g->cfg.dl.rng, (uint8_t *)&r, sizeof(r));
   return cand[r % n];
+}
+
+/* A STEM of \a o on a private-broadcast channel (no gossip peer of ours). */
+static int
+send_raw_stem(nn_gossip_t *g, uint64_t conn, const owntx_t *o)
+{
+  uint8_t *m = malloc(o->len + 1);
+  int ok;
+  if (!m)
+    return 0;
+  m[0] = NN_DLMSG_STEM;
+  memcpy(m + 1, o->tx, o->len);
+  ok = nn_net_send(g->net, conn, m, o->len + 1) == NN_OK;
+  free(m);
+  return ok;
 }
 
 static void
@@ -977,7 +1137,11 @@ own_step(nn_gossip_t *g, uint64_t now)
       own_free(g, o);
       continue;
     }
-    if (!o->sent_ms || now - o->sent_ms >= resend) {
+    if ((!o->sent_ms || now - o->sent_ms >= resend) && g->cfg.private_broadcast && pb_send(g, o)) {
+      glog(g, NN_LOG_DEBUG, "our transaction %s goes out over one-use channels (private broadcast)", h);
+      o->sent_ms = now;
+      g->own_warned = 0;
+    } else if (!o->sent_ms || now - o->sent_ms >= resend) {
       npeer_t *p = pick_overlay(g, o->len, o->last_conn);
       if (p && send_tx_kind(g, p, NN_DLMSG_STEM, o->tx, o->len)) {
         char name[NN_ADDR_STR_MAX + 24];
@@ -1211,6 +1375,11 @@ nn_gossip_free(nn_gossip_t *g)
     owntx_t *o = g->own;
     g->own = o->next;
     own_free(g, o);
+  }
+  while (g->pb) {
+    pbconn_t *b = g->pb;
+    g->pb = b->next;
+    free(b);
   }
   if (g->ev_dl)
     event_free(g->ev_dl);

@@ -67,7 +67,15 @@ typedef struct nn_gossip_cfg_t {
    *  twice its mean goes to another such peer; one unseen after NN_GOSSIP_OWN_MAX_AGE_MS is
    *  dropped with a warning. At most NN_GOSSIP_OWN_MAX held, NN_GOSSIP_OWN_MAX_BYTES in all. */
   int tx_proxy;
+  /** With tx_proxy, private broadcast (Bitcoin Core's): each of our own transactions goes to
+   *  this many random peers that have an onion or I2P address, each over a channel of its own,
+   *  dialled for it alone (anonymous, a fresh circuit, no other protocol on it: NN_NET_DIAL_*)
+   *  and closed once the STEM is sent; a transaction not seen back goes out again the same way
+   *  to others. Without such peers, tx_proxy's own overlay peers carry it. 0: off. */
+  unsigned private_broadcast;
 } nn_gossip_cfg_t;
+
+#define NN_GOSSIP_PB_MAX 8 /**< private broadcast: peers per transaction, at most */
 
 #define NN_GOSSIP_OWN_MAX 64
 #define NN_GOSSIP_OWN_MAX_BYTES (64u << 20)
@@ -88,6 +96,9 @@ typedef struct nn_gossip_stats_t {
   uint64_t own_sent;    /**< STEMs of our own sent to overlay peers (resends included) */
   uint64_t own_seen;    /**< came back into our mempool: the network has them */
   uint64_t own_dropped; /**< given up after NN_GOSSIP_OWN_MAX_AGE_MS */
+  uint64_t pb_dialled;  /**< private broadcast: one-use channels dialled */
+  uint64_t pb_sent;     /**< ... that carried our STEM */
+  uint64_t pb_failed;   /**< ... that did not (no channel, refused, closed first) */
 } nn_gossip_stats_t;
 
 /** Start gossip on \a net, next to \a disco (candidates come from its DHT table and peer

@@ -643,6 +643,7 @@ nn_i2pnode_new(nn_i2pnode_t **out, nn_net_t *net, const nn_i2pnode_cfg_t *cfg, c
   t->base.name = "i2p";
   t->base.peer_addrs = 1; /* each accepted stream names its peer's destination */
   t->base.handshake_timeout_ms = NN_I2PNODE_HS_TIMEOUT_MS;
+  t->base.overlay = 1;
   t->base.can_dial = tr_can_dial;
   t->base.dial = tr_dial;
   t->base.listen = tr_listen;

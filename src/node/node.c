@@ -315,6 +315,10 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
     M("tx_proxy_waiting", "Our own transactions waiting for a Tor/I2P peer (none sent yet).", 0, NULL, gs.own_waiting);
     M("tx_proxy_sent_total", "STEMs of our own sent to Tor/I2P peers (resends included).", 1, NULL, gs.own_sent);
     M("tx_proxy_dropped_total", "Our own transactions given up, unseen after an hour.", 1, NULL, gs.own_dropped);
+    M("private_broadcast_dialled_total", "One-use anonymous channels dialled for our own transactions.", 1, NULL,
+      gs.pb_dialled);
+    M("private_broadcast_sent_total", "... that carried our transaction.", 1, NULL, gs.pb_sent);
+    M("private_broadcast_failed_total", "... that did not (no channel, refused, closed first).", 1, NULL, gs.pb_failed);
   }
   M("stems_in_total", "Stem transactions received.", 1, NULL, dls.stems_in);
   M("stems_out_total", "Stem transactions relayed or sent.", 1, NULL, dls.stems_out);
@@ -949,11 +953,10 @@ start_tor(nn_node_t *n, char *why, size_t why_len)
 static nn_err_t
 tx_proxy_cfg(nn_node_t *n, char *why, size_t why_len)
 {
-  int on = n->cfg.tx_proxy == 1 || (n->cfg.tx_proxy < 0 && (n->tor || n->i2p));
-  if (on && !n->tor && !n->i2p) {
-    snprintf(why, why_len,
-             "tx-proxy 1 sends our own transactions over Tor or I2P: set tor-control, tor-socks or "
-             "i2p-sam");
+  int on = n->cfg.tx_proxy == 1 || n->cfg.gossip.private_broadcast || (n->cfg.tx_proxy < 0 && (n->tor || n->i2p));
+  if (on && !n->tor && !n->i2p && !n->cfg.gossip.tx_proxy) { /* (tests give gossip a transport of their own) */
+    snprintf(why, why_len, "%s sends our own transactions over Tor or I2P: set tor-control, tor-socks or i2p-sam",
+             n->cfg.gossip.private_broadcast ? "private-broadcast" : "tx-proxy 1");
     return NN_ERR_ARG;
   }
   if (on)

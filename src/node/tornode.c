@@ -637,6 +637,8 @@ nn_tornode_new(nn_tornode_t **out, nn_net_t *net, const nn_tornode_cfg_t *cfg, c
   }
   t->base.name = "tor";
   t->base.peer_addrs = 0; /* every onion stream comes from the local tor */
+  t->base.overlay = 1;
+  t->base.handshake_timeout_ms = 60000; /* SOCKS, the rendezvous and the handshake over six hops */
   t->base.can_dial = tr_can_dial;
   t->base.dial = tr_dial;
   t->base.listen = tr_listen;

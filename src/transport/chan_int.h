@@ -63,7 +63,17 @@ struct nn_chan_t {
   /* message reassembly */
   nn_wire_writer_t msg;
   int msg_active;
+  /* shaped output (cfg.shape_interval_ms): messages waiting for their records */
+  struct nn_chan_smsg_t *sq, **sq_tail;
+  size_t sq_bytes, sq_max;
+  uint64_t next_slot_ms; /* 0: the first record goes at the first tick */
 };
+
+typedef struct nn_chan_smsg_t {
+  struct nn_chan_smsg_t *next;
+  size_t len, off;
+  uint8_t b[];
+} nn_chan_smsg_t;
 
 /* channel.c */
 nn_err_t nn_chan_out_reserve(nn_chan_t *c, size_t n, uint8_t **p);

@@ -89,10 +89,24 @@ queue_record(nn_chan_t *c, nn_rec_type_t type, const uint8_t *content, size_t le
 }
 
 static void
+shaped_drop(nn_chan_t *c)
+{
+  while (c->sq) {
+    nn_chan_smsg_t *m = c->sq;
+    c->sq = m->next;
+    OPENSSL_cleanse(m->b, m->len);
+    free(m);
+  }
+  c->sq_tail = &c->sq;
+  c->sq_bytes = 0;
+}
+
+static void
 close_with(nn_chan_t *c, nn_close_reason_t reason, int tell_peer)
 {
   if (c->st == NN_ST_CLOSED)
     return;
+  shaped_drop(c); /* unsent: the CLOSE goes now, not after them */
   if (tell_peer && c->st == NN_ST_OPEN) {
     uint8_t code = (uint8_t)reason;
     (void)queue_record(c, NN_REC_CLOSE, &code, 1, 0);
@@ -148,6 +162,8 @@ nn_chan_new(nn_chan_t **out, const nn_chan_config_t *cfg, uint64_t now_ms)
     c->cfg.rekey_interval = 1u << 24;
   if (!c->cfg.handshake_timeout_ms)
     c->cfg.handshake_timeout_ms = NN_CHAN_DEFAULT_HS_TIMEOUT_MS;
+  c->sq_tail = &c->sq;
+  c->sq_max = c->cfg.shape_queue_max ? c->cfg.shape_queue_max : 2 * (size_t)c->cfg.max_message;
   c->deadline = now_ms + c->cfg.handshake_timeout_ms;
   c->msg1_deadline = c->cfg.msg1_timeout_ms ? now_ms + c->cfg.msg1_timeout_ms : UINT64_MAX;
   if (cfg->role == NN_CHAN_INITIATOR) {
@@ -172,6 +188,7 @@ nn_chan_free(nn_chan_t *c)
   if (!c)
     return;
   drop_handshake(c);
+  shaped_drop(c);
   nn_rec_dir_clear(&c->tx);
   nn_rec_dir_clear(&c->rx);
   nn_wire_writer_free(&c->msg);
@@ -381,6 +398,55 @@ pad_for(const nn_chan_t *c, size_t len)
   return pad > NN_REC_MAX_PAD ? NN_REC_MAX_PAD : pad;
 }
 
+/* Shaped: the message waits for the records the ticks make. */
+static nn_err_t
+shaped_queue(nn_chan_t *c, const uint8_t *msg, size_t len)
+{
+  nn_chan_smsg_t *m;
+  if (c->sq_bytes + len > c->sq_max)
+    return NN_ERR_NOSPACE;
+  if (!(m = malloc(sizeof(*m) + len)))
+    return NN_ERR_NOMEM;
+  m->next = NULL;
+  m->len = len;
+  m->off = 0;
+  memcpy(m->b, msg, len);
+  *c->sq_tail = m;
+  c->sq_tail = &m->next;
+  c->sq_bytes += len;
+  return NN_OK;
+}
+
+/* One record of a shaped channel: NN_CHAN_SHAPE_CONTENT bytes of the oldest message, or a decoy. */
+static nn_err_t
+shaped_record(nn_chan_t *c)
+{
+  nn_chan_smsg_t *m = c->sq;
+  if (!m)
+    return queue_record(c, NN_REC_PAD, NULL, 0, NN_CHAN_SHAPE_CONTENT);
+  size_t n = m->len - m->off < NN_CHAN_SHAPE_CONTENT ? m->len - m->off : NN_CHAN_SHAPE_CONTENT;
+  int last = m->off + n == m->len;
+  nn_err_t err =
+    queue_record(c, last ? NN_REC_DATA_END : NN_REC_DATA_MORE, m->b + m->off, n, NN_CHAN_SHAPE_CONTENT - n);
+  if (err)
+    return err;
+  m->off += n;
+  c->sq_bytes -= n;
+  if (last) {
+    if (!(c->sq = m->next))
+      c->sq_tail = &c->sq;
+    OPENSSL_cleanse(m->b, m->len);
+    free(m);
+  }
+  return NN_OK;
+}
+
+size_t
+nn_chan_queued(const nn_chan_t *c)
+{
+  return c ? c->sq_bytes : 0;
+}
+
 nn_err_t
 nn_chan_send(nn_chan_t *c, const uint8_t *msg, size_t len)
 {
@@ -388,6 +454,8 @@ nn_chan_send(nn_chan_t *c, const uint8_t *msg, size_t len)
     return NN_ERR_ARG;
   if (len > c->info.peer_max_message)
     return NN_ERR_TOO_LONG;
+  if (c->cfg.shape_interval_ms)
+    return len ? shaped_queue(c, msg, len) : NN_ERR_ARG;
   do {
     size_t n = len > NN_REC_MAX_CONTENT ? NN_REC_MAX_CONTENT : len;
     size_t pad = pad_for(c, n);
@@ -440,11 +508,27 @@ nn_chan_tick(nn_chan_t *c, uint64_t now_ms)
 {
   if (c->st != NN_ST_OPEN && c->st != NN_ST_CLOSED && now_ms >= nn_chan_deadline(c))
     close_with(c, NN_CLOSE_TIMEOUT, 0);
+  if (c->st != NN_ST_OPEN || !c->cfg.shape_interval_ms || now_ms < c->next_slot_ms)
+    return;
+  /* one record per slot; a driver that woke late catches up by a few, not by a burst that
+   * would stand out */
+  uint64_t iv = c->cfg.shape_interval_ms;
+  if (!c->next_slot_ms || now_ms - c->next_slot_ms > 4 * iv)
+    c->next_slot_ms = now_ms;
+  for (int k = 0; k < 4 && c->next_slot_ms <= now_ms; k++) {
+    if (shaped_record(c)) {
+      nn_chan_fail(c, NN_CLOSE_INTERNAL);
+      return;
+    }
+    c->next_slot_ms += iv;
+  }
 }
 
 uint64_t
 nn_chan_deadline(const nn_chan_t *c)
 {
+  if (c->st == NN_ST_OPEN && c->cfg.shape_interval_ms)
+    return c->next_slot_ms;
   if (c->st == NN_ST_OPEN || c->st == NN_ST_CLOSED)
     return UINT64_MAX;
   if (c->st == NN_ST_R_WAIT_MSG1 && c->msg1_deadline < c->deadline)

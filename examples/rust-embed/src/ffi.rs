@@ -149,6 +149,8 @@ pub struct NnNodeSettings {
     pub tx_proxy: c_int,
     pub i2p_inbound: c_int,
     pub i2p_sam: *const c_char,
+    pub link_padding_ms: u32,
+    pub private_broadcast: u32,
     pub on_tx: Option<OnTx>,
     pub on_log: Option<OnLog>,
     pub ctx: *mut c_void,
@@ -230,7 +232,7 @@ const _: () = {
     assert!(size_of::<NnError>() == 260);
     assert!(size_of::<NnNodeTx>() == 144);
     assert!(offset_of!(NnNodeTx, from) == 72);
-    assert!(size_of::<NnNodeSettings>() == 472);
+    assert!(size_of::<NnNodeSettings>() == 480);
     assert!(offset_of!(NnNodeSettings, listen_ip_rate) == 128);
     assert!(offset_of!(NnNodeSettings, workers) == 144);
     assert!(offset_of!(NnNodeSettings, route) == 148);
@@ -246,8 +248,10 @@ const _: () = {
     assert!(offset_of!(NnNodeSettings, onion) == 424);
     assert!(offset_of!(NnNodeSettings, tx_proxy) == 432);
     assert!(offset_of!(NnNodeSettings, i2p_sam) == 440);
-    assert!(offset_of!(NnNodeSettings, on_tx) == 448);
-    assert!(offset_of!(NnNodeSettings, ctx) == 464);
+    assert!(offset_of!(NnNodeSettings, link_padding_ms) == 448);
+    assert!(offset_of!(NnNodeSettings, private_broadcast) == 452);
+    assert!(offset_of!(NnNodeSettings, on_tx) == 456);
+    assert!(offset_of!(NnNodeSettings, ctx) == 472);
     assert!(size_of::<NnNodeStatus>() == 616);
     assert!(offset_of!(NnNodeStatus, uptime_s) == 328);
     assert!(offset_of!(NnNodeStatus, bytes_in) == 360);
