@@ -21,6 +21,9 @@
 # A punch can work unless one side's mapping depends on the destination (4) and the other side
 # filters by port (3, 4, 5): the port the first side's relay saw is not the one its SYN comes
 # from. Expected: 20 pairs punched, 5 relayed. Needs root (CI runs as root); skipped (77) without.
+# With NN_SANITIZED=1 (the ASan build, several times slower), a predicted punch that missed its
+# moment and stayed relayed is a note, not a failure, as long as the pair exchanged its
+# transaction; a punch where none can work still fails.
 #
 # Latency (netem is missing here): with NN_DELAY_MS=D and NN_DELAY_TOOL=path/to/nn_delay (built
 # from tests/nn_delay.c when libnetfilter-queue-dev is installed), every node's router holds each
@@ -253,7 +256,7 @@ seen_as() {
     grep -o "\"node_id\":\"${bid[$2]}\",\"addr\":\"[^\"]*\",\"path\":\"[a-z]*\"" | head -n 1 |
     sed 's/.*"addr":"\([^"]*\)","path":"\([a-z]*\)"/\2 \1/'
 }
-bad=0 npunched=0 nrelayed=0 badpath=""
+bad=0 npunched=0 nrelayed=0 badpath="" slow=""
 for i in 1 2 3 4 5; do
   printf '%-16s' "${names[$i]}"
   for j in 1 2 3 4 5; do
@@ -262,7 +265,17 @@ for i in 1 2 3 4 5; do
     [ "$o" = punched ] && npunched=$((npunched + 1))
     [ "$o" = relayed ] && nrelayed=$((nrelayed + 1))
     mark=""
-    [ "$o" != "$e" ] && { mark="!"; bad=1; }
+    if [ "$o" != "$e" ]; then
+      mark="!"
+      # under the sanitizers every node runs several times slower, and a punch is a race against
+      # the relay's round trip: one that misses its moment there stays relayed (still connected,
+      # its transaction checked above); the release run holds every pair to the prediction
+      if [ "${NN_SANITIZED:-0}" = 1 ] && [ "$o:$e" = relayed:punched ] && [ "$tx" = tx ]; then
+        slow="$slow a$i-b$j"
+      else
+        bad=1
+      fi
+    fi
     sa=$(seen_as "$i" "$j")
     case "$o:$sa" in
       "punched:punched 203.0.113.4$j:"*|"relayed:relay "*".relay:"*) ;;
@@ -322,5 +335,6 @@ st=$(ip netns exec "${p}hb4" "$cli" --datadir "$dir/b4" status 2>&1)
 grep -q "^nat        TCP mapping address-dependent" <<<"$st" || fail "nepnet status of b4 (symmetric): $st"
 grep -E "^nat " <<<"$st" | sed 's/^/  b4: /'
 [ "$missing" = 0 ] || fail "$missing pairs did not exchange their transaction"
+[ -z "$slow" ] || echo "note (sanitizer build): predicted punched, stayed relayed, still connected:$slow"
 [ "$bad" = 0 ] || fail "a pair's path differs from what RFC 5780 predicts (marked !)"
 echo PASS

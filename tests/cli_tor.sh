@@ -19,6 +19,8 @@
 #      onion target port; none to b's or c's clearnet port, though a learnt c's clearnet
 #      address from the DHT and refused to dial it (onlynet)
 #   5. an onion key file others can read is refused at start; a tor-only node without tor too
+#   6. private broadcast (c) and link padding (a) on real tor; b's tor restarts and b's control
+#      connection comes back by itself with the same .onion
 # Prints the times (bench figures for the closing note). Root (CI is); skipped (77) without
 # root or tor.
 #   cli_tor.sh NEPNETD NEPNET [OUT_DIR]
@@ -228,6 +230,22 @@ for n in a b; do
     fail "$n's mempool says c's transaction came from c"
 done
 echo "private broadcast: c's transaction left over $pbs one-use anonymous channel(s); b has it, nobody names c"
+
+# b's tor restarts: b's control connection comes back by itself (backoff), with the same .onion
+tpid=$(cat "$dir/tor/c1/pid")
+kill "$tpid"
+for _ in $(seq 100); do kill -0 "$tpid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 100); do [ -z "$(onion_of b)" ] && break; sleep 0.1; done
+[ -z "$(onion_of b)" ] || fail "b still names its onion service with its tor gone"
+t8=$(ms)
+/usr/sbin/tor -f "$dir/tor/c1/torrc" --quiet > /dev/null 2>&1 || tor -f "$dir/tor/c1/torrc" --quiet > /dev/null 2>&1 ||
+  fail "cannot start tor client 1 again"
+for _ in $(seq 600); do [ "$(onion_of b)" = "$bon" ] && break; sleep 0.1; done
+[ "$(onion_of b)" = "$bon" ] || fail "b's onion service did not come back after its tor restarted"
+cc=$(api b /metrics | grep '^nepnet_tor_control_connects_total' | awk '{print $2}')
+[ "${cc:-0}" -ge 2 ] || fail "b's control connection count: ${cc:-none}"
+grep -q "control port .*trying again in" "$dir/b.log" || fail "b did not say it would retry the control port"
+echo "b's tor restarted: b reconnected to its control port by itself and $bon was back in $(($(ms) - t8)) ms"
 
 # 4. the capture: everything a sent went to its tor
 sleep 2

@@ -41,6 +41,9 @@ elseif(TARGET nepnetd)
 endif()
 if(TARGET nepnetd)
   set_tests_properties(cli_nat_matrix PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+  if(NEPNET_SANITIZE)
+    set_property(TEST cli_nat_matrix APPEND PROPERTY ENVIRONMENT NN_SANITIZED=1)
+  endif()
 endif()
 # TURN (RFC 8656, TCP relaying RFC 6062): the client core against a scripted server (credentials,
 # forged answers, Connect and ConnectionBind, timeouts, garbage).
