@@ -459,25 +459,16 @@ on_sess_event(struct bufferevent *bev, short what, void *arg)
 static void
 sess_open(nn_i2pnode_t *t)
 {
-  struct sockaddr_storage ss;
-  socklen_t sl;
   uint8_t r[5];
-  if (t->detached || t->sbev || !nn_addr_to_sockaddr(&t->cfg.sam, &ss, &sl))
+  if (t->detached || t->sbev)
     return;
   /* a new session id each time: the router may still hold the old one */
   (void)nn_rng_fill(NULL, r, sizeof(r));
   nn_hex_encode(t->session_id, r, sizeof(r));
   nn_sam_cfg_t c = { NN_SAM_SESSION, t->session_id, t->cfg.inbound ? t->key : NULL, !t->cfg.inbound, 0, NULL };
-  if (nn_sam_new(&t->sess, &c) != NN_OK || !(t->sbev = bufferevent_socket_new(t->evb, -1, BEV_OPT_CLOSE_ON_FREE))) {
-    sess_close(t, "out of memory");
-    return;
-  }
-  bufferevent_setcb(t->sbev, on_sess_read, NULL, on_sess_event, t);
-  if (bufferevent_socket_connect(t->sbev, (struct sockaddr *)&ss, (int)sl) < 0) {
+  if (nn_sam_new(&t->sess, &c) != NN_OK ||
+      !(t->sbev = nn_redial_connect(t->evb, &t->cfg.sam, on_sess_read, on_sess_event, t)))
     sess_close(t, "cannot connect");
-    return;
-  }
-  bufferevent_enable(t->sbev, EV_READ);
 }
 
 static void

@@ -33,6 +33,24 @@ nn_redial_reset(nn_redial_t *r)
   r->delay_ms = 0;
 }
 
+struct bufferevent *
+nn_redial_connect(struct event_base *evb, const nn_addr_t *a, bufferevent_data_cb rd, bufferevent_event_cb ev,
+                  void *arg)
+{
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  struct bufferevent *b;
+  if (!nn_addr_to_sockaddr(a, &ss, &sl) || !(b = bufferevent_socket_new(evb, -1, BEV_OPT_CLOSE_ON_FREE)))
+    return NULL;
+  bufferevent_setcb(b, rd, NULL, ev, arg);
+  if (bufferevent_socket_connect(b, (struct sockaddr *)&ss, (int)sl) < 0) {
+    bufferevent_free(b);
+    return NULL;
+  }
+  bufferevent_enable(b, EV_READ);
+  return b;
+}
+
 void
 nn_redial_free(nn_redial_t *r)
 {

@@ -9,7 +9,10 @@
 
 #include <stdint.h>
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+
+#include "lib/addr.h"
 
 typedef struct nn_redial_t {
   struct event *ev;
@@ -24,6 +27,10 @@ int nn_redial_init(nn_redial_t *r, struct event_base *evb, event_callback_fn cb,
 uint64_t nn_redial_schedule(nn_redial_t *r);
 /** The connection works: the next drop is retried after first_ms again. */
 void nn_redial_reset(nn_redial_t *r);
+/** A connection to the daemon at \a a (IPv4/IPv6) with \a rd and \a ev as its callbacks, reading
+ *  on; NULL if none could be started (the caller schedules a retry). */
+struct bufferevent *nn_redial_connect(struct event_base *evb, const nn_addr_t *a, bufferevent_data_cb rd,
+                                      bufferevent_event_cb ev, void *arg);
 /** Cancel and free the timer (a zeroed or freed one is fine). */
 void nn_redial_free(nn_redial_t *r);
 

@@ -439,21 +439,12 @@ on_ctl_event(struct bufferevent *bev, short what, void *arg)
 static void
 ctl_open(nn_tornode_t *t)
 {
-  struct sockaddr_storage ss;
-  socklen_t sl;
   nn_torctl_cfg_t tc = { t->cfg.password[0] ? t->cfg.password : NULL, NULL };
-  if (t->detached || t->ctl || !nn_addr_to_sockaddr(&t->cfg.control, &ss, &sl))
+  if (t->detached || t->ctl)
     return;
-  if (nn_torctl_new(&t->tc, &tc) != NN_OK || !(t->ctl = bufferevent_socket_new(t->evb, -1, BEV_OPT_CLOSE_ON_FREE))) {
-    ctl_close(t, "out of memory");
-    return;
-  }
-  bufferevent_setcb(t->ctl, on_ctl_read, NULL, on_ctl_event, t);
-  if (bufferevent_socket_connect(t->ctl, (struct sockaddr *)&ss, (int)sl) < 0) {
+  if (nn_torctl_new(&t->tc, &tc) != NN_OK ||
+      !(t->ctl = nn_redial_connect(t->evb, &t->cfg.control, on_ctl_read, on_ctl_event, t)))
     ctl_close(t, "cannot connect");
-    return;
-  }
-  bufferevent_enable(t->ctl, EV_READ);
 }
 
 static void

@@ -312,18 +312,10 @@ on_ctl_event(struct bufferevent *bev, short what, void *arg)
 static void
 ctl_open(nn_turnnode_t *t)
 {
-  struct sockaddr_storage ss;
-  socklen_t sl;
-  if (t->detached || t->ctl || !nn_addr_to_sockaddr(&t->cfg.server, &ss, &sl))
+  if (t->detached || t->ctl)
     return;
-  if (!(t->ctl = bufferevent_socket_new(t->evb, -1, BEV_OPT_CLOSE_ON_FREE)))
-    return;
-  bufferevent_setcb(t->ctl, on_ctl_read, NULL, on_ctl_event, t);
-  if (bufferevent_socket_connect(t->ctl, (struct sockaddr *)&ss, (int)sl) < 0) {
+  if (!(t->ctl = nn_redial_connect(t->evb, &t->cfg.server, on_ctl_read, on_ctl_event, t)))
     ctl_close(t, "cannot connect to the server");
-    return;
-  }
-  bufferevent_enable(t->ctl, EV_READ);
 }
 
 static void
