@@ -331,6 +331,7 @@ got_onion(nn_tornode_t *t, nn_torctl_event_t *ev)
     }
   }
   t->onion = a;
+  nn_redial_reset(&t->redial);
   if (!t->s.onion_ms)
     t->s.onion_ms = nn_mono_ms() - t->start_ms;
   tlog(t, NN_LOG_INFO, "onion service %s is up (%s key, kept in %s), forwarding to 127.0.0.1:%u", as,
@@ -348,7 +349,8 @@ ctl_events(nn_tornode_t *t)
     case NN_TORCTL_EV_NEED_COOKIE: read_cookie(t, ev.text); break;
     case NN_TORCTL_EV_READY:
       t->ctl_up = 1;
-      nn_redial_reset(&t->redial);
+      if (!t->cfg.onion)
+        nn_redial_reset(&t->redial); /* else once the service is up: a refusal backs off */
       t->s.why[0] = 0;
       snprintf(t->s.version, sizeof(t->s.version), "%s", ev.text);
       tlog(t, NN_LOG_INFO, "tor %s: control port authenticated", ev.text);
@@ -370,10 +372,14 @@ ctl_events(nn_tornode_t *t)
         tlog(t, NN_LOG_INFO, "using tor's SOCKS port %s", ev.text);
       }
       break;
-    case NN_TORCTL_EV_ONION_FAILED:
-      snprintf(t->s.why, sizeof(t->s.why), "tor refused the onion service (%d %.120s)", ev.code, ev.text);
-      tlog(t, NN_LOG_WARN, "%s; trying again when the control connection is made again", t->s.why);
+    case NN_TORCTL_EV_ONION_FAILED: {
+      /* asked again on a new connection, with backoff (a service a dead connection still
+       * holds is gone by then) */
+      char why[200];
+      snprintf(why, sizeof(why), "tor refused the onion service (%d %.120s)", ev.code, ev.text);
+      ctl_close(t, why);
       break;
+    }
     case NN_TORCTL_EV_FAILED: ctl_close(t, ev.text); break;
     }
     OPENSSL_cleanse(&ev, sizeof(ev));

@@ -516,6 +516,12 @@ nn_chan_tick(nn_chan_t *c, uint64_t now_ms)
   if (!c->next_slot_ms || now_ms - c->next_slot_ms > 4 * iv)
     c->next_slot_ms = now_ms;
   for (int k = 0; k < 4 && c->next_slot_ms <= now_ms; k++) {
+    /* a link that does not drain gets nothing more: its slots pass (the stream shows a stall,
+     * not our choice), and nothing piles up behind it */
+    if (c->out_len - c->out_off >= 4 * nn_rec_wire_len(NN_CHAN_SHAPE_CONTENT, 0)) {
+      c->next_slot_ms += iv;
+      continue;
+    }
     if (shaped_record(c)) {
       nn_chan_fail(c, NN_CLOSE_INTERNAL);
       return;
