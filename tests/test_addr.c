@@ -188,6 +188,16 @@ test_nets(void **state)
     assert_int_equal(m, 99);
   }
   assert_int_equal(nn_addr_parse_nets(NULL, &m), NN_ERR_FORMAT);
+  /* the origin Tor hides: an onion address of zero bytes with port 0, and nothing else */
+  uint8_t zero[32] = { 0 };
+  a = nn_addr_overlay(NN_ADDR_ONION, zero, 0);
+  assert_true(nn_addr_is_hidden_origin(&a));
+  a = nn_addr_overlay(NN_ADDR_ONION, zero, 9800);
+  assert_false(nn_addr_is_hidden_origin(&a));
+  a = nn_addr_overlay(NN_ADDR_ONION, k, 0);
+  assert_false(nn_addr_is_hidden_origin(&a));
+  a = nn_addr_overlay(NN_ADDR_I2P, zero, 0);
+  assert_false(nn_addr_is_hidden_origin(&a));
 }
 
 int

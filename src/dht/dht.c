@@ -296,11 +296,7 @@ nn_dht_set_self_addr(nn_dht_t *d, const nn_addr_t *a)
 static int
 addr_vouched(const nn_addr_t *claim, const nn_addr_t *from)
 {
-  static const uint8_t zero[NN_ADDR_HOST_MAX];
-  if (nn_addr_same_host(claim, from))
-    return 1;
-  return claim->type == NN_ADDR_ONION && from->type == NN_ADDR_ONION && !from->port &&
-         !memcmp(from->host, zero, sizeof(zero));
+  return nn_addr_same_host(claim, from) || (claim->type == NN_ADDR_ONION && nn_addr_is_hidden_origin(from));
 }
 
 nn_dht_table_t *

@@ -377,6 +377,13 @@ nn_addr_host_key(const nn_addr_t *a, uint8_t out[NN_ADDR_HOST_KEY_MAX])
   return 3 + hl;
 }
 
+int
+nn_addr_is_hidden_origin(const nn_addr_t *a)
+{
+  static const uint8_t zero[NN_ADDR_HOST_MAX];
+  return a->type == NN_ADDR_ONION && !a->port && !memcmp(a->host, zero, sizeof(zero));
+}
+
 unsigned
 nn_addr_net(const nn_addr_t *a)
 {

@@ -53,6 +53,10 @@ unsigned nn_addr_net(const nn_addr_t *a);
 /** Parse "clearnet,tor,i2p" (any non-empty subset, any order) into NN_ADDR_NET_* bits. */
 nn_err_t nn_addr_parse_nets(const char *s, unsigned *out);
 
+/** The address of a stream in through our onion service, whose origin Tor hides: an onion
+ *  address of 32 zero bytes, port 0 (PROTOCOL.md 11.4). Never dialled or published. */
+int nn_addr_is_hidden_origin(const nn_addr_t *a);
+
 /** Host length of an address type (0 for an unknown type). */
 size_t nn_addr_host_len(uint8_t type);
 /** Build an IPv4 address from 4 network-order bytes. */

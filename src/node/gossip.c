@@ -477,8 +477,9 @@ inbound_room(nn_gossip_t *g, const npeer_t *np)
     in++;
     /* public hosts by address (their port is ephemeral); loopback/private ones by the key the
      * peer store uses for them. A relayed channel's address names the relay, not the peer: the
-     * relay caps the circuits to us (per target) instead, so relayed peers are not one host. */
-    if (np->pen.type != NN_ADDR_RELAY)
+     * relay caps the circuits to us (per target) instead, so relayed peers are not one host; nor
+     * are the peers in through our onion service (Tor hides them all behind one address). */
+    if (np->pen.type != NN_ADDR_RELAY && !nn_addr_is_hidden_origin(&np->pen))
       same += nn_addr_is_public(&np->pen) ? nn_addr_same_host(&p->pen, &np->pen) : nn_addr_equal(&p->pen, &np->pen);
   }
   unsigned max_in = g->cfg.max_peers > g->cfg.max_outbound ? g->cfg.max_peers - g->cfg.max_outbound : 0;
