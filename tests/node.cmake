@@ -2,6 +2,8 @@
 add_library(nn_nodeloop STATIC nodeloop.c)
 target_link_libraries(nn_nodeloop PUBLIC nepnet PkgConfig::CMOCKA)
 nepnet_test(test_node)
+# The own-transaction timeline (issue 17): steps of ours only, states, caps, expiry.
+nepnet_test(test_owntx)
 target_link_libraries(test_node PRIVATE nn_nodeloop nn_pipe)
 # The mixnet in nodes: directory flooding, a transaction through mixes to every node, restarts.
 nepnet_test(test_mixnode)

@@ -201,7 +201,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 static nn_api_ops_t
 fake_ops(fake_t *f)
 {
-  nn_api_ops_t ops = { fake_submit, fake_received, fake_status, fake_peers, fake_metrics, NULL, NULL, f };
+  nn_api_ops_t ops = { fake_submit, fake_received, fake_status, fake_peers, fake_metrics, NULL, NULL, NULL, NULL, f };
   return ops;
 }
 
@@ -925,6 +925,20 @@ test_routes_and_methods(void **state)
   request(f, TOKEN(f), "GET", "/v1/tx", NULL, 0, NULL, &r);
   assert_int_equal(r.status, 405);
   assert_json_error(&r);
+  resp_free(&r);
+  /* GET /v1/tx/ID: a malformed id is a 400; any well-formed one this node does not call its own
+   * is the one 404 (the node answers the same for an unknown id and another node's transaction) */
+  request(f, TOKEN(f), "GET", "/v1/tx/12zz", NULL, 0, NULL, &r);
+  assert_int_equal(r.status, 400);
+  assert_json_error(&r);
+  resp_free(&r);
+  request(f, TOKEN(f), "GET", "/v1/tx/000000000000000000000000000000000000000000000000000000000000abcd", NULL, 0, NULL,
+          &r);
+  assert_int_equal(r.status, 404);
+  assert_json_error(&r);
+  resp_free(&r);
+  request(f, TOKEN(f), "GET", "/v1/own-txs", NULL, 0, NULL, &r);
+  assert_int_equal(r.status, 503); /* this fake node keeps no timelines */
   resp_free(&r);
   request(f, TOKEN(f), "POST", "/v1/status", "{}", 2, "application/json", &r);
   assert_int_equal(r.status, 405);

@@ -122,6 +122,22 @@ test_broadcast(void **state)
   }
   assert_true(fluffers >= 1);
   assert_false(origin_fluffed); /* stems take ms here; the origin's embargo is >= 3 s */
+  /* the origin's timeline: submitted, stemmed to a relay (named), seen back from a peer (named):
+   * propagated; no other node keeps one for it */
+  const nn_owntx_entry_t *e = nn_node_own(t[5].n) ? nn_owntx_find(nn_node_own(t[5].n), &id) : NULL;
+  assert_non_null(e);
+  assert_string_equal(nn_owntx_state_str(e->state), "propagated");
+  assert_string_equal(e->route, "dandelion");
+  int stem = 0, back = 0;
+  for (size_t k = 0; k < e->nsteps; k++) {
+    stem |= !strcmp(e->steps[k].what, "stem") && strlen(e->steps[k].peer) == 64;
+    back |= !strcmp(e->steps[k].what, "seen-back") && strlen(e->steps[k].peer) == 64;
+  }
+  assert_true(stem && back);
+  assert_string_equal(e->steps[0].what, "submitted");
+  for (size_t i = 0; i < 8; i++)
+    if (i != 5)
+      assert_null(nn_owntx_find(nn_node_own(t[i].n), &id));
   for (size_t i = 0; i < 8; i++)
     tnode_stop(&t[i]);
   base_drain_free(base);
@@ -403,6 +419,12 @@ test_blackhole_probe_embargo(void **state)
   nn_dl_stats_t ds;
   nn_dl_stats(nn_node_dl(x.n), &ds);
   assert_int_equal(ds.embargo_fired, 1);
+  /* X's timeline says so: stemmed to the hole, then the embargo fired */
+  const nn_owntx_entry_t *e = nn_owntx_find(nn_node_own(x.n), &id);
+  assert_non_null(e);
+  assert_string_equal(nn_owntx_state_str(e->state), "embargoed");
+  assert_string_equal(e->steps[1].what, "stem");
+  assert_string_equal(e->steps[e->nsteps - 1].what, "embargo-fired");
 
   raw_free(&spy);
   raw_free(&hole);

@@ -789,6 +789,38 @@ h_nat(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api_
   reply_json(api, req, o);
 }
 
+static void
+h_own_txs(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api_query_t *q)
+{
+  json_t *o;
+  (void)conn;
+  (void)q;
+  if (!api->ops.own_txs || !(o = api->ops.own_txs(api->ops.ctx))) {
+    reply_error(api, req, 503, "the node could not list its transactions now; retry");
+    return;
+  }
+  reply_json(api, req, o);
+}
+
+/* GET /v1/tx/ID: the timeline of one of ours; anything else, the one 404 for all */
+static void
+h_tx(nn_api_t *api, struct evhttp_request *req, const char *hex)
+{
+  nn_hash_t id;
+  json_t *o = NULL;
+  if (strlen(hex) != 2 * NN_HASH_LEN || nn_hex_decode(id.b, NN_HASH_LEN, hex) != NN_OK) {
+    reply_error(api, req, 400, "GET /v1/tx/ID takes the transaction id as 64 hex digits");
+    return;
+  }
+  if (api->ops.tx)
+    o = api->ops.tx(api->ops.ctx, &id);
+  if (!o) {
+    reply_error(api, req, 404, "no transaction of this node has that id (the node keeps its own, in memory, for 24 h)");
+    return;
+  }
+  reply_json(api, req, o);
+}
+
 static json_t *
 peer_json(const nn_node_peer_t *p)
 {
@@ -865,6 +897,7 @@ static const route_t routes[] = {
   { "/v1/peers", EVHTTP_REQ_GET, 0, h_peers },
   { "/v1/mixnet", EVHTTP_REQ_GET, 0, h_mixnet },
   { "/v1/nat", EVHTTP_REQ_GET, 0, h_nat },
+  { "/v1/own-txs", EVHTTP_REQ_GET, 0, h_own_txs },
   { "/metrics", EVHTTP_REQ_GET, 0, h_metrics },
 };
 
@@ -946,10 +979,14 @@ on_request(struct evhttp_request *req, void *arg)
   for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
     if (!strcmp(routes[i].path, path))
       r = &routes[i];
+  if (!r && !strncmp(path, "/v1/tx/", 7) && m == EVHTTP_REQ_GET && (!query || !*query)) {
+    h_tx(api, req, path + 7);
+    return;
+  }
   if (!r) {
     reply_error(api, req, 404,
-                "no such route: the API has POST /v1/tx, GET /v1/txs, "
-                "GET /v1/txs/stream, GET /v1/status, GET /v1/peers and GET /metrics");
+                "no such route: the API has POST /v1/tx, GET /v1/txs, GET /v1/txs/stream, GET /v1/status, "
+                "GET /v1/peers, GET /v1/mixnet, GET /v1/nat, GET /v1/own-txs, GET /v1/tx/ID and GET /metrics");
     return;
   }
   if (m != r->method) {

@@ -68,6 +68,11 @@ typedef struct nn_api_ops_t {
   struct json_t *(*mixnet)(void *ctx);
   /** NAT traversal and relays as a JSON object (a new reference; GET /v1/nat), NULL if none. */
   struct json_t *(*nat)(void *ctx);
+  /** Our own transactions' timelines, newest first (GET /v1/own-txs); NULL: none kept. */
+  struct json_t *(*own_txs)(void *ctx);
+  /** One of ours (GET /v1/tx/ID), or NULL: an unknown id and another node's transaction get the
+   *  same answer, so the API is no oracle of which are ours. */
+  struct json_t *(*tx)(void *ctx, const nn_hash_t *id);
   void *ctx;
 } nn_api_ops_t;
 

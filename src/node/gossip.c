@@ -328,14 +328,32 @@ flush_invs(nn_gossip_t *g)
 /* ---- the Dandelion++ core's io ---- */
 
 static void
+own_step_cb(nn_gossip_t *g, const nn_hash_t *id, const char *what, const npeer_t *p, const char *detail, int state)
+{
+  if (g->cfg.on_own)
+    g->cfg.on_own(g->cfg.ctx, id, what, p && p->has_id ? &p->id : NULL, detail, state);
+}
+
+static void
 io_send_stem(void *ctx, uint32_t peer, const uint8_t *tx, size_t len)
 {
   nn_gossip_t *g = ctx;
   npeer_t *p = peer_by_handle(g, peer);
+  nn_hash_t id;
+  /* our own stem: a step of its timeline (the core knows which stems are ours) */
+  int own = g->cfg.on_own && nn_sha3_256(&id, tx, len) == NN_OK && nn_dl_stemming(g->dl, &id) == 2;
   /* a relay that does not read, or cannot take it: dropped here, the embargo covers it */
   if (p && len <= p->peer_max_tx && !peer_backlogged(g, p)) {
     p->stems_out++;
     send_tx_kind(g, p, NN_DLMSG_STEM, tx, len);
+    if (own)
+      own_step_cb(g, &id, "stem", p, "to this epoch's relay", 1);
+  } else if (own) {
+    own_step_cb(g, &id, "stem-dropped", p,
+                !p                     ? "the relay is gone"
+                : len > p->peer_max_tx ? "larger than the relay takes"
+                                       : "the relay is backlogged: the embargo covers it",
+                -1);
   }
 }
 
@@ -1134,12 +1152,14 @@ own_step(nn_gossip_t *g, uint64_t now)
            "one of our transactions was not seen in the network within %u s over Tor/I2P peers "
            "(tx-proxy): dropped; submit it again",
            NN_GOSSIP_OWN_MAX_AGE_MS / 1000);
+      own_step_cb(g, &o->id, "dropped", NULL, "not seen back within an hour over Tor/I2P", 6);
       *op = o->next;
       own_free(g, o);
       continue;
     }
     if ((!o->sent_ms || now - o->sent_ms >= resend) && g->cfg.private_broadcast && pb_send(g, o)) {
       glog(g, NN_LOG_DEBUG, "our transaction %s goes out over one-use channels (private broadcast)", h);
+      own_step_cb(g, &o->id, "private-broadcast", NULL, "over one-use anonymous Tor/I2P channels", 1);
       o->sent_ms = now;
       g->own_warned = 0;
     } else if (!o->sent_ms || now - o->sent_ms >= resend) {
@@ -1151,12 +1171,14 @@ own_step(nn_gossip_t *g, uint64_t now)
              name);
         p->stems_out++;
         g->st.own_sent++;
+        own_step_cb(g, &o->id, "tx-proxy", p, o->sent_ms ? "sent again to a Tor/I2P peer" : "to a Tor/I2P peer", 1);
         o->sent_ms = now;
         o->last_conn = p->conn;
         g->own_warned = 0;
       } else if (!o->sent_ms && !g->own_warned) {
         g->own_warned = 1;
         glog(g, NN_LOG_INFO, "our transactions wait for a Tor or I2P peer (tx-proxy: none on clearnet)");
+        own_step_cb(g, &o->id, "waiting", NULL, "no Tor/I2P peer yet (tx-proxy)", -1);
       }
     }
     held++;

@@ -73,6 +73,11 @@ typedef struct nn_gossip_cfg_t {
    *  and closed once the STEM is sent; a transaction not seen back goes out again the same way
    *  to others. Without such peers, tx_proxy's own overlay peers carry it. 0: off. */
   unsigned private_broadcast;
+  /** A step of one of our own transactions (the node's timeline, owntx.h): \a what and
+   *  \a detail as nn_owntx_step takes them, \a peer NULL if none, \a state the nn_owntx_state_t
+   *  it leads to (-1: unchanged). NULL: nobody listens. */
+  void (*on_own)(void *ctx, const nn_hash_t *id, const char *what, const nn_node_id_t *peer, const char *detail,
+                 int state);
 } nn_gossip_cfg_t;
 
 #define NN_GOSSIP_PB_MAX 8 /**< private broadcast: peers per transaction, at most */

@@ -47,6 +47,7 @@ struct nn_node_t {
   nn_turnnode_t *turn;
   nn_tornode_t *tor;
   nn_i2pnode_t *i2p;
+  nn_owntx_t *own;      /* our own transactions' timelines (memory only) */
   nn_addr_t overlay[2]; /* our onion and I2P addresses, as published (type 0: none) */
   nn_transport_t *tcp;  /* owned by net */
   nn_addr_t bound;      /* our listener's address (type 0: none) */
@@ -91,6 +92,21 @@ on_deliver(void *ctx, const uint8_t *tx, size_t len, nn_dl_via_t via, const nn_n
   nn_node_t *n = ctx;
   uint8_t *copy = len <= n->cfg.rx_max_bytes ? malloc(len) : NULL;
   n->tx_received++;
+  if (n->own && nn_owntx_count(n->own)) { /* one of ours, in the mempool: how it got there */
+    nn_hash_t id;
+    if (nn_sha3_256(&id, tx, len) == NN_OK && nn_owntx_find(n->own, &id)) {
+      if (via == NN_DL_VIA_EMBARGO)
+        nn_owntx_step(n->own, &id, "embargo-fired", NULL, "not seen back in time: we broadcast it ourselves",
+                      NN_OWNTX_EMBARGOED, nn_unix_ms());
+      else if (via == NN_DL_VIA_DIRECT)
+        nn_owntx_step(n->own, &id, "direct", NULL, "route direct: we broadcast it at once", NN_OWNTX_DIRECT,
+                      nn_unix_ms());
+      else
+        nn_owntx_step(n->own, &id, "seen-back", from,
+                      via == NN_DL_VIA_FLUFF ? "via fluff: another node announced it" : nn_dl_via_str(via),
+                      NN_OWNTX_PROPAGATED, nn_unix_ms());
+    }
+  }
   if (!copy)
     return;
   while (n->rx_n && (n->rx_n == n->cfg.rx_max_count || n->rx_bytes + len > n->cfg.rx_max_bytes))
@@ -152,24 +168,36 @@ nn_node_submit_here(nn_node_t *n, const uint8_t *tx, size_t len, nn_hash_t *id)
   if (len && (e = nn_sha3_256(id, tx, len)))
     return e;
   nn_route_t route = n->cfg.gossip.dl.route;
-  if (!n->cfg.gossip.tx_proxy && (route == NN_ROUTE_MIXNET || route == NN_ROUTE_DANDELION_MIXNET)) {
-    if (!len)
-      return NN_ERR_ARG;
-    if (len > n->cfg.gossip.dl.max_tx_bytes)
-      return NN_ERR_TOO_LONG;
-    if (!n->mixnode) /* held, not leaked: the caller hears why */
-      return NN_ERR_PERM;
-    if ((e = nn_mixnode_send(n->mixnode, tx, len, route == NN_ROUTE_MIXNET)))
-      return e;
-    n->mix_submitted++;
-  } else if ((e = nn_gossip_submit(n->gossip, tx, len))) {
+  int mix = !n->cfg.gossip.tx_proxy && (route == NN_ROUTE_MIXNET || route == NN_ROUTE_DANDELION_MIXNET);
+  const char *rs = n->cfg.gossip.tx_proxy ? "tx-proxy (Tor/I2P peers only)" : nn_route_str(route);
+  if (!len)
+    return NN_ERR_ARG;
+  if (len > n->cfg.gossip.dl.max_tx_bytes)
+    return NN_ERR_TOO_LONG;
+  if (mix && !n->mixnode) /* held, not leaked: the caller hears why */
+    return NN_ERR_PERM;
+  /* the timeline first: the first steps (a stem, a direct broadcast) happen inside the submit */
+  nn_owntx_add(n->own, id, len, n->cfg.gossip.tx_proxy ? "tx-proxy" : nn_route_str(route), nn_unix_ms(), nn_mono_ms());
+  if (mix) {
+    e = nn_mixnode_send(n->mixnode, tx, len, route == NN_ROUTE_MIXNET);
+    if (!e) {
+      n->mix_submitted++;
+      nn_owntx_step(n->own, id, "mixnet", NULL, "handed to the mixnet: its exit broadcasts it", NN_OWNTX_MIXNET,
+                    nn_unix_ms());
+    }
+  } else {
+    e = nn_gossip_submit(n->gossip, tx, len);
+  }
+  if (e) {
+    nn_owntx_step(n->own, id, "refused", NULL, nn_err_str(e), NN_OWNTX_DROPPED, nn_unix_ms());
     return e;
   }
-  if (nn_log_enabled(&n->log, NN_LOG_INFO)) {
+  /* users paste logs into support chats: the id of our own transaction only at DEBUG */
+  nn_log(&n->log, NN_LOG_INFO, "node", "submitted a transaction (%zu bytes), route %s", len, rs);
+  if (nn_log_enabled(&n->log, NN_LOG_DEBUG)) {
     char h[17];
     nn_hex_encode(h, id->b, 8);
-    nn_log(&n->log, NN_LOG_INFO, "node", "submitted transaction %s (%zu bytes), route %s", h, len,
-           n->cfg.gossip.tx_proxy ? "tx-proxy (Tor/I2P peers only)" : nn_route_str(n->cfg.gossip.dl.route));
+    nn_log(&n->log, NN_LOG_DEBUG, "node", "our transaction %s: nepnet tx %s... shows its timeline", h, h);
   }
   return NN_OK;
 }
@@ -634,6 +662,14 @@ start_net(nn_node_t *n, char *adv, size_t adv_len, char *why, size_t why_len)
     nn_log(&n->log, NN_LOG_WARN, "node", "listening on wildcard %s without an advertised address: publishing no record",
            n->cfg.listen);
   return NN_OK;
+}
+
+static void
+on_own(void *ctx, const nn_hash_t *id, const char *what, const nn_node_id_t *peer, const char *detail, int state)
+{
+  nn_node_t *n = ctx;
+  if (n->own)
+    nn_owntx_step(n->own, id, what, peer, detail, state, nn_unix_ms());
 }
 
 static void
@@ -1232,12 +1268,57 @@ fail:
   return NULL;
 }
 
+/* One of our transactions and its timeline (GET /v1/own-txs, /v1/tx/ID; docs/API.md). */
+static json_t *
+owntx_json(const nn_owntx_entry_t *e)
+{
+  char id[65];
+  json_t *steps = json_array(), *o;
+  if (!steps)
+    return NULL;
+  nn_hex_encode(id, e->id.b, NN_HASH_LEN);
+  for (size_t i = 0; i < e->nsteps; i++) {
+    const nn_owntx_step_t *s = &e->steps[i];
+    json_array_append_new(steps,
+                          json_pack("{s:I, s:s, s:s?, s:s?}", "unix_ms", (json_int_t)s->unix_ms, "what", s->what,
+                                    "peer", s->peer[0] ? s->peer : NULL, "detail", s->detail[0] ? s->detail : NULL));
+  }
+  o = json_pack("{s:s, s:I, s:s, s:s, s:I, s:o, s:I}", "id", id, "len", (json_int_t)e->len, "route", e->route, "state",
+                nn_owntx_state_str(e->state), "submitted_unix_ms", (json_int_t)e->submitted_unix_ms, "steps", steps,
+                "steps_lost", (json_int_t)e->steps_lost);
+  return o;
+}
+
+static json_t *
+api_own_txs(void *ctx)
+{
+  nn_node_t *n = ctx;
+  json_t *a = json_array();
+  const nn_owntx_entry_t *e;
+  if (!a)
+    return NULL;
+  nn_owntx_expire(n->own, nn_mono_ms());
+  for (size_t i = 0; (e = nn_owntx_get(n->own, i)); i++)
+    json_array_append_new(a, owntx_json(e));
+  return json_pack("{s:o}", "own_txs", a);
+}
+
+static json_t *
+api_tx(void *ctx, const nn_hash_t *id)
+{
+  nn_node_t *n = ctx;
+  const nn_owntx_entry_t *e;
+  nn_owntx_expire(n->own, nn_mono_ms());
+  return (e = nn_owntx_find(n->own, id)) ? owntx_json(e) : NULL;
+}
+
 static nn_err_t
 start_api(nn_node_t *n, char *why, size_t why_len)
 {
   char line[300];
   nn_err_t e;
-  nn_api_ops_t ops = { api_submit, api_received, api_status, api_peers, api_metrics, api_mixnet, api_nat, n };
+  nn_api_ops_t ops = { api_submit, api_received, api_status,  api_peers, api_metrics,
+                       api_mixnet, api_nat,      api_own_txs, api_tx,    n };
   if (!n->cfg.api_enabled)
     return NN_OK;
   if ((e = nn_api_new(&n->api, n->base, &n->cfg.api, &ops, why, why_len)) != NN_OK)
@@ -1289,13 +1370,15 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
   e = NN_ERR_NOMEM;
   if (!(n->datadir = strdup(datadir)) || !(n->addr_file = path_join(datadir, "api.address")) ||
       !(n->token_file = cfg->api.token_file ? strdup(cfg->api.token_file) : path_join(datadir, "api.token")) ||
-      !(n->preset = strdup(cfg->preset ? cfg->preset : "")) || !(n->rx = calloc(cfg->rx_max_count, sizeof(*n->rx))))
+      !(n->preset = strdup(cfg->preset ? cfg->preset : "")) || !(n->rx = calloc(cfg->rx_max_count, sizeof(*n->rx))) ||
+      nn_owntx_new(&n->own))
     goto fail;
   n->cfg.api.token_file = n->token_file;
   n->cfg.preset = n->preset; /* shown by every status: the caller's string may be gone by then */
   n->cfg.disco.log = n->cfg.gossip.log = &n->log;
   n->cfg.gossip.deliver = on_deliver;
   n->cfg.gossip.on_peer = on_gossip_peer;
+  n->cfg.gossip.on_own = on_own;
   n->cfg.gossip.mixnet = n->cfg.mixnet;
   n->cfg.gossip.ctx = n;
   tor_only_cfg(n);
@@ -1350,6 +1433,7 @@ nn_node_free(nn_node_t *n)
     while (n->rx_n)
       rx_drop_oldest(n);
   free(n->rx);
+  nn_owntx_free(n->own);
   free(n->datadir);
   free(n->addr_file);
   free(n->token_file);
@@ -1357,6 +1441,12 @@ nn_node_free(nn_node_t *n)
   free(n->mix_keys);
   free(n->mix_replay);
   free(n);
+}
+
+const nn_owntx_t *
+nn_node_own(const nn_node_t *n)
+{
+  return n->own;
 }
 
 nn_i2pnode_t *
