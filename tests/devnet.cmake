@@ -4,8 +4,9 @@ if(TARGET nepnetd)
   nepnet_test(test_devnet)
   find_package(Threads REQUIRED)
   target_link_libraries(test_devnet PRIVATE Threads::Threads)
-  target_compile_definitions(test_devnet PRIVATE NEPNET_NEPNETD="$<TARGET_FILE:nepnetd>")
-  add_dependencies(test_devnet nepnetd)
+  target_compile_definitions(test_devnet PRIVATE NEPNET_NEPNETD="$<TARGET_FILE:nepnetd>"
+                                                 NEPNET_CLI="$<TARGET_FILE:nepnet-cli>")
+  add_dependencies(test_devnet nepnetd nepnet-cli)
   set_tests_properties(test_devnet PROPERTIES TIMEOUT 900 RUN_SERIAL TRUE)
 endif()
 # The mixnet on 30 nepnetd processes, 9 mixes: 2 MB through lossy mixes, packet sizes, the

@@ -12,6 +12,13 @@ nepnet_test(test_config)
 # nepnetd end to end: settings and their errors, start, API files, status/send, SIGTERM.
 if(TARGET nepnetd)
   add_test(NAME cli_nepnetd COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nepnetd.sh $<TARGET_FILE:nepnetd> $<TARGET_FILE:nepnet-cli>)
+  # Issue 17 from the command line: send --follow, tx ID, devnet trace, peers, status --watch, ui.
+  add_test(NAME cli_timeline COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_timeline.sh $<TARGET_FILE:nepnetd> $<TARGET_FILE:nepnet-cli>)
+  set_tests_properties(cli_timeline PROPERTIES TIMEOUT 300)
+  # Issue 17: the status page in a real browser (chromium-headless-shell + playwright-core).
+  add_test(NAME cli_ui COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_ui.sh $<TARGET_FILE:nepnetd> $<TARGET_FILE:nepnet-cli>
+                               ${CMAKE_BINARY_DIR}/test-artifacts)
+  set_tests_properties(cli_ui PROPERTIES TIMEOUT 300)
 endif()
 # The hostile suite (issue 10): the hardening issue's attacks against a real nepnetd, each with
 # its memory bound and legitimate peers connecting during the attack. Under the sanitizers the

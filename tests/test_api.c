@@ -40,6 +40,9 @@
 #include "app/api_client.h"
 #include "node/api_gate.h"
 #include "node/api_parse.h"
+#include "node/events.h"
+#include "node/history.h"
+#include "node/ui.h"
 
 #define SAFETY_S 30
 #define FAKE_CAP 100 /* the fake node's transaction size limit */
@@ -63,6 +66,8 @@ typedef struct fake_t {
   uint64_t next_seq;
   uint8_t store[64][64]; /* bytes of small received txs */
   uint8_t big[4096];     /* shared bytes of the back-pressure test's txs */
+  nn_events_t *events;   /* the node's real event ring (events.h) */
+  nn_history_t *history;
 } fake_t;
 
 static nn_err_t
@@ -152,6 +157,28 @@ fake_metrics(void *ctx, nn_api_metric_t *m, size_t max)
   return 1;
 }
 
+static size_t
+fake_events(void *ctx, uint64_t since, nn_api_event_t *out, size_t max, uint64_t *next)
+{
+  fake_t *f = ctx;
+  nn_events_line_t l[64];
+  size_t k = nn_events_get(f->events, since, l, max < 64 ? max : 64, next);
+  for (size_t i = 0; i < k; i++)
+    out[i] = (nn_api_event_t){ l[i].seq, l[i].line, l[i].len };
+  return k;
+}
+
+static json_t *
+fake_history(void *ctx)
+{
+  fake_t *f = ctx;
+  json_t *a = json_array();
+  const nn_history_sample_t *s;
+  for (size_t i = 0; (s = nn_history_get(f->history, i)); i++)
+    json_array_append_new(a, json_pack("[I,I]", (json_int_t)s->unix_ms, (json_int_t)s->bytes_in));
+  return json_pack("{s:o}", "samples", a);
+}
+
 static void
 fake_add(fake_t *f, const uint8_t *data, size_t len, const char *from)
 {
@@ -201,7 +228,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 static nn_api_ops_t
 fake_ops(fake_t *f)
 {
-  nn_api_ops_t ops = { fake_submit, fake_received, fake_status, fake_peers, fake_metrics, NULL, NULL, NULL, NULL, f };
+  nn_api_ops_t ops = { fake_submit, fake_received, fake_status, fake_peers,   fake_metrics, NULL, NULL,
+                       NULL,        NULL,          fake_events, fake_history, NULL,         NULL, f };
   return ops;
 }
 
@@ -236,6 +264,8 @@ setup_common(void **state, int start)
   f->cfg.max_body = 4096;
   f->cfg.max_wait_s = 10;
   f->cfg.max_streams = 4;
+  if (nn_events_new(&f->fake.events) || nn_history_new(&f->fake.history))
+    return -1;
   *state = f;
   return start ? fx_start(f) : 0;
 }
@@ -260,6 +290,8 @@ teardown(void **state)
   event_free(f->tick);
   event_base_free(f->base);
   free(f->fake.rx);
+  nn_events_free(f->fake.events);
+  nn_history_free(f->fake.history);
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
   if (system(cmd) != 0)
     fprintf(stderr, "could not remove %s\n", f->dir);
@@ -774,6 +806,134 @@ test_auth(void **state)
            TOKEN(f));
   raw(f, nn_api_address(f->api), req, out, sizeof(out));
   assert_int_equal(raw_status(out), 404);
+
+  /* the status page (issue 17): its files without a token, kept to themselves by their headers;
+   * its own requests (its Origin) with the token; never a token in a URL */
+  raw(f, nn_api_address(f->api), "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof(out));
+  assert_int_equal(raw_status(out), 200);
+  assert_non_null(strcasestr(out, "Content-Security-Policy: default-src 'none'; script-src 'self'"));
+  assert_non_null(strcasestr(out, "frame-ancestors 'none'"));
+  assert_non_null(strcasestr(out, "X-Frame-Options: DENY"));
+  assert_non_null(strcasestr(out, "Content-Type: text/html"));
+  assert_null(strcasestr(out, "Access-Control-Allow"));
+  raw(f, nn_api_address(f->api), "GET /ui/dygraph.min.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out,
+      sizeof(out));
+  assert_int_equal(raw_status(out), 200);
+  assert_non_null(strcasestr(out, "Content-Type: text/javascript"));
+  raw(f, nn_api_address(f->api), "GET /ui/nope.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", out, sizeof(out));
+  assert_int_equal(raw_status(out), 404);
+  snprintf(req, sizeof(req),
+           "GET /v1/status HTTP/1.1\r\nHost: %s\r\nOrigin: http://%s\r\nSec-Fetch-Site: same-origin\r\n"
+           "Authorization: Bearer %s\r\nConnection: close\r\n\r\n",
+           nn_api_address(f->api), nn_api_address(f->api), TOKEN(f));
+  raw(f, nn_api_address(f->api), req, out, sizeof(out));
+  assert_int_equal(raw_status(out), 200);
+  assert_null(strcasestr(out, "Access-Control-Allow"));
+  snprintf(req, sizeof(req),
+           "GET /v1/status HTTP/1.1\r\nHost: x\r\nOrigin: http://127.0.0.1:1\r\nAuthorization: Bearer %s\r\n\r\n",
+           TOKEN(f));
+  raw(f, nn_api_address(f->api), req, out, sizeof(out));
+  assert_int_equal(raw_status(out), 403);
+  assert_non_null(strstr(out, "cross-origin"));
+  /* a CORS preflight from another page: refused, and no Access-Control-Allow-* to read */
+  raw(f, nn_api_address(f->api),
+      "OPTIONS /v1/status HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nAccess-Control-Request-Method: "
+      "GET\r\n\r\n",
+      out, sizeof(out));
+  assert_int_equal(raw_status(out), 403);
+  assert_null(strcasestr(out, "Access-Control-Allow"));
+  snprintf(req, sizeof(req), "GET /v1/status?token=%s HTTP/1.1\r\nHost: x\r\n\r\n", TOKEN(f));
+  raw(f, nn_api_address(f->api), req, out, sizeof(out));
+  assert_int_equal(raw_status(out), 400);
+  assert_non_null(strstr(out, "never in the URL"));
+  snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: rebind.test:%s\r\n\r\n",
+           strrchr(nn_api_address(f->api), ':') + 1);
+  raw(f, nn_api_address(f->api), req, out, sizeof(out));
+  assert_int_equal(raw_status(out), 403);
+  assert_non_null(strstr(out, "DNS rebinding"));
+  assert_int_equal(f->fake.calls, 0); /* none of these reached a handler that acts */
+
+  /* the page's files: every one served with its type; all of them under 400 KB (issue 17) */
+  size_t total = 0;
+  for (const nn_ui_asset_t *a = nn_ui_assets; a->path; a++) {
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", a->path);
+    raw(f, nn_api_address(f->api), req, out, sizeof(out));
+    assert_int_equal(raw_status(out), 200);
+    assert_non_null(strstr(out, a->content_type));
+    total += a->len;
+  }
+  assert_true(total < 400000);
+}
+
+/* GET /v1/events: the node's event ring (events.h) as an NDJSON stream from since on, then what
+ * comes; GET /v1/history. */
+static void
+test_events(void **state)
+{
+  fx_t *f = *state;
+  resp_t r;
+  json_t *j;
+  nn_events_line_t l[4];
+  uint64_t next;
+
+  assert_int_equal(nn_events_add(f->fake.events, "start", json_pack("{s:s}", "node_id", "ab"), 1000), 1);
+  assert_int_equal(nn_events_add(f->fake.events, "peer-up", json_pack("{s:s}", "path", "tcp"), 1001), 2);
+  nn_api_call_t *c = start(f, TOKEN(f), "GET", "/v1/events?since=2", NULL, 0, NULL, &r, 1);
+  wait_streams(f, 1);
+  while (r.nlines < 1 && !r.done)
+    event_base_loop(f->base, EVLOOP_ONCE);
+  assert_int_equal(r.nlines, 1);
+  assert_non_null(strstr(r.lines[0], "{\"seq\":2,\"unix_ms\":1001,\"type\":\"peer-up\",\"path\":\"tcp\"}"));
+  for (int i = 0; i < 3; i++)
+    nn_events_add(f->fake.events, "own-tx", json_pack("{s:i}", "n", i), 2000 + (uint64_t)i);
+  nn_api_notify(f->api);
+  double end = now_s() + SAFETY_S;
+  while (r.nlines < 4 && !r.done && now_s() < end)
+    event_base_loop(f->base, EVLOOP_ONCE);
+  assert_int_equal(r.nlines, 4);
+  for (int i = 1; i < 4; i++) {
+    assert_non_null(j = json_loads(r.lines[i], 0, NULL));
+    assert_int_equal(json_integer_value(json_object_get(j, "seq")), 2 + i);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "own-tx");
+    json_decref(j);
+  }
+  nn_api_call_free(c);
+  wait_streams(f, 0);
+  resp_free(&r);
+
+  /* the ring keeps the last NN_EVENTS_MAX; a reader from 1 starts at the oldest kept */
+  for (int i = 0; i < NN_EVENTS_MAX; i++)
+    nn_events_add(f->fake.events, "x", NULL, 3000);
+  assert_int_equal(nn_events_last(f->fake.events), 5 + NN_EVENTS_MAX);
+  assert_int_equal(nn_events_get(f->fake.events, 1, l, 4, &next), 4);
+  assert_int_equal(l[0].seq, 6);
+  assert_int_equal(next, 10);
+  assert_int_equal(nn_events_get(f->fake.events, 6 + NN_EVENTS_MAX, l, 4, &next), 0);
+  assert_int_equal(next, 6 + NN_EVENTS_MAX);
+  /* an event too long to keep is counted, not kept */
+  char big[NN_EVENTS_LINE_MAX + 1];
+  memset(big, 'a', sizeof(big) - 1);
+  big[sizeof(big) - 1] = 0;
+  assert_int_equal(nn_events_add(f->fake.events, "x", json_pack("{s:s}", "big", big), 1), 0);
+  assert_int_equal(nn_events_lost(f->fake.events), 1);
+
+  /* the history: NN_HISTORY_MAX samples, oldest first */
+  for (uint64_t i = 0; i < NN_HISTORY_MAX + 5; i++) {
+    nn_history_sample_t s = { 1000 + i, i, 0, 0, 0, 0, 0, 0 };
+    assert_int_equal(nn_history_add(f->fake.history, &s), NN_OK);
+  }
+  assert_int_equal(nn_history_count(f->fake.history), NN_HISTORY_MAX);
+  assert_int_equal(nn_history_get(f->fake.history, 0)->unix_ms, 1005);
+  request(f, TOKEN(f), "GET", "/v1/history", NULL, 0, NULL, &r);
+  assert_int_equal(r.status, 200);
+  assert_non_null(j = json_loads(r.body, 0, NULL));
+  assert_int_equal(json_array_size(json_object_get(j, "samples")), NN_HISTORY_MAX);
+  json_decref(j);
+  resp_free(&r);
+  /* GET /v1/node: this fake keeps none */
+  request(f, TOKEN(f), "GET", "/v1/node", NULL, 0, NULL, &r);
+  assert_int_equal(r.status, 503);
+  resp_free(&r);
 }
 
 /* ---- the gate on its own (api_gate.h) ---- */
@@ -859,29 +1019,80 @@ test_gate(void **state)
     assert_int_equal(k.len, (size_t)n - 2); /* the blank line before the first request is dropped */
     assert_memory_equal(k.buf, req + 2, k.len);
 
+    /* what passes: the page's files without a token, the page's own requests (its Origin, or
+     * Sec-Fetch-Site same-origin), any port of a loopback name (ssh -L), no port at all */
+    static const char *const passes[] = {
+      "GET / HTTP/1.1\r\nHost: localhost:9801\r\n\r\n",
+      "HEAD /ui/app.js HTTP/1.1\r\nHost: 127.0.0.1:9801\r\nSec-Fetch-Site: same-origin\r\n\r\n",
+      "GET /ui/nope.js HTTP/1.1\r\nHost: 127.0.0.1:9801\r\nSec-Fetch-Site: none\r\n\r\n",
+      "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nOrigin: http://127.0.0.1:8000\r\nAuthorization: Bearer "
+      "@T\r\n\r\n",
+      "POST /v1/tx HTTP/1.1\r\nHost: [::1]:9801\r\nOrigin: http://[::1]:9801\r\nSec-Fetch-Site: "
+      "same-origin\r\nAuthorization: Bearer @T\r\nContent-Length: 2\r\n\r\nhi",
+      "GET /v1/txs?since=3&tokens=1 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer @T\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(passes) / sizeof(passes[0]); i++) {
+      n = (int)subst(req, passes[i], tokhex);
+      int st = gate_run(req, (size_t)n, bytewise, &k);
+      if (st || k.len != (size_t)n)
+        fail_msg("pass %zu (%s): status %d, %zu of %d bytes through", i, bytewise ? "bytewise" : "whole", st, k.len, n);
+    }
+
     /* each refusal, with the status and the nonce in the synthetic request, and nothing after */
     static const struct {
       const char *head;
-      int status;
+      int status, why;
     } cases[] = {
-      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\nOrigin: null\r\nAuthorization: Bearer @T\r\n\r\n", 403 },
-      { "GET /v1/status HTTP/1.1\r\nHost: evil:9801\r\nAuthorization: Bearer @T\r\n\r\n", 403 },
-      { "GET /v1/status HTTP/1.1\r\nAuthorization: Bearer @T\r\n\r\n", 403 }, /* no Host */
+      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\nOrigin: null\r\nAuthorization: Bearer @T\r\n\r\n", 403,
+        NN_API_GATE_WHY_ORIGIN },
+      { "GET /v1/status HTTP/1.1\r\nHost: evil:9801\r\nAuthorization: Bearer @T\r\n\r\n", 403, NN_API_GATE_WHY_HOST },
+      { "GET /v1/status HTTP/1.1\r\nAuthorization: Bearer @T\r\n\r\n", 403, NN_API_GATE_WHY_HOST }, /* no Host */
+      /* rebinding: a name that starts like ours, a port that is not one */
+      { "GET / HTTP/1.1\r\nHost: 127.0.0.1.evil.example:9801\r\n\r\n", 403, NN_API_GATE_WHY_HOST },
+      { "GET / HTTP/1.1\r\nHost: localhost:98x1\r\n\r\n", 403, NN_API_GATE_WHY_HOST },
+      { "GET / HTTP/1.1\r\nHost: [::1]x:9801\r\n\r\n", 403, NN_API_GATE_WHY_HOST },
+      /* another page, even on another port of 127.0.0.1 ("same-site" to a browser) */
+      { "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:9801\r\nOrigin: http://127.0.0.1:9802\r\nAuthorization: Bearer "
+        "@T\r\n\r\n",
+        403, NN_API_GATE_WHY_ORIGIN },
+      { "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:9801\r\nOrigin: https://127.0.0.1:9801\r\nAuthorization: Bearer "
+        "@T\r\n\r\n",
+        403, NN_API_GATE_WHY_ORIGIN },
+      { "POST /v1/tx HTTP/1.1\r\nHost: 127.0.0.1:9801\r\nOrigin: http://127.0.0.1:9801\r\nOrigin: "
+        "http://evil\r\nAuthorization: Bearer @T\r\n\r\n",
+        400, 0 },
+      { "GET /v1/status HTTP/1.1\r\nHost: 127.0.0.1:9801\r\nSec-Fetch-Site: cross-site\r\nAuthorization: Bearer "
+        "@T\r\n\r\n",
+        403, NN_API_GATE_WHY_FETCH_SITE },
+      { "GET / HTTP/1.1\r\nHost: 127.0.0.1:9801\r\nSec-Fetch-Site: same-site\r\n\r\n", 403,
+        NN_API_GATE_WHY_FETCH_SITE },
+      /* the token in a URL: refused even when right, and before the token is looked at */
+      { "GET /v1/status?token=@T HTTP/1.1\r\nHost: localhost:9801\r\n\r\n", 400, NN_API_GATE_WHY_QUERY_TOKEN },
+      { "GET /v1/txs?since=1&Access_Token=@T HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\n\r\n", 400,
+        NN_API_GATE_WHY_QUERY_TOKEN },
+      { "GET /?token HTTP/1.1\r\nHost: localhost:9801\r\n\r\n", 400, NN_API_GATE_WHY_QUERY_TOKEN },
+      /* what is not the page's files needs the token */
+      { "POST / HTTP/1.1\r\nHost: localhost:9801\r\n\r\n", 401, 0 },
+      { "GET / HTTP/1.1\r\nHost: localhost:9801\r\nContent-Length: 3\r\n\r\n", 401, 0 },
+      { "GET /ui HTTP/1.1\r\nHost: localhost:9801\r\n\r\n", 401, 0 },
+      { "GET /uix/app.js HTTP/1.1\r\nHost: localhost:9801\r\n\r\n", 401, 0 },
+      { "GET /v1/events HTTP/1.1\r\nHost: localhost:9801\r\n\r\n", 401, 0 },
       { "POST /v1/tx HTTP/1.1\r\nHost: localhost:9801\r\nTransfer-Encoding: chunked\r\nAuthorization: Bearer "
         "@T\r\n\r\n",
-        411 },
-      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\nX: @T\r\n\r\n", 401 },
-      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @W\r\n\r\n", 401 },
+        411, 0 },
+      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\nX: @T\r\n\r\n", 401, 0 },
+      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @W\r\n\r\n", 401, 0 },
       { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\nContent-Length: 17\r\n\r\n",
-        413 },
-      { "POST /v1/tx HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\nContent-Length: 101\r\n\r\n",
-        413 },
+        413, 0 },
+      { "POST /v1/tx HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\nContent-Length: 101\r\n\r\n", 413,
+        0 },
       { "POST /v1/tx HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\nContent-Length: 1\r\n"
         "Content-Length: 1\r\n\r\n",
-        400 },
-      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\n folded\r\nAuthorization: Bearer @T\r\n\r\n", 400 },
-      { "GET /v1/status\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\n\r\n", 400 },
-      { "POST /v1/tx HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\nContent-Length: 1x\r\n\r\n", 400 },
+        400, 0 },
+      { "GET /v1/status HTTP/1.1\r\nHost: localhost:9801\r\n folded\r\nAuthorization: Bearer @T\r\n\r\n", 400, 0 },
+      { "GET /v1/status\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\n\r\n", 400, 0 },
+      { "POST /v1/tx HTTP/1.1\r\nHost: localhost:9801\r\nAuthorization: Bearer @T\r\nContent-Length: 1x\r\n\r\n", 400,
+        0 },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
       char want[64];
@@ -890,8 +1101,9 @@ test_gate(void **state)
       int st = gate_run(req, (size_t)n + 14, bytewise, &k);
       if (st != cases[i].status)
         fail_msg("case %zu (%s): status %d, want %d", i, bytewise ? "bytewise" : "whole", st, cases[i].status);
-      snprintf(want, sizeof(want), NN_API_GATE_HEADER ": %d aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", st);
-      assert_non_null(strstr(k.buf, want));
+      snprintf(want, sizeof(want), NN_API_GATE_HEADER ": %d %d aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", st, cases[i].why);
+      if (!strstr(k.buf, want))
+        fail_msg("case %zu: no \"%s\" in %s", i, want, k.buf);
       assert_non_null(strstr(k.buf, "GET " NN_API_GATE_REFUSED_PATH " HTTP/1.1\r\n"));
       assert_null(strstr(k.buf, "trailing"));
       assert_null(strstr(k.buf, tokhex)); /* the token never reaches evhttp from a refused request */
@@ -1545,7 +1757,7 @@ test_max_conns(void **state)
   snprintf(req, sizeof(req), "GET /v1/status HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n\r\n",
            nn_api_address(f->api), TOKEN(f));
   a = connect_to(nn_api_address(f->api));
-  raw_exchange(f, a, req, strlen(req), out1, sizeof(out1), "\"packets_out\":0}}\n");
+  raw_exchange(f, a, req, strlen(req), out1, sizeof(out1), "\"version\":\"" NEPNET_VERSION "\"}\n");
   assert_int_equal(raw_status(out1), 200); /* a stays open (keep-alive) */
   b = connect_to(nn_api_address(f->api));  /* the kernel accepts it into the backlog */
   assert_int_equal(send(b, req, strlen(req), 0), (ssize_t)strlen(req));
@@ -1553,7 +1765,7 @@ test_max_conns(void **state)
     event_base_loop(f->base, EVLOOP_ONCE);
   assert_int_equal(recv(b, out2, sizeof(out2), 0), -1); /* not served while a holds the slot */
   close(a);
-  raw_exchange(f, b, "", 0, out2, sizeof(out2), "\"packets_out\":0}}\n");
+  raw_exchange(f, b, "", 0, out2, sizeof(out2), "\"version\":\"" NEPNET_VERSION "\"}\n");
   assert_int_equal(raw_status(out2), 200);
   close(b);
 }
@@ -1575,6 +1787,7 @@ main(void)
     cmocka_unit_test_setup_teardown(test_long_poll_timeout, setup, teardown),
     cmocka_unit_test_setup_teardown(test_long_poll_cap_and_disconnect, setup, teardown),
     cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_events, setup, teardown),
     cmocka_unit_test_setup_teardown(test_stream_backpressure, setup_nostart, teardown),
     cmocka_unit_test_setup_teardown(test_free_with_open_streams, setup, teardown),
     cmocka_unit_test_setup_teardown(test_token_file, setup_nostart, teardown),

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <event2/event.h>
 
@@ -362,6 +363,29 @@ test_blackhole_relay(void **state)
   assert_string_equal(seen[HOLE_NODE].via, "embargo");
   fprintf(stderr, "devnet black hole: stem dropped, node-19's embargo fired after %.1f s, all %u nodes have it\n",
           (double)(seen[HOLE_NODE].unix_ms - t0) / 1000.0, have);
+
+  /* what its user sees (issue 17): `nepnet tx ID` names the relay the stem went to, says the
+   * embargo fired, and exits 2 (embargoed) */
+  char cmd[1024], dd[512], idhex[65], holeid[65], out[8192];
+  size_t got = 0, r;
+  nn_devnet_datadir(&f->dn, HOLE_NODE, dd, sizeof(dd));
+  nn_hex_encode(idhex, id.b, NN_HASH_LEN);
+  nn_hex_encode(holeid, nn_identity_node_id(f->hole.id)->b, NN_NODE_ID_LEN);
+  snprintf(cmd, sizeof(cmd), "'%s' --datadir '%s' tx %s --timeout 60", NEPNET_CLI, dd, idhex);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  while ((r = fread(out + got, 1, sizeof(out) - 1 - got, p)) > 0)
+    got += r;
+  out[got] = 0;
+  int st = pclose(p);
+  fprintf(stderr, "%s", out);
+  char want[64];
+  snprintf(want, sizeof(want), "to relay %.16s", holeid);
+  assert_non_null(strstr(out, want));
+  assert_non_null(strstr(out, "embargo-fired"));
+  assert_non_null(strstr(out, "embargoed: not seen back in time"));
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 2);
 }
 
 /* kill -9 five random nodes (not the origin) right after the submission. */

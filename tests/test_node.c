@@ -27,6 +27,7 @@
 #include "lib/hex.h"
 #include "net/net.h"
 #include "net/tcp.h"
+#include "node/events.h"
 #include "node/node.h"
 #include "nodeloop.h"
 #include "pipe_transport.h"
@@ -138,6 +139,28 @@ test_broadcast(void **state)
   for (size_t i = 0; i < 8; i++)
     if (i != 5)
       assert_null(nn_owntx_find(nn_node_own(t[i].n), &id));
+  /* the same steps as events (GET /v1/events), with the peers that came up and the epoch; the
+   * other nodes have no own-tx event */
+  char hid[65], *want[] = { "\"what\":\"submitted\"", "\"what\":\"stem\"", "\"what\":\"seen-back\"" };
+  nn_hex_encode(hid, id.b, NN_HASH_LEN);
+  for (size_t i = 0; i < 8; i++) {
+    nn_events_line_t l[256];
+    uint64_t next;
+    size_t n = nn_events_get(nn_node_events(t[i].n), 1, l, 256, &next), found = 0, up = 0, epoch = 0, own = 0;
+    for (size_t k = 0; k < n; k++) {
+      up += strstr(l[k].line, "\"type\":\"peer-up\"") != NULL;
+      epoch += strstr(l[k].line, "\"type\":\"epoch\"") != NULL;
+      own += strstr(l[k].line, "\"type\":\"own-tx\"") != NULL;
+      if (strstr(l[k].line, hid) && found < 3 && strstr(l[k].line, want[found]))
+        found++;
+    }
+    assert_true(up >= 1);
+    assert_true(epoch >= 1);
+    if (i == 5)
+      assert_int_equal(found, 3); /* in this order */
+    else
+      assert_int_equal(own, 0);
+  }
   for (size_t i = 0; i < 8; i++)
     tnode_stop(&t[i]);
   base_drain_free(base);

@@ -11,23 +11,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
 
 #include "app/commands.h"
 #include "app/api_client.h"
+#include "app/apicmd.h"
 
 #define SEND_MAX_FILE (64u << 20) /* far above any node's limit; the node answers 413 first */
 
 static const char send_usage[] =
-  "usage: nepnet [--datadir DIR] send FILE [--api HOST:PORT] [--token-file FILE] [--json]\n"
+  "usage: nepnet [--datadir DIR] send FILE [--follow [--timeout S]] [--api HOST:PORT]\n"
+  "                                         [--token-file FILE] [--json]\n"
   "\n"
   "Submit the bytes of FILE (\"-\" for standard input) as a transaction for private broadcast\n"
   "through the control API of the node whose data directory is DIR (POST /v1/tx). Prints\n"
   "\"id ID mode MODE\": the transaction id (SHA3-256 of the bytes, hex) and the routing mode\n"
   "the node used (e.g. dandelion). Exit status 0 when the node accepted it.\n"
   "\n"
+  "  --follow            then print its timeline as it happens (as nepnet tx ID does: the stem\n"
+  "                      relay, the embargo, who sent it back) and exit with how it ended:\n"
+  "                      0 propagated, 2 embargoed, 3 direct, 4 dropped, 5 still on its way\n"
+  "                      when --timeout ran out, 1 an error\n"
+  "  --timeout S         how long --follow waits for the end (default 300 s)\n"
   "  --api HOST:PORT     the node's API address (default: the line in DIR/api.address,\n"
   "                      written by nepnetd). TCP only: for an API on a Unix socket use\n"
   "                      curl --unix-socket (docs/API.md)\n"
@@ -38,12 +47,17 @@ static const char send_usage[] =
   "DIR is --datadir, else $NEPNET_DATADIR, else ~/.nepnet.\n";
 
 static const char status_usage[] =
-  "usage: nepnet [--datadir DIR] status [--api HOST:PORT] [--token-file FILE] [--json]\n"
+  "usage: nepnet [--datadir DIR] status [--watch [--interval S]] [--api HOST:PORT]\n"
+  "                                      [--token-file FILE] [--json]\n"
   "\n"
   "Show the status of the node whose data directory is DIR through its control API\n"
   "(GET /v1/status): node id, network, uptime, peers in/out, DHT size, Dandelion++ epoch role,\n"
-  "bytes in/out, mempool and stempool. Exit status 0 when the node answered.\n"
+  "bytes in/out, mempool and stempool, our own transactions by state, NAT traversal.\n"
+  "Exit status 0 when the node answered.\n"
   "\n"
+  "  --watch             show it again every --interval seconds (in place on a terminal, with\n"
+  "                      a time line between them otherwise) until Ctrl-C\n"
+  "  --interval S        seconds between two (default 2)\n"
   "  --api HOST:PORT     the node's API address (default: the line in DIR/api.address,\n"
   "                      written by nepnetd). TCP only: for an API on a Unix socket use\n"
   "                      curl --unix-socket (docs/API.md)\n"
@@ -53,33 +67,56 @@ static const char status_usage[] =
   "\n"
   "DIR is --datadir, else $NEPNET_DATADIR, else ~/.nepnet.\n";
 
-typedef struct api_opts_t {
-  const char *api, *token_file;
-  int json;
-  int argi; /* first non-option argument in argv */
-} api_opts_t;
-
-/* Parse the options shared by send and status. Returns -1 after printing help (exit 0), 2 on a
- * usage error, 0 otherwise. */
-static int
-parse_opts(const char *cmd, const char *usage, int argc, char **argv, api_opts_t *o)
+int
+nn_apicmd_parse(const char *cmd, const char *usage, unsigned allow, int argc, char **argv, nn_apicmd_opts_t *o)
 {
   static const struct option opts[] = {
     { "api", required_argument, NULL, 'a' },
     { "token-file", required_argument, NULL, 't' },
     { "json", no_argument, NULL, 'j' },
+    { "follow", no_argument, NULL, 'f' },
+    { "watch", no_argument, NULL, 'w' },
+    { "interval", required_argument, NULL, 'i' },
+    { "timeout", required_argument, NULL, 'T' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   int c;
+  char *end;
+  unsigned long v;
   memset(o, 0, sizeof(*o));
+  o->timeout_s = 300;
+  o->interval_s = 2;
   optind = 0; /* a fresh scan (the main parser stopped at the command), options after FILE too */
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    unsigned need = c == 'f'               ? NN_APICMD_FOLLOW
+                    : c == 'w' || c == 'i' ? NN_APICMD_WATCH
+                    : c == 'T'             ? NN_APICMD_TIMEOUT
+                                           : 0;
+    if (need && !(allow & need)) {
+      fprintf(stderr, "nepnet %s: %s is not an option of this command\n\n%s", cmd, argv[optind - 1], usage);
+      return 2;
+    }
     switch (c) {
     case 'a': o->api = optarg; break;
     case 't': o->token_file = optarg; break;
     case 'j': o->json = 1; break;
+    case 'f': o->follow = 1; break;
+    case 'w': o->watch = 1; break;
+    case 'i':
+    case 'T':
+      errno = 0;
+      v = strtoul(optarg, &end, 10);
+      if (errno || end == optarg || *end || v < 1 || v > 86400) {
+        fprintf(stderr, "nepnet %s: %s %s: give whole seconds, 1 to 86400\n", cmd, argv[optind - 2], optarg);
+        return 2;
+      }
+      if (c == 'i')
+        o->interval_s = (unsigned)v;
+      else
+        o->timeout_s = (unsigned)v;
+      break;
     case 'h': fputs(usage, stdout); return -1;
     case ':': fprintf(stderr, "nepnet %s: option %s needs a value\n\n%s", cmd, argv[optind - 1], usage); return 2;
     default: fprintf(stderr, "nepnet %s: unknown option %s\n\n%s", cmd, argv[optind - 1], usage); return 2;
@@ -89,10 +126,9 @@ parse_opts(const char *cmd, const char *usage, int argc, char **argv, api_opts_t
   return 0;
 }
 
-/* Address and token from the options or the data directory, with the reason on failure. */
-static int
-locate(const char *cmd, const char *datadir, const api_opts_t *o, char *addr, size_t addr_len, char *token,
-       size_t token_len)
+int
+nn_apicmd_locate(const char *cmd, const char *datadir, const nn_apicmd_opts_t *o, char *addr, size_t addr_len,
+                 char *token, size_t token_len)
 {
   char why[600], path[4096];
   const char *tf = o->token_file;
@@ -117,22 +153,53 @@ locate(const char *cmd, const char *datadir, const api_opts_t *o, char *addr, si
   return 0;
 }
 
-/* The "error" of a JSON error answer, else the raw body (which may be libevent's HTML). */
-static void
-print_refusal(const char *cmd, const char *addr, int status, const uint8_t *body, size_t len)
+void
+nn_apicmd_refusal(const char *cmd, const char *addr, int status, const unsigned char *body, size_t len)
 {
   json_t *j = json_loadb((const char *)body, len, 0, NULL);
   const char *e = j ? json_string_value(json_object_get(j, "error")) : NULL;
   if (e)
     fprintf(stderr, "nepnet %s: the node at %s answered HTTP %d: %s\n", cmd, addr, status, e);
   else if (status == 413)
-    fprintf(stderr,
-            "nepnet %s: the node at %s answered HTTP 413: the request is over its size "
-            "limit\n",
-            cmd, addr);
+    fprintf(stderr, "nepnet %s: the node at %s answered HTTP 413: the request is over its size limit\n", cmd, addr);
   else
     fprintf(stderr, "nepnet %s: the node at %s answered HTTP %d\n", cmd, addr, status);
   json_decref(j);
+}
+
+int
+nn_apicmd_get(const char *cmd, const char *addr, const char *token, const char *path, int quiet_404, int *status,
+              json_t **out)
+{
+  char why[600];
+  uint8_t *resp = NULL;
+  size_t rlen = 0;
+  int st = 0;
+  *out = NULL;
+  if (nn_api_client_request(addr, token, "GET", path, NULL, 0, NULL, &st, &resp, &rlen, why, sizeof(why))) {
+    fprintf(stderr, "nepnet %s: %s\n", cmd, why);
+    st = 0;
+  } else if (st != 200) {
+    if (!(quiet_404 && st == 404))
+      nn_apicmd_refusal(cmd, addr, st, resp, rlen);
+  } else if (!(*out = json_loadb((const char *)resp, rlen, 0, NULL)) || !json_is_object(*out)) {
+    fprintf(stderr, "nepnet %s: the node at %s answered %s with something that is not a JSON object\n", cmd, addr,
+            path);
+    json_decref(*out);
+    *out = NULL;
+  }
+  if (status)
+    *status = st;
+  free(resp);
+  return *out ? 0 : 1;
+}
+
+void
+nn_apicmd_sleep_ms(unsigned ms)
+{
+  struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+    ;
 }
 
 static int
@@ -196,14 +263,14 @@ read_file(const char *path, uint8_t **out, size_t *len)
 int
 nepnet_cmd_send(const char *datadir, int argc, char **argv)
 {
-  api_opts_t o;
+  nn_apicmd_opts_t o;
   char addr[320], token[80], why[600];
   uint8_t *tx = NULL, *resp = NULL;
   size_t txlen = 0, rlen = 0;
   int rc, status = 0;
   json_t *j = NULL;
 
-  if ((rc = parse_opts("send", send_usage, argc, argv, &o)))
+  if ((rc = nn_apicmd_parse("send", send_usage, NN_APICMD_FOLLOW | NN_APICMD_TIMEOUT, argc, argv, &o)))
     return rc < 0 ? 0 : rc;
   if (argc - o.argi != 1) {
     fprintf(stderr, "nepnet send: %s\n\n%s",
@@ -211,7 +278,7 @@ nepnet_cmd_send(const char *datadir, int argc, char **argv)
             send_usage);
     return 2;
   }
-  if (locate("send", datadir, &o, addr, sizeof(addr), token, sizeof(token)))
+  if (nn_apicmd_locate("send", datadir, &o, addr, sizeof(addr), token, sizeof(token)))
     return 1;
   if ((rc = read_file(argv[o.argi], &tx, &txlen)))
     goto out;
@@ -222,11 +289,11 @@ nepnet_cmd_send(const char *datadir, int argc, char **argv)
     goto out;
   }
   if (status != 200) {
-    print_refusal("send", addr, status, resp, rlen);
+    nn_apicmd_refusal("send", addr, status, resp, rlen);
     rc = 1;
     goto out;
   }
-  if (o.json) {
+  if (o.json && !o.follow) {
     fwrite(resp, 1, rlen, stdout);
     if (!rlen || resp[rlen - 1] != '\n')
       putchar('\n');
@@ -244,6 +311,10 @@ nepnet_cmd_send(const char *datadir, int argc, char **argv)
     goto out;
   }
   printf("id %s mode %s\n", id, mode);
+  if (o.follow) {
+    fflush(stdout);
+    rc = nepnet_follow_tx("send", addr, token, id, o.timeout_s, o.json);
+  }
 out:
   json_decref(j);
   OPENSSL_cleanse(token, sizeof(token));
@@ -264,8 +335,8 @@ num(json_t *o, const char *key, double *out)
   return 1;
 }
 
-static void
-fmt_bytes(char *out, size_t n, double b)
+void
+nn_apicmd_fmt_bytes(char *out, size_t n, double b)
 {
   static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
   int u = 0;
@@ -279,8 +350,8 @@ fmt_bytes(char *out, size_t n, double b)
     snprintf(out, n, "%.1f %s", b, units[u]);
 }
 
-static void
-fmt_duration(char *out, size_t n, double s)
+void
+nn_apicmd_fmt_duration(char *out, size_t n, double s)
 {
   uint64_t t = s > 0 ? (uint64_t)s : 0;
   if (t >= 86400)
@@ -306,7 +377,7 @@ print_status(json_t *s)
   if ((str = json_string_value(json_object_get(s, "network"))))
     printf("network    %s\n", str);
   if (num(s, "uptime_s", &x)) {
-    fmt_duration(a, sizeof(a), x);
+    nn_apicmd_fmt_duration(a, sizeof(a), x);
     printf("uptime     %s\n", a);
   }
   if (num(s, "peers_in", &x) && num(s, "peers_out", &y))
@@ -325,14 +396,14 @@ print_status(json_t *s)
     printf("\n");
   }
   if (num(s, "bytes_in", &x) && num(s, "bytes_out", &y)) {
-    fmt_bytes(a, sizeof(a), x);
-    fmt_bytes(b, sizeof(b), y);
+    nn_apicmd_fmt_bytes(a, sizeof(a), x);
+    nn_apicmd_fmt_bytes(b, sizeof(b), y);
     printf("traffic    %s in, %s out\n", a, b);
   }
   if ((o = json_object_get(s, "mempool")) && json_is_object(o) && num(o, "count", &x)) {
     printf("mempool    %.0f transaction%s", x, x == 1 ? "" : "s");
     if (num(o, "bytes", &y)) {
-      fmt_bytes(a, sizeof(a), y);
+      nn_apicmd_fmt_bytes(a, sizeof(a), y);
       printf(", %s", a);
     }
     printf("\n");
@@ -395,43 +466,43 @@ print_nat(json_t *n)
   }
 }
 
-int
-nepnet_cmd_status(const char *datadir, int argc, char **argv)
+/* The own-transaction line: how many, by state (GET /v1/own-txs; none from an older node). */
+static void
+print_own(const char *addr, const char *token)
 {
-  api_opts_t o;
-  char addr[320], token[80], why[600];
-  uint8_t *resp = NULL;
-  size_t rlen = 0;
-  int rc = 0, status = 0;
-  json_t *j = NULL;
+  json_t *j = NULL, *a;
+  int st;
+  if (nn_apicmd_get("status", addr, token, "/v1/own-txs", 1, &st, &j) ||
+      !json_is_array(a = json_object_get(j, "own_txs"))) {
+    json_decref(j);
+    return;
+  }
+  static const char *const states[] = { "submitted", "stem", "propagated", "embargoed", "direct", "mixnet", "dropped" };
+  size_t n = json_array_size(a), count[7] = { 0 };
+  for (size_t i = 0; i < n; i++) {
+    const char *s = json_string_value(json_object_get(json_array_get(a, i), "state"));
+    for (size_t k = 0; s && k < 7; k++)
+      count[k] += !strcmp(s, states[k]);
+  }
+  printf("own txs    %zu (kept 24 h, in memory)", n);
+  for (size_t k = 0, first = 1; k < 7; k++)
+    if (count[k]) {
+      printf("%s%zu %s", first ? ": " : ", ", count[k], states[k]);
+      first = 0;
+    }
+  printf("%s\n", n ? "; nepnet tx ID shows one" : "");
+  json_decref(j);
+}
 
-  if ((rc = parse_opts("status", status_usage, argc, argv, &o)))
-    return rc < 0 ? 0 : rc;
-  if (argc - o.argi != 0) {
-    fprintf(stderr, "nepnet status: unexpected argument %s\n\n%s", argv[o.argi], status_usage);
-    return 2;
-  }
-  if (locate("status", datadir, &o, addr, sizeof(addr), token, sizeof(token)))
+/* One status: 0 when the node answered. */
+static int
+status_once(const char *addr, const char *token, const nn_apicmd_opts_t *o)
+{
+  json_t *j = NULL, *nj = NULL;
+  int st;
+  if (nn_apicmd_get("status", addr, token, "/v1/status", 0, &st, &j))
     return 1;
-  if (nn_api_client_request(addr, token, "GET", "/v1/status", NULL, 0, NULL, &status, &resp, &rlen, why, sizeof(why))) {
-    fprintf(stderr, "nepnet status: %s\n", why);
-    rc = 1;
-    goto out;
-  }
-  if (status != 200) {
-    print_refusal("status", addr, status, resp, rlen);
-    rc = 1;
-    goto out;
-  }
-  if (!(j = json_loadb((const char *)resp, rlen, 0, NULL)) || !json_is_object(j)) {
-    fprintf(stderr,
-            "nepnet status: the node at %s answered something that is not a JSON "
-            "object\n",
-            addr);
-    rc = 1;
-    goto out;
-  }
-  if (o.json) {
+  if (o->json) {
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     if (s)
       puts(s);
@@ -439,21 +510,48 @@ nepnet_cmd_status(const char *datadir, int argc, char **argv)
   } else {
     printf("api        %s\n", addr);
     print_status(j);
+    print_own(addr, token);
     /* NAT traversal has its own route; a node without it (or an older one) shows none */
-    uint8_t *nresp = NULL;
-    size_t nlen = 0;
-    int nstatus = 0;
-    json_t *nj = NULL;
-    if (!nn_api_client_request(addr, token, "GET", "/v1/nat", NULL, 0, NULL, &nstatus, &nresp, &nlen, why,
-                               sizeof(why)) &&
-        nstatus == 200 && (nj = json_loadb((const char *)nresp, nlen, 0, NULL)) && json_is_object(nj))
+    if (!nn_apicmd_get("status", addr, token, "/v1/nat", 1, &st, &nj))
       print_nat(nj);
     json_decref(nj);
-    free(nresp);
   }
-out:
   json_decref(j);
+  return 0;
+}
+
+int
+nepnet_cmd_status(const char *datadir, int argc, char **argv)
+{
+  nn_apicmd_opts_t o;
+  char addr[320], token[80];
+  int rc = 0, tty = isatty(STDOUT_FILENO);
+
+  if ((rc = nn_apicmd_parse("status", status_usage, NN_APICMD_WATCH, argc, argv, &o)))
+    return rc < 0 ? 0 : rc;
+  if (argc - o.argi != 0) {
+    fprintf(stderr, "nepnet status: unexpected argument %s\n\n%s", argv[o.argi], status_usage);
+    return 2;
+  }
+  if (nn_apicmd_locate("status", datadir, &o, addr, sizeof(addr), token, sizeof(token)))
+    return 1;
+  for (;;) {
+    if (o.watch && tty && !o.json)
+      fputs("\033[H\033[2J", stdout); /* a screen that updates in place */
+    else if (o.watch && !o.json) {
+      time_t now = time(NULL);
+      char ts[32];
+      strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+      printf("--- %s\n", ts);
+    }
+    rc = status_once(addr, token, &o);
+    if (!o.watch)
+      break;
+    if (!o.json)
+      printf("\n(every %u s; Ctrl-C ends)\n", o.interval_s);
+    fflush(stdout);
+    nn_apicmd_sleep_ms(o.interval_s * 1000); /* a node that restarts is simply asked again */
+  }
   OPENSSL_cleanse(token, sizeof(token));
-  free(resp);
   return rc;
 }

@@ -20,6 +20,8 @@ static const char devnet_usage[] =
   "       nepnet devnet demo [N] [OPTIONS] start N nodes (default 10), submit one transaction at one\n"
   "                                        node, show every node receiving it, stop the devnet\n"
   "       nepnet devnet status [--dir DIR] one line per node\n"
+  "       nepnet devnet trace ID [--dir DIR] the real stem path of transaction ID, joined from every\n"
+  "                                        node's record of the stems it passed on (regtest only)\n"
   "       nepnet devnet down [--dir DIR]   stop every node (SIGTERM, SIGKILL after 10 s)\n"
   "\n"
   "Each node is a nepnetd process with its data directory DIR/node-I (log: nepnetd.log), on\n"
@@ -82,6 +84,144 @@ cmd_status(const char *dir)
   }
   nn_devnet_free(&dn);
   return 0;
+}
+
+static const char *
+jstr(json_t *o, const char *key, const char *def)
+{
+  const char *v = json_string_value(json_object_get(o, key));
+  return v ? v : def;
+}
+
+/* The stem path of \a idhex: from its origin (the node that knows it as its own) through each
+ * relay's record (who sent it the stem, where it went) to the node that fluffed it. Returns 0
+ * when the path was found whole. */
+static int
+trace_path(nn_devnet_t *dn, const char *idhex)
+{
+  char path[128], ids[NN_DEVNET_MAX][65];
+  json_t *recs[NN_DEVNET_MAX] = { NULL };
+  int origin = -1, rc = 1;
+  uint64_t t0 = 0;
+  const char *to = NULL;
+  json_t *own = NULL;
+
+  for (unsigned i = 0; i < dn->n; i++)
+    nn_devnet_node_id(dn, i, ids[i]);
+  snprintf(path, sizeof(path), "/v1/tx/%s", idhex);
+  for (unsigned i = 0; i < dn->n && origin < 0; i++) {
+    json_t *j = NULL;
+    if (nn_devnet_api(dn, i, "GET", path, NULL, 0, NULL, &j) == 200 && j) {
+      origin = (int)i;
+      own = j;
+    } else {
+      json_decref(j);
+    }
+  }
+  if (origin < 0) {
+    fprintf(stderr,
+            "nepnet devnet trace: no node of %s submitted %s (nodes forget their own transactions when "
+            "they restart)\n",
+            dn->dir, idhex);
+    return 1;
+  }
+  snprintf(path, sizeof(path), "/v1/debug/stems/%s", idhex);
+  for (unsigned i = 0; i < dn->n; i++) {
+    json_t *j = NULL;
+    int st = nn_devnet_api(dn, i, "GET", path, NULL, 0, NULL, &j);
+    if (st == 404) {
+      const char *e = json_string_value(json_object_get(j, "error"));
+      fprintf(stderr, "nepnet devnet trace: node-%u: %s\n", i, e ? e : "no stem trace");
+      json_decref(j);
+      goto out;
+    }
+    recs[i] = st == 200 ? j : (json_decref(j), NULL);
+  }
+  /* the origin's first stem: the step of its own timeline */
+  json_t *steps = json_object_get(own, "steps");
+  t0 = (uint64_t)json_integer_value(json_object_get(own, "submitted_unix_ms"));
+  for (size_t k = 0; k < json_array_size(steps) && !to; k++) {
+    json_t *s = json_array_get(steps, k);
+    if (!strcmp(jstr(s, "what", ""), "stem"))
+      to = json_string_value(json_object_get(s, "peer"));
+  }
+  printf("stem path of %.16s... (joined from every node's trace; regtest only):\n", idhex);
+  printf("  node-%-3d %.16s  origin: submitted it\n", origin, ids[origin]);
+  if (!to) {
+    printf("  (no stem left the origin: %s)\n", jstr(own, "state", "?"));
+    rc = 0;
+    goto out;
+  }
+  const char *from = ids[origin];
+  char chain[2048];
+  int cl = snprintf(chain, sizeof(chain), "node-%d", origin);
+  for (unsigned hop = 0; hop < dn->n + 1; hop++) {
+    int at = -1;
+    for (unsigned i = 0; i < dn->n && at < 0; i++)
+      if (!strcmp(ids[i], to))
+        at = (int)i;
+    json_t *found = NULL, *rs = at >= 0 ? json_object_get(recs[at], "records") : NULL;
+    if (at < 0) {
+      printf("  -> %.16s (not a node of this devnet)\n", to);
+      goto out;
+    }
+    /* its record of the stem that came from the previous hop */
+    for (size_t k = 0; k < json_array_size(rs) && !found; k++) {
+      json_t *r = json_array_get(rs, k);
+      const char *f = json_string_value(json_object_get(r, "from"));
+      if (f && !strcmp(f, from))
+        found = r;
+    }
+    if (!found) {
+      printf("  -> node-%-3d %.16s  has no record of it (restarted, or it never arrived)\n", at, to);
+      goto out;
+    }
+    const char *what = jstr(found, "what", "?");
+    uint64_t t = (uint64_t)json_integer_value(json_object_get(found, "unix_ms"));
+    printf("  -> node-%-3d %.16s  %s (+%.3f s)\n", at, to, what, t > t0 ? (double)(t - t0) / 1000.0 : 0.0);
+    if (cl > 0 && (size_t)cl < sizeof(chain))
+      cl += snprintf(chain + cl, sizeof(chain) - (size_t)cl, " --stem--> node-%d", at);
+    if (strcmp(what, "forwarded")) {
+      if (cl > 0 && (size_t)cl < sizeof(chain))
+        snprintf(chain + cl, sizeof(chain) - (size_t)cl, " --%s--> %s", !strcmp(what, "fluffed") ? "fluff" : what,
+                 !strcmp(what, "dropped") ? "(lost: the origin's embargo covers it)" : "every node");
+      printf("  %s\n", chain);
+      rc = 0;
+      goto out;
+    }
+    from = ids[at];
+    to = json_string_value(json_object_get(found, "to"));
+    if (!to) {
+      printf("  (node-%d forwarded it to a relay it could not name)\n", at);
+      goto out;
+    }
+  }
+  printf("  (a loop: stopped after %u hops)\n", dn->n + 1);
+out:
+  json_decref(own);
+  for (unsigned i = 0; i < dn->n; i++)
+    json_decref(recs[i]);
+  return rc;
+}
+
+static int
+cmd_trace(const char *dir, const char *idhex)
+{
+  nn_devnet_t dn;
+  char why[512];
+  int rc;
+  if (!idhex || strlen(idhex) != 64 || strspn(idhex, "0123456789abcdef") != 64) {
+    fprintf(stderr, "nepnet devnet trace: give the transaction id (64 lower-case hex digits, as nepnet send "
+                    "prints it)\n");
+    return 2;
+  }
+  if (nn_devnet_open(&dn, dir, why, sizeof(why))) {
+    fprintf(stderr, "nepnet devnet trace: %s\n", why);
+    return 1;
+  }
+  rc = trace_path(&dn, idhex);
+  nn_devnet_free(&dn);
+  return rc;
 }
 
 static int
@@ -157,6 +297,8 @@ demo(nn_devnet_t *dn, size_t size)
   }
   printf("An observer who sees the first fluff learns node-%d, not node-%u: that is the privacy Dandelion++ adds.\n",
          fluffer, origin);
+  printf("\n");
+  (void)trace_path(dn, idhex); /* the real path, which only a devnet can show */
   rc = have == dn->n ? 0 : 1;
 out:
   free(tx);
@@ -333,7 +475,7 @@ nepnet_cmd_devnet(const char *argv0, int argc, char **argv)
   const char *sub;
   int rc;
   if (argc < 2) {
-    fprintf(stderr, "nepnet devnet: up, demo, status or down?\n\n%s", devnet_usage);
+    fprintf(stderr, "nepnet devnet: up, demo, status, trace or down?\n\n%s", devnet_usage);
     return 2;
   }
   sub = argv[1];
@@ -347,6 +489,8 @@ nepnet_cmd_devnet(const char *argv0, int argc, char **argv)
     rc = cmd_down(a.o.dir);
   } else if (!strcmp(sub, "status")) {
     rc = cmd_status(a.o.dir);
+  } else if (!strcmp(sub, "trace")) {
+    rc = cmd_trace(a.o.dir, a.count);
   } else if (!strcmp(sub, "up") || !strcmp(sub, "demo")) {
     rc = cmd_up(argv0, sub, &a);
   } else {

@@ -27,8 +27,19 @@ int nepnet_cmd_sim_mixnet(int argc, char **argv);
 /** `nepnet send FILE`: submit a transaction through the API of the node at \a datadir
  *  (DATADIR/api.address and DATADIR/api.token, written by nepnetd); argv[0] is "send". */
 int nepnet_cmd_send(const char *datadir, int argc, char **argv);
-/** `nepnet status`: the status of the node at \a datadir through its API. */
+/** `nepnet status [--watch]`: the status of the node at \a datadir through its API. */
 int nepnet_cmd_status(const char *datadir, int argc, char **argv);
+/** `nepnet tx ID` (cmd_view.c): one of our transactions' timeline, followed to its end. */
+int nepnet_cmd_tx(const char *datadir, int argc, char **argv);
+/** `nepnet peers`: the node's gossip peers. */
+int nepnet_cmd_peers(const char *datadir, int argc, char **argv);
+/** `nepnet ui`: the status page's address, with the token in its fragment. */
+int nepnet_cmd_ui(const char *datadir, int argc, char **argv);
+/** Print the timeline of our transaction \a id (hex) at the node at \a addr as it happens, until
+ *  it ends or \a timeout_s passes; \a json: one JSON line per step and the entry at the end.
+ *  Returns the exit status: 0 propagated, 2 embargoed, 3 direct, 4 dropped, 5 timed out, 1 error. */
+int nepnet_follow_tx(const char *cmd, const char *addr, const char *token, const char *id, unsigned timeout_s,
+                     int json);
 /** `nepnet devnet up N | down | demo ...`; argv[0] is "devnet". \a argv0 locates nepnetd (the
  *  daemon is looked for next to the nepnet binary first). */
 int nepnet_cmd_devnet(const char *argv0, int argc, char **argv);

@@ -64,9 +64,14 @@ const char nepnet_usage[] =
   "                                         every node receiving it, stop\n"
   "               nepnet devnet down [--dir DIR]                stop them (SIGTERM)\n"
   "             (nepnet devnet --help for all)\n"
-  "  send       nepnet send FILE: submit FILE's bytes as a transaction to the node at --datadir\n"
-  "             (through its control API); prints the transaction id and routing mode\n"
-  "  status     nepnet status: the status of the node at --datadir (through its control API)\n"
+  "  send       nepnet send FILE [--follow]: submit FILE's bytes as a transaction to the node at\n"
+  "             --datadir (through its control API); prints the transaction id and routing mode,\n"
+  "             with --follow its timeline too (stem relay, embargo, seen back) until it ends\n"
+  "  tx         nepnet tx ID: the timeline of a transaction submitted at the node, as it happens;\n"
+  "             the exit status says how it ended (0 propagated, 2 embargoed, 3 direct...)\n"
+  "  status     nepnet status [--watch]: the status of the node at --datadir (its control API)\n"
+  "  peers      nepnet peers: the node's gossip peers by direction and transport\n"
+  "  ui         nepnet ui: the address of the node's status page (open it in a browser)\n"
   "  help       this text\n"
   "\n"
   "options:\n"
@@ -204,6 +209,12 @@ main(int argc, char **argv)
     rc = nepnet_cmd_send(datadir, argc - optind, argv + optind);
   } else if (!strcmp(cmd, "status")) {
     rc = nepnet_cmd_status(datadir, argc - optind, argv + optind);
+  } else if (!strcmp(cmd, "tx")) {
+    rc = nepnet_cmd_tx(datadir, argc - optind, argv + optind);
+  } else if (!strcmp(cmd, "peers")) {
+    rc = nepnet_cmd_peers(datadir, argc - optind, argv + optind);
+  } else if (!strcmp(cmd, "ui")) {
+    rc = nepnet_cmd_ui(datadir, argc - optind, argv + optind);
   } else if (!strcmp(cmd, "devnet")) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     rc = nepnet_cmd_devnet(argv[0], argc - optind, argv + optind);

@@ -971,6 +971,23 @@ nn_dl_stemming(const nn_dl_t *dl, const nn_hash_t *id)
   return t && t->state == ST_STEM ? 1 + t->own : 0;
 }
 
+uint64_t
+nn_dl_embargo_soonest(const nn_dl_t *dl)
+{
+  uint64_t d = UINT64_MAX;
+  for (const dl_ent_t *e = dl->stem.head; e; e = e->next)
+    if (((const dl_tx_t *)e)->embargo_at < d)
+      d = ((const dl_tx_t *)e)->embargo_at;
+  return d;
+}
+
+uint64_t
+nn_dl_embargo_at(const nn_dl_t *dl, const nn_hash_t *id)
+{
+  const dl_tx_t *t = tx_find(dl, id);
+  return t && t->state == ST_STEM ? t->embargo_at : 0;
+}
+
 void
 nn_dl_tick(nn_dl_t *dl, uint64_t now)
 {

@@ -126,6 +126,10 @@ int nn_dl_fluff_epoch(const nn_dl_t *dl);
 /** Is \a id in the stempool (stemmed, not yet fluffed, not evicted)? 0 no, 1 a peer's stem, 2 our
  *  own. Local introspection only: never consulted to answer a peer. */
 int nn_dl_stemming(const nn_dl_t *dl, const nn_hash_t *id);
+/** The soonest embargo of the stempool (monotonic ms), UINT64_MAX when it is empty. */
+uint64_t nn_dl_embargo_soonest(const nn_dl_t *dl);
+/** When the embargo of a transaction in the stempool fires (monotonic ms), 0 if not there. */
+uint64_t nn_dl_embargo_at(const nn_dl_t *dl, const nn_hash_t *id);
 /** The stem relays of this epoch (0..2) into \a out; returns the count. */
 size_t nn_dl_relays(const nn_dl_t *dl, uint32_t out[2]);
 uint64_t nn_dl_epoch_end(const nn_dl_t *dl);

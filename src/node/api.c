@@ -42,12 +42,15 @@
 #include "lib/addr.h"
 #include "node/api_gate.h"
 #include "node/api_parse.h"
+#include "node/ui.h"
 
 #define WHY_LEN 512
 #define STREAM_BATCH 64           /* transactions fetched from the node per received() call */
 #define WAIT_READ_HIGH (16 << 10) /* input kept from a client while its long poll/stream waits */
 #define LISTEN_BACKLOG 64
 #define TOKEN_FILE_CAP 128
+#define STREAM_TXS 1
+#define STREAM_EVENTS 2
 
 typedef struct api_conn_t api_conn_t;
 typedef struct api_wait_t api_wait_t;
@@ -66,8 +69,8 @@ struct api_wait_t {
   api_conn_t *conn;
   struct evhttp_request *req;
   struct event *deadline; /* long polls only */
-  int stream, data;
-  uint64_t since; /* the next seq this client wants */
+  int stream, data;       /* stream: 0 a long poll, STREAM_TXS or STREAM_EVENTS */
+  uint64_t since;         /* the next seq this client wants */
   uint32_t limit;
   api_wait_t *prev, *next;
 };
@@ -564,6 +567,53 @@ stream_push(api_wait_t *w)
   evbuffer_free(b);
 }
 
+/* Push every event from w->since on; the same rule for a slow client as stream_push. */
+static void
+events_push(api_wait_t *w)
+{
+  nn_api_t *api = w->api;
+  nn_api_event_t ev[STREAM_BATCH];
+  struct bufferevent *bev = wait_bev(w);
+  struct evbuffer *b = evbuffer_new();
+  uint64_t next;
+  size_t n;
+
+  if (!bev || !b || !api->ops.events) {
+    evbuffer_free(b);
+    return;
+  }
+  for (;;) {
+    uint64_t before = w->since;
+    n = api->ops.events(api->ops.ctx, w->since, ev, STREAM_BATCH, &next);
+    if (n > STREAM_BATCH)
+      n = STREAM_BATCH;
+    for (size_t i = 0; i < n; i++) {
+      if (ev[i].seq < w->since)
+        continue;
+      if (pending_out(bev) + evbuffer_get_length(b) + ev[i].len + 1 > api->cfg.max_output) {
+        evbuffer_add_printf(b,
+                            "{\"error\":\"stream dropped: the client is not reading fast enough; reconnect "
+                            "with since=%" PRIu64 "\",\"next\":%" PRIu64 "}\n",
+                            w->since, w->since);
+        wait_finish(w, b);
+        evbuffer_free(b);
+        return;
+      }
+      if (evbuffer_add(b, ev[i].line, ev[i].len) || evbuffer_add(b, "\n", 1)) {
+        wait_finish(w, b);
+        evbuffer_free(b);
+        return;
+      }
+      w->since = ev[i].seq + 1;
+    }
+    if (evbuffer_get_length(b))
+      send_chunk(w->req, b);
+    if (n < STREAM_BATCH || w->since == before)
+      break;
+  }
+  evbuffer_free(b);
+}
+
 /* Turn \a req into an open long poll or stream. Headers go out now (chunked for HTTP/1.1): that
  * is what makes evhttp watch the socket, so a client that leaves is noticed. */
 static api_wait_t *
@@ -696,6 +746,52 @@ h_poll(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api
 }
 
 static void
+h_events(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api_query_t *q)
+{
+  api_wait_t *w;
+  if (!api->ops.events) {
+    reply_error(api, req, 404, "this node keeps no events");
+    return;
+  }
+  if (api->nwaits >= api->cfg.max_streams) {
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "1");
+    reply_error(api, req, 503, "too many long polls and streams open (%zu): close one and retry", api->cfg.max_streams);
+    return;
+  }
+  if (!(w = wait_open(api, conn, req, STREAM_EVENTS, q))) {
+    reply_error(api, req, 503, "out of memory opening the stream; retry");
+    return;
+  }
+  events_push(w);
+}
+
+static void
+h_history(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api_query_t *q)
+{
+  json_t *o;
+  (void)conn;
+  (void)q;
+  if (!api->ops.history || !(o = api->ops.history(api->ops.ctx))) {
+    reply_error(api, req, 404, "this node keeps no history");
+    return;
+  }
+  reply_json(api, req, o);
+}
+
+static void
+h_node(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api_query_t *q)
+{
+  json_t *o;
+  (void)conn;
+  (void)q;
+  if (!api->ops.node || !(o = api->ops.node(api->ops.ctx))) {
+    reply_error(api, req, 503, "the node could not report this now; retry");
+    return;
+  }
+  reply_json(api, req, o);
+}
+
+static void
 h_stream(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_api_query_t *q)
 {
   api_wait_t *w;
@@ -707,7 +803,7 @@ h_stream(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_a
                 api->cfg.max_streams);
     return;
   }
-  if (!(w = wait_open(api, conn, req, 1, q))) {
+  if (!(w = wait_open(api, conn, req, STREAM_TXS, q))) {
     reply_error(api, req, 503, "out of memory opening the stream; retry");
     return;
   }
@@ -760,6 +856,7 @@ h_status(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_a
     reply_error(api, req, 503, "the node could not report its status now; retry");
     return;
   }
+  json_object_set_new(o, "version", json_string(NEPNET_VERSION));
   reply_json(api, req, o);
 }
 
@@ -797,6 +894,29 @@ h_own_txs(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_
   (void)q;
   if (!api->ops.own_txs || !(o = api->ops.own_txs(api->ops.ctx))) {
     reply_error(api, req, 503, "the node could not list its transactions now; retry");
+    return;
+  }
+  reply_json(api, req, o);
+}
+
+/* GET /v1/debug/stems/ID: a devnet node's stem trace (regtest only) */
+static void
+h_trace(nn_api_t *api, struct evhttp_request *req, const char *hex)
+{
+  nn_hash_t id;
+  json_t *o = NULL;
+  if (!api->ops.trace) {
+    reply_error(api, req, 404,
+                "the stem trace exists on regtest only: a node on any other network must not hold the stem paths "
+                "of others' transactions");
+    return;
+  }
+  if (strlen(hex) != 2 * NN_HASH_LEN || nn_hex_decode(id.b, NN_HASH_LEN, hex) != NN_OK) {
+    reply_error(api, req, 400, "GET /v1/debug/stems/ID takes the transaction id as 64 hex digits");
+    return;
+  }
+  if (!(o = api->ops.trace(api->ops.ctx, &id))) {
+    reply_error(api, req, 503, "out of memory; retry");
     return;
   }
   reply_json(api, req, o);
@@ -898,6 +1018,9 @@ static const route_t routes[] = {
   { "/v1/mixnet", EVHTTP_REQ_GET, 0, h_mixnet },
   { "/v1/nat", EVHTTP_REQ_GET, 0, h_nat },
   { "/v1/own-txs", EVHTTP_REQ_GET, 0, h_own_txs },
+  { "/v1/events", EVHTTP_REQ_GET, NN_API_Q_SINCE, h_events },
+  { "/v1/history", EVHTTP_REQ_GET, 0, h_history },
+  { "/v1/node", EVHTTP_REQ_GET, 0, h_node },
   { "/metrics", EVHTTP_REQ_GET, 0, h_metrics },
 };
 
@@ -910,18 +1033,31 @@ gate_refused(nn_api_t *api, struct evhttp_request *req)
   const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
   const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
   const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), NN_API_GATE_HEADER);
-  char *end = NULL;
-  long status;
+  char *end = NULL, *end2 = NULL;
+  long status, why;
   if (!path || strcmp(path, NN_API_GATE_REFUSED_PATH) || !h)
     return 0;
   status = strtol(h, &end, 10);
-  if (!end || *end != ' ' || strlen(end + 1) != NN_API_GATE_NONCE_HEX ||
-      CRYPTO_memcmp(end + 1, api->gate.nonce, NN_API_GATE_NONCE_HEX) || status < 400 || status > 599)
+  if (!end || *end != ' ')
+    return 0;
+  why = strtol(end + 1, &end2, 10);
+  if (!end2 || *end2 != ' ' || strlen(end2 + 1) != NN_API_GATE_NONCE_HEX ||
+      CRYPTO_memcmp(end2 + 1, api->gate.nonce, NN_API_GATE_NONCE_HEX) || status < 400 || status > 599)
     return 0;
   evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
   switch (status) {
   case 401: reply_error(api, req, 401, "unauthorized: send \"Authorization: Bearer TOKEN\""); break;
-  case 403: reply_error(api, req, 403, "forbidden: a request with an Origin header or a foreign Host"); break;
+  case 403:
+    if (why == NN_API_GATE_WHY_HOST)
+      reply_error(api, req, 403,
+                  "forbidden: the Host header must name 127.0.0.1, localhost or [::1] (any port): another name "
+                  "is how DNS rebinding reaches a local API");
+    else if (why == NN_API_GATE_WHY_FETCH_SITE)
+      reply_error(api, req, 403, "forbidden: Sec-Fetch-Site says another site made this request");
+    else
+      reply_error(api, req, 403,
+                  "forbidden: a cross-origin request (its Origin is not this API's own); the API allows none");
+    break;
   case 411: reply_error(api, req, 411, "length required: send a body with Content-Length, not chunked"); break;
   case 413:
     reply_error(api, req, 413, "body over the limit of this route (%zu bytes for POST /v1/tx, %zu for others)",
@@ -929,9 +1065,44 @@ gate_refused(nn_api_t *api, struct evhttp_request *req)
     break;
   case 431: reply_error(api, req, 431, "header section over %u bytes", NN_API_GATE_HEAD_MAX); break;
   case 503: reply_error(api, req, 503, "out of memory: retry later"); break;
-  default: reply_error(api, req, 400, "malformed request"); break;
+  default:
+    if (why == NN_API_GATE_WHY_QUERY_TOKEN)
+      reply_error(api, req, 400,
+                  "the token goes in an \"Authorization: Bearer TOKEN\" header, never in the URL (URLs end up "
+                  "in logs and histories)");
+    else
+      reply_error(api, req, 400, "malformed request");
+    break;
   }
   return 1;
+}
+
+/* The status page's files (ui.h), with headers that keep it to itself: nothing from another
+ * origin, no framing, no referrer. */
+static void
+serve_static(nn_api_t *api, struct evhttp_request *req, const char *path)
+{
+  struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+  struct evbuffer *b;
+  for (const nn_ui_asset_t *a = nn_ui_assets; a->path; a++) {
+    if (strcmp(a->path, path))
+      continue;
+    if (!(b = evbuffer_new()) || evbuffer_add_reference(b, a->data, a->len, NULL, NULL)) {
+      evbuffer_free(b);
+      reply_error(api, req, 503, "out of memory; retry");
+      return;
+    }
+    evhttp_add_header(h, "Content-Security-Policy",
+                      "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                      "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    evhttp_add_header(h, "X-Frame-Options", "DENY");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    evhttp_add_header(h, "Cross-Origin-Resource-Policy", "same-origin");
+    reply(api, req, 200, a->content_type, b);
+    evbuffer_free(b);
+    return;
+  }
+  reply_error(api, req, 404, "no such file of the status page: open / instead");
 }
 
 static void
@@ -957,6 +1128,11 @@ on_request(struct evhttp_request *req, void *arg)
     reply_error(api, req, 503, "too many API connections open (%zu): close idle ones and retry", api->cfg.max_conns);
     return;
   }
+  path = uri ? evhttp_uri_get_path(uri) : NULL;
+  if (path && (m == EVHTTP_REQ_GET || m == EVHTTP_REQ_HEAD) && (!strcmp(path, "/") || !strncmp(path, "/ui/", 4))) {
+    serve_static(api, req, path); /* the gate let it through without a token: no data in it */
+    return;
+  }
   /* Authentication before anything else: an unauthenticated client learns nothing, not even
    * which routes exist. */
   auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
@@ -970,7 +1146,6 @@ on_request(struct evhttp_request *req, void *arg)
     reply_error(api, req, 401, "unauthorized: send \"Authorization: Bearer TOKEN\"");
     return;
   }
-  path = uri ? evhttp_uri_get_path(uri) : NULL;
   query = uri ? evhttp_uri_get_query(uri) : NULL;
   if (!path || !*path) {
     reply_error(api, req, 400, "request without a path: see docs/API.md for the routes");
@@ -983,10 +1158,15 @@ on_request(struct evhttp_request *req, void *arg)
     h_tx(api, req, path + 7);
     return;
   }
+  if (!r && !strncmp(path, "/v1/debug/stems/", 16) && m == EVHTTP_REQ_GET && (!query || !*query)) {
+    h_trace(api, req, path + 16);
+    return;
+  }
   if (!r) {
     reply_error(api, req, 404,
                 "no such route: the API has POST /v1/tx, GET /v1/txs, GET /v1/txs/stream, GET /v1/status, "
-                "GET /v1/peers, GET /v1/mixnet, GET /v1/nat, GET /v1/own-txs, GET /v1/tx/ID and GET /metrics");
+                "GET /v1/peers, GET /v1/mixnet, GET /v1/nat, GET /v1/own-txs, GET /v1/tx/ID, GET /v1/events, "
+                "GET /v1/history, GET /v1/node and GET /metrics");
     return;
   }
   if (m != r->method) {
@@ -1478,7 +1658,9 @@ nn_api_notify(nn_api_t *api)
     return;
   for (w = api->waits; w; w = next) {
     next = w->next; /* w may be finished (and freed) below; nothing else is */
-    if (w->stream)
+    if (w->stream == STREAM_EVENTS)
+      events_push(w);
+    else if (w->stream)
       stream_push(w);
     else if (api->ops.received(api->ops.ctx, w->since, &probe, 1, &n) > 0)
       poll_answer(w);

@@ -35,6 +35,14 @@ typedef struct nn_api_rx_t {
   char from[65];    /**< the peer's node id in hex, "" when none or anonymous (JSON null) */
 } nn_api_rx_t;
 
+/** One event of the node's (GET /v1/events): a compact JSON object, no newline; \a line is valid
+ *  until control returns to the event loop. */
+typedef struct nn_api_event_t {
+  uint64_t seq;
+  const char *line;
+  size_t len;
+} nn_api_event_t;
+
 /** One metric the node reports; the API writes it in the Prometheus text format as
  *  nepnet_NAME{LABELS} VALUE, with HELP and TYPE lines once per name. */
 typedef struct nn_api_metric_t {
@@ -73,6 +81,17 @@ typedef struct nn_api_ops_t {
   /** One of ours (GET /v1/tx/ID), or NULL: an unknown id and another node's transaction get the
    *  same answer, so the API is no oracle of which are ours. */
   struct json_t *(*tx)(void *ctx, const nn_hash_t *id);
+  /** Up to \a max events with seq >= \a since, oldest first (GET /v1/events); *next is what
+   *  to ask for next. NULL: the node keeps none (404). */
+  size_t (*events)(void *ctx, uint64_t since, nn_api_event_t *out, size_t max, uint64_t *next);
+  /** The last hour in samples as a JSON object (GET /v1/history); NULL: none (404). */
+  struct json_t *(*history)(void *ctx);
+  /** What the status page shows beyond the status (GET /v1/node): version, DHT buckets,
+   *  channels, Dandelion++ counters. NULL: 404. */
+  struct json_t *(*node)(void *ctx);
+  /** Regtest only (NULL on every other network: 404): what this node did with the stem of
+   *  \a id (GET /v1/debug/stems/ID; stemtrace.h). */
+  struct json_t *(*trace)(void *ctx, const nn_hash_t *id);
   void *ctx;
 } nn_api_ops_t;
 
@@ -111,8 +130,8 @@ nn_err_t nn_api_new(nn_api_t **out, struct event_base *base, const nn_api_cfg_t 
 /** Close every connection and the listener. NULL is fine. */
 void nn_api_free(nn_api_t *api);
 
-/** The node calls this after a transaction entered its mempool: waiting long polls are
- *  answered and open streams get the new transactions. */
+/** The node calls this after a transaction entered its mempool or an event was recorded:
+ *  waiting long polls are answered and open streams get what is new. */
 void nn_api_notify(nn_api_t *api);
 
 /** Where it listens: "127.0.0.1:PORT" (the real port) or "unix:/path". */

@@ -55,9 +55,9 @@ head_room(nn_api_gate_t *g, size_t need)
 
 /* What one header section says, as far as the gate cares. */
 typedef struct head_t {
-  const uint8_t *method, *path, *host, *auth;
-  size_t method_len, path_len, host_len, auth_len;
-  int origin, chunked, has_length, dup;
+  const uint8_t *method, *path, *query, *host, *auth, *origin, *site;
+  size_t method_len, path_len, query_len, host_len, auth_len, origin_len, site_len;
+  int chunked, has_length, dup;
   uint64_t length;
 } head_t;
 
@@ -90,8 +90,11 @@ parse_request_line(const uint8_t *p, size_t n, head_t *h)
   h->path = sp1 + 1;
   h->path_len = (size_t)(sp2 - h->path);
   const uint8_t *q = memchr(h->path, '?', h->path_len);
-  if (q)
+  if (q) {
+    h->query = q + 1;
+    h->query_len = (size_t)(h->path + h->path_len - h->query);
     h->path_len = (size_t)(q - h->path);
+  }
   return 1;
 }
 
@@ -128,7 +131,13 @@ parse_header(const uint8_t *p, size_t n, head_t *h)
   while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
     vl--;
   if (name_is(p, nl, "origin")) {
-    h->origin = 1;
+    h->dup |= h->origin != NULL;
+    h->origin = v;
+    h->origin_len = vl;
+  } else if (name_is(p, nl, "sec-fetch-site")) {
+    h->dup |= h->site != NULL;
+    h->site = v;
+    h->site_len = vl;
   } else if (name_is(p, nl, "transfer-encoding")) {
     h->chunked = 1;
   } else if (name_is(p, nl, "host")) {
@@ -186,28 +195,121 @@ token_ok(const nn_api_gate_t *g, const head_t *h)
   return ok;
 }
 
+/* Host's name without its port: "[::1]:9801" -> "[::1]", "localhost" -> "localhost". */
+static size_t
+host_name_len(const uint8_t *p, size_t n)
+{
+  if (n && p[0] == '[') {
+    const uint8_t *e = memchr(p, ']', n);
+    return e ? (size_t)(e - p) + 1 : n;
+  }
+  const uint8_t *c = memchr(p, ':', n);
+  return c ? (size_t)(c - p) : n;
+}
+
+/* A port after the name, if any: digits only. */
+static int
+host_port_ok(const uint8_t *p, size_t n)
+{
+  if (!n)
+    return 1;
+  if (p[0] != ':' || n == 1 || n > 6)
+    return 0;
+  for (size_t i = 1; i < n; i++)
+    if (p[i] < '0' || p[i] > '9')
+      return 0;
+  return 1;
+}
+
 static int
 host_ok(const nn_api_gate_t *g, const head_t *h)
 {
+  static const char *const loopback[] = { "127.0.0.1", "localhost", "[::1]" };
   if (!g->cfg->nhosts)
     return 1;
-  for (size_t i = 0; h->host && i < g->cfg->nhosts; i++)
+  if (!h->host)
+    return 0;
+  size_t nl = host_name_len(h->host, h->host_len);
+  if (!host_port_ok(h->host + nl, h->host_len - nl))
+    return 0;
+  for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
+    if (name_is(h->host, nl, loopback[i]))
+      return 1;
+  for (size_t i = 0; i < g->cfg->nhosts; i++)
     if (strlen(g->cfg->hosts[i]) == h->host_len && name_is(h->host, h->host_len, g->cfg->hosts[i]))
       return 1;
   return 0;
 }
 
-/* The status that refuses the request in g->head[0..n), or 0 to let it through. */
+/* No Origin (curl, the CLI, a same-origin GET), or exactly this API's own origin. */
 static int
-judge(const nn_api_gate_t *g, size_t n, uint64_t *body)
+origin_ok(const head_t *h)
+{
+  if (!h->origin)
+    return 1;
+  return h->host && h->origin_len == 7 + h->host_len && name_is(h->origin, 7, "http://") &&
+         !memcmp(h->origin + 7, h->host, h->host_len);
+}
+
+static int
+site_ok(const head_t *h)
+{
+  return !h->site || name_is(h->site, h->site_len, "same-origin") || name_is(h->site, h->site_len, "none");
+}
+
+/* A query parameter that carries a credential: token=, access_token=, api_token=... */
+static int
+query_has_token(const head_t *h)
+{
+  static const char *const names[] = { "token", "access_token", "api_token", "bearer", "authorization" };
+  const uint8_t *p = h->query, *end;
+  if (!p)
+    return 0;
+  end = p + h->query_len;
+  while (p && p < end) {
+    const uint8_t *amp = memchr(p, '&', (size_t)(end - p)), *stop = amp ? amp : end;
+    const uint8_t *eq = memchr(p, '=', (size_t)(stop - p));
+    size_t nl = (size_t)((eq ? eq : stop) - p);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+      if (name_is(p, nl, names[i]))
+        return 1;
+    p = amp ? amp + 1 : NULL;
+  }
+  return 0;
+}
+
+/* The status page's files: no data in them, so no token (ui.h). */
+static int
+is_static(const head_t *h)
+{
+  int get = name_is(h->method, h->method_len, "get") || name_is(h->method, h->method_len, "head");
+  return get && !h->length && h->path_len >= 1 && h->path[0] == '/' &&
+         (h->path_len == 1 || (h->path_len > 4 && !memcmp(h->path, "/ui/", 4)));
+}
+
+/* The status that refuses the request in g->head[0..n), or 0 to let it through; *why says
+ * which rule refused a 403 or 400. */
+static int
+judge(const nn_api_gate_t *g, size_t n, uint64_t *body, int *why)
 {
   head_t h;
+  *why = NN_API_GATE_WHY_NONE;
   if (!parse_head(g->head, n, &h))
     return 400;
-  if (h.origin || !host_ok(g, &h))
-    return 403;
+  if (!host_ok(g, &h))
+    return *why = NN_API_GATE_WHY_HOST, 403;
+  if (!origin_ok(&h))
+    return *why = NN_API_GATE_WHY_ORIGIN, 403;
+  if (!site_ok(&h))
+    return *why = NN_API_GATE_WHY_FETCH_SITE, 403;
   if (h.chunked)
     return 411;
+  if (query_has_token(&h))
+    return *why = NN_API_GATE_WHY_QUERY_TOKEN, 400;
+  if (is_static(&h)) {
+    *body = 0;
+    return 0;
+  }
   if (!token_ok(g, &h))
     return 401;
   int submit = name_is(h.method, h.method_len, "post") && h.path_len == 6 && !memcmp(h.path, "/v1/tx", 6);
@@ -223,8 +325,8 @@ refuse(nn_api_gate_t *g, int status, nn_api_gate_out_fn out, void *ctx)
   char req[256];
   int n = snprintf(req, sizeof(req),
                    "GET " NN_API_GATE_REFUSED_PATH " HTTP/1.1\r\nHost: gate\r\n" NN_API_GATE_HEADER
-                   ": %d %s\r\nConnection: close\r\n\r\n",
-                   status, g->cfg->nonce);
+                   ": %d %d %s\r\nConnection: close\r\n\r\n",
+                   status, g->why, g->cfg->nonce);
   nn_api_gate_clear(g);
   g->state = GATE_DROP;
   g->refused = status;
@@ -279,7 +381,7 @@ nn_api_gate_feed(nn_api_gate_t *g, const uint8_t *in, size_t len, nn_api_gate_ou
       continue;
     }
     uint64_t body = 0;
-    int status = judge(g, end, &body);
+    int status = judge(g, end, &body, &g->why);
     g->head_len = end;
     if (status)
       return refuse(g, status, out, ctx);

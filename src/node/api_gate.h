@@ -8,9 +8,16 @@
  * page can send such a POST to 127.0.0.1. The gate sits between the socket and evhttp (a
  * bufferevent filter, api.c) and sees the bytes first. Per request it refuses, in this order:
  *   - 431 a header section longer than NN_API_GATE_HEAD_MAX (or a malformed request line);
- *   - 403 an Origin header (a browser; no client of this API sends one);
- *   - 403 a Host that is not one of the listener's own names (DNS rebinding), when hosts are set;
+ *   - 403 a Host whose name is not 127.0.0.1, localhost, [::1] or one of the listener's own
+ *     names (DNS rebinding: a page of evil.example whose name now points at 127.0.0.1), when
+ *     hosts are set (any port: an ssh -L tunnel changes it);
+ *   - 403 an Origin that is not exactly "http://" + Host: another page, even one on another
+ *     port of 127.0.0.1 (the browser calls that "same-site"); the status page's own requests
+ *     carry its own origin, curl and the CLI none;
+ *   - 403 a Sec-Fetch-Site other than same-origin or none;
  *   - 411 a Transfer-Encoding (bodies must say their length);
+ *   - 400 a token in the query string (token=, access_token=...): URLs end up in logs;
+ *   - the status page's files (GET or HEAD of "/" or "/ui/...", no body) pass without a token;
  *   - 401 no valid bearer token;
  *   - 413 a Content-Length above the route's cap: big_body for POST /v1/tx, small_body else.
  * An accepted request passes to evhttp unchanged, its body counted through. A refused one is
@@ -33,7 +40,16 @@
 #define NN_API_GATE_HOSTS_MAX 4
 #define NN_API_GATE_NONCE_HEX 32
 #define NN_API_GATE_REFUSED_PATH "/.gate-refused"
-#define NN_API_GATE_HEADER "X-Gate-Refused" /**< "STATUS NONCE" on the synthetic request */
+#define NN_API_GATE_HEADER "X-Gate-Refused" /**< "STATUS WHY NONCE" on the synthetic request */
+
+/** Why a 403 or 400 was given (WHY in the synthetic request). */
+enum {
+  NN_API_GATE_WHY_NONE = 0,
+  NN_API_GATE_WHY_HOST = 1,
+  NN_API_GATE_WHY_ORIGIN = 2,
+  NN_API_GATE_WHY_FETCH_SITE = 3,
+  NN_API_GATE_WHY_QUERY_TOKEN = 4,
+};
 
 typedef struct nn_api_gate_cfg_t {
   uint8_t token[NN_API_TOKEN_LEN];
@@ -48,6 +64,7 @@ typedef struct nn_api_gate_t {
   const nn_api_gate_cfg_t *cfg;
   int state;   /* GATE_HEAD, GATE_BODY, GATE_DROP */
   int refused; /* the status of the refusal, once refused */
+  int why;     /* NN_API_GATE_WHY_* */
   uint64_t body_left;
   size_t head_len, head_cap;
   uint8_t *head;

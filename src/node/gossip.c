@@ -106,6 +106,7 @@ struct nn_gossip_t {
   size_t n_connect;
   nn_dl_t *dl;
   npeer_t *peers;
+  const npeer_t *stem_src; /* the peer whose STEM the core is handling now (cfg.on_stem) */
   uint32_t next_handle;
   backoff_t backoff[MAX_BACKOFF];
   size_t nbackoff;
@@ -340,10 +341,17 @@ io_send_stem(void *ctx, uint32_t peer, const uint8_t *tx, size_t len)
   nn_gossip_t *g = ctx;
   npeer_t *p = peer_by_handle(g, peer);
   nn_hash_t id;
+  int hashed = (g->cfg.on_own || g->cfg.on_stem) && nn_sha3_256(&id, tx, len) == NN_OK;
   /* our own stem: a step of its timeline (the core knows which stems are ours) */
-  int own = g->cfg.on_own && nn_sha3_256(&id, tx, len) == NN_OK && nn_dl_stemming(g->dl, &id) == 2;
+  int own = hashed && nn_dl_stemming(g->dl, &id) == 2;
   /* a relay that does not read, or cannot take it: dropped here, the embargo covers it */
-  if (p && len <= p->peer_max_tx && !peer_backlogged(g, p)) {
+  int sent = p && len <= p->peer_max_tx && !peer_backlogged(g, p);
+  if (hashed && !own && g->cfg.on_stem) {
+    const npeer_t *src = g->stem_src;
+    g->cfg.on_stem(g->cfg.ctx, &id, src && src->has_id ? &src->id : NULL, p && p->has_id ? &p->id : NULL,
+                   sent ? "forwarded" : "dropped");
+  }
+  if (sent) {
     p->stems_out++;
     send_tx_kind(g, p, NN_DLMSG_STEM, tx, len);
     if (own)
@@ -461,6 +469,9 @@ peer_to_gossip(nn_gossip_t *g, npeer_t *p)
   glog(g, NN_LOG_INFO, "gossip peer %s %s", p->outbound ? "to" : "from", name);
   if (g->cfg.on_peer && g->cfg.mixnet && p->peer_mixnet)
     g->cfg.on_peer(g->cfg.ctx, p->conn);
+  nn_net_conn_info_t ci;
+  if (g->cfg.on_peer_state && nn_net_conn_info(g->net, p->conn, &ci))
+    g->cfg.on_peer_state(g->cfg.ctx, p->conn, 1, &ci);
   schedule_dl(g);
 }
 
@@ -642,7 +653,9 @@ on_gossip(nn_gossip_t *g, npeer_t *p, const nn_dlmsg_t *m)
       nn_net_penalize(g->net, p->conn, PEN_STEM_FLOOD, "gossip: STEMs above the rate limit");
       break;
     }
+    g->stem_src = p;
     e = nn_dl_on_stem(g->dl, p->handle, m->tx, m->tx_len, now);
+    g->stem_src = NULL;
     break;
   case NN_DLMSG_TX:
     e = nn_dl_on_fluff(g->dl, p->handle, m->tx, m->tx_len, now);
@@ -867,6 +880,8 @@ t_down(void *ctx, uint64_t conn, const nn_net_conn_info_t *info)
     glog(g, NN_LOG_INFO, "gossip peer %s gone: %s", name, nn_net_close_reason_str(info->reason));
     if (p->outbound && info->reason != NN_CLOSE_LOCAL)
       backoff_fail_id(g, &p->addr, p->has_id, &p->id);
+    if (g->cfg.on_peer_state)
+      g->cfg.on_peer_state(g->cfg.ctx, conn, 0, info);
   }
   p->state = P_DEAD;
   kick(g); /* nn_dl_peer_remove from outside any core call */

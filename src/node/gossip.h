@@ -78,6 +78,13 @@ typedef struct nn_gossip_cfg_t {
    *  it leads to (-1: unchanged). NULL: nobody listens. */
   void (*on_own)(void *ctx, const nn_hash_t *id, const char *what, const nn_node_id_t *peer, const char *detail,
                  int state);
+  /** A gossip peer came (\a up 1: its HELLO is done) or went (0; \a info->reason says why),
+   *  for the node's events. \a info is the channel's (never NULL). NULL: nobody listens. */
+  void (*on_peer_state)(void *ctx, uint64_t conn, int up, const nn_net_conn_info_t *info);
+  /** Another node's stem passed on: \a from sent it to us (NULL: unknown, e.g. re-stemmed after
+   *  its relay went away), \a to is the relay it went to; \a what "forwarded" or "dropped".
+   *  For the devnet's stem trace only (regtest): NULL everywhere else. */
+  void (*on_stem)(void *ctx, const nn_hash_t *id, const nn_node_id_t *from, const nn_node_id_t *to, const char *what);
 } nn_gossip_cfg_t;
 
 #define NN_GOSSIP_PB_MAX 8 /**< private broadcast: peers per transaction, at most */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 
@@ -20,6 +21,9 @@
 #include "lib/hex.h"
 #include "lib/log.h"
 #include "net/tcp.h"
+#include "node/events.h"
+#include "node/history.h"
+#include "node/stemtrace.h"
 
 typedef struct rx_t {
   uint64_t seq, unix_ms;
@@ -47,7 +51,14 @@ struct nn_node_t {
   nn_turnnode_t *turn;
   nn_tornode_t *tor;
   nn_i2pnode_t *i2p;
-  nn_owntx_t *own;      /* our own transactions' timelines (memory only) */
+  nn_owntx_t *own;       /* our own transactions' timelines (memory only) */
+  nn_events_t *events;   /* what happened, for GET /v1/events (memory only) */
+  nn_history_t *history; /* the last hour in samples, for GET /v1/history */
+  nn_stemtrace_t *trace; /* regtest only: the stems of others we passed on (stemtrace.h) */
+  struct event *watch;   /* once a second: epochs, the DHT's bootstrap, history samples */
+  uint64_t watch_epochs, watch_next_sample_ms;
+  char watch_relays[2][65];
+  int watch_boot;
   nn_addr_t overlay[2]; /* our onion and I2P addresses, as published (type 0: none) */
   nn_transport_t *tcp;  /* owned by net */
   nn_addr_t bound;      /* our listener's address (type 0: none) */
@@ -86,25 +97,60 @@ rx_drop_oldest(nn_node_t *n)
   n->rx_n--;
 }
 
+/* ---- events ---- */
+
+static void
+event(nn_node_t *n, const char *type, json_t *fields)
+{
+  if (nn_events_add(n->events, type, fields, nn_unix_ms()) && n->api)
+    nn_api_notify(n->api);
+}
+
+/* A step of one of ours: its timeline, and an event (the id only inside the API: never logged). */
+static void
+own_step(nn_node_t *n, const nn_hash_t *id, const char *what, const nn_node_id_t *peer, const char *detail, int state)
+{
+  char hid[65], hp[65];
+  const nn_owntx_entry_t *e;
+  if (!n->own || !nn_owntx_step(n->own, id, what, peer, detail, state, nn_unix_ms()))
+    return;
+  if (!strcmp(what, "stem")) {
+    uint64_t at = nn_dl_embargo_at(nn_gossip_dl(n->gossip), id), now = nn_mono_ms();
+    if (at)
+      nn_owntx_set_embargo(n->own, id, nn_unix_ms() + (at > now ? at - now : 0));
+  }
+  if (!(e = nn_owntx_find(n->own, id)))
+    return;
+  nn_hex_encode(hid, id->b, NN_HASH_LEN);
+  if (peer)
+    nn_hex_encode(hp, peer->b, NN_NODE_ID_LEN);
+  event(n, "own-tx",
+        json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:I}", "id", hid, "what", what, "peer", peer ? hp : NULL, "detail",
+                  detail, "state", nn_owntx_state_str(e->state), "embargo_unix_ms", (json_int_t)e->embargo_unix_ms));
+}
+
 static void
 on_deliver(void *ctx, const uint8_t *tx, size_t len, nn_dl_via_t via, const nn_node_id_t *from)
 {
   nn_node_t *n = ctx;
   uint8_t *copy = len <= n->cfg.rx_max_bytes ? malloc(len) : NULL;
   n->tx_received++;
+  if (n->trace && (via == NN_DL_VIA_STEM_FLUFF || via == NN_DL_VIA_EMBARGO)) { /* the stem phase ended here */
+    nn_hash_t id;
+    if (nn_sha3_256(&id, tx, len) == NN_OK && !(n->own && nn_owntx_find(n->own, &id)))
+      nn_stemtrace_add(n->trace, &id, from, NULL, via == NN_DL_VIA_STEM_FLUFF ? "fluffed" : "embargo", nn_unix_ms());
+  }
   if (n->own && nn_owntx_count(n->own)) { /* one of ours, in the mempool: how it got there */
     nn_hash_t id;
     if (nn_sha3_256(&id, tx, len) == NN_OK && nn_owntx_find(n->own, &id)) {
       if (via == NN_DL_VIA_EMBARGO)
-        nn_owntx_step(n->own, &id, "embargo-fired", NULL, "not seen back in time: we broadcast it ourselves",
-                      NN_OWNTX_EMBARGOED, nn_unix_ms());
+        own_step(n, &id, "embargo-fired", NULL, "not seen back in time: we broadcast it ourselves", NN_OWNTX_EMBARGOED);
       else if (via == NN_DL_VIA_DIRECT)
-        nn_owntx_step(n->own, &id, "direct", NULL, "route direct: we broadcast it at once", NN_OWNTX_DIRECT,
-                      nn_unix_ms());
+        own_step(n, &id, "direct", NULL, "route direct: we broadcast it at once", NN_OWNTX_DIRECT);
       else
-        nn_owntx_step(n->own, &id, "seen-back", from,
-                      via == NN_DL_VIA_FLUFF ? "via fluff: another node announced it" : nn_dl_via_str(via),
-                      NN_OWNTX_PROPAGATED, nn_unix_ms());
+        own_step(n, &id, "seen-back", from,
+                 via == NN_DL_VIA_FLUFF ? "via fluff: another node announced it" : nn_dl_via_str(via),
+                 NN_OWNTX_PROPAGATED);
     }
   }
   if (!copy)
@@ -178,20 +224,30 @@ nn_node_submit_here(nn_node_t *n, const uint8_t *tx, size_t len, nn_hash_t *id)
     return NN_ERR_PERM;
   /* the timeline first: the first steps (a stem, a direct broadcast) happen inside the submit */
   nn_owntx_add(n->own, id, len, n->cfg.gossip.tx_proxy ? "tx-proxy" : nn_route_str(route), nn_unix_ms(), nn_mono_ms());
+  {
+    char hid[65];
+    nn_hex_encode(hid, id->b, NN_HASH_LEN);
+    event(
+      n, "own-tx",
+      json_pack("{s:s, s:s, s:s, s:I}", "id", hid, "what", "submitted", "state", "submitted", "len", (json_int_t)len));
+  }
   if (mix) {
     e = nn_mixnode_send(n->mixnode, tx, len, route == NN_ROUTE_MIXNET);
     if (!e) {
       n->mix_submitted++;
-      nn_owntx_step(n->own, id, "mixnet", NULL, "handed to the mixnet: its exit broadcasts it", NN_OWNTX_MIXNET,
-                    nn_unix_ms());
+      own_step(n, id, "mixnet", NULL, "handed to the mixnet: its exit broadcasts it", NN_OWNTX_MIXNET);
     }
   } else {
     e = nn_gossip_submit(n->gossip, tx, len);
   }
   if (e) {
-    nn_owntx_step(n->own, id, "refused", NULL, nn_err_str(e), NN_OWNTX_DROPPED, nn_unix_ms());
+    own_step(n, id, "refused", NULL, nn_err_str(e), NN_OWNTX_DROPPED);
     return e;
   }
+  const nn_owntx_entry_t *oe = nn_owntx_find(n->own, id);
+  if (oe && oe->nsteps == 1 && !n->cfg.gossip.tx_proxy && !mix) /* nothing left, nothing said: say why */
+    own_step(n, id, "waiting", NULL, "no stem relay this epoch (no outbound peer yet): held, the embargo covers it",
+             -1);
   /* users paste logs into support chats: the id of our own transaction only at DEBUG */
   nn_log(&n->log, NN_LOG_INFO, "node", "submitted a transaction (%zu bytes), route %s", len, rs);
   if (nn_log_enabled(&n->log, NN_LOG_DEBUG)) {
@@ -667,9 +723,32 @@ start_net(nn_node_t *n, char *adv, size_t adv_len, char *why, size_t why_len)
 static void
 on_own(void *ctx, const nn_hash_t *id, const char *what, const nn_node_id_t *peer, const char *detail, int state)
 {
+  own_step(ctx, id, what, peer, detail, state);
+}
+
+static void
+on_stem(void *ctx, const nn_hash_t *id, const nn_node_id_t *from, const nn_node_id_t *to, const char *what)
+{
   nn_node_t *n = ctx;
-  if (n->own)
-    nn_owntx_step(n->own, id, what, peer, detail, state, nn_unix_ms());
+  if (n->trace)
+    nn_stemtrace_add(n->trace, id, from, to, what, nn_unix_ms());
+}
+
+/* A gossip peer up or down: an event with its transport (GET /v1/events). */
+static void
+on_peer_state(void *ctx, uint64_t conn, int up, const nn_net_conn_info_t *ci)
+{
+  nn_node_t *n = ctx;
+  char a[NN_ADDR_STR_MAX], id[65];
+  const char *path = ci->moved ? "punched" : ci->transport ? ci->transport : "?";
+  (void)conn;
+  nn_addr_format(&ci->addr, a);
+  if (ci->has_id)
+    nn_hex_encode(id, ci->id.b, NN_NODE_ID_LEN);
+  event(n, up ? "peer-up" : "peer-down",
+        json_pack("{s:s?, s:s, s:s, s:s, s:s?}", "peer", ci->has_id ? id : NULL, "addr",
+                  ci->inbound && !strcmp(path, "tor") ? "onion-service" : a, "path", path, "direction",
+                  ci->inbound ? "in" : "out", "reason", up ? NULL : nn_net_close_reason_str(ci->reason)));
 }
 
 static void
@@ -1283,9 +1362,9 @@ owntx_json(const nn_owntx_entry_t *e)
                           json_pack("{s:I, s:s, s:s?, s:s?}", "unix_ms", (json_int_t)s->unix_ms, "what", s->what,
                                     "peer", s->peer[0] ? s->peer : NULL, "detail", s->detail[0] ? s->detail : NULL));
   }
-  o = json_pack("{s:s, s:I, s:s, s:s, s:I, s:o, s:I}", "id", id, "len", (json_int_t)e->len, "route", e->route, "state",
-                nn_owntx_state_str(e->state), "submitted_unix_ms", (json_int_t)e->submitted_unix_ms, "steps", steps,
-                "steps_lost", (json_int_t)e->steps_lost);
+  o = json_pack("{s:s, s:I, s:s, s:s, s:I, s:o, s:I, s:I}", "id", id, "len", (json_int_t)e->len, "route", e->route,
+                "state", nn_owntx_state_str(e->state), "submitted_unix_ms", (json_int_t)e->submitted_unix_ms, "steps",
+                steps, "steps_lost", (json_int_t)e->steps_lost, "embargo_unix_ms", (json_int_t)e->embargo_unix_ms);
   return o;
 }
 
@@ -1312,13 +1391,160 @@ api_tx(void *ctx, const nn_hash_t *id)
   return (e = nn_owntx_find(n->own, id)) ? owntx_json(e) : NULL;
 }
 
+static size_t
+api_events(void *ctx, uint64_t since, nn_api_event_t *out, size_t max, uint64_t *next)
+{
+  nn_node_t *n = ctx;
+  nn_events_line_t l[64];
+  size_t k = nn_events_get(n->events, since, l, max < 64 ? max : 64, next);
+  for (size_t i = 0; i < k; i++) {
+    out[i].seq = l[i].seq;
+    out[i].line = l[i].line;
+    out[i].len = l[i].len;
+  }
+  return k;
+}
+
+static json_t *
+api_history(void *ctx)
+{
+  nn_node_t *n = ctx;
+  json_t *a = json_array();
+  const nn_history_sample_t *s;
+  for (size_t i = 0; a && (s = nn_history_get(n->history, i)); i++)
+    json_array_append_new(a, json_pack("[I,I,I,i,i,i,i,i]", (json_int_t)s->unix_ms, (json_int_t)s->bytes_in,
+                                       (json_int_t)s->bytes_out, (int)s->peers_in, (int)s->peers_out, (int)s->dht_size,
+                                       (int)s->mempool, (int)s->stempool));
+  return a ? json_pack("{s:i, s:[s,s,s,s,s,s,s,s], s:o}", "interval_s", (int)(NN_HISTORY_INTERVAL_MS / 1000), "columns",
+                       "unix_ms", "bytes_in", "bytes_out", "peers_in", "peers_out", "dht_size", "mempool", "stempool",
+                       "samples", a)
+           : NULL;
+}
+
+/* What the status page shows beyond /v1/status (GET /v1/node, docs/API.md). */
+static json_t *
+api_trace(void *ctx, const nn_hash_t *id)
+{
+  nn_node_t *n = ctx;
+  return n->trace ? nn_stemtrace_json(n->trace, id) : NULL;
+}
+
+static json_t *
+api_node(void *ctx)
+{
+  nn_node_t *n = ctx;
+  nn_disco_stats_t ds;
+  nn_dl_stats_t dls;
+  nn_dl_t *dl = nn_gossip_dl(n->gossip);
+  const nn_net_stats_t *ns = nn_net_stats(n->net);
+  nn_dht_table_t *t = nn_dht_table(nn_disco_dht(n->disco));
+  const nn_node_id_t *self = nn_identity_node_id(n->identity);
+  json_t *buckets = json_array(), *closed = json_object(), *o;
+  uint32_t counts[256] = { 0 };
+  nn_gossip_peer_t *ps = malloc(NN_API_PEERS_MAX * sizeof(*ps));
+  size_t np = ps ? nn_gossip_peers(n->gossip, ps, NN_API_PEERS_MAX) : 0, anon = 0;
+  size_t nc = t ? nn_dht_table_size(t) : 0;
+  nn_dht_contact_t *cs = nc ? malloc(nc * sizeof(*cs)) : NULL;
+  nn_gossip_stats_t gs;
+  uint64_t now = nn_mono_ms(), soon;
+
+  for (size_t i = 0; i < np; i++)
+    anon += !ps[i].has_id;
+  free(ps);
+  nc = cs ? nn_dht_table_all(t, cs, nc) : 0;
+  for (size_t i = 0; i < nc; i++)
+    counts[nn_dht_bucket_index(self, &cs[i].id) & 255]++;
+  free(cs);
+  for (size_t i = 0; buckets && i < 256; i++)
+    json_array_append_new(buckets, json_integer(counts[i]));
+  for (int r = 1; closed && r < NN_NET_CLOSE_MAX; r++)
+    if (ns->closed[r])
+      json_object_set_new(closed, nn_net_close_reason_str((nn_close_reason_t)r),
+                          json_integer((json_int_t)ns->closed[r]));
+  nn_disco_stats(n->disco, &ds);
+  nn_dl_stats(dl, &dls);
+  nn_gossip_stats(n->gossip, &gs);
+  soon = nn_dl_embargo_soonest(dl);
+  o = json_pack(
+    "{s:s, s:{s:i, s:b, s:i, s:o, s:I, s:I, s:I, s:I}, "
+    "s:{s:i, s:i, s:I, s:i, s:o, s:s}, "
+    "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
+    "version", NEPNET_VERSION, "dht", "contacts", (int)ds.table_size, "bootstrapped", ds.bootstrapped, "k",
+    (int)n->cfg.disco.dht.table.k, "buckets", buckets ? buckets : json_null(), "records", (json_int_t)ds.values,
+    "lookups_done", (json_int_t)ds.lookups_done, "lookups_found", (json_int_t)ds.lookups_found, "verifications",
+    (json_int_t)ds.verifications, "channels", "open", (int)ns->open, "outbound", (int)ds.outbound, "handshakes",
+    (json_int_t)ns->handshakes, "anonymous_in", (int)anon, "closed", closed ? closed : json_null(), "suite",
+    "X25519+ML-KEM-1024, ML-DSA-87, AES-256-GCM", "dandelion", "epochs", (json_int_t)dls.epochs, "fluff_epochs",
+    (json_int_t)dls.fluff_epochs, "stems_in", (json_int_t)dls.stems_in, "stems_out", (json_int_t)dls.stems_out,
+    "fluffed", (json_int_t)dls.stem_fluffed, "embargo_fired", (json_int_t)dls.embargo_fired, "stems_dropped",
+    (json_int_t)gs.stems_dropped, "embargo_pending", (json_int_t)dls.stem_count, "embargo_soonest_s",
+    soon == UINT64_MAX ? json_null() : json_real(soon > now ? (double)(soon - now) / 1000.0 : 0.0));
+  return o;
+}
+
+/* Once a second: a new epoch or new relays, the DHT's bootstrap (events), a history sample. */
+static void
+on_watch(evutil_socket_t fd, short what, void *arg)
+{
+  nn_node_t *n = arg;
+  nn_node_status_t st;
+  nn_dl_stats_t dls;
+  uint64_t now = nn_mono_ms();
+  (void)fd;
+  (void)what;
+  if (nn_node_status_here(n, &st) != NN_OK)
+    return;
+  nn_dl_stats(nn_gossip_dl(n->gossip), &dls);
+  if (dls.epochs != n->watch_epochs || memcmp(st.relays, n->watch_relays, sizeof(st.relays))) {
+    json_t *rel = json_array();
+    for (uint32_t i = 0; rel && i < st.n_relays && i < 2; i++)
+      json_array_append_new(rel, json_string(st.relays[i]));
+    event(n, "epoch",
+          json_pack("{s:s, s:b, s:I, s:o?}", "role", st.fluff_epoch ? "fluff" : "stem", "new",
+                    dls.epochs != n->watch_epochs, "ends_in_s", (json_int_t)st.epoch_ends_in_s, "relays", rel));
+    n->watch_epochs = dls.epochs;
+    memcpy(n->watch_relays, st.relays, sizeof(st.relays));
+  }
+  if (st.bootstrapped != n->watch_boot) {
+    event(n, "dht", json_pack("{s:b, s:i}", "bootstrapped", st.bootstrapped, "contacts", (int)st.dht_size));
+    n->watch_boot = st.bootstrapped;
+  }
+  if (now >= n->watch_next_sample_ms) {
+    nn_history_sample_t s = { nn_unix_ms(),
+                              st.bytes_in,
+                              st.bytes_out,
+                              st.peers_in,
+                              st.peers_out,
+                              st.dht_size,
+                              (uint32_t)st.mempool_count,
+                              (uint32_t)st.stempool_count };
+    (void)nn_history_add(n->history, &s);
+    n->watch_next_sample_ms = now + NN_HISTORY_INTERVAL_MS;
+  }
+}
+
+static nn_err_t
+start_watch(nn_node_t *n)
+{
+  struct timeval tv = { 1, 0 };
+  if (!(n->watch = event_new(n->base, -1, EV_PERSIST, on_watch, n)) || event_add(n->watch, &tv))
+    return NN_ERR_NOMEM;
+  event(n, "start",
+        json_pack("{s:s, s:s, s:s}", "node_id", n->hexid, "network", nn_network_str(n->network), "route",
+                  nn_route_str(n->cfg.gossip.dl.route)));
+  on_watch(-1, 0, n); /* the first epoch and sample now */
+  return NN_OK;
+}
+
 static nn_err_t
 start_api(nn_node_t *n, char *why, size_t why_len)
 {
   char line[300];
   nn_err_t e;
-  nn_api_ops_t ops = { api_submit, api_received, api_status,  api_peers, api_metrics,
-                       api_mixnet, api_nat,      api_own_txs, api_tx,    n };
+  nn_api_ops_t ops = { api_submit,  api_received, api_status, api_peers,   api_metrics, api_mixnet, api_nat,
+                       api_own_txs, api_tx,       api_events, api_history, api_node,    NULL,       n };
+  if (n->trace) /* regtest alone: the route does not exist elsewhere */
+    ops.trace = api_trace;
   if (!n->cfg.api_enabled)
     return NN_OK;
   if ((e = nn_api_new(&n->api, n->base, &n->cfg.api, &ops, why, why_len)) != NN_OK)
@@ -1371,7 +1597,7 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
   if (!(n->datadir = strdup(datadir)) || !(n->addr_file = path_join(datadir, "api.address")) ||
       !(n->token_file = cfg->api.token_file ? strdup(cfg->api.token_file) : path_join(datadir, "api.token")) ||
       !(n->preset = strdup(cfg->preset ? cfg->preset : "")) || !(n->rx = calloc(cfg->rx_max_count, sizeof(*n->rx))) ||
-      nn_owntx_new(&n->own))
+      nn_owntx_new(&n->own) || nn_events_new(&n->events) || nn_history_new(&n->history))
     goto fail;
   n->cfg.api.token_file = n->token_file;
   n->cfg.preset = n->preset; /* shown by every status: the caller's string may be gone by then */
@@ -1379,6 +1605,12 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
   n->cfg.gossip.deliver = on_deliver;
   n->cfg.gossip.on_peer = on_gossip_peer;
   n->cfg.gossip.on_own = on_own;
+  n->cfg.gossip.on_peer_state = on_peer_state;
+  if (network == NN_NET_REGTEST) { /* never elsewhere: a node must not hold others' stem paths */
+    if ((e = nn_stemtrace_new(&n->trace)))
+      goto fail;
+    n->cfg.gossip.on_stem = on_stem;
+  }
   n->cfg.gossip.mixnet = n->cfg.mixnet;
   n->cfg.gossip.ctx = n;
   tor_only_cfg(n);
@@ -1390,7 +1622,7 @@ nn_node_new(nn_node_t **out, struct event_base *base, const nn_identity_t *ident
       (e = nn_disco_new(&n->disco, n->net, identity, network, datadir, &n->cfg.disco, why, why_len)) ||
       (e = start_relay(n, adv[0] != 0, why, why_len)) || (e = start_stun(n, why, why_len)) ||
       (e = nn_gossip_new(&n->gossip, n->net, n->disco, &n->cfg.gossip, nn_mono_ms(), why, why_len)) ||
-      (e = start_mixnet(n, why, why_len)) || (e = start_api(n, why, why_len)))
+      (e = start_mixnet(n, why, why_len)) || (e = start_api(n, why, why_len)) || (e = start_watch(n)))
     goto fail;
   /* Every other string and list of the caller's was copied by the part that uses it (or used
    * only above): forget them, so that nothing can read them after the caller freed them. */
@@ -1416,8 +1648,11 @@ nn_node_free(nn_node_t *n)
 {
   if (!n)
     return;
+  if (n->watch)
+    event_free(n->watch);
   if (n->api) {
     nn_api_free(n->api);
+    n->api = NULL; /* what closes below may still make events */
     (void)unlink(n->addr_file);
   }
   nn_relaynode_free(n->relay); /* before disco: it publishes through it */
@@ -1434,6 +1669,9 @@ nn_node_free(nn_node_t *n)
       rx_drop_oldest(n);
   free(n->rx);
   nn_owntx_free(n->own);
+  nn_events_free(n->events);
+  nn_history_free(n->history);
+  nn_stemtrace_free(n->trace);
   free(n->datadir);
   free(n->addr_file);
   free(n->token_file);
@@ -1441,6 +1679,12 @@ nn_node_free(nn_node_t *n)
   free(n->mix_keys);
   free(n->mix_replay);
   free(n);
+}
+
+const nn_events_t *
+nn_node_events(const nn_node_t *n)
+{
+  return n->events;
 }
 
 const nn_owntx_t *

@@ -127,9 +127,10 @@ nn_dl_t *nn_node_dl(nn_node_t *n);
 nn_api_t *nn_node_api(nn_node_t *n);
 nn_mixnode_t *nn_node_mixnode(nn_node_t *n); /**< NULL when the mixnet is off */
 nn_relaynode_t *nn_node_relay(nn_node_t *n);
-nn_stunnode_t *nn_node_stun(nn_node_t *n);         /**< NULL without a listener or with stun = 0 */
-nn_tornode_t *nn_node_tor(nn_node_t *n);           /**< NULL without tor-control or tor-socks */
-const nn_owntx_t *nn_node_own(const nn_node_t *n); /**< our own transactions' timelines */
-nn_i2pnode_t *nn_node_i2p(nn_node_t *n);           /**< NULL without i2p-sam */
+nn_stunnode_t *nn_node_stun(nn_node_t *n);                    /**< NULL without a listener or with stun = 0 */
+nn_tornode_t *nn_node_tor(nn_node_t *n);                      /**< NULL without tor-control or tor-socks */
+const nn_owntx_t *nn_node_own(const nn_node_t *n);            /**< our own transactions' timelines */
+const struct nn_events_t *nn_node_events(const nn_node_t *n); /**< what happened (events.h) */
+nn_i2pnode_t *nn_node_i2p(nn_node_t *n);                      /**< NULL without i2p-sam */
 
 #endif

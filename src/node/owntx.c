@@ -122,6 +122,14 @@ nn_owntx_step(nn_owntx_t *t, const nn_hash_t *id, const char *what, const nn_nod
   return 1;
 }
 
+void
+nn_owntx_set_embargo(nn_owntx_t *t, const nn_hash_t *id, uint64_t unix_ms)
+{
+  nn_owntx_entry_t *e = find(t, id);
+  if (e)
+    e->embargo_unix_ms = unix_ms;
+}
+
 const nn_owntx_entry_t *
 nn_owntx_find(const nn_owntx_t *t, const nn_hash_t *id)
 {

@@ -54,7 +54,8 @@ typedef struct nn_owntx_entry_t {
   char route[24];
   nn_owntx_state_t state;
   size_t nsteps;
-  uint32_t steps_lost; /**< steps past NN_OWNTX_MAX_STEPS */
+  uint32_t steps_lost;      /**< steps past NN_OWNTX_MAX_STEPS */
+  uint64_t embargo_unix_ms; /**< when our embargo fires if it is not seen back (0: no stem yet) */
   nn_owntx_step_t steps[NN_OWNTX_MAX_STEPS];
 } nn_owntx_entry_t;
 
@@ -70,6 +71,8 @@ void nn_owntx_add(nn_owntx_t *t, const nn_hash_t *id, size_t len, const char *ro
  *  ours. */
 int nn_owntx_step(nn_owntx_t *t, const nn_hash_t *id, const char *what, const nn_node_id_t *peer, const char *detail,
                   int state, uint64_t unix_ms);
+/** The embargo deadline of one of ours (ignored for others). */
+void nn_owntx_set_embargo(nn_owntx_t *t, const nn_hash_t *id, uint64_t unix_ms);
 /** Ours? NULL otherwise. Valid until the next call. */
 const nn_owntx_entry_t *nn_owntx_find(const nn_owntx_t *t, const nn_hash_t *id);
 /** The \a i-th, newest first (NULL past the end). Valid until the next call. */
