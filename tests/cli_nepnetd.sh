@@ -33,6 +33,15 @@ expect_err --route carrier-pigeon "dandelion+mixnet"
 expect_err --cover loud "off, low, standard or constant"
 expect_err --listen-ip-rate abc "a number"
 expect_err --bogus 1 "unknown option 'bogus'"
+expect_err --bogus "unknown option --bogus"
+expect_err --log-level info,dht=loud "is not a log level spec"
+expect_err --api-token-mode 0644 "0600 or 0640"
+
+# one version, on both programs (and in /v1/status below)
+v=$("$d" --version | head -n1)
+c=$("$cli" --version | head -n1)
+[[ $v =~ ^nepnetd\ [0-9]+\.[0-9]+\.[0-9]+ ]] || fail "nepnetd --version: $v"
+[ "${v#nepnetd }" = "${c#nepnet }" ] || fail "nepnetd and nepnet report different versions: '$v' and '$c'"
 expect_err --preset turbo "fast, balanced or private"
 "$d" --help | grep -q -- '--max-inbound-per-host' || fail "--help does not list every option"
 
@@ -54,6 +63,65 @@ pid=
 grep -q 'SIGTERM: shutting down' "$dir/log" || fail "no shutdown message"
 [ ! -e "$dir/n/api.address" ] || fail "api.address left behind"
 [ -s "$dir/n/peers.sqlite" ] || fail "peer store missing after stop"
+[ ! -e "$dir/n/nepnetd.pid" ] || fail "nepnetd.pid left behind"
+
+# logs: an RFC 3339 UTC time with milliseconds, a severity and a subsystem; SIGHUP reloads the
+# settings file (a changed log level at once, the rest named for the next start), reopens the
+# log file (logrotate moved it) and the daemon keeps serving
+printf 'log-level = warn\n' > "$dir/n/nepnetd.conf"
+start() {
+  "$d" --datadir "$dir/n" --network regtest --listen 127.0.0.1:0 --api 127.0.0.1:0 --log-file "$dir/n/node.log" \
+    >>"$dir/log" 2>&1 &
+  pid=$!
+  # ours: our pid in nepnetd.pid, and an API that answers (an api.address left by a killed
+  # daemon names a port nobody listens on)
+  for _ in $(seq 100); do
+    [ "$(cat "$dir/n/nepnetd.pid" 2>/dev/null)" = "$pid" ] && "$cli" --datadir "$dir/n" status >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  "$cli" --datadir "$dir/n" status >/dev/null || fail "nepnetd did not start within 10 s"
+}
+start
+"$cli" --datadir "$dir/n" status >/dev/null || fail "status after start"
+grep -q ' INFO ' "$dir/n/node.log" && fail "INFO lines at log-level warn: $(cat "$dir/n/node.log")"
+printf 'log-level = debug\nmax-peers = 50\n' > "$dir/n/nepnetd.conf"
+mv "$dir/n/node.log" "$dir/n/node.log.1"
+kill -HUP "$pid"
+for _ in $(seq 50); do grep -q 'settings reloaded' "$dir/n/node.log" 2>/dev/null && break; sleep 0.1; done
+grep -q 'SIGHUP: log-level is now debug' "$dir/n/node.log" || fail "SIGHUP did not change the log level: $(cat "$dir/n/node.log" 2>&1)"
+grep -q "'max-peers = 50' differs from the running settings: it takes effect at the next start" "$dir/n/node.log" ||
+  fail "SIGHUP did not name the setting it cannot change now"
+kill -0 "$pid" || fail "SIGHUP killed the daemon"
+out=$("$cli" --datadir "$dir/n" status) || fail "status after SIGHUP: $out"
+grep -q "\"version\":\"$(awk '{print $2}' <<<"$v")\"" <<<"$("$cli" --datadir "$dir/n" status --json | tr -d ' \n')" ||
+  fail "/v1/status has no version"
+"$cli" --datadir "$dir/n" send "$dir/tx" >/dev/null || fail "send after SIGHUP" # logs a DEBUG line at once
+for _ in $(seq 50); do grep -q ' DEBUG ' "$dir/n/node.log" && break; sleep 0.1; done
+grep -Eq '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z DEBUG node: our transaction ' "$dir/n/node.log" ||
+  fail "no DEBUG line in the log format after SIGHUP: $(head -5 "$dir/n/node.log")"
+# a second daemon on a live data directory is refused, naming the first
+rc=0; err=$("$d" --datadir "$dir/n" --network regtest --listen 127.0.0.1:0 --api 127.0.0.1:0 2>&1) || rc=$?
+[ "$rc" != 0 ] || fail "a second daemon started on a live data directory"
+grep -q "another nepnetd (pid $pid) runs with the data directory" <<<"$err" || fail "unclear refusal: $err"
+# killed with SIGKILL: the next start takes over without help
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+[ -e "$dir/n/api.address" ] || fail "SIGKILL left no api.address to take over (test premise)"
+start
+grep -q "taking over $dir/n from nepnetd pid [0-9]*, which is gone" "$dir/n/node.log" ||
+  fail "no take-over line: $(tail -5 "$dir/n/node.log")"
+"$cli" --datadir "$dir/n" status >/dev/null || fail "status after the take-over"
+# api-token-mode 0640: the token file's group may read it, and the CLI accepts that
+kill -TERM "$pid"; wait "$pid" || fail "exit after the take-over"; pid=
+printf 'api-token-mode = 0640\n' > "$dir/n/nepnetd.conf"
+start
+[ "$(stat -c %a "$dir/n/api.token")" = 640 ] || fail "api-token-mode 0640: the token is $(stat -c %a "$dir/n/api.token")"
+"$cli" --datadir "$dir/n" status >/dev/null || fail "the CLI refused a 0640 token"
+kill -TERM "$pid"; wait "$pid" || fail "exit"; pid=
+rm "$dir/n/nepnetd.conf"
+rc=0; err=$("$d" --datadir "$dir/n" --network regtest --listen 127.0.0.1:0 --api 127.0.0.1:0 2>&1) || rc=$?
+[ "$rc" != 0 ] && grep -q "set api-token-mode 0640" <<<"$err" || fail "a 0640 token without api-token-mode: $err"
+chmod 600 "$dir/n/api.token"
 
 # a key file others can read is refused, naming the file and the fix
 chmod 644 "$dir/n/identity.key"

@@ -16,8 +16,10 @@
 extern "C" {
 #endif
 
-/** The library version, e.g. "0.1.0". */
+/** The library version, e.g. "0.1.0" (CMakeLists.txt's project version: the one place it is set). */
 const char *nn_version(void);
+/** The git commit the library was built from (12 hex digits), "" when not built from git. */
+const char *nn_version_commit(void);
 /** The version of the OpenSSL libcrypto this build runs on (must be >= 3.5). */
 const char *nn_openssl_version(void);
 

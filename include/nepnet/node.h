@@ -163,6 +163,8 @@ typedef struct nn_node_settings_t {
   /** Log lines (no newline); NULL: stderr. \a module is "net", "disco", "gossip", "api"... */
   void (*on_log)(void *ctx, int level, const char *module, const char *line);
   void *ctx;
+  uint32_t api_token_mode; /**< the API token file's mode: 0600 (default; 0 means it too) or 0640,
+                              so that the file's group (a system service's operators) may read it */
 } nn_node_settings_t;
 
 /** The balanced preset on mainnet, listening on 0.0.0.0:9800, no control API. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -446,14 +447,15 @@ nn_api_client_read_token(const char *path, char *out, size_t out_len, char *why,
     out[0] = 0;
   if (out_len < NN_API_TOKEN_HEX + 1)
     return NN_ERR_NOSPACE;
-  err = nn_file_read_private(path, buf, sizeof(buf), &len);
+  /* readable by its group is fine: nepnetd's api-token-mode 0640 lets an operators' group in */
+  err = nn_file_read_mode(path, buf, sizeof(buf), &len, S_IRGRP);
   if (err == NN_ERR_NOTFOUND)
     say(why, why_len,
         "no API token file %s: nepnetd creates it when it starts; is it running "
         "with this data directory? (or pass --token-file FILE)",
         path);
   else if (err == NN_ERR_PERM)
-    say(why, why_len, "API token file %s is accessible to group or others: chmod 600 %s", path, path);
+    say(why, why_len, "API token file %s is writable by its group or accessible to others: chmod 600 %s", path, path);
   else if (err == NN_ERR_TOO_LONG || err == NN_ERR_FORMAT)
     say(why, why_len, "API token file %s is malformed (expected 64 hex digits and a newline)", path);
   else if (err)

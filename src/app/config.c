@@ -1,5 +1,6 @@
 /* nepnetd settings: flags, config file and presets from one table (config.h). */
 #include "app/config.h"
+#include "app/daemonlog.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -20,7 +21,9 @@ typedef enum {
   T_LIST,
   T_ROUTE,
   T_NETWORK,
-  T_LOGLEVEL,
+  T_LOGLEVEL, /* nepnetd's level spec (daemonlog.h): the string in nn_conf_t, its lowest level in s */
+  T_LOGFILE,  /* nepnetd's --log-file, in nn_conf_t */
+  T_MODE,     /* a file mode: 0600 or 0640 */
   T_PRESET,
   T_COVER,
   T_AUTO /* an int: -1 "auto", 0, 1 */
@@ -186,7 +189,16 @@ static const opt_t opts[] = {
       "preset's auto, the others' 0)"),
   ONE("api", T_STR, api, "ADDR", "control API: 127.0.0.1:PORT, [::1]:PORT, unix:/PATH or off (127.0.0.1:9801)"),
   ONE("api-token-file", T_STR, api_token_file, "FILE", "API bearer token, created 0600 if missing (DATADIR/api.token)"),
-  ONE("log-level", T_LOGLEVEL, log_level, "LEVEL", "debug, info (default), warn or error"),
+  ONE("api-token-mode", T_MODE, api_token_mode, "MODE",
+      "the token file's mode: 0600 (default), or 0640 so that its group (the\n"
+      "operators of a system service) may run nepnet status and open the page"),
+  ONE("log-level", T_LOGLEVEL, log_level, "LEVEL[,SUB=LEVEL...]",
+      "debug, info (default), warn or error; per subsystem after it, e.g.\n"
+      "info,dht=debug,net=warn (net, tcp, dht, dandelion, api, node, nat,\n"
+      "relay, stun, turn, tor, i2p, mix); SIGHUP applies a changed one"),
+  ONE("log-file", T_LOGFILE, log_level, "FILE",
+      "append the log to FILE (mode 0640) instead of stderr; SIGHUP reopens it\n"
+      "(for logrotate)"),
 };
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
@@ -384,12 +396,26 @@ set_enum(nn_conf_t *c, const opt_t *o, const char *v, const char *origin, char *
     return fail(why, why_len, origin, v, "is not a cover preset", "off, low, standard or constant");
   }
   case T_LOGLEVEL: {
-    int l = nn_log_level_parse(v);
-    if (l < 0)
-      return fail(why, why_len, origin, v, "is not a log level", "debug, info, warn or error");
-    *AT(&c->s, o, int) = l;
-    return 0;
+    nn_dlog_t l;
+    char w[256];
+    if (nn_dlog_parse(&l, v, w, sizeof(w)))
+      return fail(why, why_len, origin, v, "is not a log level spec",
+                  "debug, info, warn or error, then e.g. ,dht=debug");
+    *AT(&c->s, o, int) = nn_dlog_min_level(&l);
+    return (c->log_spec = own(c, strdup(v))) ? 0 : -1;
   }
+  case T_LOGFILE:
+    if (!*v)
+      return fail(why, why_len, origin, v, "is empty", "a file name");
+    return (c->log_file = own(c, strdup(v))) ? 0 : -1;
+  case T_MODE:
+    if (!strcmp(v, "0600") || !strcmp(v, "600"))
+      *AT(&c->s, o, uint32_t) = 0600;
+    else if (!strcmp(v, "0640") || !strcmp(v, "640"))
+      *AT(&c->s, o, uint32_t) = 0640;
+    else
+      return fail(why, why_len, origin, v, "is not a token mode", "0600 or 0640");
+    return 0;
   default: return -1;
   }
 }
@@ -573,7 +599,14 @@ print_opt(const nn_conf_t *c, const opt_t *o, FILE *f)
   }
   case T_ROUTE: fprintf(f, "%s = %s\n", o->name, nn_route_str(*AT_C(s, o, nn_route_t))); break;
   case T_NETWORK: fprintf(f, "%s = %s\n", o->name, nn_network_str(*AT_C(s, o, uint32_t))); break;
-  case T_LOGLEVEL: fprintf(f, "%s = %s\n", o->name, nn_log_level_str(*AT_C(s, o, int))); break;
+  case T_LOGLEVEL:
+    fprintf(f, "%s = %s\n", o->name, c->log_spec ? c->log_spec : nn_log_level_str(*AT_C(s, o, int)));
+    break;
+  case T_LOGFILE:
+    if (c->log_file)
+      fprintf(f, "%s = %s\n", o->name, c->log_file);
+    break;
+  case T_MODE: fprintf(f, "%s = 0%o\n", o->name, (unsigned)*AT_C(s, o, uint32_t)); break;
   }
 }
 
@@ -635,6 +668,8 @@ nn_conf_parse_args(nn_conf_t *c, int argc, char **argv, char *why, size_t why_le
     consumed = 1;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
       return 1;
+    if (!strcmp(argv[i], "--version"))
+      return 3;
     if (!strcmp(argv[i], "--print-config")) {
       print = 1;
       continue;
@@ -644,7 +679,10 @@ nn_conf_parse_args(nn_conf_t *c, int argc, char **argv, char *why, size_t why_le
       return -1;
     }
     if (split_flag(argc, argv, i, name, sizeof(name), &value, &consumed)) {
-      snprintf(why, why_len, "--%s needs a value (nepnetd --help)", name);
+      if (!find_opt(name) && strcmp(name, "datadir") && strcmp(name, "config") && strcmp(name, "preset"))
+        snprintf(why, why_len, "unknown option --%s (nepnetd --help lists them)", name);
+      else
+        snprintf(why, why_len, "--%s needs a value (nepnetd --help)", name);
       return -1;
     }
     if (!strcmp(name, "datadir") && set_str(&c->datadir, value))

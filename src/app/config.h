@@ -28,6 +28,8 @@ typedef struct nn_conf_t {
   int have_config_flag;      /**< --config was given (then a missing file is an error) */
   uint64_t lists_from_flags; /**< per option: its list was given by flags (replaces the file's) */
   nn_conf_str_t *owned;      /**< every string and list array the settings point to */
+  const char *log_spec;      /**< log-level as given ("info,dht=debug"), NULL: the default */
+  const char *log_file;      /**< log-file, NULL: stderr */
 } nn_conf_t;
 
 /** Defaults: the balanced preset, listening on 0.0.0.0:9800, the API on 127.0.0.1:9801. */
@@ -37,8 +39,8 @@ void nn_conf_free(nn_conf_t *c);
 /**
  * Parse nepnetd's command line (argv[0] is the program): --datadir, --config, --preset, and
  * every option of the table. Loads DATADIR/nepnetd.conf (or --config FILE) in between as
- * described above. Returns 0 to run, 1 for --help (printed to stdout), 2 for --print-config
- * (printed), -1 on an error (one line in \a why).
+ * described above. Returns 0 to run, 1 for --help, 2 for --print-config, 3 for --version (the
+ * caller prints them), -1 on an error (one line in \a why).
  */
 int nn_conf_parse_args(nn_conf_t *c, int argc, char **argv, char *why, size_t why_len);
 

@@ -79,6 +79,7 @@ const char nepnet_usage[] =
   "                 The identity key is DIR/identity.key, mode 0600; nepnet refuses a key file\n"
   "                 that others can read.\n"
   "  --network NET  mainnet (default), testnet or regtest; both sides must use the same one\n"
+  "  --version      the version, the git commit it was built from, and OpenSSL's\n"
   "  -h, --help     this text\n";
 
 /* Load or create the identity in datadir, explaining any failure with the file and the fix. */
@@ -148,12 +149,20 @@ cmd_selftest(const char *datadir)
   return err ? 1 : 0;
 }
 
+static void
+print_version(void)
+{
+  printf("nepnet %s%s%s%s\nOpenSSL %s\n", nn_version(), nn_version_commit()[0] ? " (git " : "", nn_version_commit(),
+         nn_version_commit()[0] ? ")" : "", nn_openssl_version());
+}
+
 int
 main(int argc, char **argv)
 {
   static const struct option opts[] = {
     { "datadir", required_argument, NULL, 'd' },
     { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
     { NULL, 0, NULL, 0 },
   };
   char *datadir = NULL;
@@ -168,6 +177,10 @@ main(int argc, char **argv)
       break;
     case 'h':
       fputs(nepnet_usage, stdout);
+      free(datadir);
+      return 0;
+    case 'V':
+      print_version();
       free(datadir);
       return 0;
     default:
@@ -193,7 +206,7 @@ main(int argc, char **argv)
     rc = id ? 0 : 1;
     nn_identity_free(id);
   } else if (!strcmp(cmd, "version")) {
-    printf("nepnet %s\nOpenSSL %s\n", nn_version(), nn_openssl_version());
+    print_version();
     rc = 0;
   } else if (!strcmp(cmd, "listen")) {
     setvbuf(stdout, NULL, _IOLBF, 0);

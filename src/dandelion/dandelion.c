@@ -971,6 +971,13 @@ nn_dl_stemming(const nn_dl_t *dl, const nn_hash_t *id)
   return t && t->state == ST_STEM ? 1 + t->own : 0;
 }
 
+void
+nn_dl_set_route(nn_dl_t *dl, nn_route_t route)
+{
+  if (nn_dl_route_available(route))
+    dl->cfg.route = route;
+}
+
 uint64_t
 nn_dl_embargo_soonest(const nn_dl_t *dl)
 {

@@ -126,6 +126,8 @@ int nn_dl_fluff_epoch(const nn_dl_t *dl);
 /** Is \a id in the stempool (stemmed, not yet fluffed, not evicted)? 0 no, 1 a peer's stem, 2 our
  *  own. Local introspection only: never consulted to answer a peer. */
 int nn_dl_stemming(const nn_dl_t *dl, const nn_hash_t *id);
+/** Change the routing mode of our own transactions from now on (nepnetd's SIGHUP). */
+void nn_dl_set_route(nn_dl_t *dl, nn_route_t route);
 /** The soonest embargo of the stempool (monotonic ms), UINT64_MAX when it is empty. */
 uint64_t nn_dl_embargo_soonest(const nn_dl_t *dl);
 /** When the embargo of a transaction in the stempool fires (monotonic ms), 0 if not there. */

@@ -13,6 +13,12 @@
 nn_err_t
 nn_file_read_private(const char *path, uint8_t *buf, size_t cap, size_t *len)
 {
+  return nn_file_read_mode(path, buf, cap, len, 0);
+}
+
+nn_err_t
+nn_file_read_mode(const char *path, uint8_t *buf, size_t cap, size_t *len, unsigned allow)
+{
   struct stat st;
   nn_err_t err = NN_ERR_IO;
   size_t got = 0;
@@ -29,7 +35,7 @@ nn_file_read_private(const char *path, uint8_t *buf, size_t cap, size_t *len)
     err = NN_ERR_FORMAT;
     goto out;
   }
-  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+  if (st.st_mode & (S_IRWXG | S_IRWXO) & ~(mode_t)allow) {
     err = NN_ERR_PERM;
     goto out;
   }

@@ -16,6 +16,9 @@
  * NN_ERR_NOTFOUND if it does not exist, NN_ERR_IO otherwise (errno is kept).
  */
 nn_err_t nn_file_read_private(const char *path, uint8_t *buf, size_t cap, size_t *len);
+/** The same, allowing the permission bits in \a allow (e.g. S_IRGRP for a token an operators'
+ *  group may read); any other group or other bit is NN_ERR_PERM. */
+nn_err_t nn_file_read_mode(const char *path, uint8_t *buf, size_t cap, size_t *len, unsigned allow);
 
 /**
  * Create or replace \a path with \a len bytes at mode 0600: written to a temporary file in the

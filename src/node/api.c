@@ -13,6 +13,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "node/api.h"
 
+#include "nepnet/nepnet.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -123,6 +125,7 @@ nn_api_cfg_default(nn_api_cfg_t *cfg)
   cfg->max_conns = 64;
   cfg->timeout_s = 30;
   cfg->max_output = 48u << 20;
+  cfg->token_mode = 0600;
 }
 
 /* ---- replies ---- */
@@ -856,7 +859,8 @@ h_status(nn_api_t *api, api_conn_t *conn, struct evhttp_request *req, const nn_a
     reply_error(api, req, 503, "the node could not report its status now; retry");
     return;
   }
-  json_object_set_new(o, "version", json_string(NEPNET_VERSION));
+  json_object_set_new(o, "version", json_string(nn_version()));
+  json_object_set_new(o, "commit", nn_version_commit()[0] ? json_string(nn_version_commit()) : json_null());
   reply_json(api, req, o);
 }
 
@@ -1189,7 +1193,8 @@ load_token(nn_api_t *api, const char *path, char *why, size_t why_len)
   uint8_t buf[TOKEN_FILE_CAP];
   char hex[NN_API_TOKEN_HEX + 2];
   size_t len = 0;
-  nn_err_t err = nn_file_read_private(path, buf, sizeof(buf), &len);
+  unsigned group = api->cfg.token_mode & S_IRGRP;
+  nn_err_t err = nn_file_read_mode(path, buf, sizeof(buf), &len, group);
 
   if (err == NN_ERR_NOTFOUND) {
     /* Created only if still absent: two nodes starting on one data directory share one token
@@ -1204,7 +1209,7 @@ load_token(nn_api_t *api, const char *path, char *why, size_t why_len)
     OPENSSL_cleanse(hex, sizeof(hex));
     if (err == NN_ERR_EXISTS) {
       OPENSSL_cleanse(api->token, sizeof(api->token));
-      if (!(err = nn_file_read_private(path, buf, sizeof(buf), &len)))
+      if (!(err = nn_file_read_mode(path, buf, sizeof(buf), &len, group)))
         err = nn_api_parse_token(buf, len, api->token);
       if (err)
         say(why, why_len, "API token file %s appeared while it was being created and cannot be read: %s", path,
@@ -1213,7 +1218,13 @@ load_token(nn_api_t *api, const char *path, char *why, size_t why_len)
       say(why, why_len, "cannot create the API token file %s: %s (%s); is its directory writable?", path,
           nn_err_str(err), strerror(errno));
   } else if (err == NN_ERR_PERM) {
-    say(why, why_len, "API token file %s is accessible to group or others: chmod 600 %s", path, path);
+    if (group)
+      say(why, why_len, "API token file %s is writable by group or accessible to others: chmod 640 %s", path, path);
+    else
+      say(why, why_len,
+          "API token file %s is accessible to group or others: chmod 600 %s (or set api-token-mode 0640 to let "
+          "the file's group read it)",
+          path, path);
   } else if (err == NN_ERR_TOO_LONG || err == NN_ERR_FORMAT) {
     say(why, why_len,
         "API token file %s is malformed (expected 64 hex digits and a newline): "
@@ -1229,6 +1240,11 @@ load_token(nn_api_t *api, const char *path, char *why, size_t why_len)
         path);
   }
   OPENSSL_cleanse(buf, sizeof(buf));
+  /* api-token-mode 0640: the group may read it (created 0600 like every secret, then opened up) */
+  if (!err && group && chmod(path, 0640) != 0) {
+    say(why, why_len, "cannot make the API token file %s readable by its group: %s", path, strerror(errno));
+    err = NN_ERR_IO;
+  }
   if (err)
     OPENSSL_cleanse(api->token, sizeof(api->token));
   else

@@ -106,13 +106,15 @@ typedef struct nn_api_cfg_t {
   size_t max_streams;  /**< concurrent /v1/txs/stream and long polls (16) */
   uint32_t max_wait_s; /**< longest long poll (60) */
   /* Added with the implementation; nn_api_cfg_default sets them. */
-  size_t max_conns;   /**< connections that have sent a request, at once (64); at the cap the
+  size_t max_conns;    /**< connections that have sent a request, at once (64); at the cap the
                                  listener pauses (new ones wait in the kernel backlog) */
-  uint32_t timeout_s; /**< read/write timeout of a connection: a request must arrive and an
+  uint32_t timeout_s;  /**< read/write timeout of a connection: a request must arrive and an
                                  answer drain within it; idle keep-alive connections close (30).
                                  Long polls and streams have no read timeout (they are bounded by
                                  max_wait_s and max_streams), only this write timeout. */
-  size_t max_output;  /**< most bytes of one poll answer (always at least one tx), and of
+  unsigned token_mode; /**< the token file's mode: 0600 (default), or 0640 so that an operators'
+                                 group may read it (nepnetd's api-token-mode) */
+  size_t max_output;   /**< most bytes of one poll answer (always at least one tx), and of
                                  output a stream may have pending before it is dropped with a
                                  final error line (48 MiB) */
 } nn_api_cfg_t;

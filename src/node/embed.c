@@ -90,6 +90,7 @@ nn_node_settings_default(nn_node_settings_t *s)
   memset(s, 0, sizeof(*s));
   s->network = NN_NET_MAINNET;
   s->listen = "0.0.0.0:9800";
+  s->api_token_mode = 0600;
   s->max_inbound_per_host = g.max_inbound_per_host;
   s->max_channels = net.max_idle_outbound;
   s->listen_max_per_ip = lim.max_per_ip;
@@ -325,6 +326,11 @@ nn_node_cfg_from_settings(nn_node_cfg_t *c, const nn_node_settings_t *s, char *w
   c->api_enabled = s->api && strcmp(s->api, "off");
   c->api.listen = s->api;
   c->api.token_file = s->api_token_file;
+  if (s->api_token_mode && s->api_token_mode != 0600 && s->api_token_mode != 0640) {
+    snprintf(why, why_len, "settings: api_token_mode 0%o: give 0600 or 0640", (unsigned)s->api_token_mode);
+    return NN_ERR_ARG;
+  }
+  c->api.token_mode = s->api_token_mode ? s->api_token_mode : 0600;
   return NN_OK;
 }
 

@@ -5,6 +5,8 @@
  */
 #include "node/node.h"
 
+#include "nepnet/nepnet.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1469,7 +1471,7 @@ api_node(void *ctx)
     "{s:s, s:{s:i, s:b, s:i, s:o, s:I, s:I, s:I, s:I}, "
     "s:{s:i, s:i, s:I, s:i, s:o, s:s}, "
     "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
-    "version", NEPNET_VERSION, "dht", "contacts", (int)ds.table_size, "bootstrapped", ds.bootstrapped, "k",
+    "version", nn_version(), "dht", "contacts", (int)ds.table_size, "bootstrapped", ds.bootstrapped, "k",
     (int)n->cfg.disco.dht.table.k, "buckets", buckets ? buckets : json_null(), "records", (json_int_t)ds.values,
     "lookups_done", (json_int_t)ds.lookups_done, "lookups_found", (json_int_t)ds.lookups_found, "verifications",
     (json_int_t)ds.verifications, "channels", "open", (int)ns->open, "outbound", (int)ds.outbound, "handshakes",
@@ -1679,6 +1681,31 @@ nn_node_free(nn_node_t *n)
   free(n->mix_keys);
   free(n->mix_replay);
   free(n);
+}
+
+void
+nn_node_set_log_level(nn_node_t *n, int level)
+{
+  n->log.level = level; /* every part logs through &n->log */
+  n->cfg.log_level = level;
+}
+
+nn_err_t
+nn_node_set_route(nn_node_t *n, nn_route_t route, char *why, size_t why_len)
+{
+  int mix = route == NN_ROUTE_MIXNET || route == NN_ROUTE_DANDELION_MIXNET;
+  if (!nn_dl_route_available(route)) {
+    snprintf(why, why_len, "route %d does not exist", (int)route);
+    return NN_ERR_ARG;
+  }
+  if (mix && !n->mixnode) {
+    snprintf(why, why_len, "route %s needs the mixnet and cover traffic, which this node started without",
+             nn_route_str(route));
+    return NN_ERR_PERM;
+  }
+  n->cfg.gossip.dl.route = route;
+  nn_dl_set_route(nn_gossip_dl(n->gossip), route);
+  return NN_OK;
 }
 
 const nn_events_t *

@@ -125,6 +125,11 @@ nn_disco_t *nn_node_disco(nn_node_t *n);
 nn_gossip_t *nn_node_gossip(nn_node_t *n);
 nn_dl_t *nn_node_dl(nn_node_t *n);
 nn_api_t *nn_node_api(nn_node_t *n);
+/** What nepnetd changes on SIGHUP, from the node's own thread: the lowest log level passed to
+ *  the sink, and the routing mode of our own transactions from now on (NN_ERR_PERM with \a why
+ *  when the node cannot: a mixnet route on a node without the mixnet or cover). */
+void nn_node_set_log_level(nn_node_t *n, int level);
+nn_err_t nn_node_set_route(nn_node_t *n, nn_route_t route, char *why, size_t why_len);
 nn_mixnode_t *nn_node_mixnode(nn_node_t *n); /**< NULL when the mixnet is off */
 nn_relaynode_t *nn_node_relay(nn_node_t *n);
 nn_stunnode_t *nn_node_stun(nn_node_t *n);                    /**< NULL without a listener or with stun = 0 */

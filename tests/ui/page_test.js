@@ -130,12 +130,14 @@ let ORIGIN;
   const sel = '.tx[data-id="' + id + '"][data-state="propagated"]';
   let txMs;
   try {
-    // polled every 50 ms (waitForSelector backs off to 500 ms, which would blur the timing)
-    await page.waitForFunction((q) => document.querySelector(q) !== null, sel, { polling: 50, timeout: 60000 });
+    // polled every 50 ms (waitForSelector backs off to 500 ms, which would blur the timing).
+    // Usually seconds; 120 s covers a stem that loops in a 3-node devnet until a relay's
+    // embargo fluffs it (the origin's own embargo waits two mean embargoes longer).
+    await page.waitForFunction((q) => document.querySelector(q) !== null, sel, { polling: 50, timeout: 120000 });
     txMs = Date.now() - t0;
   } catch (e) {
     const state = await page.evaluate((i) => { const r = document.querySelector('.tx[data-id="' + i + '"]'); return r ? r.dataset.state : 'no row'; }, id).catch(() => '?');
-    await fail('tx ' + id.slice(0, 8) + ' not shown as propagated within 60 s (the page shows: ' + state + ')');
+    await fail('tx ' + id.slice(0, 8) + ' not shown as propagated within 120 s (the page shows: ' + state + ')');
   }
   ok('tx ' + id.slice(0, 8) + ' shown as propagated ' + txMs + ' ms after the submission');
 

@@ -154,6 +154,7 @@ pub struct NnNodeSettings {
     pub on_tx: Option<OnTx>,
     pub on_log: Option<OnLog>,
     pub ctx: *mut c_void,
+    pub api_token_mode: u32,
 }
 
 /// `nn_node_status_t`.
@@ -232,7 +233,7 @@ const _: () = {
     assert!(size_of::<NnError>() == 260);
     assert!(size_of::<NnNodeTx>() == 144);
     assert!(offset_of!(NnNodeTx, from) == 72);
-    assert!(size_of::<NnNodeSettings>() == 480);
+    assert!(size_of::<NnNodeSettings>() == 488);
     assert!(offset_of!(NnNodeSettings, listen_ip_rate) == 128);
     assert!(offset_of!(NnNodeSettings, workers) == 144);
     assert!(offset_of!(NnNodeSettings, route) == 148);
@@ -252,6 +253,7 @@ const _: () = {
     assert!(offset_of!(NnNodeSettings, private_broadcast) == 452);
     assert!(offset_of!(NnNodeSettings, on_tx) == 456);
     assert!(offset_of!(NnNodeSettings, ctx) == 472);
+    assert!(offset_of!(NnNodeSettings, api_token_mode) == 480);
     assert!(size_of::<NnNodeStatus>() == 616);
     assert!(offset_of!(NnNodeStatus, uptime_s) == 328);
     assert!(offset_of!(NnNodeStatus, bytes_in) == 360);
@@ -346,8 +348,11 @@ pub fn settings_default() -> Result<NnNodeSettings, String> {
         ));
     }
     let b = g.bytes(0);
-    let tail = &b[offset_of!(NnNodeSettings, ctx)..];
-    if tail.iter().any(|&x| x != 0) {
+    // the last field is api_token_mode (0600 by default); zeros before it and after it
+    let mode_at = offset_of!(NnNodeSettings, api_token_mode);
+    let mode = u32::from_ne_bytes(b[mode_at..mode_at + 4].try_into().unwrap());
+    let tail = &b[offset_of!(NnNodeSettings, ctx)..mode_at];
+    if mode != 0o600 || tail.iter().any(|&x| x != 0) || b[mode_at + 4..].iter().any(|&x| x != 0) {
         return Err(layout_error(
             "nn_node_settings_t",
             "C left the end of the Rust struct unwritten: the C struct is smaller",

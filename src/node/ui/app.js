@@ -439,7 +439,8 @@ addPanel({
     rb.className = 'badge ' + (ROUTE_KIND[route] || 'neutral');
     rb.textContent = route === 'direct' ? 'direct: no origin hiding' : route === 'dandelion' ? 'Dandelion++' : str(route);
     rb.dataset.route = route || '';
-    $('version').textContent = str(pick(st, 'version') || get(all('/v1/node'), 'version'));
+    const commit = pick(st, 'commit');
+    $('version').textContent = str(pick(st, 'version') || get(all('/v1/node'), 'version')) + (commit ? ' (' + commit + ')' : '');
     if (isNum(st.uptime_s)) {
       const since = now() - st.uptime_s * 1000;
       if (upSince && since - upSince > 20000) nodeRestarted();
