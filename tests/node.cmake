@@ -12,6 +12,11 @@ nepnet_test(test_config)
 # nepnetd end to end: settings and their errors, start, API files, status/send, SIGTERM.
 if(TARGET nepnetd)
   add_test(NAME cli_nepnetd COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_nepnetd.sh $<TARGET_FILE:nepnetd> $<TARGET_FILE:nepnet-cli>)
+  # Issue 18: cmake --install, the exported symbols, C consumers through pkg-config and find_package.
+  if(NOT NEPNET_SANITIZE)
+    add_test(NAME install COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/install.sh ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR})
+    set_tests_properties(install PROPERTIES TIMEOUT 300)
+  endif()
   # Issue 17 from the command line: send --follow, tx ID, devnet trace, peers, status --watch, ui.
   add_test(NAME cli_timeline COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_timeline.sh $<TARGET_FILE:nepnetd> $<TARGET_FILE:nepnet-cli>)
   set_tests_properties(cli_timeline PROPERTIES TIMEOUT 300)

@@ -27,6 +27,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The shared library exports these and nothing else (it is built with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 /** Network magics: nodes of different networks cannot complete a handshake. */
 #define NN_NET_MAINNET 0x4e455031u /* "NEP1" */
@@ -176,6 +178,7 @@ nn_err_t nn_cookie_jar_new(nn_cookie_jar_t **out, const struct nn_rng_t *rng, ui
 nn_err_t nn_cookie_jar_tick(nn_cookie_jar_t *j, uint64_t now_ms);
 void nn_cookie_jar_free(nn_cookie_jar_t *j);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The shared library exports these and nothing else (it is built with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 typedef enum nn_err_t {
   NN_OK = 0,
@@ -33,6 +35,7 @@ typedef enum nn_err_t {
 /** A short, stable English description of \a err (never NULL). */
 const char *nn_err_str(nn_err_t err);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The shared library exports these and nothing else (it is built with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 typedef struct nn_identity_t nn_identity_t;
 
@@ -47,6 +49,7 @@ nn_err_t nn_identity_load_or_create(const char *path, nn_identity_t **out, int *
 /** What an operator should do about \a err from the calls above (one sentence). */
 const char *nn_identity_file_hint(nn_err_t err);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

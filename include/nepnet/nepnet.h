@@ -15,6 +15,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The shared library exports these and nothing else (it is built with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 /** The library version, e.g. "0.1.0" (CMakeLists.txt's project version: the one place it is set). */
 const char *nn_version(void);
@@ -33,6 +35,7 @@ typedef void (*nn_selftest_cb)(void *arg, const char *name, nn_err_t result, dou
  */
 nn_err_t nn_selftest_run(nn_selftest_cb cb, void *arg);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

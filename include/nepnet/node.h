@@ -40,6 +40,8 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+/* The shared library exports these and nothing else (it is built with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
 
 struct event_base;
 
@@ -240,6 +242,7 @@ const char *nn_route_str(nn_route_t r);
 /** "mainnet", "testnet", "regtest" (NULL for an unknown magic). */
 const char *nn_network_str(uint32_t network);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

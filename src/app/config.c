@@ -569,6 +569,33 @@ nn_conf_help(FILE *f)
   }
 }
 
+void
+nn_conf_help_file(FILE *f)
+{
+  fputs("Usage: nepnetd.conf: the settings file of nepnetd (DATADIR/nepnetd.conf, or --config FILE)\n"
+        "\n"
+        "One setting per line, 'name = value'; blank lines and lines starting with '#' are ignored; a\n"
+        "list setting (peer, dns-seed, connect, relay-via) repeats its line. The preset applies first\n"
+        "(the file's 'preset' line, or --preset), then the file, then nepnetd's flags, which win.\n"
+        "SIGHUP reads the file again: log-level and route change at once, every other setting that\n"
+        "differs is named in the log and takes effect at the next start. nepnetd --print-config shows\n"
+        "the result. Every refusal names the file and line, the value and what is allowed.\n"
+        "\n"
+        "Settings:\n",
+        f);
+  for (size_t i = 0; i < NOPTS; i++) {
+    char head[64];
+    snprintf(head, sizeof(head), "%s = %s", opts[i].name, opts[i].arg);
+    fprintf(f, "  %-34s ", head);
+    for (const char *p = opts[i].help; *p; p++) {
+      fputc(*p, f);
+      if (*p == '\n')
+        fprintf(f, "  %-34s ", "");
+    }
+    fputc('\n', f);
+  }
+}
+
 static void
 print_opt(const nn_conf_t *c, const opt_t *o, FILE *f)
 {
@@ -670,6 +697,8 @@ nn_conf_parse_args(nn_conf_t *c, int argc, char **argv, char *why, size_t why_le
       return 1;
     if (!strcmp(argv[i], "--version"))
       return 3;
+    if (!strcmp(argv[i], "--help-config"))
+      return 4;
     if (!strcmp(argv[i], "--print-config")) {
       print = 1;
       continue;

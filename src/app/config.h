@@ -39,10 +39,12 @@ void nn_conf_free(nn_conf_t *c);
 /**
  * Parse nepnetd's command line (argv[0] is the program): --datadir, --config, --preset, and
  * every option of the table. Loads DATADIR/nepnetd.conf (or --config FILE) in between as
- * described above. Returns 0 to run, 1 for --help, 2 for --print-config, 3 for --version (the
- * caller prints them), -1 on an error (one line in \a why).
+ * described above. Returns 0 to run, 1 for --help, 2 for --print-config, 3 for --version, 4 for
+ * --help-config (the caller prints them), -1 on an error (one line in \a why).
  */
 int nn_conf_parse_args(nn_conf_t *c, int argc, char **argv, char *why, size_t why_len);
+/** The settings file's reference (nepnetd --help-config; man nepnetd.conf(5) is made from it). */
+void nn_conf_help_file(FILE *f);
 
 /** Set one option by name; \a origin ("--name" or "FILE:LINE") goes into the error message. */
 int nn_conf_set(nn_conf_t *c, const char *name, const char *value, const char *origin, int from_flags, char *why,

@@ -52,6 +52,7 @@ static const char usage[] =
   "                       'name = value' per line, names as the options below without '--'\n"
   "  --print-config       print the effective settings (preset < file < flags) and exit\n"
   "  --version            print the version (and the git commit it was built from) and exit\n"
+  "  --help-config        the settings file's reference (man nepnetd.conf)\n"
   "  -h, --help           this text\n"
   "\n";
 
@@ -355,6 +356,11 @@ main(int argc, char **argv)
   }
   if (r == 2) {
     nn_conf_print(&d.conf, stdout);
+    rc = 0;
+    goto out;
+  }
+  if (r == 4) {
+    nn_conf_help_file(stdout);
     rc = 0;
     goto out;
   }
