@@ -23,3 +23,6 @@ target_link_libraries(bench_relay PRIVATE nepnet)
 # throughput, and a channel across a killed relay; bench_tor.sh starts the private Tor network.
 add_executable(bench_tor bench_tor.c)
 target_link_libraries(bench_tor PRIVATE nepnet)
+# A full peer store for bench_ready.sh (start to READY with the stores at their caps).
+add_executable(peerstore_fill peerstore_fill.c)
+target_link_libraries(peerstore_fill PRIVATE nepnet)

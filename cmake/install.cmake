@@ -97,5 +97,17 @@ if(NEPNET_HELP2MAN)
 else()
   message(STATUS "help2man not found: no man pages (apt-get install help2man)")
 endif()
-install(FILES ${PROJECT_SOURCE_DIR}/contrib/systemd/nepnetd.service DESTINATION lib/systemd/system)
-install(FILES ${PROJECT_SOURCE_DIR}/contrib/systemd/nepnet.sysusers DESTINATION lib/sysusers.d RENAME nepnet.conf)
+# The service: its unit (Debian 12 wants /lib/systemd/system: debian/rules says so), the user
+# (sysusers; the Debian package has dh_installsysusers do it) and a settings file with every
+# setting commented out, which the unit names.
+set(NEPNET_SYSTEMD_UNITDIR lib/systemd/system CACHE STRING "where the systemd unit goes (relative: under the prefix)")
+option(NEPNET_INSTALL_SYSUSERS "install the sysusers.d file for the nepnet user" ON)
+install(FILES ${PROJECT_SOURCE_DIR}/contrib/systemd/nepnetd.service DESTINATION ${NEPNET_SYSTEMD_UNITDIR})
+if(NEPNET_INSTALL_SYSUSERS)
+  install(FILES ${PROJECT_SOURCE_DIR}/contrib/systemd/nepnet.sysusers DESTINATION lib/sysusers.d RENAME nepnet.conf)
+endif()
+add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/install/nepnetd.conf
+                   COMMAND $<TARGET_FILE:nepnetd> --print-default-config > ${CMAKE_BINARY_DIR}/install/nepnetd.conf
+                   DEPENDS nepnetd COMMENT "The default settings file")
+add_custom_target(nepnet_default_conf ALL DEPENDS ${CMAKE_BINARY_DIR}/install/nepnetd.conf)
+install(FILES ${CMAKE_BINARY_DIR}/install/nepnetd.conf DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/nepnet)

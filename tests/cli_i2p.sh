@@ -78,6 +78,7 @@ aid=$(nodeid a) bid=$(nodeid b)
 # 1. a's session, then b through its own router
 t0=$(ms)
 start a --listen "127.0.0.1:$pa" --i2p-sam "$SAM_0"
+apid=${spawned[-1]}
 for _ in $(seq 1200); do [ -n "$(i2p_of a)" ] && break; sleep 0.1; done
 aad=$(i2p_of a)
 [ -n "$aad" ] || fail "a's I2P session did not come up: $(api a /v1/nat | tr -d '\n' | grep -o '"i2p":{[^}]*}')"
@@ -87,7 +88,19 @@ grep -q "I2P session up: we are ${aad%:*} (a new key" "$dir/a.log" || fail "a di
 echo "a: I2P session up as $aad $((t1 - t0)) ms after start"
 start b --listen "127.0.0.1:0" --onlynet i2p --i2p-sam "$SAM_1" --peer "$aid@$aad"
 t2=$(ms)
-for _ in $(seq 2400); do has_peer b "$aid" '"path":"i2p"' && break; sleep 0.1; done
+for _ in $(seq 1200); do has_peer b "$aid" '"path":"i2p"' && break; sleep 0.1; done
+if ! has_peer b "$aid" '"path":"i2p"'; then
+  # On a loaded machine (the sanitizer run) i2pd has been seen never to publish a new
+  # destination's LeaseSet: b's lookups then fail with INVALID_KEY, the router having found none.
+  # A new session of a (same key, same address) publishes it again; nepnet's part is unchanged.
+  echo "note: no LeaseSet of a after 120 s ($(api b /v1/nat | tr -d '\n' | grep -o '"last_failure":"[^"]*"')); a new session of a, once"
+  kill -TERM "$apid"
+  wait "$apid" 2>/dev/null
+  start a --listen "127.0.0.1:$pa" --i2p-sam "$SAM_0"
+  apid=${spawned[-1]}
+  for _ in $(seq 1200); do [ "$(i2p_of a)" = "$aad" ] && break; sleep 0.1; done
+  for _ in $(seq 1800); do has_peer b "$aid" '"path":"i2p"' && break; sleep 0.1; done
+fi
 has_peer b "$aid" '"path":"i2p"' || fail "b did not connect to a over I2P: $(api b /v1/nat | tr -d '\n' | grep -o '"i2p":{[^}]*}')"
 t3=$(ms)
 bs=$(api b /v1/nat | tr -d ' \n' | grep -o '"session_up_ms":[0-9]*' | cut -d: -f2)

@@ -10,22 +10,9 @@ set -uo pipefail
 nepnetd=$1
 cli=$2
 dir=$(mktemp -d /tmp/nn-timeline-XXXXXX)
+name=cli_timeline
 # shellcheck source=devnet3.sh
 . "$(cd "$(dirname "$0")" && pwd)/devnet3.sh"
-
-say() { echo "cli_timeline: $*"; }
-fail() {
-  echo "cli_timeline: FAIL: $*" >&2
-  for l in "$dir"/devnet/node-*/nepnetd.log; do
-    [ -f "$l" ] && { echo "--- $l (last 15 lines)" >&2; tail -15 "$l" >&2; }
-  done
-  exit 1
-}
-cleanup() {
-  [ $devnet_up = 1 ] && "$cli" devnet down --dir "$dir/devnet" >/dev/null 2>&1
-  rm -rf "$dir"
-}
-trap cleanup EXIT
 
 devnet3_up "$cli" "$nepnetd" "$dir" 3
 say "devnet of 3 up on 127.0.0.1:$base.."

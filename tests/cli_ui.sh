@@ -12,22 +12,9 @@ cli=$2
 artifacts=$3
 here=$(cd "$(dirname "$0")" && pwd)
 dir=$(mktemp -d /tmp/nn-ui-XXXXXX)
+name=cli_ui
 # shellcheck source=devnet3.sh
 . "$here/devnet3.sh"
-
-say() { echo "cli_ui: $*"; }
-fail() {
-  echo "cli_ui: FAIL: $*" >&2
-  for l in "$dir"/devnet/node-*/nepnetd.log; do
-    [ -f "$l" ] && { echo "--- $l (last 10 lines)" >&2; tail -10 "$l" >&2; }
-  done
-  exit 1
-}
-cleanup() {
-  [ $devnet_up = 1 ] && "$cli" devnet down --dir "$dir/devnet" >/dev/null 2>&1
-  rm -rf "$dir"
-}
-trap cleanup EXIT
 
 chromium=
 for c in /usr/lib/chromium/chromium-headless-shell /usr/bin/chromium-headless-shell; do

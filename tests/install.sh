@@ -53,6 +53,24 @@ LD_LIBRARY_PATH="$p/lib" "$dir/cm/consumer_shared" >/dev/null || fail "nepnet::n
 "$dir/cm/consumer_static" >/dev/null || fail "nepnet::nepnet_static program"
 say "find_package(nepnet): nepnet::nepnet and nepnet::nepnet_static"
 
+# the Rust example (examples/rust-embed) against the installed shared library, through pkg-config
+if ! command -v cargo >/dev/null && [ -x "${HOME:-}/.cargo/bin/cargo" ]; then PATH="$HOME/.cargo/bin:$PATH"; fi
+if command -v cargo >/dev/null; then
+  cp -r "$src/examples/rust-embed" "$dir/rust"
+  rm -rf "$dir/rust/target"
+  (cd "$dir/rust" && NEPNET_PKG_CONFIG=1 cargo build --offline --release -q) >"$dir/cargo.log" 2>&1 ||
+    { cat "$dir/cargo.log"; fail "the Rust example against the installed library (pkg-config)"; }
+  loaded=$(ldd "$dir/rust/target/release/rust-embed" | sed -n "s/.*$soname => \([^ ]*\) .*/\1/p")
+  [ -n "$loaded" ] && [ "$(readlink -f "$loaded")" = "$(readlink -f "$p/lib/$soname")" ] ||
+    fail "the Rust example does not load $p/lib/$soname ($loaded)"
+  # it starts a node through the library, finds no peer at a port nobody listens on, gives up
+  "$dir/rust/target/release/rust-embed" --datadir "$dir/rd" --peer 127.0.0.1:9 --timeout 2 >"$dir/rust.log" 2>&1
+  grep -q 'started: network' "$dir/rust.log" || { cat "$dir/rust.log"; fail "the Rust example did not start a node"; }
+  say "the Rust example builds against the installed libnepnet.so with pkg-config alone and starts a node"
+else
+  say "no cargo: the Rust example's part skipped"
+fi
+
 # the installed programs and their man pages
 "$p/bin/nepnetd" --version | grep -q '^nepnetd ' || fail "installed nepnetd --version"
 "$p/bin/nepnet" --version | grep -q '^nepnet ' || fail "installed nepnet --version"

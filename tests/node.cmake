@@ -16,6 +16,9 @@ if(TARGET nepnetd)
   if(NOT NEPNET_SANITIZE)
     add_test(NAME install COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/install.sh ${CMAKE_BINARY_DIR} ${PROJECT_SOURCE_DIR})
     set_tests_properties(install PROPERTIES TIMEOUT 300)
+    # The Debian packages: built, lintian-clean, unpacked into an empty root and run.
+    add_test(NAME package COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/package.sh ${PROJECT_SOURCE_DIR})
+    set_tests_properties(package PROPERTIES TIMEOUT 1200 RUN_SERIAL TRUE)
   endif()
   # Issue 17 from the command line: send --follow, tx ID, devnet trace, peers, status --watch, ui.
   add_test(NAME cli_timeline COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_timeline.sh $<TARGET_FILE:nepnetd> $<TARGET_FILE:nepnet-cli>)

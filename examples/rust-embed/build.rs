@@ -9,6 +9,8 @@
 //   NEPNET_OPENSSL_DYNAMIC=1  link libcrypto.so from NEPNET_OPENSSL_LIB instead (only for a
 //                       system whose own libcrypto is 3.5 or later; Debian 12's is 3.0 under
 //                       the same soname, so never there)
+//   NEPNET_PKG_CONFIG=1 link the installed shared libnepnet through pkg-config instead (it
+//                       carries its OpenSSL; nothing else is needed)
 //
 // Order matters with static archives: the linker resolves an archive's undefined symbols only
 // from what follows it, so nepnet comes before crypto, and the shared libraries both need
@@ -25,7 +27,37 @@ fn dir_from_env(var: &str, default: &str) -> PathBuf {
     }
 }
 
+/// NEPNET_PKG_CONFIG=1: link the installed libnepnet (the shared library) as `pkg-config --libs
+/// nepnet` says, e.g. after `cmake --install` or the libnepnet-dev package (PKG_CONFIG_PATH
+/// finds a prefix of one's own).
+fn link_with_pkg_config() {
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG_PATH");
+    let out = std::process::Command::new("pkg-config")
+        .args(["--libs", "nepnet"])
+        .output()
+        .unwrap_or_else(|e| panic!("NEPNET_PKG_CONFIG=1 but pkg-config could not run: {e}"));
+    if !out.status.success() {
+        panic!(
+            "pkg-config --libs nepnet: {} (install libnepnet-dev, or set PKG_CONFIG_PATH to PREFIX/lib/pkgconfig)",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    for flag in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        if let Some(dir) = flag.strip_prefix("-L") {
+            println!("cargo:rustc-link-search=native={dir}");
+            println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
+        } else if let Some(lib) = flag.strip_prefix("-l") {
+            println!("cargo:rustc-link-lib=dylib={lib}");
+        }
+    }
+    println!("cargo:rerun-if-changed=build.rs");
+}
+
 fn main() {
+    println!("cargo:rerun-if-env-changed=NEPNET_PKG_CONFIG");
+    if env::var("NEPNET_PKG_CONFIG").map(|v| v == "1").unwrap_or(false) {
+        return link_with_pkg_config();
+    }
     let nepnet = dir_from_env("NEPNET_BUILD_DIR", "../../build/release");
     let mut ossl = dir_from_env("NEPNET_OPENSSL_LIB", "../../build/deps/openssl/lib");
     println!("cargo:rerun-if-env-changed=NEPNET_OPENSSL_DYNAMIC");

@@ -552,13 +552,13 @@ file_preset(const char *path, char *out, size_t n)
   return found;
 }
 
-void
-nn_conf_help(FILE *f)
+/* The option table as help: "--name ARG" (flags) or "name = ARG" (the file), then its text. */
+static void
+print_options(FILE *f, int as_file)
 {
-  fputs("options (each also a config-file line 'name = value'; list options repeat):\n", f);
   for (size_t i = 0; i < NOPTS; i++) {
     char head[64];
-    snprintf(head, sizeof(head), "--%s %s", opts[i].name, opts[i].arg);
+    snprintf(head, sizeof(head), as_file ? "%s = %s" : "--%s %s", opts[i].name, opts[i].arg);
     fprintf(f, "  %-34s ", head);
     for (const char *p = opts[i].help; *p; p++) {
       fputc(*p, f);
@@ -567,6 +567,13 @@ nn_conf_help(FILE *f)
     }
     fputc('\n', f);
   }
+}
+
+void
+nn_conf_help(FILE *f)
+{
+  fputs("options (each also a config-file line 'name = value'; list options repeat):\n", f);
+  print_options(f, 0);
 }
 
 void
@@ -583,17 +590,7 @@ nn_conf_help_file(FILE *f)
         "\n"
         "Settings:\n",
         f);
-  for (size_t i = 0; i < NOPTS; i++) {
-    char head[64];
-    snprintf(head, sizeof(head), "%s = %s", opts[i].name, opts[i].arg);
-    fprintf(f, "  %-34s ", head);
-    for (const char *p = opts[i].help; *p; p++) {
-      fputc(*p, f);
-      if (*p == '\n')
-        fprintf(f, "  %-34s ", "");
-    }
-    fputc('\n', f);
-  }
+  print_options(f, 1);
 }
 
 static void
@@ -634,6 +631,38 @@ print_opt(const nn_conf_t *c, const opt_t *o, FILE *f)
       fprintf(f, "%s = %s\n", o->name, c->log_file);
     break;
   case T_MODE: fprintf(f, "%s = 0%o\n", o->name, (unsigned)*AT_C(s, o, uint32_t)); break;
+  }
+}
+
+void
+nn_conf_print_commented(const nn_conf_t *c, FILE *f)
+{
+  fputs("# nepnetd's settings file (man nepnetd.conf): every setting, commented out, with its\n"
+        "# default. Remove the '#' of a line to change it; nepnetd's flags win over this file, and\n"
+        "# `systemctl reload nepnetd` (SIGHUP) applies log-level and route at once.\n",
+        f);
+  for (size_t i = 0; i < NOPTS; i++) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    fprintf(f, "\n# ");
+    for (const char *p = opts[i].help; *p; p++)
+      fputs(*p == '\n' ? "\n# " : (char[]){ *p, 0 }, f);
+    fputc('\n', f);
+    if (m) {
+      print_opt(c, &opts[i], m);
+      fclose(m);
+    }
+    if (buf && len) {
+      for (char *line = buf, *nl; *line; line = nl + 1) {
+        if (!(nl = strchr(line, '\n')))
+          break;
+        fprintf(f, "#%.*s\n", (int)(nl - line + 0), line);
+      }
+    } else {
+      fprintf(f, "#%s = %s\n", opts[i].name, opts[i].arg);
+    }
+    free(buf);
   }
 }
 
@@ -699,6 +728,8 @@ nn_conf_parse_args(nn_conf_t *c, int argc, char **argv, char *why, size_t why_le
       return 3;
     if (!strcmp(argv[i], "--help-config"))
       return 4;
+    if (!strcmp(argv[i], "--print-default-config"))
+      return 5;
     if (!strcmp(argv[i], "--print-config")) {
       print = 1;
       continue;

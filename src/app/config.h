@@ -40,9 +40,12 @@ void nn_conf_free(nn_conf_t *c);
  * Parse nepnetd's command line (argv[0] is the program): --datadir, --config, --preset, and
  * every option of the table. Loads DATADIR/nepnetd.conf (or --config FILE) in between as
  * described above. Returns 0 to run, 1 for --help, 2 for --print-config, 3 for --version, 4 for
- * --help-config (the caller prints them), -1 on an error (one line in \a why).
+ * --help-config, 5 for --print-default-config (the caller prints them), -1 on an error (one line in \a why).
  */
 int nn_conf_parse_args(nn_conf_t *c, int argc, char **argv, char *why, size_t why_len);
+/** Every setting as a commented-out line with its value in \a c and its help (the packaged
+ *  /etc/nepnet/nepnetd.conf; nepnetd --print-default-config). */
+void nn_conf_print_commented(const nn_conf_t *c, FILE *f);
 /** The settings file's reference (nepnetd --help-config; man nepnetd.conf(5) is made from it). */
 void nn_conf_help_file(FILE *f);
 

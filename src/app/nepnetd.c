@@ -53,6 +53,8 @@ static const char usage[] =
   "  --print-config       print the effective settings (preset < file < flags) and exit\n"
   "  --version            print the version (and the git commit it was built from) and exit\n"
   "  --help-config        the settings file's reference (man nepnetd.conf)\n"
+  "  --print-default-config  every setting, commented out, with its default: a settings file\n"
+  "                       to start from (the package's /etc/nepnet/nepnetd.conf)\n"
   "  -h, --help           this text\n"
   "\n";
 
@@ -356,6 +358,14 @@ main(int argc, char **argv)
   }
   if (r == 2) {
     nn_conf_print(&d.conf, stdout);
+    rc = 0;
+    goto out;
+  }
+  if (r == 5) {
+    nn_conf_t def;
+    nn_conf_init(&def); /* the defaults, whatever the file and flags say */
+    nn_conf_print_commented(&def, stdout);
+    nn_conf_free(&def);
     rc = 0;
     goto out;
   }
