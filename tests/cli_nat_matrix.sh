@@ -303,7 +303,10 @@ echo
 # address: the peers that dial back are ones it contacted, so it looks public; its record keeps
 # its relays for everyone else.)
 reach() { api "${p}h$1" "$1" /v1/nat 2>/dev/null | tr -d ' \n' | grep -o '"reachability":{"state":"[a-z]*"' | grep -o '[a-z]*"$' | tr -d '"'; }
-for _ in $(seq 150); do
+# 30 s for the verdicts; the sanitizer run (several times slower) has been seen to need more
+waits=150
+[ "${NN_SANITIZED:-0}" = 1 ] && waits=450
+for _ in $(seq $waits); do
   pending=0
   for s in a b; do for k in 1 2 3 4 5; do
     r=$(reach "$s$k")

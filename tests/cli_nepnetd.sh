@@ -123,6 +123,35 @@ rc=0; err=$("$d" --datadir "$dir/n" --network regtest --listen 127.0.0.1:0 --api
 [ "$rc" != 0 ] && grep -q "set api-token-mode 0640" <<<"$err" || fail "a 0640 token without api-token-mode: $err"
 chmod 600 "$dir/n/api.token"
 
+# systemd's notifications (Type=notify), against a stand-in for its notify socket: READY once the
+# API listens, STATUS, RELOADING and READY around SIGHUP, STOPPING at SIGTERM (a build without
+# libsystemd sends none, and says so at configure time)
+if command -v python3 >/dev/null && ldd "$d" | grep -q libsystemd; then
+  python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1]); s.settimeout(30)
+with open(sys.argv[2], "a") as f:
+    while True:
+        m = s.recv(4096).decode()
+        f.write(m.replace("\n", " ") + "\n"); f.flush()
+        if "STOPPING=1" in m: break
+' "$dir/notify.sock" "$dir/notify.log" &
+  lpid=$!
+  for _ in $(seq 50); do [ -S "$dir/notify.sock" ] && break; sleep 0.1; done
+  NOTIFY_SOCKET="$dir/notify.sock" "$d" --datadir "$dir/n" --network regtest --listen 127.0.0.1:0 --api 127.0.0.1:0 \
+    >>"$dir/log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do grep -q 'READY=1' "$dir/notify.log" 2>/dev/null && break; sleep 0.1; done
+  "$cli" --datadir "$dir/n" status >/dev/null || fail "READY=1 before the API answers"
+  grep -q '^STATUS=bootstrapping, 0 peers' "$dir/notify.log" || fail "no STATUS line: $(cat "$dir/notify.log")"
+  kill -HUP "$pid"
+  for _ in $(seq 50); do grep -q 'RELOADING=1' "$dir/notify.log" && break; sleep 0.1; done
+  kill -TERM "$pid"; wait "$pid" || fail "exit after the notifications"; pid=
+  wait "$lpid"
+  tr '\n' '|' <"$dir/notify.log" | grep -q 'READY=1|.*RELOADING=1|READY=1|.*STOPPING=1' ||
+    fail "the notifications were not READY, RELOADING, READY, STOPPING: $(cat "$dir/notify.log")"
+fi
+
 # a key file others can read is refused, naming the file and the fix
 chmod 644 "$dir/n/identity.key"
 rc=0; err=$("$d" --datadir "$dir/n" --network regtest --listen 127.0.0.1:0 --api 127.0.0.1:0 2>&1) || rc=$?

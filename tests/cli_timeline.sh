@@ -40,7 +40,10 @@ for i in 0 1 2; do [ "$i" != "$origin" ] && [ "${ids[i]:0:16}" = "$relay" ] && k
 [ $known = 1 ] || fail "the relay $relay is none of the other nodes (${ids[*]})"
 grep -q ' seen-back .* from [0-9a-f]\{16\}' "$dir/follow.txt" || fail "no seen-back step naming the peer"
 tail -1 "$dir/follow.txt" | grep -q '^propagated: the network has it' || fail "the last line is not the propagated verdict"
-grep -qi "$id" "$dd/nepnetd.log" && fail "the node's log names our own transaction's id"
+# no log names the transaction at INFO: not the origin's (its own), not a relay's (a peer's stem)
+for l in "$dir"/devnet/node-*/nepnetd.log; do
+  grep -qi "${id:0:16}" "$l" && fail "$l names the transaction: $(grep -i "${id:0:16}" "$l" | head -n 2)"
+done
 say "send --follow: stem to node $relay, seen back, propagated (exit 0)"
 
 "$cli" --datadir "$dd" tx "$id" >"$dir/tx.txt" 2>&1
