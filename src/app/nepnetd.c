@@ -281,10 +281,12 @@ on_hup(evutil_socket_t sig, short what, void *arg)
     }
   }
   if (nc.s.route != d->conf.s.route) {
-    if (nn_node_set_route(d->node, nc.s.route, why, sizeof(why)))
+    if (nn_node_set_route(d->node, nc.s.route, why, sizeof(why))) {
       nn_dlog_say(&d->log, 2, "SIGHUP: route stays %s: %s", nn_route_str(d->conf.s.route), why);
-    else
+    } else {
       nn_dlog_say(&d->log, 1, "SIGHUP: route is now %s for our next transactions", nn_route_str(nc.s.route));
+      d->conf.s.route = nc.s.route;
+    }
   }
   /* the rest at the next start: each setting that differs, by name */
   if (!conf_lines(&d->conf, &a, &na) && !conf_lines(&nc, &b, &nb)) {
@@ -302,9 +304,7 @@ on_hup(evutil_socket_t sig, short what, void *arg)
     free(b[i]);
   free(a);
   free(b);
-  /* the new settings are the running ones from now on (their strings must outlive the node's
-   * use of the old: the node copied every string it keeps at start) */
-  d->conf.s.route = nc.s.route;
+  /* the new log-level is the running one from now on */
   free(d->hup_spec);
   d->hup_spec = nc.log_spec ? strdup(nc.log_spec) : NULL;
   d->conf.log_spec = d->hup_spec;
