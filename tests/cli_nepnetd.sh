@@ -84,13 +84,16 @@ start() {
 start
 "$cli" --datadir "$dir/n" status >/dev/null || fail "status after start"
 grep -q ' INFO ' "$dir/n/node.log" && fail "INFO lines at log-level warn: $(cat "$dir/n/node.log")"
-printf 'log-level = debug\nmax-peers = 50\nroute = direct\n' > "$dir/n/nepnetd.conf"
+printf 'log-level = debug\nmax-peers = 50\nroute = direct\ninv-delay-out-ms = 700\npeer = 127.0.0.1:1\n' >"$dir/n/nepnetd.conf"
 mv "$dir/n/node.log" "$dir/n/node.log.1"
 kill -HUP "$pid"
 for _ in $(seq 50); do grep -q 'settings reloaded' "$dir/n/node.log" 2>/dev/null && break; sleep 0.1; done
 grep -q 'SIGHUP: log-level is now debug' "$dir/n/node.log" || fail "SIGHUP did not change the log level: $(cat "$dir/n/node.log" 2>&1)"
-grep -q "'max-peers = 50' differs from the running settings: it takes effect at the next start" "$dir/n/node.log" ||
+grep -q "'inv-delay-out-ms = 700' differs from the running settings: it takes effect at the next start" "$dir/n/node.log" ||
   fail "SIGHUP did not name the setting it cannot change now"
+grep -q 'INFO  node: limits changed: max-peers 64 -> 50' "$dir/n/node.log" || fail "SIGHUP did not change max-peers"
+grep -q 'INFO  dht: seeds changed: 1 static peers (1 new, 0 gone)' "$dir/n/node.log" || fail "SIGHUP did not change the seeds"
+grep -q "'max-peers = 50' differs" "$dir/n/node.log" && fail "SIGHUP named max-peers as restart-only"
 grep -q 'SIGHUP: route is now direct' "$dir/n/node.log" || fail "SIGHUP did not change the route"
 "$cli" --datadir "$dir/n" status | grep -q '^route      direct' || fail "the status does not show the new route"
 kill -0 "$pid" || fail "SIGHUP killed the daemon"

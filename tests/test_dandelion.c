@@ -639,6 +639,55 @@ test_caps(void **s)
   nn_dl_free(dl);
 }
 
+/* Caps changed at run time (SIGHUP): lowered pool caps evict the oldest at once, never our own
+ * stems; a raised peer cap takes more peers than the core was made for. */
+static void
+test_set_caps(void **s)
+{
+  (void)s;
+  nn_dl_cfg_t cfg;
+  nn_dl_cfg_default(&cfg);
+  cfg.max_peers = 4;
+  nn_dl_t *dl = mk_role(&cfg, 0, 2, 1);
+  uint8_t t[6][8], own[] = "ours", a[] = "a", b[] = "b";
+  for (int i = 0; i < 6; i++) {
+    memset(t[i], i + 1, 8);
+    fluff_in(dl, 100, t[i], 8, (uint64_t)i);
+  }
+  assert_int_equal(nn_dl_submit(dl, own, sizeof own, 0), NN_OK);
+  assert_int_equal(nn_dl_on_stem(dl, 100, a, sizeof a, 0), NN_OK);
+  assert_int_equal(nn_dl_on_stem(dl, 100, b, sizeof b, 0), NN_OK);
+  nn_dl_stats_t st;
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.mem_count, 6);
+  assert_int_equal(st.stem_count, 3);
+  assert_int_equal(nn_dl_set_caps(dl, 4, 0, 1), NN_ERR_ARG); /* nothing changed */
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.mem_count, 6);
+  assert_int_equal(nn_dl_set_caps(dl, 40, 2, 1), NN_OK);
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.mem_count, 2);
+  assert_int_equal(st.stem_count, 1);
+  assert_int_equal(st.evicted, 6);
+  nn_hash_t id4 = idof(t[4], 8), id5 = idof(t[5], 8), id3 = idof(t[3], 8), ido = idof(own, sizeof own);
+  assert_false(nn_dl_have(dl, &id3));
+  assert_true(nn_dl_have(dl, &id4));
+  assert_true(nn_dl_have(dl, &id5));
+  assert_int_equal(nn_dl_stemming(dl, &ido), 2); /* ours stayed; the peers' stems went */
+  /* 40 peers now fit in a core made for 4 */
+  for (uint32_t i = 0; i < 37; i++)
+    assert_int_equal(nn_dl_peer_add(dl, 200 + i, 0, 0), NN_OK);
+  assert_int_equal(nn_dl_peer_add(dl, 300, 0, 0), NN_ERR_NOSPACE);
+  /* a full mempool at the new cap evicts as usual */
+  uint8_t u[8];
+  memset(u, 0x77, 8);
+  fluff_in(dl, 100, u, 8, 10);
+  nn_dl_stats(dl, &st);
+  assert_int_equal(st.mem_count, 2);
+  assert_false(nn_dl_have(dl, &id4));
+  nn_dl_free(dl);
+}
+
 static void
 test_oversized_and_modes(void **s)
 {
@@ -986,6 +1035,7 @@ main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_own_always_stemmed),
+    cmocka_unit_test(test_set_caps),
     cmocka_unit_test(test_stem_outbound_only_and_fluff_epoch),
     cmocka_unit_test(test_pinning),
     cmocka_unit_test(test_relay_replaced),

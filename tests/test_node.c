@@ -655,6 +655,109 @@ test_inbound_full(void **state)
   base_drain_free(base);
 }
 
+static int
+one_inbound(void *arg)
+{
+  nn_node_stats_t st;
+  nn_node_stats(((tnode_t *)arg)->n, &st);
+  return st.gossip.peers_in == 1;
+}
+
+static int
+boot_failed(void *arg)
+{
+  nn_disco_stats_t st;
+  nn_disco_stats(nn_node_disco(((tnode_t *)arg)->n), &st);
+  return st.boot_retries >= 1;
+}
+
+static int
+bootstrapped(void *arg)
+{
+  nn_disco_stats_t st;
+  nn_disco_stats(nn_node_disco(((tnode_t *)arg)->n), &st);
+  return st.bootstrapped && st.table_size >= 1;
+}
+
+/* What SIGHUP changes while the node runs (nn_node_reload): a lowered peer cap closes the
+ * youngest peer above it at once; a setting with an error changes nothing; new seeds reach a
+ * node waiting a minute to retry its bootstrap at once. */
+static void
+test_reload(void **state)
+{
+  (void)state;
+  struct event_base *base = event_base_new();
+  tnode_t x, y;
+  rawpeer_t a, b;
+  nn_node_cfg_t c;
+  nn_node_settings_t s;
+  char why[256];
+  memset(&x, 0, sizeof(x));
+  memset(&y, 0, sizeof(y));
+  loop_cfg(&c);
+  c.gossip.max_peers = 4;
+  c.gossip.max_outbound = 1;
+  tnode_start(&x, base, 990, &c);
+  raw_connect(&a, base, 991, &x);
+  assert_true(run_until(base, is_est, &a, 10000));
+  raw_hello(&a);
+  assert_true(run_until(base, got_hello, &a, 5000));
+  raw_connect(&b, base, 992, &x);
+  assert_true(run_until(base, is_est, &b, 10000));
+  raw_hello(&b);
+  assert_true(run_until(base, got_hello, &b, 5000));
+  assert_int_equal(a.hello_flags & NN_DLMSG_HELLO_FULL, 0);
+  assert_int_equal(b.hello_flags & NN_DLMSG_HELLO_FULL, 0);
+  nn_node_settings_default(&s);
+  s.allow_private = 1;
+  s.max_peers = 2; /* one inbound slot: b, the younger, goes */
+  s.max_outbound = 1;
+  assert_int_equal(nn_node_reload(x.n, &s, why, sizeof(why)), NN_OK);
+  assert_true(run_until(base, is_closed, &b, 5000));
+  assert_true(run_until(base, one_inbound, &x, 5000));
+  assert_false(a.closed);
+  /* errors: named, and nothing changes (max-peers stays 2, so a third peer is refused) */
+  s.max_peers = 8;
+  s.max_outbound = 9;
+  assert_int_equal(nn_node_reload(x.n, &s, why, sizeof(why)), NN_ERR_ARG);
+  assert_non_null(strstr(why, "max-outbound"));
+  const char *bad[] = { "not-a-peer" };
+  s.max_outbound = 1;
+  s.peers = bad;
+  s.n_peers = 1;
+  why[0] = 0;
+  assert_int_equal(nn_node_reload(x.n, &s, why, sizeof(why)), NN_ERR_FORMAT);
+  assert_non_null(strstr(why, "not-a-peer"));
+  rawpeer_t d;
+  raw_connect(&d, base, 993, &x);
+  assert_true(run_until(base, is_est, &d, 10000));
+  raw_hello(&d);
+  assert_true(run_until(base, got_hello, &d, 5000));
+  assert_int_equal(d.hello_flags & NN_DLMSG_HELLO_FULL, NN_DLMSG_HELLO_FULL);
+  /* seeds: y's only seed answers nobody, and its next round is a minute away */
+  loop_cfg(&c);
+  const char *nobody[] = { "127.0.0.1:1" };
+  c.disco.peers = nobody;
+  c.disco.n_peers = 1;
+  c.disco.boot_retry_min_ms = c.disco.boot_retry_max_ms = 60000;
+  tnode_start(&y, base, 994, &c);
+  assert_true(run_until(base, boot_failed, &y, 10000));
+  assert_false(bootstrapped(&y));
+  const char *xs[] = { x.peer };
+  nn_node_settings_default(&s);
+  s.allow_private = 1;
+  s.peers = xs;
+  s.n_peers = 1;
+  assert_int_equal(nn_node_reload(y.n, &s, why, sizeof(why)), NN_OK);
+  assert_true(run_until(base, bootstrapped, &y, 10000));
+  raw_free(&a);
+  raw_free(&b);
+  raw_free(&d);
+  tnode_stop(&y);
+  tnode_stop(&x);
+  base_drain_free(base);
+}
+
 /* Outbound slots take one peer per network group: /16 for IPv4, /32 for IPv6, and every
  * loopback or private address (and port) its own group, so a devnet on 127.0.0.1 works. */
 static void
@@ -1001,6 +1104,7 @@ main(void)
     cmocka_unit_test(test_blackhole_probe_embargo),
     cmocka_unit_test(test_misbehaving_peers),
     cmocka_unit_test(test_inbound_full),
+    cmocka_unit_test(test_reload),
     cmocka_unit_test(test_unsolicited_and_stem_rate),
     cmocka_unit_test(test_stem_rate_keys),
     cmocka_unit_test(test_outbound_groups),

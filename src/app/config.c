@@ -584,9 +584,16 @@ nn_conf_help_file(FILE *f)
         "One setting per line, 'name = value'; blank lines and lines starting with '#' are ignored; a\n"
         "list setting (peer, dns-seed, connect, relay-via) repeats its line. The preset applies first\n"
         "(the file's 'preset' line, or --preset), then the file, then nepnetd's flags, which win.\n"
-        "SIGHUP reads the file again: log-level and route change at once, every other setting that\n"
-        "differs is named in the log and takes effect at the next start. nepnetd --print-config shows\n"
-        "the result. Every refusal names the file and line, the value and what is allowed.\n"
+        "SIGHUP reads the file again. These change at once: log-level; route (for our next\n"
+        "transactions); peer and dns-seed (a node still bootstrapping retries with them at once, a\n"
+        "bootstrapped one dials the new peers); max-peers, max-outbound and max-inbound-per-host (a\n"
+        "lowered cap closes the youngest peers above it); mempool-max-count and stempool-max-count (a\n"
+        "lowered cap evicts the oldest, never our own stems); listen-max-per-ip and\n"
+        "listen-half-open-per-group (for the next inbound connections); max-channels (idle channels\n"
+        "above it close); dht-per-table-wide (for contacts that join from then on). Every other\n"
+        "setting that differs is named in the log and takes effect at the next start; a setting file\n"
+        "with an error changes nothing. nepnetd --print-config shows the result. Every refusal names the file and "
+        "line, the value and what is allowed.\n"
         "\n"
         "Settings:\n",
         f);
@@ -639,7 +646,8 @@ nn_conf_print_commented(const nn_conf_t *c, FILE *f)
 {
   fputs("# nepnetd's settings file (man nepnetd.conf): every setting, commented out, with its\n"
         "# default. Remove the '#' of a line to change it; nepnetd's flags win over this file, and\n"
-        "# `systemctl reload nepnetd` (SIGHUP) applies log-level and route at once.\n",
+        "# `systemctl reload nepnetd` (SIGHUP) applies log-level, route, the limits and the\n"
+        "# seeds at once (man nepnetd.conf says which); the log names the rest.\n",
         f);
   for (size_t i = 0; i < NOPTS; i++) {
     char *buf = NULL;

@@ -2,7 +2,7 @@
  * nepnetd: runs a node (discovery, secure channels, Dandelion++, the control API) until SIGTERM
  * or SIGINT, then shuts down cleanly: the API closes, channels send CLOSE records, outbound peers
  * are saved as anchors and the peer store is closed, so a restart rejoins from disk. SIGHUP
- * reloads the settings file (what can change while running) and reopens the log file. It is a
+ * reloads the settings file (what can change while running: nn_node_reload) and reopens the log file. It is a
  * thin program over the embedding API (nepnet/node.h): options in, nn_node_start, a loop.
  *
  * One daemon per data directory: it holds an flock on DATADIR/nepnetd.lock for its life. The
@@ -42,8 +42,9 @@ static const char usage[] =
   "Runs a nepnet node: Kademlia discovery over post-quantum secure channels, Dandelion++\n"
   "private broadcast of transactions, and a control API on loopback for neptune-core or a\n"
   "wallet (docs/API.md). Stops cleanly on SIGTERM or SIGINT; SIGHUP reloads the settings file\n"
-  "(log-level and route take effect at once, the others at the next start, as the log says)\n"
-  "and reopens the log file. Under systemd (Type=notify) it reports READY, STATUS, RELOADING,\n"
+  "(log-level, route, the limits and the seeds take effect at once, the others at the next\n"
+  "start, as the log says; man nepnetd.conf lists which) and reopens the log file. Under systemd (Type=notify) it "
+  "reports READY, STATUS, RELOADING,\n"
   "STOPPING and the watchdog. One daemon per data directory (DATADIR/nepnetd.lock).\n"
   "\n"
   "  --datadir DIR        identity.key, peers.sqlite, api.token, api.address, nepnetd.pid and\n"
@@ -240,6 +241,32 @@ conf_lines(const nn_conf_t *c, char ***out, size_t *n)
   return 0;
 }
 
+/* What nn_node_reload and the code below change while running (nepnetd.conf names) */
+static const char *const hup_live[] = { "log-level",
+                                        "route",
+                                        "peer",
+                                        "dns-seed",
+                                        "max-peers",
+                                        "max-outbound",
+                                        "max-inbound-per-host",
+                                        "mempool-max-count",
+                                        "stempool-max-count",
+                                        "listen-max-per-ip",
+                                        "listen-half-open-per-group",
+                                        "max-channels",
+                                        "dht-per-table-wide" };
+
+static int
+live_line(const char *l)
+{
+  for (size_t i = 0; i < sizeof(hup_live) / sizeof(hup_live[0]); i++) {
+    size_t k = strlen(hup_live[i]);
+    if (!strncmp(l, hup_live[i], k) && (l[k] == ' ' || !l[k]))
+      return 1;
+  }
+  return 0;
+}
+
 static int
 has_line(char **v, size_t n, const char *l)
 {
@@ -288,11 +315,13 @@ on_hup(evutil_socket_t sig, short what, void *arg)
       d->conf.s.route = nc.s.route;
     }
   }
+  /* the limits and seeds: the node logs what changes */
+  if (nn_node_reload(d->node, &nc.s, why, sizeof(why)))
+    nn_dlog_say(&d->log, 3, "SIGHUP: limits and seeds unchanged: %s", why);
   /* the rest at the next start: each setting that differs, by name */
   if (!conf_lines(&d->conf, &a, &na) && !conf_lines(&nc, &b, &nb)) {
     for (size_t i = 0; i < nb; i++) {
-      if (!b[i] || has_line(a, na, b[i]) || !strncmp(b[i], "log-level ", 10) || !strncmp(b[i], "route ", 6) ||
-          !strncmp(b[i], "log-file ", 9))
+      if (!b[i] || has_line(a, na, b[i]) || live_line(b[i]))
         continue;
       nn_dlog_say(&d->log, 2, "SIGHUP: '%s' differs from the running settings: it takes effect at the next start",
                   b[i]);

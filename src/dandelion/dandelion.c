@@ -74,7 +74,7 @@ struct nn_dl_t {
   nn_dl_cfg_t cfg;
   nn_dl_io_t io;
   dl_peer_t *peers;
-  size_t npeers;
+  size_t npeers, peers_cap;
   uint32_t relays[2];
   size_t nrelays;
   uint32_t own_pin;
@@ -691,6 +691,7 @@ nn_dl_new(nn_dl_t **out, const nn_dl_cfg_t *cfg, const nn_dl_io_t *io, uint64_t 
   dl->cfg = *cfg;
   dl->io = *io;
   dl->peers = calloc(cfg->max_peers, sizeof *dl->peers);
+  dl->peers_cap = cfg->max_peers;
   if (!dl->peers) {
     nn_dl_free(dl);
     return NN_ERR_NOMEM;
@@ -976,6 +977,32 @@ nn_dl_set_route(nn_dl_t *dl, nn_route_t route)
 {
   if (nn_dl_route_available(route))
     dl->cfg.route = route;
+}
+
+nn_err_t
+nn_dl_set_caps(nn_dl_t *dl, size_t max_peers, size_t mem_max_count, size_t stem_max_count)
+{
+  if (!max_peers || !mem_max_count || !stem_max_count)
+    return NN_ERR_ARG;
+  if (max_peers > dl->peers_cap) {
+    dl_peer_t *p = realloc(dl->peers, max_peers * sizeof(*p));
+    if (!p)
+      return NN_ERR_NOMEM;
+    dl->peers = p;
+    dl->peers_cap = max_peers;
+  }
+  dl->cfg.max_peers = max_peers; /* peers above a lowered cap stay until they leave */
+  dl->cfg.mem_max_count = mem_max_count;
+  dl->cfg.stem_max_count = stem_max_count;
+  while (dl->mem_count > mem_max_count && dl->mem.head) {
+    tx_drop(dl, (dl_tx_t *)dl->mem.head);
+    dl->st.evicted++;
+  }
+  for (dl_ent_t *v; dl->stem_count > stem_max_count && (v = stem_victim(dl, 0));) {
+    tx_drop(dl, (dl_tx_t *)v); /* never our own: they leave by their stem or embargo */
+    dl->st.evicted++;
+  }
+  return NN_OK;
 }
 
 uint64_t

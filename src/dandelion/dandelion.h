@@ -128,6 +128,11 @@ int nn_dl_fluff_epoch(const nn_dl_t *dl);
 int nn_dl_stemming(const nn_dl_t *dl, const nn_hash_t *id);
 /** Change the routing mode of our own transactions from now on (nepnetd's SIGHUP). */
 void nn_dl_set_route(nn_dl_t *dl, nn_route_t route);
+/** Change cfg.max_peers, cfg.mem_max_count and cfg.stem_max_count at run time (SIGHUP). Lowered
+ *  pool caps evict the oldest entries at once (our own stems excepted: they leave by their stem
+ *  or embargo); peers above a lowered max_peers stay until they leave. NN_ERR_ARG for a zero,
+ *  NN_ERR_NOMEM (nothing changed). */
+nn_err_t nn_dl_set_caps(nn_dl_t *dl, size_t max_peers, size_t mem_max_count, size_t stem_max_count);
 /** The soonest embargo of the stempool (monotonic ms), UINT64_MAX when it is empty. */
 uint64_t nn_dl_embargo_soonest(const nn_dl_t *dl);
 /** When the embargo of a transaction in the stempool fires (monotonic ms), 0 if not there. */

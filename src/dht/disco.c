@@ -42,7 +42,7 @@ typedef struct find_t {
 typedef struct dnsreq_t {
   struct dnsreq_t *next;
   nn_disco_t *d;
-  char *name;
+  char name[NN_DISCO_DNS_NAME_MAX + 1]; /* a copy: SIGHUP may replace the seed list meanwhile */
   int done;
 } dnsreq_t;
 
@@ -52,6 +52,14 @@ typedef struct speer_t {
   int has_id;
 } speer_t;
 
+/* What a bootstrap round asks besides the peer store; replaced whole by nn_disco_set_seeds. */
+typedef struct seeds_t {
+  char **dns_names;
+  size_t n_dns;
+  speer_t *speers;
+  size_t n_speers;
+} seeds_t;
+
 struct nn_disco_t {
   nn_net_t *net;
   struct event_base *base;
@@ -60,11 +68,8 @@ struct nn_disco_t {
   nn_node_id_t self;
   uint32_t network;
   nn_disco_cfg_t cfg;
-  char **dns_names;
-  size_t n_dns;
+  seeds_t seeds;
   char *dns_ns; /* the configured resolver, if any (owned copy) */
-  speer_t *speers;
-  size_t n_speers;
   nn_peerstore_t *ps;
   nn_dht_t *dht;
   int has_addr;
@@ -616,9 +621,9 @@ boot_schedule_retry(nn_disco_t *d)
 {
   char names[160] = "";
   size_t o = 0;
-  for (size_t i = 0; i < d->n_dns && o < sizeof(names) - 1; i++)
-    o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", i ? "," : "", d->dns_names[i]);
-  if (!d->n_dns)
+  for (size_t i = 0; i < d->seeds.n_dns && o < sizeof(names) - 1; i++)
+    o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", i ? "," : "", d->seeds.dns_names[i]);
+  if (!d->seeds.n_dns)
     snprintf(names, sizeof(names), "(none configured)");
   uint32_t delay = d->boot_delay_ms ? d->boot_delay_ms : d->cfg.boot_retry_min_ms;
   /* formatted in full, then cut to the status field (a long seed list may not fit) */
@@ -779,22 +784,22 @@ dns_start(nn_disco_t *d)
     d->dns = evdns_base_new(d->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
   }
   if (!d->dns)
-    dlog(d, NN_LOG_WARN, "DNS seeds: no resolver (check /etc/resolv.conf); skipping %zu seed names", d->n_dns);
+    dlog(d, NN_LOG_WARN, "DNS seeds: no resolver (check /etc/resolv.conf); skipping %zu seed names", d->seeds.n_dns);
 }
 
 /* 2. DNS seeds: A and AAAA of each name; dns_cb dials what comes back */
 static void
 boot_from_dns(nn_disco_t *d)
 {
-  if (d->n_dns && !d->dns)
+  if (d->seeds.n_dns && !d->dns)
     dns_start(d);
-  for (size_t i = 0; d->dns && i < d->n_dns; i++) {
+  for (size_t i = 0; d->dns && i < d->seeds.n_dns; i++) {
     for (int v6 = 0; v6 < 2; v6++) {
       dnsreq_t *r = calloc(1, sizeof(*r));
       if (!r)
         break;
       r->d = d;
-      r->name = d->dns_names[i];
+      snprintf(r->name, sizeof(r->name), "%s", d->seeds.dns_names[i]);
       r->next = d->dnsreqs;
       d->dnsreqs = r;
       d->boot_pending++;
@@ -812,8 +817,8 @@ boot_from_dns(nn_disco_t *d)
 static void
 boot_from_peers(nn_disco_t *d, uint64_t now_s)
 {
-  for (size_t i = 0; i < d->n_speers; i++) {
-    speer_t *p = &d->speers[i];
+  for (size_t i = 0; i < d->seeds.n_speers; i++) {
+    speer_t *p = &d->seeds.speers[i];
     (void)nn_peerstore_add(d->ps, &p->addr, NULL, now_s, NULL);
     d->tried_peer++;
     boot_dial(d, &p->addr, p->has_id ? &p->id : NULL);
@@ -834,6 +839,100 @@ boot_round(nn_disco_t *d)
   boot_from_peers(d, now_s);
   d->boot_pending--;
   boot_check_done(d);
+}
+
+static void seeds_free(seeds_t *s);
+static nn_err_t parse_seeds(const char *const *peers, size_t n_peers, const char *const *dns, size_t n_dns,
+                            seeds_t *out, char *why, size_t why_len);
+
+/* A round of only the static peers SIGHUP added, for a node that is bootstrapped already: they
+ * join the routing table now rather than at the next round, which may never come. If none
+ * answers, boot_check_done finds the table non-empty and schedules no retry. */
+static void
+boot_round_added(nn_disco_t *d, const speer_t *added, size_t n)
+{
+  uint64_t now_s = nn_unix_ms() / 1000;
+  d->st.boot_rounds++;
+  d->boot_active = 1;
+  d->boot_ok = 0;
+  d->boot_pending = 1;
+  d->tried_ps = d->tried_dns = d->tried_peer = 0;
+  for (size_t i = 0; i < n; i++) {
+    (void)nn_peerstore_add(d->ps, &added[i].addr, NULL, now_s, NULL);
+    d->tried_peer++;
+    boot_dial(d, &added[i].addr, added[i].has_id ? &added[i].id : NULL);
+  }
+  d->boot_pending--;
+  boot_check_done(d);
+}
+
+static int
+speer_in(const seeds_t *s, const speer_t *p)
+{
+  for (size_t i = 0; i < s->n_speers; i++)
+    if (nn_addr_equal(&s->speers[i].addr, &p->addr) && s->speers[i].has_id == p->has_id &&
+        (!p->has_id || id_eq(&s->speers[i].id, &p->id)))
+      return 1;
+  return 0;
+}
+
+static int
+dns_in(const seeds_t *s, const char *name)
+{
+  for (size_t i = 0; i < s->n_dns; i++)
+    if (!strcmp(s->dns_names[i], name))
+      return 1;
+  return 0;
+}
+
+nn_err_t
+nn_disco_set_seeds(nn_disco_t *d, const char *const *peers, size_t n_peers, const char *const *dns, size_t n_dns,
+                   int *changed, char *why, size_t why_len)
+{
+  seeds_t s, old;
+  speer_t *added = NULL;
+  size_t nadd = 0, nrem = 0, dns_add = 0, dns_rem = 0;
+  nn_err_t e;
+  *changed = 0;
+  if ((e = parse_seeds(peers, n_peers, dns, n_dns, &s, why, why_len)))
+    return e;
+  if (s.n_speers && !(added = calloc(s.n_speers, sizeof(*added)))) {
+    seeds_free(&s);
+    return NN_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < s.n_speers; i++)
+    if (!speer_in(&d->seeds, &s.speers[i]) && !speer_in(&(seeds_t){ .speers = added, .n_speers = nadd }, &s.speers[i]))
+      added[nadd++] = s.speers[i];
+  for (size_t i = 0; i < d->seeds.n_speers; i++)
+    nrem += !speer_in(&s, &d->seeds.speers[i]);
+  for (size_t i = 0; i < s.n_dns; i++)
+    dns_add += !dns_in(&d->seeds, s.dns_names[i]);
+  for (size_t i = 0; i < d->seeds.n_dns; i++)
+    dns_rem += !dns_in(&s, d->seeds.dns_names[i]);
+  if (!nadd && !nrem && !dns_add && !dns_rem && s.n_speers == d->seeds.n_speers) {
+    seeds_free(&s); /* the same seeds (maybe in another order): nothing to do */
+    free(added);
+    return NN_OK;
+  }
+  old = d->seeds;
+  d->seeds = s;
+  seeds_free(&old);
+  *changed = 1;
+  dlog(d, NN_LOG_INFO, "seeds changed: %zu static peers (%zu new, %zu gone), %zu DNS seeds (%zu new, %zu gone)",
+       d->seeds.n_speers, nadd, nrem, d->seeds.n_dns, dns_add, dns_rem);
+  if (!d->st.bootstrapped && !d->boot_active && d->st.boot_rounds > 0) {
+    /* waiting to retry: retry now with the new seeds, from the shortest delay */
+    evtimer_del(d->ev_boot);
+    d->boot_delay_ms = 0;
+    boot_round(d);
+  } else if (d->st.bootstrapped && !d->boot_active && nadd) {
+    boot_round_added(d, added, nadd);
+  } else if (nadd) {
+    for (size_t i = 0; i < nadd; i++) /* a round is under way: the next one dials them */
+      (void)nn_peerstore_add(d->ps, &added[i].addr, NULL, nn_unix_ms() / 1000, NULL);
+  }
+  free(added);
+  return NN_OK;
 }
 
 static void
@@ -1022,6 +1121,53 @@ set_why(char *why, size_t n, const char *fmt, ...)
   va_end(ap);
 }
 
+static void
+seeds_free(seeds_t *s)
+{
+  for (size_t i = 0; i < s->n_dns; i++)
+    free(s->dns_names[i]);
+  free(s->dns_names);
+  free(s->speers);
+  memset(s, 0, sizeof(*s));
+}
+
+/* The static peers and DNS seeds, parsed and copied into \a out (all of them or none). */
+static nn_err_t
+parse_seeds(const char *const *peers, size_t n_peers, const char *const *dns, size_t n_dns, seeds_t *out, char *why,
+            size_t why_len)
+{
+  seeds_t s = { 0 };
+  nn_err_t e = NN_ERR_NOMEM;
+  if (n_dns && !(s.dns_names = calloc(n_dns, sizeof(char *))))
+    goto fail;
+  for (size_t i = 0; i < n_dns; i++, s.n_dns++) {
+    size_t l = dns[i] ? strlen(dns[i]) : 0;
+    if (!l || l > NN_DISCO_DNS_NAME_MAX) {
+      set_why(why, why_len, "DNS seed %zu is %s: give a host name", i + 1, l ? "longer than 253 characters" : "empty");
+      e = NN_ERR_ARG;
+      goto fail;
+    }
+    if (!(s.dns_names[i] = strdup(dns[i])))
+      goto fail;
+  }
+  if (n_peers && !(s.speers = calloc(n_peers, sizeof(speer_t))))
+    goto fail;
+  for (size_t i = 0; i < n_peers; i++, s.n_speers++)
+    if (!peers[i] || nn_disco_parse_peer(peers[i], &s.speers[i].addr, &s.speers[i].id, &s.speers[i].has_id)) {
+      set_why(why, why_len,
+              "--peer '%s': expected NODEID@HOST:PORT (64 hex digits) or HOST:PORT with a numeric host and a "
+              "non-zero port",
+              peers[i] ? peers[i] : "(null)");
+      e = NN_ERR_FORMAT;
+      goto fail;
+    }
+  *out = s;
+  return NN_OK;
+fail:
+  seeds_free(&s);
+  return e;
+}
+
 /* Defaults for what the caller left at zero, and owned copies of every string. */
 static nn_err_t
 copy_config(nn_disco_t *d, const nn_disco_cfg_t *cfg, char *why, size_t why_len)
@@ -1046,28 +1192,7 @@ copy_config(nn_disco_t *d, const nn_disco_cfg_t *cfg, char *why, size_t why_len)
   if (cfg->dns_nameserver && !(d->dns_ns = strdup(cfg->dns_nameserver)))
     return NN_ERR_NOMEM;
   d->cfg.dns_nameserver = d->dns_ns;
-  if (cfg->n_dns_seeds && !(d->dns_names = calloc(cfg->n_dns_seeds, sizeof(char *))))
-    return NN_ERR_NOMEM;
-  for (size_t i = 0; i < cfg->n_dns_seeds; i++, d->n_dns++) {
-    if (!cfg->dns_seeds[i] || !*cfg->dns_seeds[i]) {
-      set_why(why, why_len, "DNS seed %zu is empty: give a host name", i + 1);
-      return NN_ERR_ARG;
-    }
-    if (!(d->dns_names[i] = strdup(cfg->dns_seeds[i])))
-      return NN_ERR_NOMEM;
-  }
-  if (cfg->n_peers && !(d->speers = calloc(cfg->n_peers, sizeof(speer_t))))
-    return NN_ERR_NOMEM;
-  for (size_t i = 0; i < cfg->n_peers; i++, d->n_speers++)
-    if (!cfg->peers[i] ||
-        nn_disco_parse_peer(cfg->peers[i], &d->speers[i].addr, &d->speers[i].id, &d->speers[i].has_id)) {
-      set_why(why, why_len,
-              "--peer '%s': expected NODEID@HOST:PORT (64 hex digits) or HOST:PORT with a numeric host and a "
-              "non-zero port",
-              cfg->peers[i] ? cfg->peers[i] : "(null)");
-      return NN_ERR_FORMAT;
-    }
-  return NN_OK;
+  return parse_seeds(cfg->peers, cfg->n_peers, cfg->dns_seeds, cfg->n_dns_seeds, &d->seeds, why, why_len);
 }
 
 static nn_err_t
@@ -1232,11 +1357,8 @@ nn_disco_free(nn_disco_t *d)
     event_free(d->ev_kick);
   if (d->ev_boot)
     event_free(d->ev_boot);
-  for (size_t i = 0; i < d->n_dns; i++)
-    free(d->dns_names[i]);
-  free(d->dns_names);
+  seeds_free(&d->seeds);
   free(d->dns_ns);
-  free(d->speers);
   free(d);
 }
 

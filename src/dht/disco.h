@@ -161,6 +161,15 @@ void nn_disco_set_overlay(nn_disco_t *d, const nn_addr_t *a, size_t n);
  *  published first, with F_INBOUND; NULL withdraws it. Ignored for a hidden node. */
 void nn_disco_set_advertised(nn_disco_t *d, const nn_addr_t *a);
 
+/** Replace the static peers and DNS seeds (what SIGHUP reads from the settings file), parsed as
+ *  nn_disco_new parses them; on an error nothing changes and \a why names the bad entry.
+ *  \a changed is 1 if the lists differ from the running ones (logged at INFO). A node waiting to
+ *  retry its bootstrap retries at once with the new seeds; a bootstrapped one dials the static
+ *  peers that are new now; DNS seeds are asked by the next bootstrap round. */
+nn_err_t nn_disco_set_seeds(nn_disco_t *d, const char *const *peers, size_t n_peers, const char *const *dns,
+                            size_t n_dns, int *changed, char *why, size_t why_len);
+#define NN_DISCO_DNS_NAME_MAX 253
+
 /** The key penalties and bans of a peer at \a a go to: the address itself, except an inbound
  *  loopback/private peer's ephemeral port, which is dropped (port 0). */
 nn_addr_t nn_disco_pen_key(const nn_addr_t *a, int inbound);

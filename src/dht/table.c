@@ -691,6 +691,14 @@ nn_dht_table_find_replacement(const nn_dht_table_t *t, const nn_node_id_t *id)
   return i < 0 ? NULL : &t->b[bi].repl.v[i];
 }
 
+unsigned
+nn_dht_table_set_wide(nn_dht_table_t *t, unsigned per_table_wide)
+{
+  unsigned old = t->cfg.per_table_wide;
+  t->cfg.per_table_wide = per_table_wide;
+  return old;
+}
+
 size_t
 nn_dht_table_size(const nn_dht_table_t *t)
 {

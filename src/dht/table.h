@@ -73,6 +73,9 @@ typedef struct nn_dht_table_t nn_dht_table_t;
 nn_err_t nn_dht_table_new(nn_dht_table_t **out, const nn_node_id_t *self,
                           const nn_dht_table_cfg_t *cfg /* NULL = defaults */);
 void nn_dht_table_free(nn_dht_table_t *t);
+/** Change cfg.per_table_wide at run time (SIGHUP); returns the old value. It governs contacts
+ *  that join from now on: a lowered cap evicts no one (they age out as usual). */
+unsigned nn_dht_table_set_wide(nn_dht_table_t *t, unsigned per_table_wide);
 
 typedef enum nn_dht_table_result_t {
   NN_TABLE_ADDED,    /* new contact inserted (into free room, or in place of a stale contact) */

@@ -187,6 +187,14 @@ over_cap(uint32_t n, uint32_t cap, int *evict)
   return 0;
 }
 
+void
+nn_admit_set_caps(nn_admit_t *a, uint32_t max_per_ip, uint32_t max_half_open_per_group)
+{
+  a->lim.max_per_ip = max_per_ip;
+  a->lim.max_half_open_per_group = max_half_open_per_group;
+  a->per_ip = a->lim.max_per_ip || a->lim.ip_rate > 0;
+}
+
 int
 nn_admit_stream(nn_admit_t *a, const nn_addr_t *peer, int per_addr, uint64_t now_us, nn_admit_ticket_t *t)
 {

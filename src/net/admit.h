@@ -53,6 +53,10 @@ typedef struct nn_admit_ticket_t {
 
 nn_err_t nn_admit_init(nn_admit_t *a, const nn_net_limits_t *lim, const nn_rng_t *rng, nn_net_stats_t *st);
 void nn_admit_free(nn_admit_t *a);
+/** Change max_per_ip and max_half_open_per_group at run time. Connections admitted before count
+ *  against the new caps only if they were tracked: raising a cap from 0 (no limit) lets the
+ *  connections already open go uncounted until they close. */
+void nn_admit_set_caps(nn_admit_t *a, uint32_t max_per_ip, uint32_t max_half_open_per_group);
 
 /**
  * Decide on a stream from \a peer (\a per_addr: the address is real, else only the global caps

@@ -809,6 +809,16 @@ nn_net_set_policy(nn_net_t *n, const nn_net_policy_t *p)
     memset(&n->policy, 0, sizeof(n->policy));
 }
 
+void
+nn_net_set_caps(nn_net_t *n, uint32_t max_per_ip, uint32_t max_half_open_per_group, uint32_t max_idle_outbound)
+{
+  n->cfg.limits.max_per_ip = max_per_ip;
+  n->cfg.limits.max_half_open_per_group = max_half_open_per_group;
+  nn_admit_set_caps(&n->admit, max_per_ip, max_half_open_per_group);
+  n->cfg.max_idle_outbound = max_idle_outbound;
+  nn_net_kick(n); /* trim_idle runs from the kick */
+}
+
 nn_err_t
 nn_net_register(nn_net_t *n, const nn_net_proto_t *p, int *handle)
 {

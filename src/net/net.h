@@ -244,6 +244,10 @@ nn_err_t nn_net_listen(nn_net_t *n, const char *transport, const char *bind, nn_
                        size_t why_len);
 
 void nn_net_set_policy(nn_net_t *n, const nn_net_policy_t *p);
+/** What SIGHUP may change: limits.max_per_ip and limits.max_half_open_per_group (for the next
+ *  inbound connections; see nn_admit_set_caps) and max_idle_outbound (a lowered cap trims idle
+ *  channels at once). */
+void nn_net_set_caps(nn_net_t *n, uint32_t max_per_ip, uint32_t max_half_open_per_group, uint32_t max_idle_outbound);
 
 /** A tenant: a range of message kinds and its callbacks (any may be NULL). */
 typedef struct nn_net_proto_t {

@@ -1475,6 +1475,55 @@ nn_gossip_stats(const nn_gossip_t *g, nn_gossip_stats_t *st)
   st->channels = c;
 }
 
+/* Close the youngest gossip peers of one direction until \a keep are left. */
+static size_t
+shed_peers(nn_gossip_t *g, int outbound, size_t have, size_t keep)
+{
+  size_t shed = 0;
+  for (; have > keep; have--, shed++) {
+    npeer_t *y = NULL;
+    for (npeer_t *p = g->peers; p; p = p->next)
+      if (p->state == P_GOSSIP && p->outbound == outbound && (!y || p->since_ms > y->since_ms))
+        y = p;
+    if (!y)
+      break;
+    char name[NN_ADDR_STR_MAX + 24];
+    peer_name(y, name);
+    glog(g, NN_LOG_INFO, "closing %s gossip peer %s: above the new limit", outbound ? "outbound" : "inbound", name);
+    nn_net_close(g->net, y->conn, 0);
+    y->state = P_DEAD;
+  }
+  return shed;
+}
+
+nn_err_t
+nn_gossip_set_limits(nn_gossip_t *g, const nn_gossip_limits_t *l, char *why, size_t why_len)
+{
+  size_t in, out, dialing;
+  nn_err_t e;
+  if (!l->max_outbound || l->max_outbound > l->max_peers) {
+    snprintf(why, why_len, "max-outbound must be between 1 and max-peers (%u), got %u", l->max_peers, l->max_outbound);
+    return NN_ERR_ARG;
+  }
+  if ((e = nn_dl_set_caps(g->dl, (size_t)l->max_peers + 16, l->mem_max_count, l->stem_max_count))) {
+    snprintf(why, why_len, "%s", e == NN_ERR_NOMEM ? "out of memory" : "mempool and stempool caps must be above 0");
+    return e;
+  }
+  g->cfg.max_peers = l->max_peers;
+  g->cfg.max_outbound = l->max_outbound;
+  g->cfg.max_inbound_per_host = l->max_inbound_per_host;
+  g->cfg.dl.max_peers = l->max_peers + 16;
+  g->cfg.dl.mem_max_count = l->mem_max_count;
+  g->cfg.dl.stem_max_count = l->stem_max_count;
+  /* an operator who lowers a cap wants the traffic down now, not as peers happen to leave;
+   * a raised outbound cap is filled by the next maintenance round */
+  count_peers(g, &in, &out, &dialing);
+  size_t max_in = l->max_peers - l->max_outbound;
+  if (shed_peers(g, 1, out, l->max_outbound) + shed_peers(g, 0, in, max_in))
+    kick(g);
+  return NN_OK;
+}
+
 nn_dl_t *
 nn_gossip_dl(nn_gossip_t *g)
 {

@@ -128,6 +128,16 @@ nn_err_t nn_gossip_submit(nn_gossip_t *g, const uint8_t *tx, size_t len);
 nn_err_t nn_gossip_from_mixnet(nn_gossip_t *g, const uint8_t *tx, size_t len, int at_once);
 
 void nn_gossip_stats(const nn_gossip_t *g, nn_gossip_stats_t *st);
+/** The limits SIGHUP may change. */
+typedef struct nn_gossip_limits_t {
+  uint32_t max_peers, max_outbound, max_inbound_per_host;
+  size_t mem_max_count, stem_max_count;
+} nn_gossip_limits_t;
+/** Apply \a l at run time: lowered peer caps close the youngest peers above them at once (so
+ *  the traffic falls now), lowered pool caps evict the oldest entries (nn_dl_set_caps); raised
+ *  caps take effect at the next dial or arrival. NN_ERR_ARG with \a why (nothing changed) for
+ *  max_outbound not in 1..max_peers or a zero pool cap. */
+nn_err_t nn_gossip_set_limits(nn_gossip_t *g, const nn_gossip_limits_t *l, char *why, size_t why_len);
 nn_dl_t *nn_gossip_dl(nn_gossip_t *g);
 
 /** One gossip peer, for status output. */

@@ -1708,6 +1708,62 @@ nn_node_set_route(nn_node_t *n, nn_route_t route, char *why, size_t why_len)
   return NN_OK;
 }
 
+/* One line per limit that changes, "max-peers 64 -> 32", into \a b. */
+static void
+limit_line(char *b, size_t bl, size_t *o, const char *name, size_t was, size_t now)
+{
+  if (was != now && *o < bl)
+    *o += (size_t)snprintf(b + *o, bl - *o, "%s%s %zu -> %zu", *o ? ", " : "", name, was, now);
+}
+
+nn_err_t
+nn_node_reload(nn_node_t *n, const nn_node_settings_t *s, char *why, size_t why_len)
+{
+  nn_node_cfg_t c;
+  nn_err_t e;
+  int changed = 0;
+  char lines[512];
+  size_t o = 0;
+  if ((e = nn_node_cfg_from_settings(&c, s, why, why_len)))
+    return e;
+  /* tor-only asks no DNS seed, as at the start (tor_only_cfg) */
+  if ((e = nn_disco_set_seeds(n->disco, c.disco.peers, c.disco.n_peers, c.disco.dns_seeds,
+                              n->cfg.tor_only ? 0 : c.disco.n_dns_seeds, &changed, why, why_len)))
+    return e;
+  nn_gossip_cfg_t *g = &n->cfg.gossip;
+  nn_gossip_limits_t gl = { c.gossip.max_peers, c.gossip.max_outbound, c.gossip.max_inbound_per_host,
+                            c.gossip.dl.mem_max_count, c.gossip.dl.stem_max_count };
+  if ((e = nn_gossip_set_limits(n->gossip, &gl, why, why_len)))
+    return e;
+  limit_line(lines, sizeof(lines), &o, "max-peers", g->max_peers, gl.max_peers);
+  limit_line(lines, sizeof(lines), &o, "max-outbound", g->max_outbound, gl.max_outbound);
+  limit_line(lines, sizeof(lines), &o, "max-inbound-per-host", g->max_inbound_per_host, gl.max_inbound_per_host);
+  limit_line(lines, sizeof(lines), &o, "mempool-max-count", g->dl.mem_max_count, gl.mem_max_count);
+  limit_line(lines, sizeof(lines), &o, "stempool-max-count", g->dl.stem_max_count, gl.stem_max_count);
+  g->max_peers = gl.max_peers;
+  g->max_outbound = gl.max_outbound;
+  g->max_inbound_per_host = gl.max_inbound_per_host;
+  g->dl.mem_max_count = gl.mem_max_count;
+  g->dl.stem_max_count = gl.stem_max_count;
+  nn_net_cfg_t *nc = &n->cfg.net;
+  limit_line(lines, sizeof(lines), &o, "listen-max-per-ip", nc->limits.max_per_ip, c.net.limits.max_per_ip);
+  limit_line(lines, sizeof(lines), &o, "listen-half-open-per-group", nc->limits.max_half_open_per_group,
+             c.net.limits.max_half_open_per_group);
+  limit_line(lines, sizeof(lines), &o, "max-channels", nc->max_idle_outbound, c.net.max_idle_outbound);
+  nc->limits.max_per_ip = c.net.limits.max_per_ip;
+  nc->limits.max_half_open_per_group = c.net.limits.max_half_open_per_group;
+  nc->max_idle_outbound = c.net.max_idle_outbound;
+  nn_net_set_caps(n->net, nc->limits.max_per_ip, nc->limits.max_half_open_per_group, nc->max_idle_outbound);
+  /* a devnet's settings zero the wide group (cfg_from_settings), as at the start */
+  unsigned wide = c.disco.dht.table.per_table_wide;
+  limit_line(lines, sizeof(lines), &o, "dht-per-table-wide",
+             nn_dht_table_set_wide(nn_dht_table(nn_disco_dht(n->disco)), wide), wide);
+  n->cfg.disco.dht.table.per_table_wide = wide;
+  if (o)
+    nn_log(&n->log, NN_LOG_INFO, "node", "limits changed: %s", lines);
+  return NN_OK;
+}
+
 const nn_events_t *
 nn_node_events(const nn_node_t *n)
 {

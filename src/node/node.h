@@ -130,6 +130,14 @@ nn_api_t *nn_node_api(nn_node_t *n);
  *  when the node cannot: a mixnet route on a node without the mixnet or cover). */
 void nn_node_set_log_level(nn_node_t *n, int level);
 nn_err_t nn_node_set_route(nn_node_t *n, nn_route_t route, char *why, size_t why_len);
+/** What else SIGHUP changes at run time, from \a s (the settings as nn_node_start takes them):
+ *  the limits (max-peers, max-outbound, max-inbound-per-host, mempool-max-count,
+ *  stempool-max-count, listen-max-per-ip, listen-half-open-per-group, max-channels,
+ *  dht-per-table-wide: nn_gossip_set_limits, nn_net_set_caps, nn_dht_table_set_wide say how
+ *  each applies) and the seeds (peer, dns-seed: nn_disco_set_seeds). Each change is logged.
+ *  On an error \a why names the setting and nothing has changed (but for out of memory
+ *  while the limits were applied). Every other setting needs a restart. */
+nn_err_t nn_node_reload(nn_node_t *n, const nn_node_settings_t *s, char *why, size_t why_len);
 nn_mixnode_t *nn_node_mixnode(nn_node_t *n); /**< NULL when the mixnet is off */
 nn_relaynode_t *nn_node_relay(nn_node_t *n);
 nn_stunnode_t *nn_node_stun(nn_node_t *n);                    /**< NULL without a listener or with stun = 0 */
