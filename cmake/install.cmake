@@ -2,8 +2,9 @@
 #   bin/nepnet, bin/nepnetd
 #   lib/libnepnet.so.0.1 (SONAME; only the public API exported: the objects are built with
 #     -fvisibility=hidden and include/nepnet/*.h marks what is public), lib/libnepnet.so
-#   lib/libnepnet.a      the same objects, static, with OpenSSL 3.5's libcrypto inside when
-#                        nepnet was built against a static OpenSSL prefix (Debian 12 has no 3.5)
+#   lib/libnepnet.a      the same objects, static, with OpenSSL 3.5's libcrypto and libsecp256k1
+#                        inside when nepnet was built against static prefixes of them (Debian 12
+#                        has neither version)
 #   include/nepnet/*.h, lib/pkgconfig/nepnet.pc, lib/cmake/nepnet/ (find_package(nepnet))
 #   share/man/man{1,5,8}/ (when help2man is there), share/doc/nepnet/
 # Needs, defined before inclusion: the targets nepnet (cmake/layers.cmake), nepnet-cli, nepnetd,
@@ -22,25 +23,42 @@ target_link_libraries(nepnet_shared PRIVATE ${NEPNET_UMBRELLA_EXTERNAL})
 target_link_options(nepnet_shared PRIVATE -Wl,--exclude-libs,ALL -Wl,--no-undefined -Wl,-z,relro,-z,now)
 target_include_directories(nepnet_shared INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 
-# The static library to install: libnepnet.a, plus libcrypto.a's members when OpenSSL is static.
+# The static library to install: libnepnet.a, plus the members of the static OpenSSL and
+# libsecp256k1 archives bootstrap built (Debian 12 has neither version).
 set(NEPNET_INSTALL_STATIC ${CMAKE_BINARY_DIR}/install/libnepnet.a)
+set(_merge "")
+set(NEPNET_PC_CRYPTO "")
+set(NEPNET_PC_CRYPTO_PRIVATE "")
+set(NEPNET_CMAKE_DEPS "")
 if(NEPNET_LIBCRYPTO)
-  file(WRITE ${CMAKE_BINARY_DIR}/install/merge.mri.in
-       "CREATE ${NEPNET_INSTALL_STATIC}\nADDLIB $<TARGET_FILE:nepnet>\nADDLIB ${NEPNET_LIBCRYPTO}\nSAVE\nEND\n")
+  list(APPEND _merge ${NEPNET_LIBCRYPTO})
+  set(NEPNET_PC_CRYPTO_PRIVATE "-ldl")
+else()
+  set(NEPNET_PC_CRYPTO "libcrypto >= 3.5")
+  set(NEPNET_CMAKE_DEPS "libcrypto>=3.5")
+endif()
+if(NEPNET_LIBSECP256K1)
+  list(APPEND _merge ${NEPNET_LIBSECP256K1})
+else()
+  string(APPEND NEPNET_PC_CRYPTO " libsecp256k1 >= 0.4")
+  string(APPEND NEPNET_CMAKE_DEPS " libsecp256k1>=0.4")
+endif()
+if(_merge)
+  set(_mri "CREATE ${NEPNET_INSTALL_STATIC}\nADDLIB $<TARGET_FILE:nepnet>\n")
+  foreach(a IN LISTS _merge)
+    string(APPEND _mri "ADDLIB ${a}\n")
+  endforeach()
+  file(WRITE ${CMAKE_BINARY_DIR}/install/merge.mri.in "${_mri}SAVE\nEND\n")
   file(GENERATE OUTPUT ${CMAKE_BINARY_DIR}/install/merge.mri INPUT ${CMAKE_BINARY_DIR}/install/merge.mri.in)
   add_custom_command(OUTPUT ${NEPNET_INSTALL_STATIC}
                      COMMAND ${CMAKE_COMMAND} -E rm -f ${NEPNET_INSTALL_STATIC}
                      COMMAND ${CMAKE_AR} -M < ${CMAKE_BINARY_DIR}/install/merge.mri
-                     DEPENDS nepnet ${NEPNET_LIBCRYPTO} COMMENT "libnepnet.a with OpenSSL's libcrypto inside"
+                     DEPENDS nepnet ${_merge} COMMENT "libnepnet.a with the static OpenSSL and libsecp256k1 inside"
                      VERBATIM)
-  set(NEPNET_PC_CRYPTO "")
-  set(NEPNET_PC_CRYPTO_PRIVATE "-ldl")
 else()
   add_custom_command(OUTPUT ${NEPNET_INSTALL_STATIC}
                      COMMAND ${CMAKE_COMMAND} -E copy $<TARGET_FILE:nepnet> ${NEPNET_INSTALL_STATIC}
                      DEPENDS nepnet VERBATIM)
-  set(NEPNET_PC_CRYPTO "libcrypto >= 3.5")
-  set(NEPNET_PC_CRYPTO_PRIVATE "")
 endif()
 add_custom_target(nepnet_install_static ALL DEPENDS ${NEPNET_INSTALL_STATIC})
 

@@ -14,7 +14,8 @@
 # (nepnet_sim), not part of libnepnet.a; a `programs` layer (app) is built by the top-level
 # CMakeLists.txt. A layer whose directory is missing or has no *.c file yet is skipped.
 #
-# Needs, defined before inclusion: nepnet::crypto (cmake/openssl.cmake), PkgConfig::LIBEVENT,
+# Needs, defined before inclusion: nepnet::crypto (cmake/openssl.cmake), nepnet::secp256k1
+# (cmake/secp256k1.cmake), PkgConfig::LIBEVENT,
 # PkgConfig::SQLITE, PkgConfig::JANSSON, PkgConfig::ISAL, Threads::Threads.
 
 include(${CMAKE_CURRENT_LIST_DIR}/layer_order.cmake)
@@ -58,13 +59,13 @@ function(nepnet_layer_uses layer)
 endfunction()
 
 # Every external library a layer may link, in link order.
-set(NEPNET_EXTERNAL_ALL nepnet::crypto PkgConfig::LIBEVENT PkgConfig::SQLITE PkgConfig::JANSSON PkgConfig::ISAL
+set(NEPNET_EXTERNAL_ALL nepnet::secp256k1 nepnet::crypto PkgConfig::LIBEVENT PkgConfig::SQLITE PkgConfig::JANSSON PkgConfig::ISAL
     Threads::Threads m)
 
 # What each layer uses (measured with nm on the objects). Layers named here that have no sources
 # yet (overlay) are skipped until they do.
 nepnet_layer_uses(lib       EXTERNAL nepnet::crypto) # onion-name checksum, OPENSSL_cleanse
-nepnet_layer_uses(crypto    LAYERS lib EXTERNAL nepnet::crypto)
+nepnet_layer_uses(crypto    LAYERS lib EXTERNAL nepnet::secp256k1 nepnet::crypto)
 nepnet_layer_uses(transport LAYERS crypto lib EXTERNAL nepnet::crypto Threads::Threads) # sans-I/O: no event loop
 nepnet_layer_uses(net       LAYERS transport crypto lib EXTERNAL nepnet::crypto PkgConfig::LIBEVENT Threads::Threads)
 nepnet_layer_uses(dht       LAYERS net transport crypto lib

@@ -320,7 +320,11 @@ for s in a b; do for k in 1 2 3 4 5; do
   r=$(reach "$s$k") want=private
   [ "$k" -le 2 ] && want=public
   line="$line $s$k=$r"
-  [ "$r" = "$want" ] || { echo "$line"; fail "$s$k (${names[$k]}) found itself ${r:-nothing}, expected $want"; }
+  [ "$r" = "$want" ] || {
+    echo "$line"
+    echo "its /v1/nat: $(api "${p}h$s$k" "$s$k" /v1/nat 2>/dev/null | tr -d '\n' | head -c 600)"
+    fail "$s$k (${names[$k]}) found itself ${r:-nothing}, expected $want"
+  }
 done; done
 echo "$line"
 # what an operator sees: `nepnet status` of a node found public and of one behind a NAT

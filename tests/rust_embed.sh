@@ -4,8 +4,9 @@
 # run the program against node 0, and wait until a devnet node received the transaction id it
 # printed (GET /v1/txs). Exit 77 (CTest: skipped) without a Rust toolchain.
 #
-#   rust_embed.sh NEPNET_CLI NEPNETD LIBNEPNET_DIR LIBCRYPTO EXAMPLE_DIR WORK_DIR
+#   rust_embed.sh NEPNET_CLI NEPNETD LIBNEPNET_DIR LIBCRYPTO EXAMPLE_DIR WORK_DIR [LIBSECP256K1]
 #
+# LIBSECP256K1 is the static libsecp256k1.a the C build links; empty or absent: the system's.
 # LIBCRYPTO is the OpenSSL libcrypto the C build links (a libcrypto.a: linked statically; a
 # shared one: NEPNET_OPENSSL_DYNAMIC=1). WORK_DIR (in the CMake build tree) gets the cargo
 # target directory. RUST_EMBED_KEEP=1 keeps the temporary directory (devnet logs; or
@@ -16,7 +17,7 @@
 # the test does when the transaction never arrives (CTest rust_embed_detects_missing_tx).
 set -euo pipefail
 abs() { case $1 in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
-cli=$(abs "$1") nepnetd=$(abs "$2") libdir=$(abs "$3") libcrypto=$(abs "$4") example=$(abs "$5") work=$(abs "$6")
+cli=$(abs "$1") nepnetd=$(abs "$2") libdir=$(abs "$3") libcrypto=$(abs "$4") example=$(abs "$5") work=$(abs "$6") libsecp=${7:+$(abs "$7")}
 
 t0=$(date +%s%N)
 say() { # a line with the time since the start
@@ -70,6 +71,12 @@ case $libcrypto in
   *.a) ;;
   *) export NEPNET_OPENSSL_DYNAMIC=1; crypto_flag=dylib=crypto ;;
 esac
+secp_args=(-l dylib=secp256k1)
+if [ -n "$libsecp" ]; then
+  export NEPNET_SECP256K1_LIB
+  NEPNET_SECP256K1_LIB=$(dirname "$libsecp")
+  secp_args=(-L "native=$NEPNET_SECP256K1_LIB" -l static=secp256k1)
+fi
 mkdir -p "$work"
 bin=
 if [ $have_cargo = 1 ]; then
@@ -83,7 +90,7 @@ if [ $have_rustc = 1 ]; then
   say "rustc $(rustc --version | cut -d' ' -f2): plain rustc build"
   rustc --edition 2021 -C opt-level=2 -o "$work/rust-embed-rustc" "$example/src/main.rs" \
     -L "native=$libdir" -L "native=$NEPNET_OPENSSL_LIB" \
-    -l static=nepnet -l "$crypto_flag" -l event -l sqlite3 -l jansson -l isal -l pthread -l dl -l m ||
+    -l static=nepnet "${secp_args[@]}" -l "$crypto_flag" -l event -l sqlite3 -l jansson -l isal -l pthread -l dl -l m ||
     fail "rustc build failed"
   [ -n "$bin" ] || bin="$work/rust-embed-rustc"
 fi

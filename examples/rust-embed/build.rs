@@ -9,11 +9,14 @@
 //   NEPNET_OPENSSL_DYNAMIC=1  link libcrypto.so from NEPNET_OPENSSL_LIB instead (only for a
 //                       system whose own libcrypto is 3.5 or later; Debian 12's is 3.0 under
 //                       the same soname, so never there)
+//   NEPNET_SECP256K1_LIB directory with libsecp256k1.a (default: ../../build/deps/secp256k1/lib,
+//                       where ./bootstrap builds it on Debian 12); without one there, the
+//                       system's libsecp256k1 (Debian 13: 0.5, with ElligatorSwift)
 //   NEPNET_PKG_CONFIG=1 link the installed shared libnepnet through pkg-config instead (it
 //                       carries its OpenSSL; nothing else is needed)
 //
 // Order matters with static archives: the linker resolves an archive's undefined symbols only
-// from what follows it, so nepnet comes before crypto, and the shared libraries both need
+// from what follows it, so nepnet comes before secp256k1 and crypto, and the shared libraries both need
 // (libevent, sqlite3, jansson, isal, pthread, dl, m) come last.
 
 use std::env;
@@ -90,9 +93,19 @@ fn main() {
         println!("cargo:rerun-if-changed={}", crypto.display());
     }
 
+    let secp = dir_from_env("NEPNET_SECP256K1_LIB", "../../build/deps/secp256k1/lib");
+    let secp_static = secp.join("libsecp256k1.a").is_file();
+
     println!("cargo:rustc-link-search=native={}", nepnet.display());
     println!("cargo:rustc-link-search=native={}", ossl.display());
     println!("cargo:rustc-link-lib=static=nepnet");
+    if secp_static {
+        println!("cargo:rerun-if-changed={}", secp.join("libsecp256k1.a").display());
+        println!("cargo:rustc-link-search=native={}", secp.display());
+        println!("cargo:rustc-link-lib=static=secp256k1");
+    } else {
+        println!("cargo:rustc-link-lib=dylib=secp256k1");
+    }
     if dynamic {
         println!("cargo:rustc-link-lib=dylib=crypto");
     } else {

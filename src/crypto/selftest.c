@@ -10,8 +10,10 @@
 
 #include "nepnet/nepnet.h"
 #include "crypto/aead.h"
+#include "crypto/ellswift.h"
 #include "crypto/hkdf.h"
 #include "crypto/hybrid.h"
+#include "crypto/kemeleon.h"
 #include "crypto/mldsa.h"
 #include "crypto/mlkem.h"
 #include "crypto/sha3.h"
@@ -108,6 +110,44 @@ kat_x25519(void)
     err = expect(ss.b, want, 32);
   OPENSSL_cleanse(&a, sizeof(a));
   OPENSSL_cleanse(&ss, sizeof(ss));
+  return err;
+}
+
+static nn_err_t
+kat_ellswift(void)
+{
+  nn_secp_sk_t sk;
+  nn_ellswift_pk_t ours, theirs;
+  nn_secret_t ss;
+  uint8_t want[32];
+  nn_err_t err;
+  nn_secp_selftest();
+  /* BIP324, packet_encoding_test_vectors.csv, row 1: the x coordinate before BIP324's hash */
+  HEX(sk.b, "e79f04ad4c684525ff3e3cf7c19f4cdb11193d387d7f3fe82a948a0c3165f5fe");
+  HEX(ours.b, "4eff53ea1945e57b5d170565e760d771e5d496101c1005c302fd687af80d8b85"
+              "8c5a681c474fc4c0546ee464a1b95899ecb9d4f50c2c0854fe029fc054ae6777");
+  HEX(theirs.b, "824a1da0530fa695b95b375fee2a56ec96ce375ddd2fcf8367cc8ec1c0b751a3"
+                "304bbef5dc96543acaac50c24be8cb39906ef8521727de0c6e96c2060a026bd7");
+  HEX(want, "961fa6c9491bde887a6e67898c9335579d1931b435af16d969f3c9f12e58c698");
+  if (!(err = nn_ellswift_shared(&ss, &sk, &ours, &theirs, 1)))
+    err = expect(ss.b, want, 32);
+  OPENSSL_cleanse(&sk, sizeof(sk));
+  OPENSSL_cleanse(&ss, sizeof(ss));
+  return err;
+}
+
+/* Kemeleon: a fresh ML-KEM-1024 key encodes and decodes back to itself */
+static nn_err_t
+roundtrip_kemeleon(void)
+{
+  nn_mlkem_key_t *k = NULL;
+  nn_mlkem_pk_t back;
+  uint8_t enc[NN_KEMELEON_EK_LEN];
+  nn_err_t err;
+  if (!(err = nn_mlkem_keygen(&k, NULL)) && !(err = nn_kemeleon_encode_ek(enc, nn_mlkem_public(k), NULL)) &&
+      !(err = nn_kemeleon_decode_ek(&back, enc)))
+    err = expect(back.b, nn_mlkem_public(k)->b, sizeof(back.b));
+  nn_mlkem_key_free(k);
   return err;
 }
 
@@ -221,6 +261,8 @@ nn_selftest_run(nn_selftest_cb cb, void *arg)
     { "HKDF (RFC 5869)", kat_hkdf },
     { "AES-256-GCM (GCM spec TC14) + tamper", kat_gcm },
     { "X25519 (RFC 7748)", kat_x25519 },
+    { "secp256k1 ElligatorSwift ECDH (BIP324)", kat_ellswift },
+    { "Kemeleon ML-KEM-1024 key encoding round trip", roundtrip_kemeleon },
     { "ML-KEM-1024 (FIPS 203 KAT) + implicit rejection", kat_mlkem },
     { "ML-DSA-87 (FIPS 204 KAT) + sign/verify/tamper", kat_mldsa },
     { "hybrid X25519+ML-KEM-1024 round trip + tamper", roundtrip_hybrid },

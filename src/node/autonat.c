@@ -19,6 +19,7 @@
 #define RECHECK_PUBLIC_MS 1800000u /* a public node checks again every 30 min */
 #define RECHECK_PRIVATE_MS 600000u /* a private one every 10 min (its NAT may change) */
 #define RETRY_MS 30000u            /* a round that decided nothing: again after this */
+#define RETRY_BUSY_MS 2000u        /* ... unless peers were busy: again after 2-6 s */
 #define NEED 2                     /* peers that must agree */
 #define PER_REQUESTER_MS 60000u    /* one dial-back per requester a minute */
 
@@ -119,6 +120,8 @@ on_result(nn_relaynode_t *t, uint64_t conn, const nn_rlmsg_t *m)
     an->ok++;
   else if (m->status == NN_DIALBACK_UNREACHABLE)
     an->failed++;
+  else if (m->status == NN_DIALBACK_BUSY)
+    an->busy++;
 }
 
 void
@@ -242,9 +245,14 @@ decide(nn_relaynode_t *t, uint64_t now)
     if (an->state == NN_REACH_UNKNOWN)
       snprintf(an->why, sizeof(an->why), "asked %d peers to dial us back at %s: %d reached us, %d could not", an->nask,
                an->have_candidate ? addr : "(no address seen yet)", an->ok, an->failed);
-    an->next_round_ms = now + RETRY_MS;
+    /* Busy peers (a responder dials four at once, and every node behind a NAT asks the same
+     * few public ones when they start together) are asked again soon, at a random moment so
+     * that the crowd spreads out; a round whose peers answered and disagreed waits longer. */
+    uint16_t jitter = 0;
+    (void)nn_rng_fill(NULL, (uint8_t *)&jitter, sizeof(jitter));
+    an->next_round_ms = now + (an->busy ? RETRY_BUSY_MS + jitter % 4000u : RETRY_MS);
   }
-  an->nask = an->ok = an->failed = 0;
+  an->nask = an->ok = an->failed = an->busy = 0;
   an->round_end_ms = 0;
 }
 
@@ -263,7 +271,7 @@ nn_autonat_tick(nn_relaynode_t *t, uint64_t now)
         now >= an->round_end_ms) {
       if (!an->round_asks_addr) {
         /* the first round only learnt where we are seen: ask again at once */
-        an->nask = an->ok = an->failed = 0;
+        an->nask = an->ok = an->failed = an->busy = 0;
         an->round_end_ms = 0;
         an->next_round_ms = now;
       } else {

@@ -112,8 +112,8 @@ typedef struct an_t {
   nn_addr_t candidate, public_addr;
   int have_candidate;
   an_ask_t ask[AN_ASK];
-  int nask, ok, failed;
-  int round_asks_addr; /* this round's requests name an address (else they only ask where we are seen) */
+  int nask, ok, failed, busy; /* busy: answers BUSY (the responder had no dial slot or rate) */
+  int round_asks_addr;        /* this round's requests name an address (else they only ask where we are seen) */
   uint64_t next_round_ms, round_end_ms;
   char why[200];
   uint64_t dialbacks_done, dialbacks_refused; /* as the responder */
