@@ -92,7 +92,10 @@ on_request(nn_relaynode_t *t, uint64_t conn, const nn_rlmsg_t *m)
     reply(t, conn, m->nonce, NN_DIALBACK_BUSY, seen);
     return;
   }
-  if (nn_net_dial(t->net, t->proto, &m->addrs[0], &ci.id, &dc) != NN_OK) {
+  /* Private: the dial-back is a probe, closed once the handshake proved the id. Offered to the
+   * other protocols, gossip would take it as an outbound channel to that node, lose it a moment
+   * later and back off from the node's address. */
+  if (nn_net_dial_ex(t->net, t->proto, &m->addrs[0], &ci.id, NN_NET_DIAL_PRIVATE, &dc) != NN_OK) {
     reply(t, conn, m->nonce, NN_DIALBACK_UNREACHABLE, seen);
     return;
   }

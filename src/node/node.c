@@ -522,6 +522,10 @@ node_metrics(nn_node_t *n, nn_api_metric_t *m, size_t max)
     ns->unknown_kind);
   M("dials_refused_net_total", "Dials not made: the address is on a network onlynet leaves out.", 1, NULL,
     ns->dials_refused_net);
+  M("channels_dialled_total", "Outbound channels started, for every protocol (what a wire observer counts).", 1, NULL,
+    ns->dials);
+  M("channels_accepted_total", "Inbound streams accepted.", 1, NULL, ns->accepted);
+  M("channels_trimmed_total", "Idle outbound channels closed by the max-channels cap.", 1, NULL, ns->trimmed);
   M("output_bytes", "Unsent output of every channel (budget: net output_budget).", 0, NULL, ns->output);
   M("reassembly_bytes", "Partial incoming messages held (budget: net reassembly_budget).", 0, NULL, ns->reassembly);
   M("backlog_bytes", "Requests held while their peer leaves replies unread.", 0, NULL, ns->backlog);
