@@ -180,7 +180,9 @@ typedef struct rawpeer_t {
   uint8_t *last_tx;
   size_t last_tx_len;
   int answer_hello;
-  size_t anon_stems; /* STEMs that came on a channel whose dialler did not identify itself */
+  uint8_t answer_flags; /* the flags of that answer (NN_DLMSG_HELLO_FULL: no room) */
+  int accepted;         /* channels that came up */
+  size_t anon_stems;    /* STEMs that came on a channel whose dialler did not identify itself */
 } rawpeer_t;
 
 static void
@@ -190,6 +192,7 @@ raw_est(void *ctx, uint64_t c, const nn_net_conn_info_t *info)
   (void)info;
   r->c = c;
   r->established = 1;
+  r->accepted++;
 }
 
 static void
@@ -206,7 +209,7 @@ raw_msg(void *ctx, uint64_t c, const uint8_t *msg, size_t len)
     r->hello_flags = m.flags;
     if (r->answer_hello) {
       uint8_t h[NN_DLMSG_HELLO_LEN];
-      nn_dlmsg_hello(h, 0, 1u << 20);
+      nn_dlmsg_hello(h, r->answer_flags, 1u << 20);
       (void)nn_net_send(r->net, c, h, sizeof(h));
     }
     break;
@@ -758,6 +761,48 @@ test_reload(void **state)
   base_drain_free(base);
 }
 
+static int got_hello(void *a);
+
+/* A peer that answered our HELLO with FULL gets no second HELLO on that channel (PROTOCOL.md
+ * 8.1 makes it a violation) and no second channel while that one is open, however often the
+ * backoff lets the dialler try again. */
+static void
+test_full_not_asked_again(void **state)
+{
+  (void)state;
+  struct event_base *base = event_base_new();
+  rawpeer_t full;
+  tnode_t x;
+  char connect[300], hexid[65], ha[NN_ADDR_STR_MAX];
+  const char *conn[1] = { connect };
+  nn_node_cfg_t c;
+  memset(&x, 0, sizeof(x));
+  raw_listen(&full, base, 995);
+  full.answer_flags = NN_DLMSG_HELLO_FULL;
+  nn_hex_encode(hexid, nn_identity_node_id(full.id)->b, NN_NODE_ID_LEN);
+  nn_addr_format(&full.addr, ha);
+  snprintf(connect, sizeof(connect), "%s@%s", hexid, ha);
+  loop_cfg(&c);
+  c.gossip.connect = conn;
+  c.gossip.n_connect = 1;
+  c.gossip.max_outbound = 1;
+  tnode_start(&x, base, 996, &c);
+  assert_true(run_until(base, got_hello, &full, 10000));
+  /* a few seconds: the backoff (200 ms, doubling) lets x try many times */
+  struct timeval tv = { 4, 0 };
+  event_base_loopexit(base, &tv);
+  event_base_dispatch(base);
+  assert_int_equal(full.hellos, 1);
+  assert_int_equal(full.accepted, 1);
+  assert_false(full.closed);
+  nn_node_stats_t st;
+  nn_node_stats(x.n, &st);
+  assert_int_equal(st.gossip.refused_full, 1);
+  raw_free(&full);
+  tnode_stop(&x);
+  base_drain_free(base);
+}
+
 /* Outbound slots take one peer per network group: /16 for IPv4, /32 for IPv6, and every
  * loopback or private address (and port) its own group, so a devnet on 127.0.0.1 works. */
 static void
@@ -1105,6 +1150,7 @@ main(void)
     cmocka_unit_test(test_misbehaving_peers),
     cmocka_unit_test(test_inbound_full),
     cmocka_unit_test(test_reload),
+    cmocka_unit_test(test_full_not_asked_again),
     cmocka_unit_test(test_unsolicited_and_stem_rate),
     cmocka_unit_test(test_stem_rate_keys),
     cmocka_unit_test(test_outbound_groups),

@@ -46,6 +46,7 @@ typedef struct npeer_t {
   uint32_t peer_max_tx;           /* from its HELLO: we send it nothing larger */
   int peer_mixnet;                /* its HELLO says it speaks the mixnet */
   int refused;                    /* we answered its HELLO with FULL */
+  int full;                       /* it answered our HELLO with FULL: this channel carries no gossip */
   uint64_t bytes_in, bytes_out, msgs_in, msgs_out;
   uint64_t stems_in, stems_out, txs_in, txs_out;
   double stem_tokens; /* token bucket of STEMs this peer may still send */
@@ -558,6 +559,7 @@ on_hello(nn_gossip_t *g, npeer_t *p, const nn_dlmsg_t *m)
       nn_net_hold(g->net, g->proto, p->conn, 0); /* the DHT may still use the channel, or trim it */
       p->state = P_CHANNEL;
       p->dialled = 0;
+      p->full = 1; /* a second HELLO on it is a violation (PROTOCOL.md 8.1): never adopted again */
       return;
     }
     if (keep_against_duplicate(g, p))
@@ -905,7 +907,9 @@ known_peer(nn_gossip_t *g, const cand_t *c)
   if (c->has_id && !memcmp(c->id.b, g->self.b, NN_NODE_ID_LEN))
     return 1;
   for (npeer_t *p = g->peers; p; p = p->next) {
-    if (p->state == P_DEAD || (p->state == P_CHANNEL && !p->dialled))
+    /* a channel on which the node answered FULL counts too: while it is open, neither it nor a
+     * second connection to that node is tried (once it closes, the node may be dialled anew) */
+    if (p->state == P_DEAD || (p->state == P_CHANNEL && !p->dialled && !p->full))
       continue;
     /* by address too, except a relay's, which many nodes share */
     if ((c->has_id && p->has_id && !memcmp(p->id.b, c->id.b, NN_NODE_ID_LEN)) ||
@@ -922,7 +926,7 @@ static npeer_t *
 adoptable(nn_gossip_t *g, const cand_t *c)
 {
   for (npeer_t *p = g->peers; p; p = p->next)
-    if (p->state == P_CHANNEL && !p->dialled && p->outbound &&
+    if (p->state == P_CHANNEL && !p->dialled && !p->full && p->outbound &&
         ((c->has_id && p->has_id && !memcmp(p->id.b, c->id.b, NN_NODE_ID_LEN)) ||
          (!c->has_id && c->addr.type != NN_ADDR_RELAY && nn_addr_equal(&p->addr, &c->addr))))
       return p;
