@@ -2,8 +2,9 @@
  * nepnetd: runs a node (discovery, secure channels, Dandelion++, the control API) until SIGTERM
  * or SIGINT, then shuts down cleanly: the API closes, channels send CLOSE records, outbound peers
  * are saved as anchors and the peer store is closed, so a restart rejoins from disk. SIGHUP
- * reloads the settings file (what can change while running: nn_node_reload) and reopens the log file. It is a
- * thin program over the embedding API (nepnet/node.h): options in, nn_node_start, a loop.
+ * reloads the settings file (what can change while running: nn_node_reload) and reopens the log
+ * file. It is a thin program over the embedding API (nepnet/node.h): options in, nn_node_start,
+ * a loop.
  *
  * One daemon per data directory: it holds an flock on DATADIR/nepnetd.lock for its life. The
  * kernel drops the lock when the process dies, however it dies, so a daemon killed with SIGKILL
@@ -43,9 +44,9 @@ static const char usage[] =
   "private broadcast of transactions, and a control API on loopback for neptune-core or a\n"
   "wallet (docs/API.md). Stops cleanly on SIGTERM or SIGINT; SIGHUP reloads the settings file\n"
   "(log-level, route, the limits and the seeds take effect at once, the others at the next\n"
-  "start, as the log says; man nepnetd.conf lists which) and reopens the log file. Under systemd (Type=notify) it "
-  "reports READY, STATUS, RELOADING,\n"
-  "STOPPING and the watchdog. One daemon per data directory (DATADIR/nepnetd.lock).\n"
+  "start, as the log says; man nepnetd.conf lists which) and reopens the log file. Under\n"
+  "systemd (Type=notify) it reports READY, STATUS, RELOADING, STOPPING and the watchdog.\n"
+  "One daemon per data directory (DATADIR/nepnetd.lock).\n"
   "\n"
   "  --datadir DIR        identity.key, peers.sqlite, api.token, api.address, nepnetd.pid and\n"
   "                       nepnetd.conf live here (default: $NEPNET_DATADIR, else ~/.nepnet)\n"
